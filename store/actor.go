@@ -1,0 +1,37 @@
+package store
+
+import "fmt"
+
+// Role is what an actor may do.
+type Role string
+
+const (
+	Admin  Role = "admin"  // may read and change everything
+	Viewer Role = "viewer" // may read; every change is refused
+)
+
+// Actor is the person on whose behalf a change is made. The store checks the
+// role on every mutation, so a screen that forgets to hide a button cannot
+// let a viewer write.
+type Actor struct {
+	Name   string // display name, recorded as "Created by" and in the audit trail
+	Role   Role
+	Origin string // where the change came from, e.g. "local" or an SSH address and key fingerprint
+}
+
+func (a Actor) mayWrite() error {
+	if a.Name == "" {
+		return fmt.Errorf("%w: no acting user", ErrPermission)
+	}
+	if a.Role != Admin {
+		return fmt.Errorf("%w: %s is a %s; only admins can make changes", ErrPermission, a.Name, roleName(a.Role))
+	}
+	return nil
+}
+
+func roleName(r Role) string {
+	if r == "" {
+		return "user without a role"
+	}
+	return string(r)
+}

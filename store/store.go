@@ -1,0 +1,144 @@
+// Package store keeps API apps, their keys and the audit trail in one bbolt
+// file. Every change is a single transaction together with its audit record,
+// checks the acting user's role, and never writes a key's text: only its
+// SHA-256 digest and a short hint.
+package store
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket names. The layout is part of the file format: change it only with a
+// new schema version.
+var (
+	bucketMeta    = []byte("meta")
+	bucketApps    = []byte("apps")     // app id → app record
+	bucketNames   = []byte("names")    // folded app name → app id
+	bucketKeys    = []byte("keys")     // key id → key record
+	bucketDigests = []byte("digests")  // SHA-256 of key text → key id
+	bucketAppKeys = []byte("app_keys") // app id ‖ key id → nothing
+	bucketAudit   = []byte("audit")    // sequence → audit event
+
+	metaSchema = []byte("schema")
+	schemaV1   = []byte("apiscopes/1")
+)
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+	now  func() time.Time
+	rand io.Reader
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	now     func() time.Time
+	rand    io.Reader
+	timeout time.Duration
+}
+
+// WithClock sets the clock used for created-on dates and audit times.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithRandom sets the source of key secrets (crypto/rand unless testing).
+func WithRandom(r io.Reader) Option { return func(o *options) { o.rand = r } }
+
+// WithLockTimeout sets how long Open waits for another process to release
+// the file before it gives up with a LockedError.
+func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// Open opens or creates the database at path. A file held by another process
+// fails within the lock timeout (one second by default) with a LockedError; a
+// file that is not an apiscopes database fails with ErrNotDatabase and is
+// left untouched.
+func Open(path string, opts ...Option) (*Store, error) {
+	o := options{now: time.Now, rand: rand.Reader, timeout: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create database folder: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.timeout})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, &LockedError{Path: path}
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
+		errors.Is(err, bolterrors.ErrChecksum):
+		return nil, fmt.Errorf("%s: %w (the file is damaged or belongs to another program; "+
+			"choose another file with --db, or restore a backup)", path, ErrNotDatabase)
+	case err != nil:
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: o.now, rand: o.rand}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init creates the buckets of a new file, and refuses a bbolt file that some
+// other program made.
+func (s *Store) init() error {
+	foreign := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bucketMeta); m != nil {
+			if v := m.Get(metaSchema); string(v) != string(schemaV1) {
+				return fmt.Errorf("%s: %w (schema %q; this apiscopes reads %q)", s.path, ErrNotDatabase, v, schemaV1)
+			}
+			return nil
+		}
+		return tx.ForEach(func([]byte, *bolt.Bucket) error { foreign = true; return nil })
+	})
+	if err != nil {
+		return err
+	}
+	if foreign {
+		return fmt.Errorf("%s: %w (it holds another program's data; choose another file with --db)", s.path, ErrNotDatabase)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketApps, bucketNames, bucketKeys, bucketDigests, bucketAppKeys, bucketAudit} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(bucketMeta)
+		if m.Get(metaSchema) == nil {
+			return m.Put(metaSchema, schemaV1)
+		}
+		return nil
+	})
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DefaultPath is where the console keeps its database when --db is not
+// given: $XDG_DATA_HOME/apiscopes/apiscopes.db, else under ~/.local/share.
+func DefaultPath() (string, error) {
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" || !filepath.IsAbs(dir) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("find the default database: %w; pass --db PATH", err)
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "apiscopes", "apiscopes.db"), nil
+}
