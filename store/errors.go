@@ -18,6 +18,8 @@ var (
 	ErrNameTooLong = fmt.Errorf("name is longer than %d characters", MaxNameLen)
 	ErrNameInvalid = errors.New("name contains control or direction-override characters")
 	ErrNameTaken   = errors.New("name is already used")
+	// ErrKeyNameTaken is ErrNameTaken for a key name within its app.
+	ErrKeyNameTaken = fmt.Errorf("%w by another key of this app", ErrNameTaken)
 
 	ErrKeyMalformed   = errors.New("malformed API key")
 	ErrKeyBadChecksum = errors.New("API key checksum does not match")

@@ -35,7 +35,7 @@ func (s *Store) CreateKey(actor Actor, appID uint64, name string) (string, Key, 
 		}
 		for _, k := range existing {
 			if foldName(k.Name) == foldName(clean) {
-				return &NameError{Name: clean, Err: fmt.Errorf("%w by another key of this app", ErrNameTaken)}
+				return &NameError{Name: clean, Err: ErrKeyNameTaken}
 			}
 		}
 		digests := tx.Bucket(bucketDigests)

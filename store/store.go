@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,7 +77,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, &LockedError{Path: path}
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
-		errors.Is(err, bolterrors.ErrChecksum):
+		errors.Is(err, bolterrors.ErrChecksum), tooSmall(err):
 		return nil, fmt.Errorf("%s: %w (the file is damaged or belongs to another program; "+
 			"choose another file with --db, or restore a backup)", path, ErrNotDatabase)
 	case err != nil:
@@ -88,6 +89,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// tooSmall reports bbolt's refusal of a file shorter than two of its pages,
+// such as a few KiB of text. bbolt has no sentinel error for it, only this
+// message.
+func tooSmall(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "file size too small")
 }
 
 // init creates the buckets of a new file, and refuses a bbolt file that some

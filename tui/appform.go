@@ -1,0 +1,353 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+)
+
+// appForm is both the new-app page (title "Untitled app", the scope
+// checklist, Next) and the app's configuration window (editable title, API
+// Scopes and API Keys tabs, Save).
+type appForm struct {
+	c       *common
+	editing bool
+	app     store.App // the app being edited, as last saved
+	title   textinput.Model
+	checks  checklist
+	keys    keyActions // edit only
+	tab     int        // edit only: 0 API Scopes, 1 API Keys
+	focus   field
+	err     string
+}
+
+// field is a focusable part of the form; tab and shift+tab walk them.
+type field int
+
+const (
+	fTitle field = iota
+	fTabs
+	fScopes
+	fKeys
+	fCreateKey
+	fCancel
+	fPrimary
+)
+
+var tabNames = []string{"API Scopes", "API Keys"}
+
+func newAppForm(c *common) (*appForm, tea.Cmd) {
+	f := &appForm{c: c, checks: newChecklist(0)}
+	name, err := c.store.NextAppName()
+	if err != nil {
+		name = store.DefaultAppName
+	}
+	f.title = newInput(c.styles, name)
+	return f, f.setFocus(fTitle)
+}
+
+func newEditForm(c *common, id uint64, copy Clipboard) (*appForm, tea.Cmd) {
+	app, err := c.store.App(id)
+	if err != nil {
+		return nil, toastErr(err)
+	}
+	f := &appForm{c: c, editing: true, app: app, checks: newChecklist(app.Scopes),
+		keys: keyActions{c: c, appID: id, copy: copy}}
+	f.title = newInput(c.styles, "App name")
+	f.title.SetValue(app.Name)
+	f.keys.reload()
+	return f, f.setFocus(fTitle)
+}
+
+func (f *appForm) fields() []field {
+	switch {
+	case !f.editing:
+		return []field{fTitle, fScopes, fCancel, fPrimary}
+	case f.tab == 0:
+		return []field{fTitle, fTabs, fScopes, fCancel, fPrimary}
+	case len(f.keys.table.keys) > 0:
+		return []field{fTitle, fTabs, fKeys, fCreateKey, fCancel, fPrimary}
+	}
+	return []field{fTitle, fTabs, fCreateKey, fCancel, fPrimary}
+}
+
+func (f *appForm) setFocus(to field) tea.Cmd {
+	f.focus = to
+	if to == fTitle {
+		return f.title.Focus()
+	}
+	f.title.Blur()
+	return nil
+}
+
+// step moves the focus by delta through the fields, wrapping around.
+func (f *appForm) step(delta int) tea.Cmd {
+	fs := f.fields()
+	i := slices.Index(fs, f.focus)
+	return f.setFocus(fs[(i+delta+len(fs))%len(fs)])
+}
+
+func (f *appForm) name() string { return strings.TrimSpace(f.title.Value()) }
+
+// dirty reports unsaved changes to the name or scopes.
+func (f *appForm) dirty() bool {
+	if !f.editing {
+		return f.title.Value() != "" || !f.checks.set.IsEmpty()
+	}
+	return f.name() != f.app.Name || f.checks.set != f.app.Scopes
+}
+
+func (f *appForm) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case dataChangedMsg:
+		if f.editing {
+			f.keys.reload()
+			if !slices.Contains(f.fields(), f.focus) {
+				f.setFocus(fCreateKey)
+			}
+		}
+		return nil
+	case tea.KeyPressMsg:
+		return f.updateKey(msg)
+	}
+	if f.focus == fTitle {
+		var cmd tea.Cmd
+		f.title, cmd = f.title.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := f.c.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		return f.leave()
+	case key.Matches(msg, k.Next):
+		return f.step(1)
+	case key.Matches(msg, k.Prev):
+		return f.step(-1)
+	case key.Matches(msg, k.Save):
+		return f.submit()
+	}
+	switch f.focus {
+	case fTitle:
+		if key.Matches(msg, k.Enter) || key.Matches(msg, k.Down) && msg.Key().Text == "" {
+			return f.step(1)
+		}
+		var cmd tea.Cmd
+		f.title, cmd = f.title.Update(msg)
+		f.err = ""
+		return cmd
+	case fTabs:
+		switch {
+		case key.Matches(msg, k.Left):
+			f.tab = 0
+		case key.Matches(msg, k.Right):
+			f.tab = 1
+		case key.Matches(msg, k.Enter), key.Matches(msg, k.Down):
+			return f.step(1)
+		}
+	case fScopes:
+		if f.checks.update(msg, k) {
+			f.err = ""
+		} else if key.Matches(msg, k.Right) && f.editing {
+			f.tab = 1
+		}
+	case fKeys:
+		switch {
+		case key.Matches(msg, k.Up):
+			f.keys.table.move(true)
+		case key.Matches(msg, k.Down):
+			f.keys.table.move(false)
+		case key.Matches(msg, k.Delete):
+			return f.keys.confirmDelete(f.app.Name)
+		case key.Matches(msg, k.CreateKey):
+			return f.keys.create(f.app)
+		}
+	case fCreateKey:
+		if key.Matches(msg, k.Enter, k.CreateKey) {
+			return f.keys.create(f.app)
+		}
+	case fCancel:
+		if key.Matches(msg, k.Enter) {
+			return f.leave()
+		}
+	case fPrimary:
+		if key.Matches(msg, k.Enter) {
+			return f.submit()
+		}
+	}
+	if f.editing && f.focus != fTitle && key.Matches(msg, k.CreateKey) {
+		f.tab = 1
+		return f.keys.create(f.app)
+	}
+	return nil
+}
+
+// leave goes back to the list, asking first when there are unsaved changes.
+func (f *appForm) leave() tea.Cmd {
+	back := send(showListMsg{selectID: f.app.ID})
+	if !f.dirty() {
+		return back
+	}
+	body := "You named this app or selected scopes. Leaving now discards them."
+	if f.editing {
+		body = fmt.Sprintf("You changed the name or scopes of %q and haven't saved.", clean(f.app.Name))
+	}
+	return send(openDialogMsg{&confirmDialog{
+		c: f.c, title: "Discard unsaved changes?", body: body,
+		cancel: "Keep editing", confirm: "Discard", danger: true,
+		onYes: func() tea.Cmd { return back },
+	}})
+}
+
+// submit is Next for a new app and Save for an existing one.
+func (f *appForm) submit() tea.Cmd {
+	if f.checks.set.IsEmpty() {
+		f.err = describe(store.ErrNoScopes)
+		f.tab = 0
+		return f.setFocus(fScopes)
+	}
+	if !f.editing {
+		app, err := f.c.store.CreateApp(f.c.actor, f.name(), f.checks.set)
+		if err != nil {
+			return f.fail(err)
+		}
+		return tea.Batch(send(showKeyStepMsg{app: app}), toast("App %q created.", clean(app.Name)))
+	}
+	if !f.dirty() {
+		return send(showListMsg{selectID: f.app.ID})
+	}
+	app, err := f.c.store.UpdateApp(f.c.actor, f.app.ID, f.title.Value(), f.checks.set)
+	if err != nil {
+		return f.fail(err)
+	}
+	return tea.Batch(send(showListMsg{selectID: app.ID}), toast("App %q updated.", clean(app.Name)))
+}
+
+func (f *appForm) fail(err error) tea.Cmd {
+	f.err = describe(err)
+	var nameErr *store.NameError
+	if errors.As(err, &nameErr) {
+		return f.setFocus(fTitle)
+	}
+	return nil
+}
+
+func (f *appForm) View() string {
+	s, w, h := f.c.styles, f.c.width, f.c.height
+	fieldW := min(w, 48)
+	f.title.SetWidth(fieldW - 1)
+	head := strings.Split(s.field(s.Title.Render(f.title.View()), fieldW, f.focus == fTitle), "\n")
+	switch {
+	case f.err != "":
+		head = append(head, s.Error.Render(truncate(f.err, w)))
+	case f.editing:
+		head = append(head, s.Hint.Render(truncate(fmt.Sprintf("Created by %s on %s · %s", clean(f.app.CreatedBy), f.c.date(f.app.CreatedAt), countKeys(len(f.keys.table.keys))), w)))
+	default:
+		head = append(head, s.Hint.Render(truncate("Name the app, then select the scopes its API keys may use.", w)))
+	}
+	if f.editing {
+		head = append(head, strings.Split(s.tabBar(w, tabNames, f.tab, f.focus == fTabs), "\n")...)
+	} else {
+		head = append(head, "")
+	}
+
+	var foot []string
+	if f.editing && f.tab == 1 {
+		foot = append(foot, "", s.Hint.Render(truncate("API keys can't be edited: delete a key and create a new one.", w)))
+	} else {
+		// The focused scope's description, in the lines the checklist leaves.
+		room := max(1, min(2, h-len(head)-1-len(f.checks.all)-len(scopes.Resources)))
+		desc := wrap(f.checks.current().Description, w)
+		if len(desc) > room {
+			desc = append(desc[:room-1], truncate(strings.Join(desc[room-1:], " "), w))
+		}
+		for _, d := range desc {
+			foot = append(foot, s.Hint.Render(d))
+		}
+	}
+	primary := "Next"
+	if f.editing {
+		primary = "Save"
+	}
+	focus := map[field]int{fCancel: 0, fPrimary: 1}
+	fi, ok := focus[f.focus]
+	if !ok {
+		fi = -1
+	}
+	foot = append(foot, s.buttonRow(w, fi, button{label: "Cancel"}, button{label: primary, disabled: f.checks.set.IsEmpty()}))
+
+	bodyH := max(1, h-len(head)-len(foot))
+	var body []string
+	if f.editing && f.tab == 1 {
+		body = f.keysView(bodyH)
+	} else {
+		body = f.checks.view(s, w, bodyH, f.focus == fScopes)
+	}
+	for len(body) < bodyH {
+		body = append(body, "")
+	}
+	return strings.Join(slices.Concat(head, body, foot), "\n")
+}
+
+func (f *appForm) keysView(height int) []string {
+	s, w := f.c.styles, f.c.width
+	if f.keys.err != nil {
+		return wrapStyled(s.Error, describe(f.keys.err), w)
+	}
+	lines := f.keys.table.view(f.c, w, max(2, height-2), f.focus == fKeys)
+	btn := 0
+	if f.focus != fCreateKey {
+		btn = -1
+	}
+	return append(lines, "", s.buttonRow(0, btn, button{label: "Create API Key"}))
+}
+
+func (f *appForm) ShortHelp() []key.Binding {
+	k := f.c.keys
+	b := []key.Binding{k.Next}
+	switch f.focus {
+	case fTitle:
+		b = append(b, with(k.Enter, "to scopes"))
+	case fTabs:
+		b = append(b, with(k.Left, "API Scopes"), with(k.Right, "API Keys"))
+	case fScopes:
+		b = append(b, k.Up, k.Down, k.Toggle)
+	case fKeys:
+		b = append(b, k.Up, k.Down, with(k.Delete, "delete key"), k.CreateKey)
+	case fCreateKey:
+		b = append(b, with(k.Enter, "create API key"))
+	case fCancel:
+		b = append(b, with(k.Enter, "cancel"))
+	case fPrimary:
+		if f.editing {
+			b = append(b, with(k.Enter, "save"))
+		} else {
+			b = append(b, with(k.Enter, "next"))
+		}
+	}
+	if f.editing {
+		b = append(b, k.Save)
+	}
+	return append(b, with(k.Back, "back"))
+}
+
+func (f *appForm) FullHelp() [][]key.Binding {
+	k := f.c.keys
+	return [][]key.Binding{
+		{k.Next, k.Prev, with(k.Enter, "press / next")},
+		{k.Up, k.Down, k.Toggle},
+		{with(k.Left, "API Scopes tab"), with(k.Right, "API Keys tab"), k.CreateKey, with(k.Delete, "delete key")},
+		{k.Save, with(k.Back, "back (asks if unsaved)"), k.ForceQuit},
+	}
+}

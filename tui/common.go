@@ -1,0 +1,95 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"apiscopes/store"
+)
+
+// common is what every page and dialog shares: the store and who is acting,
+// styles, keys and the size of the content area.
+type common struct {
+	store  *store.Store
+	actor  store.Actor
+	styles *Styles
+	keys   KeyMap
+	loc    *time.Location
+
+	width, height int // the content area, inside the frame
+	termW, termH  int // the whole terminal, for dialogs
+}
+
+// dialogWidth is the inner text width of a dialog: comfortable to read, and
+// never wider than the terminal allows.
+func (c *common) dialogWidth() int { return max(20, min(60, c.termW-10)) }
+
+// canWrite reports whether the actor's role allows changes; screens use it
+// to show what is unavailable. The store enforces it regardless.
+func (c *common) canWrite() bool { return c.actor.Role == store.Admin }
+
+// date formats a created-on time the way the list shows it.
+func (c *common) date(t time.Time) string { return t.In(c.loc).Format("2006-01-02") }
+
+// Messages between screens. Pages never build each other: they ask the root.
+type (
+	showListMsg    struct{ selectID uint64 } // back to the app list, selecting an app if non-zero
+	showNewAppMsg  struct{}
+	showKeyStepMsg struct{ app store.App }
+	showEditAppMsg struct{ id uint64 }
+
+	openDialogMsg  struct{ d dialog }
+	closeDialogMsg struct{}
+
+	// dataChangedMsg tells the active page to reload from the store.
+	dataChangedMsg struct{}
+
+	toastMsg struct {
+		text  string
+		isErr bool
+	}
+	toastExpiredMsg struct{ id int }
+)
+
+func send(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
+
+func toast(format string, a ...any) tea.Cmd {
+	return send(toastMsg{text: fmt.Sprintf(format, a...)})
+}
+
+func toastErr(err error) tea.Cmd { return send(toastMsg{text: describe(err), isErr: true}) }
+
+// describe turns a store error into a sentence that says what went wrong and
+// what to do about it.
+func describe(err error) string {
+	var nameErr *store.NameError
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, store.ErrNameEmpty):
+		return "Enter a name."
+	case errors.Is(err, store.ErrNameTooLong):
+		return fmt.Sprintf("Use at most %d characters.", store.MaxNameLen)
+	case errors.Is(err, store.ErrNameInvalid):
+		return "Names can't contain control characters or text-direction overrides."
+	case errors.As(err, &nameErr) && errors.Is(err, store.ErrNameTaken):
+		return fmt.Sprintf("%q is already used %s. Choose another name.", clean(nameErr.Name), takenWhere(err))
+	case errors.Is(err, store.ErrNoScopes):
+		return "Select at least one scope."
+	case errors.Is(err, store.ErrPermission):
+		return "Not allowed: " + clean(err.Error()) + "."
+	case errors.Is(err, store.ErrNotFound):
+		return "It no longer exists: it was deleted, perhaps in another session."
+	}
+	return "Something went wrong: " + clean(err.Error())
+}
+
+func takenWhere(err error) string {
+	if errors.Is(err, store.ErrKeyNameTaken) {
+		return "by another key of this app"
+	}
+	return "by another app"
+}

@@ -1,0 +1,299 @@
+// Package tui is the settings console: Settings › Security & Control › API
+// Scopes as a Bubble Tea program. A root model draws the frame (breadcrumb,
+// navigation, messages, help) and routes messages to the active page or to
+// the dialog on top of it.
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"apiscopes/store"
+)
+
+// Options configure a console.
+type Options struct {
+	Store *store.Store
+	Actor store.Actor // who acts: the "Created by" of what they create
+
+	Clipboard     Clipboard      // where Copy and Close copies; SystemClipboard if nil
+	Location      *time.Location // for created-on dates; time.Local if nil
+	ToastDuration time.Duration  // how long success messages stay; 4 s if zero
+}
+
+// MinWidth and MinHeight are the smallest terminal the layout fits; below
+// it the console says so instead of drawing a broken screen.
+const (
+	MinWidth  = 64
+	MinHeight = 18
+
+	navWidth    = 22  // the left navigation, border included
+	navMinWidth = 100 // below this terminal width the navigation folds into the breadcrumb
+)
+
+// page is one screen of the console's content area.
+type page interface {
+	Update(tea.Msg) tea.Cmd
+	View() string
+	ShortHelp() []key.Binding
+	FullHelp() [][]key.Binding
+}
+
+// dialog is a modal box drawn over the page; it gets every key until it
+// closes itself with closeDialogMsg.
+type dialog interface {
+	Update(tea.Msg) tea.Cmd
+	View() string
+	ShortHelp() []key.Binding
+}
+
+// Model is the console's root model.
+type Model struct {
+	c      *common
+	copy   Clipboard
+	toastD time.Duration
+
+	page   page
+	crumb  string // the breadcrumb's last part beyond API Scopes, if any
+	dialog dialog
+	help   help.Model
+
+	toast   string
+	toastOK bool
+	toastID int
+}
+
+// New returns the console on the app list.
+func New(o Options) *Model {
+	if o.Clipboard == nil {
+		o.Clipboard = SystemClipboard()
+	}
+	if o.Location == nil {
+		o.Location = time.Local
+	}
+	if o.ToastDuration == 0 {
+		o.ToastDuration = 4 * time.Second
+	}
+	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
+		termW: 80, termH: 24}
+	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New()}
+	m.resize(80, 24)
+	m.restyle(true)
+	m.page = newAppList(c, 0)
+	return m
+}
+
+func (m *Model) Init() tea.Cmd { return tea.RequestBackgroundColor }
+
+func (m *Model) restyle(isDark bool) {
+	m.c.styles = NewStyles(isDark)
+	hs := help.DefaultStyles(isDark)
+	hs.ShortKey, hs.FullKey = m.c.styles.HelpKey, m.c.styles.HelpKey
+	hs.ShortDesc, hs.FullDesc = m.c.styles.HelpDesc, m.c.styles.HelpDesc
+	hs.ShortSeparator, hs.FullSeparator, hs.Ellipsis = m.c.styles.HelpSep, m.c.styles.HelpSep, m.c.styles.HelpSep
+	m.help.Styles = hs
+}
+
+func (m *Model) resize(w, h int) {
+	m.c.termW, m.c.termH = w, h
+	m.help.SetWidth(w - 2)
+	m.c.width = w - 2
+	if w >= navMinWidth {
+		m.c.width -= navWidth + 1
+	}
+	m.c.height = h - 4 - (m.helpHeight() - 1)
+}
+
+func (m *Model) helpHeight() int {
+	if m.help.ShowAll && m.page != nil {
+		return lipgloss.Height(m.helpView())
+	}
+	return 1
+}
+
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.restyle(msg.IsDark())
+		return m, nil
+	case tea.KeyPressMsg:
+		return m, m.updateKey(msg)
+
+	case showListMsg:
+		return m, m.show(newAppList(m.c, msg.selectID), "")
+	case showNewAppMsg:
+		p, cmd := newAppForm(m.c)
+		return m, tea.Batch(m.show(p, "New app"), cmd)
+	case showKeyStepMsg:
+		return m, m.show(newKeyStep(m.c, msg.app, m.copy), clean(msg.app.Name))
+	case showEditAppMsg:
+		p, cmd := newEditForm(m.c, msg.id, m.copy)
+		if p == nil {
+			return m, tea.Batch(cmd, send(dataChangedMsg{}))
+		}
+		return m, tea.Batch(m.show(p, clean(p.app.Name)), cmd)
+
+	case openDialogMsg:
+		m.dialog = msg.d
+		return m, nil
+	case closeDialogMsg:
+		m.dialog = nil
+		return m, nil
+
+	case toastMsg:
+		m.toastID++
+		m.toast, m.toastOK = msg.text, !msg.isErr
+		id := m.toastID
+		return m, tea.Tick(m.toastD, func(time.Time) tea.Msg { return toastExpiredMsg{id: id} })
+	case toastExpiredMsg:
+		if msg.id == m.toastID {
+			m.toast = ""
+		}
+		return m, nil
+	case copiedMsg:
+		return m, toast("API key copied %s.", msg.where)
+	case terminalCopyMsg:
+		return m, TerminalClipboard()(msg.text)
+	case dataChangedMsg:
+		return m, m.page.Update(msg) // the page under a dialog shows the change too
+	}
+	if m.dialog != nil {
+		return m, m.dialog.Update(msg)
+	}
+	return m, m.page.Update(msg)
+}
+
+func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.keys
+	if key.Matches(msg, k.ForceQuit) {
+		return tea.Quit
+	}
+	if m.dialog != nil {
+		return m.dialog.Update(msg)
+	}
+	typing := m.typing()
+	switch {
+	case !typing && key.Matches(msg, k.Help):
+		m.help.ShowAll = !m.help.ShowAll
+		m.resize(m.c.termW, m.c.termH)
+		return nil
+	case !typing && key.Matches(msg, k.Quit):
+		if _, ok := m.page.(*appList); ok {
+			return tea.Quit
+		}
+	}
+	return m.page.Update(msg)
+}
+
+// typing reports whether a text field has the keyboard, so letters are text.
+func (m *Model) typing() bool {
+	switch p := m.page.(type) {
+	case *appList:
+		return p.editing
+	case *appForm:
+		return p.focus == fTitle
+	}
+	return false
+}
+
+func (m *Model) show(p page, crumb string) tea.Cmd {
+	m.page, m.crumb, m.dialog = p, crumb, nil
+	m.resize(m.c.termW, m.c.termH)
+	return nil
+}
+
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "apiscopes — API Scopes"
+	return v
+}
+
+// render draws the whole screen as text.
+func (m *Model) render() string {
+	c, s := m.c, m.c.styles
+	if c.termW < MinWidth || c.termH < MinHeight {
+		msg := lipgloss.JoinVertical(lipgloss.Center,
+			s.Title.Render("Terminal too small"),
+			s.Hint.Render(fmt.Sprintf("%d×%d — apiscopes needs at least %d×%d.", c.termW, c.termH, MinWidth, MinHeight)),
+			s.Hint.Render("Enlarge the window, or press ctrl+c to quit."))
+		return lipgloss.Place(c.termW, c.termH, lipgloss.Center, lipgloss.Center, msg)
+	}
+	content := lipgloss.NewStyle().Width(c.width).Height(c.height).MaxHeight(c.height).Render(m.page.View())
+	body := content
+	if c.termW >= navMinWidth {
+		body = lipgloss.JoinHorizontal(lipgloss.Top, m.navView(), " ", content)
+	}
+	screen := strings.Join([]string{
+		m.headerView(),
+		"",
+		lipgloss.NewStyle().PaddingLeft(1).Render(body),
+		m.toastView(),
+		lipgloss.NewStyle().PaddingLeft(1).Render(m.helpView()),
+	}, "\n")
+	if m.dialog == nil {
+		return screen
+	}
+	box := m.dialog.View()
+	x := max(0, (c.termW-lipgloss.Width(box))/2)
+	y := max(0, (c.termH-lipgloss.Height(box))/2)
+	return lipgloss.NewCompositor(lipgloss.NewLayer(screen), lipgloss.NewLayer(box).X(x).Y(y).Z(1)).Render()
+}
+
+func (m *Model) headerView() string {
+	s := m.c.styles
+	sep := s.Crumb.Render(" › ")
+	parts := []string{s.Crumb.Render("Settings"), s.Crumb.Render("Security & Control")}
+	if m.crumb == "" {
+		parts = append(parts, s.CrumbActive.Render("API Scopes"))
+	} else {
+		parts = append(parts, s.Crumb.Render("API Scopes"), s.CrumbActive.Render(m.crumb))
+	}
+	line := s.App.Render("apiscopes") + " " + strings.Join(parts, sep)
+	who := s.Hint.Render(fmt.Sprintf("%s (%s)", clean(m.c.actor.Name), m.c.actor.Role))
+	gap := m.c.termW - 1 - lipgloss.Width(line) - lipgloss.Width(who)
+	if gap < 2 {
+		return " " + truncate(line, m.c.termW-2)
+	}
+	return " " + line + strings.Repeat(" ", gap) + who
+}
+
+func (m *Model) navView() string {
+	s := m.c.styles
+	lines := []string{
+		s.NavGroup.Render("Security & Control"),
+		s.NavActive.Render("API Scopes"),
+	}
+	return s.NavBorder.Width(navWidth).Height(m.c.height).Render(strings.Join(lines, "\n"))
+}
+
+func (m *Model) toastView() string {
+	if m.toast == "" {
+		return ""
+	}
+	s := m.c.styles
+	if m.toastOK {
+		return " " + s.ToastOK.Render(truncate("✓ "+m.toast, m.c.termW-2))
+	}
+	return " " + s.ToastErr.Render(truncate("✗ "+m.toast, m.c.termW-2))
+}
+
+func (m *Model) helpView() string {
+	k := m.c.keys
+	if m.dialog != nil {
+		return m.help.ShortHelpView(append(m.dialog.ShortHelp(), k.ForceQuit))
+	}
+	if m.help.ShowAll {
+		return m.help.FullHelpView(append(m.page.FullHelp(), []key.Binding{with(k.Help, "fewer keys")}))
+	}
+	return m.help.ShortHelpView(append(m.page.ShortHelp(), k.Help))
+}

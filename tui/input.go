@@ -1,0 +1,33 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/lipgloss/v2"
+
+	"apiscopes/store"
+)
+
+// newInput is a one-line name field in the console's style: no prompt, a
+// steady cursor (goldens stay stable), and no more than a name may hold.
+func newInput(s *Styles, placeholder string) textinput.Model {
+	ti := textinput.New()
+	ti.Prompt = ""
+	ti.Placeholder = placeholder
+	ti.CharLimit = store.MaxNameLen
+	st := textinput.DefaultStyles(s.isDark)
+	st.Cursor.Blink = false
+	st.Focused.Placeholder = lipgloss.NewStyle().Foreground(s.Muted)
+	st.Blurred.Placeholder = lipgloss.NewStyle().Foreground(s.Muted)
+	ti.SetStyles(st)
+	return ti
+}
+
+// field draws an input inside an underline-style frame that shows focus.
+func (s *Styles) field(view string, width int, focused bool) string {
+	st := lipgloss.NewStyle().Border(lipgloss.NormalBorder(), false, false, true, false).
+		BorderForeground(s.Subtle).Width(width)
+	if focused {
+		st = st.BorderForeground(s.Accent)
+	}
+	return st.Render(view)
+}

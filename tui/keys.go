@@ -1,0 +1,46 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every binding of the console, in one place, so help and
+// handling never disagree. Pages pick the ones they show.
+type KeyMap struct {
+	Up, Down, Left, Right   key.Binding
+	Next, Prev              key.Binding
+	Enter, Back, Toggle     key.Binding
+	New, Edit, Delete       key.Binding
+	CreateKey, Save, Filter key.Binding
+	Help, Quit, ForceQuit   key.Binding
+	Yes                     key.Binding
+}
+
+// DefaultKeyMap is what users of k9s and lazygit expect.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Left:      key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "previous tab")),
+		Right:     key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "next tab")),
+		Next:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field")),
+		Prev:      key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous field")),
+		Enter:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Toggle:    key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle scope")),
+		New:       key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new app")),
+		Edit:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit")),
+		Delete:    key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "delete")),
+		CreateKey: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "create API key")),
+		Save:      key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save")),
+		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "more keys")),
+		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+		Yes:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+	}
+}
+
+// with returns b showing a different description in the help bar.
+func with(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}

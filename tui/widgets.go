@@ -1,0 +1,95 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// button is one push button of a row. A focused button is drawn filled;
+// enter presses it.
+type button struct {
+	label    string
+	disabled bool
+	danger   bool
+}
+
+// buttonRow draws buttons left to right, the focused one (or none, with -1)
+// highlighted, right-aligned within width.
+func (s *Styles) buttonRow(width int, focused int, btns ...button) string {
+	parts := make([]string, len(btns))
+	for i, b := range btns {
+		label := "[ " + b.label + " ]"
+		switch {
+		case b.disabled:
+			parts[i] = s.ButtonDisabled.Render(label)
+		case i == focused && b.danger:
+			parts[i] = s.ButtonDanger.Render(label)
+		case i == focused:
+			parts[i] = s.ButtonFocused.Render(label)
+		default:
+			parts[i] = s.Button.Render(label)
+		}
+	}
+	row := strings.Join(parts, "  ")
+	return lipgloss.PlaceHorizontal(width, lipgloss.Right, row)
+}
+
+// tabBar draws tab names with the active one underlined; when the bar itself
+// has focus the active tab is also marked.
+func (s *Styles) tabBar(width int, names []string, active int, focused bool) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		switch {
+		case i == active && focused:
+			parts[i] = s.ButtonFocused.Padding(0, 1).Render(n)
+		case i == active:
+			parts[i] = s.TabActive.Render(n)
+		default:
+			parts[i] = s.Tab.Render(n)
+		}
+	}
+	bar := strings.Join(parts, s.TabRule.Render("│"))
+	return bar + "\n" + s.TabRule.Render(strings.Repeat("─", max(0, width)))
+}
+
+// truncate shortens text to width cells, marking the cut with "…".
+func truncate(s string, width int) string { return ansi.Truncate(s, width, "…") }
+
+// pad truncates or pads text to exactly width cells.
+func pad(s string, width int) string {
+	s = truncate(s, width)
+	if w := lipgloss.Width(s); w < width {
+		s += strings.Repeat(" ", width-w)
+	}
+	return s
+}
+
+// window returns at most height lines of lines, scrolled so that line focus
+// stays visible; offset is the first line shown last time and is updated.
+func window(lines []string, height, focus int, offset *int) []string {
+	if height <= 0 {
+		return nil
+	}
+	if len(lines) <= height {
+		*offset = 0
+		return lines
+	}
+	if focus < *offset {
+		*offset = focus
+	}
+	if focus >= *offset+height {
+		*offset = focus - height + 1
+	}
+	*offset = max(0, min(*offset, len(lines)-height))
+	return lines[*offset : *offset+height]
+}
+
+// wrap breaks text into lines of at most width cells.
+func wrap(s string, width int) []string {
+	if width <= 0 {
+		return nil
+	}
+	return strings.Split(lipgloss.Wrap(s, width, ""), "\n")
+}
