@@ -215,9 +215,9 @@ type columns struct{ name, scopes, by, on, keys int }
 func (l *appList) columns() columns {
 	c := columns{scopes: 8, by: 12, on: 10, keys: 4}
 	rest := l.c.width - 2 - c.by - c.on - c.keys - 8
-	// Give the scope summary room when there is some; the name keeps at least 16.
-	if rest >= 16+24 {
-		c.scopes = min(30, rest-16-2)
+	// Give the scope summary half the room when there is enough for it.
+	if rest >= 2*16 {
+		c.scopes = min(30, rest/2)
 	}
 	c.name = rest - c.scopes
 	return c

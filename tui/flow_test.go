@@ -1,0 +1,189 @@
+package tui
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+)
+
+var keyPattern = regexp.MustCompile(`aps_[0-9A-Za-z]{49}`)
+
+// TestSeedFlow walks the product page from the empty state to a deleted app,
+// at 80×24 and 120×40, checking the store at every step and the screen
+// against a golden file at every screen.
+func TestSeedFlow(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			testSeedFlow(t, size[0], size[1])
+		})
+	}
+}
+
+func testSeedFlow(t *testing.T, w, h int) {
+	st := newTestStore(t)
+	ct := startConsole(t, st, testAdmin, w, h)
+	name := func(step string) string { return fmt.Sprintf("flow-%dx%d-%s", w, h, step) }
+
+	// 1. The empty state offers Create an API App.
+	ct.golden(name("01-empty"), "Create an API App")
+	requireApps(t, st, 0)
+
+	// 2. Create an API App → a new app titled "Untitled app".
+	ct.press("enter")
+	ct.golden(name("02-new-app"), "Untitled app")
+
+	// 3. Name it and tick the four workflow and four model scopes.
+	ct.typeText("Risk & Compliance")
+	ct.press("tab")
+	for i := 0; i < 8; i++ {
+		ct.press("space", "down")
+	}
+	ct.golden(name("03-new-app-filled"), "[x] Export Model")
+	requireApps(t, st, 0) // nothing is saved before Next
+
+	// 4. Next → success message → the key step.
+	ct.press("tab", "tab", "enter")
+	ct.golden(name("04-key-step"), `App "Risk & Compliance" created.`)
+	app := requireApps(t, st, 1)[0]
+	wantScopes := scopes.NewSet(scopes.WorkflowDeploy, scopes.WorkflowUndeploy, scopes.WorkflowImport, scopes.WorkflowExport,
+		scopes.ModelDeploy, scopes.ModelUndeploy, scopes.ModelImport, scopes.ModelExport)
+	if app.Name != "Risk & Compliance" || app.Scopes != wantScopes || app.CreatedBy != "alice" {
+		t.Fatalf("created app = %+v", app)
+	}
+
+	// 5. Create API Key → the Create new API key dialog.
+	ct.press("enter")
+	ct.golden(name("05-key-dialog"), "Generate Key")
+
+	// 6. Name it, Generate Key → the key, shown once.
+	ct.typeText("reports-prod")
+	ct.press("enter")
+	s := ct.golden(name("06-key-shown"), "Copy and Close")
+	shown := keyPattern.FindString(s)
+	if shown == "" {
+		t.Fatalf("no key on the screen:\n%s", s)
+	}
+	keys := requireKeys(t, st, app.ID, 1)
+	if keys[0].Name != "reports-prod" || keys[0].Hint != "aps_…"+shown[len(shown)-4:] {
+		t.Fatalf("stored key = %+v, shown %s", keys[0], shown)
+	}
+	requireDecision(t, st, shown, scopes.ModelExport, store.Allowed)
+	requireDecision(t, st, shown, scopes.GuardrailDeploy, store.ScopeNotGranted)
+
+	// 7. Copy and Close → copied message; the key is listed by its hint only.
+	ct.press("enter")
+	s = ct.golden(name("07-key-copied"), "API key copied to the clipboard.")
+	if got := ct.copiedKeys(); len(got) != 1 || got[0] != shown {
+		t.Fatalf("clipboard got %q, want the shown key", got)
+	}
+	if strings.Contains(s, shown) || !strings.Contains(s, keys[0].Hint) {
+		t.Fatalf("after Copy and Close the key must be gone and its hint listed:\n%s", s)
+	}
+
+	// 8. Done → the list row shows name, scopes, creator, date and key count.
+	ct.press("enter")
+	s = ct.golden(name("08-list"), "Create an App")
+	row := rowOf(s, "Risk & Compliance")
+	for _, want := range []string{"Workflows, Models", "alice", "2026-03-14", " 1"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("list row %q lacks %q", row, want)
+		}
+	}
+
+	// 9. Edit: rename, untick Export Model.
+	ct.press("e")
+	ct.golden(name("09-edit"), "API Keys")
+	ct.typeText(" EU")
+	ct.press("tab", "tab") // title → tabs → scopes
+	for i := 0; i < 7; i++ {
+		ct.press("down")
+	}
+	ct.press("space")
+	ct.golden(name("10-edit-changed"), "[ ] Export Model")
+	if got, _ := st.App(app.ID); got.Name != app.Name || got.Scopes != wantScopes {
+		t.Fatalf("the edit was saved before Save: %+v", got)
+	}
+
+	// 10. API Keys tab → delete the key, confirming the seed's caution.
+	ct.press("shift+tab", "right", "tab")
+	ct.golden(name("11-edit-keys"), "reports-prod")
+	ct.press("d")
+	ct.golden(name("12-delete-key"), "Caution: The key you are deleting")
+	requireKeys(t, st, app.ID, 1) // not before the confirmation
+	ct.press("tab", "enter")
+	ct.golden(name("13-key-deleted"), `API key "reports-prod" deleted.`)
+	requireKeys(t, st, app.ID, 0)
+	requireDecision(t, st, shown, scopes.ModelDeploy, store.UnknownKey)
+
+	// 11. Save → success message, the list shows the change.
+	ct.press("ctrl+s")
+	ct.golden(name("14-saved"), `App "Risk & Compliance EU" updated.`)
+	got, err := st.App(app.ID)
+	if err != nil || got.Name != "Risk & Compliance EU" || got.Scopes != wantScopes.Without(scopes.ModelExport) {
+		t.Fatalf("saved app = %+v, %v", got, err)
+	}
+
+	// 12. Delete the app, confirming.
+	ct.press("d")
+	ct.golden(name("15-delete-app"), "Delete app")
+	requireApps(t, st, 1)
+	ct.press("tab", "enter")
+	ct.golden(name("16-empty-again"), `App "Risk & Compliance EU" deleted.`)
+	requireApps(t, st, 0)
+
+	// Every change is in the audit trail, in order, with no key text.
+	events, err := st.Audit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for i := len(events) - 1; i >= 0; i-- {
+		actions = append(actions, string(events[i].Action))
+		if strings.Contains(fmt.Sprintf("%+v", events[i]), shown) {
+			t.Errorf("audit event %d holds the key", events[i].Seq)
+		}
+	}
+	if want := "app.create key.create key.delete app.update app.delete"; strings.Join(actions, " ") != want {
+		t.Errorf("audit = %v, want %s", actions, want)
+	}
+}
+
+func requireApps(t *testing.T, st *store.Store, n int) []store.App {
+	t.Helper()
+	apps, err := st.Apps()
+	if err != nil || len(apps) != n {
+		t.Fatalf("store has %d apps (%v), want %d", len(apps), err, n)
+	}
+	return apps
+}
+
+func requireKeys(t *testing.T, st *store.Store, appID uint64, n int) []store.Key {
+	t.Helper()
+	keys, err := st.Keys(appID)
+	if err != nil || len(keys) != n {
+		t.Fatalf("app %d has %d keys (%v), want %d", appID, len(keys), err, n)
+	}
+	return keys
+}
+
+func requireDecision(t *testing.T, st *store.Store, key string, scope scopes.ID, want store.Reason) {
+	t.Helper()
+	d, err := st.Verify(key, scope)
+	if err != nil || d.Reason != want {
+		t.Fatalf("Verify(%s) = %v, %v; want %s", scope, d.Reason, err, want)
+	}
+}
+
+// rowOf is the screen line that holds text.
+func rowOf(screen, text string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, text) {
+			return l
+		}
+	}
+	return ""
+}

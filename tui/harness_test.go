@@ -1,0 +1,212 @@
+package tui
+
+import (
+	"flag"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"apiscopes/store"
+)
+
+// The fixed world every console test runs in: a pinned clock, seeded
+// randomness, a known user, UTC dates.
+var (
+	testNow   = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+	testAdmin = store.Actor{Name: "alice", Role: store.Admin, Origin: "test"}
+)
+
+// newTestStore opens a database in a temporary folder with the fixed clock
+// and a seeded random source, so keys and dates are the same on every run.
+func newTestStore(t *testing.T) *store.Store {
+	t.Helper()
+	var mu sync.Mutex
+	now := testNow
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Minute)
+		return now
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "apiscopes.db"),
+		store.WithClock(clock), store.WithRandom(rand.NewChaCha8([32]byte{7})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// screenReq asks the running program for the screen it would draw now. It is
+// answered inside Update, so every message sent before it has been handled.
+type screenReq chan string
+
+// probe wraps the console to answer screenReq; everything else passes through.
+type probe struct{ *Model }
+
+func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if req, ok := msg.(screenReq); ok {
+		req <- p.render()
+		return p, nil
+	}
+	_, cmd := p.Model.Update(msg)
+	return p, cmd
+}
+
+// consoleTest drives a real program through teatest.
+type consoleTest struct {
+	t      *testing.T
+	tm     *teatest.TestModel
+	st     *store.Store
+	mu     sync.Mutex
+	copied []string // what Copy and Close put on the clipboard
+}
+
+func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *consoleTest {
+	t.Helper()
+	ct := &consoleTest{t: t, st: st}
+	clip := func(text string) tea.Cmd {
+		return func() tea.Msg {
+			ct.mu.Lock()
+			ct.copied = append(ct.copied, text)
+			ct.mu.Unlock()
+			return copiedMsg{where: copiedToSystem}
+		}
+	}
+	m := New(Options{Store: st, Actor: actor, Clipboard: clip, Location: time.UTC, ToastDuration: time.Hour})
+	ct.tm = teatest.NewTestModel(t, probe{m},
+		teatest.WithInitialTermSize(w, h),
+		teatest.WithProgramOptions(
+			tea.WithColorProfile(colorprofile.ASCII),
+			tea.WithEnvironment([]string{"TERM=xterm-256color", "LANG=C.UTF-8"}),
+		))
+	t.Cleanup(func() {
+		ct.tm.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+		ct.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	})
+	return ct
+}
+
+// press sends keys by the names the key map uses: "enter", "tab",
+// "shift+tab", "esc", "space", "up", "ctrl+s", or a single character.
+func (ct *consoleTest) press(names ...string) {
+	ct.t.Helper()
+	for _, n := range names {
+		msg := keyPress(n)
+		if got := msg.String(); got != n {
+			ct.t.Fatalf("key %q is sent as %q", n, got)
+		}
+		ct.tm.Send(msg)
+	}
+}
+
+func keyPress(name string) tea.KeyPressMsg {
+	special := map[string]tea.KeyPressMsg{
+		"enter": {Code: tea.KeyEnter}, "tab": {Code: tea.KeyTab}, "esc": {Code: tea.KeyEscape},
+		"shift+tab": {Code: tea.KeyTab, Mod: tea.ModShift}, "space": {Code: tea.KeySpace, Text: " "},
+		"up": {Code: tea.KeyUp}, "down": {Code: tea.KeyDown}, "left": {Code: tea.KeyLeft}, "right": {Code: tea.KeyRight},
+		"backspace": {Code: tea.KeyBackspace}, "ctrl+s": {Code: 's', Mod: tea.ModCtrl}, "ctrl+c": {Code: 'c', Mod: tea.ModCtrl},
+	}
+	if k, ok := special[name]; ok {
+		return k
+	}
+	r := []rune(name)[0]
+	return tea.KeyPressMsg{Code: r, Text: name}
+}
+
+// typeText types text as a person would, one key at a time.
+func (ct *consoleTest) typeText(s string) {
+	for _, r := range s {
+		if r == ' ' {
+			ct.tm.Send(keyPress("space"))
+			continue
+		}
+		ct.tm.Send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
+
+// screen is the screen as plain text, once every message sent so far has
+// been handled.
+func (ct *consoleTest) screen() string {
+	ct.t.Helper()
+	req := make(screenReq, 1)
+	ct.tm.Send(req)
+	select {
+	case s := <-req:
+		return plain(s)
+	case <-time.After(5 * time.Second):
+		ct.t.Fatal("the console did not answer within 5 s")
+		return ""
+	}
+}
+
+// waitFor returns the screen once it shows want; commands such as the
+// clipboard's finish in their own goroutines, so it looks a few times.
+func (ct *consoleTest) waitFor(want string) string {
+	ct.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := ct.screen()
+		if strings.Contains(s, want) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			ct.t.Fatalf("the screen never showed %q; it shows:\n%s", want, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// golden compares the screen, once it shows want, with testdata/<name>.golden.
+func (ct *consoleTest) golden(name, want string) string {
+	ct.t.Helper()
+	s := ct.waitFor(want)
+	requireGolden(ct.t, name, s)
+	return s
+}
+
+func (ct *consoleTest) copiedKeys() []string {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	return append([]string(nil), ct.copied...)
+}
+
+// plain strips styling and trailing blanks: goldens show what a person reads.
+func plain(s string) string {
+	lines := strings.Split(ansi.Strip(s), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// requireGolden compares got with testdata/<name>.golden; -update rewrites it.
+func requireGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run: go test ./tui -run %s -update)", err, t.Name())
+	}
+	if string(want) != got {
+		t.Errorf("screen %s differs from its golden file.\n--- want\n%s\n--- got\n%s", name, want, got)
+	}
+}
