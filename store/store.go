@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,7 +84,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: o.now, rand: o.rand}
+	s := &Store{db: db, path: path, now: o.now, rand: &lockedReader{r: o.rand}}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -129,6 +130,19 @@ func (s *Store) init() error {
 		}
 		return nil
 	})
+}
+
+// lockedReader serializes reads of a random source, so that a Store stays
+// safe for concurrent use with a source that is not (a seeded generator).
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
 }
 
 // Path is the database file.
