@@ -64,7 +64,7 @@ func newEditForm(c *common, id uint64, copy Clipboard) (*appForm, tea.Cmd) {
 	f.title = newInput(c.styles, "App name")
 	f.title.SetValue(app.Name)
 	f.keys.reload()
-	return f, f.setFocus(fTitle)
+	return f, f.setFocus(fTabs)
 }
 
 func (f *appForm) fields() []field {
@@ -161,6 +161,7 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			f.err = ""
 		} else if key.Matches(msg, k.Right) && f.editing {
 			f.tab = 1
+			return f.setFocus(fTabs)
 		}
 	case fKeys:
 		switch {
@@ -195,18 +196,18 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // leave goes back to the list, asking first when there are unsaved changes.
 func (f *appForm) leave() tea.Cmd {
-	back := send(showListMsg{selectID: f.app.ID})
+	back := func() tea.Cmd { return f.c.post(showListMsg{selectID: f.app.ID}) }
 	if !f.dirty() {
-		return back
+		return back()
 	}
 	body := "You named this app or selected scopes. Leaving now discards them."
 	if f.editing {
 		body = fmt.Sprintf("You changed the name or scopes of %q and haven't saved.", clean(f.app.Name))
 	}
-	return send(openDialogMsg{&confirmDialog{
+	return f.c.post(openDialogMsg{&confirmDialog{
 		c: f.c, title: "Discard unsaved changes?", body: body,
 		cancel: "Keep editing", confirm: "Discard", danger: true,
-		onYes: func() tea.Cmd { return back },
+		onYes: back,
 	}})
 }
 
@@ -222,16 +223,16 @@ func (f *appForm) submit() tea.Cmd {
 		if err != nil {
 			return f.fail(err)
 		}
-		return tea.Batch(send(showKeyStepMsg{app: app}), toast("App %q created.", clean(app.Name)))
+		return tea.Batch(f.c.post(showKeyStepMsg{app: app}), toast("App %q created.", clean(app.Name)))
 	}
 	if !f.dirty() {
-		return send(showListMsg{selectID: f.app.ID})
+		return f.c.post(showListMsg{selectID: f.app.ID})
 	}
 	app, err := f.c.store.UpdateApp(f.c.actor, f.app.ID, f.title.Value(), f.checks.set)
 	if err != nil {
 		return f.fail(err)
 	}
-	return tea.Batch(send(showListMsg{selectID: app.ID}), toast("App %q updated.", clean(app.Name)))
+	return tea.Batch(f.c.post(showListMsg{selectID: app.ID}), toast("App %q updated.", clean(app.Name)))
 }
 
 func (f *appForm) fail(err error) tea.Cmd {
@@ -345,9 +346,8 @@ func (f *appForm) ShortHelp() []key.Binding {
 func (f *appForm) FullHelp() [][]key.Binding {
 	k := f.c.keys
 	return [][]key.Binding{
-		{k.Next, k.Prev, with(k.Enter, "press / next")},
-		{k.Up, k.Down, k.Toggle},
-		{with(k.Left, "API Scopes tab"), with(k.Right, "API Keys tab"), k.CreateKey, with(k.Delete, "delete key")},
-		{k.Save, with(k.Back, "back (asks if unsaved)"), k.ForceQuit},
+		{k.Next, k.Prev, with(k.Enter, "press"), k.Toggle},
+		{with(k.Left, "scopes tab"), with(k.Right, "keys tab"), k.CreateKey, with(k.Delete, "delete key")},
+		{k.Save, with(k.Back, "back")},
 	}
 }

@@ -134,12 +134,12 @@ func (l *appList) create() tea.Cmd {
 	if !l.c.canWrite() {
 		return toastErr(fmt.Errorf("%w: viewers can't create apps", store.ErrPermission))
 	}
-	return send(showNewAppMsg{})
+	return l.c.post(showNewAppMsg{})
 }
 
 func (l *appList) edit() tea.Cmd {
 	if a, ok := l.selected(); ok {
-		return send(showEditAppMsg{id: a.ID})
+		return l.c.post(showEditAppMsg{id: a.ID})
 	}
 	return nil
 }
@@ -156,7 +156,7 @@ func (l *appList) confirmDelete() tea.Cmd {
 	} else {
 		body += "? It has no API keys."
 	}
-	return send(openDialogMsg{&confirmDialog{
+	return l.c.post(openDialogMsg{&confirmDialog{
 		c: c, title: "Delete app", body: body, confirm: "Delete", danger: true,
 		caution: "Every service using this app's keys loses access at once. This cannot be undone.",
 		onYes: func() tea.Cmd {
@@ -304,10 +304,9 @@ func (l *appList) ShortHelp() []key.Binding {
 func (l *appList) FullHelp() [][]key.Binding {
 	k := l.c.keys
 	return [][]key.Binding{
-		{k.Up, k.Down, with(k.Next, "list / create button")},
-		{with(k.Enter, "edit app"), k.Edit, with(k.Delete, "delete app")},
-		{k.New, k.Filter, with(k.Back, "clear filter")},
-		{k.Quit, k.ForceQuit},
+		{k.Up, k.Down, with(k.Next, "create button")},
+		{with(k.Enter, "edit app"), with(k.Delete, "delete app"), k.New},
+		{k.Filter, with(k.Back, "clear filter"), k.Quit},
 	}
 }
 

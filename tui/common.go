@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -19,6 +20,8 @@ type common struct {
 	keys   KeyMap
 	loc    *time.Location
 
+	outbox []tea.Msg // messages for the root to handle before the next input
+
 	width, height int // the content area, inside the frame
 	termW, termH  int // the whole terminal, for dialogs
 }
@@ -26,6 +29,14 @@ type common struct {
 // dialogWidth is the inner text width of a dialog: comfortable to read, and
 // never wider than the terminal allows.
 func (c *common) dialogWidth() int { return max(20, min(60, c.termW-10)) }
+
+// post queues a message between screens. The root handles it right after
+// the current message, before any further input: a key typed just after the
+// one that opened a page lands on that page, never on the old one.
+func (c *common) post(msg tea.Msg) tea.Cmd {
+	c.outbox = append(c.outbox, msg)
+	return nil
+}
 
 // canWrite reports whether the actor's role allows changes; screens use it
 // to show what is unavailable. The store enforces it regardless.
@@ -80,7 +91,7 @@ func describe(err error) string {
 	case errors.Is(err, store.ErrNoScopes):
 		return "Select at least one scope."
 	case errors.Is(err, store.ErrPermission):
-		return "Not allowed: " + clean(err.Error()) + "."
+		return "Not allowed: " + clean(strings.TrimPrefix(err.Error(), store.ErrPermission.Error()+": ")) + "."
 	case errors.Is(err, store.ErrNotFound):
 		return "It no longer exists: it was deleted, perhaps in another session."
 	}

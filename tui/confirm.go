@@ -29,7 +29,7 @@ func (d *confirmDialog) Update(msg tea.Msg) tea.Cmd {
 	k := d.c.keys
 	switch {
 	case key.Matches(km, k.Back):
-		return send(closeDialogMsg{})
+		return d.c.post(closeDialogMsg{})
 	case key.Matches(km, k.Next, k.Prev, k.Left, k.Right):
 		d.focus = 1 - d.focus
 	case key.Matches(km, k.Yes):
@@ -38,13 +38,13 @@ func (d *confirmDialog) Update(msg tea.Msg) tea.Cmd {
 		if d.focus == 1 {
 			return d.yes()
 		}
-		return send(closeDialogMsg{})
+		return d.c.post(closeDialogMsg{})
 	}
 	return nil
 }
 
 func (d *confirmDialog) yes() tea.Cmd {
-	return tea.Sequence(send(closeDialogMsg{}), d.onYes())
+	return tea.Batch(d.c.post(closeDialogMsg{}), d.onYes())
 }
 
 func (d *confirmDialog) View() string {

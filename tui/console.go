@@ -118,58 +118,68 @@ func (m *Model) helpHeight() int {
 }
 
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	for len(m.c.outbox) > 0 {
+		next := m.c.outbox[0]
+		m.c.outbox = m.c.outbox[1:]
+		cmd = tea.Batch(cmd, m.update(next))
+	}
+	return m, cmd
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
-		return m, nil
+		return nil
 	case tea.BackgroundColorMsg:
 		m.restyle(msg.IsDark())
-		return m, nil
+		return nil
 	case tea.KeyPressMsg:
-		return m, m.updateKey(msg)
+		return m.updateKey(msg)
 
 	case showListMsg:
-		return m, m.show(newAppList(m.c, msg.selectID), "")
+		return m.show(newAppList(m.c, msg.selectID), "")
 	case showNewAppMsg:
 		p, cmd := newAppForm(m.c)
-		return m, tea.Batch(m.show(p, "New app"), cmd)
+		return tea.Batch(m.show(p, "New app"), cmd)
 	case showKeyStepMsg:
-		return m, m.show(newKeyStep(m.c, msg.app, m.copy), clean(msg.app.Name))
+		return m.show(newKeyStep(m.c, msg.app, m.copy), clean(msg.app.Name))
 	case showEditAppMsg:
 		p, cmd := newEditForm(m.c, msg.id, m.copy)
 		if p == nil {
-			return m, tea.Batch(cmd, send(dataChangedMsg{}))
+			return tea.Batch(cmd, m.c.post(dataChangedMsg{}))
 		}
-		return m, tea.Batch(m.show(p, clean(p.app.Name)), cmd)
+		return tea.Batch(m.show(p, clean(p.app.Name)), cmd)
 
 	case openDialogMsg:
 		m.dialog = msg.d
-		return m, nil
+		return nil
 	case closeDialogMsg:
 		m.dialog = nil
-		return m, nil
+		return nil
 
 	case toastMsg:
 		m.toastID++
 		m.toast, m.toastOK = msg.text, !msg.isErr
 		id := m.toastID
-		return m, tea.Tick(m.toastD, func(time.Time) tea.Msg { return toastExpiredMsg{id: id} })
+		return tea.Tick(m.toastD, func(time.Time) tea.Msg { return toastExpiredMsg{id: id} })
 	case toastExpiredMsg:
 		if msg.id == m.toastID {
 			m.toast = ""
 		}
-		return m, nil
+		return nil
 	case copiedMsg:
-		return m, toast("API key copied %s.", msg.where)
+		return toast("API key copied %s.", msg.where)
 	case terminalCopyMsg:
-		return m, TerminalClipboard()(msg.text)
+		return TerminalClipboard()(msg.text)
 	case dataChangedMsg:
-		return m, m.page.Update(msg) // the page under a dialog shows the change too
+		return m.page.Update(msg) // the page under a dialog shows the change too
 	}
 	if m.dialog != nil {
-		return m, m.dialog.Update(msg)
+		return m.dialog.Update(msg)
 	}
-	return m, m.page.Update(msg)
+	return m.page.Update(msg)
 }
 
 func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -293,7 +303,10 @@ func (m *Model) helpView() string {
 		return m.help.ShortHelpView(append(m.dialog.ShortHelp(), k.ForceQuit))
 	}
 	if m.help.ShowAll {
-		return m.help.FullHelpView(append(m.page.FullHelp(), []key.Binding{with(k.Help, "fewer keys")}))
+		groups := m.page.FullHelp()
+		last := len(groups) - 1
+		groups[last] = append(groups[last], with(k.Help, "fewer keys"))
+		return m.help.FullHelpView(groups)
 	}
 	return m.help.ShortHelpView(append(m.page.ShortHelp(), k.Help))
 }

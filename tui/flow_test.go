@@ -97,6 +97,7 @@ func testSeedFlow(t *testing.T, w, h int) {
 	// 9. Edit: rename, untick Export Model.
 	ct.press("e")
 	ct.golden(name("09-edit"), "API Keys")
+	ct.press("shift+tab") // the tab bar has the focus; the title is before it
 	ct.typeText(" EU")
 	ct.press("tab", "tab") // title → tabs → scopes
 	for i := 0; i < 7; i++ {

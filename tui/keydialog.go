@@ -57,14 +57,14 @@ func (d *keyDialog) updateNaming(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
 	switch {
 	case key.Matches(km, k.Back):
-		return send(closeDialogMsg{})
+		return d.c.post(closeDialogMsg{})
 	case key.Matches(km, k.Next):
 		return d.setFocus((d.focus + 1) % 3)
 	case key.Matches(km, k.Prev):
 		return d.setFocus((d.focus + 2) % 3)
 	case key.Matches(km, k.Enter):
 		if d.focus == 1 {
-			return send(closeDialogMsg{})
+			return d.c.post(closeDialogMsg{})
 		}
 		return d.generate()
 	case d.focus != 0 && key.Matches(km, k.Left, k.Right):
@@ -97,7 +97,7 @@ func (d *keyDialog) generate() tea.Cmd {
 	}
 	d.secret, d.created = text, k
 	d.name.Blur()
-	return send(dataChangedMsg{})
+	return d.c.post(dataChangedMsg{})
 }
 
 func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
@@ -106,7 +106,7 @@ func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(km, k.Enter):
 		secret := d.secret
 		d.secret = ""
-		return tea.Sequence(send(closeDialogMsg{}), d.copy(secret))
+		return tea.Batch(d.c.post(closeDialogMsg{}), d.copy(secret))
 	case key.Matches(km, k.Back):
 		d.leaving, d.leaveFocus = true, 0
 	}
@@ -126,7 +126,7 @@ func (d *keyDialog) updateLeaving(km tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		d.secret = ""
-		return tea.Sequence(send(closeDialogMsg{}), toast("API key %q created; it was not copied", d.created.Name))
+		return tea.Batch(d.c.post(closeDialogMsg{}), toast("API key %q created; it was not copied", d.created.Name))
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func (p *keyStep) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (p *keyStep) done() tea.Cmd { return send(showListMsg{selectID: p.app.ID}) }
+func (p *keyStep) done() tea.Cmd { return p.c.post(showListMsg{selectID: p.app.ID}) }
 
 func (p *keyStep) View() string {
 	s, w := p.c.styles, p.c.width

@@ -98,7 +98,7 @@ func (a *keyActions) create(app store.App) tea.Cmd {
 		return toastErr(fmt.Errorf("%w: viewers can't create API keys", store.ErrPermission))
 	}
 	d, cmd := newKeyDialog(a.c, app, a.copy)
-	return tea.Batch(send(openDialogMsg{d}), cmd)
+	return tea.Batch(a.c.post(openDialogMsg{d}), cmd)
 }
 
 func (a *keyActions) confirmDelete(appName string) tea.Cmd {
@@ -107,7 +107,7 @@ func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 		return nil
 	}
 	c := a.c
-	return send(openDialogMsg{&confirmDialog{
+	return a.c.post(openDialogMsg{&confirmDialog{
 		c: c, title: "Delete API key", confirm: "Delete", danger: true,
 		body:    fmt.Sprintf("Delete the key %q (%s) of %s?", clean(k.Name), clean(k.Hint), clean(appName)),
 		caution: "Caution: The key you are deleting will no longer function if it is in use. You must generate a new key.",
@@ -115,7 +115,7 @@ func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 			if err := c.store.DeleteKey(c.actor, k.ID); err != nil {
 				return toastErr(err)
 			}
-			return tea.Batch(send(dataChangedMsg{}), toast("API key %q deleted.", clean(k.Name)))
+			return tea.Batch(a.c.post(dataChangedMsg{}), toast("API key %q deleted.", clean(k.Name)))
 		},
 	}})
 }

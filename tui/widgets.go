@@ -36,10 +36,12 @@ func (s *Styles) buttonRow(width int, focused int, btns ...button) string {
 	return lipgloss.PlaceHorizontal(width, lipgloss.Right, row)
 }
 
-// tabBar draws tab names with the active one underlined; when the bar itself
-// has focus the active tab is also marked.
+// tabBar draws tab names over a rule that is heavy under the active tab, so
+// the active tab shows without colour too; when the bar itself has the focus
+// the active tab is also filled.
 func (s *Styles) tabBar(width int, names []string, active int, focused bool) string {
 	parts := make([]string, len(names))
+	var rule strings.Builder
 	for i, n := range names {
 		switch {
 		case i == active && focused:
@@ -49,9 +51,19 @@ func (s *Styles) tabBar(width int, names []string, active int, focused bool) str
 		default:
 			parts[i] = s.Tab.Render(n)
 		}
+		w := lipgloss.Width(parts[i])
+		if i > 0 {
+			rule.WriteString(s.TabRule.Render("┴")) // under the separator
+		}
+		if i == active {
+			rule.WriteString(s.TabActive.UnsetPadding().UnsetUnderline().Render(strings.Repeat("━", w)))
+		} else {
+			rule.WriteString(s.TabRule.Render(strings.Repeat("─", w)))
+		}
 	}
 	bar := strings.Join(parts, s.TabRule.Render("│"))
-	return bar + "\n" + s.TabRule.Render(strings.Repeat("─", max(0, width)))
+	rest := max(0, width-lipgloss.Width(rule.String()))
+	return bar + "\n" + rule.String() + s.TabRule.Render(strings.Repeat("─", rest))
 }
 
 // truncate shortens text to width cells, marking the cut with "…".
