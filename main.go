@@ -73,18 +73,10 @@ func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiscopes: the console needs a terminal; run it in one (stdin is not a TTY)")
 		return 2
 	}
-	if path == "" {
-		p, err := store.DefaultPath()
-		if err != nil {
-			fmt.Fprintln(stderr, "apiscopes:", err)
-			return 1
-		}
-		path = p
-	}
-	st, err := store.Open(path)
-	if err != nil {
-		fmt.Fprintln(stderr, "apiscopes:", err)
-		return 1
+	st, code, msg := openStore(path)
+	if st == nil {
+		fmt.Fprintln(stderr, msg)
+		return code
 	}
 	defer st.Close()
 
@@ -94,6 +86,24 @@ func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// openStore opens path, or the default database when path is empty. On
+// failure it returns the exit code and the message for stderr, which names
+// the file and what to do.
+func openStore(path string) (*store.Store, int, string) {
+	if path == "" {
+		p, err := store.DefaultPath()
+		if err != nil {
+			return nil, 1, "apiscopes: " + err.Error()
+		}
+		path = p
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		return nil, 1, "apiscopes: " + err.Error()
+	}
+	return st, 0, ""
 }
 
 // localActor is the person at this terminal: the OS user, an admin of their

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"apiscopes/store"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		args     []string
+		code     int
+		out, err string
+	}{
+		{[]string{"-h"}, 0, "Usage:", ""},
+		{[]string{"help"}, 0, "--db PATH", ""},
+		{[]string{"version"}, 0, "apiscopes ", ""},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"--nope"}, 2, "", "flag provided but not defined: -nope"},
+		{[]string{"--db"}, 2, "", "flag needs an argument: -db"},
+		// Tests have no terminal: the console says so instead of drawing into a pipe.
+		{[]string{"--db", "x.db"}, 2, "", "the console needs a terminal"},
+	}
+	for _, tt := range tests {
+		code, out, errs := runCmd(t, tt.args...)
+		if code != tt.code || !strings.Contains(out, tt.out) || !strings.Contains(errs, tt.err) {
+			t.Errorf("apiscopes %v = %d, stdout %q, stderr %q; want %d, %q, %q", tt.args, code, out, errs, tt.code, tt.out, tt.err)
+		}
+	}
+}
+
+// TestHeldDatabaseIsNamed: the console refuses a database another process
+// holds, naming the file, rather than hanging.
+func TestHeldDatabaseIsNamed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "held.db")
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, code, msg := openStore(path)
+	if code != 1 || !strings.Contains(msg, path) || !strings.Contains(msg, "in use by another apiscopes process") {
+		t.Fatalf("got %d %q", code, msg)
+	}
+}
+
+func TestDefaultDatabaseFollowsXDG(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", dir)
+	t.Setenv("APISCOPES_DB", "")
+	st, code, msg := openStore("")
+	if code != 0 {
+		t.Fatalf("open default: %d %s", code, msg)
+	}
+	st.Close()
+	if _, err := os.Stat(filepath.Join(dir, "apiscopes", "apiscopes.db")); err != nil {
+		t.Fatal(err)
+	}
+}
