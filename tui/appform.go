@@ -263,42 +263,46 @@ func (f *appForm) View() string {
 		head = append(head, "")
 	}
 
-	var foot []string
+	// Under the list: the focused scope's description, or the rule for keys.
+	var notes []string
 	if f.editing && f.tab == 1 {
-		foot = append(foot, "", s.Hint.Render(truncate("API keys can't be edited: delete a key and create a new one.", w)))
+		notes = []string{"", s.Hint.Render(truncate("API keys can't be edited: delete a key and create a new one.", w))}
 	} else {
-		// The focused scope's description, in the lines the checklist leaves.
 		room := max(1, min(2, h-len(head)-1-len(f.checks.all)-len(scopes.Resources)))
 		desc := wrap(f.checks.current().Description, w)
 		if len(desc) > room {
 			desc = append(desc[:room-1], truncate(strings.Join(desc[room-1:], " "), w))
 		}
-		for _, d := range desc {
-			foot = append(foot, s.Hint.Render(d))
+		notes = wrapStyled(s.Hint, strings.Join(desc, " "), w)
+		if h-len(head)-1-len(f.checks.all)-len(scopes.Resources)-len(notes) > 0 {
+			notes = append([]string{""}, notes...) // a breath before it, where there is room
 		}
 	}
 	primary := "Next"
 	if f.editing {
 		primary = "Save"
 	}
-	focus := map[field]int{fCancel: 0, fPrimary: 1}
-	fi, ok := focus[f.focus]
-	if !ok {
-		fi = -1
+	fi := -1
+	switch f.focus {
+	case fCancel:
+		fi = 0
+	case fPrimary:
+		fi = 1
 	}
-	foot = append(foot, s.buttonRow(w, fi, button{label: "Cancel"}, button{label: primary, disabled: f.checks.set.IsEmpty()}))
+	buttons := s.buttonRow(w, fi, button{label: "Cancel"}, button{label: primary, disabled: f.checks.set.IsEmpty()})
 
-	bodyH := max(1, h-len(head)-len(foot))
+	bodyH := max(1, h-len(head)-1)
 	var body []string
 	if f.editing && f.tab == 1 {
-		body = f.keysView(bodyH)
+		body = f.keysView(max(1, bodyH-len(notes)))
 	} else {
-		body = f.checks.view(s, w, bodyH, f.focus == fScopes)
+		body = f.checks.view(s, w, max(1, bodyH-len(notes)), f.focus == fScopes)
 	}
+	body = append(body, notes...)
 	for len(body) < bodyH {
 		body = append(body, "")
 	}
-	return strings.Join(slices.Concat(head, body, foot), "\n")
+	return strings.Join(slices.Concat(head, body, []string{buttons}), "\n")
 }
 
 func (f *appForm) keysView(height int) []string {
