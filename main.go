@@ -26,6 +26,7 @@ const usage = `apiscopes — manage scoped API apps and their API keys
 
 Usage:
   apiscopes [--db PATH]      open the console (Settings › Security & Control › API Scopes)
+  apiscopes serve [flags]    serve the console to admins over SSH (apiscopes serve -h)
   apiscopes version          print the version
   apiscopes -h               show this help
 
@@ -43,8 +44,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("apiscopes", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	db := fs.String("db", os.Getenv("APISCOPES_DB"), "database file")
-	if err := fs.Parse(args); err != nil {
+	db := fs.String("db", "", "database file")
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -55,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd := fs.Arg(0); cmd {
 	case "":
 		return console(*db, stdin, stdout, stderr)
+	case "serve":
+		return serve(fs.Args()[1:], *db, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "apiscopes", buildVersion())
 		return 0

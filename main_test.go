@@ -31,6 +31,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"--db"}, 2, "", "flag needs an argument: -db"},
 		// Tests have no terminal: the console says so instead of drawing into a pipe.
 		{[]string{"--db", "x.db"}, 2, "", "the console needs a terminal"},
+		// Never an open server: no allow-list, no start.
+		{[]string{"serve", "--db", "x.db"}, 2, "", "refusing to start an open server"},
+		{[]string{"serve", "--max-sessions", "many"}, 2, "", "invalid value"},
 	}
 	for _, tt := range tests {
 		code, out, errs := runCmd(t, tt.args...)
