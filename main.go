@@ -26,6 +26,8 @@ const usage = `apiscopes — manage scoped API apps and their API keys
 
 Usage:
   apiscopes [--db PATH]      open the console (Settings › Security & Control › API Scopes)
+  apiscopes backup OUT       write a checked copy of the database to OUT
+  apiscopes check [FILE]     check the database, or a backup, from end to end
   apiscopes version          print the version
   apiscopes -h               show this help
 
@@ -55,6 +57,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd := fs.Arg(0); cmd {
 	case "":
 		return console(*db, stdin, stdout, stderr)
+	case "backup":
+		return backupCmd(*db, fs.Args()[1:], stdout, stderr)
+	case "check":
+		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "apiscopes", buildVersion())
 		return 0

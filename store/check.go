@@ -112,7 +112,7 @@ func (c *checker) apps() error {
 	return b.ForEach(func(k, v []byte) error {
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {
-			return c.addf("app %x: %v", k, err)
+			return c.addf("app %s: %v", recordID(k), err)
 		}
 		if len(k) != 8 || btoi(k) != rec.ID {
 			return c.addf("app record %d is stored under key %x", rec.ID, k)
@@ -168,7 +168,7 @@ func (c *checker) keys() error {
 	return b.ForEach(func(k, v []byte) error {
 		var rec keyRecord
 		if err := decode(v, &rec); err != nil {
-			return c.addf("key %x: %v", k, err)
+			return c.addf("key %s: %v", recordID(k), err)
 		}
 		if len(k) != 8 || btoi(k) != rec.ID {
 			return c.addf("key record %d is stored under key %x", rec.ID, k)
@@ -267,4 +267,12 @@ func (c *checker) audit() error {
 		return c.addf("audit trail ends at %d but its sequence is %d: events are missing", last, b.Sequence())
 	}
 	return nil
+}
+
+// recordID shows a record's bbolt key as its id, or in hex if it is not one.
+func recordID(k []byte) string {
+	if len(k) == 8 {
+		return fmt.Sprint(btoi(k))
+	}
+	return fmt.Sprintf("%x", k)
 }
