@@ -62,7 +62,7 @@ type WriteError struct {
 
 func (e *WriteError) Error() string {
 	cause, remedy := e.explain()
-	return fmt.Sprintf("%v to %s: %s; nothing was changed. %s", ErrWriteFailed, e.Path, cause, remedy)
+	return fmt.Sprintf("%v to %s: %s (%v); nothing was changed. %s", ErrWriteFailed, e.Path, cause, e.Err, remedy)
 }
 
 // Reason is the cause in a few words, such as "the disk is full", for a
@@ -78,15 +78,15 @@ func (e *WriteError) Unwrap() error        { return e.Err }
 func (e *WriteError) explain() (cause, remedy string) {
 	switch {
 	case isErrno(e.Err, syscall.ENOSPC, syscall.EDQUOT):
-		return "the disk is full (no space left on device)", "Free some space, then try again."
+		return "the disk is full", "Free some space, then try again."
 	case isErrno(e.Err, syscall.EROFS):
-		return "the file system is read-only", "Make it writable, or move the database elsewhere (--db), then try again."
+		return "the file system is read-only", "Make it writable, then try again."
 	case isErrno(e.Err, syscall.EACCES, syscall.EPERM, syscall.EBADF):
-		return "the file is not writable", "Check the file's permissions, then try again."
+		return "the database file is not writable", "Check its permissions, then try again."
 	case isErrno(e.Err, syscall.EFBIG):
-		return "the file has reached the largest size allowed", "Raise the file size limit, then try again."
+		return "the database file is at its size limit", "Raise the limit, then try again."
 	}
-	return e.Err.Error(), "Check the disk, then try again."
+	return "the file system refused the write", "Check the disk, then try again."
 }
 
 // isErrno reports whether err is one of the system errors, also where bbolt
