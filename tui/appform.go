@@ -22,6 +22,7 @@ type appForm struct {
 	editing bool
 	app     store.App // the app being edited, as last saved
 	title   textinput.Model
+	shown   string // edit only: app.Name as the title field first showed it, made safe to draw
 	checks  checklist
 	keys    keyActions // edit only
 	tab     int        // edit only: 0 API Scopes, 1 API Keys
@@ -62,7 +63,8 @@ func newEditForm(c *common, id uint64, copy Clipboard) (*appForm, tea.Cmd) {
 	f := &appForm{c: c, editing: true, app: app, checks: newChecklist(app.Scopes),
 		keys: keyActions{c: c, appID: id, copy: copy}}
 	f.title = newInput(c.styles, "App name")
-	f.title.SetValue(app.Name)
+	f.title.SetValue(clean(app.Name))
+	f.shown = f.name()
 	f.keys.reload()
 	return f, f.setFocus(fTabs)
 }
@@ -102,8 +104,13 @@ func (f *appForm) dirty() bool {
 	if !f.editing {
 		return f.title.Value() != "" || !f.checks.set.IsEmpty()
 	}
-	return f.name() != f.app.Name || f.checks.set != f.app.Scopes
+	return f.renamed() || f.checks.set != f.app.Scopes
 }
+
+// renamed reports whether the title differs from the name the form opened
+// with. A name another tool wrote with control characters shows defused,
+// and counts as unchanged until the admin types over it.
+func (f *appForm) renamed() bool { return f.name() != f.shown }
 
 func (f *appForm) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -228,7 +235,13 @@ func (f *appForm) submit() tea.Cmd {
 	if !f.dirty() {
 		return f.c.post(showListMsg{selectID: f.app.ID})
 	}
-	app, err := f.c.store.UpdateApp(f.c.actor, f.app.ID, f.title.Value(), f.checks.set)
+	var app store.App
+	var err error
+	if f.renamed() {
+		app, err = f.c.store.UpdateApp(f.c.actor, f.app.ID, f.title.Value(), f.checks.set)
+	} else {
+		app, err = f.c.store.SetScopes(f.c.actor, f.app.ID, f.checks.set)
+	}
 	if err != nil {
 		return f.fail(err)
 	}
