@@ -233,3 +233,50 @@ func TestHostileNamesAreRefusedOnInput(t *testing.T) {
 		requireNoControls(t, "audit", ev.AppName+ev.KeyName)
 	}
 }
+
+// FuzzClean checks that whatever bytes a database holds, clean gives text a
+// terminal only draws: valid UTF-8 with no control character and no
+// direction control, one character for each it was given, and unchanged when
+// it was already safe. The seed corpus is in testdata/fuzz/FuzzClean.
+func FuzzClean(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Add("Risk & Compliance")
+	f.Fuzz(func(t *testing.T, in string) {
+		out := clean(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("clean(%q) = %q, not UTF-8", in, out)
+		}
+		if n, m := utf8.RuneCountInString(in), utf8.RuneCountInString(out); n != m {
+			t.Fatalf("clean(%q) = %q: %d characters became %d", in, out, n, m)
+		}
+		for _, r := range out {
+			if !drawable(r) && r != utf8.RuneError {
+				t.Fatalf("clean(%q) = %q, which holds %U", in, out, r)
+			}
+		}
+		if again := clean(out); again != out {
+			t.Fatalf("clean is not idempotent: %q → %q → %q", in, out, again)
+		}
+		safe := utf8.ValidString(in)
+		for _, r := range in {
+			safe = safe && drawable(r)
+		}
+		if safe && out != in {
+			t.Fatalf("clean changed safe text %q to %q", in, out)
+		}
+	})
+}
+
+// drawable is the fuzz test's own statement of a character a terminal only
+// draws: no C0 or C1 control, no DEL, no bidirectional control, no BOM.
+func drawable(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f,
+		r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069,
+		r == 0x200E, r == 0x200F, r == 0x061C, r == 0xFEFF, r == utf8.RuneError:
+		return false
+	}
+	return true
+}
