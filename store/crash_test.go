@@ -48,7 +48,7 @@ func TestCrashSafety(t *testing.T) {
 		return
 	}
 	const (
-		minKills  = 50
+		minKills  = 100
 		minWrites = 1000
 	)
 	path := filepath.Join(t.TempDir(), "crash.db")
