@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,12 @@ func TestForeignOrDamagedDatabaseIsRefusedUntouched(t *testing.T) {
 		{"a garbled page header", func(t *testing.T, path string) {
 			damage(t, path, func(page []byte, _ int) { page[8], page[9] = 0xff, 0xff })
 		}, "is damaged"},
+		{"a garbled root page", func(t *testing.T, path string) {
+			garbleMetaTarget(t, path, pageSize, 32)
+		}, "is damaged: unreadable page"},
+		{"a garbled freelist page", func(t *testing.T, path string) {
+			garbleMetaTarget(t, path, pageSize, 48)
+		}, "should hold the freelist"},
 		{"a lost index entry", func(t *testing.T, path string) {
 			// A valid bbolt file whose digest index lost a key: only the
 			// store's own invariants can see it.
@@ -171,6 +178,8 @@ func TestForeignOrDamagedDatabaseIsRefusedUntouched(t *testing.T) {
 					t.Fatalf("%s changed the file it refused", who)
 				}
 			}
+			// The console first, in this process: a refused file must not stay
+			// locked, or backup and check would then say it is in use.
 			st, code, msg := openStore(path) // what the console runs once it has a terminal
 			if st != nil {
 				st.Close()
@@ -182,6 +191,28 @@ func TestForeignOrDamagedDatabaseIsRefusedUntouched(t *testing.T) {
 			check("check", code, msg)
 		})
 	}
+}
+
+// garbleMetaTarget makes a database and garbles the type of the page its
+// current meta page points to at offset field: 32 is the root bucket's page,
+// 48 the freelist's (bbolt's meta layout, after the 16-byte page header).
+func garbleMetaTarget(t *testing.T, path string, pageSize, field int) {
+	t.Helper()
+	makeDatabase(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := 0
+	if binary.LittleEndian.Uint64(data[pageSize+64:]) > binary.LittleEndian.Uint64(data[64:]) {
+		meta = pageSize // the second meta page has the newer transaction
+	}
+	id := int(binary.LittleEndian.Uint64(data[meta+field:]))
+	if id < 2 || (id+1)*pageSize > len(data) {
+		t.Fatalf("meta field %d points at page %d", field, id)
+	}
+	data[id*pageSize+8], data[id*pageSize+9] = 0xff, 0xff
+	writeTestFile(t, path, data)
 }
 
 func writeTestFile(t *testing.T, path string, data []byte) {

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -286,5 +288,57 @@ func TestRestoreFromBackup(t *testing.T) {
 	}
 	if _, err := s.CreateApp(admin, "after the restore", scopes.Full()); err != nil {
 		t.Errorf("the restored database refuses a change: %v", err)
+	}
+}
+
+// TestBackupOfADamagedFileIsRefused: if the file is damaged under a running
+// store (a failing disk), a backup copies the damage, fails its check and is
+// not kept; and a hot backup that fails removes none of the good ones.
+func TestBackupOfADamagedFileIsRefused(t *testing.T) {
+	s := newTestStore(t)
+	seedStore(t, s)
+	dir := t.TempDir()
+	var good []string
+	for range 2 {
+		path, err := s.HotBackup(dir, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, path)
+	}
+
+	f, err := os.OpenFile(s.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := os.Getpagesize()
+	for i := bytes.Index(data, []byte(`"name":"Marketing"`)); i >= 0; {
+		if _, err := f.WriteAt([]byte{0xff, 0xff}, int64(i/page*page+8)); err != nil { // the page's type
+			t.Fatal(err)
+		}
+		j := bytes.Index(data[i+1:], []byte(`"name":"Marketing"`))
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	f.Close()
+
+	out := filepath.Join(t.TempDir(), "copy.db")
+	if err := s.BackupFile(out); !errors.Is(err, ErrDamaged) {
+		t.Errorf("backup of a damaged file = %v, want ErrDamaged", err)
+	}
+	if exists(out) {
+		t.Error("the damaged copy was kept")
+	}
+	if _, err := s.HotBackup(dir, 2); !errors.Is(err, ErrDamaged) {
+		t.Errorf("hot backup of a damaged file = %v, want ErrDamaged", err)
+	}
+	if list, _ := ListBackups(dir); !slices.Equal(list, good) {
+		t.Errorf("after a failed hot backup the folder holds %v, want the good %v", list, good)
 	}
 }

@@ -106,11 +106,15 @@ func Open(path string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// openBolt is bolt.Open that survives a damaged file: bbolt panics on some
-// damaged pages (a freelist page that is not one), and then neither returns
-// the DB nor closes the file. This closes it, releasing the lock, and turns
-// the panic into a DamageError.
+// openBolt is bolt.Open that survives a damaged file. bbolt panics on a
+// damaged freelist page, which preflight refuses beforehand; should another
+// page make it panic, the file is closed and the panic becomes a
+// DamageError (bbolt's mapping of the file may then hold its lock until
+// this process ends).
 func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	if err := preflight(path); err != nil {
+		return nil, err
+	}
 	var file *os.File
 	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
@@ -141,7 +145,12 @@ func tooSmall(err error) bool {
 // other program made, and checks an existing one from end to end.
 func (s *Store) init(readOnly bool) error {
 	foreign, fresh := false, false
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if r := recover(); r != nil { // a damaged root page: bbolt panics on the first read
+				err = &DamageError{Path: s.path, Problems: []string{fmt.Sprintf("unreadable page: %v", r)}}
+			}
+		}()
 		if m := tx.Bucket(bucketMeta); m != nil {
 			if v := m.Get(metaSchema); string(v) != string(schemaV1) {
 				return fmt.Errorf("%s: %w (schema %q; this apiscopes reads %q)", s.path, ErrNotDatabase, v, schemaV1)
