@@ -35,8 +35,11 @@ func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
 	out := fs.Arg(0)
 	st, code, msg := openForReading(db)
 	if st == nil {
+		if code == lockedCode {
+			msg += "\n(while it runs, apiscopes serve --backup-dir DIR keeps checked backups itself)"
+		}
 		fmt.Fprintln(stderr, msg)
-		return code
+		return 1
 	}
 	defer st.Close()
 
@@ -77,10 +80,10 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 {
 		db = fs.Arg(0)
 	}
-	st, code, msg := openForReading(db)
+	st, _, msg := openForReading(db)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
-		return code
+		return 1
 	}
 	defer st.Close()
 	// Opening checked the file already; Check says so in one place.
@@ -122,6 +125,10 @@ func parseSub(fs *flag.FlagSet, args []string, n int, stdout, stderr io.Writer) 
 	return 0, true
 }
 
+// lockedCode is openForReading's code for a file another process holds, so
+// that a command can add its own advice; it exits 1 like every failure.
+const lockedCode = 3
+
 // openForReading opens a database read-only, never creating one. A file
 // another process holds, a missing file or a damaged one gets a message
 // that names it.
@@ -138,8 +145,7 @@ func openForReading(path string) (*store.Store, int, string) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, 1, fmt.Sprintf("apiscopes: there is no database at %s; give its path with --db", path)
 	case errors.Is(err, store.ErrLocked):
-		return nil, 1, "apiscopes: " + err.Error() +
-			"\n(while it runs, apiscopes serve --backup-dir DIR keeps checked backups itself)"
+		return nil, lockedCode, "apiscopes: " + err.Error()
 	case err != nil:
 		return nil, 1, "apiscopes: " + err.Error()
 	}

@@ -53,10 +53,11 @@ func TestSecondProcessIsToldTheDatabaseIsHeld(t *testing.T) {
 		name     string
 		terminal bool
 		args     []string
+		advice   string
 	}{
-		{"console", true, []string{"--db", path}},
-		{"backup", false, []string{"--db", path, "backup", filepath.Join(t.TempDir(), "copy.db")}},
-		{"check", false, []string{"check", path}},
+		{"console", true, []string{"--db", path}, "connect to the running server with ssh"},
+		{"backup", false, []string{"--db", path, "backup", filepath.Join(t.TempDir(), "copy.db")}, "serve --backup-dir DIR keeps checked backups"},
+		{"check", false, []string{"check", path}, "then try again"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdin *os.File
@@ -67,7 +68,7 @@ func TestSecondProcessIsToldTheDatabaseIsHeld(t *testing.T) {
 			if res.code != 1 {
 				t.Errorf("exit code %d, want 1; stderr:\n%s", res.code, res.stderr)
 			}
-			for _, want := range []string{path, "is in use by another apiscopes process", "close that process"} {
+			for _, want := range []string{path, "is in use by another apiscopes process", "close that process", tt.advice} {
 				if !strings.Contains(res.stderr, want) {
 					t.Errorf("message does not say %q:\n%s", want, res.stderr)
 				}
