@@ -149,6 +149,9 @@ func (l *appList) confirmDelete() tea.Cmd {
 	if !ok {
 		return nil
 	}
+	if !l.c.canWrite() {
+		return toastErr(fmt.Errorf("%w: viewers can't delete apps", store.ErrPermission))
+	}
 	c := l.c
 	body := fmt.Sprintf("Delete %q", clean(a.Name))
 	if a.Keys > 0 {
@@ -292,9 +295,15 @@ func (l *appList) ShortHelp() []key.Binding {
 		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
 	}
 	if len(l.apps) == 0 {
+		if !l.c.canWrite() {
+			return []key.Binding{k.Quit}
+		}
 		return []key.Binding{with(k.Enter, "create an API app"), k.New, k.Quit}
 	}
 	b := []key.Binding{k.Up, k.Down, with(k.Enter, "edit"), k.New, k.Delete, k.Filter}
+	if !l.c.canWrite() {
+		b = []key.Binding{k.Up, k.Down, with(k.Enter, "view"), k.Filter}
+	}
 	if l.filter.Value() != "" {
 		b = append(b, with(k.Back, "clear filter"))
 	}

@@ -67,7 +67,13 @@ type Model struct {
 	toast   string
 	toastOK bool
 	toastID int
+
+	changes     <-chan struct{} // the store's change feed: other sessions' changes show at once
+	stopChanges func()
 }
+
+// storeChangedMsg says the database changed, perhaps in another session.
+type storeChangedMsg struct{}
 
 // New returns the console on the app list.
 func New(o Options) *Model {
@@ -86,10 +92,26 @@ func New(o Options) *Model {
 	m.resize(80, 24)
 	m.restyle(true)
 	m.page = newAppList(c, 0)
+	m.changes, m.stopChanges = o.Store.Changes()
 	return m
 }
 
-func (m *Model) Init() tea.Cmd { return tea.RequestBackgroundColor }
+func (m *Model) Init() tea.Cmd { return tea.Batch(tea.RequestBackgroundColor, m.waitForChange()) }
+
+// Close ends the console's subscription to the store's changes; call it
+// once the program has finished.
+func (m *Model) Close() { m.stopChanges() }
+
+// waitForChange waits for the next change to the database.
+func (m *Model) waitForChange() tea.Cmd {
+	ch := m.changes
+	return func() tea.Msg {
+		if _, ok := <-ch; !ok {
+			return nil
+		}
+		return storeChangedMsg{}
+	}
+}
 
 func (m *Model) restyle(isDark bool) {
 	m.c.styles = NewStyles(isDark)
@@ -170,7 +192,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case copiedMsg:
-		return toast("API key copied %s.", msg.where)
+		cmd := toast("API key copied %s.", msg.where)
+		if m.dialog != nil {
+			cmd = tea.Batch(cmd, m.dialog.Update(msg)) // the key dialog closes, or explains OSC 52
+		}
+		return cmd
+	case storeChangedMsg:
+		return tea.Batch(m.page.Update(dataChangedMsg{}), m.waitForChange())
 	case terminalCopyMsg:
 		return TerminalClipboard()(msg.text)
 	case dataChangedMsg:

@@ -82,7 +82,15 @@ func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *c
 			return copiedMsg{where: copiedToSystem}
 		}
 	}
-	m := New(Options{Store: st, Actor: actor, Clipboard: clip, Location: time.UTC, ToastDuration: time.Hour})
+	return startConsoleWith(t, ct, Options{Store: st, Actor: actor, Clipboard: clip}, w, h)
+}
+
+// startConsoleWith starts a console with the given options, filling in the
+// fixed test world (UTC dates, toasts that stay).
+func startConsoleWith(t *testing.T, ct *consoleTest, o Options, w, h int) *consoleTest {
+	t.Helper()
+	o.Location, o.ToastDuration = time.UTC, time.Hour
+	m := New(o)
 	ct.tm = teatest.NewTestModel(t, probe{m},
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(

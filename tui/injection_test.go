@@ -280,3 +280,30 @@ func drawable(r rune) bool {
 	}
 	return true
 }
+
+// TestHostileNameKeptWhenOnlyScopesChange: the edit window shows a hostile
+// stored name defused and does not count that as a change; saving new
+// scopes changes the scopes only, leaving the name for the admin to fix.
+func TestHostileNameKeptWhenOnlyScopesChange(t *testing.T) {
+	st := handMadeDatabase(t)
+	apps, err := st.Apps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := apps[0] // the list's first row
+	ct := startConsole(t, st, testAdmin, 80, 24)
+	ct.press("e")
+	ct.waitFor("API Keys")
+	ct.press("esc")
+	ct.waitFor("Create an App") // no "Discard unsaved changes?" for a name merely shown defused
+	ct.press("e", "tab", "space", "ctrl+s")
+	ct.waitFor("updated.")
+	got, err := st.App(first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != first.Name || got.Scopes == first.Scopes {
+		t.Errorf("after saving new scopes the app is %q %v; want the name kept as %q and the scopes changed from %v",
+			got.Name, got.Scopes, first.Name, first.Scopes)
+	}
+}
