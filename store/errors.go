@@ -78,15 +78,15 @@ func (e *WriteError) Unwrap() error        { return e.Err }
 func (e *WriteError) explain() (cause, remedy string) {
 	switch {
 	case isErrno(e.Err, syscall.ENOSPC, syscall.EDQUOT):
-		return "the disk is full", "Free some space, then try again."
+		return "the disk is full", "Free some space and try again."
 	case isErrno(e.Err, syscall.EROFS):
-		return "the file system is read-only", "Make it writable, then try again."
+		return "the file system is read-only", "Make it writable and try again."
 	case isErrno(e.Err, syscall.EACCES, syscall.EPERM, syscall.EBADF):
-		return "the database file is not writable", "Check its permissions, then try again."
+		return "the file is not writable", "Check its permissions and try again."
 	case isErrno(e.Err, syscall.EFBIG):
-		return "the database file is at its size limit", "Raise the limit, then try again."
+		return "the file is at its size limit", "Raise the limit and try again."
 	}
-	return "the file system refused the write", "Check the disk, then try again."
+	return "the file system refused the write", "Check the disk and try again."
 }
 
 // isErrno reports whether err is one of the system errors, also where bbolt

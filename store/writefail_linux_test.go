@@ -24,7 +24,7 @@ func TestWriteFailureLeavesNothingHalfWritten(t *testing.T) {
 		says         string
 	}{
 		{"disk full", "/dev/full", os.O_WRONLY, syscall.ENOSPC, "the disk is full (write"},
-		{"read-only", "", os.O_RDONLY, syscall.EBADF, "the database file is not writable (write"},
+		{"read-only", "", os.O_RDONLY, syscall.EBADF, "the file is not writable (write"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestStore(t)
@@ -53,7 +53,7 @@ func TestWriteFailureLeavesNothingHalfWritten(t *testing.T) {
 				if !errors.As(err, &we) || !errors.Is(err, ErrWriteFailed) || !errors.Is(err, tt.errno) {
 					t.Fatalf("%s: err = %v, want a WriteError for %v", what, err, tt.errno)
 				}
-				for _, want := range []string{s.Path(), tt.says, tt.errno.Error(), "nothing was changed", "then try again"} {
+				for _, want := range []string{s.Path(), tt.says, tt.errno.Error(), "nothing was changed", "and try again"} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("%s: %q does not say %q", what, err, want)
 					}
