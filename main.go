@@ -27,6 +27,8 @@ const usage = `apiscopes — manage scoped API apps and their API keys
 Usage:
   apiscopes [--db PATH]      open the console (Settings › Security & Control › API Scopes)
   apiscopes serve [flags]    serve the console to admins over SSH (apiscopes serve -h)
+  apiscopes backup OUT       write a checked copy of the database to OUT
+  apiscopes check [FILE]     check the database, or a backup, from end to end
   apiscopes version          print the version
   apiscopes -h               show this help
 
@@ -58,6 +60,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return console(*db, stdin, stdout, stderr)
 	case "serve":
 		return serve(fs.Args()[1:], *db, stdout, stderr)
+	case "backup":
+		return backupCmd(*db, fs.Args()[1:], stdout, stderr)
+	case "check":
+		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "apiscopes", buildVersion())
 		return 0

@@ -32,6 +32,8 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --host-key FILE        ed25519 host key, made on first start (default: beside the database)
   --idle-timeout DUR     drop connections idle this long (default 30m; 0 never)
   --max-sessions N       sessions open at once (default 32)
+  --backup-dir DIR       keep checked hot backups here (default: none)
+  --backup-every DUR     how often to take one (default 1h); the newest 7 are kept
 
 A key line's comment names its person ("Created by"); without one, the SSH
 user name does. Edits to the allow-list files count from the next login.
@@ -48,6 +50,8 @@ func serve(args []string, dbPath string, stdout, stderr io.Writer) int {
 	hostKey := fs.String("host-key", "", "")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "")
 	maxSessions := fs.Int("max-sessions", 32, "")
+	backupDir := fs.String("backup-dir", "", "")
+	backupEvery := fs.Duration("backup-every", time.Hour, "")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, serveUsage)
@@ -89,6 +93,27 @@ func serve(args []string, dbPath string, stdout, stderr io.Writer) int {
 	logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)
 	for _, p := range allow.Problems() {
 		logger.Warn("allow-list", "problem", p)
+	}
+
+	if *backupDir != "" {
+		if *backupEvery <= 0 {
+			logger.Error("--backup-every must be positive", "got", *backupEvery)
+			return 2
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			st.KeepBackups(ctx, *backupDir, *backupEvery, 0, func(path string, err error) {
+				if err != nil {
+					logger.Error("backup failed", "dir", *backupDir, "err", err)
+					return
+				}
+				logger.Info("backup", "file", path)
+			})
+		}()
+		defer func() { cancel(); <-finished }() // before the database closes
+		logger.Info("hot backups", "dir", *backupDir, "every", *backupEvery)
 	}
 
 	stop := make(chan os.Signal, 1)

@@ -20,7 +20,7 @@ func (s *Store) CreateApp(actor Actor, name string, set scopes.Set) (App, error)
 		return App{}, ErrNoScopes
 	}
 	var rec appRecord
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		n := name
 		if n == "" {
 			n = nextDefaultName(tx)
@@ -119,7 +119,7 @@ func (s *Store) update(actor Actor, id uint64, change func(*appRecord) error) (A
 		return App{}, err
 	}
 	var rec appRecord
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.write(func(tx *bolt.Tx) error {
 		var err error
 		if rec, err = getApp(tx, id); err != nil {
 			return err
@@ -172,7 +172,7 @@ func (s *Store) DeleteApp(actor Actor, id uint64) error {
 	if err := actor.mayWrite(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.write(func(tx *bolt.Tx) error {
 		rec, err := getApp(tx, id)
 		if err != nil {
 			return err

@@ -3,6 +3,8 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 )
 
 // Errors returned by the store. Compare with errors.Is: most are wrapped
@@ -10,6 +12,8 @@ import (
 var (
 	ErrLocked      = errors.New("database is in use by another process")
 	ErrNotDatabase = errors.New("not an apiscopes database")
+	ErrDamaged     = errors.New("the database is damaged")
+	ErrWriteFailed = errors.New("the change could not be saved")
 	ErrNotFound    = errors.New("not found")
 	ErrPermission  = errors.New("permission denied")
 	ErrNoScopes    = errors.New("select at least one scope")
@@ -45,3 +49,53 @@ type NameError struct {
 
 func (e *NameError) Error() string { return e.Err.Error() }
 func (e *NameError) Unwrap() error { return e.Err }
+
+// WriteError is a change the file system refused to store: the disk is full,
+// the file system is read-only, the file cannot be written. bbolt rolled the
+// transaction back, so nothing of the change is in the file and the store
+// goes on working; the same change can be tried again once the cause is
+// fixed. It matches ErrWriteFailed and unwraps to the system's error.
+type WriteError struct {
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	cause, remedy := e.explain()
+	return fmt.Sprintf("%v to %s: %s (%v); nothing was changed. %s", ErrWriteFailed, e.Path, cause, e.Err, remedy)
+}
+
+// Reason is the cause in a few words, such as "the disk is full", for a
+// message that names the file elsewhere.
+func (e *WriteError) Reason() string { cause, _ := e.explain(); return cause }
+
+// Remedy says what to do about it, as a sentence.
+func (e *WriteError) Remedy() string { _, remedy := e.explain(); return remedy }
+
+func (e *WriteError) Is(target error) bool { return target == ErrWriteFailed }
+func (e *WriteError) Unwrap() error        { return e.Err }
+
+func (e *WriteError) explain() (cause, remedy string) {
+	switch {
+	case isErrno(e.Err, syscall.ENOSPC, syscall.EDQUOT):
+		return "the disk is full", "Free some space and try again."
+	case isErrno(e.Err, syscall.EROFS):
+		return "the file system is read-only", "Make it writable and try again."
+	case isErrno(e.Err, syscall.EACCES, syscall.EPERM, syscall.EBADF):
+		return "the file is not writable", "Check its permissions and try again."
+	case isErrno(e.Err, syscall.EFBIG):
+		return "the file is at its size limit", "Raise the limit and try again."
+	}
+	return "the file system refused the write", "Check the disk and try again."
+}
+
+// isErrno reports whether err is one of the system errors, also where bbolt
+// kept only its text (it formats a failed resize with %s, not %w).
+func isErrno(err error, errnos ...syscall.Errno) bool {
+	for _, n := range errnos {
+		if errors.Is(err, n) || strings.Contains(err.Error(), n.Error()) {
+			return true
+		}
+	}
+	return false
+}

@@ -24,7 +24,7 @@ func (s *Store) CreateKey(actor Actor, appID uint64, name string) (string, Key, 
 	}
 	digest := keyDigest(text)
 	var rec keyRecord
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
 		app, err := getApp(tx, appID)
 		if err != nil {
 			return err
@@ -79,7 +79,7 @@ func (s *Store) DeleteKey(actor Actor, keyID uint64) error {
 	if err := actor.mayWrite(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.write(func(tx *bolt.Tx) error {
 		rec, err := getKey(tx, keyID)
 		if err != nil {
 			return err

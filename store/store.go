@@ -47,9 +47,10 @@ type Store struct {
 type Option func(*options)
 
 type options struct {
-	now     func() time.Time
-	rand    io.Reader
-	timeout time.Duration
+	now      func() time.Time
+	rand     io.Reader
+	timeout  time.Duration
+	readOnly bool
 }
 
 // WithClock sets the clock used for created-on dates and audit times.
@@ -62,22 +63,35 @@ func WithRandom(r io.Reader) Option { return func(o *options) { o.rand = r } }
 // the file before it gives up with a LockedError.
 func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
+// ReadOnly opens an existing database for reading only, as a backup does:
+// the file is never written, and a missing file is an error rather than a
+// new database. Every change fails with a WriteError.
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
 // Open opens or creates the database at path. A file held by another process
 // fails within the lock timeout (one second by default) with a LockedError; a
-// file that is not an apiscopes database fails with ErrNotDatabase and is
-// left untouched.
+// file that is not an apiscopes database fails with ErrNotDatabase, and one
+// whose pages or indexes do not hold together with a DamageError (ErrDamaged).
+// A refused file is left untouched: Open reads and checks all of it before
+// its first write.
 func Open(path string, opts ...Option) (*Store, error) {
 	o := options{now: time.Now, rand: rand.Reader, timeout: time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if o.readOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
+		}
+	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.timeout})
+	db, err := openBolt(path, &bolt.Options{Timeout: o.timeout, ReadOnly: o.readOnly})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, &LockedError{Path: path}
+	case errors.Is(err, ErrDamaged):
+		return nil, err
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
 		errors.Is(err, bolterrors.ErrChecksum), tooSmall(err):
 		return nil, fmt.Errorf("%s: %w (the file is damaged or belongs to another program; "+
@@ -86,11 +100,39 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: o.now, rand: &lockedReader{r: o.rand}}
-	if err := s.init(); err != nil {
+	if err := s.init(o.readOnly); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openBolt is bolt.Open that survives a damaged file. bbolt panics on a
+// damaged freelist page, which preflight refuses beforehand; should another
+// page make it panic, the file is closed and the panic becomes a
+// DamageError (bbolt's mapping of the file may then hold its lock until
+// this process ends).
+func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
+	if err := preflight(path); err != nil {
+		return nil, err
+	}
+	var file *os.File
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		if name == path {
+			file = f
+		}
+		return f, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
+			db, err = nil, &DamageError{Path: path, Problems: []string{fmt.Sprintf("unreadable page: %v", r)}}
+		}
+	}()
+	return bolt.Open(path, 0o600, o)
 }
 
 // tooSmall reports bbolt's refusal of a file shorter than two of its pages,
@@ -100,17 +142,23 @@ func tooSmall(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "file size too small")
 }
 
-// init creates the buckets of a new file, and refuses a bbolt file that some
-// other program made.
-func (s *Store) init() error {
-	foreign := false
-	err := s.db.View(func(tx *bolt.Tx) error {
+// init creates the buckets of a new file, refuses a bbolt file that some
+// other program made, and checks an existing one from end to end.
+func (s *Store) init(readOnly bool) error {
+	foreign, fresh := false, false
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if r := recover(); r != nil { // a damaged root page: bbolt panics on the first read
+				err = &DamageError{Path: s.path, Problems: []string{fmt.Sprintf("unreadable page: %v", r)}}
+			}
+		}()
 		if m := tx.Bucket(bucketMeta); m != nil {
 			if v := m.Get(metaSchema); string(v) != string(schemaV1) {
 				return fmt.Errorf("%s: %w (schema %q; this apiscopes reads %q)", s.path, ErrNotDatabase, v, schemaV1)
 			}
-			return nil
+			return checkTx(s.path, tx, true)
 		}
+		fresh = true
 		return tx.ForEach(func([]byte, *bolt.Bucket) error { foreign = true; return nil })
 	})
 	if err != nil {
@@ -119,17 +167,19 @@ func (s *Store) init() error {
 	if foreign {
 		return fmt.Errorf("%s: %w (it holds another program's data; choose another file with --db)", s.path, ErrNotDatabase)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	if !fresh {
+		return nil
+	}
+	if readOnly {
+		return fmt.Errorf("%s: %w (the file is empty)", s.path, ErrNotDatabase)
+	}
+	return s.write(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketApps, bucketNames, bucketKeys, bucketDigests, bucketAppKeys, bucketAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		m := tx.Bucket(bucketMeta)
-		if m.Get(metaSchema) == nil {
-			return m.Put(metaSchema, schemaV1)
-		}
-		return nil
+		return tx.Bucket(bucketMeta).Put(metaSchema, schemaV1)
 	})
 }
 
@@ -144,6 +194,22 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.r.Read(p)
+}
+
+// write runs fn in a read-write transaction. An error fn returns (a refused
+// name, a missing app) passes through as it is. An error of the transaction
+// itself is the file system refusing the write (disk full, read-only) and
+// becomes a WriteError. Either way bbolt rolled the transaction back.
+func (s *Store) write(fn func(*bolt.Tx) error) error {
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		return &WriteError{Path: s.path, Err: err}
+	}
+	return err
 }
 
 // Path is the database file.

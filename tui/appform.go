@@ -22,6 +22,7 @@ type appForm struct {
 	editing bool
 	app     store.App // the app being edited, as last saved
 	title   textinput.Model
+	shown   string // edit only: app.Name as the title field first showed it, made safe to draw
 	checks  checklist
 	keys    keyActions // edit only
 	tab     int        // edit only: 0 API Scopes, 1 API Keys
@@ -62,7 +63,7 @@ func newEditForm(c *common, id uint64, copy Clipboard) (*appForm, tea.Cmd) {
 	f := &appForm{c: c, editing: true, app: app, checks: newChecklist(app.Scopes),
 		keys: keyActions{c: c, appID: id, copy: copy}}
 	f.title = newInput(c.styles, "App name")
-	f.title.SetValue(app.Name)
+	f.showName(app.Name)
 	f.keys.reload()
 	return f, f.setFocus(fTabs)
 }
@@ -108,8 +109,20 @@ func (f *appForm) dirty() bool {
 	if !f.editing {
 		return f.title.Value() != "" || !f.checks.set.IsEmpty()
 	}
-	return f.name() != f.app.Name || f.checks.set != f.app.Scopes
+	return f.renamed() || f.checks.set != f.app.Scopes
 }
+
+// showName puts a stored name in the title field, made safe to draw, and
+// remembers it as the name the form shows unchanged.
+func (f *appForm) showName(name string) {
+	f.title.SetValue(clean(name))
+	f.shown = f.name()
+}
+
+// renamed reports whether the title differs from the name the form opened
+// with. A name another tool wrote with control characters shows defused,
+// and counts as unchanged until the admin types over it.
+func (f *appForm) renamed() bool { return f.name() != f.shown }
 
 func (f *appForm) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -224,7 +237,7 @@ func (f *appForm) refresh() {
 	if !f.dirty() {
 		if app, err := f.c.store.App(f.app.ID); err == nil {
 			f.app = app
-			f.title.SetValue(app.Name)
+			f.showName(app.Name)
 			f.checks.set = app.Scopes
 		}
 	}
@@ -247,7 +260,7 @@ func (f *appForm) confirmReload(c *store.ConflictError) tea.Cmd {
 		cancel:  "Keep editing", confirm: "Reload",
 		onYes: func() tea.Cmd {
 			f.app = c.Current
-			f.title.SetValue(c.Current.Name)
+			f.showName(c.Current.Name)
 			f.checks.set = c.Current.Scopes
 			f.err = ""
 			f.refresh()
@@ -273,7 +286,11 @@ func (f *appForm) submit() tea.Cmd {
 	if !f.dirty() {
 		return f.c.post(showListMsg{selectID: f.app.ID})
 	}
-	app, err := f.c.store.SaveApp(f.c.actor, f.app, f.title.Value(), f.checks.set)
+	name := f.title.Value()
+	if !f.renamed() {
+		name = f.app.Name // as stored, even if another tool put controls in it: SaveApp keeps it
+	}
+	app, err := f.c.store.SaveApp(f.c.actor, f.app, name, f.checks.set)
 	var conflict *store.ConflictError
 	if errors.As(err, &conflict) {
 		return f.confirmReload(conflict)

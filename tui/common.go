@@ -77,9 +77,12 @@ func toastErr(err error) tea.Cmd { return send(toastMsg{text: describe(err), isE
 // what to do about it.
 func describe(err error) string {
 	var nameErr *store.NameError
+	var writeErr *store.WriteError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &writeErr):
+		return "Not saved: " + writeErr.Reason() + ". " + writeErr.Remedy()
 	case errors.Is(err, store.ErrNameEmpty):
 		return "Enter a name."
 	case errors.Is(err, store.ErrNameTooLong):

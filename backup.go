@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/charmbracelet/x/term"
+
+	"apiscopes/store"
+)
+
+const backupUsage = `Usage:
+  apiscopes backup [--db PATH] OUT   write a checked copy of the database to OUT (- for stdout)
+  apiscopes check [--db PATH] [FILE] check a database or a backup from end to end
+
+Both read the database without changing it. While a console or apiscopes
+serve holds the file they say so within a second; apiscopes serve
+--backup-dir DIR keeps checked backups itself.
+
+Restore: stop apiscopes, run apiscopes check BACKUP, copy BACKUP over the
+database file, start apiscopes again.
+`
+
+// backupCmd is `apiscopes backup OUT`: a consistent copy of the database,
+// checked from end to end before it is kept.
+func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
+	fs := subcommandFlags("backup", &db)
+	if code, ok := parseSub(fs, args, 1, stdout, stderr); !ok {
+		return code
+	}
+	out := fs.Arg(0)
+	st, code, msg := openForReading(db)
+	if st == nil {
+		if code == lockedCode {
+			msg += "\n(while it runs, apiscopes serve --backup-dir DIR keeps checked backups itself)"
+		}
+		fmt.Fprintln(stderr, msg)
+		return 1
+	}
+	defer st.Close()
+
+	if out == "-" {
+		if f, ok := stdout.(*os.File); ok && term.IsTerminal(f.Fd()) {
+			fmt.Fprintln(stderr, "apiscopes: not writing a database to a terminal; redirect it: apiscopes backup - > FILE")
+			return 2
+		}
+		if _, err := st.WriteBackup(stdout); err != nil {
+			fmt.Fprintln(stderr, "apiscopes: backup:", err)
+			return 1
+		}
+		return 0
+	}
+	if err := st.BackupFile(out); err != nil {
+		fmt.Fprintln(stderr, "apiscopes:", err)
+		return 1
+	}
+	size := int64(0)
+	if fi, err := os.Stat(out); err == nil {
+		size = fi.Size()
+	}
+	fmt.Fprintf(stdout, "Backed up %s to %s (%s, checked).\n", st.Path(), out, kib(size))
+	return 0
+}
+
+// checkCmd is `apiscopes check [FILE]`: bbolt's page check and the store's
+// invariants on a database or a backup, without writing to it.
+func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
+	fs := subcommandFlags("check", &db)
+	if code, ok := parseSub(fs, args, -1, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "apiscopes check: one file at most\n\n%s", backupUsage)
+		return 2
+	}
+	if fs.NArg() == 1 {
+		db = fs.Arg(0)
+	}
+	st, _, msg := openForReading(db)
+	if st == nil {
+		fmt.Fprintln(stderr, msg)
+		return 1
+	}
+	defer st.Close()
+	// Opening checked the file already; Check says so in one place.
+	if err := st.Check(); err != nil {
+		fmt.Fprintln(stderr, "apiscopes:", err)
+		return 1
+	}
+	apps, err := st.Apps()
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s is sound: %d apps.\n", st.Path(), len(apps))
+	return 0
+}
+
+func subcommandFlags(name string, db *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("apiscopes "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(db, "db", *db, "database file")
+	return fs
+}
+
+// parseSub parses a subcommand's flags and wants exactly n arguments (any
+// number if n < 0). On a misuse it prints why and returns false.
+func parseSub(fs *flag.FlagSet, args []string, n int, stdout, stderr io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, backupUsage)
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: %v\n\n%s", fs.Name(), err, backupUsage)
+		return 2, false
+	case n >= 0 && fs.NArg() != n:
+		fmt.Fprintf(stderr, "%s: wants %d argument(s), got %d\n\n%s", fs.Name(), n, fs.NArg(), backupUsage)
+		return 2, false
+	}
+	return 0, true
+}
+
+// lockedCode is openForReading's code for a file another process holds, so
+// that a command can add its own advice; it exits 1 like every failure.
+const lockedCode = 3
+
+// openForReading opens a database read-only, never creating one. A file
+// another process holds, a missing file or a damaged one gets a message
+// that names it.
+func openForReading(path string) (*store.Store, int, string) {
+	if path == "" {
+		p, err := store.DefaultPath()
+		if err != nil {
+			return nil, 1, "apiscopes: " + err.Error()
+		}
+		path = p
+	}
+	st, err := store.Open(path, store.ReadOnly())
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 1, fmt.Sprintf("apiscopes: there is no database at %s; give its path with --db", path)
+	case errors.Is(err, store.ErrLocked):
+		return nil, lockedCode, "apiscopes: " + err.Error()
+	case err != nil:
+		return nil, 1, "apiscopes: " + err.Error()
+	}
+	return st, 0, ""
+}
+
+func kib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", (n+1023)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrBackupOverDatabase refuses a backup whose destination is the database
+// it copies.
+var ErrBackupOverDatabase = errors.New("the backup would overwrite the database it copies")
+
+// WriteBackup writes a consistent copy of the whole database to w from one
+// read transaction (bbolt's tx.WriteTo): the console and the server go on
+// reading and writing meanwhile, and the copy is the database as it was when
+// the backup began. It returns how many bytes it wrote.
+func (s *Store) WriteBackup(w io.Writer) (n int64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// BackupFile writes a consistent copy of the database to path and proves it
+// sound before it is kept: the copy goes to a temporary file beside path, is
+// synced, reopened and checked from end to end (CheckFile), and only then
+// renamed over path. A failed backup leaves path as it was. The copy is
+// private to its owner (0600), like the database.
+func (s *Store) BackupFile(path string) error {
+	if err := s.refuseSelf(path); err != nil {
+		return err
+	}
+	if err := s.backupFile(path); err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return nil
+}
+
+func (s *Store) backupFile(path string) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".apiscopes-backup-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = s.WriteBackup(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = CheckFile(tmp); err != nil {
+		return fmt.Errorf("the copy failed its check: %w", err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// refuseSelf refuses path if it is the database file itself.
+func (s *Store) refuseSelf(path string) error {
+	db, errDB := os.Stat(s.path)
+	out, errOut := os.Stat(path)
+	if errDB == nil && errOut == nil && os.SameFile(db, out) {
+		return fmt.Errorf("backup to %s: %w", path, ErrBackupOverDatabase)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable. Where a folder cannot be synced
+// (some systems refuse), the rename is still atomic, only perhaps not yet
+// on disk.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// CheckFile opens the database file at path read-only and checks it from
+// end to end, as Check does: use it on a backup before relying on it. It
+// fails with ErrNotDatabase, ErrDamaged, or ErrLocked if a process holds
+// the file for writing.
+func CheckFile(path string) error {
+	s, err := Open(path, ReadOnly())
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// Hot backups: a folder of timestamped, checked copies that a long-running
+// process (apiscopes serve) refreshes on a ticker, keeping the newest few.
+const (
+	backupPrefix = "apiscopes-"
+	backupSuffix = ".db"
+	backupStamp  = "20060102T150405.000Z" // sorts as it reads: by time
+
+	// DefaultBackupKeep is how many hot backups a folder keeps when the
+	// caller does not say.
+	DefaultBackupKeep = 7
+)
+
+// HotBackup writes a checked backup of the database into dir, named
+// apiscopes-<UTC time>.db (dir is created, private, if missing), then
+// removes the oldest such backups beyond keep (DefaultBackupKeep if keep is
+// not positive). It returns the new backup's path. Files in dir not named
+// like a backup are never touched, and a failed backup removes nothing.
+func (s *Store) HotBackup(dir string, keep int) (string, error) {
+	if keep <= 0 {
+		keep = DefaultBackupKeep
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("backup folder: %w", err)
+	}
+	at := s.now().UTC()
+	path := filepath.Join(dir, backupPrefix+at.Format(backupStamp)+backupSuffix)
+	for exists(path) { // two backups within a millisecond: keep both, in order
+		at = at.Add(time.Millisecond)
+		path = filepath.Join(dir, backupPrefix+at.Format(backupStamp)+backupSuffix)
+	}
+	if err := s.BackupFile(path); err != nil {
+		return "", err
+	}
+	backups, err := ListBackups(dir)
+	if err != nil {
+		return path, err
+	}
+	for _, old := range backups[:max(0, len(backups)-keep)] {
+		if err := os.Remove(old); err != nil {
+			return path, fmt.Errorf("remove old backup: %w", err)
+		}
+	}
+	return path, nil
+}
+
+// ListBackups returns the hot backups in dir, oldest first.
+func ListBackups(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		stamp, ok := strings.CutPrefix(name, backupPrefix)
+		stamp, ok2 := strings.CutSuffix(stamp, backupSuffix)
+		if !ok || !ok2 || !e.Type().IsRegular() {
+			continue
+		}
+		if _, err := time.Parse(backupStamp, stamp); err != nil {
+			continue
+		}
+		out = append(out, filepath.Join(dir, name))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// KeepBackups takes a hot backup into dir at once and then every interval
+// until ctx ends, keeping the newest keep. It is what `apiscopes serve
+// --backup-dir DIR --backup-every D` runs beside the server. Each outcome,
+// the new file or the reason it failed, goes to report (if not nil); a
+// failure does not stop the next attempt.
+func (s *Store) KeepBackups(ctx context.Context, dir string, every time.Duration, keep int, report func(path string, err error)) {
+	if report == nil {
+		report = func(string, error) {}
+	}
+	if every <= 0 {
+		report("", fmt.Errorf("backup every %v: the interval must be positive", every))
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		report(s.HotBackup(dir, keep))
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
