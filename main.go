@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"runtime/debug"
+	"strconv"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
@@ -25,15 +26,18 @@ var version = ""
 const usage = `apiscopes — manage scoped API apps and their API keys
 
 Usage:
-  apiscopes [--db PATH]      open the console (Settings › Security & Control › API Scopes)
-  apiscopes version          print the version
+  apiscopes [--db PATH]            open the console (Settings › Security & Control › API Scopes)
+  apiscopes audit [--json]         print the audit log, newest first (--json: JSON Lines)
+  apiscopes demo [--apps N]        the console on a throw-away database with a bank's apps and keys;
+                                   --apps adds N more apps to try it at scale; deleted on exit
+  apiscopes version                print the version
   apiscopes -h               show this help
 
-Flags:
+Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_DB):
   --db PATH   database file (env APISCOPES_DB)
               default: $XDG_DATA_HOME/apiscopes/apiscopes.db, else ~/.local/share/apiscopes/apiscopes.db
 
-In the console: n new app, enter edit, d delete, / filter, ? all keys, q quit.
+In the console: n new app, enter edit, d delete, / filter, a audit log, ? all keys, q quit.
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -41,8 +45,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 // run is the whole command line, returning the exit code: 0 done, 1 failed,
 // 2 misused.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("apiscopes", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("apiscopes")
 	db := fs.String("db", os.Getenv("APISCOPES_DB"), "database file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,6 +58,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd := fs.Arg(0); cmd {
 	case "":
 		return console(*db, stdin, stdout, stderr)
+	case "audit":
+		return audit(*db, fs.Args()[1:], stdout, stderr)
+	case "demo":
+		return demo(fs.Args()[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "apiscopes", buildVersion())
 		return 0
@@ -67,9 +74,50 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
+// newFlagSet is a flag set that reports errors to run, which prints them
+// with the usage.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseSub parses a subcommand's flags. When it returns false the command
+// is over, with the exit code it returns: help was shown, or the flags were
+// wrong and the message says how.
+func parseSub(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "apiscopes %s: %v\n\n%s", fs.Name(), err, usage)
+		return 2, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "apiscopes %s: unexpected argument %q\n\n%s", fs.Name(), fs.Arg(0), usage)
+		return 2, false
+	}
+	return 0, true
+}
+
+// envBool and envInt read a flag's default from its APISCOPES_ variable;
+// a value that does not parse counts as unset.
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
+}
+
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(f.Fd()) }
+
 // console opens the database and runs the console for the local user.
 func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if f, ok := stdin.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
+	if f, ok := stdin.(*os.File); !ok || !isTerminal(f) {
 		fmt.Fprintln(stderr, "apiscopes: the console needs a terminal; run it in one (stdin is not a TTY)")
 		return 2
 	}

@@ -25,6 +25,10 @@ type Options struct {
 	Clipboard     Clipboard      // where Copy and Close copies; SystemClipboard if nil
 	Location      *time.Location // for created-on dates; time.Local if nil
 	ToastDuration time.Duration  // how long success messages stay; 4 s if zero
+
+	// Demo, if set, marks the console as a demonstration and opens it with
+	// the demo's story.
+	Demo *Demo
 }
 
 // MinWidth and MinHeight are the smallest terminal the layout fits; below
@@ -67,6 +71,8 @@ type Model struct {
 	toast   string
 	toastOK bool
 	toastID int
+
+	demo *Demo // non-nil in a demonstration
 }
 
 // New returns the console on the app list.
@@ -82,10 +88,13 @@ func New(o Options) *Model {
 	}
 	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
 		termW: 80, termH: 24}
-	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New()}
+	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo}
 	m.resize(80, 24)
 	m.restyle(true)
 	m.page = newAppList(c, 0)
+	if o.Demo != nil {
+		m.dialog = &welcomeDialog{c: c, demo: o.Demo}
+	}
 	return m
 }
 
@@ -269,6 +278,9 @@ func (m *Model) headerView() string {
 		parts = append(parts, s.Crumb.Render("API Scopes"), s.CrumbActive.Render(m.crumb))
 	}
 	line := s.App.Render("apiscopes") + " " + strings.Join(parts, sep)
+	if m.demo != nil {
+		line = s.App.Render("apiscopes") + s.DemoBadge.Render("DEMO") + " " + strings.Join(parts, sep)
+	}
 	who := s.Hint.Render(fmt.Sprintf("%s (%s)", clean(m.c.actor.Name), m.c.actor.Role))
 	gap := m.c.termW - 1 - lipgloss.Width(line) - lipgloss.Width(who)
 	if gap < 2 {

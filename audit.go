@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"apiscopes/store"
+	"apiscopes/tui"
+)
+
+// audit prints the audit log, newest first: a table for people, or with
+// --json one JSON object per line for log pipelines. It never prints a key:
+// the trail holds only key names and hints.
+func audit(db string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("audit")
+	asJSON := fs.Bool("json", envBool("APISCOPES_JSON"), "")
+	fs.StringVar(&db, "db", db, "")
+	if code, ok := parseSub(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	st, code, msg := openStore(db)
+	if st == nil {
+		fmt.Fprintln(stderr, msg)
+		return code
+	}
+	defer st.Close()
+
+	w := bufio.NewWriter(stdout)
+	var write func(store.Event) error
+	if *asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		write = func(ev store.Event) error { return enc.Encode(ev) }
+	} else {
+		write = auditTable(w)
+	}
+	n := 0
+	err := st.EachEvent(func(ev store.Event) error { n++; return write(ev) })
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes audit:", err)
+		return 1
+	}
+	if n == 0 && !*asJSON {
+		fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", st.Path())
+	}
+	return 0
+}
+
+// auditTable returns a writer of the audit log as aligned text columns:
+// when (UTC), who, what, target and the change.
+func auditTable(w io.Writer) func(store.Event) error {
+	first := true
+	return func(ev store.Event) error {
+		if first {
+			first = false
+			if _, err := fmt.Fprintf(w, "%-17s  %-24s  %-15s  %-32s  %s\n", "When (UTC)", "Who", "What", "Target", "Change"); err != nil {
+				return err
+			}
+		}
+		t := tui.DescribeEvent(ev)
+		_, err := fmt.Fprintf(w, "%-17s  %-24s  %-15s  %-32s  %s\n",
+			ev.At.UTC().Format("2006-01-02 15:04"), t.Who, t.What, t.Target, t.Change)
+		return err
+	}
+}
