@@ -140,7 +140,9 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 	wf := scopes.NewSet(scopes.WorkflowDeploy, scopes.WorkflowUndeploy, scopes.WorkflowImport, scopes.WorkflowExport)
 	md := scopes.NewSet(scopes.ModelDeploy, scopes.ModelUndeploy, scopes.ModelImport, scopes.ModelExport)
 	gr := scopes.NewSet(scopes.GuardrailDeploy, scopes.GuardrailUndeploy)
-	day := func(ago int, hour int) { clock.set(now.AddDate(0, 0, -ago).Truncate(24 * time.Hour).Add(time.Duration(hour) * time.Hour)) }
+	day := func(ago int, hour int) {
+		clock.set(now.AddDate(0, 0, -ago).Truncate(24 * time.Hour).Add(time.Duration(hour) * time.Hour))
+	}
 
 	var risk, support, marketing, sandbox store.App
 	var oldAgency, staging store.Key
