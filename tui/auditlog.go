@@ -229,8 +229,8 @@ type auditColumns struct{ when, who, what, target, change int }
 func (a *auditLog) columns() auditColumns {
 	c := auditColumns{when: 16, who: 14, what: 15}
 	rest := a.c.width - 2 - c.when - c.who - c.what - 6
-	if rest >= 48 {
-		c.target = rest / 2
+	if rest >= 40 {
+		c.target = rest * 3 / 5
 		c.change = rest - c.target - 2
 	} else {
 		c.target = rest

@@ -73,6 +73,15 @@ type consoleTest struct {
 
 func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *consoleTest {
 	t.Helper()
+	return startConsoleWith(t, Options{Store: st, Actor: actor}, w, h)
+}
+
+// startConsoleWith starts a console with more options (a Demo); the store,
+// actor and the test's clipboard, location and toast time are as in
+// startConsole.
+func startConsoleWith(t *testing.T, o Options, w, h int) *consoleTest {
+	t.Helper()
+	st := o.Store
 	ct := &consoleTest{t: t, st: st}
 	clip := func(text string) tea.Cmd {
 		return func() tea.Msg {
@@ -82,7 +91,8 @@ func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *c
 			return copiedMsg{where: copiedToSystem}
 		}
 	}
-	m := New(Options{Store: st, Actor: actor, Clipboard: clip, Location: time.UTC, ToastDuration: time.Hour})
+	o.Clipboard, o.Location, o.ToastDuration = clip, time.UTC, time.Hour
+	m := New(o)
 	ct.tm = teatest.NewTestModel(t, probe{m},
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(
