@@ -31,14 +31,13 @@ var (
 var demoStory = tui.Demo{
 	Title: "Welcome to the apiscopes demo",
 	Story: []string{
-		"A bank automates workflows across its departments. Each department gets an API app " +
-			"with only the scopes it needs, and API keys for its services.",
-		"Risk & Compliance builds reports from transaction logs and audit trails: its app may " +
-			"use workflows and models, nothing else. Customer Support monitors AI customer " +
-			"interactions with guardrails, and cannot touch risk workflows or models. " +
-			"Marketing only exports.",
-		"Open an app to see its scopes and keys, press a for the audit log of who changed what, " +
-			"or n to create your own app and key.",
+		"A bank gives each department an API app with only the scopes it needs, " +
+			"and API keys for the department's services.",
+		"Risk & Compliance may use workflows and models, to build reports from transaction logs " +
+			"and audit trails. Customer Support only deploys the guardrails that watch AI customer " +
+			"interactions. Marketing only exports.",
+		"Open an app with enter, press a for the audit log of who changed what, " +
+			"or n to make an app and key of your own.",
 	},
 	Note: "Nothing here is real: this database is deleted when you quit.",
 }

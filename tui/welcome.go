@@ -30,7 +30,7 @@ func (d *welcomeDialog) Update(msg tea.Msg) tea.Cmd {
 }
 
 func (d *welcomeDialog) View() string {
-	s, w := d.c.styles, d.c.dialogWidth()
+	s, w := d.c.styles, max(20, min(70, d.c.termW-10)) // a story reads better wide
 	lines := []string{s.DialogTitle.Render(d.demo.Title)}
 	for _, p := range d.demo.Story {
 		lines = append(lines, "")
