@@ -11,9 +11,9 @@ import (
 )
 
 // firstPage is how many apps the list reads before its first frame: more
-// than any screen shows. A database with more apps draws this page at once
+// rows than a terminal a hundred lines tall shows. A database with more apps draws this page at once
 // and loads the rest in the background.
-const firstPage = 256
+const firstPage = 100
 
 // appIndex is the app list's data: every app in list order with its
 // searchable text, or the first page of them while the rest loads.

@@ -91,9 +91,16 @@ func TestManyApps(t *testing.T) {
 	}
 	ct := startConsole(t, st, testAdmin, 80, 24)
 	ct.waitFor("Service 0000")
+	last := fmt.Sprintf("Service %04d", len(specs)-1)
 	ct.press("/")
-	ct.typeText("0550")
-	ct.waitFor("1 of 556 apps")
-	ct.press("enter", "esc", "G")
-	ct.waitFor("› Service 0555")
+	ct.typeText(last[len(last)-4:])
+	ct.waitFor(fmt.Sprintf("1 of %d apps", len(specs)))
+	ct.press("enter")
+	ct.waitFor("› " + last)
+	ct.press("esc")
+	ct.waitFor("› " + last) // clearing the filter keeps the selection
+	ct.press("g")
+	ct.waitFor("› Service 0000")
+	ct.press("G")
+	ct.waitFor("› " + last)
 }
