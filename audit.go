@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"apiscopes/store"
 	"apiscopes/tui"
@@ -37,9 +38,17 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 		write = auditTable(w)
 	}
 	n := 0
-	err := st.EachEvent(func(ev store.Event) error { n++; return write(ev) })
-	if err == nil {
-		err = w.Flush()
+	print := func() error {
+		if err := st.EachEvent(func(ev store.Event) error { n++; return write(ev) }); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	var err error
+	if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+		err = print() // the output itself shows progress
+	} else {
+		err = progress(stderr, "Exporting the audit log…", print)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "apiscopes audit:", err)

@@ -88,7 +88,7 @@ func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	err := withDemoStore(time.Now, *extra, func(st *store.Store) error {
+	err := withDemoStore(time.Now, *extra, stderr, func(st *store.Store) error {
 		m := tui.New(tui.Options{Store: st, Actor: localActor(), Demo: &demoStory})
 		_, err := tea.NewProgram(m, tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx)).Run()
 		if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
@@ -104,9 +104,9 @@ func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // withDemoStore makes a temporary folder with a demo database, seeded with
-// the bank story (and extra synthetic apps, if asked), runs use on it, and
-// removes the folder whatever use returns.
-func withDemoStore(now func() time.Time, extra int, use func(*store.Store) error) (err error) {
+// the bank story (and extra synthetic apps, if asked) under a spinner on
+// status, runs use on it, and removes the folder whatever use returns.
+func withDemoStore(now func() time.Time, extra int, status io.Writer, use func(*store.Store) error) (err error) {
 	dir, err := os.MkdirTemp("", "apiscopes-demo-")
 	if err != nil {
 		return fmt.Errorf("create the demo's temporary folder: %w", err)
@@ -122,11 +122,21 @@ func withDemoStore(now func() time.Time, extra int, use func(*store.Store) error
 		return err
 	}
 	defer st.Close()
-	if err := seedDemo(st, clock, now()); err != nil {
-		return fmt.Errorf("seed the demo: %w", err)
+	label := "Preparing the demo…"
+	if extra > 0 {
+		label = fmt.Sprintf("Preparing the demo with %d more apps…", extra)
 	}
-	if err := seedScale(st, clock, now(), extra); err != nil {
-		return fmt.Errorf("add %d demo apps: %w", extra, err)
+	err = progress(status, label, func() error {
+		if err := seedDemo(st, clock, now()); err != nil {
+			return fmt.Errorf("seed the demo: %w", err)
+		}
+		if err := seedScale(st, clock, now(), extra); err != nil {
+			return fmt.Errorf("add %d demo apps: %w", extra, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	clock.set(time.Time{})
 	return use(st)

@@ -404,12 +404,12 @@ func boolIndex(b bool) int {
 func (l *appList) matchCount() string {
 	total := len(l.idx.apps)
 	if !l.rows.done() {
-		return fmt.Sprintf("searching… %d found", l.rows.len())
+		return fmt.Sprintf("searching… %s found", thousands(l.rows.len()))
 	}
 	if !l.idx.complete {
-		return fmt.Sprintf("%d of the first %d apps", l.rows.len(), total)
+		return fmt.Sprintf("%s of the first %s apps", thousands(l.rows.len()), thousands(total))
 	}
-	return fmt.Sprintf("%d of %d apps", l.rows.len(), total)
+	return fmt.Sprintf("%s of %s apps", thousands(l.rows.len()), thousands(total))
 }
 
 // busy says what the list is waiting for, for the console's spinner.

@@ -215,11 +215,11 @@ func (a *auditLog) View() string {
 func (a *auditLog) matchCount() string {
 	switch {
 	case !a.rows.done():
-		return fmt.Sprintf("searching… %d found", a.rows.len())
+		return fmt.Sprintf("searching… %s found", thousands(a.rows.len()))
 	case !a.complete:
-		return fmt.Sprintf("%d of the latest %d events", a.rows.len(), len(a.events))
+		return fmt.Sprintf("%s of the latest %s events", thousands(a.rows.len()), thousands(len(a.events)))
 	}
-	return fmt.Sprintf("%d of %d events", a.rows.len(), len(a.events))
+	return fmt.Sprintf("%s of %s events", thousands(a.rows.len()), thousands(len(a.events)))
 }
 
 // auditColumns are the table's widths: the change gets a column only when

@@ -104,3 +104,11 @@ func TestManyApps(t *testing.T) {
 	ct.press("G")
 	ct.waitFor("› " + last)
 }
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 10003: "10,003", 1234567: "1,234,567", -1500: "-1,500"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
