@@ -88,7 +88,7 @@ func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	err := withDemoStore(time.Now, *extra, stderr, func(st *store.Store) error {
+	err := withDemoStore(demoConfig{now: time.Now, extra: *extra, status: stderr}, func(st *store.Store) error {
 		m := tui.New(tui.Options{Store: st, Actor: localActor(), Demo: &demoStory})
 		_, err := tea.NewProgram(m, tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx)).Run()
 		if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
@@ -103,10 +103,19 @@ func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// demoConfig is how a demo database is made.
+type demoConfig struct {
+	now    func() time.Time // the present of the story
+	extra  int              // synthetic apps beyond the story's
+	status io.Writer        // where the spinner goes while the story is written
+	random io.Reader        // key secrets; crypto/rand if nil
+}
+
 // withDemoStore makes a temporary folder with a demo database, seeded with
-// the bank story (and extra synthetic apps, if asked) under a spinner on
-// status, runs use on it, and removes the folder whatever use returns.
-func withDemoStore(now func() time.Time, extra int, status io.Writer, use func(*store.Store) error) (err error) {
+// the bank story (and extra synthetic apps, if asked) under a spinner,
+// runs use on it, and removes the folder whatever use returns.
+func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
+	now, extra := cfg.now, cfg.extra
 	dir, err := os.MkdirTemp("", "apiscopes-demo-")
 	if err != nil {
 		return fmt.Errorf("create the demo's temporary folder: %w", err)
@@ -117,7 +126,11 @@ func withDemoStore(now func() time.Time, extra int, status io.Writer, use func(*
 		}
 	}()
 	clock := &demoClock{now: now}
-	st, err := store.Open(filepath.Join(dir, "demo.db"), store.WithClock(clock.Now))
+	opts := []store.Option{store.WithClock(clock.Now)}
+	if cfg.random != nil {
+		opts = append(opts, store.WithRandom(cfg.random))
+	}
+	st, err := store.Open(filepath.Join(dir, "demo.db"), opts...)
 	if err != nil {
 		return err
 	}
@@ -126,7 +139,7 @@ func withDemoStore(now func() time.Time, extra int, status io.Writer, use func(*
 	if extra > 0 {
 		label = fmt.Sprintf("Preparing the demo with %d more apps…", extra)
 	}
-	err = progress(status, label, func() error {
+	err = progress(cfg.status, label, func() error {
 		if err := seedDemo(st, clock, now()); err != nil {
 			return fmt.Errorf("seed the demo: %w", err)
 		}

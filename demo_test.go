@@ -20,7 +20,7 @@ var demoNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 // and creators, and a history with a rename, a scope change and deletions.
 func TestDemoTellsTheBankStory(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
-	err := withDemoStore(func() time.Time { return demoNow }, 0, io.Discard, func(st *store.Store) error {
+	err := withDemoStore(demoConfig{now: func() time.Time { return demoNow }, status: io.Discard}, func(st *store.Store) error {
 		apps, err := st.Apps()
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func TestDemoFolderIsRemoved(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	boom := errors.New("boom")
 	var dir string
-	err := withDemoStore(time.Now, 20, io.Discard, func(st *store.Store) error {
+	err := withDemoStore(demoConfig{now: time.Now, extra: 20, status: io.Discard}, func(st *store.Store) error {
 		dir = filepath.Dir(st.Path())
 		if !strings.HasPrefix(dir, tmp) {
 			t.Errorf("demo folder %s is not in the temporary folder %s", dir, tmp)
