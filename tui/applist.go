@@ -28,6 +28,9 @@ type appList struct {
 	filter  textinput.Model
 	editing bool // typing in the filter
 	err     error
+
+	tableTop int // the line of the table's header as last drawn, for clicks
+	drawn    int // how many rows the table drew
 }
 
 // newAppList opens the list with selectID (if non-zero) selected. With
@@ -268,6 +271,7 @@ func (l *appList) View() string {
 	}
 	detail := l.detailView()
 	tableH := l.c.height - len(head) - len(detail) - 1
+	l.tableTop = len(head)
 	lines := append(head, l.tableView(tableH)...)
 	for len(lines) < l.c.height-len(detail) {
 		lines = append(lines, "")
@@ -339,6 +343,7 @@ func (l *appList) tableView(height int) []string {
 		}
 		lines = append(lines, st.Render(row(cur, clean(a.Name), sc, clean(a.CreatedBy), l.c.date(a.CreatedAt), fmt.Sprint(a.Keys))))
 	}
+	l.drawn = len(lines) - 1
 	return lines
 }
 

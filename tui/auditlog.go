@@ -31,6 +31,8 @@ type auditLog struct {
 	filter   textinput.Model
 	editing  bool
 	err      error
+	tableTop int // the line of the table's header as last drawn, for clicks
+	drawn    int // how many rows the table drew
 }
 
 // auditLoadedMsg brings the whole trail, read in the background.
@@ -205,6 +207,7 @@ func (a *auditLog) View() string {
 	}
 	detail := a.detailView()
 	tableH := a.c.height - len(head) - len(detail) - 1
+	a.tableTop = len(head)
 	lines := append(head, a.tableView(tableH)...)
 	for len(lines) < a.c.height-len(detail) {
 		lines = append(lines, "")
@@ -275,6 +278,7 @@ func (a *auditLog) tableView(height int) []string {
 		}
 		lines = append(lines, st.Render(row(cur, a.c.when(ev.At), clean(ev.Actor), t.What, t.Target, t.Change)))
 	}
+	a.drawn = len(lines) - 1
 	return lines
 }
 

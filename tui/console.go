@@ -151,6 +151,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.updateKey(msg)
+	case tea.MouseClickMsg, tea.MouseWheelMsg:
+		return m.mouse(msg)
 
 	case showListMsg:
 		p, cmd := newAppList(m.c, msg.selectID)
@@ -252,6 +254,7 @@ func (m *Model) show(p page, crumb string) tea.Cmd {
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
 	v.WindowTitle = "apiscopes — " + m.section()
 	return v
 }
