@@ -78,8 +78,8 @@ func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code, ok := parseSub(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	if *extra < 0 || *extra > 100_000 {
-		fmt.Fprintf(stderr, "apiscopes demo: --apps %d is out of range; give 0 to 100000 extra apps\n", *extra)
+	if *extra < 0 || *extra > 50_000 {
+		fmt.Fprintf(stderr, "apiscopes demo: --apps %d is out of range; give 0 to 50000 extra apps\n", *extra)
 		return 2
 	}
 	if f, ok := stdin.(*os.File); !ok || !isTerminal(f) {
@@ -231,7 +231,7 @@ func demoKey(st *store.Store, actor store.Actor, appID uint64, name string, into
 	return err
 }
 
-// seedScale adds n synthetic apps of up to five keys each in one commit, so
+// seedScale adds n synthetic apps of up to five keys each in a few commits, so
 // the demo can show the console with as many apps as a large bank has.
 func seedScale(st *store.Store, clock *demoClock, now time.Time, n int) error {
 	if n == 0 {
@@ -254,5 +254,15 @@ func seedScale(st *store.Store, clock *demoClock, now time.Time, n int) error {
 			Scopes: sets[i%len(sets)], Keys: keys}
 	}
 	clock.set(now.AddDate(0, 0, -200))
-	return st.CreateApps(demoJonas, specs)
+	// Commits of a couple of thousand apps: one huge transaction grows
+	// slower than linearly, many small ones spend their time in fsync.
+	const chunk = 2000
+	for len(specs) > 0 {
+		n := min(chunk, len(specs))
+		if err := st.CreateApps(demoJonas, specs[:n]); err != nil {
+			return err
+		}
+		specs = specs[n:]
+	}
+	return nil
 }
