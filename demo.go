@@ -90,6 +90,7 @@ func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	err := withDemoStore(demoConfig{now: time.Now, extra: *extra, status: stderr}, func(st *store.Store) error {
 		m := tui.New(tui.Options{Store: st, Actor: localActor(), Demo: &demoStory})
+		defer m.Close()
 		_, err := tea.NewProgram(m, tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx)).Run()
 		if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 			return nil // a signal asked us to stop: the folder still goes

@@ -129,6 +129,7 @@ func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer st.Close()
 
 	m := tui.New(tui.Options{Store: st, Actor: localActor()})
+	defer m.Close()
 	if _, err := tea.NewProgram(m, tea.WithInput(stdin), tea.WithOutput(stdout)).Run(); err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1

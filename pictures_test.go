@@ -120,6 +120,7 @@ func TestPictures(t *testing.T) {
 		start := func() *picConsole {
 			p := &picConsole{t: t, m: tui.New(tui.Options{Store: st, Location: time.UTC, Demo: &demoStory,
 				Actor: store.Actor{Name: "you", Role: store.Admin, Origin: "demo"}})}
+			t.Cleanup(p.m.(*tui.Model).Close)
 			p.run(p.m.Init())
 			p.send(tea.WindowSizeMsg{Width: picW, Height: picH})
 			return p

@@ -47,6 +47,7 @@ func (s *Store) record(tx *bolt.Tx, actor Actor, at time.Time, ev Event) error {
 	if err != nil {
 		return err
 	}
+	tx.OnCommit(s.feed.notify) // every change has exactly one record: tell subscribers once it is durable
 	ev.Seq, ev.At = seq, at
 	ev.Actor, ev.Role, ev.Origin = actor.Name, actor.Role, actor.Origin
 	return put(b, itob(seq), ev)

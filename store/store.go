@@ -40,6 +40,7 @@ type Store struct {
 	path string
 	now  func() time.Time
 	rand io.Reader
+	feed feed
 }
 
 // Option configures Open.
@@ -148,8 +149,11 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close releases the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close ends every change subscription and releases the file.
+func (s *Store) Close() error {
+	s.feed.closeAll()
+	return s.db.Close()
+}
 
 // DefaultPath is where the console keeps its database when --db is not
 // given: $XDG_DATA_HOME/apiscopes/apiscopes.db, else under ~/.local/share.

@@ -69,6 +69,12 @@ func newEditForm(c *common, id uint64, copy Clipboard) (*appForm, tea.Cmd) {
 
 func (f *appForm) fields() []field {
 	switch {
+	case !f.c.canWrite() && f.tab == 0:
+		return []field{fTabs, fScopes, fCancel}
+	case !f.c.canWrite() && len(f.keys.table.keys) > 0:
+		return []field{fTabs, fKeys, fCancel}
+	case !f.c.canWrite():
+		return []field{fTabs, fCancel}
 	case !f.editing:
 		return []field{fTitle, fScopes, fCancel, fPrimary}
 	case f.tab == 0:
@@ -109,10 +115,7 @@ func (f *appForm) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case dataChangedMsg:
 		if f.editing {
-			f.keys.reload()
-			if !slices.Contains(f.fields(), f.focus) {
-				f.setFocus(fCreateKey)
-			}
+			f.refresh()
 		}
 		return nil
 	case tea.KeyPressMsg:
@@ -157,6 +160,9 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			return f.step(1)
 		}
 	case fScopes:
+		if !f.c.canWrite() && key.Matches(msg, k.Toggle, k.Enter) {
+			return toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission))
+		}
 		if f.checks.update(msg, k) {
 			f.err = ""
 		} else if key.Matches(msg, k.Right) && f.editing {
@@ -211,6 +217,45 @@ func (f *appForm) leave() tea.Cmd {
 	}})
 }
 
+// refresh follows a change made elsewhere: the keys always, and the name
+// and scopes too while there is no unsaved edit to keep.
+func (f *appForm) refresh() {
+	f.keys.reload()
+	if !f.dirty() {
+		if app, err := f.c.store.App(f.app.ID); err == nil {
+			f.app = app
+			f.title.SetValue(app.Name)
+			f.checks.set = app.Scopes
+		}
+	}
+	if fs := f.fields(); !slices.Contains(fs, f.focus) {
+		if slices.Contains(fs, fCreateKey) {
+			f.setFocus(fCreateKey) // the key table went away with its last key
+		} else {
+			f.setFocus(fs[0])
+		}
+	}
+}
+
+// confirmReload tells the editor that someone else saved first, and offers
+// to start again from their version; nothing is overwritten silently.
+func (f *appForm) confirmReload(c *store.ConflictError) tea.Cmd {
+	return f.c.post(openDialogMsg{&confirmDialog{
+		c: f.c, title: "Someone else changed this app",
+		body:    fmt.Sprintf("While you were editing, %s. Your changes were not saved.", clean(c.What())),
+		caution: "Reload shows their version and discards your edits; Keep editing lets you copy them first.",
+		cancel:  "Keep editing", confirm: "Reload",
+		onYes: func() tea.Cmd {
+			f.app = c.Current
+			f.title.SetValue(c.Current.Name)
+			f.checks.set = c.Current.Scopes
+			f.err = ""
+			f.refresh()
+			return toast("Reloaded %q.", clean(c.Current.Name))
+		},
+	}})
+}
+
 // submit is Next for a new app and Save for an existing one.
 func (f *appForm) submit() tea.Cmd {
 	if f.checks.set.IsEmpty() {
@@ -228,7 +273,11 @@ func (f *appForm) submit() tea.Cmd {
 	if !f.dirty() {
 		return f.c.post(showListMsg{selectID: f.app.ID})
 	}
-	app, err := f.c.store.UpdateApp(f.c.actor, f.app.ID, f.title.Value(), f.checks.set)
+	app, err := f.c.store.SaveApp(f.c.actor, f.app, f.title.Value(), f.checks.set)
+	var conflict *store.ConflictError
+	if errors.As(err, &conflict) {
+		return f.confirmReload(conflict)
+	}
 	if err != nil {
 		return f.fail(err)
 	}
@@ -252,6 +301,8 @@ func (f *appForm) View() string {
 	switch {
 	case f.err != "":
 		head = append(head, s.Error.Render(truncate(f.err, w)))
+	case !f.c.canWrite():
+		head = append(head, s.Caution.Render(truncate("Read-only: viewers can look but not change anything.", w)))
 	case f.editing:
 		head = append(head, s.Hint.Render(truncate(fmt.Sprintf("Created by %s on %s · %s", clean(f.app.CreatedBy), f.c.date(f.app.CreatedAt), countKeys(len(f.keys.table.keys))), w)))
 	default:
@@ -289,7 +340,11 @@ func (f *appForm) View() string {
 	case fPrimary:
 		fi = 1
 	}
-	buttons := s.buttonRow(w, fi, button{label: "Cancel"}, button{label: primary, disabled: f.checks.set.IsEmpty()})
+	cancel := "Cancel"
+	if !f.c.canWrite() {
+		cancel = "Back"
+	}
+	buttons := s.buttonRow(w, fi, button{label: cancel}, button{label: primary, disabled: f.checks.set.IsEmpty() || !f.c.canWrite()})
 
 	bodyH := max(1, h-len(head)-1)
 	var body []string
@@ -320,6 +375,16 @@ func (f *appForm) keysView(height int) []string {
 
 func (f *appForm) ShortHelp() []key.Binding {
 	k := f.c.keys
+	if !f.c.canWrite() {
+		b := []key.Binding{k.Next}
+		switch f.focus {
+		case fTabs:
+			b = append(b, with(k.Left, "API Scopes"), with(k.Right, "API Keys"))
+		case fScopes, fKeys:
+			b = append(b, k.Up, k.Down)
+		}
+		return append(b, with(k.Back, "back"))
+	}
 	b := []key.Binding{k.Next}
 	switch f.focus {
 	case fTitle:

@@ -230,6 +230,9 @@ func (l *appList) confirmDelete() tea.Cmd {
 	if !ok {
 		return nil
 	}
+	if !l.c.canWrite() {
+		return toastErr(fmt.Errorf("%w: viewers can't delete apps", store.ErrPermission))
+	}
 	c := l.c
 	body := fmt.Sprintf("Delete %q", clean(a.Name))
 	if a.Keys > 0 {
@@ -378,10 +381,16 @@ func (l *appList) ShortHelp() []key.Binding {
 		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
 	}
 	if len(l.idx.apps) == 0 {
+		if !l.c.canWrite() {
+			return []key.Binding{k.Audit, k.Quit}
+		}
 		return []key.Binding{with(k.Enter, "create an API app"), k.New, k.Audit, k.Quit}
 	}
 	// Arrows need no introduction: the bar keeps its room for the rest.
 	b := []key.Binding{with(k.Enter, "edit"), k.New, k.Delete, k.Filter}
+	if !l.c.canWrite() {
+		b = []key.Binding{with(k.Enter, "view"), k.Filter}
+	}
 	if l.filter.Value() != "" {
 		b = append(b, with(k.Back, "clear filter"))
 	}

@@ -78,7 +78,7 @@ func TestDemoWelcome(t *testing.T) {
 	seedBank(t, st)
 	demo := &Demo{Title: "Welcome to the demo", Story: []string{"A bank has three departments."},
 		Note: "Deleted when you quit."}
-	ct := startConsoleWith(t, Options{Store: st, Actor: testAdmin, Demo: demo}, 80, 24)
+	ct := startConsoleWith(t, &consoleTest{t: t, st: st}, Options{Store: st, Actor: testAdmin, Demo: demo}, 80, 24)
 	ct.golden("demo-80x24-welcome", "A bank has three departments.")
 	ct.press("enter")
 	s := ct.waitFor("Risk & Compliance")

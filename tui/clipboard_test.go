@@ -29,3 +29,24 @@ func TestTerminalClipboardFallback(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestTerminalCopyKeepsKeyVisible: over OSC 52 nobody can tell whether the
+// terminal took the key, so it stays on screen until the user closes it.
+func TestTerminalCopyKeepsKeyVisible(t *testing.T) {
+	st := newTestStore(t)
+	seedBank(t, st)
+	ct := &consoleTest{t: t, st: st}
+	startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: TerminalClipboard()}, 80, 24)
+	ct.press("e", "c")
+	ct.typeText("ssh-session")
+	ct.press("enter", "enter")
+	s := ct.golden("screen-80x24-key-sent-osc52", "API key copied to your terminal's clipboard (OSC 52).") // the message comes last
+	if !keyPattern.MatchString(s) {
+		t.Fatal("the key left the screen before the dialog closed")
+	}
+	ct.press("enter")
+	s = ct.waitFor("API Scopes")
+	if keyPattern.MatchString(s) {
+		t.Fatal("the key is still on screen after Close")
+	}
+}

@@ -72,11 +72,17 @@ type Model struct {
 	toastOK bool
 	toastID int
 
+	changes     <-chan struct{} // the store's change feed: other sessions' changes show at once
+	stopChanges func()
+
 	demo *Demo // non-nil in a demonstration
 
 	pageInit tea.Cmd // the first page's start-up command, for Init
 	spin     spinnerState
 }
+
+// storeChangedMsg says the database changed, perhaps in another session.
+type storeChangedMsg struct{}
 
 // New returns the console on the app list.
 func New(o Options) *Model {
@@ -95,6 +101,7 @@ func New(o Options) *Model {
 	m.resize(80, 24)
 	m.restyle(true)
 	m.page, m.pageInit = newAppList(c, 0)
+	m.changes, m.stopChanges = o.Store.Changes()
 	if o.Demo != nil {
 		m.dialog = &welcomeDialog{c: c, demo: o.Demo}
 	}
@@ -102,7 +109,22 @@ func New(o Options) *Model {
 }
 
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, m.pageInit, m.spin.watch(m.page))
+	return tea.Batch(tea.RequestBackgroundColor, m.waitForChange(), m.pageInit, m.spin.watch(m.page))
+}
+
+// Close ends the console's subscription to the store's changes; call it
+// once the program has finished.
+func (m *Model) Close() { m.stopChanges() }
+
+// waitForChange waits for the next change to the database.
+func (m *Model) waitForChange() tea.Cmd {
+	ch := m.changes
+	return func() tea.Msg {
+		if _, ok := <-ch; !ok {
+			return nil
+		}
+		return storeChangedMsg{}
+	}
 }
 
 func (m *Model) restyle(isDark bool) {
@@ -192,7 +214,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case copiedMsg:
-		return toast("API key copied %s.", msg.where)
+		cmd := toast("API key copied %s.", msg.where)
+		if m.dialog != nil {
+			cmd = tea.Batch(cmd, m.dialog.Update(msg)) // the key dialog closes, or explains OSC 52
+		}
+		return cmd
+	case storeChangedMsg:
+		return tea.Batch(m.page.Update(dataChangedMsg{}), m.waitForChange())
 	case terminalCopyMsg:
 		return TerminalClipboard()(msg.text)
 	case appsLoadedMsg:

@@ -73,15 +73,6 @@ type consoleTest struct {
 
 func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *consoleTest {
 	t.Helper()
-	return startConsoleWith(t, Options{Store: st, Actor: actor}, w, h)
-}
-
-// startConsoleWith starts a console with more options (a Demo); the store,
-// actor and the test's clipboard, location and toast time are as in
-// startConsole.
-func startConsoleWith(t *testing.T, o Options, w, h int) *consoleTest {
-	t.Helper()
-	st := o.Store
 	ct := &consoleTest{t: t, st: st}
 	clip := func(text string) tea.Cmd {
 		return func() tea.Msg {
@@ -91,7 +82,14 @@ func startConsoleWith(t *testing.T, o Options, w, h int) *consoleTest {
 			return copiedMsg{where: copiedToSystem}
 		}
 	}
-	o.Clipboard, o.Location, o.ToastDuration = clip, time.UTC, time.Hour
+	return startConsoleWith(t, ct, Options{Store: st, Actor: actor, Clipboard: clip}, w, h)
+}
+
+// startConsoleWith starts a console with the given options, filling in the
+// fixed test world (UTC dates, toasts that stay).
+func startConsoleWith(t *testing.T, ct *consoleTest, o Options, w, h int) *consoleTest {
+	t.Helper()
+	o.Location, o.ToastDuration = time.UTC, time.Hour
 	m := New(o)
 	ct.tm = teatest.NewTestModel(t, probe{m},
 		teatest.WithInitialTermSize(w, h),

@@ -26,6 +26,11 @@ type keyDialog struct {
 
 	leaving    bool // asking "close without copying?"
 	leaveFocus int  // 0 back to the key, 1 close without copying
+
+	// sent: the key went to the terminal with OSC 52, which a terminal may
+	// ignore without telling anyone, so the key stays on screen until the
+	// user closes the dialog.
+	sent bool
 }
 
 func newKeyDialog(c *common, app store.App, copy Clipboard) (*keyDialog, tea.Cmd) {
@@ -35,6 +40,9 @@ func newKeyDialog(c *common, app store.App, copy Clipboard) (*keyDialog, tea.Cmd
 }
 
 func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
+	if msg, ok := msg.(copiedMsg); ok {
+		return d.copied(msg)
+	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		if d.focus == 0 && d.secret == "" {
@@ -103,14 +111,33 @@ func (d *keyDialog) generate() tea.Cmd {
 func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
 	switch {
+	case key.Matches(km, k.Enter) && d.sent, key.Matches(km, k.Back) && d.sent:
+		return d.close()
 	case key.Matches(km, k.Enter):
-		secret := d.secret
-		d.secret = ""
-		return tea.Batch(d.c.post(closeDialogMsg{}), d.copy(secret))
+		return d.copy(d.secret)
 	case key.Matches(km, k.Back):
 		d.leaving, d.leaveFocus = true, 0
 	}
 	return nil
+}
+
+// copied follows the clipboard's answer: a system clipboard is certain, so
+// the dialog closes; OSC 52 may not be, so the key stays until closed.
+func (d *keyDialog) copied(msg copiedMsg) tea.Cmd {
+	if d.secret == "" {
+		return nil
+	}
+	if msg.where == copiedToSystem {
+		return d.close()
+	}
+	d.sent = true
+	return nil
+}
+
+// close forgets the key and closes the dialog.
+func (d *keyDialog) close() tea.Cmd {
+	d.secret = ""
+	return d.c.post(closeDialogMsg{})
 }
 
 func (d *keyDialog) updateLeaving(km tea.KeyPressMsg) tea.Cmd {
@@ -150,6 +177,11 @@ func (d *keyDialog) View() string {
 		lines = append(lines, "", s.buttonRow(w, d.leaveFocus, button{label: "Back to the key"}, button{label: "Close without copying", danger: true}))
 	default:
 		lines = append(lines, s.Text.Render(clean(d.created.Name)), s.Secret.Render(d.secret), "")
+		if d.sent {
+			lines = append(lines, wrapStyled(s.Caution, "Sent to your terminal's clipboard with OSC 52. If your terminal does not support it, select the key above and copy it now: it is not shown again.", w)...)
+			lines = append(lines, "", s.buttonRow(w, 0, button{label: "Close"}))
+			break
+		}
 		lines = append(lines, wrapStyled(s.Caution, "For security reasons, the API key is only shown once and is not stored or displayed again. Copy and save it in a secure location.", w)...)
 		lines = append(lines, "", s.buttonRow(w, 0, button{label: "Copy and Close"}))
 	}
@@ -161,6 +193,8 @@ func (d *keyDialog) ShortHelp() []key.Binding {
 	switch {
 	case d.leaving:
 		return []key.Binding{with(k.Next, "switch"), with(k.Enter, "press"), with(k.Back, "back to the key")}
+	case d.sent:
+		return []key.Binding{with(k.Enter, "close"), with(k.Back, "close")}
 	case d.secret != "":
 		return []key.Binding{with(k.Enter, "copy and close"), with(k.Back, "close")}
 	}

@@ -107,7 +107,10 @@ func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 		return nil
 	}
 	c := a.c
-	return a.c.post(openDialogMsg{&confirmDialog{
+	if !c.canWrite() {
+		return toastErr(fmt.Errorf("%w: viewers can't delete API keys", store.ErrPermission))
+	}
+	return c.post(openDialogMsg{&confirmDialog{
 		c: c, title: "Delete API key", confirm: "Delete", danger: true,
 		body:    fmt.Sprintf("Delete the key %q (%s) of %s?", clean(k.Name), clean(k.Hint), clean(appName)),
 		caution: "Caution: The key you are deleting will no longer function if it is in use. You must generate a new key.",

@@ -60,6 +60,7 @@ func benchConsole(st *store.Store) *Model {
 // its first frame have run.
 func settled(b *testing.B, st *store.Store) *Model {
 	m := benchConsole(st)
+	b.Cleanup(m.Close)
 	m.Update(loadApps(st)())
 	if !m.c.apps.complete || len(m.c.apps.apps) == 0 {
 		b.Fatal("the apps did not load")
@@ -102,6 +103,7 @@ func BenchmarkScale(b *testing.B) {
 		compare(b, func(int) {}, func(side int) {
 			m := benchConsole(stores[side])
 			sink += len(m.View().Content)
+			m.Close()
 		})
 	})
 

@@ -153,20 +153,25 @@ func TestTooSmall(t *testing.T) {
 	ct.waitFor("Create an API App")
 }
 
-// TestViewerCannotChange: a viewer sees everything, and what the screen
-// lets through, the store refuses.
+// TestViewerCannotChange: a viewer sees everything; every change is
+// visibly unavailable, and the store holds nothing they tried.
 func TestViewerCannotChange(t *testing.T) {
 	st := newTestStore(t)
 	seedBank(t, st)
 	viewer := store.Actor{Name: "victor", Role: store.Viewer}
 	ct := startConsole(t, st, viewer, 80, 24)
 	ct.press("n")
-	ct.waitFor("Not allowed")
+	ct.waitFor("viewers can't create apps")
 	ct.press("d")
-	ct.waitFor("Delete app")
-	ct.press("y")
-	ct.golden("screen-80x24-viewer-refused", "victor is a viewer")
+	ct.golden("screen-80x24-viewer-refused", "viewers can't delete apps")
+	ct.press("enter") // view Customer Support: read-only
+	ct.waitFor("Read-only: viewers can look but not change anything.")
+	ct.press("tab", "space")
+	ct.golden("screen-80x24-viewer-edit", "viewers can't change scopes")
 	requireApps(t, st, 3)
+	if app := requireApps(t, st, 3)[0]; app.Scopes.Len() != 2 {
+		t.Errorf("a viewer changed scopes: %v", app.Scopes)
+	}
 }
 
 func TestCleanNeutralizesControls(t *testing.T) {

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"apiscopes/scopes"
+)
+
+// ErrConflict is returned by SaveApp when someone else changed the app's name
+// or scopes after the caller read it.
+var ErrConflict = errors.New("the app was changed by someone else")
+
+// ConflictError carries the app as it is now, so the caller can say who
+// changed what and offer to reload. It matches ErrConflict.
+type ConflictError struct {
+	Base    App // what the caller started from
+	Current App // what the database holds now
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s: %s", ErrConflict, e.What())
+}
+
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// What describes the other change in a sentence fragment, e.g. `bob renamed
+// it to "Risk EU" and changed its scopes`.
+func (e *ConflictError) What() string {
+	var parts []string
+	if e.Current.Name != e.Base.Name {
+		parts = append(parts, fmt.Sprintf("renamed it to %q", e.Current.Name))
+	}
+	if e.Current.Scopes != e.Base.Scopes {
+		added, removed := e.Base.Scopes.Diff(e.Current.Scopes)
+		parts = append(parts, "changed its scopes"+scopeDelta(added, removed))
+	}
+	who := e.Current.UpdatedBy
+	if who == "" {
+		who = "someone"
+	}
+	switch len(parts) {
+	case 0:
+		return who + " changed it"
+	case 1:
+		return who + " " + parts[0]
+	}
+	return who + " " + parts[0] + " and " + parts[1]
+}
+
+func scopeDelta(added, removed scopes.Set) string {
+	s := ""
+	if !added.IsEmpty() {
+		s += " +" + added.String()
+	}
+	if !removed.IsEmpty() {
+		s += " −" + removed.String()
+	}
+	if s == "" {
+		return ""
+	}
+	return " (" + s[1:] + ")"
+}
+
+// SaveApp is UpdateApp for an editor that read base earlier: if the app's
+// name or scopes have changed since, nothing is written and the error is a
+// *ConflictError, so no one's change is overwritten silently. Key changes
+// in between do not conflict: keys are not part of the edit.
+func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App, error) {
+	return s.update(actor, base.ID, func(rec *appRecord) error {
+		cur, err := rec.app()
+		if err != nil {
+			return err
+		}
+		if cur.Name != base.Name || cur.Scopes != base.Scopes {
+			return &ConflictError{Base: base, Current: cur}
+		}
+		clean, err := CleanName(name)
+		if err != nil {
+			return err
+		}
+		if set.IsEmpty() {
+			return ErrNoScopes
+		}
+		rec.Name, rec.Scopes = clean, set.Strings()
+		return nil
+	})
+}
