@@ -122,6 +122,10 @@ func (a *auditLog) Update(msg tea.Msg) tea.Cmd {
 		return a.set(msg.events, msg.texts, msg.hay)
 	case filterStepMsg:
 		return a.rows.step(msg)
+	case dataChangedMsg: // a change here or in another session: it shows at once
+		fresh, cmd := newAuditLog(a.c)
+		a.err, a.complete = fresh.err, fresh.complete
+		return tea.Batch(cmd, a.set(fresh.events, fresh.texts, fresh.rows.hay))
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	k := a.c.keys

@@ -90,3 +90,22 @@ func TestDemoWelcome(t *testing.T) {
 		t.Errorf("the audit log lost the DEMO badge:\n%s", s)
 	}
 }
+
+// TestAuditLogLive: a change made elsewhere appears in an open Audit Log,
+// and the selected event stays selected.
+func TestAuditLogLive(t *testing.T) {
+	st := newTestStore(t)
+	seedBank(t, st)
+	ct := startConsole(t, st, testAdmin, 80, 24)
+	ct.press("a")
+	ct.waitFor("created app · Marketing")
+	bob := testAdmin
+	bob.Name = "bob"
+	if _, err := st.CreateApp(bob, "Treasury", scopes.NewSet(scopes.ModelExport)); err != nil {
+		t.Fatal(err)
+	}
+	s := ct.waitFor("bob")
+	if !strings.Contains(s, "created app · Marketing") {
+		t.Errorf("the selection moved:\n%s", s)
+	}
+}
