@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"apiscopes/store"
 	"apiscopes/tui"
@@ -64,16 +67,24 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 // when (UTC), who, what, target and the change.
 func auditTable(w io.Writer) func(store.Event) error {
 	first := true
+	row := func(when, who, what, target, change string) error {
+		_, err := fmt.Fprintln(w, cell(when, 16), cell(who, 24), cell(what, 15), cell(target, 44), change)
+		return err
+	}
 	return func(ev store.Event) error {
 		if first {
 			first = false
-			if _, err := fmt.Fprintf(w, "%-17s  %-24s  %-15s  %-32s  %s\n", "When (UTC)", "Who", "What", "Target", "Change"); err != nil {
+			if err := row("When (UTC)", "Who", "What", "Target", "Change"); err != nil {
 				return err
 			}
 		}
 		t := tui.DescribeEvent(ev)
-		_, err := fmt.Fprintf(w, "%-17s  %-24s  %-15s  %-32s  %s\n",
-			ev.At.UTC().Format("2006-01-02 15:04"), t.Who, t.What, t.Target, t.Change)
-		return err
+		return row(ev.At.UTC().Format("2006-01-02 15:04"), t.Who, t.What, t.Target, t.Change)
 	}
+}
+
+// cell pads text to width terminal cells (wide characters count twice);
+// longer text is left whole, so nothing is lost from the log.
+func cell(text string, width int) string {
+	return text + strings.Repeat(" ", max(1, width-ansi.StringWidth(text)+1))
 }
