@@ -359,7 +359,16 @@ func (l *appList) detailView() []string {
 	}
 	s, w := l.c.styles, l.c.width
 	label := func(t string) string { return s.Hint.Render(pad(t, 8)) }
-	lines := []string{s.TabRule.Render(strings.Repeat("─", w)), s.Title.Render(truncate(clean(a.Name), w))}
+	// The row's actions as buttons, for the mouse (the seed's hover icons);
+	// e and d do the same from the keyboard.
+	edit := "Edit"
+	if !l.c.canWrite() {
+		edit = "View"
+	}
+	btns := s.buttonRow(0, -1, button{label: edit}, button{label: "Delete", disabled: !l.c.canWrite()})
+	name := s.Title.Render(truncate(clean(a.Name), max(8, w-lipgloss.Width(btns)-2)))
+	lines := []string{s.TabRule.Render(strings.Repeat("─", w)),
+		name + strings.Repeat(" ", max(2, w-lipgloss.Width(name)-lipgloss.Width(btns))) + btns}
 	names := wrap(strings.Join(a.Scopes.Names(), ", "), w-8)
 	if len(names) > 3 {
 		names = append(names[:2], truncate(names[2]+" …", w-8))

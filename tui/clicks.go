@@ -9,12 +9,17 @@ import (
 // Each page's and dialog's answer to a click (see mouse.go): the same
 // actions as its keys, reached by pointing.
 
-// click on the app list: Create an App, or a row — the first click selects
-// it, a click on the selected row opens it.
+// click on the app list: Create an App, Edit and Delete of the selected app,
+// or a row — the first click selects it, a click on the selected row opens
+// it.
 func (l *appList) click(h hit) tea.Cmd {
 	switch h.button {
 	case "Create an App", "Create an API App":
 		return l.create()
+	case "Edit", "View":
+		return l.edit()
+	case "Delete":
+		return l.confirmDelete()
 	}
 	if l.editing || len(l.idx.apps) == 0 {
 		return nil

@@ -97,12 +97,13 @@ func TestMouseDialogsAndNavigation(t *testing.T) {
 	ct := startConsole(t, st, testAdmin, 120, 40)
 	ct.clickOn("Marketing", 1)
 	ct.waitFor("› Marketing")
-	ct.press("d")
+	ct.clickOn("[ Delete ]", 1) // the selected app's
 	ct.clickOn("[ Cancel ]", 1)
 	ct.waitFor("› Marketing")
 	requireApps(t, st, 3)
-	ct.press("d")
 	ct.clickOn("[ Delete ]", 1)
+	ct.waitFor("Delete app")
+	ct.clickOn("[ Delete ]", 1) // the dialog's, above the list's
 	ct.waitFor(`App "Marketing" deleted.`)
 	requireApps(t, st, 2)
 
