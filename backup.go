@@ -29,7 +29,7 @@ database file, start apiscopes again.
 // checked from end to end before it is kept.
 func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
 	fs := subcommandFlags("backup", &db)
-	if code, ok := parseSub(fs, args, 1, stdout, stderr); !ok {
+	if code, ok := parseSub(fs, args, 1, 1, backupUsage, stdout, stderr); !ok {
 		return code
 	}
 	out := fs.Arg(0)
@@ -70,7 +70,7 @@ func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
 // invariants on a database or a backup, without writing to it.
 func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 	fs := subcommandFlags("check", &db)
-	if code, ok := parseSub(fs, args, -1, stdout, stderr); !ok {
+	if code, ok := parseSub(fs, args, 0, 1, backupUsage, stdout, stderr); !ok {
 		return code
 	}
 	if fs.NArg() > 1 {
@@ -101,28 +101,9 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 }
 
 func subcommandFlags(name string, db *string) *flag.FlagSet {
-	fs := flag.NewFlagSet("apiscopes "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet(name)
 	fs.StringVar(db, "db", *db, "database file")
 	return fs
-}
-
-// parseSub parses a subcommand's flags and wants exactly n arguments (any
-// number if n < 0). On a misuse it prints why and returns false.
-func parseSub(fs *flag.FlagSet, args []string, n int, stdout, stderr io.Writer) (int, bool) {
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, backupUsage)
-		return 0, false
-	case err != nil:
-		fmt.Fprintf(stderr, "%s: %v\n\n%s", fs.Name(), err, backupUsage)
-		return 2, false
-	case n >= 0 && fs.NArg() != n:
-		fmt.Fprintf(stderr, "%s: wants %d argument(s), got %d\n\n%s", fs.Name(), n, fs.NArg(), backupUsage)
-		return 2, false
-	}
-	return 0, true
 }
 
 // lockedCode is openForReading's code for a file another process holds, so

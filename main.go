@@ -25,18 +25,21 @@ var version = ""
 const usage = `apiscopes — manage scoped API apps and their API keys
 
 Usage:
-  apiscopes [--db PATH]      open the console (Settings › Security & Control › API Scopes)
-  apiscopes serve [flags]    serve the console to admins over SSH (apiscopes serve -h)
-  apiscopes backup OUT       write a checked copy of the database to OUT
-  apiscopes check [FILE]     check the database, or a backup, from end to end
-  apiscopes version          print the version
-  apiscopes -h               show this help
+  apiscopes [--db PATH]            open the console (Settings › Security & Control › API Scopes)
+  apiscopes serve [flags]          serve the console to admins over SSH (apiscopes serve -h)
+  apiscopes audit [--json]         print the audit log, newest first (--json: JSON Lines)
+  apiscopes demo [--apps N]        the console on a throw-away database with a bank's apps and keys;
+                                   --apps adds N more apps to try it at scale; deleted on exit
+  apiscopes backup OUT             write a checked copy of the database to OUT
+  apiscopes check [FILE]           check the database, or a backup, from end to end
+  apiscopes version                print the version
+  apiscopes -h                     show this help
 
-Flags:
+Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_DB):
   --db PATH   database file (env APISCOPES_DB)
               default: $XDG_DATA_HOME/apiscopes/apiscopes.db, else ~/.local/share/apiscopes/apiscopes.db
 
-In the console: n new app, enter edit, d delete, / filter, ? all keys, q quit.
+In the console: n new app, enter edit, d delete, / filter, a audit log, ? all keys, q quit.
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -44,8 +47,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 // run is the whole command line, returning the exit code: 0 done, 1 failed,
 // 2 misused.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("apiscopes", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("apiscopes")
 	db := fs.String("db", "", "database file")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -64,6 +66,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return backupCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "check":
 		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
+	case "audit":
+		return audit(*db, fs.Args()[1:], stdout, stderr)
+	case "demo":
+		return demo(fs.Args()[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "apiscopes", buildVersion())
 		return 0
@@ -76,9 +82,49 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
+// newFlagSet is a subcommand's flag set, named "apiscopes NAME"; errors go
+// to parseSub, which prints them with the usage.
+func newFlagSet(name string) *flag.FlagSet {
+	if name != "apiscopes" {
+		name = "apiscopes " + name
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseSub parses a subcommand's flags (environment first, see parseFlags)
+// and wants from min to max arguments. When it returns false the command is
+// over, with the exit code it returns: help was shown, or the words were
+// wrong and the message says how.
+func parseSub(fs *flag.FlagSet, args []string, min, max int, help string, stdout, stderr io.Writer) (int, bool) {
+	err := parseFlags(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, help)
+		return 0, false
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: %v\n\n%s", fs.Name(), err, help)
+		return 2, false
+	case max == 0 && fs.NArg() > 0:
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n\n%s", fs.Name(), fs.Arg(0), help)
+		return 2, false
+	case fs.NArg() < min || fs.NArg() > max:
+		want := fmt.Sprintf("%d argument(s)", min)
+		if min != max {
+			want = fmt.Sprintf("%d to %d arguments", min, max)
+		}
+		fmt.Fprintf(stderr, "%s: wants %s, got %d\n\n%s", fs.Name(), want, fs.NArg(), help)
+		return 2, false
+	}
+	return 0, true
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(f.Fd()) }
+
 // console opens the database and runs the console for the local user.
 func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if f, ok := stdin.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
+	if f, ok := stdin.(*os.File); !ok || !isTerminal(f) {
 		fmt.Fprintln(stderr, "apiscopes: the console needs a terminal; run it in one (stdin is not a TTY)")
 		return 2
 	}

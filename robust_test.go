@@ -263,7 +263,7 @@ func TestBackupCommand(t *testing.T) {
 		{[]string{"--db", path, "backup", "a", "b"}, 2, "wants 1 argument(s), got 2"},
 		{[]string{"--db", path, "backup", path}, 1, "would overwrite the database it copies"},
 		{[]string{"--db", filepath.Join(dir, "none.db"), "backup", out}, 1, "there is no database at " + filepath.Join(dir, "none.db")},
-		{[]string{"check", "a", "b"}, 2, "one file at most"},
+		{[]string{"check", "a", "b"}, 2, "wants 0 to 1 arguments, got 2"},
 	} {
 		code, _, stderr := runCmd(t, tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.err) {

@@ -15,67 +15,123 @@ import (
 
 // appList is the API Scopes page: the empty state with Create an API App, or
 // the table of apps with Create an App, a filter and a summary of the
-// selected app.
+// selected app. Its cost per keystroke follows the screen, not the number of
+// apps: it draws only the visible rows, reads only the first page before its
+// first frame, and filters lazily (see filtered).
 type appList struct {
 	c       *common
-	apps    []store.App
-	shown   []int // indexes into apps that pass the filter
-	cursor  int   // index into shown
+	idx     *appIndex
+	rows    filtered // idx's rows that pass the filter
+	cursor  int      // index into rows
 	offset  int
 	onNew   bool // the Create button has the focus instead of the table
 	filter  textinput.Model
 	editing bool // typing in the filter
 	err     error
+
+	tableTop int // the line of the table's header as last drawn, for clicks
+	drawn    int // how many rows the table drew
 }
 
-func newAppList(c *common, selectID uint64) *appList {
+// newAppList opens the list with selectID (if non-zero) selected. With
+// many apps it shows the first page, or the index it had, brought up to
+// date for selectID, and returns the command that loads the rest.
+func newAppList(c *common, selectID uint64) (*appList, tea.Cmd) {
 	l := &appList{c: c, filter: newInput(c.styles, "name, creator or scope")}
-	l.reload(selectID)
-	return l
+	idx, err := firstApps(c.store)
+	var cmd tea.Cmd
+	if !idx.complete {
+		if c.apps != nil {
+			idx = c.apps
+			if selectID != 0 {
+				idx.refresh(c.store, selectID)
+			}
+		}
+		cmd = loadApps(c.store)
+	}
+	c.apps = idx
+	l.setIndex(idx, selectID)
+	l.err = err
+	return l, cmd
 }
 
-// reload reads the apps again, keeping the selection on the same app (or on
-// selectID when it is non-zero).
-func (l *appList) reload(selectID uint64) {
+// setIndex shows idx, keeping the selection on the same app (or selectID
+// when it is non-zero).
+func (l *appList) setIndex(idx *appIndex, selectID uint64) tea.Cmd {
 	if selectID == 0 {
 		if a, ok := l.selected(); ok {
 			selectID = a.ID
 		}
 	}
-	l.apps, l.err = l.c.store.Apps()
-	l.applyFilter()
-	for i, idx := range l.shown {
-		if l.apps[idx].ID == selectID {
-			l.cursor = i
-		}
-	}
-	l.onNew = len(l.apps) == 0
+	l.idx = idx
+	cmd := l.rows.setRows(idx.hay)
+	l.selectApp(selectID)
+	l.onNew = len(idx.apps) == 0
+	return cmd
 }
 
-func (l *appList) applyFilter() {
-	q := strings.ToLower(strings.TrimSpace(l.filter.Value()))
-	l.shown = l.shown[:0]
-	for i, a := range l.apps {
-		if q == "" || strings.Contains(strings.ToLower(a.Name), q) ||
-			strings.Contains(strings.ToLower(a.CreatedBy), q) ||
-			strings.Contains(strings.ToLower(strings.Join(a.Scopes.Names(), " ")+" "+a.Scopes.String()), q) {
-			l.shown = append(l.shown, i)
+// selectApp moves the cursor to the app with this id when it is shown.
+func (l *appList) selectApp(id uint64) {
+	if id == 0 {
+		l.clamp()
+		return
+	}
+	if l.rows.query == "" {
+		if i := l.idx.find(id); i >= 0 {
+			l.cursor = i
+		}
+	} else {
+		for i := range l.rows.len() {
+			if l.idx.apps[l.rows.at(i)].ID == id {
+				l.cursor = i
+			}
 		}
 	}
-	l.cursor = max(0, min(l.cursor, len(l.shown)-1))
+	l.clamp()
+}
+
+func (l *appList) clamp() { l.cursor = max(0, min(l.cursor, l.rows.len()-1)) }
+
+// applyFilter narrows the rows to the filter's text, keeping the selected
+// app when it still passes.
+func (l *appList) applyFilter() tea.Cmd {
+	sel, had := l.selected()
+	cmd := l.rows.setQuery(l.filter.Value())
+	if had && l.rows.query == "" {
+		l.cursor = l.idx.position(sel) // O(log n): the whole list is the rows
+	}
+	l.clamp()
+	return cmd
 }
 
 func (l *appList) selected() (store.App, bool) {
-	if l.cursor < 0 || l.cursor >= len(l.shown) {
+	if l.idx == nil || l.cursor < 0 || l.cursor >= l.rows.len() {
 		return store.App{}, false
 	}
-	return l.apps[l.shown[l.cursor]], true
+	i := l.rows.at(l.cursor)
+	if i >= len(l.idx.apps) { // the rows are of an index changed under them
+		return store.App{}, false
+	}
+	return l.idx.apps[i], true
 }
 
 func (l *appList) Update(msg tea.Msg) tea.Cmd {
-	if _, ok := msg.(dataChangedMsg); ok {
-		l.reload(0)
-		return nil
+	switch msg := msg.(type) {
+	case dataChangedMsg:
+		idx, err := firstApps(l.c.store)
+		l.err = err
+		if idx.complete {
+			return l.setIndex(idx, 0)
+		}
+		return loadApps(l.c.store)
+	case appsLoadedMsg:
+		if msg.err != nil {
+			l.err = msg.err
+			return nil
+		}
+		return l.setIndex(msg.idx, 0)
+	case filterStepMsg:
+		return l.rows.step(msg)
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if l.editing {
@@ -87,38 +143,49 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 			case key.Matches(km, l.c.keys.Enter, l.c.keys.Next, l.c.keys.Up, l.c.keys.Down) && km.Key().Text == "":
 				l.editing = false
 				l.filter.Blur()
-				l.applyFilter()
-				return nil
+				return l.applyFilter()
 			}
 		}
 		var cmd tea.Cmd
 		l.filter, cmd = l.filter.Update(msg)
-		l.applyFilter()
-		return cmd
+		return tea.Batch(cmd, l.applyFilter())
 	}
 	if !ok {
 		return nil
 	}
 	k := l.c.keys
 	switch {
-	case key.Matches(km, k.Filter) && len(l.apps) > 0:
+	case key.Matches(km, k.Filter) && len(l.idx.apps) > 0:
 		l.editing, l.onNew = true, false
 		return l.filter.Focus()
 	case key.Matches(km, k.Back) && l.filter.Value() != "":
 		l.filter.SetValue("")
-		l.applyFilter()
+		return l.applyFilter()
 	case key.Matches(km, k.New):
 		return l.create()
-	case key.Matches(km, k.Next, k.Prev) && len(l.shown) > 0:
+	case key.Matches(km, k.Audit):
+		return l.c.post(showAuditMsg{})
+	case key.Matches(km, k.Next, k.Prev) && l.rows.len() > 0:
 		l.onNew = !l.onNew
 	case key.Matches(km, k.Up):
 		l.onNew = false
 		l.cursor = max(0, l.cursor-1)
 	case key.Matches(km, k.Down):
 		l.onNew = false
-		l.cursor = max(0, min(len(l.shown)-1, l.cursor+1))
+		return l.down(1)
+	case key.Matches(km, k.PageUp):
+		l.onNew = false
+		l.cursor = max(0, l.cursor-l.pageRows())
+	case key.Matches(km, k.PageDown):
+		l.onNew = false
+		return l.down(l.pageRows())
+	case key.Matches(km, k.Home):
+		l.onNew, l.cursor = false, 0
+	case key.Matches(km, k.End):
+		l.onNew = false
+		return l.down(l.rows.candidates())
 	case key.Matches(km, k.Enter):
-		if l.onNew || len(l.shown) == 0 {
+		if l.onNew || l.rows.len() == 0 {
 			return l.create()
 		}
 		return l.edit()
@@ -129,6 +196,20 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 	}
 	return nil
 }
+
+// down moves the selection n rows down, looking for more matches of the
+// filter when the cursor reaches the last one found so far.
+func (l *appList) down(n int) tea.Cmd {
+	var cmd tea.Cmd
+	if !l.rows.done() && l.cursor+n >= l.rows.len() {
+		cmd = l.rows.more(l.cursor + n + 1)
+	}
+	l.cursor = max(0, min(l.rows.len()-1, l.cursor+n))
+	return cmd
+}
+
+// pageRows is how many rows a page up or down moves: the table's height.
+func (l *appList) pageRows() int { return max(1, l.c.height-12) }
 
 func (l *appList) create() tea.Cmd {
 	if !l.c.canWrite() {
@@ -166,8 +247,8 @@ func (l *appList) confirmDelete() tea.Cmd {
 			if err := c.store.DeleteApp(c.actor, a.ID); err != nil {
 				return toastErr(err)
 			}
-			l.reload(0)
-			return toast("App %q deleted.", clean(a.Name))
+			l.idx.refresh(c.store, a.ID)
+			return tea.Batch(l.setIndex(l.idx, 0), toast("App %q deleted.", clean(a.Name)))
 		},
 	}})
 }
@@ -176,7 +257,7 @@ func (l *appList) View() string {
 	s, w := l.c.styles, l.c.width
 	head := []string{}
 	title := s.Title.Render("API Scopes")
-	if len(l.apps) > 0 {
+	if len(l.idx.apps) > 0 {
 		btn := s.buttonRow(0, boolIndex(l.onNew), button{label: "Create an App", disabled: !l.c.canWrite()})
 		title = lipgloss.JoinHorizontal(lipgloss.Top, title, lipgloss.PlaceHorizontal(w-lipgloss.Width(title), lipgloss.Right, btn))
 	}
@@ -184,15 +265,16 @@ func (l *appList) View() string {
 	if l.err != nil {
 		return strings.Join(append(head, wrapStyled(s.Error, describe(l.err), w)...), "\n")
 	}
-	if len(l.apps) == 0 {
+	if len(l.idx.apps) == 0 {
 		return strings.Join(head, "\n") + "\n" + l.emptyView(l.c.height-len(head))
 	}
 	if l.editing || l.filter.Value() != "" {
 		label := s.Hint.Render("Filter ")
-		head = append(head, label+l.filter.View())
+		head = append(head, label+l.filter.View()+"  "+s.Hint.Render(l.matchCount()))
 	}
 	detail := l.detailView()
 	tableH := l.c.height - len(head) - len(detail) - 1
+	l.tableTop = len(head)
 	lines := append(head, l.tableView(tableH)...)
 	for len(lines) < l.c.height-len(detail) {
 		lines = append(lines, "")
@@ -233,7 +315,10 @@ func (l *appList) tableView(height int) []string {
 			pad(on, cols.on) + "  " + fmt.Sprintf("%*s", cols.keys, keys)
 	}
 	head := s.TableHead.Render(row("  ", "Name", "Scopes", "Created by", "Created on", "Keys"))
-	if len(l.shown) == 0 {
+	if l.rows.len() == 0 {
+		if !l.rows.done() {
+			return []string{head, s.Hint.Render("  Searching…")}
+		}
 		return []string{head, s.Hint.Render("  No app matches the filter. esc clears it.")}
 	}
 	// Only the rows that fit are drawn: the cost follows the screen, not the data.
@@ -244,10 +329,10 @@ func (l *appList) tableView(height int) []string {
 	if l.cursor >= l.offset+height {
 		l.offset = l.cursor - height + 1
 	}
-	l.offset = max(0, min(l.offset, len(l.shown)-height))
+	l.offset = max(0, min(l.offset, l.rows.len()-height))
 	lines := []string{head}
-	for i := l.offset; i < len(l.shown) && i < l.offset+height; i++ {
-		a := l.apps[l.shown[i]]
+	for i := l.offset; i < l.rows.len() && i < l.offset+height; i++ {
+		a := l.idx.apps[l.rows.at(i)]
 		sc := a.Scopes.Summary()
 		if cols.scopes < 16 {
 			sc = fmt.Sprintf("%d of %d", a.Scopes.Len(), scopes.Full().Len())
@@ -261,6 +346,7 @@ func (l *appList) tableView(height int) []string {
 		}
 		lines = append(lines, st.Render(row(cur, clean(a.Name), sc, clean(a.CreatedBy), l.c.date(a.CreatedAt), fmt.Sprint(a.Keys))))
 	}
+	l.drawn = len(lines) - 1
 	return lines
 }
 
@@ -273,7 +359,16 @@ func (l *appList) detailView() []string {
 	}
 	s, w := l.c.styles, l.c.width
 	label := func(t string) string { return s.Hint.Render(pad(t, 8)) }
-	lines := []string{s.TabRule.Render(strings.Repeat("─", w)), s.Title.Render(truncate(clean(a.Name), w))}
+	// The row's actions as buttons, for the mouse (the seed's hover icons);
+	// e and d do the same from the keyboard.
+	edit := "Edit"
+	if !l.c.canWrite() {
+		edit = "View"
+	}
+	btns := s.buttonRow(0, -1, button{label: edit}, button{label: "Delete", disabled: !l.c.canWrite()})
+	name := s.Title.Render(truncate(clean(a.Name), max(8, w-lipgloss.Width(btns)-2)))
+	lines := []string{s.TabRule.Render(strings.Repeat("─", w)),
+		name + strings.Repeat(" ", max(2, w-lipgloss.Width(name)-lipgloss.Width(btns))) + btns}
 	names := wrap(strings.Join(a.Scopes.Names(), ", "), w-8)
 	if len(names) > 3 {
 		names = append(names[:2], truncate(names[2]+" …", w-8))
@@ -294,28 +389,29 @@ func (l *appList) ShortHelp() []key.Binding {
 	if l.editing {
 		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
 	}
-	if len(l.apps) == 0 {
+	if len(l.idx.apps) == 0 {
 		if !l.c.canWrite() {
-			return []key.Binding{k.Quit}
+			return []key.Binding{k.Audit, k.Quit}
 		}
-		return []key.Binding{with(k.Enter, "create an API app"), k.New, k.Quit}
+		return []key.Binding{with(k.Enter, "create an API app"), k.New, k.Audit, k.Quit}
 	}
-	b := []key.Binding{k.Up, k.Down, with(k.Enter, "edit"), k.New, k.Delete, k.Filter}
+	// Arrows need no introduction: the bar keeps its room for the rest.
+	b := []key.Binding{with(k.Enter, "edit"), k.New, k.Delete, k.Filter}
 	if !l.c.canWrite() {
-		b = []key.Binding{k.Up, k.Down, with(k.Enter, "view"), k.Filter}
+		b = []key.Binding{with(k.Enter, "view"), k.Filter}
 	}
 	if l.filter.Value() != "" {
 		b = append(b, with(k.Back, "clear filter"))
 	}
-	return append(b, k.Quit)
+	return append(b, k.Audit, k.Quit)
 }
 
 func (l *appList) FullHelp() [][]key.Binding {
 	k := l.c.keys
 	return [][]key.Binding{
-		{k.Up, k.Down, with(k.Next, "create button")},
-		{with(k.Enter, "edit app"), with(k.Delete, "delete app"), k.New},
-		{k.Filter, with(k.Back, "clear filter"), k.Quit},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
+		{with(k.Enter, "edit app"), with(k.Delete, "delete app"), k.New, with(k.Next, "create button")},
+		{k.Filter, with(k.Back, "clear filter"), k.Audit, k.Quit},
 	}
 }
 
@@ -324,4 +420,25 @@ func boolIndex(b bool) int {
 		return 0
 	}
 	return -1
+}
+
+// matchCount says how many apps pass the filter, or how far the search has
+// got while it is still running.
+func (l *appList) matchCount() string {
+	total := len(l.idx.apps)
+	if !l.rows.done() {
+		return fmt.Sprintf("searching… %s found", thousands(l.rows.len()))
+	}
+	if !l.idx.complete {
+		return fmt.Sprintf("%s of the first %s apps", thousands(l.rows.len()), thousands(total))
+	}
+	return fmt.Sprintf("%s of %s apps", thousands(l.rows.len()), thousands(total))
+}
+
+// busy says what the list is waiting for, for the console's spinner.
+func (l *appList) busy() string {
+	if !l.idx.complete {
+		return "Loading apps…"
+	}
+	return ""
 }

@@ -19,6 +19,7 @@ type common struct {
 	styles *Styles
 	keys   KeyMap
 	loc    *time.Location
+	apps   *appIndex // the app list's data, kept between visits to the list
 
 	outbox []tea.Msg // messages for the root to handle before the next input
 
@@ -51,6 +52,7 @@ type (
 	showNewAppMsg  struct{}
 	showKeyStepMsg struct{ app store.App }
 	showEditAppMsg struct{ id uint64 }
+	showAuditMsg   struct{}
 
 	openDialogMsg  struct{ d dialog }
 	closeDialogMsg struct{}
@@ -107,3 +109,6 @@ func takenWhere(err error) string {
 	}
 	return "by another app"
 }
+
+// when formats an audit time: the day and the minute.
+func (c *common) when(t time.Time) string { return t.In(c.loc).Format("2006-01-02 15:04") }

@@ -25,6 +25,10 @@ type Options struct {
 	Clipboard     Clipboard      // where Copy and Close copies; SystemClipboard if nil
 	Location      *time.Location // for created-on dates; time.Local if nil
 	ToastDuration time.Duration  // how long success messages stay; 4 s if zero
+
+	// Demo, if set, marks the console as a demonstration and opens it with
+	// the demo's story.
+	Demo *Demo
 }
 
 // MinWidth and MinHeight are the smallest terminal the layout fits; below
@@ -70,6 +74,11 @@ type Model struct {
 
 	changes     <-chan struct{} // the store's change feed: other sessions' changes show at once
 	stopChanges func()
+
+	demo *Demo // non-nil in a demonstration
+
+	pageInit tea.Cmd // the first page's start-up command, for Init
+	spin     spinnerState
 }
 
 // storeChangedMsg says the database changed, perhaps in another session.
@@ -88,15 +97,20 @@ func New(o Options) *Model {
 	}
 	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
 		termW: 80, termH: 24}
-	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New()}
+	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo}
 	m.resize(80, 24)
 	m.restyle(true)
-	m.page = newAppList(c, 0)
+	m.page, m.pageInit = newAppList(c, 0)
 	m.changes, m.stopChanges = o.Store.Changes()
+	if o.Demo != nil {
+		m.dialog = &welcomeDialog{c: c, demo: o.Demo}
+	}
 	return m
 }
 
-func (m *Model) Init() tea.Cmd { return tea.Batch(tea.RequestBackgroundColor, m.waitForChange()) }
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(tea.RequestBackgroundColor, m.waitForChange(), m.pageInit, m.spin.watch(m.page))
+}
 
 // Close ends the console's subscription to the store's changes; call it
 // once the program has finished.
@@ -146,7 +160,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.c.outbox = m.c.outbox[1:]
 		cmd = tea.Batch(cmd, m.update(next))
 	}
-	return m, cmd
+	return m, tea.Batch(cmd, m.spin.watch(m.page))
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
@@ -159,9 +173,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.updateKey(msg)
+	case tea.MouseClickMsg, tea.MouseWheelMsg:
+		return m.mouse(msg)
 
 	case showListMsg:
-		return m.show(newAppList(m.c, msg.selectID), "")
+		p, cmd := newAppList(m.c, msg.selectID)
+		return tea.Batch(m.show(p, ""), cmd)
+	case showAuditMsg:
+		p, cmd := newAuditLog(m.c)
+		return tea.Batch(m.show(p, ""), cmd)
+	case spinnerMsg:
+		return m.spin.update(msg, m.page)
 	case showNewAppMsg:
 		p, cmd := newAppForm(m.c)
 		return tea.Batch(m.show(p, "New app"), cmd)
@@ -201,7 +223,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return tea.Batch(m.page.Update(dataChangedMsg{}), m.waitForChange())
 	case terminalCopyMsg:
 		return TerminalClipboard()(msg.text)
-	case dataChangedMsg:
+	case appsLoadedMsg:
+		if msg.idx != nil {
+			m.c.apps = msg.idx
+		}
+		return m.page.Update(msg)
+	case dataChangedMsg, filterStepMsg, auditLoadedMsg:
 		return m.page.Update(msg) // the page under a dialog shows the change too
 	}
 	if m.dialog != nil {
@@ -225,7 +252,8 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.resize(m.c.termW, m.c.termH)
 		return nil
 	case !typing && key.Matches(msg, k.Quit):
-		if _, ok := m.page.(*appList); ok {
+		switch m.page.(type) {
+		case *appList, *auditLog:
 			return tea.Quit
 		}
 	}
@@ -236,6 +264,8 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) typing() bool {
 	switch p := m.page.(type) {
 	case *appList:
+		return p.editing
+	case *auditLog:
 		return p.editing
 	case *appForm:
 		return p.focus == fTitle
@@ -252,7 +282,8 @@ func (m *Model) show(p page, crumb string) tea.Cmd {
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
-	v.WindowTitle = "apiscopes — API Scopes"
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "apiscopes — " + m.section()
 	return v
 }
 
@@ -291,13 +322,20 @@ func (m *Model) headerView() string {
 	s := m.c.styles
 	sep := s.Crumb.Render(" › ")
 	parts := []string{s.Crumb.Render("Settings"), s.Crumb.Render("Security & Control")}
+	section := m.section()
 	if m.crumb == "" {
-		parts = append(parts, s.CrumbActive.Render("API Scopes"))
+		parts = append(parts, s.CrumbActive.Render(section))
 	} else {
-		parts = append(parts, s.Crumb.Render("API Scopes"), s.CrumbActive.Render(m.crumb))
+		parts = append(parts, s.Crumb.Render(section), s.CrumbActive.Render(m.crumb))
 	}
 	line := s.App.Render("apiscopes") + " " + strings.Join(parts, sep)
+	if m.demo != nil {
+		line = s.App.Render("apiscopes") + s.DemoBadge.Render("DEMO") + " " + strings.Join(parts, sep)
+	}
 	who := s.Hint.Render(fmt.Sprintf("%s (%s)", clean(m.c.actor.Name), m.c.actor.Role))
+	if sp := m.spin.view(s); sp != "" {
+		who = sp + "  " + who
+	}
 	gap := m.c.termW - 1 - lipgloss.Width(line) - lipgloss.Width(who)
 	if gap < 2 {
 		return " " + truncate(line, m.c.termW-2)
@@ -305,13 +343,40 @@ func (m *Model) headerView() string {
 	return " " + line + strings.Repeat(" ", gap) + who
 }
 
+// navView is the left navigation: Security & Control with its pages, the
+// current one marked, each with the key that opens it.
 func (m *Model) navView() string {
 	s := m.c.styles
-	lines := []string{
-		s.NavGroup.Render("Security & Control"),
-		s.NavActive.Render("API Scopes"),
+	lines := []string{s.NavGroup.Render("Security & Control")}
+	section := m.section()
+	for _, item := range navItems(m.c.keys) {
+		if item.name == section {
+			lines = append(lines, s.NavActive.Render(item.name))
+		} else {
+			hint := s.HelpSep.Render(item.key.Help().Key)
+			name := s.NavItem.Render(item.name)
+			lines = append(lines, name+strings.Repeat(" ", max(1, navWidth-2-lipgloss.Width(name)-lipgloss.Width(hint)))+hint)
+		}
 	}
 	return s.NavBorder.Width(navWidth).Height(m.c.height).Render(strings.Join(lines, "\n"))
+}
+
+// navItem is one page of the left navigation.
+type navItem struct {
+	name string
+	key  key.Binding
+}
+
+func navItems(k KeyMap) []navItem {
+	return []navItem{{"API Scopes", k.Scopes}, {"Audit Log", k.Audit}}
+}
+
+// section is the navigation page the console is on.
+func (m *Model) section() string {
+	if _, ok := m.page.(*auditLog); ok {
+		return "Audit Log"
+	}
+	return "API Scopes"
 }
 
 func (m *Model) toastView() string {
@@ -328,7 +393,7 @@ func (m *Model) toastView() string {
 func (m *Model) helpView() string {
 	k := m.c.keys
 	if m.dialog != nil {
-		return m.help.ShortHelpView(append(m.dialog.ShortHelp(), k.ForceQuit))
+		return m.shortHelp(append(m.dialog.ShortHelp(), k.ForceQuit))
 	}
 	if m.help.ShowAll {
 		groups := m.page.FullHelp()
@@ -336,5 +401,22 @@ func (m *Model) helpView() string {
 		groups[last] = append(groups[last], with(k.Help, "fewer keys"))
 		return m.help.FullHelpView(groups)
 	}
-	return m.help.ShortHelpView(append(m.page.ShortHelp(), k.Help))
+	return m.shortHelp(append(m.page.ShortHelp(), k.Help))
+}
+
+// shortHelp is the help bar: as many bindings as fit, then "…". (The help
+// bubble keeps adding bindings past its width when its ellipsis does not
+// fit either.)
+func (m *Model) shortHelp(b []key.Binding) string {
+	w := m.c.termW - 2
+	for n := len(b); n > 0; n-- {
+		line := m.help.ShortHelpView(b[:n])
+		if n < len(b) {
+			line += " " + m.c.styles.HelpSep.Render("…")
+		}
+		if lipgloss.Width(line) <= w {
+			return line
+		}
+	}
+	return ""
 }

@@ -12,6 +12,9 @@ type KeyMap struct {
 	CreateKey, Save, Filter key.Binding
 	Help, Quit, ForceQuit   key.Binding
 	Yes                     key.Binding
+	PageUp, PageDown        key.Binding
+	Home, End               key.Binding
+	Audit, Scopes           key.Binding // the navigation's pages
 }
 
 // DefaultKeyMap is what users of k9s and lazygit expect.
@@ -36,6 +39,12 @@ func DefaultKeyMap() KeyMap {
 		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 		Yes:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+		PageUp:    key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
+		PageDown:  key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
+		Home:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g/home", "first")),
+		End:       key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "last")),
+		Audit:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "audit log")),
+		Scopes:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "API scopes")),
 	}
 }
 

@@ -15,6 +15,7 @@ type Styles struct {
 	Accent, Muted, Subtle, Success, Danger, Warning color.Color
 
 	App         lipgloss.Style // the "apiscopes" badge
+	DemoBadge   lipgloss.Style // "DEMO" beside it in a demonstration
 	Crumb       lipgloss.Style
 	CrumbActive lipgloss.Style
 	NavGroup    lipgloss.Style
@@ -73,6 +74,7 @@ func NewStyles(isDark bool) *Styles {
 	base := lipgloss.NewStyle()
 
 	s.App = base.Bold(true).Foreground(onAccent).Background(s.Accent).Padding(0, 1)
+	s.DemoBadge = base.Bold(true).Foreground(onAccent).Background(s.Warning).Padding(0, 1)
 	s.Crumb = base.Foreground(s.Muted)
 	s.CrumbActive = base.Bold(true)
 	s.NavGroup = base.Foreground(s.Muted).Bold(true)

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"apiscopes/store"
+	"apiscopes/tui"
+)
+
+// audit prints the audit log, newest first: a table for people, or with
+// --json one JSON object per line for log pipelines. It never prints a key:
+// the trail holds only key names and hints.
+func audit(db string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("audit")
+	asJSON := fs.Bool("json", false, "")
+	fs.StringVar(&db, "db", db, "")
+	if code, ok := parseSub(fs, args, 0, 0, usage, stdout, stderr); !ok {
+		return code
+	}
+	st, code, msg := openStore(db)
+	if st == nil {
+		fmt.Fprintln(stderr, msg)
+		return code
+	}
+	defer st.Close()
+
+	w := bufio.NewWriter(stdout)
+	var write func(store.Event) error
+	if *asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		write = func(ev store.Event) error { return enc.Encode(ev) }
+	} else {
+		write = auditTable(w)
+	}
+	n := 0
+	print := func() error {
+		if err := st.EachEvent(func(ev store.Event) error { n++; return write(ev) }); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	var err error
+	if f, ok := stdout.(*os.File); ok && isTerminal(f) {
+		err = print() // the output itself shows progress
+	} else {
+		err = progress(stderr, "Exporting the audit log…", print)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes audit:", err)
+		return 1
+	}
+	if n == 0 && !*asJSON {
+		fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", st.Path())
+	}
+	return 0
+}
+
+// auditTable returns a writer of the audit log as aligned text columns:
+// when (UTC), who, what, target and the change.
+func auditTable(w io.Writer) func(store.Event) error {
+	first := true
+	row := func(when, who, what, target, change string) error {
+		_, err := fmt.Fprintln(w, cell(when, 16), cell(who, 24), cell(what, 15), cell(target, 44), change)
+		return err
+	}
+	return func(ev store.Event) error {
+		if first {
+			first = false
+			if err := row("When (UTC)", "Who", "What", "Target", "Change"); err != nil {
+				return err
+			}
+		}
+		t := tui.DescribeEvent(ev)
+		return row(ev.At.UTC().Format("2006-01-02 15:04"), t.Who, t.What, t.Target, t.Change)
+	}
+}
+
+// cell pads text to width terminal cells (wide characters count twice);
+// longer text is left whole, so nothing is lost from the log.
+func cell(text string, width int) string {
+	return text + strings.Repeat(" ", max(1, width-ansi.StringWidth(text)+1))
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+	"apiscopes/tui"
+)
+
+// The people of the demo's bank. Each is an admin of the bank's settings.
+var (
+	demoAmara = store.Actor{Name: "amara.okafor", Role: store.Admin, Origin: "demo"}
+	demoJonas = store.Actor{Name: "jonas.weber", Role: store.Admin, Origin: "demo"}
+	demoPriya = store.Actor{Name: "priya.raman", Role: store.Admin, Origin: "demo"}
+)
+
+// demoStory is the welcome the demo opens with: the seed's use case told to
+// someone who has never read it.
+var demoStory = tui.Demo{
+	Title: "Welcome to the apiscopes demo",
+	Story: []string{
+		"A bank gives each department an API app with only the scopes it needs, " +
+			"and API keys for the department's services.",
+		"Risk & Compliance may use workflows and models, to build reports from transaction logs " +
+			"and audit trails. Customer Support only deploys the guardrails that watch AI customer " +
+			"interactions. Marketing only exports.",
+		"Open an app with enter, press a for the audit log of who changed what, " +
+			"or n to make an app and key of your own.",
+	},
+	Note: "Nothing here is real: this database is deleted when you quit.",
+}
+
+// demoClock is the clock the demo's store runs on: set to moments in the
+// past while the story is written, so keys and apps have several ages, then
+// back to real time for whatever the visitor does.
+type demoClock struct {
+	mu  sync.Mutex
+	at  time.Time // zero: real time
+	now func() time.Time
+}
+
+func (c *demoClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		return c.now()
+	}
+	c.at = c.at.Add(time.Second) // events written together still keep their order
+	return c.at
+}
+
+// set moves the clock to a moment of the story; a zero time returns it to
+// real time.
+func (c *demoClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = t
+}
+
+// demo runs the console on a throw-away database that tells the seed's bank
+// story. The database lives in a fresh temporary folder that is removed on
+// every way out: quitting, ctrl+c, or a signal from outside.
+func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("demo")
+	extra := fs.Int("apps", 0, "")
+	if code, ok := parseSub(fs, args, 0, 0, usage, stdout, stderr); !ok {
+		return code
+	}
+	if *extra < 0 || *extra > 50_000 {
+		fmt.Fprintf(stderr, "apiscopes demo: --apps %d is out of range; give 0 to 50000 extra apps\n", *extra)
+		return 2
+	}
+	if f, ok := stdin.(*os.File); !ok || !isTerminal(f) {
+		fmt.Fprintln(stderr, "apiscopes demo: the console needs a terminal; run it in one (stdin is not a TTY)")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	err := withDemoStore(demoConfig{now: time.Now, extra: *extra, status: stderr}, func(st *store.Store) error {
+		m := tui.New(tui.Options{Store: st, Actor: localActor(), Demo: &demoStory})
+		defer m.Close()
+		_, err := tea.NewProgram(m, tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx)).Run()
+		if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+			return nil // a signal asked us to stop: the folder still goes
+		}
+		return err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes demo:", err)
+		return 1
+	}
+	return 0
+}
+
+// demoConfig is how a demo database is made.
+type demoConfig struct {
+	now    func() time.Time // the present of the story
+	extra  int              // synthetic apps beyond the story's
+	status io.Writer        // where the spinner goes while the story is written
+	random io.Reader        // key secrets; crypto/rand if nil
+}
+
+// withDemoStore makes a temporary folder with a demo database, seeded with
+// the bank story (and extra synthetic apps, if asked) under a spinner,
+// runs use on it, and removes the folder whatever use returns.
+func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
+	now, extra := cfg.now, cfg.extra
+	dir, err := os.MkdirTemp("", "apiscopes-demo-")
+	if err != nil {
+		return fmt.Errorf("create the demo's temporary folder: %w", err)
+	}
+	defer func() {
+		if rmErr := os.RemoveAll(dir); rmErr != nil && err == nil {
+			err = fmt.Errorf("remove the demo's folder %s: %w", dir, rmErr)
+		}
+	}()
+	clock := &demoClock{now: now}
+	opts := []store.Option{store.WithClock(clock.Now)}
+	if cfg.random != nil {
+		opts = append(opts, store.WithRandom(cfg.random))
+	}
+	st, err := store.Open(filepath.Join(dir, "demo.db"), opts...)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	label := "Preparing the demo…"
+	if extra > 0 {
+		label = fmt.Sprintf("Preparing the demo with %d more apps…", extra)
+	}
+	err = progress(cfg.status, label, func() error {
+		if err := seedDemo(st, clock, now()); err != nil {
+			return fmt.Errorf("seed the demo: %w", err)
+		}
+		if err := seedScale(st, clock, now(), extra); err != nil {
+			return fmt.Errorf("add %d demo apps: %w", extra, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	clock.set(time.Time{})
+	return use(st)
+}
+
+// seedDemo writes the bank's last four months through the store, as its
+// admins would have: apps created, renamed and re-scoped, keys created and
+// deleted. The audit log tells the same story.
+func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
+	wf := scopes.NewSet(scopes.WorkflowDeploy, scopes.WorkflowUndeploy, scopes.WorkflowImport, scopes.WorkflowExport)
+	md := scopes.NewSet(scopes.ModelDeploy, scopes.ModelUndeploy, scopes.ModelImport, scopes.ModelExport)
+	gr := scopes.NewSet(scopes.GuardrailDeploy, scopes.GuardrailUndeploy)
+	day := func(ago int, hour int) {
+		clock.set(now.AddDate(0, 0, -ago).Truncate(24 * time.Hour).Add(time.Duration(hour) * time.Hour))
+	}
+
+	var risk, support, marketing, sandbox store.App
+	var oldAgency, staging store.Key
+	steps := []func() error{
+		func() (err error) {
+			day(121, 9)
+			risk, err = st.CreateApp(demoAmara, "Risk Reporting", wf|md)
+			return err
+		},
+		func() error { day(121, 10); return demoKey(st, demoAmara, risk.ID, "reports-prod", nil) },
+		func() (err error) {
+			day(104, 14)
+			_, err = st.RenameApp(demoAmara, risk.ID, "Risk & Compliance")
+			return err
+		},
+		func() (err error) {
+			day(92, 11)
+			support, err = st.CreateApp(demoPriya, "Customer Support", gr)
+			return err
+		},
+		func() error { day(92, 11); return demoKey(st, demoPriya, support.ID, "support-bot", nil) },
+		func() (err error) {
+			day(75, 16)
+			sandbox, err = st.CreateApp(demoJonas, "Fraud Sandbox", scopes.NewSet(scopes.ModelImport, scopes.ModelDeploy))
+			return err
+		},
+		func() error { day(75, 16); return demoKey(st, demoJonas, sandbox.ID, "notebook", nil) },
+		func() error { day(61, 10); return demoKey(st, demoJonas, risk.ID, "audit-trail-batch", nil) },
+		func() (err error) {
+			day(47, 9)
+			marketing, err = st.CreateApp(demoJonas, "Marketing",
+				scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport, scopes.ModelDeploy))
+			return err
+		},
+		func() error { day(47, 9); return demoKey(st, demoJonas, marketing.ID, "campaign-analytics", nil) },
+		func() error { day(40, 15); return demoKey(st, demoJonas, marketing.ID, "old-agency", &oldAgency) },
+		func() error { day(36, 17); return st.DeleteApp(demoAmara, sandbox.ID) },
+		func() error { day(30, 13); return demoKey(st, demoAmara, risk.ID, "reports-staging", &staging) },
+		func() error { day(21, 8); return st.DeleteKey(demoAmara, staging.ID) },
+		func() error { day(14, 12); return demoKey(st, demoPriya, support.ID, "chat-monitor", nil) },
+		func() (err error) {
+			day(10, 10) // Marketing only exports: deploying models is Risk's job
+			_, err = st.SetScopes(demoAmara, marketing.ID, scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport))
+			return err
+		},
+		func() error { day(5, 9); return st.DeleteKey(demoJonas, oldAgency.ID) },
+		func() error { day(2, 16); return demoKey(st, demoAmara, risk.ID, "quarterly-close", nil) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoKey creates a key whose text nobody will see: the demo's keys only
+// need to exist.
+func demoKey(st *store.Store, actor store.Actor, appID uint64, name string, into *store.Key) error {
+	_, k, err := st.CreateKey(actor, appID, name)
+	if into != nil {
+		*into = k
+	}
+	return err
+}
+
+// seedScale adds n synthetic apps of up to five keys each in a few commits, so
+// the demo can show the console with as many apps as a large bank has.
+func seedScale(st *store.Store, clock *demoClock, now time.Time, n int) error {
+	if n == 0 {
+		return nil
+	}
+	sets := []scopes.Set{
+		scopes.NewSet(scopes.WorkflowDeploy, scopes.WorkflowExport),
+		scopes.NewSet(scopes.ModelDeploy, scopes.ModelUndeploy),
+		scopes.NewSet(scopes.GuardrailDeploy),
+		scopes.NewSet(scopes.WorkflowImport, scopes.ModelImport, scopes.ModelExport),
+	}
+	teams := []string{"Payments", "Lending", "Treasury", "Cards", "Wealth", "Fraud", "Onboarding", "Collections"}
+	specs := make([]store.AppSpec, n)
+	for i := range specs {
+		keys := make([]string, i%6)
+		for k := range keys {
+			keys[k] = fmt.Sprintf("service-%d", k+1)
+		}
+		specs[i] = store.AppSpec{Name: fmt.Sprintf("%s service %05d", teams[i%len(teams)], i+1),
+			Scopes: sets[i%len(sets)], Keys: keys}
+	}
+	clock.set(now.AddDate(0, 0, -200))
+	// Commits of a couple of thousand apps: one huge transaction grows
+	// slower than linearly, many small ones spend their time in fsync.
+	const chunk = 2000
+	for len(specs) > 0 {
+		n := min(chunk, len(specs))
+		if err := st.CreateApps(demoJonas, specs[:n]); err != nil {
+			return err
+		}
+		specs = specs[n:]
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"apiscopes/scopes"
+)
+
+// seedHistory gives the bank's apps a past worth auditing: a rename, a
+// change of scopes, a deleted key and a deleted app.
+func seedHistory(t *testing.T, ct *consoleTest) {
+	t.Helper()
+	st := ct.st
+	apps := requireApps(t, st, 3) // Customer Support, Marketing, Risk & Compliance
+	if _, err := st.RenameApp(testAdmin, apps[1].ID, "Marketing & Growth"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetScopes(testAdmin, apps[1].ID, scopes.NewSet(scopes.WorkflowExport)); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.Keys(apps[2].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteKey(testAdmin, keys[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteApp(testAdmin, apps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAuditLog: the Audit Log opens with a from the list (the navigation is
+// folded at 80 columns), lists changes newest first with the scopes before
+// and after, filters with /, and esc goes back to API Scopes.
+func TestAuditLog(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			st := newTestStore(t)
+			seedBank(t, st)
+			ct := startConsole(t, st, testAdmin, w, h)
+			seedHistory(t, ct)
+			ct.press("a")
+			s := ct.golden(fmt.Sprintf("audit-%dx%d-deleted-app", w, h), "Keys    1 API key deleted with it")
+			if i, j := strings.Index(s, "deleted app"), strings.Index(s, "created app"); i < 0 || j < i {
+				t.Errorf("the newest change is not first:\n%s", s)
+			}
+			ct.press("down", "down")
+			ct.golden(fmt.Sprintf("audit-%dx%d-scopes-changed", w, h), "Before  Export workflow, Export Model")
+			ct.press("/")
+			ct.typeText("risk")
+			s = ct.golden(fmt.Sprintf("audit-%dx%d-filter", w, h), "of 10 events")
+			if strings.Contains(s, "Marketing") {
+				t.Error("the filter let Marketing through")
+			}
+			ct.press("enter", "esc", "esc")
+			ct.waitFor("Create an App")
+		})
+	}
+}
+
+// TestAuditLogEmpty: a new database says what will appear.
+func TestAuditLogEmpty(t *testing.T) {
+	ct := startConsole(t, newTestStore(t), testAdmin, 80, 24)
+	ct.press("a")
+	ct.golden("audit-80x24-empty", "Nothing has changed yet")
+	ct.press("s")
+	ct.waitFor("No API apps yet")
+}
+
+// TestDemoWelcome: a demo says so in the header on every screen and opens
+// with its story.
+func TestDemoWelcome(t *testing.T) {
+	st := newTestStore(t)
+	seedBank(t, st)
+	demo := &Demo{Title: "Welcome to the demo", Story: []string{"A bank has three departments."},
+		Note: "Deleted when you quit."}
+	ct := startConsoleWith(t, &consoleTest{t: t, st: st}, Options{Store: st, Actor: testAdmin, Demo: demo}, 80, 24)
+	ct.golden("demo-80x24-welcome", "A bank has three departments.")
+	ct.press("enter")
+	s := ct.waitFor("Risk & Compliance")
+	if !strings.Contains(s, "DEMO") || strings.Contains(s, "Welcome") {
+		t.Errorf("after the welcome:\n%s", s)
+	}
+	ct.press("a")
+	if s := ct.waitFor("Audit Log"); !strings.Contains(s, "DEMO") {
+		t.Errorf("the audit log lost the DEMO badge:\n%s", s)
+	}
+}
+
+// TestAuditLogLive: a change made elsewhere appears in an open Audit Log,
+// and the selected event stays selected.
+func TestAuditLogLive(t *testing.T) {
+	st := newTestStore(t)
+	seedBank(t, st)
+	ct := startConsole(t, st, testAdmin, 80, 24)
+	ct.press("a")
+	ct.waitFor("created app · Marketing")
+	bob := testAdmin
+	bob.Name = "bob"
+	if _, err := st.CreateApp(bob, "Treasury", scopes.NewSet(scopes.ModelExport)); err != nil {
+		t.Fatal(err)
+	}
+	s := ct.waitFor("bob")
+	if !strings.Contains(s, "created app · Marketing") {
+		t.Errorf("the selection moved:\n%s", s)
+	}
+}

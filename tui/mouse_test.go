@@ -1,0 +1,121 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// clickOn clicks the middle of the n-th occurrence (from 1) of text on the
+// screen, as a person would point at it.
+func (ct *consoleTest) clickOn(text string, n int) {
+	ct.t.Helper()
+	s := ct.waitFor(text)
+	seen := 0
+	for y, line := range strings.Split(s, "\n") {
+		from := 0
+		for {
+			i := strings.Index(line[from:], text)
+			if i < 0 {
+				break
+			}
+			i += from
+			if seen++; seen == n {
+				x := ansi.StringWidth(line[:i]) + ansi.StringWidth(text)/2
+				ct.tm.Send(tea.MouseClickMsg{X: x, Y: y, Button: tea.MouseLeft})
+				return
+			}
+			from = i + len(text)
+		}
+	}
+	ct.t.Fatalf("%q is not on the screen %d times:\n%s", text, n, s)
+}
+
+// TestMouseFlow: the seed's flow by clicks alone, keys only to type names.
+func TestMouseFlow(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			st := newTestStore(t)
+			ct := startConsole(t, st, testAdmin, w, h)
+			ct.clickOn("[ Create an API App ]", 1)
+			ct.waitFor("Name the app")
+			ct.typeText("Risk & Compliance")
+			ct.clickOn("Deploy workflow", 1)
+			ct.clickOn("Deploy Model", 1)
+			ct.clickOn("Deploy Model", 1) // and off again
+			ct.clickOn("Export Model", 1)
+			ct.waitFor("[x] Export Model")
+			ct.clickOn("[ Next ]", 1)
+			ct.waitFor(`App "Risk & Compliance" created.`)
+			app := requireApps(t, st, 1)[0]
+			if got := app.Scopes.String(); got != "workflow:deploy,model:export" {
+				t.Fatalf("scopes by clicks = %s", got)
+			}
+
+			ct.clickOn("[ Create API Key ]", 1)
+			ct.waitFor("Create new API key")
+			ct.typeText("reports-prod")
+			ct.clickOn("[ Generate Key ]", 1)
+			ct.clickOn("[ Copy and Close ]", 1)
+			ct.waitFor("API key copied")
+			if len(ct.copiedKeys()) != 1 {
+				t.Fatalf("copied %d keys", len(ct.copiedKeys()))
+			}
+			ct.clickOn("[ Done ]", 1)
+			ct.waitFor("Created on")
+
+			ct.clickOn("Risk & Compliance", 1) // the header's row: selected already, so it opens
+			ct.waitFor("API Keys")
+			ct.clickOn("API Keys", 1)
+			ct.waitFor("API keys can't be edited")
+			ct.clickOn("reports-prod", 1)
+			ct.waitFor("› reports-prod")
+			tab := 2 // after the breadcrumb's
+			if w >= navMinWidth {
+				tab = 3 // and the navigation's
+			}
+			ct.clickOn("API Scopes", tab)
+			ct.clickOn("Undeploy workflow", 1)
+			ct.clickOn("[ Save ]", 1)
+			ct.waitFor(`App "Risk & Compliance" updated.`)
+			if app := requireApps(t, st, 1)[0]; app.Scopes.Len() != 3 {
+				t.Errorf("saved scopes = %v", app.Scopes)
+			}
+		})
+	}
+}
+
+// TestMouseDialogsAndNavigation: a confirmation's buttons, the navigation,
+// rows of the audit log, and the wheel.
+func TestMouseDialogsAndNavigation(t *testing.T) {
+	st := newTestStore(t)
+	seedBank(t, st)
+	ct := startConsole(t, st, testAdmin, 120, 40)
+	ct.clickOn("Marketing", 1)
+	ct.waitFor("› Marketing")
+	ct.clickOn("[ Delete ]", 1) // the selected app's
+	ct.clickOn("[ Cancel ]", 1)
+	ct.waitFor("› Marketing")
+	requireApps(t, st, 3)
+	ct.clickOn("[ Delete ]", 1)
+	ct.waitFor("Delete app")
+	ct.clickOn("[ Delete ]", 1) // the dialog's, above the list's
+	ct.waitFor(`App "Marketing" deleted.`)
+	requireApps(t, st, 2)
+
+	ct.clickOn("Audit Log", 1) // in the navigation
+	ct.waitFor("newest first")
+	ct.clickOn("created app", 2)
+	s := ct.waitFor("› 2026")
+	if !strings.Contains(s, "created app · Customer Support") {
+		t.Errorf("the clicked event is not the selected one:\n%s", s)
+	}
+	ct.tm.Send(tea.MouseWheelMsg{X: 40, Y: 10, Button: tea.MouseWheelUp})
+	ct.waitFor("created API key · Customer Support")
+	ct.clickOn("API Scopes", 1) // the navigation's
+	ct.waitFor("[ Create an App ]")
+}
