@@ -40,15 +40,27 @@ type Store struct {
 	path string
 	now  func() time.Time
 	rand io.Reader
+
+	wmu sync.Mutex // held by every writer from its transaction through the index change
+	ix  *index
+
+	usageMu     sync.Mutex // one flush of last-used times at a time
+	usageWrites int        // key records written by flushes, for tests
+
+	stop      chan struct{} // closed by Close: ends the maintenance loop
+	stopped   chan struct{} // closed by the maintenance loop when it ends
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Option configures Open.
 type Option func(*options)
 
 type options struct {
-	now     func() time.Time
-	rand    io.Reader
-	timeout time.Duration
+	now      func() time.Time
+	rand     io.Reader
+	timeout  time.Duration
+	maintain time.Duration
 }
 
 // WithClock sets the clock used for created-on dates and audit times.
@@ -61,12 +73,17 @@ func WithRandom(r io.Reader) Option { return func(o *options) { o.rand = r } }
 // the file before it gives up with a LockedError.
 func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
+// WithMaintenance sets how often the store writes coalesced last-used times
+// and deletes rolled keys whose grace period has passed (30 s by default).
+// Zero turns the background work off; Close still flushes last-used times.
+func WithMaintenance(every time.Duration) Option { return func(o *options) { o.maintain = every } }
+
 // Open opens or creates the database at path. A file held by another process
 // fails within the lock timeout (one second by default) with a LockedError; a
 // file that is not an apiscopes database fails with ErrNotDatabase and is
 // left untouched.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := options{now: time.Now, rand: rand.Reader, timeout: time.Second}
+	o := options{now: time.Now, rand: rand.Reader, timeout: time.Second, maintain: 30 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -84,12 +101,38 @@ func Open(path string, opts ...Option) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: o.now, rand: &lockedReader{r: o.rand}}
+	s := &Store{db: db, path: path, now: o.now, rand: &lockedReader{r: o.rand}, ix: newIndex(),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.db.View(s.ix.load); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: read apps and keys: %w", path, err)
+	}
+	// Rolled keys whose grace period ended while no process held the file.
+	if err := s.sweep(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: delete rolled keys: %w", path, err)
+	}
+	go s.maintain(o.maintain)
 	return s, nil
+}
+
+// commit runs fn as one write transaction and then, only if it committed,
+// apply, which brings the in-memory index in step. Writers take turns, so
+// the index changes in the same order as the file.
+func (s *Store) commit(fn func(tx *bolt.Tx) error, apply func()) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.db.Update(fn); err != nil {
+		return err
+	}
+	if apply != nil {
+		apply()
+	}
+	return nil
 }
 
 // tooSmall reports bbolt's refusal of a file shorter than two of its pages,
@@ -148,8 +191,17 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close releases the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the background work, writes the last-used times not yet
+// written, and releases the file. Calling it again does nothing.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		flushErr := s.flushUsage(true)
+		s.closeErr = errors.Join(flushErr, s.db.Close())
+	})
+	return s.closeErr
+}
 
 // DefaultPath is where the console keeps its database when --db is not
 // given: $XDG_DATA_HOME/apiscopes/apiscopes.db, else under ~/.local/share.
