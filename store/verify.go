@@ -57,45 +57,48 @@ func (d Decision) String() string {
 }
 
 // Verify decides whether key may use scope, from the key's app's scopes at
-// this moment. A malformed key or a bad checksum is refused before any
-// lookup; an expired key is refused with Expired, and a rolled key whose
-// grace period has passed as if it were deleted. A recognised key's use is
-// noted for its "last used" time, in memory (see usage.go).
+// this moment. An expired key is refused with Expired, and a rolled key
+// whose grace period has passed as if it were deleted. A recognised key's
+// use is noted for its "last used" time, in memory (see usage.go).
 //
 // Verify reads the in-memory index, never the file: it does not block on
-// writers and costs a hash and two map lookups. The error is kept for
-// callers that handle failures; every refusal is a Decision.
+// writers and costs a hash and two map lookups. A key of the wrong length is
+// refused before it is hashed; a key the index holds was issued, so its form
+// and checksum are right by construction and are checked (CheckKey) only
+// for a key it does not hold, to tell a typo from an unknown key. The error
+// is kept for callers that handle failures; every refusal is a Decision.
 func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 	d := Decision{Scope: scope}
 	if _, ok := scopes.Lookup(scope); !ok {
 		d.Reason = UnknownScope
 		return d, nil
 	}
-	switch err := CheckKey(key); {
-	case errors.Is(err, ErrKeyBadChecksum):
-		d.Reason = BadChecksum
-		return d, nil
-	case err != nil:
+	if len(key) != KeyLen {
 		d.Reason = Malformed
 		return d, nil
 	}
-	e, k, app, ok := s.ix.lookup(keyDigest(key))
+	e, ok := s.ix.lookup(keyDigest(key), &d)
 	if !ok {
-		d.Reason = UnknownKey
+		switch err := CheckKey(key); {
+		case errors.Is(err, ErrKeyBadChecksum):
+			d.Reason = BadChecksum
+		case err != nil:
+			d.Reason = Malformed
+		default:
+			d.Reason = UnknownKey
+		}
 		return d, nil
 	}
 	now := s.now()
-	if k.Deleting(now) {
-		d.Reason = UnknownKey
-		return d, nil
+	if d.Key.Deleting(now) {
+		return Decision{Scope: scope, Reason: UnknownKey}, nil
 	}
-	k.LastUsedAt = time.Time{} // a Decision is about this check; Keys reports use
-	d.Key, d.App = k, app
+	d.Key.LastUsedAt = time.Time{} // a Decision is about this check; Keys reports use
 	switch {
-	case k.Expired(now):
+	case d.Key.Expired(now):
 		d.Reason = Expired
 		return d, nil
-	case app.Scopes.Allows(scope):
+	case d.App.Scopes.Allows(scope):
 		d.Allowed, d.Reason = true, Allowed
 	default:
 		d.Reason = ScopeNotGranted
