@@ -26,6 +26,10 @@ const usage = `apiscopes — manage scoped API apps and their API keys
 
 Usage:
   apiscopes [--db PATH]      open the console (Settings › Security & Control › API Scopes)
+  apiscopes serve --http ADDR
+                             serve the verify API: POST /v1/verify (see apiscopes serve -h)
+  apiscopes verify --scope ID [--json] < key
+                             check a key: exit 0 allowed, 1 denied, 2 error
   apiscopes version          print the version
   apiscopes -h               show this help
 
@@ -55,6 +59,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd := fs.Arg(0); cmd {
 	case "":
 		return console(*db, stdin, stdout, stderr)
+	case "serve":
+		return serveCommand(fs.Args()[1:], *db, stdout, stderr)
+	case "verify":
+		return verifyCommand(fs.Args()[1:], *db, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "apiscopes", buildVersion())
 		return 0
