@@ -20,6 +20,9 @@ type KeyOptions struct {
 	// ExpiresAt is when the key stops working; zero means never. It must
 	// be in the future.
 	ExpiresAt time.Time
+	// ExpiresIn, when ExpiresAt is zero, sets it this long after the key's
+	// creation, by the store's clock ("30 days").
+	ExpiresIn time.Duration
 }
 
 // CreateKeyWith is CreateKey with options, such as an expiry.
@@ -31,7 +34,7 @@ func (s *Store) CreateKeyWith(actor Actor, appID uint64, name string, o KeyOptio
 	if err != nil {
 		return "", Key{}, err
 	}
-	if !o.ExpiresAt.IsZero() && !o.ExpiresAt.After(s.now()) {
+	if !o.ExpiresAt.IsZero() && !o.ExpiresAt.After(s.now()) || o.ExpiresIn < 0 {
 		return "", Key{}, ErrExpiryPast
 	}
 	text, err := newKeyText(s.rand)
@@ -49,7 +52,11 @@ func (s *Store) CreateKeyWith(actor Actor, appID uint64, name string, o KeyOptio
 			return &NameError{Name: clean, Err: ErrKeyNameTaken}
 		}
 		at := s.now().UTC()
-		if rec, err = s.insertKey(tx, &app, clean, text, actor, at, o.ExpiresAt); err != nil {
+		expires := o.ExpiresAt
+		if expires.IsZero() && o.ExpiresIn > 0 {
+			expires = at.Add(o.ExpiresIn)
+		}
+		if rec, err = s.insertKey(tx, &app, clean, text, actor, at, expires); err != nil {
 			return err
 		}
 		return s.record(tx, actor, at, Event{Action: ActionKeyCreate, AppID: appID, AppName: app.Name,

@@ -110,12 +110,16 @@ func TestCreateKeyExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, week, err := s.CreateKeyWith(admin, app.ID, "week", KeyOptions{ExpiresIn: 7 * 24 * time.Hour})
+	if err != nil || !week.ExpiresAt.Equal(week.CreatedAt.Add(7*24*time.Hour)) {
+		t.Errorf("ExpiresIn: %+v, %v", week, err)
+	}
 	ev, _ := s.Audit()
-	if ev[0].Action != ActionKeyCreate || !ev[0].ExpiresAt.Equal(key.ExpiresAt) {
+	if ev[1].Action != ActionKeyCreate || !ev[1].ExpiresAt.Equal(key.ExpiresAt) {
 		t.Errorf("audit = %+v", ev[0])
 	}
 	keys, _ := s.Keys(app.ID)
-	if len(keys) != 1 || !keys[0].ExpiresAt.Equal(key.ExpiresAt) {
+	if len(keys) != 2 || !keys[0].ExpiresAt.Equal(key.ExpiresAt) {
 		t.Errorf("Keys = %+v", keys)
 	}
 }
