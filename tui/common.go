@@ -19,6 +19,7 @@ type common struct {
 	styles *Styles
 	keys   KeyMap
 	loc    *time.Location
+	now    func() time.Time
 
 	outbox []tea.Msg // messages for the root to handle before the next input
 
@@ -92,6 +93,10 @@ func describe(err error) string {
 		return "Select at least one scope."
 	case errors.Is(err, store.ErrPermission):
 		return "Not allowed: " + clean(strings.TrimPrefix(err.Error(), store.ErrPermission.Error()+": ")) + "."
+	case errors.Is(err, store.ErrExpiryPast):
+		return "Choose an expiry date after today."
+	case errors.Is(err, store.ErrKeyRolled):
+		return "This key was already rolled. Roll its new key instead."
 	case errors.Is(err, store.ErrNotFound):
 		return "It no longer exists: it was deleted, perhaps in another session."
 	}

@@ -25,6 +25,10 @@ var (
 	testAdmin = store.Actor{Name: "alice", Role: store.Admin, Origin: "test"}
 )
 
+// consoleNow is the console's clock in tests: fixed, an hour after the
+// store's clock starts, so "last used" and expiry read the same on every run.
+func consoleNow() time.Time { return testNow.Add(time.Hour) }
+
 // newTestStore opens a database in a temporary folder with the fixed clock
 // and a seeded random source, so keys and dates are the same on every run.
 func newTestStore(t *testing.T) *store.Store {
@@ -82,7 +86,7 @@ func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *c
 			return copiedMsg{where: copiedToSystem}
 		}
 	}
-	m := New(Options{Store: st, Actor: actor, Clipboard: clip, Location: time.UTC, ToastDuration: time.Hour})
+	m := New(Options{Store: st, Actor: actor, Clipboard: clip, Location: time.UTC, ToastDuration: time.Hour, Now: consoleNow})
 	ct.tm = teatest.NewTestModel(t, probe{m},
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(

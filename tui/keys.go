@@ -12,6 +12,7 @@ type KeyMap struct {
 	CreateKey, Save, Filter key.Binding
 	Help, Quit, ForceQuit   key.Binding
 	Yes                     key.Binding
+	Roll                    key.Binding // replace an API key, deleting the old one after a grace period
 }
 
 // DefaultKeyMap is what users of k9s and lazygit expect.
@@ -36,6 +37,7 @@ func DefaultKeyMap() KeyMap {
 		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
 		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 		Yes:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
+		Roll:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roll key")),
 	}
 }
 
