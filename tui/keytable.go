@@ -104,6 +104,21 @@ func (a *keyActions) create(app store.App) tea.Cmd {
 	return tea.Batch(a.c.post(openDialogMsg{d}), cmd)
 }
 
+// roll opens Roll API key for the selected key.
+func (a *keyActions) roll(app store.App) tea.Cmd {
+	k, ok := a.table.selected()
+	if !ok {
+		return nil
+	}
+	if !a.c.canWrite() {
+		return toastErr(fmt.Errorf("%w: viewers can't roll API keys", store.ErrPermission))
+	}
+	if !k.DeleteAt.IsZero() {
+		return toastErr(store.ErrKeyRolled)
+	}
+	return a.c.post(openDialogMsg{&rollDialog{c: a.c, app: app, old: k, copy: a.copy, grace: defaultGrace}})
+}
+
 func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 	k, ok := a.table.selected()
 	if !ok {

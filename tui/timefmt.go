@@ -32,12 +32,12 @@ func (c *common) ago(now, t time.Time) string {
 func (c *common) in(now, t time.Time) string {
 	d := t.Sub(now)
 	switch {
-	case d < time.Minute:
+	case d < 2*time.Minute:
 		return "in 1 min"
 	case d < time.Hour:
-		return fmt.Sprintf("in %d min", int((d+time.Minute-1)/time.Minute))
+		return fmt.Sprintf("in %d min", int(d/time.Minute))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("in %d h", int((d+time.Hour-1)/time.Hour))
+		return fmt.Sprintf("in %d h", int(d/time.Hour))
 	}
 	return c.date(t)
 }
