@@ -35,12 +35,14 @@ type Event struct {
 	KeyHint  string `json:"key_hint,omitempty"`
 	KeysGone int    `json:"keys_deleted,omitempty"` // keys deleted along with an app
 
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`    // a created key's expiry
-	NewKeyID   uint64    `json:"new_key_id,omitempty"`   // a roll: the key that replaces KeyID
-	NewKeyName string    `json:"new_key,omitempty"`      //
-	NewKeyHint string    `json:"new_key_hint,omitempty"` //
-	DeleteAt   time.Time `json:"delete_at,omitzero"`     // a roll: when KeyID is deleted
-	Scheduled  bool      `json:"scheduled,omitempty"`    // a deletion a roll scheduled, made by the store
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // a created key's expiry (a roll: the new key's)
+	Scheduled bool      `json:"scheduled,omitempty"` // a deletion a roll scheduled, made by the store
+
+	// A roll: the key that replaces KeyID, and when KeyID is deleted.
+	NewKeyID   uint64    `json:"new_key_id,omitempty"`
+	NewKeyName string    `json:"new_key,omitempty"`
+	NewKeyHint string    `json:"new_key_hint,omitempty"`
+	DeleteAt   time.Time `json:"delete_at,omitzero"`
 
 	NameBefore   string   `json:"name_before,omitempty"`
 	ScopesBefore []string `json:"scopes_before,omitempty"`

@@ -42,7 +42,7 @@ func newTestStore(t *testing.T) *store.Store {
 		return now
 	}
 	st, err := store.Open(filepath.Join(t.TempDir(), "apiscopes.db"),
-		store.WithClock(clock), store.WithRandom(rand.NewChaCha8([32]byte{7})))
+		store.WithClock(clock), store.WithRandom(rand.NewChaCha8([32]byte{7})), store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
 	}
