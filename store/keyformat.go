@@ -40,14 +40,11 @@ func checksum(body string) string {
 	return string(sum[:])
 }
 
-// checksum62 is checksum without an allocation, for CheckKey's hot path.
+// checksum62 is checksum as an array, which CheckKey compares without
+// building a string.
 func checksum62(body string) [checksumLen]byte {
-	var buf [KeyLen]byte // a key body fits: the copy stays on the stack
+	n := crc32.ChecksumIEEE([]byte(body))
 	var out [checksumLen]byte
-	n := crc32.ChecksumIEEE(buf[:copy(buf[:], body)])
-	if len(body) > len(buf) {
-		n = crc32.ChecksumIEEE([]byte(body))
-	}
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = base62[n%62]
 		n /= 62

@@ -102,7 +102,7 @@ func (s *Store) insertKey(tx *bolt.Tx, app *appRecord, name, text string, actor 
 }
 
 // DeleteKey removes a key; it stops working at once. Keys cannot be edited:
-// deleting and creating anew is the only way to change one.
+// to replace one, roll it (RollKey) or delete it and create another.
 func (s *Store) DeleteKey(actor Actor, keyID uint64) error {
 	if err := actor.mayWrite(); err != nil {
 		return err
