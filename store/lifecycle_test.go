@@ -358,3 +358,52 @@ func TestRolledNames(t *testing.T) {
 		t.Errorf("rolled name %q, want ci (rolled 2)", r2.Name)
 	}
 }
+
+// Verify runs beside writers, flushes and sweeps without a race, and never
+// answers from a state the file did not have: a key is allowed only while
+// it exists.
+func TestVerifyConcurrentWithWrites(t *testing.T) {
+	s := newTestStore(t, WithMaintenance(time.Millisecond))
+	app := mustCreateApp(t, s, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	stable, _ := mustCreateKey(t, s, app.ID, "stable")
+	done := make(chan struct{})
+	errs := make(chan string, 4)
+	for range 2 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- ""
+					return
+				default:
+				}
+				if d, err := s.Verify(stable, scopes.ModelDeploy); err != nil || !d.Allowed {
+					errs <- d.String()
+					return
+				}
+			}
+		}()
+	}
+	for i := range 30 {
+		text, k := mustCreateKey(t, s, app.ID, "k"+strings.Repeat("x", i))
+		if d, _ := s.Verify(text, scopes.ModelDeploy); !d.Allowed {
+			t.Errorf("new key refused: %v", d)
+		}
+		if i%2 == 0 {
+			if _, _, err := s.RollKey(admin, k.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := s.DeleteKey(admin, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := s.Verify(text, scopes.ModelDeploy); d.Reason != UnknownKey {
+			t.Errorf("removed key: %v", d)
+		}
+	}
+	close(done)
+	for range 2 {
+		if msg := <-errs; msg != "" {
+			t.Errorf("a concurrent check failed: %s", msg)
+		}
+	}
+}
