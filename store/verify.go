@@ -62,7 +62,7 @@ func (d Decision) String() string {
 // use is noted for its "last used" time, in memory (see usage.go).
 //
 // Verify reads the in-memory index, never the file: it does not block on
-// writers and costs a hash and two map lookups. A key of the wrong length is
+// writers and costs a hash and a map lookup. A key of the wrong length is
 // refused before it is hashed; a key the index holds was issued, so its form
 // and checksum are right by construction and are checked (CheckKey) only
 // for a key it does not hold, to tell a typo from an unknown key. The error
