@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"runtime/debug"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
@@ -26,7 +27,9 @@ const usage = `apiscopes — manage scoped API apps and their API keys
 
 Usage:
   apiscopes [--db PATH]            open the console (Settings › Security & Control › API Scopes)
-  apiscopes serve [flags]          serve the console to admins over SSH (apiscopes serve -h)
+  apiscopes serve [flags]          serve the console over SSH and the verify API over HTTP (serve -h)
+  apiscopes verify --scope ID [--json] < key
+                                   check a key: exit 0 allowed, 1 denied, 2 error
   apiscopes audit [--json]         print the audit log, newest first (--json: JSON Lines)
   apiscopes demo [--apps N]        the console on a throw-away database with a bank's apps and keys;
                                    --apps adds N more apps to try it at scale; deleted on exit
@@ -61,7 +64,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "":
 		return console(*db, stdin, stdout, stderr)
 	case "serve":
-		return serve(fs.Args()[1:], *db, stdout, stderr)
+		return serveCommand(fs.Args()[1:], *db, stdout, stderr)
+	case "verify":
+		return verifyCommand(fs.Args()[1:], *db, stdin, stdout, stderr)
 	case "backup":
 		return backupCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "check":
@@ -91,6 +96,25 @@ func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+// parseFlags sets each flag from APISCOPES_<FLAG> first, then from args,
+// so the command line wins; a bad value in either is an error naming it. An
+// empty variable counts as unset.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "APISCOPES_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := os.Getenv(name); v != "" && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
 }
 
 // parseSub parses a subcommand's flags (environment first, see parseFlags)

@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -22,89 +22,147 @@ import (
 
 const serveUsage = `Usage: apiscopes serve [flags]
 
-Serves the console to admins over SSH. One process owns the database.
+One process owns the database and serves it: the console to admins over SSH,
+and the verify API to services over HTTP.
 
 Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --db PATH              database file (default: as for the console)
-  --ssh ADDR             SSH listen address (default 127.0.0.1:23234)
+  --ssh ADDR             SSH console address (default 127.0.0.1:23234; "" turns it off)
   --admins FILE          authorized_keys file of admins (full rights)
   --viewers FILE         authorized_keys file of viewers (read-only)
   --host-key FILE        ed25519 host key, made on first start (default: beside the database)
-  --idle-timeout DUR     drop connections idle this long (default 30m; 0 never)
-  --max-sessions N       sessions open at once (default 32)
+  --idle-timeout DUR     drop SSH connections idle this long (default 30m; 0 never)
+  --max-sessions N       SSH sessions open at once (default 32)
+  --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
+                         POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
+                         or Authorization: Bearer aps_… with {"scope": "…"};
+                         200 allowed, 403 denied with the reason; GET /healthz
   --backup-dir DIR       keep checked hot backups here (default: none)
   --backup-every DUR     how often to take one (default 1h); the newest 7 are kept
 
 A key line's comment names its person ("Created by"); without one, the SSH
 user name does. Edits to the allow-list files count from the next login.
+The SSH console needs an allow-list: it never starts open to everyone. With
+--http and no allow-list, only the verify API is served.
+Stops on ctrl+c or SIGTERM: sessions get a goodbye, requests in flight
+finish, and the database closes cleanly.
 `
 
-// serve runs the SSH console server until SIGINT or SIGTERM.
-func serve(args []string, dbPath string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	db := fs.String("db", dbPath, "")
-	addr := fs.String("ssh", "127.0.0.1:23234", "")
+// shutdownGrace is how long a stopping server waits for sessions and
+// requests in flight.
+const shutdownGrace = 10 * time.Second
+
+// serveCommand runs serve until the process is interrupted or terminated.
+func serveCommand(args []string, db string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, db, stdout, stderr)
+}
+
+// serve opens the database and serves it until ctx ends, then says goodbye
+// to sessions, finishes requests, stops backups and closes the store, which
+// writes the last-used times it holds.
+func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve")
+	fs.StringVar(&db, "db", db, "")
+	sshAddr := fs.String("ssh", "127.0.0.1:23234", "")
 	admins := fs.String("admins", "", "")
 	viewers := fs.String("viewers", "", "")
 	hostKey := fs.String("host-key", "", "")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "")
 	maxSessions := fs.Int("max-sessions", 32, "")
+	httpAddr := fs.String("http", "", "")
 	backupDir := fs.String("backup-dir", "", "")
 	backupEvery := fs.Duration("backup-every", time.Hour, "")
-	if err := parseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, serveUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "apiscopes serve: %v\n\n%s", err, serveUsage)
+	if code, ok := parseSub(fs, args, 0, 0, serveUsage, stdout, stderr); !ok {
+		return code
+	}
+	if *sshAddr == "" && *httpAddr == "" {
+		fmt.Fprintf(stderr, "apiscopes serve: nothing to serve: pass --http ADDR, or keep --ssh on\n\n%s", serveUsage)
+		return 2
+	}
+	if *backupDir != "" && *backupEvery <= 0 {
+		fmt.Fprintf(stderr, "apiscopes serve: --backup-every %v: give a positive interval, e.g. 1h\n", *backupEvery)
 		return 2
 	}
 	logger := log.NewWithOptions(stderr, log.Options{ReportTimestamp: true, Prefix: "apiscopes"})
 
-	allow, err := server.NewAllowList(*admins, *viewers)
-	if err != nil {
-		logger.Error("refusing to start an open server", "err", err)
-		return 2
+	// With only --http, the verify API runs alone; the SSH console needs an
+	// allow-list, and without one it is off rather than open.
+	if *httpAddr != "" && *admins == "" && *viewers == "" {
+		*sshAddr = ""
 	}
-	st, code, msg := openStore(*db)
+	var allow *server.AllowList
+	if *sshAddr != "" {
+		var err error
+		if allow, err = server.NewAllowList(*admins, *viewers); err != nil {
+			logger.Error("refusing to start an open server", "err", err,
+				"hint", "list admins with --admins FILE, or serve only the verify API with --http ADDR")
+			return 2
+		}
+	}
+	st, code, msg := openStore(db)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
 		return code
 	}
 	defer st.Close()
-	if *hostKey == "" {
-		*hostKey = filepath.Join(filepath.Dir(st.Path()), "ssh_host_ed25519_key")
-	}
 
-	srv, err := server.NewSSH(st, server.Config{Addr: *addr, HostKeyPath: *hostKey, Allow: allow,
-		IdleTimeout: *idle, MaxSessions: *maxSessions, Log: logger})
-	if err != nil {
-		logger.Error("cannot start", "err", err)
-		return 1
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		logger.Error("cannot listen", "addr", *addr, "err", err)
-		return 1
-	}
-	nAdmins, nViewers := allow.Size()
-	logger.Info("listening", "ssh", ln.Addr().String(), "db", st.Path(), "admins", nAdmins, "viewers", nViewers)
-	logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)
-	for _, p := range allow.Problems() {
-		logger.Warn("allow-list", "problem", p)
-	}
+	failed := make(chan error, 2)
+	var stops []func(context.Context) error
 
-	if *backupDir != "" {
-		if *backupEvery <= 0 {
-			logger.Error("--backup-every must be positive", "got", *backupEvery)
-			return 2
+	if *sshAddr != "" {
+		if *hostKey == "" {
+			*hostKey = filepath.Join(filepath.Dir(st.Path()), "ssh_host_ed25519_key")
 		}
-		ctx, cancel := context.WithCancel(context.Background())
+		srv, err := server.NewSSH(st, server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow,
+			IdleTimeout: *idle, MaxSessions: *maxSessions, Log: logger})
+		if err != nil {
+			logger.Error("cannot start the SSH console", "err", err)
+			return 1
+		}
+		ln, err := net.Listen("tcp", *sshAddr)
+		if err != nil {
+			logger.Error("cannot listen; choose another address with --ssh", "addr", *sshAddr, "err", err)
+			return 1
+		}
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, ssh.ErrServerClosed) {
+				failed <- fmt.Errorf("ssh: %w", err)
+			}
+		}()
+		stops = append(stops, srv.Shutdown)
+		nAdmins, nViewers := allow.Size()
+		logger.Info("SSH console ready", "addr", ln.Addr().String(), "admins", nAdmins, "viewers", nViewers)
+		logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)
+		for _, p := range allow.Problems() {
+			logger.Warn("allow-list", "problem", p)
+		}
+	}
+
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			logger.Error("cannot listen on "+*httpAddr+"; choose another address with --http", "err", err)
+			return 1
+		}
+		srv := server.New(*httpAddr, st, slog.New(logger))
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("http: %w", err)
+			}
+		}()
+		stops = append(stops, srv.Shutdown)
+		logger.Info("verify API ready", "url", "http://"+ln.Addr().String()+"/v1/verify")
+	}
+
+	stopBackups := func() {}
+	if *backupDir != "" {
+		bctx, cancel := context.WithCancel(context.Background())
 		finished := make(chan struct{})
 		go func() {
 			defer close(finished)
-			st.KeepBackups(ctx, *backupDir, *backupEvery, 0, func(path string, err error) {
+			st.KeepBackups(bctx, *backupDir, *backupEvery, 0, func(path string, err error) {
 				if err != nil {
 					logger.Error("backup failed", "dir", *backupDir, "err", err)
 					return
@@ -112,47 +170,31 @@ func serve(args []string, dbPath string, stdout, stderr io.Writer) int {
 				logger.Info("backup", "file", path)
 			})
 		}()
-		defer func() { cancel(); <-finished }() // before the database closes
+		stopBackups = func() { cancel(); <-finished }
 		logger.Info("hot backups", "dir", *backupDir, "every", *backupEvery)
 	}
+	logger.Info("serving", "db", st.Path())
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(stop)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	exit := 0
 	select {
-	case err := <-done:
-		if !errors.Is(err, ssh.ErrServerClosed) {
-			logger.Error("server stopped", "err", err)
-			return 1
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-failed:
+		logger.Error("stopped", "err", err)
+		exit = 1
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	for _, stop := range stops {
+		if err := stop(stopCtx); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+			logger.Warn("shutdown cut sessions or requests short", "err", err)
 		}
-	case sig := <-stop:
-		logger.Info("shutting down", "signal", sig.String())
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
-			logger.Warn("shutdown", "err", err)
-		}
+	}
+	stopBackups() // before the database closes
+	if err := st.Close(); err != nil {
+		logger.Error("closing the database", "err", err)
+		return 1
 	}
 	logger.Info("stopped; database closed cleanly", "db", st.Path())
-	return 0
-}
-
-// parseFlags sets each flag from APISCOPES_<FLAG> first, then from args,
-// so the command line wins; a bad value in either is an error naming it.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "APISCOPES_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := os.Getenv(name); v != "" && err == nil { // set and not empty
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, e)
-			}
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return fs.Parse(args)
+	return exit
 }

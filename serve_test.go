@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +22,106 @@ import (
 
 	"apiscopes/store"
 )
+
+// lockedBuffer is a stderr the server writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var readyURL = regexp.MustCompile(`url=(http://\S+/v1/verify)`)
+
+// TestServe runs `apiscopes serve --http` on a free port, asks it as a
+// service would, and stops it as ctrl+c does: the database is released.
+func TestServe(t *testing.T) {
+	path, key := seededDB(t)
+	t.Setenv("APISCOPES_HTTP", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	stderr := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- serve(ctx, []string{"--http", "127.0.0.1:0"}, path, &stdout, stderr) }()
+
+	var url string
+	deadline := time.Now().Add(5 * time.Second)
+	for url == "" {
+		if m := readyURL.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("serve never became ready: %s", stderr.String())
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for scope, want := range map[string]int{"model:deploy": 200, "guardrail:deploy": 403, "model:nope": 400} {
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"key": "`+key+`", "scope": "`+scope+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", scope, resp.StatusCode, want)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if strings.Contains(stderr.String(), key) {
+		t.Error("the server logged the key")
+	}
+	st, err := store.Open(path, store.WithLockTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("the database is still held: %v", err)
+	}
+	defer st.Close()
+	keys, _ := st.Keys(1)
+	if len(keys) != 1 || keys[0].LastUsedAt.IsZero() {
+		t.Errorf("the key's last use was not written at shutdown: %+v", keys)
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	t.Setenv("APISCOPES_HTTP", "")
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"serve"}, 2, "refusing to start an open server"},
+		{[]string{"serve", "--ssh", ""}, 2, "nothing to serve: pass --http ADDR"},
+		{[]string{"serve", "--http"}, 2, "flag needs an argument: -http"},
+		{[]string{"serve", "--http", "127.0.0.1:0", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"serve", "--http", "256.0.0.1:http", "--db", t.TempDir() + "/a.db"}, 1, "cannot listen on 256.0.0.1:http"},
+	} {
+		code, _, errs := runWithStdin(t, "", tt.args...)
+		if code != tt.code || !strings.Contains(errs, tt.err) {
+			t.Errorf("%v: %d %q; want %d %q", tt.args, code, errs, tt.code, tt.err)
+		}
+	}
+	if code, out, _ := runWithStdin(t, "", "serve", "-h"); code != 0 || !strings.Contains(out, "POST /v1/verify") {
+		t.Errorf("serve -h: %d %q", code, out)
+	}
+}
 
 // TestServeKeepsHotBackupsAndStopsCleanly runs `apiscopes serve` as its own
 // process with hot backups every 100 ms, stops it with SIGTERM, and checks
@@ -57,7 +163,7 @@ func TestServeKeepsHotBackupsAndStopsCleanly(t *testing.T) {
 		t.Fatalf("serve after SIGTERM: %v; log:\n%s", err, errb.String())
 	}
 	log := errb.String()
-	for _, want := range []string{"listening", "host key", "fingerprint=SHA256:", "shutting down", "database closed cleanly"} {
+	for _, want := range []string{"SSH console ready", "host key", "fingerprint=SHA256:", "shutting down", "database closed cleanly"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
 		}

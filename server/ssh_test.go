@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -191,23 +190,6 @@ func (tm *terminal) createApp(name string) {
 	tm.waitFor("Untitled app")
 	tm.keys(name, "\t", " ", "\x13") // name, to the scopes, tick the first, ctrl+s
 	tm.waitFor("created.")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestAdminChangeShowsInAnotherSession(t *testing.T) {

@@ -20,7 +20,7 @@ func (s *Store) CreateApp(actor Actor, name string, set scopes.Set) (App, error)
 		return App{}, ErrNoScopes
 	}
 	var rec appRecord
-	err := s.write(func(tx *bolt.Tx) error {
+	err := s.commit(func(tx *bolt.Tx) error {
 		n := name
 		if n == "" {
 			n = nextDefaultName(tx)
@@ -48,7 +48,7 @@ func (s *Store) CreateApp(actor Actor, name string, set scopes.Set) (App, error)
 			return err
 		}
 		return s.record(tx, actor, at, Event{Action: ActionAppCreate, AppID: id, AppName: clean, ScopesAfter: rec.Scopes})
-	})
+	}, func() { s.ix.putApp(rec) })
 	if err != nil {
 		return App{}, err
 	}
@@ -119,7 +119,7 @@ func (s *Store) update(actor Actor, id uint64, change func(*appRecord) error) (A
 		return App{}, err
 	}
 	var rec appRecord
-	err := s.write(func(tx *bolt.Tx) error {
+	err := s.commit(func(tx *bolt.Tx) error {
 		var err error
 		if rec, err = getApp(tx, id); err != nil {
 			return err
@@ -159,7 +159,7 @@ func (s *Store) update(actor Actor, id uint64, change func(*appRecord) error) (A
 			ev.ScopesBefore, ev.ScopesAfter = before.Scopes, rec.Scopes
 		}
 		return s.record(tx, actor, at, ev)
-	})
+	}, func() { s.ix.putApp(rec) })
 	if err != nil {
 		return App{}, err
 	}
@@ -172,7 +172,7 @@ func (s *Store) DeleteApp(actor Actor, id uint64) error {
 	if err := actor.mayWrite(); err != nil {
 		return err
 	}
-	return s.write(func(tx *bolt.Tx) error {
+	return s.commit(func(tx *bolt.Tx) error {
 		rec, err := getApp(tx, id)
 		if err != nil {
 			return err
@@ -194,7 +194,7 @@ func (s *Store) DeleteApp(actor Actor, id uint64) error {
 		}
 		return s.record(tx, actor, s.now().UTC(), Event{Action: ActionAppDelete, AppID: id, AppName: rec.Name,
 			ScopesBefore: rec.Scopes, KeysGone: len(keys)})
-	})
+	}, func() { s.ix.dropApp(id) })
 }
 
 // App returns one app.

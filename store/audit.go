@@ -15,6 +15,7 @@ const (
 	ActionAppDelete Action = "app.delete"
 	ActionKeyCreate Action = "key.create"
 	ActionKeyDelete Action = "key.delete"
+	ActionKeyRoll   Action = "key.roll" // a new key replaces KeyID, which is deleted at DeleteAt
 )
 
 // Event is one audit record: who did what to which app or key, and when. It
@@ -33,6 +34,15 @@ type Event struct {
 	KeyName  string `json:"key,omitempty"`
 	KeyHint  string `json:"key_hint,omitempty"`
 	KeysGone int    `json:"keys_deleted,omitempty"` // keys deleted along with an app
+
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // a created key's expiry (a roll: the new key's)
+	Scheduled bool      `json:"scheduled,omitempty"` // a deletion a roll scheduled, made by the store
+
+	// A roll: the key that replaces KeyID, and when KeyID is deleted.
+	NewKeyID   uint64    `json:"new_key_id,omitempty"`
+	NewKeyName string    `json:"new_key,omitempty"`
+	NewKeyHint string    `json:"new_key_hint,omitempty"`
+	DeleteAt   time.Time `json:"delete_at,omitzero"`
 
 	NameBefore   string   `json:"name_before,omitempty"`
 	ScopesBefore []string `json:"scopes_before,omitempty"`

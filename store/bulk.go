@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -28,9 +29,11 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) error {
 	if err := actor.mayWrite(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var made []appRecord
+	var madeKeys []keyRecord
+	return s.commit(func(tx *bolt.Tx) error {
+		made, madeKeys = made[:0], madeKeys[:0]
 		apps, names := tx.Bucket(bucketApps), tx.Bucket(bucketNames)
-		keys, digests, appKeys := tx.Bucket(bucketKeys), tx.Bucket(bucketDigests), tx.Bucket(bucketAppKeys)
 		for _, spec := range specs {
 			if spec.Scopes.IsEmpty() {
 				return fmt.Errorf("app %q: %w", spec.Name, ErrNoScopes)
@@ -49,6 +52,9 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) error {
 			at := s.now().UTC()
 			rec := appRecord{ID: id, Name: name, Scopes: spec.Scopes.Strings(), CreatedBy: actor.Name,
 				CreatedAt: at, UpdatedBy: actor.Name, UpdatedAt: at, Revision: 1}
+			if err := put(apps, itob(id), rec); err != nil {
+				return err
+			}
 			if err := names.Put([]byte(foldName(name)), itob(id)); err != nil {
 				return err
 			}
@@ -70,37 +76,26 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) error {
 				if err != nil {
 					return err
 				}
-				digest := keyDigest(text)
-				if digests.Get(digest[:]) != nil {
-					return fmt.Errorf("generate key: the random source repeated itself")
-				}
-				kid, err := keys.NextSequence()
+				kat := s.now().UTC()
+				krec, err := s.insertKey(tx, &rec, kname, text, actor, kat, time.Time{})
 				if err != nil {
 					return err
 				}
-				kat := s.now().UTC()
-				krec := keyRecord{ID: kid, AppID: id, Name: kname, Hint: keyHint(text), Digest: digest[:],
-					CreatedBy: actor.Name, CreatedAt: kat}
-				if err := put(keys, itob(kid), krec); err != nil {
-					return err
-				}
-				if err := digests.Put(digest[:], itob(kid)); err != nil {
-					return err
-				}
-				if err := appKeys.Put(appKey(id, kid), nil); err != nil {
-					return err
-				}
-				rec.Keys++
-				rec.Revision++
+				madeKeys = append(madeKeys, krec)
 				if err := s.record(tx, actor, kat, Event{Action: ActionKeyCreate, AppID: id, AppName: name,
-					KeyID: kid, KeyName: kname, KeyHint: krec.Hint}); err != nil {
+					KeyID: krec.ID, KeyName: kname, KeyHint: krec.Hint}); err != nil {
 					return err
 				}
 			}
-			if err := put(apps, itob(id), rec); err != nil {
-				return err
-			}
+			made = append(made, rec)
 		}
 		return nil
+	}, func() {
+		for _, a := range made {
+			s.ix.putApp(a)
+		}
+		for _, k := range madeKeys {
+			s.ix.putKey(k)
+		}
 	})
 }

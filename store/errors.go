@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Errors returned by the store. Compare with errors.Is: most are wrapped
@@ -24,6 +25,10 @@ var (
 	ErrNameTaken   = errors.New("name is already used")
 	// ErrKeyNameTaken is ErrNameTaken for a key name within its app.
 	ErrKeyNameTaken = fmt.Errorf("%w by another key of this app", ErrNameTaken)
+
+	ErrExpiryPast = errors.New("the expiry date has passed: choose a later one")
+	ErrKeyRolled  = errors.New("this API key was already rolled: roll its new key instead")
+	ErrGrace      = fmt.Errorf("the grace period must be between none and %d days", MaxGrace/(24*time.Hour))
 
 	ErrKeyMalformed   = errors.New("malformed API key")
 	ErrKeyBadChecksum = errors.New("API key checksum does not match")

@@ -36,13 +36,20 @@ var maxSecret = encode62(new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), 
 
 // checksum encodes the CRC-32 of body in base62, fixed width.
 func checksum(body string) string {
-	var out [checksumLen]byte
+	sum := checksum62(body)
+	return string(sum[:])
+}
+
+// checksum62 is checksum as an array, which CheckKey compares without
+// building a string.
+func checksum62(body string) [checksumLen]byte {
 	n := crc32.ChecksumIEEE([]byte(body))
+	var out [checksumLen]byte
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = base62[n%62]
 		n /= 62
 	}
-	return string(out[:])
+	return out
 }
 
 // CheckKey validates the form and checksum of key text. It reads nothing
@@ -61,14 +68,20 @@ func CheckKey(key string) error {
 	if body[len(KeyPrefix):] > maxSecret {
 		return ErrKeyMalformed
 	}
-	if key[KeyLen-checksumLen:] != checksum(body) {
+	if sum := checksum62(body); key[KeyLen-checksumLen:] != string(sum[:]) {
 		return ErrKeyBadChecksum
 	}
 	return nil
 }
 
 // keyDigest is the only form of a key the database holds: its lookup index.
-func keyDigest(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
+func keyDigest(key string) [sha256.Size]byte {
+	var buf [KeyLen]byte // a well-formed key fits: no allocation on Verify's path
+	if len(key) > len(buf) {
+		return sha256.Sum256([]byte(key))
+	}
+	return sha256.Sum256(buf[:copy(buf[:], key)])
+}
 
 // keyHint is what the console shows of a key after it was copied.
 func keyHint(key string) string { return KeyPrefix + "…" + key[len(key)-hintLen:] }
@@ -84,7 +97,16 @@ func encode62(n *big.Int, width int) string {
 	return string(out)
 }
 
-func is62(c byte) bool { return val62(c) >= 0 }
+// is62 reports whether c is a base62 digit: one table read, as CheckKey
+// runs it on every character of every key a service presents.
+func is62(c byte) bool { return digits62[c] }
+
+var digits62 = func() (t [256]bool) {
+	for i := range len(base62) {
+		t[base62[i]] = true
+	}
+	return t
+}()
 
 func val62(c byte) int {
 	switch {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"apiscopes/scopes"
 )
@@ -18,8 +19,7 @@ import (
 // file, a streamed backup, the hot backups folder and the audit trail as
 // exported (JSON). Only SHA-256 digests and hints may be there.
 //
-// Key rolling is not in the store yet: when it is, roll a key here too, and
-// look for both the old and the new text.
+// Rolled keys count too: the old text and the new one are both looked for.
 func TestNoKeyTextAnywhereAtRest(t *testing.T) {
 	s := newTestStore(t)
 	var texts []string
@@ -34,6 +34,14 @@ func TestNoKeyTextAnywhereAtRest(t *testing.T) {
 	keys, _ := s.Keys(apps[0].ID)
 	if err := s.DeleteKey(admin, keys[1].ID); err != nil {
 		t.Fatal(err)
+	}
+	// Roll the two keys left: one replaced at once, one after a grace period.
+	for i, grace := range map[int]time.Duration{0: 0, 2: time.Hour} {
+		text, _, err := s.RollKey(admin, keys[i].ID, grace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, text)
 	}
 	if err := s.DeleteApp(admin, apps[1].ID); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,18 @@ type Key struct {
 	Hint      string // "aps_…" and the key's last four characters
 	CreatedBy string
 	CreatedAt time.Time
+
+	ExpiresAt  time.Time // when the key stops working; zero: never
+	LastUsedAt time.Time // the last check that recognised the key; zero: never used
+	DeleteAt   time.Time // when a rolled key is deleted; zero: not scheduled
 }
+
+// Expired reports whether the key has stopped working by its expiry at now.
+func (k Key) Expired(now time.Time) bool { return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) }
+
+// Deleting reports whether the key's scheduled deletion is due at now: from
+// then on it is refused as if it were already deleted.
+func (k Key) Deleting(now time.Time) bool { return !k.DeleteAt.IsZero() && !now.Before(k.DeleteAt) }
 
 type appRecord struct {
 	ID        uint64    `json:"id"`
@@ -52,6 +63,11 @@ type keyRecord struct {
 	Digest    []byte    `json:"sha256"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
+
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"` // written at most once a minute, see usage.go
+	DeleteAt   time.Time `json:"delete_at,omitzero"`    // set by a roll
+	DeleteBy   string    `json:"delete_by,omitempty"`   // who rolled it, for the deletion's audit record
 }
 
 func (r *appRecord) app() (App, error) {
@@ -64,7 +80,8 @@ func (r *appRecord) app() (App, error) {
 }
 
 func (r *keyRecord) key() Key {
-	return Key{ID: r.ID, AppID: r.AppID, Name: r.Name, Hint: r.Hint, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt}
+	return Key{ID: r.ID, AppID: r.AppID, Name: r.Name, Hint: r.Hint, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
+		ExpiresAt: r.ExpiresAt, LastUsedAt: r.LastUsedAt, DeleteAt: r.DeleteAt}
 }
 
 // itob is the big-endian form of an id: bbolt keeps such keys in numeric order.

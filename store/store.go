@@ -41,6 +41,17 @@ type Store struct {
 	now  func() time.Time
 	rand io.Reader
 	feed feed
+
+	wmu sync.Mutex // held by every writer from its transaction through the index change
+	ix  *index
+
+	usageMu     sync.Mutex // one flush of last-used times at a time
+	usageWrites int        // key records written by flushes, for tests
+
+	stop      chan struct{} // closed by Close: ends the maintenance loop
+	stopped   chan struct{} // closed by the maintenance loop when it ends
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Option configures Open.
@@ -51,6 +62,7 @@ type options struct {
 	rand     io.Reader
 	timeout  time.Duration
 	readOnly bool
+	maintain time.Duration
 }
 
 // WithClock sets the clock used for created-on dates and audit times.
@@ -68,6 +80,11 @@ func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.timeo
 // new database. Every change fails with a WriteError.
 func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
+// WithMaintenance sets how often the store writes coalesced last-used times
+// and deletes rolled keys whose grace period has passed (30 s by default).
+// Zero turns the background work off; Close still flushes last-used times.
+func WithMaintenance(every time.Duration) Option { return func(o *options) { o.maintain = every } }
+
 // Open opens or creates the database at path. A file held by another process
 // fails within the lock timeout (one second by default) with a LockedError; a
 // file that is not an apiscopes database fails with ErrNotDatabase, and one
@@ -75,7 +92,7 @@ func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 // A refused file is left untouched: Open reads and checks all of it before
 // its first write.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := options{now: time.Now, rand: rand.Reader, timeout: time.Second}
+	o := options{now: time.Now, rand: rand.Reader, timeout: time.Second, maintain: 30 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -99,11 +116,23 @@ func Open(path string, opts ...Option) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: o.now, rand: &lockedReader{r: o.rand}}
+	s := &Store{db: db, path: path, now: o.now, rand: &lockedReader{r: o.rand}, ix: newIndex(),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.init(o.readOnly); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.db.View(s.ix.load); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: read apps and keys: %w", path, err)
+	}
+	if o.readOnly {
+		o.maintain = 0 // a read-only store writes nothing, not even last-used times
+	} else if err := s.sweep(); err != nil { // rolled keys whose grace ended while no process held the file
+		db.Close()
+		return nil, fmt.Errorf("%s: delete rolled keys: %w", path, err)
+	}
+	go s.maintain(o.maintain)
 	return s, nil
 }
 
@@ -133,6 +162,21 @@ func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
 		}
 	}()
 	return bolt.Open(path, 0o600, o)
+}
+
+// commit runs fn as one write transaction (see write) and then, only if it
+// committed, apply, which brings the in-memory index in step. Writers take
+// turns, so the index changes in the same order as the file.
+func (s *Store) commit(fn func(tx *bolt.Tx) error, apply func()) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.write(fn); err != nil {
+		return err
+	}
+	if apply != nil {
+		apply()
+	}
+	return nil
 }
 
 // tooSmall reports bbolt's refusal of a file shorter than two of its pages,
@@ -215,10 +259,18 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close ends every change subscription and releases the file.
+// Close stops the background work, writes the last-used times not yet
+// written, ends every change subscription and releases the file. Calling it
+// again does nothing.
 func (s *Store) Close() error {
-	s.feed.closeAll()
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		flushErr := s.flushUsage(true)
+		s.feed.closeAll()
+		s.closeErr = errors.Join(flushErr, s.db.Close())
+	})
+	return s.closeErr
 }
 
 // DefaultPath is where the console keeps its database when --db is not

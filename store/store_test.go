@@ -37,6 +37,20 @@ type testClock struct {
 
 func newTestClock() *testClock { return &testClock{t: epoch.Add(-time.Second)} }
 
+// advance moves the clock forward by d at once.
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// peek is the time the clock shows now, without moving it.
+func (c *testClock) peek() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -58,7 +72,7 @@ func testRandom(seed byte) *rand.ChaCha8 {
 func newTestStore(t testing.TB, opts ...Option) *Store {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
-	opts = append([]Option{WithClock(newTestClock().Now), WithRandom(testRandom(1))}, opts...)
+	opts = append([]Option{WithClock(newTestClock().Now), WithRandom(testRandom(1)), WithMaintenance(0)}, opts...)
 	s, err := Open(path, opts...)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)

@@ -3,8 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
-
-	bolt "go.etcd.io/bbolt"
+	"time"
 
 	"apiscopes/scopes"
 )
@@ -20,7 +19,11 @@ const (
 	UnknownKey      Reason = "unknown_key"
 	UnknownScope    Reason = "unknown_scope"
 	ScopeNotGranted Reason = "scope_not_granted"
+	Expired         Reason = "expired"
 )
+
+// Reasons lists every reason, allowed first, for documentation and tests.
+var Reasons = []Reason{Allowed, Malformed, BadChecksum, UnknownKey, Expired, ScopeNotGranted, UnknownScope}
 
 // Decision is the answer to "may this key use this scope?".
 type Decision struct {
@@ -42,6 +45,9 @@ func (d Decision) String() string {
 		return "denied: the API key has a bad checksum (mistyped or truncated)"
 	case UnknownKey:
 		return "denied: the API key is unknown (never issued, or deleted)"
+	case Expired:
+		return fmt.Sprintf("denied: key %s of app %q expired on %s", d.Key.Hint, d.App.Name,
+			d.Key.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
 	case UnknownScope:
 		return fmt.Sprintf("denied: unknown scope %q", d.Scope)
 	case ScopeNotGranted:
@@ -51,50 +57,52 @@ func (d Decision) String() string {
 }
 
 // Verify decides whether key may use scope, from the key's app's scopes at
-// this moment. A malformed key or a bad checksum is refused before any read.
-// The error is for a failing database only; every refusal is a Decision.
+// this moment. An expired key is refused with Expired, and a rolled key
+// whose grace period has passed as if it were deleted. A recognised key's
+// use is noted for its "last used" time, in memory (see usage.go).
+//
+// Verify reads the in-memory index, never the file: it does not block on
+// writers and costs a hash and a map lookup. A key of the wrong length is
+// refused before it is hashed; a key the index holds was issued, so its form
+// and checksum are right by construction and are checked (CheckKey) only
+// for a key it does not hold, to tell a typo from an unknown key. The error
+// is kept for callers that handle failures; every refusal is a Decision.
 func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 	d := Decision{Scope: scope}
 	if _, ok := scopes.Lookup(scope); !ok {
 		d.Reason = UnknownScope
 		return d, nil
 	}
-	switch err := CheckKey(key); {
-	case errors.Is(err, ErrKeyBadChecksum):
-		d.Reason = BadChecksum
-		return d, nil
-	case err != nil:
+	if len(key) != KeyLen {
 		d.Reason = Malformed
 		return d, nil
 	}
-	digest := keyDigest(key)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketDigests).Get(digest[:])
-		if id == nil {
+	e, ok := s.ix.lookup(keyDigest(key), &d)
+	if !ok {
+		switch err := CheckKey(key); {
+		case errors.Is(err, ErrKeyBadChecksum):
+			d.Reason = BadChecksum
+		case err != nil:
+			d.Reason = Malformed
+		default:
 			d.Reason = UnknownKey
-			return nil
 		}
-		krec, err := getKey(tx, btoi(id))
-		if err != nil {
-			return err
-		}
-		arec, err := getApp(tx, krec.AppID)
-		if err != nil {
-			return err
-		}
-		d.Key = krec.key()
-		if d.App, err = arec.app(); err != nil {
-			return err
-		}
-		if d.App.Scopes.Allows(scope) {
-			d.Allowed, d.Reason = true, Allowed
-		} else {
-			d.Reason = ScopeNotGranted
-		}
-		return nil
-	})
-	if err != nil {
-		return Decision{Scope: scope, Reason: UnknownKey}, fmt.Errorf("verify: %w", err)
+		return d, nil
 	}
+	now := s.now()
+	if d.Key.Deleting(now) {
+		return Decision{Scope: scope, Reason: UnknownKey}, nil
+	}
+	d.Key.LastUsedAt = time.Time{} // a Decision is about this check; Keys reports use
+	switch {
+	case d.Key.Expired(now):
+		d.Reason = Expired
+		return d, nil
+	case d.App.Scopes.Allows(scope):
+		d.Allowed, d.Reason = true, Allowed
+	default:
+		d.Reason = ScopeNotGranted
+	}
+	noteUse(e, now)
 	return d, nil
 }

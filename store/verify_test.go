@@ -153,8 +153,15 @@ func TestDecisionString(t *testing.T) {
 
 // Reasons are matched by scripts: their spelling is a contract.
 func TestReasonValues(t *testing.T) {
+	seen := map[Reason]bool{}
+	for _, r := range Reasons {
+		seen[r] = true
+	}
+	if len(Reasons) != 7 || len(seen) != 7 || Reasons[0] != Allowed {
+		t.Errorf("Reasons = %v", Reasons)
+	}
 	for r, want := range map[Reason]string{Allowed: "allowed", Malformed: "malformed", BadChecksum: "bad_checksum",
-		UnknownKey: "unknown_key", UnknownScope: "unknown_scope", ScopeNotGranted: "scope_not_granted"} {
+		UnknownKey: "unknown_key", UnknownScope: "unknown_scope", ScopeNotGranted: "scope_not_granted", Expired: "expired"} {
 		if string(r) != want {
 			t.Errorf("Reason %q, want %q", r, want)
 		}

@@ -190,6 +190,8 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			f.keys.table.move(false)
 		case key.Matches(msg, k.Delete):
 			return f.keys.confirmDelete(f.app.Name)
+		case key.Matches(msg, k.Roll):
+			return f.keys.roll(f.app)
 		case key.Matches(msg, k.CreateKey):
 			return f.keys.create(f.app)
 		}
@@ -286,6 +288,15 @@ func (f *appForm) submit() tea.Cmd {
 	if !f.dirty() {
 		return f.c.post(showListMsg{selectID: f.app.ID})
 	}
+	if cmd, asked := f.confirmScopes(f.save); asked {
+		return cmd
+	}
+	return f.save()
+}
+
+// save writes the edited name and scopes, unless someone else changed them
+// since this window read the app: then it offers to reload instead.
+func (f *appForm) save() tea.Cmd {
 	name := f.title.Value()
 	if !f.renamed() {
 		name = f.app.Name // as stored, even if another tool put controls in it: SaveApp keeps it
@@ -334,7 +345,12 @@ func (f *appForm) View() string {
 	// Under the list: the focused scope's description, or the rule for keys.
 	var notes []string
 	if f.editing && f.tab == 1 {
-		notes = []string{"", s.Hint.Render(truncate("API keys can't be edited: delete a key and create a new one.", w))}
+		notes = []string{"", s.Hint.Render(truncate("API keys can't be edited: roll a key to replace it, or delete it.", w))}
+		if k, ok := f.keys.table.selected(); ok && f.focus == fKeys {
+			if status := f.c.keyStatus(f.c.now(), k); status != "" {
+				notes = append([]string{""}, wrapStyled(s.Caution, status, w)...)
+			}
+		}
 	} else {
 		room := max(1, min(2, h-len(head)-1-len(f.checks.all)-len(scopes.Resources)))
 		desc := wrap(f.checks.current().Description, w)
@@ -411,7 +427,7 @@ func (f *appForm) ShortHelp() []key.Binding {
 	case fScopes:
 		b = append(b, k.Up, k.Down, k.Toggle)
 	case fKeys:
-		b = append(b, k.Up, k.Down, with(k.Delete, "delete key"), k.CreateKey)
+		b = append(b, k.Up, k.Down, k.Roll, with(k.Delete, "delete key"), k.CreateKey)
 	case fCreateKey:
 		b = append(b, with(k.Enter, "create API key"))
 	case fCancel:
@@ -433,7 +449,7 @@ func (f *appForm) FullHelp() [][]key.Binding {
 	k := f.c.keys
 	return [][]key.Binding{
 		{k.Next, k.Prev, with(k.Enter, "press"), k.Toggle},
-		{with(k.Left, "scopes tab"), with(k.Right, "keys tab"), k.CreateKey, with(k.Delete, "delete key")},
+		{with(k.Left, "scopes tab"), with(k.Right, "keys tab"), k.CreateKey, k.Roll, with(k.Delete, "delete key")},
 		{k.Save, with(k.Back, "back")},
 	}
 }

@@ -280,7 +280,7 @@ func (a *auditLog) tableView(height int) []string {
 				cur, st = "  ", s.RowCurrent
 			}
 		}
-		lines = append(lines, st.Render(row(cur, a.c.when(ev.At), clean(ev.Actor), t.What, t.Target, t.Change)))
+		lines = append(lines, st.Render(row(cur, a.c.dateTime(ev.At), clean(ev.Actor), t.What, t.Target, t.Change)))
 	}
 	a.drawn = len(lines) - 1
 	return lines
@@ -316,7 +316,7 @@ func (a *auditLog) detailView() []string {
 	}
 	lines := []string{s.TabRule.Render(strings.Repeat("─", w)),
 		s.Title.Render(truncate(t.What+" · "+t.Target, w)),
-		label("Who") + truncate(who+" · "+a.c.when(ev.At), w-8)}
+		label("Who") + truncate(who+" · "+a.c.dateTime(ev.At), w-8)}
 	switch {
 	case t.ScopesBefore != "" && t.ScopesAfter != "":
 		lines = append(lines, field("Before", t.ScopesBefore)...)

@@ -64,6 +64,19 @@ func DescribeEvent(ev store.Event) EventText {
 		}
 		t.Target = fmt.Sprintf("%s › %s", t.Target, clean(ev.KeyName))
 		t.Change = clean(ev.KeyHint)
+		switch {
+		case ev.Scheduled:
+			t.Change += " · its roll's grace period ended"
+		case ev.Action == store.ActionKeyCreate && !ev.ExpiresAt.IsZero():
+			t.Change += " · expires " + ev.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
+		}
+	case store.ActionKeyRoll:
+		t.What = "rolled API key"
+		t.Target = fmt.Sprintf("%s › %s", t.Target, clean(ev.KeyName))
+		t.Change = fmt.Sprintf("%s → %s %s", clean(ev.KeyHint), clean(ev.NewKeyName), clean(ev.NewKeyHint))
+		if !ev.DeleteAt.IsZero() {
+			t.Change += "; old key deleted " + ev.DeleteAt.UTC().Format("2006-01-02 15:04") + " UTC"
+		}
 	default:
 		t.What = clean(string(ev.Action))
 	}

@@ -20,6 +20,7 @@ type common struct {
 	keys   KeyMap
 	loc    *time.Location
 	apps   *appIndex // the app list's data, kept between visits to the list
+	now    func() time.Time
 
 	outbox []tea.Msg // messages for the root to handle before the next input
 
@@ -97,6 +98,10 @@ func describe(err error) string {
 		return "Select at least one scope."
 	case errors.Is(err, store.ErrPermission):
 		return "Not allowed: " + clean(strings.TrimPrefix(err.Error(), store.ErrPermission.Error()+": ")) + "."
+	case errors.Is(err, store.ErrExpiryPast):
+		return "Choose an expiry date after today."
+	case errors.Is(err, store.ErrKeyRolled):
+		return "This key was already rolled. Roll its new key instead."
 	case errors.Is(err, store.ErrNotFound):
 		return "It no longer exists: it was deleted, perhaps in another session."
 	}
@@ -109,6 +114,3 @@ func takenWhere(err error) string {
 	}
 	return "by another app"
 }
-
-// when formats an audit time: the day and the minute.
-func (c *common) when(t time.Time) string { return t.In(c.loc).Format("2006-01-02 15:04") }

@@ -12,9 +12,10 @@ import (
 type confirmDialog struct {
 	c       *common
 	title   string
-	body    string // what will happen, naming the thing
-	caution string // the consequence, shown in the warning colour
-	confirm string // the confirm button's label
+	body    string   // what will happen, naming the thing
+	detail  []string // drawn lines under the body, such as what a change affects
+	caution string   // the consequence, shown in the warning colour
+	confirm string   // the confirm button's label
 	cancel  string
 	danger  bool
 	onYes   func() tea.Cmd
@@ -51,6 +52,9 @@ func (d *confirmDialog) View() string {
 	s, w := d.c.styles, d.c.dialogWidth()
 	lines := []string{s.DialogTitle.Render(d.title), ""}
 	lines = append(lines, wrap(d.body, w)...)
+	if len(d.detail) > 0 {
+		lines = append(append(lines, ""), d.detail...)
+	}
 	if d.caution != "" {
 		lines = append(lines, "")
 		for _, l := range wrap(d.caution, w) {

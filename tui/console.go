@@ -22,9 +22,10 @@ type Options struct {
 	Store *store.Store
 	Actor store.Actor // who acts: the "Created by" of what they create
 
-	Clipboard     Clipboard      // where Copy and Close copies; SystemClipboard if nil
-	Location      *time.Location // for created-on dates; time.Local if nil
-	ToastDuration time.Duration  // how long success messages stay; 4 s if zero
+	Clipboard     Clipboard        // where Copy and Close copies; SystemClipboard if nil
+	Location      *time.Location   // for created-on dates; time.Local if nil
+	ToastDuration time.Duration    // how long success messages stay; 4 s if zero
+	Now           func() time.Time // for "3 min ago" and expiry; time.Now if nil
 
 	// Demo, if set, marks the console as a demonstration and opens it with
 	// the demo's story.
@@ -95,8 +96,11 @@ func New(o Options) *Model {
 	if o.ToastDuration == 0 {
 		o.ToastDuration = 4 * time.Second
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
-		termW: 80, termH: 24}
+		now: o.Now, termW: 80, termH: 24}
 	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo}
 	m.resize(80, 24)
 	m.restyle(true)

@@ -71,12 +71,12 @@ func testSeedFlow(t *testing.T, w, h int) {
 	if keys[0].Name != "reports-prod" || keys[0].Hint != "aps_…"+shown[len(shown)-4:] {
 		t.Fatalf("stored key = %+v, shown %s", keys[0], shown)
 	}
-	requireDecision(t, st, shown, scopes.ModelExport, store.Allowed)
-	requireDecision(t, st, shown, scopes.GuardrailDeploy, store.ScopeNotGranted)
 
 	// 7. Copy and Close → copied message; the key is listed by its hint only.
 	ct.press("enter")
 	s = ct.golden(name("07-key-copied"), "API key copied to the clipboard.")
+	requireDecision(t, st, shown, scopes.ModelExport, store.Allowed)
+	requireDecision(t, st, shown, scopes.GuardrailDeploy, store.ScopeNotGranted)
 	if got := ct.copiedKeys(); len(got) != 1 || got[0] != shown {
 		t.Fatalf("clipboard got %q, want the shown key", got)
 	}

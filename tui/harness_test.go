@@ -25,20 +25,20 @@ var (
 	testAdmin = store.Actor{Name: "alice", Role: store.Admin, Origin: "test"}
 )
 
-// newTestStore opens a database in a temporary folder with the fixed clock
+// consoleNow is the console's clock in tests: fixed, an hour after the
+// store's clock starts, so "last used" and expiry read the same on every run.
+func consoleNow() time.Time { return testNow.Add(time.Hour) }
+
+// newTestStore opens a database in a temporary folder with a stopped clock
 // and a seeded random source, so keys and dates are the same on every run.
+// The clock stands still: the console reloads from the store when the change
+// feed says so, at moments no test controls, and a clock that moved on every
+// reading would make times on screen depend on how often that happened.
 func newTestStore(t *testing.T) *store.Store {
 	t.Helper()
-	var mu sync.Mutex
-	now := testNow
-	clock := func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		now = now.Add(time.Minute)
-		return now
-	}
+	clock := func() time.Time { return testNow }
 	st, err := store.Open(filepath.Join(t.TempDir(), "apiscopes.db"),
-		store.WithClock(clock), store.WithRandom(rand.NewChaCha8([32]byte{7})))
+		store.WithClock(clock), store.WithRandom(rand.NewChaCha8([32]byte{7})), store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *c
 // fixed test world (UTC dates, toasts that stay).
 func startConsoleWith(t *testing.T, ct *consoleTest, o Options, w, h int) *consoleTest {
 	t.Helper()
-	o.Location, o.ToastDuration = time.UTC, time.Hour
+	o.Location, o.ToastDuration, o.Now = time.UTC, time.Hour, consoleNow
 	m := New(o)
 	ct.tm = teatest.NewTestModel(t, probe{m},
 		teatest.WithInitialTermSize(w, h),

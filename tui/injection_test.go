@@ -297,6 +297,8 @@ func TestHostileNameKeptWhenOnlyScopesChange(t *testing.T) {
 	ct.press("esc")
 	ct.waitFor("Create an App") // no "Discard unsaved changes?" for a name merely shown defused
 	ct.press("e", "tab", "space", "ctrl+s")
+	ct.waitFor("Save scope changes?") // its key loses a scope: the console asks first
+	ct.press("y")
 	ct.waitFor("updated.")
 	got, err := st.App(first.ID)
 	if err != nil {

@@ -1,7 +1,11 @@
 package tui
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
@@ -11,16 +15,21 @@ import (
 	"apiscopes/store"
 )
 
-// keyDialog is "Create new API key": a name, Generate Key, then the key
-// shown exactly once with Copy and Close. Closing without copying asks first.
+// keyDialog is "Create new API key": a name, an expiry, Generate Key, then
+// the key shown exactly once with Copy and Close. Closing without copying
+// asks first. A roll opens it straight at the key, with its own title.
 type keyDialog struct {
-	c     *common
-	app   store.App
-	copy  Clipboard
-	name  textinput.Model
-	focus int // naming: 0 name, 1 Cancel, 2 Generate Key; shown: always Copy and Close
-	err   string
+	c      *common
+	app    store.App
+	copy   Clipboard
+	name   textinput.Model
+	expiry int             // index into expiryChoices
+	date   textinput.Model // the date, when the expiry is "Date"
+	focus  int             // naming: one of the kd* fields; shown: always Copy and Close
+	err    string
 
+	title   string // "Create new API key" unless a roll made the key
+	note    string // under the key once shown, e.g. what happens to a rolled key
 	secret  string // the key text, held only until the dialog closes
 	created store.Key
 
@@ -33,10 +42,49 @@ type keyDialog struct {
 	sent bool
 }
 
+// The fields of the naming step, in tab order.
+const (
+	kdName = iota
+	kdExpiry
+	kdDate // only when the expiry is "Date"
+	kdCancel
+	kdGenerate
+)
+
+// expiryChoice is one answer to "Expires": after a number of days, never
+// (zero), or on a date the admin types (-1).
+type expiryChoice struct {
+	label string
+	after time.Duration
+}
+
+const dateChoice = -1
+
+var expiryChoices = []expiryChoice{
+	{"Never", 0}, {"7 days", 7 * 24 * time.Hour}, {"30 days", 30 * 24 * time.Hour},
+	{"90 days", 90 * 24 * time.Hour}, {"Date", dateChoice},
+}
+
 func newKeyDialog(c *common, app store.App, copy Clipboard) (*keyDialog, tea.Cmd) {
-	d := &keyDialog{c: c, app: app, copy: copy, name: newInput(c.styles, "e.g. reports-prod")}
+	d := &keyDialog{c: c, app: app, copy: copy, title: "Create new API key",
+		name: newInput(c.styles, "e.g. reports-prod"), date: newInput(c.styles, "YYYY-MM-DD")}
 	d.name.SetWidth(c.dialogWidth() - 1)
+	d.date.CharLimit = len("2006-01-02")
+	d.date.SetWidth(12)
 	return d, d.name.Focus()
+}
+
+// newShownKeyDialog opens straight at a key made elsewhere (a roll), to
+// show it once with Copy and Close.
+func newShownKeyDialog(c *common, app store.App, copy Clipboard, title, text string, k store.Key, note string) *keyDialog {
+	return &keyDialog{c: c, app: app, copy: copy, title: title, secret: text, created: k, note: note}
+}
+
+func (d *keyDialog) fields() []int {
+	if expiryChoices[d.expiry].after == dateChoice {
+		return []int{kdName, kdExpiry, kdDate, kdCancel, kdGenerate}
+	}
+	return []int{kdName, kdExpiry, kdCancel, kdGenerate}
 }
 
 func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
@@ -45,9 +93,14 @@ func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
-		if d.focus == 0 && d.secret == "" {
+		if d.secret == "" && !d.leaving {
 			var cmd tea.Cmd
-			d.name, cmd = d.name.Update(msg) // paste, cursor messages
+			switch d.focus {
+			case kdName:
+				d.name, cmd = d.name.Update(msg) // paste, cursor messages
+			case kdDate:
+				d.date, cmd = d.date.Update(msg)
+			}
 			return cmd
 		}
 		return nil
@@ -63,23 +116,37 @@ func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
 
 func (d *keyDialog) updateNaming(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
+	fs := d.fields()
+	i := slices.Index(fs, d.focus)
 	switch {
 	case key.Matches(km, k.Back):
 		return d.c.post(closeDialogMsg{})
 	case key.Matches(km, k.Next):
-		return d.setFocus((d.focus + 1) % 3)
+		return d.setFocus(fs[(i+1)%len(fs)])
 	case key.Matches(km, k.Prev):
-		return d.setFocus((d.focus + 2) % 3)
+		return d.setFocus(fs[(i+len(fs)-1)%len(fs)])
 	case key.Matches(km, k.Enter):
-		if d.focus == 1 {
+		if d.focus == kdCancel {
 			return d.c.post(closeDialogMsg{})
 		}
 		return d.generate()
-	case d.focus != 0 && key.Matches(km, k.Left, k.Right):
-		return d.setFocus(3 - d.focus)
-	case d.focus == 0:
+	case d.focus == kdExpiry && key.Matches(km, k.Left, k.Right, k.Toggle):
+		step := 1
+		if key.Matches(km, k.Left) {
+			step = len(expiryChoices) - 1
+		}
+		d.expiry = (d.expiry + step) % len(expiryChoices)
+		d.err = ""
+	case d.focus >= kdCancel && key.Matches(km, k.Left, k.Right):
+		return d.setFocus(kdCancel + kdGenerate - d.focus)
+	case d.focus == kdName:
 		var cmd tea.Cmd
 		d.name, cmd = d.name.Update(km)
+		d.err = ""
+		return cmd
+	case d.focus == kdDate:
+		var cmd tea.Cmd
+		d.date, cmd = d.date.Update(km)
 		d.err = ""
 		return cmd
 	}
@@ -88,23 +155,57 @@ func (d *keyDialog) updateNaming(km tea.KeyPressMsg) tea.Cmd {
 
 func (d *keyDialog) setFocus(f int) tea.Cmd {
 	d.focus = f
-	if f == 0 {
-		return d.name.Focus()
-	}
 	d.name.Blur()
+	d.date.Blur()
+	switch f {
+	case kdName:
+		return d.name.Focus()
+	case kdDate:
+		return d.date.Focus()
+	}
 	return nil
 }
+
+// expiryOptions turns the choice into the store's terms, or says what is
+// wrong with the date typed.
+func (d *keyDialog) expiryOptions() (store.KeyOptions, error) {
+	ch := expiryChoices[d.expiry]
+	if ch.after != dateChoice {
+		return store.KeyOptions{ExpiresIn: ch.after}, nil
+	}
+	day, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(d.date.Value()), d.c.loc)
+	if err != nil {
+		return store.KeyOptions{}, errBadDate
+	}
+	// The key works through the chosen day: it expires as the next begins.
+	end := day.AddDate(0, 0, 1)
+	if !end.After(d.c.now()) {
+		return store.KeyOptions{}, store.ErrExpiryPast
+	}
+	return store.KeyOptions{ExpiresAt: end}, nil
+}
+
+var errBadDate = errors.New("enter the date as YYYY-MM-DD")
 
 // generate creates the key in the store; from here on the key exists and
 // works, so the dialog will not close without asking.
 func (d *keyDialog) generate() tea.Cmd {
-	text, k, err := d.c.store.CreateKey(d.c.actor, d.app.ID, d.name.Value())
+	opts, err := d.expiryOptions()
 	if err != nil {
 		d.err = describe(err)
-		return d.setFocus(0)
+		if errors.Is(err, errBadDate) {
+			d.err = fmt.Sprintf("Enter the date as YYYY-MM-DD, e.g. %s.", d.c.now().In(d.c.loc).AddDate(0, 1, 0).Format("2006-01-02"))
+		}
+		return d.setFocus(kdDate)
+	}
+	text, k, err := d.c.store.CreateKeyWith(d.c.actor, d.app.ID, d.name.Value(), opts)
+	if err != nil {
+		d.err = describe(err)
+		return d.setFocus(kdName)
 	}
 	d.secret, d.created = text, k
 	d.name.Blur()
+	d.date.Blur()
 	return d.c.post(dataChangedMsg{})
 }
 
@@ -160,23 +261,39 @@ func (d *keyDialog) updateLeaving(km tea.KeyPressMsg) tea.Cmd {
 
 func (d *keyDialog) View() string {
 	s, w := d.c.styles, d.c.dialogWidth()
-	lines := []string{s.DialogTitle.Render("Create new API key"), s.Hint.Render("for " + truncate(clean(d.app.Name), w-4)), ""}
+	lines := []string{s.DialogTitle.Render(d.title), s.Hint.Render("for " + truncate(clean(d.app.Name), w-4)), ""}
 	switch {
 	case d.secret == "":
-		lines = append(lines, "Name", s.field(d.name.View(), w, d.focus == 0))
+		lines = append(lines, "Name", s.field(d.name.View(), w, d.focus == kdName))
 		lines = strings.Split(strings.Join(lines, "\n"), "\n")
 		if d.err != "" {
 			lines = append(lines, wrapStyled(s.Error, d.err, w)...)
 		} else {
 			lines = append(lines, s.Hint.Render("Name it after the service or person that will use it."))
 		}
-		lines = append(lines, "", s.buttonRow(w, d.focus-1, button{label: "Cancel"}, button{label: "Generate Key"}))
+		lines = append(lines, "", "Expires", d.expiryRow(w))
+		if expiryChoices[d.expiry].after == dateChoice {
+			lines = append(lines, strings.Split(s.field(d.date.View(), 13, d.focus == kdDate), "\n")...)
+		}
+		fi := -1
+		if d.focus >= kdCancel {
+			fi = d.focus - kdCancel
+		}
+		lines = append(lines, "", s.buttonRow(w, fi, button{label: "Cancel"}, button{label: "Generate Key"}))
 	case d.leaving:
 		lines = append(lines, s.Title.Render("Close without copying?"), "")
 		lines = append(lines, wrapStyled(s.Caution, "This key will never be shown again. If you lose it, you'll need to delete it and generate a new one.", w)...)
 		lines = append(lines, "", s.buttonRow(w, d.leaveFocus, button{label: "Back to the key"}, button{label: "Close without copying", danger: true}))
 	default:
-		lines = append(lines, s.Text.Render(clean(d.created.Name)), s.Secret.Render(d.secret), "")
+		expires := "Never expires"
+		if !d.created.ExpiresAt.IsZero() {
+			expires = "Expires " + d.c.dateTime(d.created.ExpiresAt)
+		}
+		lines = append(lines, s.Text.Render(clean(d.created.Name))+s.Hint.Render(" · "+expires), s.Secret.Render(d.secret), "")
+		if d.note != "" {
+			lines = append(lines, wrapStyled(s.Text, d.note, w)...)
+			lines = append(lines, "")
+		}
 		if d.sent {
 			lines = append(lines, wrapStyled(s.Caution, "Sent to your terminal's clipboard with OSC 52. If your terminal does not support it, select the key above and copy it now: it is not shown again.", w)...)
 			lines = append(lines, "", s.buttonRow(w, 0, button{label: "Close"}))
@@ -188,6 +305,13 @@ func (d *keyDialog) View() string {
 	return s.Dialog.Render(strings.Join(lines, "\n"))
 }
 
+// expiryRow draws the expiry choices as radio buttons; when the row has the
+// focus the chosen one is highlighted, and ←/→ change it.
+func (d *keyDialog) expiryRow(width int) string {
+	return radioRow(d.c.styles, width, labels(expiryChoices, func(e expiryChoice) string { return e.label }),
+		d.expiry, d.focus == kdExpiry)
+}
+
 func (d *keyDialog) ShortHelp() []key.Binding {
 	k := d.c.keys
 	switch {
@@ -197,6 +321,9 @@ func (d *keyDialog) ShortHelp() []key.Binding {
 		return []key.Binding{with(k.Enter, "close"), with(k.Back, "close")}
 	case d.secret != "":
 		return []key.Binding{with(k.Enter, "copy and close"), with(k.Back, "close")}
+	}
+	if d.focus == kdExpiry {
+		return []key.Binding{with(k.Next, "next field"), with(k.Right, "change expiry"), with(k.Enter, "generate key"), with(k.Back, "cancel")}
 	}
 	return []key.Binding{with(k.Next, "next field"), with(k.Enter, "generate key"), with(k.Back, "cancel")}
 }

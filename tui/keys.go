@@ -15,6 +15,7 @@ type KeyMap struct {
 	PageUp, PageDown        key.Binding
 	Home, End               key.Binding
 	Audit, Scopes           key.Binding // the navigation's pages
+	Roll                    key.Binding // replace an API key, deleting the old one after a grace period
 }
 
 // DefaultKeyMap is what users of k9s and lazygit expect.
@@ -45,6 +46,7 @@ func DefaultKeyMap() KeyMap {
 		End:       key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "last")),
 		Audit:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "audit log")),
 		Scopes:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "API scopes")),
+		Roll:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roll key")),
 	}
 }
 

@@ -67,6 +67,8 @@ func (p *keyStep) Update(msg tea.Msg) tea.Cmd {
 		p.keys.table.move(false)
 	case p.focus == fKeys && key.Matches(km, k.Delete):
 		return p.keys.confirmDelete(p.app.Name)
+	case p.focus == fKeys && key.Matches(km, k.Roll):
+		return p.keys.roll(p.app)
 	case key.Matches(km, k.Enter):
 		switch p.focus {
 		case fCreateKey:
@@ -106,12 +108,12 @@ func (p *keyStep) ShortHelp() []key.Binding {
 	k := p.c.keys
 	b := []key.Binding{k.Next, k.CreateKey}
 	if p.focus == fKeys {
-		b = append(b, k.Up, k.Down, with(k.Delete, "delete key"))
+		b = append(b, k.Up, k.Down, k.Roll, with(k.Delete, "delete key"))
 	}
 	return append(b, with(k.Enter, "press"), with(k.Back, "done"))
 }
 
 func (p *keyStep) FullHelp() [][]key.Binding {
 	k := p.c.keys
-	return [][]key.Binding{{k.Next, k.Prev, with(k.Enter, "press")}, {k.CreateKey, with(k.Delete, "delete key")}, {with(k.Back, "done"), k.ForceQuit}}
+	return [][]key.Binding{{k.Next, k.Prev, with(k.Enter, "press")}, {k.CreateKey, k.Roll, with(k.Delete, "delete key")}, {with(k.Back, "done"), k.ForceQuit}}
 }

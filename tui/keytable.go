@@ -37,32 +37,35 @@ func (t *keyTable) move(up bool) {
 	}
 }
 
-// view draws the table in at most height lines (header included).
+// view draws the table in at most height lines (header included). An
+// expired key's Expires cell is drawn in the error colour.
 func (t *keyTable) view(c *common, width, height int, focused bool) []string {
 	s := c.styles
 	if len(t.keys) == 0 {
 		return []string{s.Hint.Render("No API keys yet. Create one to let a service use this app.")}
 	}
-	const hintW, byW, onW = 9, 12, 10
-	nameW := max(8, width-2-hintW-byW-onW-6)
-	row := func(cursor, name, hint, by, on string) string {
-		return cursor + pad(name, nameW) + "  " + pad(hint, hintW) + "  " + pad(by, byW) + "  " + pad(on, onW)
+	const hintW, byW, onW, expW, usedW = 9, 10, 10, 10, 11
+	nameW := max(8, width-2-hintW-byW-onW-expW-usedW-10)
+	// The row is drawn in three parts so that the Expires cell can have a
+	// colour of its own inside the row's style.
+	lead := func(cursor, name, hint, by, on string) string {
+		return cursor + pad(name, nameW) + "  " + pad(hint, hintW) + "  " + pad(by, byW) + "  " + pad(on, onW) + "  "
 	}
-	head := s.TableHead.Render(row("  ", "Name", "Key", "Created by", "Created on"))
+	head := s.TableHead.Render(lead("  ", "Name", "Key", "Created by", "Created on") + pad("Expires", expW) + "  " + "Last used")
+	now := c.now()
 	var lines []string
 	for i, k := range t.keys {
-		cur := "  "
+		st, cur := s.Row, "  "
 		if i == t.cursor && focused {
-			cur = "› "
+			st, cur = s.RowActive, "› "
 		}
-		line := row(cur, clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt))
-		switch {
-		case i == t.cursor && focused:
-			line = s.RowActive.Render(line)
-		default:
-			line = s.Row.Render(line)
+		cell := c.expiresCell(now, k)
+		expSt := st
+		if cell == "expired" || !k.DeleteAt.IsZero() {
+			expSt = st.Foreground(s.Danger)
 		}
-		lines = append(lines, line)
+		lines = append(lines, st.Render(lead(cur, clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt)))+
+			expSt.Render(pad(cell, expW))+st.Render("  "+pad(c.ago(now, k.LastUsedAt), usedW)))
 	}
 	body := window(lines, height-1, t.cursor, &t.offset)
 	return append([]string{head}, body...)
@@ -99,6 +102,21 @@ func (a *keyActions) create(app store.App) tea.Cmd {
 	}
 	d, cmd := newKeyDialog(a.c, app, a.copy)
 	return tea.Batch(a.c.post(openDialogMsg{d}), cmd)
+}
+
+// roll opens Roll API key for the selected key.
+func (a *keyActions) roll(app store.App) tea.Cmd {
+	k, ok := a.table.selected()
+	if !ok {
+		return nil
+	}
+	if !a.c.canWrite() {
+		return toastErr(fmt.Errorf("%w: viewers can't roll API keys", store.ErrPermission))
+	}
+	if !k.DeleteAt.IsZero() {
+		return toastErr(store.ErrKeyRolled)
+	}
+	return a.c.post(openDialogMsg{&rollDialog{c: a.c, app: app, old: k, copy: a.copy, grace: defaultGrace}})
 }
 
 func (a *keyActions) confirmDelete(appName string) tea.Cmd {

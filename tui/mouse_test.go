@@ -81,6 +81,8 @@ func TestMouseFlow(t *testing.T) {
 			ct.clickOn("API Scopes", tab)
 			ct.clickOn("Undeploy workflow", 1)
 			ct.clickOn("[ Save ]", 1)
+			ct.waitFor("Save scope changes?") // its key gains a scope: the console shows which
+			ct.clickOn("[ Save ]", 1)         // the dialog's, drawn above the page's
 			ct.waitFor(`App "Risk & Compliance" updated.`)
 			if app := requireApps(t, st, 1)[0]; app.Scopes.Len() != 3 {
 				t.Errorf("saved scopes = %v", app.Scopes)

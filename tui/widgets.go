@@ -105,3 +105,42 @@ func wrap(s string, width int) []string {
 	}
 	return strings.Split(lipgloss.Wrap(s, width, ""), "\n")
 }
+
+// radioRow draws one-of-many choices as "(•) Chosen  ( ) Other", wrapped to
+// width. When the row has the focus the chosen one is drawn as the focused
+// row of a list is.
+func radioRow(s *Styles, width int, options []string, chosen int, focused bool) string {
+	parts := make([]string, len(options))
+	for i, o := range options {
+		switch {
+		case i == chosen && focused:
+			parts[i] = s.RowActive.Render("(•) " + o)
+		case i == chosen:
+			parts[i] = "(" + s.Check.Render("•") + ") " + o
+		default:
+			parts[i] = s.Hint.Render("( ) " + o)
+		}
+	}
+	var lines []string
+	line := ""
+	for _, p := range parts {
+		if line != "" && lipgloss.Width(line)+2+lipgloss.Width(p) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += "  "
+		}
+		line += p
+	}
+	return strings.Join(append(lines, line), "\n")
+}
+
+// labels maps a slice of choices to their labels.
+func labels[T any](items []T, label func(T) string) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = label(it)
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+// Package server is the HTTP verify API: the services that receive API keys
+// ask it whether a key may use a scope, and get the answer the store gives
+// at that moment. It never logs, echoes or stores a key.
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+)
+
+// MaxBodyBytes is the largest request body the API reads. A verify request
+// is a key and a scope id: under 200 bytes.
+const MaxBodyBytes = 4 << 10
+
+// Server timeouts: generous for a request of a few hundred bytes, short
+// enough that a slow or stalled client cannot hold a connection for long.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 10 * time.Second
+	IdleTimeout       = 2 * time.Minute
+	MaxHeaderBytes    = 16 << 10
+)
+
+// New returns an HTTP server for the verify API on addr, with timeouts and
+// header limits set and net/http's own errors sent to log (nil: discarded).
+func New(addr string, st *store.Store, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Addr:              addr,
+		Handler:           Handler(st, log),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Handler serves the API over st:
+//
+//	POST /v1/verify  {"key": "aps_…", "scope": "model:deploy"}, or the key
+//	                 as "Authorization: Bearer aps_…" and {"scope": "…"}
+//	GET  /healthz    200 {"status": "ok"}
+//
+// A verify answers 200 with the app, the key and the app's scopes when the
+// key may use the scope, and 403 with the reason when it may not. A request
+// it cannot decide on gets 400 (bad JSON, no or unknown scope), 401 (no
+// key) or 413 (a body over MaxBodyBytes). Refusals and errors are logged at
+// Info, allowed checks at Debug; a log line names the key by its hint only,
+// and only once the store recognised it.
+func Handler(st *store.Store, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{st: st, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/verify", h.verify)
+	mux.HandleFunc("GET /healthz", h.health)
+	return mux
+}
+
+type handler struct {
+	st  *store.Store
+	log *slog.Logger
+}
+
+// verifyRequest is the body of POST /v1/verify.
+type verifyRequest struct {
+	Key   string `json:"key"`
+	Scope string `json:"scope"`
+}
+
+// Response is the answer to a verify, as the HTTP API and `apiscopes verify
+// --json` write it.
+type Response struct {
+	Allowed bool         `json:"allowed"`
+	Reason  store.Reason `json:"reason"`
+	Message string       `json:"message,omitempty"` // one line for a person; never holds the key
+	Scope   scopes.ID    `json:"scope,omitempty"`
+	App     *AppBody     `json:"app,omitempty"`    // when allowed
+	Key     *KeyBody     `json:"key,omitempty"`    // when allowed
+	Scopes  []string     `json:"scopes,omitempty"` // the app's scopes, when allowed
+}
+
+// AppBody is the app a key belongs to.
+type AppBody struct {
+	ID   uint64 `json:"id"`
+	Name string `json:"name"`
+}
+
+// KeyBody describes a key without its text.
+type KeyBody struct {
+	ID        uint64    `json:"id"`
+	Name      string    `json:"name"`
+	Hint      string    `json:"hint"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	DeleteAt  time.Time `json:"delete_at,omitzero"` // a rolled key's end
+}
+
+// NewResponse describes a decision. Only an allowed one carries the app, key
+// and scopes: a refusal tells the caller why, and nothing more.
+func NewResponse(d store.Decision) Response {
+	r := Response{Allowed: d.Allowed, Reason: d.Reason, Scope: d.Scope}
+	if !d.Allowed {
+		r.Message = d.String()
+		return r
+	}
+	r.App = &AppBody{ID: d.App.ID, Name: d.App.Name}
+	r.Key = &KeyBody{ID: d.Key.ID, Name: d.Key.Name, Hint: d.Key.Hint, CreatedAt: d.Key.CreatedAt,
+		ExpiresAt: d.Key.ExpiresAt, DeleteAt: d.Key.DeleteAt}
+	r.Scopes = d.App.Scopes.Strings()
+	return r
+}
+
+// errorBody is a request the API could not decide on.
+type errorBody struct {
+	Allowed bool         `json:"allowed"`
+	Reason  store.Reason `json:"reason,omitempty"`
+	Error   string       `json:"error"`
+}
+
+func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req verifyRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.fail(w, r, start, http.StatusRequestEntityTooLarge, "",
+				fmt.Sprintf("the body is over %d bytes; send only the key and the scope", MaxBodyBytes))
+			return
+		}
+		h.fail(w, r, start, http.StatusBadRequest, "", jsonProblem(err)+`; send {"key": "aps_…", "scope": "model:deploy"}`)
+		return
+	}
+	if dec.More() {
+		h.fail(w, r, start, http.StatusBadRequest, "", "the body holds more than one JSON value; send one object")
+		return
+	}
+	key, problem := requestKey(req.Key, r.Header.Get("Authorization"))
+	if problem != "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="apiscopes"`)
+		h.fail(w, r, start, http.StatusUnauthorized, "", problem)
+		return
+	}
+	if req.Scope == "" {
+		h.fail(w, r, start, http.StatusBadRequest, "", `no scope: add "scope", one of `+strings.Join(scopes.IDs(), ", "))
+		return
+	}
+	d, err := h.st.Verify(key, scopes.ID(req.Scope))
+	switch {
+	case err != nil:
+		h.log.Error("verify failed", "err", err)
+		h.fail(w, r, start, http.StatusInternalServerError, "", "the check failed on the server; try again")
+		return
+	case d.Reason == store.UnknownScope:
+		h.fail(w, r, start, http.StatusBadRequest, store.UnknownScope, (&scopes.UnknownError{ID: req.Scope}).Error())
+		return
+	}
+	status := http.StatusOK
+	level := slog.LevelDebug
+	if !d.Allowed {
+		status, level = http.StatusForbidden, slog.LevelInfo
+	}
+	writeJSON(w, status, NewResponse(d))
+	if h.log.Enabled(r.Context(), level) {
+		attrs := []any{"status", status, "reason", d.Reason, "scope", d.Scope, "remote", r.RemoteAddr,
+			"took", time.Since(start).Round(time.Microsecond)}
+		if d.Key.ID != 0 {
+			attrs = append(attrs, "app", d.App.Name, "key", d.Key.Hint)
+		}
+		h.log.Log(r.Context(), level, "verify", attrs...)
+	}
+}
+
+// requestKey picks the key from the body or the Authorization header, or
+// says what is wrong with how it was sent.
+func requestKey(body, auth string) (string, string) {
+	header := ""
+	if auth != "" {
+		scheme, token, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", "the Authorization header must be \"Bearer <API key>\""
+		}
+		header = strings.TrimSpace(token)
+	}
+	switch {
+	case body != "" && header != "" && body != header:
+		return "", "two different keys: one in the body and one in the Authorization header; send one"
+	case body != "":
+		return body, ""
+	case header != "":
+		return header, ""
+	}
+	return "", `no API key: send it as "key" in the body or as "Authorization: Bearer <API key>"`
+}
+
+// jsonProblem says what is wrong with a body, without echoing it: the body
+// may hold a key.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is not valid JSON: it ends too early"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("the body is not valid JSON: a syntax error at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("the body does not fit: %q must be a %s", typ.Field, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "the body does not fit: unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "the body could not be read"
+}
+
+func (h *handler) health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, start time.Time, status int, reason store.Reason, msg string) {
+	writeJSON(w, status, errorBody{Reason: reason, Error: msg})
+	h.log.Info("verify", "status", status, "error", msg, "remote", r.RemoteAddr,
+		"took", time.Since(start).Round(time.Microsecond))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // "<API key>" reads better than "\u003cAPI key\u003e"; the type is JSON, not HTML
+	if err := enc.Encode(body); err != nil {
+		status = http.StatusInternalServerError
+		b.Reset()
+		b.WriteString(`{"allowed":false,"error":"could not write the answer"}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(b.Bytes())
+}

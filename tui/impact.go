@@ -1,0 +1,102 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+)
+
+// scopeImpact is what saving new scopes does to an app's keys: scopes belong
+// to the app, so every key that works gains and loses the same scopes, on
+// its next check.
+type scopeImpact struct {
+	added, removed scopes.Set
+	keys           []string // names of the keys that work and will change
+	expired        int      // keys refused anyway
+}
+
+func newScopeImpact(before, after scopes.Set, keys []store.Key, now time.Time) scopeImpact {
+	im := scopeImpact{}
+	im.added, im.removed = before.Diff(after)
+	for _, k := range keys {
+		if k.Expired(now) {
+			im.expired++
+			continue
+		}
+		im.keys = append(im.keys, clean(k.Name))
+	}
+	return im
+}
+
+// matters reports whether a key in use changes.
+func (im scopeImpact) matters() bool {
+	return len(im.keys) > 0 && (!im.added.IsEmpty() || !im.removed.IsEmpty())
+}
+
+// lines draws the preview: the scopes gained and lost, and which keys, in
+// at most width cells a line.
+func (im scopeImpact) lines(s *Styles, width int) []string {
+	const labelW = 6
+	var out []string
+	field := func(label string, st lipgloss.Style, text string, maxLines int) {
+		wrapped := wrap(text, width-labelW)
+		if len(wrapped) > maxLines {
+			wrapped = append(wrapped[:maxLines-1], truncate(strings.Join(wrapped[maxLines-1:], " "), width-labelW))
+		}
+		for i, l := range wrapped {
+			lead := s.Hint.Render(pad(label, labelW))
+			if i > 0 {
+				lead = strings.Repeat(" ", labelW)
+			}
+			out = append(out, lead+st.Render(l))
+		}
+	}
+	if !im.added.IsEmpty() {
+		field("Gain", s.ToastOK, "+ "+strings.Join(im.added.Names(), ", "), 3)
+	}
+	if !im.removed.IsEmpty() {
+		field("Lose", s.Error, "− "+strings.Join(im.removed.Names(), ", "), 3)
+	}
+	field("Keys", s.Text, keyList(im.keys, 6), 2)
+	if im.expired > 0 {
+		out = append(out, strings.Repeat(" ", labelW)+s.Hint.Render(truncate(fmt.Sprintf("(and %s that expired: refused anyway)", countKeys(im.expired)), width-labelW)))
+	}
+	return out
+}
+
+// keyList names up to n keys and counts the rest.
+func keyList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
+}
+
+// confirmScopes asks before a save that changes what keys in use may do,
+// showing which keys gain and lose which scopes. It reports false, and does
+// nothing, when no key in use is affected.
+func (f *appForm) confirmScopes(save func() tea.Cmd) (tea.Cmd, bool) {
+	im := newScopeImpact(f.app.Scopes, f.checks.set, f.keys.table.keys, f.c.now())
+	if !im.matters() {
+		return nil, false
+	}
+	body := fmt.Sprintf("The %s of %q change on their next check:", countKeys(len(im.keys)), clean(f.app.Name))
+	if len(im.keys) == 1 {
+		body = fmt.Sprintf("The API key of %q changes on its next check:", clean(f.app.Name))
+	}
+	caution := ""
+	if !im.removed.IsEmpty() {
+		caution = "Services using these keys for " + strings.Join(im.removed.Names(), ", ") + " are refused from then on."
+	}
+	return f.c.post(openDialogMsg{&confirmDialog{
+		c: f.c, title: "Save scope changes?", body: body, detail: im.lines(f.c.styles, f.c.dialogWidth()),
+		caution: caution, cancel: "Keep editing", confirm: "Save", danger: !im.removed.IsEmpty(),
+		onYes: save,
+	}}), true
+}

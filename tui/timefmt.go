@@ -1,0 +1,96 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	"apiscopes/store"
+)
+
+// ago says how long before now t was, the way a key list reads: "never",
+// "just now", "3 min ago", "5 h ago", "2 d ago", then the date.
+func (c *common) ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	case d < 30*24*time.Hour:
+		return fmt.Sprintf("%d d ago", int(d/(24*time.Hour)))
+	}
+	return c.date(t)
+}
+
+// in says how long after now t is, for a deadline within two days: "in
+// 45 min", "in 23 h"; later ones are their date.
+func (c *common) in(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d < 2*time.Minute:
+		return "in 1 min"
+	case d < time.Hour:
+		return fmt.Sprintf("in %d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("in %d h", int(d/time.Hour))
+	}
+	return c.date(t)
+}
+
+// ends is when a key stops working: its scheduled deletion or its expiry,
+// whichever comes first; zero if neither.
+func ends(k store.Key) time.Time {
+	switch {
+	case k.DeleteAt.IsZero():
+		return k.ExpiresAt
+	case k.ExpiresAt.IsZero() || k.DeleteAt.Before(k.ExpiresAt):
+		return k.DeleteAt
+	}
+	return k.ExpiresAt
+}
+
+// expiresCell is a key's Expires column: "never", "expired", a date, or, for
+// a deadline within two days, how long is left.
+func (c *common) expiresCell(now time.Time, k store.Key) string {
+	end := ends(k)
+	switch {
+	case end.IsZero():
+		return "never"
+	case !now.Before(end):
+		return "expired"
+	}
+	return c.in(now, end)
+}
+
+// keyStatus is a sentence about the selected key's lifecycle, or "" when
+// there is nothing to say.
+func (c *common) keyStatus(now time.Time, k store.Key) string {
+	name := clean(k.Name)
+	switch {
+	case !k.DeleteAt.IsZero():
+		return fmt.Sprintf("%q was rolled: it works until it is deleted %s.", name, c.when(now, k.DeleteAt))
+	case k.Expired(now):
+		return fmt.Sprintf("%q expired on %s: services using it are refused. Roll it to replace it, or delete it.",
+			name, c.date(k.ExpiresAt))
+	case !k.ExpiresAt.IsZero():
+		return fmt.Sprintf("%q expires %s. Roll it before then to replace it.", name, c.when(now, k.ExpiresAt))
+	}
+	return ""
+}
+
+// when is a deadline in a sentence: "in 23 h (2026-03-15 10:31)" within
+// two days, else "on 2026-04-13 09:31".
+func (c *common) when(now, t time.Time) string {
+	if t.Sub(now) < 48*time.Hour {
+		return c.in(now, t) + " (" + c.dateTime(t) + ")"
+	}
+	return "on " + c.dateTime(t)
+}
+
+// dateTime is a date and a time of day, for deadlines.
+func (c *common) dateTime(t time.Time) string { return t.In(c.loc).Format("2006-01-02 15:04") }

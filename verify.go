@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/x/term"
+
+	"apiscopes/scopes"
+	"apiscopes/server"
+	"apiscopes/store"
+)
+
+const verifyUsage = `Usage: apiscopes verify --scope ID [--json] [--db PATH] < key
+
+Checks whether an API key may use a scope, as the services that receive it
+do. The key is read from stdin (or APISCOPES_KEY), never from the command
+line, where other users of the machine could see it.
+
+Exit status: 0 allowed, 1 denied, 2 error. The reason is one line on stderr.
+
+  --scope ID   the scope to check, e.g. model:deploy (env APISCOPES_SCOPE)
+  --json       also write the decision as JSON on stdout (env APISCOPES_JSON)
+  --db PATH    database file (env APISCOPES_DB)
+`
+
+// maxKeyInput is the most verify reads from stdin: a key is 53 characters.
+const maxKeyInput = 4 << 10
+
+// verifyCommand is `apiscopes verify`: 0 allowed, 1 denied, 2 error.
+func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("apiscopes verify", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&db, "db", db, "database file")
+	scope := fs.String("scope", os.Getenv("APISCOPES_SCOPE"), "scope id")
+	asJSON := fs.Bool("json", false, "write JSON")
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "apiscopes verify: "+format+"\n", a...)
+		return 2
+	}
+	if v := os.Getenv("APISCOPES_JSON"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fail("APISCOPES_JSON=%q: use true or false", v)
+		}
+		*asJSON = b
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, verifyUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "apiscopes verify: %v\n\n%s", err, verifyUsage)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument; pass the key on stdin or in APISCOPES_KEY, " +
+			"never on the command line, where other users of the machine can see it")
+	}
+	if *scope == "" {
+		return fail("which scope? pass --scope ID, one of %s", strings.Join(scopes.IDs(), ", "))
+	}
+	id, err := scopes.Parse(*scope)
+	if err != nil {
+		return fail("%v", err)
+	}
+	key, err := readKey(stdin, stderr)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	if db == "" {
+		if db, err = store.DefaultPath(); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+		return fail("no database at %s: create apps and keys in the console first, or pass --db PATH", db)
+	}
+	st, err := store.Open(db)
+	if errors.Is(err, store.ErrLocked) {
+		return fail("%v; a running `apiscopes serve --http` answers the same question at POST /v1/verify", err)
+	} else if err != nil {
+		return fail("%v", err)
+	}
+	d, verr := st.Verify(key, id)
+	if err := st.Close(); err != nil && verr == nil {
+		verr = err
+	}
+	if verr != nil {
+		return fail("%v", verr)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.Encode(server.NewResponse(d))
+	}
+	fmt.Fprintln(stderr, d.String())
+	if !d.Allowed {
+		return 1
+	}
+	return 0
+}
+
+// readKey takes the key from APISCOPES_KEY, or from stdin: typed without
+// echo at a terminal, else the first line of what is piped in.
+func readKey(stdin io.Reader, stderr io.Writer) (string, error) {
+	if k := strings.TrimSpace(os.Getenv("APISCOPES_KEY")); k != "" {
+		return k, nil
+	}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		fmt.Fprint(stderr, "API key: ")
+		b, err := term.ReadPassword(f.Fd())
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the key: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nonEmpty(string(b))
+	}
+	r := bufio.NewReader(io.LimitReader(stdin, maxKeyInput+1))
+	line, err := r.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the key from stdin: %w", err)
+	}
+	if len(line) > maxKeyInput {
+		return "", fmt.Errorf("stdin holds more than a key (over %d bytes on its first line)", maxKeyInput)
+	}
+	return strings.TrimSpace(line), nonEmpty(line)
+}
+
+func nonEmpty(key string) error {
+	if strings.TrimSpace(key) == "" {
+		return errors.New("no API key: pipe it on stdin (apiscopes verify --scope ID < key.txt) or set APISCOPES_KEY")
+	}
+	return nil
+}
