@@ -114,12 +114,9 @@ const lockedCode = 3
 // another process holds, a missing file or a damaged one gets a message
 // that names it.
 func openForReading(path string) (*store.Store, int, string) {
-	if path == "" {
-		p, err := store.DefaultPath()
-		if err != nil {
-			return nil, 1, "apiscopes: " + err.Error()
-		}
-		path = p
+	path, err := dbPath(path)
+	if err != nil {
+		return nil, 1, "apiscopes: " + err.Error()
 	}
 	st, err := store.Open(path, store.ReadOnly())
 	switch {

@@ -168,16 +168,21 @@ func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// dbPath is path, or the default database when path is empty.
+func dbPath(path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	return store.DefaultPath()
+}
+
 // openStore opens path, or the default database when path is empty. On
 // failure it returns the exit code and the message for stderr, which names
 // the file and what to do.
 func openStore(path string) (*store.Store, int, string) {
-	if path == "" {
-		p, err := store.DefaultPath()
-		if err != nil {
-			return nil, 1, "apiscopes: " + err.Error()
-		}
-		path = p
+	path, err := dbPath(path)
+	if err != nil {
+		return nil, 1, "apiscopes: " + err.Error()
 	}
 	st, err := store.Open(path)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"apiscopes/scopes"
+	"apiscopes/store/storetest"
 )
 
 // TestWriteFailureLeavesNothingHalfWritten: when the disk is full or the
@@ -37,7 +38,7 @@ func TestWriteFailureLeavesNothingHalfWritten(t *testing.T) {
 			if device == "" {
 				device = s.Path()
 			}
-			restore := failWrites(t, s.Path(), device, tt.flag)
+			restore := storetest.FailWrites(t, s.Path(), device, tt.flag)
 			file, _ := os.ReadFile(s.Path())
 			changes := map[string]func() error{
 				"create app": func() error { _, err := s.CreateApp(admin, "Support", scopes.Full()); return err },

@@ -323,13 +323,7 @@ func (l *appList) tableView(height int) []string {
 	}
 	// Only the rows that fit are drawn: the cost follows the screen, not the data.
 	height = max(1, height-1)
-	if l.cursor < l.offset {
-		l.offset = l.cursor
-	}
-	if l.cursor >= l.offset+height {
-		l.offset = l.cursor - height + 1
-	}
-	l.offset = max(0, min(l.offset, l.rows.len()-height))
+	l.offset = follow(l.offset, l.cursor, height, l.rows.len())
 	lines := []string{head}
 	for i := l.offset; i < l.rows.len() && i < l.offset+height; i++ {
 		a := l.idx.apps[l.rows.at(i)]

@@ -262,13 +262,7 @@ func (a *auditLog) tableView(height int) []string {
 		return []string{head, s.Hint.Render("  No event matches the filter. esc clears it.")}
 	}
 	height = max(1, height-1)
-	if a.cursor < a.offset {
-		a.offset = a.cursor
-	}
-	if a.cursor >= a.offset+height {
-		a.offset = a.cursor - height + 1
-	}
-	a.offset = max(0, min(a.offset, a.rows.len()-height))
+	a.offset = follow(a.offset, a.cursor, height, a.rows.len())
 	lines := []string{head}
 	for i := a.offset; i < a.rows.len() && i < a.offset+height; i++ {
 		n := a.rows.at(i)

@@ -78,6 +78,18 @@ func pad(s string, width int) string {
 	return s
 }
 
+// follow returns the first row to show of n rows in height lines, moved
+// from offset just enough that the cursor's row stays in sight.
+func follow(offset, cursor, height, n int) int {
+	if cursor < offset {
+		offset = cursor
+	}
+	if cursor >= offset+height {
+		offset = cursor - height + 1
+	}
+	return max(0, min(offset, n-height))
+}
+
 // window returns at most height lines of lines, scrolled so that line focus
 // stays visible; offset is the first line shown last time and is updated.
 func window(lines []string, height, focus int, offset *int) []string {
@@ -88,13 +100,7 @@ func window(lines []string, height, focus int, offset *int) []string {
 		*offset = 0
 		return lines
 	}
-	if focus < *offset {
-		*offset = focus
-	}
-	if focus >= *offset+height {
-		*offset = focus - height + 1
-	}
-	*offset = max(0, min(*offset, len(lines)-height))
+	*offset = follow(*offset, focus, height, len(lines))
 	return lines[*offset : *offset+height]
 }
 

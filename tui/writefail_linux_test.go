@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"apiscopes/store/storetest"
 )
 
 // TestWriteFailureKeepsTheConsoleRunning: with the disk full, or the file
@@ -29,7 +31,7 @@ func TestWriteFailureKeepsTheConsoleRunning(t *testing.T) {
 			if device == "" {
 				device = st.Path()
 			}
-			restore := failWrites(t, st.Path(), device, tt.flag)
+			restore := storetest.FailWrites(t, st.Path(), device, tt.flag)
 
 			ct.press("d")
 			ct.waitFor("Delete app")
