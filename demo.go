@@ -157,8 +157,9 @@ func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
 }
 
 // seedDemo writes the bank's last four months through the store, as its
-// admins would have: apps created, renamed and re-scoped, keys created and
-// deleted. The audit log tells the same story.
+// admins would have: apps created, renamed and re-scoped, keys created,
+// rolled, left to expire and deleted, and used by services at different
+// times. The audit log tells the same story.
 func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 	wf := scopes.NewSet(scopes.WorkflowDeploy, scopes.WorkflowUndeploy, scopes.WorkflowImport, scopes.WorkflowExport)
 	md := scopes.NewSet(scopes.ModelDeploy, scopes.ModelUndeploy, scopes.ModelImport, scopes.ModelExport)
@@ -169,13 +170,30 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 
 	var risk, support, marketing, sandbox store.App
 	var oldAgency, staging store.Key
+	texts := map[string]string{} // the keys' text, kept only to check them below
+	issue := func(actor store.Actor, appID uint64, name string, o store.KeyOptions) error {
+		text, _, err := st.CreateKeyWith(actor, appID, name, o)
+		texts[name] = text
+		return err
+	}
+	issueInto := func(actor store.Actor, appID uint64, name string, into *store.Key) (err error) {
+		texts[name], *into, err = st.CreateKey(actor, appID, name)
+		return err
+	}
+	// used stands for a service checking a key, ago before now: the key list
+	// shows when each was last used.
+	used := func(name string, ago time.Duration) error {
+		clock.set(now.Add(-ago))
+		_, err := st.Verify(texts[name], scopes.ModelDeploy)
+		return err
+	}
 	steps := []func() error{
 		func() (err error) {
 			day(121, 9)
 			risk, err = st.CreateApp(demoAmara, "Risk Reporting", wf|md)
 			return err
 		},
-		func() error { day(121, 10); return demoKey(st, demoAmara, risk.ID, "reports-prod", nil) },
+		func() error { day(121, 10); return issue(demoAmara, risk.ID, "reports-prod", store.KeyOptions{}) },
 		func() (err error) {
 			day(104, 14)
 			_, err = st.RenameApp(demoAmara, risk.ID, "Risk & Compliance")
@@ -186,33 +204,54 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 			support, err = st.CreateApp(demoPriya, "Customer Support", gr)
 			return err
 		},
-		func() error { day(92, 11); return demoKey(st, demoPriya, support.ID, "support-bot", nil) },
+		func() error { day(92, 11); return issue(demoPriya, support.ID, "support-bot", store.KeyOptions{}) },
 		func() (err error) {
 			day(75, 16)
 			sandbox, err = st.CreateApp(demoJonas, "Fraud Sandbox", scopes.NewSet(scopes.ModelImport, scopes.ModelDeploy))
 			return err
 		},
-		func() error { day(75, 16); return demoKey(st, demoJonas, sandbox.ID, "notebook", nil) },
-		func() error { day(61, 10); return demoKey(st, demoJonas, risk.ID, "audit-trail-batch", nil) },
+		func() error { day(75, 16); return issue(demoJonas, sandbox.ID, "notebook", store.KeyOptions{}) },
+		func() error { day(61, 10); return issue(demoJonas, risk.ID, "audit-trail-batch", store.KeyOptions{}) },
 		func() (err error) {
 			day(47, 9)
 			marketing, err = st.CreateApp(demoJonas, "Marketing",
 				scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport, scopes.ModelDeploy))
 			return err
 		},
-		func() error { day(47, 9); return demoKey(st, demoJonas, marketing.ID, "campaign-analytics", nil) },
-		func() error { day(40, 15); return demoKey(st, demoJonas, marketing.ID, "old-agency", &oldAgency) },
+		func() error {
+			day(47, 9)
+			return issue(demoJonas, marketing.ID, "campaign-analytics", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour})
+		},
+		func() error { day(40, 15); return issueInto(demoJonas, marketing.ID, "old-agency", &oldAgency) },
 		func() error { day(36, 17); return st.DeleteApp(demoAmara, sandbox.ID) },
-		func() error { day(30, 13); return demoKey(st, demoAmara, risk.ID, "reports-staging", &staging) },
+		func() error { day(30, 13); return issueInto(demoAmara, risk.ID, "reports-staging", &staging) },
 		func() error { day(21, 8); return st.DeleteKey(demoAmara, staging.ID) },
-		func() error { day(14, 12); return demoKey(st, demoPriya, support.ID, "chat-monitor", nil) },
+		func() error {
+			day(14, 12)
+			return issue(demoPriya, support.ID, "chat-monitor", store.KeyOptions{ExpiresIn: 90 * 24 * time.Hour})
+		},
 		func() (err error) {
 			day(10, 10) // Marketing only exports: deploying models is Risk's job
 			_, err = st.SetScopes(demoAmara, marketing.ID, scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport))
 			return err
 		},
 		func() error { day(5, 9); return st.DeleteKey(demoJonas, oldAgency.ID) },
-		func() error { day(2, 16); return demoKey(st, demoAmara, risk.ID, "quarterly-close", nil) },
+		func() error { day(2, 16); return issue(demoAmara, risk.ID, "quarterly-close", store.KeyOptions{}) },
+		func() error { // reports-prod is replaced, the old key kept for a week while services move over
+			day(1, 11)
+			keys, err := st.Keys(risk.ID)
+			if err != nil || len(keys) == 0 {
+				return err
+			}
+			texts["reports-prod (rolled)"], _, err = st.RollKey(demoAmara, keys[0].ID, 7*24*time.Hour)
+			return err
+		},
+		func() error { return used("reports-prod", 26*time.Hour) },
+		func() error { return used("reports-prod (rolled)", 3*time.Minute) },
+		func() error { return used("audit-trail-batch", 9*time.Hour) },
+		func() error { return used("support-bot", 40*time.Second) },
+		func() error { return used("chat-monitor", 2*24*time.Hour) },
+		func() error { return used("campaign-analytics", 20*24*time.Hour) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -220,16 +259,6 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 		}
 	}
 	return nil
-}
-
-// demoKey creates a key whose text nobody will see: the demo's keys only
-// need to exist.
-func demoKey(st *store.Store, actor store.Actor, appID uint64, name string, into *store.Key) error {
-	_, k, err := st.CreateKey(actor, appID, name)
-	if into != nil {
-		*into = k
-	}
-	return err
 }
 
 // seedScale adds n synthetic apps of up to five keys each in a few commits, so

@@ -44,7 +44,11 @@ func (t *keyTable) view(c *common, width, height int, focused bool) []string {
 	if len(t.keys) == 0 {
 		return []string{s.Hint.Render("No API keys yet. Create one to let a service use this app.")}
 	}
-	const hintW, byW, onW, expW, usedW = 9, 10, 10, 10, 11
+	const hintW, onW, expW, usedW = 9, 10, 10, 11
+	byW := 10
+	if width >= 90 { // room for whole creator names when the screen has it
+		byW = 14
+	}
 	nameW := max(8, width-2-hintW-byW-onW-expW-usedW-10)
 	// The row is drawn in three parts so that the Expires cell can have a
 	// colour of its own inside the row's style.
