@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"apiscopes/scopes"
 )
@@ -48,18 +49,20 @@ func (e *ConflictError) What() string {
 	return who + " " + parts[0] + " and " + parts[1]
 }
 
+// scopeDelta is " (+Deploy Guardrails, −Export Model)", by the scopes'
+// names, or "" for no change.
 func scopeDelta(added, removed scopes.Set) string {
-	s := ""
-	if !added.IsEmpty() {
-		s += " +" + added.String()
+	var parts []string
+	for _, n := range added.Names() {
+		parts = append(parts, "+"+n)
 	}
-	if !removed.IsEmpty() {
-		s += " −" + removed.String()
+	for _, n := range removed.Names() {
+		parts = append(parts, "−"+n)
 	}
-	if s == "" {
+	if len(parts) == 0 {
 		return ""
 	}
-	return " (" + s[1:] + ")"
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // SaveApp is UpdateApp for an editor that read base earlier: if the app's
