@@ -107,7 +107,10 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		name := "APISCOPES_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := os.Getenv(name); v != "" && err == nil {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, e)
+				err = fmt.Errorf("%s=%q is not a valid value for --%s", name, v, f.Name)
+				if f.DefValue != "" {
+					err = fmt.Errorf("%w (its default is %s)", err, f.DefValue)
+				}
 			}
 		}
 	})

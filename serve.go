@@ -31,8 +31,8 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --admins FILE          authorized_keys file of admins (full rights)
   --viewers FILE         authorized_keys file of viewers (read-only)
   --host-key FILE        ed25519 host key, made on first start (default: beside the database)
-  --idle-timeout DUR     drop SSH connections idle this long (default 30m; 0 never)
-  --max-sessions N       SSH sessions open at once (default 32)
+  --idle-timeout DUR     end SSH sessions without a keystroke this long (default 30m; 0 never)
+  --max-sessions N       SSH sessions open at once (default 32; 0 no limit)
   --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
                          POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
                          or Authorization: Bearer aps_… with {"scope": "…"};
@@ -79,6 +79,10 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	}
 	if *sshAddr == "" && *httpAddr == "" {
 		fmt.Fprintf(stderr, "apiscopes serve: nothing to serve: pass --http ADDR, or keep --ssh on\n\n%s", serveUsage)
+		return 2
+	}
+	if *maxSessions < 0 || *idle < 0 {
+		fmt.Fprintf(stderr, "apiscopes serve: --max-sessions and --idle-timeout cannot be negative (0 means no limit)\n")
 		return 2
 	}
 	if *backupDir != "" && *backupEvery <= 0 {

@@ -102,7 +102,8 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 		enc.SetEscapeHTML(false)
 		enc.Encode(server.NewResponse(d))
 	}
-	fmt.Fprintln(stderr, d.String())
+	// The stable reason first, for scripts; then what it means, for people.
+	fmt.Fprintf(stderr, "%s: %s\n", d.Reason, strings.TrimPrefix(strings.TrimPrefix(d.String(), "denied: "), "allowed: "))
 	if !d.Allowed {
 		return 1
 	}

@@ -70,6 +70,13 @@ func Handler(st *store.Store, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/verify", h.verify)
 	mux.HandleFunc("GET /healthz", h.health)
+	mux.HandleFunc("/v1/verify", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: `use POST with {"key": "aps_…", "scope": "…"}`})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint: POST /v1/verify and GET /healthz are served"})
+	})
 	return mux
 }
 

@@ -324,3 +324,29 @@ func TestServerLimits(t *testing.T) {
 		t.Errorf("server without limits: %+v", srv)
 	}
 }
+
+// TestOtherMethodsAndPathsAnswerJSON: a client that gets the method or the
+// path wrong still gets JSON saying what is served.
+func TestOtherMethodsAndPathsAnswerJSON(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/v1/verify", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/v1/verify", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/v2/verify", http.StatusNotFound},
+	} {
+		req, err := http.NewRequest(tt.method, f.srv.URL+tt.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := do(t, req)
+		if a.status != tt.status || a.body["error"] == nil || a.body["allowed"] != false {
+			t.Errorf("%s %s = %d %s", tt.method, tt.path, a.status, a.raw)
+		}
+		if tt.status == http.StatusMethodNotAllowed && a.header.Get("Allow") != http.MethodPost {
+			t.Errorf("%s %s: Allow = %q", tt.method, tt.path, a.header.Get("Allow"))
+		}
+	}
+}

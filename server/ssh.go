@@ -24,7 +24,7 @@ type Config struct {
 	Addr        string        // where to listen, e.g. 127.0.0.1:23234
 	HostKeyPath string        // ed25519 host key; generated on first start, then kept
 	Allow       *AllowList    // who may log in, and as what
-	IdleTimeout time.Duration // drop a connection silent this long; 0 means never
+	IdleTimeout time.Duration // end a session whose user typed nothing this long; 0 means never
 	MaxSessions int           // refuse sessions beyond this many at once; 0 means no limit
 	Log         *log.Logger
 }
@@ -57,7 +57,10 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		wish.WithPublicKeyAuth(s.authorize),
-		wish.WithIdleTimeout(cfg.IdleTimeout),
+		// Sessions end themselves when idle (see session), restoring the
+		// user's terminal first; this only catches connections that never
+		// open one.
+		wish.WithIdleTimeout(backstop(cfg.IdleTimeout)),
 		wish.WithMiddleware(s.session),
 	)
 	if err != nil {
@@ -162,7 +165,8 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		actor := store.Actor{Name: name, Role: person.Role, Origin: fmt.Sprintf("ssh %s %s", remote, fp)}
 		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard()})
 		defer m.Close()
-		p := tea.NewProgram(m, bubbletea.MakeOptions(sess)...)
+		idle := newIdleClock(s.cfg.IdleTimeout)
+		p := tea.NewProgram(m, append(bubbletea.MakeOptions(sess), tea.WithFilter(idle.filter))...)
 		if err := s.admit(p); err != nil {
 			s.cfg.Log.Warn("session refused", "user", name, "remote", remote, "reason", err)
 			wish.Fatalln(sess, "apiscopes: "+err.Error())
@@ -182,6 +186,9 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 					return
 				case w := <-windows:
 					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+				case <-idle.expired():
+					p.Quit() // Bubble Tea restores the user's terminal on the way out
+					return
 				}
 			}
 		}()
@@ -189,8 +196,12 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 			s.cfg.Log.Error("session ended with an error", "user", name, "remote", remote, "err", err)
 		}
-		if s.isClosing() {
+		switch {
+		case s.isClosing():
 			wish.Println(sess, "\r\napiscopes: the server is shutting down. Your saved changes are safe. Goodbye.\r")
+		case idle.hasExpired():
+			s.cfg.Log.Info("idle timeout", "user", name, "remote", remote, "after", s.cfg.IdleTimeout)
+			wish.Println(sess, fmt.Sprintf("\r\napiscopes: disconnected after %s without a keystroke. Your saved changes are safe.\r", s.cfg.IdleTimeout))
 		}
 		s.cfg.Log.Info("disconnect", "user", name, "remote", remote, "duration", time.Since(start).Round(time.Second))
 		_ = sess.Exit(0)

@@ -76,6 +76,12 @@ func writeList(t *testing.T, path string, users ...user) {
 
 func startServer(t *testing.T, dir string, admins, viewers []user) *testServer {
 	t.Helper()
+	return startServerWith(t, dir, admins, viewers, nil)
+}
+
+// startServerWith is startServer with a chance to change the configuration.
+func startServerWith(t *testing.T, dir string, admins, viewers []user, configure func(*Config)) *testServer {
+	t.Helper()
 	ts := &testServer{t: t, dir: dir, admins: filepath.Join(dir, "admins"), viewers: filepath.Join(dir, "viewers"),
 		hostKey: filepath.Join(dir, "host_ed25519"), logs: &syncBuffer{}}
 	writeList(t, ts.admins, admins...)
@@ -89,7 +95,11 @@ func startServer(t *testing.T, dir string, admins, viewers []user) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.srv, err = NewSSH(st, Config{HostKeyPath: ts.hostKey, Allow: allow, MaxSessions: 8, Log: log.New(ts.logs)})
+	cfg := Config{HostKeyPath: ts.hostKey, Allow: allow, MaxSessions: 8, Log: log.New(ts.logs)}
+	if configure != nil {
+		configure(&cfg)
+	}
+	ts.srv, err = NewSSH(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,5 +368,27 @@ func TestNoAllowListNoServer(t *testing.T) {
 		if _, err := NewAllowList(files[0], files[1]); err == nil {
 			t.Errorf("NewAllowList(%q, %q) accepted an unusable allow-list", files[0], files[1])
 		}
+	}
+}
+
+// TestIdleSessionEndsCleanly: a session left alone ends with a message, and
+// the user's terminal is handed back as it was (main screen, no mouse
+// reporting, cursor shown) rather than cut off mid-screen.
+func TestIdleSessionEndsCleanly(t *testing.T) {
+	alice := newUser(t, "Alice")
+	ts := startServerWith(t, t.TempDir(), []user{alice}, nil, func(c *Config) { c.IdleTimeout = 700 * time.Millisecond })
+	a := ts.open(alice)
+	a.waitFor("API Scopes")
+	a.keys("/") // activity restarts the clock
+	s := a.waitFor("disconnected after 700ms without a keystroke")
+	raw := a.out.String()
+	tail := raw[strings.LastIndex(raw, "\x1b[?1049h"):]
+	for _, seq := range []string{"\x1b[?1049l", "\x1b[?25h"} {
+		if !strings.Contains(tail, seq) {
+			t.Errorf("the terminal was not restored (%q missing) before:\n%s", seq, s[max(0, len(s)-200):])
+		}
+	}
+	if !strings.Contains(ts.logs.String(), "idle timeout") {
+		t.Errorf("no idle timeout in the log:\n%s", ts.logs.String())
 	}
 }

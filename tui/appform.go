@@ -423,7 +423,7 @@ func (f *appForm) ShortHelp() []key.Binding {
 	case fTitle:
 		b = append(b, with(k.Enter, "to scopes"))
 	case fTabs:
-		b = append(b, with(k.Left, "API Scopes"), with(k.Right, "API Keys"))
+		b = append(b, with(k.Prev, "rename"), with(k.Left, "API Scopes"), with(k.Right, "API Keys"))
 	case fScopes:
 		b = append(b, k.Up, k.Down, k.Toggle)
 	case fKeys:

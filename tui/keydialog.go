@@ -287,7 +287,7 @@ func (d *keyDialog) View() string {
 	default:
 		expires := "Never expires"
 		if !d.created.ExpiresAt.IsZero() {
-			expires = "Expires " + d.c.dateTime(d.created.ExpiresAt)
+			expires = "Works " + d.c.until(d.created.ExpiresAt)
 		}
 		lines = append(lines, s.Text.Render(clean(d.created.Name))+s.Hint.Render(" · "+expires), s.Secret.Render(d.secret), "")
 		if d.note != "" {

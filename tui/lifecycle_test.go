@@ -42,7 +42,7 @@ func TestKeyExpiryChoice(t *testing.T) {
 		ct.press("tab", "right")
 		ct.golden(name("expiry-choice"), "(•) 7 days")
 		ct.press("enter")
-		ct.golden(name("shown-with-expiry"), "weekly · Expires")
+		ct.golden(name("shown-with-expiry"), "weekly · Works until")
 		keys := requireKeys(t, st, app.ID, 3)
 		if k := keys[2]; k.Name != "weekly" || !k.ExpiresAt.Equal(k.CreatedAt.Add(7*24*time.Hour)) {
 			t.Fatalf("key = %+v, want one expiring 7 days after its creation", k)
@@ -73,7 +73,7 @@ func TestKeyExpiryChoice(t *testing.T) {
 		}
 		ct.typeText("2026-06-30")
 		ct.press("enter")
-		ct.waitFor("quarterly · Expires 2026-07-01 00:00")
+		ct.waitFor("quarterly · Works through 2026-06-30")
 		if k := requireKeys(t, st, app.ID, 4)[3]; !k.ExpiresAt.Equal(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)) {
 			t.Errorf("ExpiresAt = %v, want the end of 2026-06-30", k.ExpiresAt)
 		}

@@ -35,11 +35,25 @@ func (c *common) in(now, t time.Time) string {
 	case d < 2*time.Minute:
 		return "in 1 min"
 	case d < time.Hour:
-		return fmt.Sprintf("in %d min", int(d/time.Minute))
+		return fmt.Sprintf("in %d min", int((d+30*time.Second)/time.Minute))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("in %d h", int(d/time.Hour))
+		return fmt.Sprintf("in %d h", int((d+30*time.Minute)/time.Hour)) // a 24 h grace reads "in 24 h", not 23
 	}
-	return c.date(t)
+	return c.lastDay(t)
+}
+
+// lastDay is the last date on which a key that stops at t still works: a
+// key chosen to last through 2027-02-28 stops at midnight, 2027-03-01 00:00,
+// and is listed as 2027-02-28.
+func (c *common) lastDay(t time.Time) string { return c.date(t.Add(-time.Nanosecond)) }
+
+// until says when a key stops working, in a sentence: "through 2027-02-28"
+// when that is a midnight, else "until 2026-12-03 17:08".
+func (c *common) until(t time.Time) string {
+	if lt := t.In(c.loc); lt.Hour() == 0 && lt.Minute() == 0 && lt.Second() == 0 {
+		return "through " + c.lastDay(t)
+	}
+	return "until " + c.dateTime(t)
 }
 
 // ends is when a key stops working: its scheduled deletion or its expiry,
@@ -77,8 +91,10 @@ func (c *common) keyStatus(now time.Time, k store.Key) string {
 	case k.Expired(now):
 		return fmt.Sprintf("%q expired on %s: services using it are refused. Roll it to replace it, or delete it.",
 			name, c.date(k.ExpiresAt))
-	case !k.ExpiresAt.IsZero():
+	case !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) < 48*time.Hour:
 		return fmt.Sprintf("%q expires %s. Roll it before then to replace it.", name, c.when(now, k.ExpiresAt))
+	case !k.ExpiresAt.IsZero():
+		return fmt.Sprintf("%q works %s. Roll it before then to replace it.", name, c.until(k.ExpiresAt))
 	}
 	return ""
 }

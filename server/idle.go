@@ -1,0 +1,63 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// idleClock ends a session its user has left: it restarts on every key,
+// click or paste, and fires once the session has had none for its length.
+// Output (a live update from another admin) does not count as activity.
+type idleClock struct {
+	length time.Duration
+	timer  *time.Timer
+	fired  chan struct{}
+	once   sync.Once
+}
+
+// newIdleClock starts a clock; a zero or negative length never fires.
+func newIdleClock(length time.Duration) *idleClock {
+	c := &idleClock{length: length, fired: make(chan struct{})}
+	if length > 0 {
+		c.timer = time.AfterFunc(length, func() { c.once.Do(func() { close(c.fired) }) })
+	}
+	return c
+}
+
+// filter is the program's message filter: it restarts the clock on input,
+// and, like wish's own filter, turns a suspend request into a resume, since
+// a remote user cannot suspend the server's process.
+func (c *idleClock) filter(_ tea.Model, msg tea.Msg) tea.Msg {
+	switch msg.(type) {
+	case tea.KeyPressMsg, tea.MouseClickMsg, tea.MouseWheelMsg, tea.PasteMsg:
+		if c.timer != nil && !c.hasExpired() {
+			c.timer.Reset(c.length)
+		}
+	case tea.SuspendMsg:
+		return tea.ResumeMsg{}
+	}
+	return msg
+}
+
+// expired is closed when the session has been idle for the clock's length.
+func (c *idleClock) expired() <-chan struct{} { return c.fired }
+
+func (c *idleClock) hasExpired() bool {
+	select {
+	case <-c.fired:
+		return true
+	default:
+		return false
+	}
+}
+
+// backstop is the connection-level idle limit behind the session's own: a
+// little longer, for connections that never open a session.
+func backstop(idle time.Duration) time.Duration {
+	if idle <= 0 {
+		return 0
+	}
+	return idle + time.Minute
+}
