@@ -34,7 +34,7 @@ var demoStory = tui.Demo{
 		"A bank gives each department an API app with only the scopes it needs, " +
 			"and API keys for the department's services.",
 		"Risk & Compliance may use workflows and models, to build reports from transaction logs " +
-			"and audit trails. Customer Support only deploys the guardrails that watch AI customer " +
+			"and audit trails. Customer Support only deploys and undeploys the guardrails that watch AI customer " +
 			"interactions. Marketing only exports.",
 		"Open an app with enter, press a for the audit log of who changed what, " +
 			"or n to make an app and key of your own.",

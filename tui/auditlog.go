@@ -324,7 +324,7 @@ func (a *auditLog) detailView() []string {
 		lines = append(lines, label("Was")+truncate(clean(ev.NameBefore), w-8))
 	}
 	if ev.KeyHint != "" {
-		lines = append(lines, label("Key")+clean(ev.KeyHint))
+		lines = append(lines, label("Key")+truncate(t.Change, w-8)) // the hint, and for a roll the new key
 	}
 	if ev.Action == store.ActionAppDelete {
 		lines = append(lines, label("Keys")+countKeys(ev.KeysGone)+" deleted with it")
