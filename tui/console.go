@@ -340,11 +340,14 @@ func (m *Model) headerView() string {
 	if sp := m.spin.view(s); sp != "" {
 		who = sp + "  " + who
 	}
-	gap := m.c.termW - 1 - lipgloss.Width(line) - lipgloss.Width(who)
-	if gap < 2 {
+	// Who is acting always shows (it matters over SSH); a long breadcrumb
+	// gives way instead, unless the terminal is too narrow for both.
+	room := m.c.termW - 3 - lipgloss.Width(who)
+	if room < 30 {
 		return " " + truncate(line, m.c.termW-2)
 	}
-	return " " + line + strings.Repeat(" ", gap) + who
+	line = truncate(line, room)
+	return " " + line + strings.Repeat(" ", m.c.termW-1-lipgloss.Width(line)-lipgloss.Width(who)) + who
 }
 
 // navView is the left navigation: Security & Control with its pages, the
