@@ -201,10 +201,7 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 // filter when the cursor reaches the last one found so far.
 func (l *appList) down(n int) tea.Cmd {
 	var cmd tea.Cmd
-	if !l.rows.done() && l.cursor+n >= l.rows.len() {
-		cmd = l.rows.more(l.cursor + n + 1)
-	}
-	l.cursor = max(0, min(l.rows.len()-1, l.cursor+n))
+	l.cursor, cmd = l.rows.moveDown(l.cursor, n)
 	return cmd
 }
 

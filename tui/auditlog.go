@@ -181,10 +181,7 @@ func (a *auditLog) applyFilter() tea.Cmd {
 
 func (a *auditLog) down(n int) tea.Cmd {
 	var cmd tea.Cmd
-	if !a.rows.done() && a.cursor+n >= a.rows.len() {
-		cmd = a.rows.more(a.cursor + n + 1)
-	}
-	a.cursor = max(0, min(a.rows.len()-1, a.cursor+n))
+	a.cursor, cmd = a.rows.moveDown(a.cursor, n)
 	return cmd
 }
 

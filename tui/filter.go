@@ -121,3 +121,13 @@ func (f *filtered) step(msg filterStepMsg) tea.Cmd {
 	}
 	return f.more(len(f.matches) + scanBudget)
 }
+
+// moveDown is a cursor n rows further down the matches, and the command that
+// looks for more matches when the cursor reaches the last one found so far.
+func (f *filtered) moveDown(cursor, n int) (int, tea.Cmd) {
+	var cmd tea.Cmd
+	if !f.done() && cursor+n >= f.len() {
+		cmd = f.more(cursor + n + 1)
+	}
+	return max(0, min(f.len()-1, cursor+n)), cmd
+}
