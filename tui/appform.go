@@ -403,7 +403,14 @@ func (f *appForm) keysView(height int) []string {
 	if f.focus != fCreateKey {
 		btn = -1
 	}
-	return append(lines, "", s.buttonRow(0, btn, button{label: "Create API Key"}))
+	btns := []button{{label: "Create API Key", disabled: !f.c.canWrite()}}
+	if k, ok := f.keys.table.selected(); ok {
+		// The selected key's actions, for the mouse as the seed's icons are;
+		// r and d do the same from the keyboard.
+		btns = append(btns, button{label: "Roll key", disabled: !f.c.canWrite() || !k.DeleteAt.IsZero()},
+			button{label: "Delete key", disabled: !f.c.canWrite()})
+	}
+	return append(lines, "", s.buttonRow(0, btn, btns...))
 }
 
 func (f *appForm) ShortHelp() []key.Binding {

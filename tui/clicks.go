@@ -62,6 +62,12 @@ func (f *appForm) click(h hit) tea.Cmd {
 	case "Create API Key":
 		f.setFocus(fCreateKey)
 		return f.keys.create(f.app)
+	case "Roll key":
+		f.setFocus(fKeys)
+		return f.keys.roll(f.app)
+	case "Delete key":
+		f.setFocus(fKeys)
+		return f.keys.confirmDelete(f.app.Name)
 	}
 	if h.y <= 1 { // the title and its rule
 		return f.setFocus(fTitle)
