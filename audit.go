@@ -58,7 +58,7 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if n == 0 && !*asJSON {
-		fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", st.Path())
+		fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", st.Name())
 	}
 	return 0
 }

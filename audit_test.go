@@ -9,6 +9,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 // auditDB makes a database with a short history and returns its path and
@@ -16,7 +17,7 @@ import (
 func auditDB(t *testing.T) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "audit.db")
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestAuditEmptyAndErrors(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "flag provided but not defined: -frob") {
 		t.Errorf("bad flag = %d, %q", code, errs)
 	}
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

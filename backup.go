@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 const backupUsage = `Usage:
@@ -48,13 +49,13 @@ func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "apiscopes: not writing a database to a terminal; redirect it: apiscopes backup - > FILE")
 			return 2
 		}
-		if _, err := st.WriteBackup(stdout); err != nil {
+		if _, err := bolt.WriteBackup(st, stdout); err != nil {
 			fmt.Fprintln(stderr, "apiscopes: backup:", err)
 			return 1
 		}
 		return 0
 	}
-	if err := st.BackupFile(out); err != nil {
+	if err := bolt.BackupFile(st, out); err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
 	}
@@ -62,7 +63,7 @@ func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
 	if fi, err := os.Stat(out); err == nil {
 		size = fi.Size()
 	}
-	fmt.Fprintf(stdout, "Backed up %s to %s (%s, checked).\n", st.Path(), out, kib(size))
+	fmt.Fprintf(stdout, "Backed up %s to %s (%s, checked).\n", st.Name(), out, kib(size))
 	return 0
 }
 
@@ -96,7 +97,7 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s is sound: %d apps.\n", st.Path(), len(apps))
+	fmt.Fprintf(stdout, "%s is sound: %d apps.\n", st.Name(), len(apps))
 	return 0
 }
 
@@ -118,7 +119,7 @@ func openForReading(path string) (*store.Store, int, string) {
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()
 	}
-	st, err := store.Open(path, store.ReadOnly())
+	st, err := bolt.OpenStore(path, bolt.Options{ReadOnly: true}, store.ReadOnly())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, 1, fmt.Sprintf("apiscopes: there is no database at %s; give its path with --db", path)

@@ -16,6 +16,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 	"apiscopes/tui"
 )
 
@@ -131,7 +132,7 @@ func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
 	if cfg.random != nil {
 		opts = append(opts, store.WithRandom(cfg.random))
 	}
-	st, err := store.Open(filepath.Join(dir, "demo.db"), opts...)
+	st, err := bolt.OpenStore(filepath.Join(dir, "demo.db"), bolt.Options{}, opts...)
 	if err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 		func() error { day(121, 10); return issue(demoAmara, risk.ID, "reports-prod", store.KeyOptions{}) },
 		func() (err error) {
 			day(104, 14)
-			_, err = st.RenameApp(demoAmara, risk.ID, "Risk & Compliance")
+			_, err = st.SaveApp(demoAmara, risk, "Risk & Compliance", risk.Scopes)
 			return err
 		},
 		func() (err error) {
@@ -232,7 +233,7 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 		},
 		func() (err error) {
 			day(10, 10) // Marketing only exports: deploying models is Risk's job
-			_, err = st.SetScopes(demoAmara, marketing.ID, scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport))
+			_, err = st.SaveApp(demoAmara, marketing, marketing.Name, scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport))
 			return err
 		},
 		func() error { day(5, 9); return st.DeleteKey(demoJonas, oldAgency.ID) },
@@ -243,7 +244,7 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 			if err != nil || len(keys) == 0 {
 				return err
 			}
-			texts["reports-prod (rolled)"], _, err = st.RollKey(demoAmara, keys[0].ID, 7*24*time.Hour)
+			texts["reports-prod (rolled)"], _, _, err = st.RollKey(demoAmara, keys[0].ID, 7*24*time.Hour)
 			return err
 		},
 		func() error { return used("reports-prod", 26*time.Hour) },
@@ -289,7 +290,7 @@ func seedScale(st *store.Store, clock *demoClock, now time.Time, n int) error {
 	const chunk = 2000
 	for len(specs) > 0 {
 		n := min(chunk, len(specs))
-		if err := st.CreateApps(demoJonas, specs[:n]); err != nil {
+		if _, err := st.CreateApps(demoJonas, specs[:n]); err != nil {
 			return err
 		}
 		specs = specs[n:]

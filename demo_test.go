@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 var demoNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -90,7 +91,7 @@ func TestDemoFolderIsRemoved(t *testing.T) {
 	boom := errors.New("boom")
 	var dir string
 	err := withDemoStore(demoConfig{now: time.Now, extra: 20, status: io.Discard}, func(st *store.Store) error {
-		dir = filepath.Dir(st.Path())
+		dir = filepath.Dir(st.Name())
 		if !strings.HasPrefix(dir, tmp) {
 			t.Errorf("demo folder %s is not in the temporary folder %s", dir, tmp)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 	"apiscopes/tui"
 )
 
@@ -176,7 +177,7 @@ func dbPath(path string) (string, error) {
 	if path != "" {
 		return path, nil
 	}
-	return store.DefaultPath()
+	return bolt.DefaultPath()
 }
 
 // openStore opens path, or the default database when path is empty. On
@@ -187,7 +188,7 @@ func openStore(path string) (*store.Store, int, string) {
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()
 	}
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -47,7 +48,7 @@ func TestCommandLine(t *testing.T) {
 // holds, naming the file, rather than hanging.
 func TestHeldDatabaseIsNamed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "held.db")
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 var testAdmin = store.Actor{Name: "alice", Role: store.Admin, Origin: "test"}
@@ -21,7 +22,7 @@ var testAdmin = store.Actor{Name: "alice", Role: store.Admin, Origin: "test"}
 // key for each, and closes it.
 func makeDatabase(t *testing.T, path string) {
 	t.Helper()
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func makeDatabase(t *testing.T, path string) {
 func TestSecondProcessIsToldTheDatabaseIsHeld(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "held.db")
 	makeDatabase(t, path)
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func TestBackupCommand(t *testing.T) {
 	}
 	streamed := filepath.Join(dir, "streamed.db")
 	writeTestFile(t, streamed, buf.Bytes())
-	if err := store.CheckFile(streamed); err != nil {
+	if err := bolt.CheckFile(streamed); err != nil {
 		t.Errorf("the streamed backup: %v", err)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"charm.land/ssh"
 
 	"apiscopes/server"
+	"apiscopes/store/bolt"
 )
 
 const serveUsage = `Usage: apiscopes serve [flags]
@@ -117,7 +118,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 
 	if *sshAddr != "" {
 		if *hostKey == "" {
-			*hostKey = filepath.Join(filepath.Dir(st.Path()), "ssh_host_ed25519_key")
+			*hostKey = filepath.Join(filepath.Dir(st.Name()), "ssh_host_ed25519_key")
 		}
 		srv, err := server.NewSSH(st, server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow,
 			IdleTimeout: *idle, MaxSessions: *maxSessions, Log: logger})
@@ -166,7 +167,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		finished := make(chan struct{})
 		go func() {
 			defer close(finished)
-			st.KeepBackups(bctx, *backupDir, *backupEvery, 0, func(path string, err error) {
+			bolt.KeepBackups(bctx, st, *backupDir, *backupEvery, 0, func(path string, err error) {
 				if err != nil {
 					logger.Error("backup failed", "dir", *backupDir, "err", err)
 					return
@@ -177,7 +178,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		stopBackups = func() { cancel(); <-finished }
 		logger.Info("hot backups", "dir", *backupDir, "every", *backupEvery)
 	}
-	logger.Info("serving", "db", st.Path())
+	logger.Info("serving", "db", st.Name())
 
 	exit := 0
 	select {
@@ -199,6 +200,6 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		logger.Error("closing the database", "err", err)
 		return 1
 	}
-	logger.Info("stopped; database closed cleanly", "db", st.Path())
+	logger.Info("stopped; database closed cleanly", "db", st.Name())
 	return exit
 }

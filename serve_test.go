@@ -21,6 +21,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 // lockedBuffer is a stderr the server writes while the test reads it.
@@ -150,7 +151,7 @@ func TestServeKeepsHotBackupsAndStopsCleanly(t *testing.T) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		files, _ := store.ListBackups(backups)
+		files, _ := bolt.ListBackups(backups)
 		if len(files) >= 2 {
 			break
 		}
@@ -170,16 +171,16 @@ func TestServeKeepsHotBackupsAndStopsCleanly(t *testing.T) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
 		}
 	}
-	files, err := store.ListBackups(backups)
+	files, err := bolt.ListBackups(backups)
 	if err != nil || len(files) < 2 {
 		t.Fatalf("backups: %v %v", files, err)
 	}
 	for _, f := range files {
-		if err := store.CheckFile(f); err != nil {
+		if err := bolt.CheckFile(f); err != nil {
 			t.Errorf("backup %s: %v", f, err)
 		}
 	}
-	if err := store.CheckFile(filepath.Join(dir, "a.db")); err != nil {
+	if err := bolt.CheckFile(filepath.Join(dir, "a.db")); err != nil {
 		t.Errorf("the database after shutdown: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"apiscopes/scopes"
 	"apiscopes/server"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 const verifyUsage = `Usage: apiscopes verify --scope ID [--json] [--db PATH] < key
@@ -77,14 +78,14 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 	}
 
 	if db == "" {
-		if db, err = store.DefaultPath(); err != nil {
+		if db, err = bolt.DefaultPath(); err != nil {
 			return fail("%v", err)
 		}
 	}
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
 		return fail("no database at %s: create apps and keys in the console first, or pass --db PATH", db)
 	}
-	st, err := store.Open(db)
+	st, err := bolt.OpenStore(db, bolt.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return fail("%v; a running `apiscopes serve --http` answers the same question at POST /v1/verify", err)
 	} else if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 // seededDB makes a database with one app holding model:deploy and one key,
@@ -18,7 +19,7 @@ import (
 func seededDB(t *testing.T) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestVerifyCommandDatabase(t *testing.T) {
 	}
 
 	path, _ := seededDB(t)
-	st, err := store.Open(path)
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,10 +87,21 @@ func IDs() []string {
 }
 
 func index(id ID) int {
-	for i := range catalogue {
-		if catalogue[i].ID == id {
-			return i
-		}
+	if i, ok := positions[id]; ok {
+		return i
 	}
 	return -1
 }
+
+// positions is each scope's place in the catalogue, for a check that costs
+// one map lookup.
+var positions = func() map[ID]int {
+	m := make(map[ID]int, len(catalogue))
+	for i, sc := range catalogue {
+		m[sc.ID] = i
+	}
+	return m
+}()
+
+// Known reports whether id is a scope of the catalogue.
+func Known(id ID) bool { return index(id) >= 0 }

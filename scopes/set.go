@@ -7,7 +7,17 @@ import (
 
 // Set is a set of scopes. The zero value is empty. A Set is a value: copy
 // it freely. Its bit layout is private; persist it with IDs, not as a number.
-type Set uint16
+type Set uint64
+
+// MaxScopes is how many scopes a Set can hold; the catalogue may not grow
+// past it (an init check and a test say so before any set could overflow).
+const MaxScopes = 64
+
+func init() {
+	if len(catalogue) > MaxScopes {
+		panic("scopes: the catalogue has more scopes than a Set holds")
+	}
+}
 
 // NewSet returns the set of the given scopes; ids not in the catalogue are
 // ignored (use Parse or ParseSet to validate text first).
@@ -30,6 +40,21 @@ func ParseSet(ids []string) (Set, error) {
 		s = s.With(id)
 	}
 	return s, nil
+}
+
+// ParseSetLenient is ParseSet for stored sets: ids the catalogue does not
+// know (a scope retired or renamed since the set was written) are returned
+// apart, never granted, instead of failing the whole set.
+func ParseSetLenient(ids []string) (set Set, unknown []string) {
+	for _, raw := range ids {
+		id, err := Parse(raw)
+		if err != nil {
+			unknown = append(unknown, raw)
+			continue
+		}
+		set = set.With(id)
+	}
+	return set, unknown
 }
 
 // Full is the set of every scope in the catalogue.

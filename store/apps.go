@@ -1,248 +1,212 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
-
-	bolt "go.etcd.io/bbolt"
+	"strings"
 
 	"apiscopes/scopes"
 )
 
 // CreateApp adds an app with the given name and scopes. An empty name (not
-// one of only spaces, which is refused) gets the next free default: "Untitled app", "Untitled app 2", and so on.
+// one of only spaces, which is refused) gets the next free default:
+// "Untitled app", "Untitled app 2", and so on.
 func (s *Store) CreateApp(actor Actor, name string, set scopes.Set) (App, error) {
-	if err := actor.mayWrite(); err != nil {
-		return App{}, err
-	}
-	if set.IsEmpty() {
-		return App{}, ErrNoScopes
-	}
 	var rec appRecord
-	err := s.commit(func(tx *bolt.Tx) error {
-		n := name
-		if n == "" {
-			n = nextDefaultName(tx)
-		}
-		clean, err := CleanName(n)
-		if err != nil {
-			return err
-		}
-		names := tx.Bucket(bucketNames)
-		if names.Get([]byte(foldName(clean))) != nil {
-			return &NameError{Name: clean, Err: ErrNameTaken}
-		}
-		apps := tx.Bucket(bucketApps)
-		id, err := apps.NextSequence()
-		if err != nil {
-			return err
-		}
-		at := s.now().UTC()
-		rec = appRecord{ID: id, Name: clean, Scopes: set.Strings(), CreatedBy: actor.Name, CreatedAt: at,
-			UpdatedBy: actor.Name, UpdatedAt: at, Revision: 1}
-		if err := put(apps, itob(id), rec); err != nil {
-			return err
-		}
-		if err := names.Put([]byte(foldName(clean)), itob(id)); err != nil {
-			return err
-		}
-		return s.record(tx, actor, at, Event{Action: ActionAppCreate, AppID: id, AppName: clean, ScopesAfter: rec.Scopes})
-	}, func() { s.ix.putApp(rec) })
+	err := s.change(actor, func(t *txn) (err error) {
+		rec, err = t.createApp(name, set)
+		return err
+	})
 	if err != nil {
 		return App{}, err
 	}
-	return rec.app()
+	return rec.app(), nil
+}
+
+// createApp is the one rule for a new app, single or in bulk.
+func (t *txn) createApp(name string, set scopes.Set) (appRecord, error) {
+	if set.IsEmpty() {
+		return appRecord{}, ErrNoScopes
+	}
+	if name == "" {
+		var err error
+		if name, err = t.nextDefaultName(); err != nil {
+			return appRecord{}, err
+		}
+	}
+	clean, err := CleanName(name)
+	if err != nil {
+		return appRecord{}, err
+	}
+	if id, err := t.appNamed(FoldName(clean)); err != nil || id != 0 {
+		if err == nil {
+			err = &NameError{Name: clean, Err: ErrNameTaken}
+		}
+		return appRecord{}, err
+	}
+	id, err := t.nextID(metaAppSeq)
+	if err != nil {
+		return appRecord{}, err
+	}
+	rec := appRecord{ID: id, Name: clean, Scopes: set.Strings(), CreatedBy: t.actor.Name, CreatedAt: t.at,
+		UpdatedBy: t.actor.Name, UpdatedAt: t.at, Revision: 1}
+	t.putApp(rec)
+	t.put(TableNames, []byte(FoldName(clean)), itob(id))
+	return rec, t.record(Event{Action: ActionAppCreate, AppID: id, AppName: clean, ScopesAfter: rec.Scopes})
 }
 
 // NextAppName is the name CreateApp gives an app created without one now.
-func (s *Store) NextAppName() (string, error) {
-	var name string
-	err := s.db.View(func(tx *bolt.Tx) error { name = nextDefaultName(tx); return nil })
+func (s *Store) NextAppName() (name string, err error) {
+	err = s.eng.Read(ctxBG, func(snap Snapshot) error {
+		name, err = (&txn{snap: snap}).nextDefaultName()
+		return err
+	})
 	return name, err
 }
 
-func nextDefaultName(tx *bolt.Tx) string {
-	names := tx.Bucket(bucketNames)
+func (t *txn) nextDefaultName() (string, error) {
 	for i := 1; ; i++ {
 		n := DefaultAppName
 		if i > 1 {
 			n += " " + strconv.Itoa(i)
 		}
-		if names.Get([]byte(foldName(n))) == nil {
-			return n
-		}
-	}
-}
-
-// UpdateApp renames an app and sets its scopes in one change. The new scopes
-// apply to every key of the app from the next check on.
-func (s *Store) UpdateApp(actor Actor, id uint64, name string, set scopes.Set) (App, error) {
-	return s.update(actor, id, func(rec *appRecord) error {
-		clean, err := CleanName(name)
+		id, err := t.appNamed(FoldName(n))
 		if err != nil {
-			return err
+			return "", err
 		}
-		if set.IsEmpty() {
-			return ErrNoScopes
+		if id == 0 {
+			return n, nil
 		}
-		rec.Name, rec.Scopes = clean, set.Strings()
-		return nil
-	})
-}
-
-// RenameApp changes an app's name only.
-func (s *Store) RenameApp(actor Actor, id uint64, name string) (App, error) {
-	return s.update(actor, id, func(rec *appRecord) error {
-		clean, err := CleanName(name)
-		rec.Name = clean
-		return err
-	})
-}
-
-// SetScopes changes an app's scopes only.
-func (s *Store) SetScopes(actor Actor, id uint64, set scopes.Set) (App, error) {
-	return s.update(actor, id, func(rec *appRecord) error {
-		if set.IsEmpty() {
-			return ErrNoScopes
-		}
-		rec.Scopes = set.Strings()
-		return nil
-	})
-}
-
-// update applies change to app id, keeps the name index in step and records
-// the before and after of the name and scopes. A change that changes nothing
-// writes nothing.
-func (s *Store) update(actor Actor, id uint64, change func(*appRecord) error) (App, error) {
-	if err := actor.mayWrite(); err != nil {
-		return App{}, err
 	}
+}
+
+// SaveApp is the one way to change an app: its name and scopes, for an
+// editor that read base earlier. If the app's name or scopes have changed
+// since, nothing is written and the error is a *ConflictError, so no one's
+// change is overwritten silently. Key changes in between do not conflict:
+// keys are not part of the edit. A name equal to base's is left as stored
+// (even one another tool wrote that CleanName would refuse); any other is
+// checked as CreateApp checks it. Scope ids this apiscopes does not know
+// (retired) stay as they are. The new scopes apply to every key of the app
+// from the next check on. A save that changes nothing writes nothing.
+func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App, error) {
 	var rec appRecord
-	err := s.commit(func(tx *bolt.Tx) error {
+	err := s.change(actor, func(t *txn) error {
 		var err error
-		if rec, err = getApp(tx, id); err != nil {
+		if rec, err = t.app(base.ID); err != nil {
 			return err
 		}
 		before := rec
-		before.Scopes = append([]string(nil), rec.Scopes...)
-		if err := change(&rec); err != nil {
-			return err
+		cur := rec.app()
+		if cur.Name != base.Name || cur.Scopes != base.Scopes {
+			return &ConflictError{Base: base, Current: cur}
 		}
-		renamed := rec.Name != before.Name
-		rescoped := fmt.Sprint(rec.Scopes) != fmt.Sprint(before.Scopes)
-		if !renamed && !rescoped {
-			return nil
+		if set.IsEmpty() {
+			return ErrNoScopes
 		}
-		names := tx.Bucket(bucketNames)
-		if foldName(rec.Name) != foldName(before.Name) {
-			if names.Get([]byte(foldName(rec.Name))) != nil {
-				return &NameError{Name: rec.Name, Err: ErrNameTaken}
-			}
-			if err := names.Delete([]byte(foldName(before.Name))); err != nil {
+		rec.Scopes = append(set.Strings(), cur.Retired...)
+		if name != base.Name {
+			if rec.Name, err = CleanName(name); err != nil {
 				return err
 			}
 		}
-		if err := names.Put([]byte(foldName(rec.Name)), itob(id)); err != nil {
-			return err
+		renamed := rec.Name != before.Name
+		rescoped := !slices.Equal(rec.Scopes, before.Scopes)
+		if !renamed && !rescoped {
+			return nil
 		}
-		at := s.now().UTC()
-		rec.UpdatedBy, rec.UpdatedAt, rec.Revision = actor.Name, at, rec.Revision+1
-		if err := put(tx.Bucket(bucketApps), itob(id), rec); err != nil {
-			return err
+		if FoldName(rec.Name) != FoldName(before.Name) {
+			if id, err := t.appNamed(FoldName(rec.Name)); err != nil || id != 0 {
+				if err == nil {
+					err = &NameError{Name: rec.Name, Err: ErrNameTaken}
+				}
+				return err
+			}
+			t.del(TableNames, []byte(FoldName(before.Name)))
 		}
-		ev := Event{Action: ActionAppUpdate, AppID: id, AppName: rec.Name}
+		t.put(TableNames, []byte(FoldName(rec.Name)), itob(rec.ID))
+		rec.UpdatedBy, rec.UpdatedAt, rec.Revision = actor.Name, t.at, rec.Revision+1
+		t.putApp(rec)
+		ev := Event{Action: ActionAppUpdate, AppID: rec.ID, AppName: rec.Name}
 		if renamed {
 			ev.NameBefore = before.Name
 		}
 		if rescoped {
 			ev.ScopesBefore, ev.ScopesAfter = before.Scopes, rec.Scopes
 		}
-		return s.record(tx, actor, at, ev)
-	}, func() { s.ix.putApp(rec) })
+		return t.record(ev)
+	})
 	if err != nil {
 		return App{}, err
 	}
-	return rec.app()
+	return rec.app(), nil
 }
 
-// DeleteApp removes an app and, in the same transaction, all of its keys:
-// they stop working at once.
+// DeleteApp removes an app and, in the same change, all of its keys: they
+// stop working at once. The keys go in one range removal, however many
+// there are; their digest index entries are swept afterwards, and are never
+// taken for a key meanwhile.
 func (s *Store) DeleteApp(actor Actor, id uint64) error {
-	if err := actor.mayWrite(); err != nil {
-		return err
-	}
-	return s.commit(func(tx *bolt.Tx) error {
-		rec, err := getApp(tx, id)
+	return s.change(actor, func(t *txn) error {
+		rec, err := t.app(id)
 		if err != nil {
 			return err
 		}
-		keys, err := appKeyRecords(tx, id)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			if err := deleteKey(tx, k); err != nil {
-				return err
-			}
-		}
-		if err := tx.Bucket(bucketNames).Delete([]byte(foldName(rec.Name))); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketApps).Delete(itob(id)); err != nil {
-			return err
-		}
-		return s.record(tx, actor, s.now().UTC(), Event{Action: ActionAppDelete, AppID: id, AppName: rec.Name,
-			ScopesBefore: rec.Scopes, KeysGone: len(keys)})
-	}, func() { s.ix.dropApp(id) })
+		t.b.DeletePrefix(TableKeys, itob(id))
+		t.del(TableNames, []byte(FoldName(rec.Name)))
+		t.del(TableApps, itob(id))
+		return t.record(Event{Action: ActionAppDelete, AppID: id, AppName: rec.Name,
+			ScopesBefore: rec.Scopes, KeysGone: rec.Keys})
+	})
 }
 
 // App returns one app.
 func (s *Store) App(id uint64) (App, error) {
 	var rec appRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		rec, err = getApp(tx, id)
+	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+		rec, err = (&txn{snap: snap}).app(id)
 		return err
 	})
 	if err != nil {
 		return App{}, err
 	}
-	return rec.app()
+	return rec.app(), nil
 }
 
-// Apps returns every app, sorted by name (case-insensitively), then id.
-func (s *Store) Apps() ([]App, error) {
+// Apps returns every app in list order (ByName).
+func (s *Store) Apps() ([]App, error) { return s.FirstApps(-1) }
+
+// FirstApps returns at most n apps (every app if n < 0) from the start of
+// the list order: by name, case-insensitively. It reads only those apps, so
+// a screen can show its first page at once however many apps there are,
+// and load the rest in the background.
+func (s *Store) FirstApps(n int) ([]App, error) {
 	var out []App
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketApps).ForEach(func(_, v []byte) error {
-			var rec appRecord
-			if err := decode(v, &rec); err != nil {
-				return err
+	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+		out = out[:0]
+		t := &txn{snap: snap}
+		return snap.Scan(TableNames, nil, ScanOptions{}, func(k, v []byte) error {
+			if n >= 0 && len(out) >= n {
+				return ErrStop
 			}
-			app, err := rec.app()
+			if len(v) != 8 {
+				return fmt.Errorf("damaged record: name index entry %q", k)
+			}
+			rec, err := t.app(btoi(v))
 			if err != nil {
 				return err
 			}
-			out = append(out, app)
+			out = append(out, rec.app())
 			return nil
 		})
-	})
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := foldName(out[i].Name), foldName(out[j].Name)
-		if a != b {
-			return a < b
-		}
-		return out[i].ID < out[j].ID
 	})
 	return out, err
 }
 
-func getApp(tx *bolt.Tx, id uint64) (appRecord, error) {
-	var rec appRecord
-	v := tx.Bucket(bucketApps).Get(itob(id))
-	if v == nil {
-		return rec, fmt.Errorf("app %d: %w (it may have been deleted)", id, ErrNotFound)
-	}
-	return rec, decode(v, &rec)
+// ByName is the list order of apps: by folded name, then id. The name index
+// keeps apps in this order; screens that sort apps themselves use it too.
+func ByName(a, b App) int {
+	return cmp.Or(strings.Compare(FoldName(a.Name), FoldName(b.Name)), cmp.Compare(a.ID, b.ID))
 }

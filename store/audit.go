@@ -1,9 +1,8 @@
 package store
 
 import (
+	"errors"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Action names what an audit event did.
@@ -49,33 +48,36 @@ type Event struct {
 	ScopesAfter  []string `json:"scopes_after,omitempty"`
 }
 
-// record appends ev to the audit trail inside the caller's transaction, so
-// the change and its record commit or fail together.
-func (s *Store) record(tx *bolt.Tx, actor Actor, at time.Time, ev Event) error {
-	b := tx.Bucket(bucketAudit)
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
-	}
-	tx.OnCommit(s.feed.notify) // every change has exactly one record: tell subscribers once it is durable
-	ev.Seq, ev.At = seq, at
-	ev.Actor, ev.Role, ev.Origin = actor.Name, actor.Role, actor.Origin
-	return put(b, itob(seq), ev)
-}
-
 // Audit returns the audit trail, newest first.
 func (s *Store) Audit() ([]Event, error) {
 	var out []Event
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+	err := s.EachEvent(func(ev Event) error {
+		out = append(out, ev)
+		return nil
+	})
+	return out, err
+}
+
+// ErrStop ends EachEvent (or a Snapshot.Scan) early without an error.
+var ErrStop = errors.New("stop")
+
+// EachEvent calls fn for every audit event, newest first, decoding one at a
+// time: printing or exporting a long trail needs no memory for all of it.
+// fn returning ErrStop ends the walk with a nil error; any other error ends
+// it with that error. fn runs inside a snapshot: it must not call back into
+// the store to write.
+func (s *Store) EachEvent(fn func(Event) error) error {
+	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+		return snap.Scan(TableAudit, nil, ScanOptions{Reverse: true}, func(_, v []byte) error {
 			var ev Event
 			if err := decode(v, &ev); err != nil {
 				return err
 			}
-			out = append(out, ev)
-		}
-		return nil
+			return fn(ev)
+		})
 	})
-	return out, err
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
 }

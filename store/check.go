@@ -5,18 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
-
-	"apiscopes/scopes"
 )
 
 // maxProblems bounds how many problems a check reports: enough to diagnose a
-// damaged file, short enough to read.
+// damaged database, short enough to read.
 const maxProblems = 20
 
-// DamageError says what is wrong with a database file that bbolt can open
-// but whose pages or records do not hold together. It matches ErrDamaged.
+// DamageError says what is wrong with a database whose records do not hold
+// together (or, on a file, whose pages do not). It matches ErrDamaged.
 type DamageError struct {
 	Path     string
 	Problems []string
@@ -29,53 +25,42 @@ func (e *DamageError) Error() string {
 
 func (e *DamageError) Is(target error) bool { return target == ErrDamaged }
 
-// Check verifies the whole database: bbolt's own page check (every page
-// reachable or free, none twice) and the store's invariants (every key's app
-// exists, the digest, app-key and name indexes match the records one to one,
-// each app's key count is right, and the audit trail has no holes). It reads
-// every record, so it takes time in proportion to the file's size; a nil
-// result means the file is sound.
-func (s *Store) Check() error {
-	return s.db.View(func(tx *bolt.Tx) error { return checkTx(s.path, tx, true) })
+// Checker is an engine that can also check its own medium (a file's pages).
+type Checker interface {
+	CheckMedium() error
 }
 
-// checkTx runs the store's invariants on tx and, when pages is set, bbolt's
-// page check. The invariants run first and under recover: a damaged page
-// makes bbolt panic on a read, and that panic is the damage report. bbolt's
-// page check runs in a goroutine of its own that cannot be recovered, so it
-// runs only once every page was read without a panic.
-func checkTx(path string, tx *bolt.Tx, pages bool) error {
-	problems := recordProblems(tx)
-	if len(problems) == 0 && pages {
-		for err := range tx.Check() {
-			if len(problems) < maxProblems {
-				problems = append(problems, "bbolt: "+err.Error())
-			}
-		}
+// Check verifies the whole database: the engine's own check of its medium
+// where it has one, and the store's invariants on one snapshot (every key's
+// app exists, the digest and name indexes match the records, each app's key
+// count is right, ids stay below their counters, and the audit trail has no
+// hole). It reads every record; a nil result means the database is sound.
+func (s *Store) Check() error {
+	if err := s.eng.Read(ctxBG, func(snap Snapshot) error { return checkSnapshot(s.name, snap) }); err != nil {
+		return err
 	}
-	if len(problems) > 0 {
-		return &DamageError{Path: path, Problems: problems}
+	if c, ok := s.eng.(Checker); ok {
+		return c.CheckMedium()
 	}
 	return nil
 }
 
-// recordProblems lists every broken invariant of the records and indexes,
-// at most maxProblems of them, turning a panic of a damaged page into one.
-func recordProblems(tx *bolt.Tx) (problems []string) {
-	defer func() {
-		if r := recover(); r != nil {
-			problems = append(problems, fmt.Sprintf("unreadable page: %v", r))
-		}
-	}()
-	c := &checker{tx: tx}
+// checkSnapshot runs the store's invariants on a schema 2 snapshot.
+func checkSnapshot(name string, snap Snapshot) error {
+	c := &checker{snap: snap}
 	c.run()
-	return c.problems
+	if len(c.problems) > 0 {
+		return &DamageError{Path: name, Problems: c.problems}
+	}
+	return nil
 }
 
-// checker walks the buckets once, collecting what does not agree.
+// checker walks the tables once, collecting what does not agree.
 type checker struct {
-	tx       *bolt.Tx
+	snap     Snapshot
 	problems []string
+	appSeq   uint64
+	keySeq   uint64
 }
 
 var errTooMany = errors.New("too many problems")
@@ -89,27 +74,39 @@ func (c *checker) addf(format string, a ...any) error {
 }
 
 func (c *checker) run() {
-	for _, name := range [][]byte{bucketMeta, bucketApps, bucketNames, bucketKeys, bucketDigests, bucketAppKeys, bucketAudit} {
-		if c.tx.Bucket(name) == nil {
-			c.addf("bucket %q is missing", name)
-		}
-	}
-	if len(c.problems) > 0 {
-		return
-	}
-	for _, step := range []func() error{c.apps, c.names, c.keys, c.digests, c.appKeys, c.audit} {
+	for _, step := range []func() error{c.meta, c.apps, c.names, c.keys, c.digests, c.audit} {
 		if err := step(); err != nil {
+			if !errors.Is(err, errTooMany) {
+				c.problems = append(c.problems, err.Error())
+			}
 			return
 		}
 	}
 }
 
-// apps: each record decodes, sits under its own id, has known scopes and a
-// name index entry, and counts exactly the keys the app_keys index holds.
+func (c *checker) counter(key []byte) (uint64, error) {
+	v, err := c.snap.Get(TableMeta, key)
+	if err != nil || v == nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, c.addf("counter %s is malformed", key)
+	}
+	return btoi(v), nil
+}
+
+func (c *checker) meta() (err error) {
+	if c.appSeq, err = c.counter(metaAppSeq); err != nil {
+		return err
+	}
+	c.keySeq, err = c.counter(metaKeySeq)
+	return err
+}
+
+// apps: each record decodes, sits under its own id below the app counter,
+// has a name index entry, and counts exactly the keys under its prefix.
 func (c *checker) apps() error {
-	b := c.tx.Bucket(bucketApps)
-	names, appKeys := c.tx.Bucket(bucketNames), c.tx.Bucket(bucketAppKeys)
-	return b.ForEach(func(k, v []byte) error {
+	return c.snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {
 			return c.addf("app %s: %v", recordID(k), err)
@@ -117,19 +114,19 @@ func (c *checker) apps() error {
 		if len(k) != 8 || btoi(k) != rec.ID {
 			return c.addf("app record %d is stored under key %x", rec.ID, k)
 		}
-		if rec.ID > b.Sequence() {
-			return c.addf("app %d is above the app sequence %d: ids could be reused", rec.ID, b.Sequence())
+		if rec.ID > c.appSeq {
+			return c.addf("app %d is above the app counter %d: ids could be reused", rec.ID, c.appSeq)
 		}
-		if _, err := scopes.ParseSet(rec.Scopes); err != nil {
-			return c.addf("app %d: %v", rec.ID, err)
+		id, err := c.snap.Get(TableNames, []byte(FoldName(rec.Name)))
+		if err != nil {
+			return err
 		}
-		if id := names.Get([]byte(foldName(rec.Name))); id == nil || btoi(id) != rec.ID {
+		if len(id) != 8 || btoi(id) != rec.ID {
 			return c.addf("app %d: its name has no entry in the name index", rec.ID)
 		}
 		n := 0
-		cur := appKeys.Cursor()
-		for ak, _ := cur.Seek(k); ak != nil && bytes.HasPrefix(ak, k); ak, _ = cur.Next() {
-			n++
+		if err := c.snap.Scan(TableKeys, k, ScanOptions{}, func(_, _ []byte) error { n++; return nil }); err != nil {
+			return err
 		}
 		if n != rec.Keys {
 			return c.addf("app %d counts %d keys but has %d", rec.ID, rec.Keys, n)
@@ -140,12 +137,14 @@ func (c *checker) apps() error {
 
 // names: each entry points at an app of that (folded) name.
 func (c *checker) names() error {
-	apps := c.tx.Bucket(bucketApps)
-	return c.tx.Bucket(bucketNames).ForEach(func(k, v []byte) error {
+	return c.snap.Scan(TableNames, nil, ScanOptions{}, func(k, v []byte) error {
 		if len(v) != 8 {
 			return c.addf("name index entry %q is not an app id", k)
 		}
-		raw := apps.Get(v)
+		raw, err := c.snap.Get(TableApps, v)
+		if err != nil {
+			return err
+		}
 		if raw == nil {
 			return c.addf("name index entry %q points at missing app %d", k, btoi(v))
 		}
@@ -153,55 +152,59 @@ func (c *checker) names() error {
 		if err := decode(raw, &rec); err != nil {
 			return nil // reported by apps
 		}
-		if foldName(rec.Name) != string(k) {
+		if FoldName(rec.Name) != string(k) {
 			return c.addf("name index entry %q points at app %d, named %q", k, rec.ID, rec.Name)
 		}
 		return nil
 	})
 }
 
-// keys: each record decodes, sits under its own id, belongs to an existing
-// app and has exactly its digest and app_keys entries.
+// keys: each record decodes, sits under its app and id below the key
+// counter, belongs to an existing app and has its digest entry.
 func (c *checker) keys() error {
-	b := c.tx.Bucket(bucketKeys)
-	apps, digests, appKeys := c.tx.Bucket(bucketApps), c.tx.Bucket(bucketDigests), c.tx.Bucket(bucketAppKeys)
-	return b.ForEach(func(k, v []byte) error {
+	return c.snap.Scan(TableKeys, nil, ScanOptions{}, func(k, v []byte) error {
 		var rec keyRecord
 		if err := decode(v, &rec); err != nil {
 			return c.addf("key %s: %v", recordID(k), err)
 		}
-		if len(k) != 8 || btoi(k) != rec.ID {
+		if len(k) != 16 || btoi(k[:8]) != rec.AppID || btoi(k[8:]) != rec.ID {
 			return c.addf("key record %d is stored under key %x", rec.ID, k)
 		}
-		if rec.ID > b.Sequence() {
-			return c.addf("key %d is above the key sequence %d: ids could be reused", rec.ID, b.Sequence())
+		if rec.ID > c.keySeq {
+			return c.addf("key %d is above the key counter %d: ids could be reused", rec.ID, c.keySeq)
 		}
-		if apps.Get(itob(rec.AppID)) == nil {
+		app, err := c.snap.Get(TableApps, k[:8])
+		if err != nil {
+			return err
+		}
+		if app == nil {
 			return c.addf("key %d belongs to missing app %d", rec.ID, rec.AppID)
 		}
 		if len(rec.Digest) != 32 {
 			return c.addf("key %d has a %d-byte digest", rec.ID, len(rec.Digest))
 		}
-		if id := digests.Get(rec.Digest); id == nil || btoi(id) != rec.ID {
-			return c.addf("key %d has no entry in the digest index", rec.ID)
+		at, err := c.snap.Get(TableDigests, rec.Digest)
+		if err != nil {
+			return err
 		}
-		if appKeys.Get(appKey(rec.AppID, rec.ID)) == nil {
-			return c.addf("key %d has no entry in the app-key index", rec.ID)
+		if !bytes.Equal(at, k) {
+			return c.addf("key %d has no entry in the digest index", rec.ID)
 		}
 		return nil
 	})
 }
 
-// digests: each entry points at a key with that digest.
+// digests: each entry names a key by app and id; where that key exists it
+// has this digest. An entry whose key is gone is left from an app's
+// deletion, to be swept: it is never taken for a key.
 func (c *checker) digests() error {
-	keys := c.tx.Bucket(bucketKeys)
-	return c.tx.Bucket(bucketDigests).ForEach(func(k, v []byte) error {
-		if len(v) != 8 {
-			return c.addf("digest index entry %x is not a key id", k)
+	return c.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+		if len(v) != 16 || len(k) != 32 {
+			return c.addf("digest index entry %x is malformed", k)
 		}
-		raw := keys.Get(v)
-		if raw == nil {
-			return c.addf("digest index entry %x points at missing key %d", k, btoi(v))
+		raw, err := c.snap.Get(TableKeys, v)
+		if err != nil || raw == nil {
+			return err
 		}
 		var rec keyRecord
 		if err := decode(raw, &rec); err != nil {
@@ -214,35 +217,21 @@ func (c *checker) digests() error {
 	})
 }
 
-// appKeys: each entry names an existing key of that app.
-func (c *checker) appKeys() error {
-	keys := c.tx.Bucket(bucketKeys)
-	return c.tx.Bucket(bucketAppKeys).ForEach(func(k, _ []byte) error {
-		if len(k) != 16 {
-			return c.addf("app-key index entry %x is malformed", k)
-		}
-		appID, keyID := btoi(k[:8]), btoi(k[8:])
-		raw := keys.Get(k[8:])
-		if raw == nil {
-			return c.addf("app-key index entry (%d, %d) points at a missing key", appID, keyID)
-		}
-		var rec keyRecord
-		if err := decode(raw, &rec); err != nil {
-			return nil // reported by keys
-		}
-		if rec.AppID != appID {
-			return c.addf("app-key index puts key %d under app %d; the key says app %d", keyID, appID, rec.AppID)
-		}
-		return nil
-	})
-}
-
-// audit: events are numbered 1, 2, … up to the bucket's sequence with no
-// hole, and each decodes under its own number.
+// audit: events are numbered 1, 2, … up to the head with no hole, and each
+// decodes under its own number.
 func (c *checker) audit() error {
-	b := c.tx.Bucket(bucketAudit)
+	var head auditHead
+	v, err := c.snap.Get(TableMeta, metaAuditHead)
+	if err != nil {
+		return err
+	}
+	if v != nil {
+		if err := decode(v, &head); err != nil {
+			return c.addf("audit head: %v", err)
+		}
+	}
 	want := uint64(1)
-	err := b.ForEach(func(k, v []byte) error {
+	err = c.snap.Scan(TableAudit, nil, ScanOptions{}, func(k, v []byte) error {
 		if len(k) != 8 {
 			return c.addf("audit entry %x is malformed", k)
 		}
@@ -263,13 +252,13 @@ func (c *checker) audit() error {
 	if err != nil {
 		return err
 	}
-	if last := want - 1; last != b.Sequence() {
-		return c.addf("audit trail ends at %d but its sequence is %d: events are missing", last, b.Sequence())
+	if last := want - 1; last != head.Seq {
+		return c.addf("audit trail ends at %d but its head is %d: events are missing", last, head.Seq)
 	}
 	return nil
 }
 
-// recordID shows a record's bbolt key as its id, or in hex if it is not one.
+// recordID shows a record's key as its id, or in hex if it is not one.
 func recordID(k []byte) string {
 	if len(k) == 8 {
 		return fmt.Sprint(btoi(k))

@@ -64,30 +64,3 @@ func scopeDelta(added, removed scopes.Set) string {
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
 }
-
-// SaveApp is UpdateApp for an editor that read base earlier: if the app's
-// name or scopes have changed since, nothing is written and the error is a
-// *ConflictError, so no one's change is overwritten silently. Key changes
-// in between do not conflict: keys are not part of the edit. A name equal to
-// base's is left as stored; any other is checked as CreateApp checks it.
-func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App, error) {
-	return s.update(actor, base.ID, func(rec *appRecord) error {
-		cur, err := rec.app()
-		if err != nil {
-			return err
-		}
-		if cur.Name != base.Name || cur.Scopes != base.Scopes {
-			return &ConflictError{Base: base, Current: cur}
-		}
-		if set.IsEmpty() {
-			return ErrNoScopes
-		}
-		rec.Scopes = set.Strings()
-		if name == base.Name {
-			return nil // unchanged: kept as stored, even a name another tool wrote that CleanName would refuse
-		}
-		clean, err := CleanName(name)
-		rec.Name = clean
-		return err
-	})
-}

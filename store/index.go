@@ -3,208 +3,372 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"sort"
 	"sync"
 	"sync/atomic"
-
-	bolt "go.etcd.io/bbolt"
+	"time"
 )
 
 // index is the database's apps and keys in memory, so that Verify answers
-// from a hash and two map lookups instead of a read transaction and two JSON
-// decodings. It is loaded at Open and changed only after a write commits,
-// while the store's write lock is held, so it never shows a state the file
-// does not have and always shows the latest one once a write returns.
+// from a hash and a map lookup, with no lock and no allocation. It is fed
+// only by the engine's ordered change stream (the writer's own commits
+// included), so it shows every committed change in commit order, and a
+// writer's change before its call returns.
+//
+// Verify reads an immutable state swapped atomically: a large base map and
+// a small overlay of recent changes, merged into a new base when it grows.
+// Each change set costs a copy of the overlay, not of the base.
 type index struct {
-	mu   sync.RWMutex
-	keys map[uint64]*keyEntry // by the first 8 bytes of the digest of the key text
-	byID map[uint64]*keyEntry
-	apps map[uint64]*appEntry
+	cur atomic.Pointer[ixState]
+
+	mu      sync.Mutex // held by apply and by the readers of the fields below
+	byID    map[uint64]*keyEntry
+	slots   map[uint64]*appSlot
+	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
+	rev     uint64                       // the last revision applied
 }
 
-// short is the part of a digest the index is keyed by: a map of 8-byte keys
+// ixState is one immutable generation of the digest map.
+type ixState struct {
+	base map[uint64]*keyEntry // by short(digest)
+	over map[uint64]*keyEntry // newer chains, shadowing base; a nil chain: none
+}
+
+// short is the part of a digest the maps are keyed by: a map of 8-byte keys
 // is a quarter the size of one of digests, so more of it stays in the CPU's
-// cache. Entries whose digests share it are chained and told apart by the
-// whole digest.
-func short(d [sha256.Size]byte) uint64 { return binary.LittleEndian.Uint64(d[:8]) }
+// cache. Entries whose digests share it are chained.
+func short(d *[sha256.Size]byte) uint64 { return binary.LittleEndian.Uint64(d[:8]) }
 
-// appEntry is an app as Verify needs it, and the folded names of its keys so
-// that CreateKey checks a name without reading every key of the app.
-type appEntry struct {
-	app   App
-	names map[string]uint64 // folded key name → key id
+// appSlot is an app as Verify sees it; every key of the app points to its
+// slot, so a change of scopes is one pointer swap for all of them.
+type appSlot struct {
+	app atomic.Pointer[App] // nil once the app is deleted
 }
 
-// keyEntry is a key and what Verify learned about its use.
+// keyEntry is one key. It is never changed once published: a changed key is
+// a new entry sharing the old one's use.
 type keyEntry struct {
-	// What Verify reads first, together, in as few cache lines as may be.
 	digest [sha256.Size]byte
-	next   *keyEntry // another key whose digest starts with the same 8 bytes
-	app    *appEntry
-	key    Key // replaced, never changed in place; read under index.mu
+	next   *keyEntry
+	slot   *appSlot
+	key    Key
+	use    *useCell
+}
 
-	used atomic.Int64 // unix nanoseconds of the last recognised use; 0 never
-
-	// Guarded by Store.usageMu: the last use written to the file, and when.
+// useCell is what is known of a key's use: the latest recognised check, and
+// (guarded by Store.usageMu) the last one written to the database.
+type useCell struct {
+	used      atomic.Int64 // unix nanoseconds; 0 never
 	persisted int64
 	writtenAt int64
 }
 
 func newIndex() *index {
-	return &index{keys: map[uint64]*keyEntry{}, byID: map[uint64]*keyEntry{}, apps: map[uint64]*appEntry{}}
+	ix := &index{byID: map[uint64]*keyEntry{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{}}
+	ix.cur.Store(&ixState{base: map[uint64]*keyEntry{}, over: map[uint64]*keyEntry{}})
+	return ix
 }
 
-// load fills the index from the file.
-func (ix *index) load(tx *bolt.Tx) error {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	err := tx.Bucket(bucketApps).ForEach(func(_, v []byte) error {
+// lookup finds the key with the given digest.
+func (ix *index) lookup(digest *[sha256.Size]byte) *keyEntry {
+	st := ix.cur.Load()
+	sh := short(digest)
+	e, ok := st.over[sh]
+	if !ok {
+		e = st.base[sh]
+	}
+	for e != nil && e.digest != *digest {
+		e = e.next
+	}
+	return e
+}
+
+// load fills an empty index from a snapshot.
+func (ix *index) load(snap Snapshot) error {
+	u := ix.begin()
+	defer func() { u.commit(snap.Revision()) }()
+	return u.loadFrom(snap)
+}
+
+func (u *update) loadFrom(snap Snapshot) error {
+	err := snap.Scan(TableApps, nil, ScanOptions{}, func(_, v []byte) error {
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {
 			return err
 		}
-		app, err := rec.app()
-		if err != nil {
-			return err
-		}
-		ix.apps[app.ID] = &appEntry{app: app, names: map[string]uint64{}}
+		u.putApp(rec.app())
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
+	err = snap.Scan(TableKeys, nil, ScanOptions{}, func(_, v []byte) error {
 		var rec keyRecord
 		if err := decode(v, &rec); err != nil {
 			return err
 		}
-		ix.putKeyLocked(rec)
+		u.putKey(rec)
 		return nil
 	})
-}
-
-// putApp adds or replaces an app, keeping its keys.
-func (ix *index) putApp(rec appRecord) {
-	app, err := rec.app()
 	if err != nil {
-		return // not reachable: the record was just written from a valid Set
+		return err
 	}
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if a, ok := ix.apps[app.ID]; ok {
-		a.app = app
-		return
-	}
-	ix.apps[app.ID] = &appEntry{app: app, names: map[string]uint64{}}
-}
-
-// dropApp removes an app and every key of it.
-func (ix *index) dropApp(id uint64) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	a, ok := ix.apps[id]
-	if !ok {
-		return
-	}
-	for _, keyID := range a.names {
-		ix.dropKeyLocked(keyID)
-	}
-	delete(ix.apps, id)
-}
-
-// putKey adds a key or replaces its record, keeping what is known of its use.
-func (ix *index) putKey(rec keyRecord) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	ix.putKeyLocked(rec)
-}
-
-func (ix *index) putKeyLocked(rec keyRecord) {
-	if e, ok := ix.byID[rec.ID]; ok {
-		e.key = rec.key()
-		return
-	}
-	a, ok := ix.apps[rec.AppID]
-	if !ok {
-		return // not reachable: a key's app is written before it and deleted with it
-	}
-	e := &keyEntry{key: rec.key(), app: a}
-	copy(e.digest[:], rec.Digest)
-	if !rec.LastUsedAt.IsZero() {
-		e.persisted = rec.LastUsedAt.UnixNano()
-		e.used.Store(e.persisted)
-	}
-	sh := short(e.digest)
-	e.next = ix.keys[sh]
-	ix.keys[sh] = e
-	ix.byID[rec.ID] = e
-	a.names[foldName(rec.Name)] = rec.ID
-}
-
-// dropKey removes a key.
-func (ix *index) dropKey(id uint64) {
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	ix.dropKeyLocked(id)
-}
-
-func (ix *index) dropKeyLocked(id uint64) {
-	e, ok := ix.byID[id]
-	if !ok {
-		return
-	}
-	sh := short(e.digest)
-	if head := ix.keys[sh]; head == e {
-		if e.next == nil {
-			delete(ix.keys, sh)
-		} else {
-			ix.keys[sh] = e.next
+	err = snap.Scan(TableUsage, nil, ScanOptions{}, func(k, v []byte) error {
+		if len(k) == 8 && len(v) == 8 {
+			u.noteStored(btoi(k), int64(btoi(v)))
 		}
+		return nil
+	})
+	return err
+}
+
+// reset empties the index for a reload, keeping what is known of each
+// key's use.
+func (u *update) reset() {
+	u.fresh = true
+	u.uses = map[uint64]*useCell{}
+	for id, e := range u.ix.byID {
+		u.uses[id] = e.use
+	}
+	u.ix.byID = map[uint64]*keyEntry{}
+	for _, slot := range u.ix.slots {
+		slot.app.Store(nil)
+	}
+	u.ix.slots = map[uint64]*appSlot{}
+}
+
+// update is one change set being applied: the writer's view of the digest
+// map, published by commit.
+type update struct {
+	ix     *index
+	chains map[uint64]*keyEntry // changed chains
+	fresh  bool                 // a reload: chains are the whole map
+	uses   map[uint64]*useCell  // a reload: use kept from before
+}
+
+// begin starts an update; the index's lock is held until commit.
+func (ix *index) begin() *update {
+	ix.mu.Lock()
+	return &update{ix: ix, chains: map[uint64]*keyEntry{}}
+}
+
+func (u *update) chain(sh uint64) *keyEntry {
+	if c, ok := u.chains[sh]; ok || u.fresh {
+		return c
+	}
+	return u.ix.cur.Load().find(sh)
+}
+
+func (st *ixState) find(sh uint64) *keyEntry {
+	if e, ok := st.over[sh]; ok {
+		return e
+	}
+	return st.base[sh]
+}
+
+// setChain replaces the chain of sh with entries (copied, so published
+// entries are never changed).
+func (u *update) setChain(sh uint64, entries []*keyEntry) {
+	var head *keyEntry
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := *entries[i]
+		e.next = head
+		head = &e
+		u.ix.byID[e.key.ID] = head
+	}
+	u.chains[sh] = head
+}
+
+func (u *update) putApp(app App) {
+	slot, ok := u.ix.slots[app.ID]
+	if !ok {
+		slot = &appSlot{}
+		u.ix.slots[app.ID] = slot
+	}
+	a := app
+	slot.app.Store(&a)
+}
+
+func (u *update) dropApp(id uint64) {
+	if slot, ok := u.ix.slots[id]; ok {
+		slot.app.Store(nil)
+		delete(u.ix.slots, id)
+	}
+}
+
+func (u *update) putKey(rec keyRecord) {
+	e := &keyEntry{key: rec.key()}
+	copy(e.digest[:], rec.Digest)
+	slot, ok := u.ix.slots[rec.AppID]
+	if !ok { // the app's record comes later in this change set
+		slot = &appSlot{}
+		u.ix.slots[rec.AppID] = slot
+	}
+	e.slot = slot
+	if old, ok := u.ix.byID[rec.ID]; ok {
+		e.use = old.use
+	} else if use, ok := u.uses[rec.ID]; ok {
+		e.use = use
 	} else {
-		for p := head; p != nil; p = p.next {
-			if p.next == e {
-				p.next = e.next
-				break
+		e.use = &useCell{}
+	}
+	sh := short(&e.digest)
+	var entries []*keyEntry
+	for c := u.chain(sh); c != nil; c = c.next {
+		if c.key.ID != rec.ID {
+			entries = append(entries, c)
+		}
+	}
+	u.setChain(sh, append(entries, e))
+	delete(u.ix.orphans, e.digest)
+}
+
+func (u *update) dropKey(id uint64, orphan bool) {
+	old, ok := u.ix.byID[id]
+	if !ok {
+		return
+	}
+	delete(u.ix.byID, id)
+	sh := short(&old.digest)
+	var entries []*keyEntry
+	for c := u.chain(sh); c != nil; c = c.next {
+		if c.key.ID != id {
+			entries = append(entries, c)
+		}
+	}
+	u.setChain(sh, entries)
+	if orphan {
+		u.ix.orphans[old.digest] = id
+	}
+}
+
+// noteStored records a use read from the database (this process's own
+// flush, another replica's, or the load).
+func (u *update) noteStored(id uint64, used int64) {
+	if e, ok := u.ix.byID[id]; ok {
+		if e.use.used.Load() < used {
+			e.use.used.Store(used)
+		}
+		if e.use.persisted < used {
+			e.use.persisted = used
+		}
+	}
+}
+
+// mergeAt is how large the overlay may grow before it is merged into a new
+// base: a fraction of the base, so the copies cost O(1) per change on
+// average.
+func mergeAt(base int) int { return max(64, base/16) }
+
+// commit publishes the update as the index's new state.
+func (u *update) commit(rev uint64) {
+	defer u.ix.mu.Unlock()
+	if rev > u.ix.rev {
+		u.ix.rev = rev
+	}
+	if u.fresh {
+		base := make(map[uint64]*keyEntry, len(u.chains))
+		for sh, c := range u.chains {
+			if c != nil {
+				base[sh] = c
 			}
 		}
+		u.ix.cur.Store(&ixState{base: base, over: map[uint64]*keyEntry{}})
+		return
 	}
-	delete(ix.byID, id)
-	delete(e.app.names, foldName(e.key.Name))
+	if len(u.chains) == 0 {
+		return
+	}
+	st := u.ix.cur.Load()
+	next := &ixState{base: st.base, over: make(map[uint64]*keyEntry, len(st.over)+len(u.chains))}
+	for sh, c := range st.over {
+		next.over[sh] = c
+	}
+	for sh, c := range u.chains {
+		next.over[sh] = c
+	}
+	if len(next.over) > mergeAt(len(st.base)) {
+		base := make(map[uint64]*keyEntry, len(st.base)+len(next.over))
+		for sh, c := range st.base {
+			base[sh] = c
+		}
+		for sh, c := range next.over {
+			if c == nil {
+				delete(base, sh)
+			} else {
+				base[sh] = c
+			}
+		}
+		next = &ixState{base: base, over: map[uint64]*keyEntry{}}
+	}
+	u.ix.cur.Store(next)
 }
 
-// keyNamed reports whether app appID has a key with the given folded name.
-func (ix *index) keyNamed(appID uint64, folded string) bool {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	a, ok := ix.apps[appID]
-	if !ok {
-		return false
+// appOf is the app of key id, if the index knows the key.
+func (ix *index) appOf(id uint64) (uint64, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if e, ok := ix.byID[id]; ok {
+		return e.key.AppID, true
 	}
-	_, taken := a.names[folded]
-	return taken
+	return 0, false
 }
 
-// lookup finds the key with the given digest and returns it with its app.
-// Both are copies, safe to use after the lock is gone.
-func (ix *index) lookup(digest [sha256.Size]byte, d *Decision) (*keyEntry, bool) {
-	ix.mu.RLock()
-	e := ix.keys[short(digest)]
-	for e != nil && e.digest != digest {
-		e = e.next
-	}
-	if e != nil {
-		d.Key, d.App = e.key, e.app.app
-	}
-	ix.mu.RUnlock()
-	return e, e != nil
+func (ix *index) hasKey(id uint64) bool {
+	_, ok := ix.appOf(id)
+	return ok
 }
 
 // lastUsed is the latest use of key id known in memory, which may be newer
-// than the file's.
+// than the database's.
 func (ix *index) lastUsed(id uint64) int64 {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
 	if e, ok := ix.byID[id]; ok {
-		return e.used.Load()
+		return e.use.used.Load()
 	}
 	return 0
+}
+
+// dueForDeletion lists the rolled keys whose grace has passed at now,
+// oldest first.
+func (ix *index) dueForDeletion(now time.Time) []uint64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var due []uint64
+	for id, e := range ix.byID {
+		if e.key.Deleting(now) {
+			due = append(due, id)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i] < due[j] })
+	return due
+}
+
+// takeOrphans returns the digests of keys removed with their app, whose
+// index entries in the database are yet to be swept.
+func (ix *index) takeOrphans(n int) map[[sha256.Size]byte]uint64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	out := map[[sha256.Size]byte]uint64{}
+	for d, id := range ix.orphans {
+		if len(out) >= n {
+			break
+		}
+		out[d] = id
+	}
+	return out
+}
+
+func (ix *index) forgetOrphan(d [sha256.Size]byte) {
+	ix.mu.Lock()
+	delete(ix.orphans, d)
+	ix.mu.Unlock()
+}
+
+// counts is how many apps and keys the index holds.
+func (ix *index) counts() (apps, keys int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return len(ix.slots), len(ix.byID)
 }

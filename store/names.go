@@ -49,5 +49,5 @@ func printable(r rune) bool {
 	return unicode.IsPrint(r) || r == ' '
 }
 
-// foldName is the form under which names are compared for uniqueness.
-func foldName(name string) string { return strings.ToLower(strings.ToUpper(name)) }
+// FoldName is the form under which names are compared for uniqueness.
+func FoldName(name string) string { return strings.ToLower(strings.ToUpper(name)) }

@@ -3,8 +3,6 @@ package store
 import (
 	"fmt"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // MaxGrace is the longest a rolled key may keep working beside its new key.
@@ -12,83 +10,68 @@ const MaxGrace = 30 * 24 * time.Hour
 
 // RollKey replaces a key: it generates a new key for the same app, returned
 // once like CreateKey's, and schedules the old key's deletion after grace.
-// With no grace the old key is deleted in the same transaction; otherwise it
+// With no grace the old key is deleted in the same change; otherwise it
 // keeps working until then, so services can move to the new key, and is
 // refused as if deleted from that moment on. The old key's name, secret and
-// app never change.
+// app never change. It returns the new key's text and record, and the old
+// key as it now is (its DeleteAt set).
 //
 // The new key is named after the old one: the same name when the old key
 // goes at once, otherwise "<name> (rolled)" (or "(rolled 2)", …). An old key
 // with an expiry passes its lifetime on: the new key expires as long after
 // its creation as the old one did.
-func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (string, Key, error) {
-	if err := actor.mayWrite(); err != nil {
-		return "", Key{}, err
-	}
+func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey Key, err error) {
 	if grace < 0 || grace > MaxGrace {
-		return "", Key{}, ErrGrace
-	}
-	text, err := newKeyText(s.rand)
-	if err != nil {
-		return "", Key{}, err
+		return "", Key{}, Key{}, ErrGrace
 	}
 	var old, rec keyRecord
-	var app appRecord
-	err = s.commit(func(tx *bolt.Tx) error {
+	err = s.change(actor, func(t *txn) error {
 		var err error
-		if old, err = getKey(tx, keyID); err != nil {
+		if old, err = t.keyByID(keyID); err != nil {
 			return err
 		}
-		at := s.now().UTC()
 		if !old.DeleteAt.IsZero() {
 			return ErrKeyRolled
 		}
-		if app, err = getApp(tx, old.AppID); err != nil {
+		app, err := t.app(old.AppID)
+		if err != nil {
 			return err
 		}
 		var expires time.Time
 		if !old.ExpiresAt.IsZero() {
-			expires = at.Add(old.ExpiresAt.Sub(old.CreatedAt))
+			expires = t.at.Add(old.ExpiresAt.Sub(old.CreatedAt))
 		}
 		ev := Event{Action: ActionKeyRoll, AppID: app.ID, AppName: app.Name, KeyID: old.ID, KeyName: old.Name,
 			KeyHint: old.Hint, ExpiresAt: expires}
 		name := old.Name
 		if grace == 0 {
-			if app, err = removeKey(tx, old); err != nil {
+			if app, err = t.removeKey(old); err != nil {
 				return err
 			}
-			ev.DeleteAt = at
+			old.DeleteAt = t.at
 		} else {
-			name = s.rolledName(app.ID, old.Name)
-			old.DeleteAt, old.DeleteBy = at.Add(grace), actor.Name
-			if err := put(tx.Bucket(bucketKeys), itob(old.ID), old); err != nil {
+			if name, err = t.rolledName(app.ID, old.Name); err != nil {
 				return err
 			}
-			ev.DeleteAt = old.DeleteAt
+			old.DeleteAt, old.DeleteBy = t.at.Add(grace), actor.Name
+			t.put(TableKeys, keyKey(old.AppID, old.ID), encode(old))
 		}
-		if rec, err = s.insertKey(tx, &app, name, text, actor, at, expires); err != nil {
+		ev.DeleteAt = old.DeleteAt
+		if text, rec, err = t.insertKey(&app, name, expires); err != nil {
 			return err
 		}
 		ev.NewKeyID, ev.NewKeyName, ev.NewKeyHint = rec.ID, rec.Name, rec.Hint
-		return s.record(tx, actor, at, ev)
-	}, func() {
-		if grace == 0 {
-			s.ix.dropKey(old.ID)
-		} else {
-			s.ix.putKey(old)
-		}
-		s.ix.putApp(app)
-		s.ix.putKey(rec)
+		return t.record(ev)
 	})
 	if err != nil {
-		return "", Key{}, err
+		return "", Key{}, Key{}, err
 	}
-	return text, rec.key(), nil
+	return text, rec.key(), old.key(), nil
 }
 
 // rolledName is the first of "<name> (rolled)", "<name> (rolled 2)", … that
 // no key of the app has, the name shortened to keep within MaxNameLen.
-func (s *Store) rolledName(appID uint64, name string) string {
+func (t *txn) rolledName(appID uint64, name string) (string, error) {
 	for i := 1; ; i++ {
 		suffix := " (rolled)"
 		if i > 1 {
@@ -99,63 +82,135 @@ func (s *Store) rolledName(appID uint64, name string) string {
 			base = base[:n]
 		}
 		candidate := string(base) + suffix
-		if !s.ix.keyNamed(appID, foldName(candidate)) {
-			return candidate
+		taken, err := t.keyNameTaken(appID, candidate)
+		if err != nil || !taken {
+			return candidate, err
 		}
 	}
 }
 
 // sweep deletes the rolled keys whose grace period has passed, each with a
-// key.delete audit record in the name of the admin who rolled it.
+// key.delete audit record in the name of the admin who rolled it, and then
+// removes digest entries left behind by deleted apps, a bounded batch at a
+// time.
 func (s *Store) sweep() error {
-	var due []uint64
-	var now time.Time
-	s.ix.mu.RLock()
-	for id, e := range s.ix.byID {
-		if e.key.DeleteAt.IsZero() {
-			continue
-		}
-		if now.IsZero() {
-			now = s.now() // read only when something is scheduled
-		}
-		if e.key.Deleting(now) {
-			due = append(due, id)
+	now := s.clock.now()
+	due := s.ix.dueForDeletion(now)
+	if len(due) > 0 {
+		err := s.commitRule(Actor{}, func(t *txn) error {
+			for _, id := range due {
+				if len(t.b.Ops) > maxSweepOps {
+					break // the rest at the next sweep: every change stays small
+				}
+				rec, err := t.keyByID(id)
+				if err != nil || !rec.key().Deleting(now) {
+					continue
+				}
+				app, err := t.removeKey(rec)
+				if err != nil {
+					return err
+				}
+				by := Actor{Name: rec.DeleteBy, Role: Admin, Origin: "scheduled by a roll"}
+				if by.Name == "" {
+					by.Name = SystemActor
+				}
+				if err := t.recordBy(by, now.UTC(), Event{Action: ActionKeyDelete, AppID: app.ID, AppName: app.Name,
+					KeyID: rec.ID, KeyName: rec.Name, KeyHint: rec.Hint, Scheduled: true}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
-	s.ix.mu.RUnlock()
-	if len(due) == 0 {
+	return s.sweepOrphans()
+}
+
+// maxSweepOps keeps a housekeeping change well within the smallest limit an
+// engine sets on one change (etcd: 128 operations).
+const maxSweepOps = 96
+
+// SystemActor names the store itself in the audit trail, for what it does
+// on its own (a scheduled deletion whose admin is unknown).
+const SystemActor = "apiscopes"
+
+// sweepAll is the sweep at open: the rolled keys that fell due while no
+// process held the database, and every digest entry whose key is gone.
+func (s *Store) sweepAll() error {
+	if err := s.sweep(); err != nil {
+		return err
+	}
+	for {
+		n := 0
+		err := s.commitRule(Actor{}, func(t *txn) error {
+			n = 0
+			return t.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+				if n >= maxSweepOps/3 {
+					return ErrStop
+				}
+				if len(v) != 16 {
+					return nil // reported by Check
+				}
+				gone, err := t.sweepOrphan([32]byte(k), v)
+				if gone {
+					n++
+				}
+				return err
+			})
+		})
+		if err != nil || n < maxSweepOps/3 {
+			return err
+		}
+	}
+}
+
+// sweepOrphans removes the digest entries and usage notes of keys removed
+// with their app (in one range removal), up to a bounded number a round.
+// Each removal requires the key to still be absent, so it never races a
+// writer; nothing is audited, as nothing a user sees changes.
+func (s *Store) sweepOrphans() error {
+	orphans := s.ix.takeOrphans(maxSweepOps / 3)
+	if len(orphans) == 0 {
 		return nil
 	}
-	var gone []uint64
-	var apps []appRecord
-	return s.commit(func(tx *bolt.Tx) error {
-		gone, apps = gone[:0], apps[:0]
-		for _, id := range due {
-			rec, err := getKey(tx, id)
-			if err != nil || rec.DeleteAt.IsZero() || now.Before(rec.DeleteAt) {
-				continue
-			}
-			app, err := removeKey(tx, rec)
+	err := s.commitRule(Actor{}, func(t *txn) error {
+		for d, id := range orphans {
+			v, err := t.snap.Get(TableDigests, d[:])
 			if err != nil {
 				return err
 			}
-			by := Actor{Name: rec.DeleteBy, Role: Admin, Origin: "scheduled by a roll"}
-			if by.Name == "" {
-				by.Name = "apiscopes"
+			if len(v) != 16 || btoi(v[8:]) != id {
+				continue // swept already, or never written
 			}
-			if err := s.record(tx, by, now.UTC(), Event{Action: ActionKeyDelete, AppID: app.ID, AppName: app.Name,
-				KeyID: rec.ID, KeyName: rec.Name, KeyHint: rec.Hint, Scheduled: true}); err != nil {
+			if _, err := t.sweepOrphan(d, v); err != nil {
 				return err
 			}
-			gone, apps = append(gone, id), append(apps, app)
 		}
 		return nil
-	}, func() {
-		for _, id := range gone {
-			s.ix.dropKey(id)
-		}
-		for _, a := range apps {
-			s.ix.putApp(a) // the last of an app's records is its final state
-		}
 	})
+	if err == nil {
+		for d := range orphans {
+			s.ix.forgetOrphan(d)
+		}
+	}
+	return err
+}
+
+// sweepOrphan adds the removal of a digest entry whose key is gone.
+func (t *txn) sweepOrphan(d [32]byte, at []byte) (bool, error) {
+	if t.s.ix.hasKey(btoi(at[8:])) {
+		return false, nil
+	}
+	rec, err := t.snap.Get(TableKeys, at)
+	if err != nil || rec != nil {
+		return false, err
+	}
+	at = append([]byte(nil), at...)
+	t.b.Require(TableKeys, at, nil)
+	t.b.Require(TableDigests, d[:], at)
+	t.b.Delete(TableDigests, d[:])
+	t.b.Delete(TableUsage, at[8:])
+	return true, nil
 }

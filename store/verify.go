@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"apiscopes/scopes"
 )
@@ -61,15 +60,16 @@ func (d Decision) String() string {
 // whose grace period has passed as if it were deleted. A recognised key's
 // use is noted for its "last used" time, in memory (see usage.go).
 //
-// Verify reads the in-memory index, never the file: it does not block on
-// writers and costs a hash and a map lookup. A key of the wrong length is
-// refused before it is hashed; a key the index holds was issued, so its form
-// and checksum are right by construction and are checked (CheckKey) only
-// for a key it does not hold, to tell a typo from an unknown key. The error
-// is kept for callers that handle failures; every refusal is a Decision.
+// Verify reads the in-memory index, never the database: it takes no lock,
+// allocates nothing, and costs a hash and a map lookup. A key of the wrong
+// length is refused before it is hashed; a key the index holds was issued,
+// so its form and checksum are right by construction and are checked
+// (CheckKey) only for a key it does not hold, to tell a typo from an
+// unknown key. The error is kept for callers that handle failures; every
+// refusal is a Decision.
 func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 	d := Decision{Scope: scope}
-	if _, ok := scopes.Lookup(scope); !ok {
+	if !scopes.Known(scope) {
 		d.Reason = UnknownScope
 		return d, nil
 	}
@@ -77,32 +77,48 @@ func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 		d.Reason = Malformed
 		return d, nil
 	}
-	e, ok := s.ix.lookup(keyDigest(key), &d)
-	if !ok {
-		switch err := CheckKey(key); {
-		case errors.Is(err, ErrKeyBadChecksum):
-			d.Reason = BadChecksum
-		case err != nil:
-			d.Reason = Malformed
-		default:
-			d.Reason = UnknownKey
+	digest := keyDigest(key)
+	e := s.ix.lookup(&digest)
+	var app *App
+	if e != nil {
+		app = e.slot.app.Load()
+	}
+	if app == nil {
+		d.Reason = unknownReason(key)
+		return d, nil
+	}
+	var now int64
+	if e.key.ExpiresAt.IsZero() && e.key.DeleteAt.IsZero() {
+		now = s.clock.coarseNano()
+	} else {
+		t := s.clock.now()
+		switch e.key.State(t) {
+		case KeyGone:
+			return Decision{Scope: scope, Reason: UnknownKey}, nil
+		case KeyExpired:
+			d.Reason, d.App, d.Key = Expired, *app, e.key
+			return d, nil
 		}
-		return d, nil
+		now = t.UnixNano()
 	}
-	now := s.now()
-	if d.Key.Deleting(now) {
-		return Decision{Scope: scope, Reason: UnknownKey}, nil
-	}
-	d.Key.LastUsedAt = time.Time{} // a Decision is about this check; Keys reports use
-	switch {
-	case d.Key.Expired(now):
-		d.Reason = Expired
-		return d, nil
-	case d.App.Scopes.Allows(scope):
+	d.App, d.Key = *app, e.key
+	if app.Scopes.Allows(scope) {
 		d.Allowed, d.Reason = true, Allowed
-	default:
+	} else {
 		d.Reason = ScopeNotGranted
 	}
-	noteUse(e, now)
+	noteUse(e.use, now)
 	return d, nil
+}
+
+// unknownReason tells a typo from a key that was never issued, for a key
+// the index does not hold.
+func unknownReason(key string) Reason {
+	switch err := CheckKey(key); {
+	case errors.Is(err, ErrKeyBadChecksum):
+		return BadChecksum
+	case err != nil:
+		return Malformed
+	}
+	return UnknownKey
 }

@@ -70,7 +70,7 @@ func (d *rollDialog) Update(msg tea.Msg) tea.Cmd {
 // roll makes the new key and replaces this dialog with the one that shows it.
 func (d *rollDialog) roll() tea.Cmd {
 	grace := graceChoices[d.grace].grace
-	text, k, err := d.c.store.RollKey(d.c.actor, d.old.ID, grace)
+	text, k, _, err := d.c.store.RollKey(d.c.actor, d.old.ID, grace)
 	if err != nil {
 		d.err = describe(err)
 		return nil

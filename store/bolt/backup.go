@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"context"
@@ -11,41 +11,29 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"apiscopes/store"
 )
 
 // ErrBackupOverDatabase refuses a backup whose destination is the database
 // it copies.
 var ErrBackupOverDatabase = errors.New("the backup would overwrite the database it copies")
 
-// WriteBackup writes a consistent copy of the whole database to w from one
-// read transaction (bbolt's tx.WriteTo): the console and the server go on
-// reading and writing meanwhile, and the copy is the database as it was when
-// the backup began. It returns how many bytes it wrote.
-func (s *Store) WriteBackup(w io.Writer) (n int64, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	return n, err
-}
-
 // BackupFile writes a consistent copy of the database to path and proves it
 // sound before it is kept: the copy goes to a temporary file beside path, is
 // synced, reopened and checked from end to end (CheckFile), and only then
 // renamed over path. A failed backup leaves path as it was. The copy is
 // private to its owner (0600), like the database.
-func (s *Store) BackupFile(path string) error {
-	if err := s.refuseSelf(path); err != nil {
+func BackupFile(st *store.Store, path string) error {
+	if err := refuseSelf(st, path); err != nil {
 		return err
 	}
-	if err := s.backupFile(path); err != nil {
+	if err := backupFile(st, path); err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil
 }
 
-func (s *Store) backupFile(path string) (err error) {
+func backupFile(st *store.Store, path string) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), ".apiscopes-backup-*.tmp")
 	if err != nil {
 		return err
@@ -57,7 +45,7 @@ func (s *Store) backupFile(path string) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = s.WriteBackup(f); err != nil {
+	if _, err = WriteBackup(st, f); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
@@ -76,9 +64,24 @@ func (s *Store) backupFile(path string) (err error) {
 	return nil
 }
 
+// WriteBackup writes a consistent copy of st's whole database to w as an
+// apiscopes database file, while writers go on: the copy is the database as
+// it was when the backup began. It returns how many bytes it wrote.
+func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
+	e, ok := st.Engine().(*Engine)
+	if !ok {
+		return 0, fmt.Errorf("backup: %s is not a database file", st.Name())
+	}
+	return e.WriteBackup(w)
+}
+
 // refuseSelf refuses path if it is the database file itself.
-func (s *Store) refuseSelf(path string) error {
-	db, errDB := os.Stat(s.path)
+func refuseSelf(st *store.Store, path string) error {
+	e, ok := st.Engine().(*Engine)
+	if !ok {
+		return nil
+	}
+	db, errDB := os.Stat(e.path)
 	out, errOut := os.Stat(path)
 	if errDB == nil && errOut == nil && os.SameFile(db, out) {
 		return fmt.Errorf("backup to %s: %w", path, ErrBackupOverDatabase)
@@ -101,7 +104,7 @@ func syncDir(dir string) {
 // fails with ErrNotDatabase, ErrDamaged, or ErrLocked if a process holds
 // the file for writing.
 func CheckFile(path string) error {
-	s, err := Open(path, ReadOnly())
+	s, err := OpenStore(path, Options{ReadOnly: true}, store.ReadOnly())
 	if err != nil {
 		return err
 	}
@@ -125,20 +128,20 @@ const (
 // removes the oldest such backups beyond keep (DefaultBackupKeep if keep is
 // not positive). It returns the new backup's path. Files in dir not named
 // like a backup are never touched, and a failed backup removes nothing.
-func (s *Store) HotBackup(dir string, keep int) (string, error) {
+func HotBackup(st *store.Store, dir string, keep int) (string, error) {
 	if keep <= 0 {
 		keep = DefaultBackupKeep
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("backup folder: %w", err)
 	}
-	at := s.now().UTC()
+	at := st.Now().UTC()
 	path := filepath.Join(dir, backupPrefix+at.Format(backupStamp)+backupSuffix)
 	for exists(path) { // two backups within a millisecond: keep both, in order
 		at = at.Add(time.Millisecond)
 		path = filepath.Join(dir, backupPrefix+at.Format(backupStamp)+backupSuffix)
 	}
-	if err := s.BackupFile(path); err != nil {
+	if err := BackupFile(st, path); err != nil {
 		return "", err
 	}
 	backups, err := ListBackups(dir)
@@ -181,7 +184,7 @@ func ListBackups(dir string) ([]string, error) {
 // --backup-dir DIR --backup-every D` runs beside the server. Each outcome,
 // the new file or the reason it failed, goes to report (if not nil); a
 // failure does not stop the next attempt.
-func (s *Store) KeepBackups(ctx context.Context, dir string, every time.Duration, keep int, report func(path string, err error)) {
+func KeepBackups(ctx context.Context, st *store.Store, dir string, every time.Duration, keep int, report func(path string, err error)) {
 	if report == nil {
 		report = func(string, error) {}
 	}
@@ -195,7 +198,7 @@ func (s *Store) KeepBackups(ctx context.Context, dir string, every time.Duration
 		if ctx.Err() != nil {
 			return
 		}
-		report(s.HotBackup(dir, keep))
+		report(HotBackup(st, dir, keep))
 		select {
 		case <-ctx.Done():
 			return

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"encoding/binary"
@@ -6,6 +6,8 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+
+	"apiscopes/store"
 )
 
 // bbolt's file layout, as far as preflight reads it: two meta pages, each a
@@ -74,7 +76,7 @@ func preflight(path string) error {
 		return nil
 	}
 	damaged := func(format string, a ...any) error {
-		return &DamageError{Path: path, Problems: []string{fmt.Sprintf(format, a...)}}
+		return &store.DamageError{Path: path, Problems: []string{fmt.Sprintf(format, a...)}}
 	}
 	ps, id := best.pageSize, best.freelist
 	if id < 2 || id >= best.pgid || (id+1)*ps > uint64(fi.Size()) {

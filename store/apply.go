@@ -1,0 +1,98 @@
+package store
+
+import (
+	"crypto/sha256"
+	"sort"
+)
+
+// apply brings the index and the feed in step with one committed change
+// set from the engine's change stream: the only way either ever changes.
+func (s *Store) apply(cs ChangeSet) {
+	if cs.Resync {
+		s.reload()
+		return
+	}
+	u := s.ix.begin()
+	digestsGone := map[[sha256.Size]byte]bool{}
+	for _, c := range cs.Changes {
+		if c.Table == TableDigests && c.Value == nil && len(c.Key) == sha256.Size {
+			digestsGone[[sha256.Size]byte(c.Key)] = true
+		}
+	}
+	var events []Event
+	for _, c := range cs.Changes { // apps first: their keys point at them
+		if c.Table == TableApps && c.Value != nil {
+			var rec appRecord
+			if decode(c.Value, &rec) == nil {
+				u.putApp(rec.app())
+			}
+		}
+	}
+	for _, c := range cs.Changes {
+		switch {
+		case c.Table == TableKeys && c.Value != nil:
+			var rec keyRecord
+			if decode(c.Value, &rec) == nil {
+				u.putKey(rec)
+			}
+		case c.Table == TableKeys && len(c.Key) == 16:
+			id := btoi(c.Key[8:])
+			orphan := true
+			if e, ok := s.ix.byID[id]; ok && digestsGone[e.digest] {
+				orphan = false
+			}
+			u.dropKey(id, orphan)
+		case c.Table == TableApps && c.Value == nil && len(c.Key) == 8:
+			u.dropApp(btoi(c.Key))
+		case c.Table == TableUsage && c.Value != nil && len(c.Key) == 8 && len(c.Value) == 8:
+			u.noteStored(btoi(c.Key), int64(btoi(c.Value)))
+		case c.Table == TableAudit && c.Value != nil:
+			var ev Event
+			if decode(c.Value, &ev) == nil {
+				events = append(events, ev)
+			}
+		}
+	}
+	var updates []Update
+	if len(events) > 0 {
+		sort.Slice(events, func(i, j int) bool { return events[i].Seq < events[j].Seq })
+		for _, ev := range events {
+			up := Update{Event: ev}
+			if slot, ok := s.ix.slots[ev.AppID]; ok {
+				if app := slot.app.Load(); app != nil {
+					a := *app
+					up.App = &a
+				}
+			}
+			updates = append(updates, up)
+		}
+	}
+	u.commit(cs.Revision)
+	s.appliedM.Lock()
+	s.applied.Broadcast()
+	s.appliedM.Unlock()
+	s.feed.publish(updates)
+}
+
+// reload replaces the index with a fresh snapshot's, after the change
+// stream lost changes, and tells every subscriber to reload too.
+func (s *Store) reload() {
+	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+		u := s.ix.begin()
+		u.reset()
+		defer func() { u.commit(snap.Revision()) }()
+		return u.loadFrom(snap)
+	})
+	_ = err // a failed reload leaves what was known; the next change set or resync tries again
+	s.appliedM.Lock()
+	s.applied.Broadcast()
+	s.appliedM.Unlock()
+	s.feed.resync()
+}
+
+// applied is the last revision the index applied.
+func (ix *index) applied() uint64 {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	return ix.rev
+}

@@ -1,0 +1,239 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// maxAttempts bounds how often a rule is run again after its snapshot went
+// stale under it. Each retry means another writer committed in between, so
+// running out of attempts means heavy contention, not a stuck store.
+const maxAttempts = 16
+
+// ErrBusy is a change given up after maxAttempts stale snapshots in a row.
+var ErrBusy = errors.New("the database is busy with other changes; try again")
+
+// txn is one attempt at a change: the snapshot it reads, the batch it
+// builds, and the time and actor it is made by. A rule may run several
+// times, each on a fresh txn, so it has no effect outside its txn: key text,
+// times and ids are drawn per attempt.
+type txn struct {
+	s     *Store
+	snap  Snapshot
+	b     Batch
+	at    time.Time
+	actor Actor
+
+	written map[string][]byte // what this attempt put (nil value: removed), for reads after writes
+	head    *auditHead        // the audit head as this attempt will leave it
+	counter map[string]uint64 // id counters as this attempt will leave them
+	events  int               // audit events recorded
+
+	madeKeys map[uint64]map[string]bool // folded names of keys this attempt made, by app
+}
+
+// change runs rule as one atomic, audited change by actor, again on a
+// fresh snapshot whenever another writer got there first. The change is in
+// this store's index and feed when change returns.
+func (s *Store) change(actor Actor, rule func(*txn) error) error {
+	if err := s.mayWrite(actor); err != nil {
+		return err
+	}
+	return s.commitRule(actor, rule)
+}
+
+// commitRule is change without the permission check, for the store's own
+// housekeeping (scheduled deletions, last-used times).
+func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
+	if s.readOnly {
+		return &WriteError{Path: s.name, Err: errReadOnly}
+	}
+	ctx := context.Background()
+	for attempt := 1; ; attempt++ {
+		var t *txn
+		err := s.eng.Read(ctx, func(snap Snapshot) error {
+			t = &txn{s: s, snap: snap, at: s.clock.now().UTC(), actor: actor}
+			return rule(t)
+		})
+		if err != nil {
+			return err
+		}
+		if len(t.b.Ops) == 0 {
+			return nil // nothing to change
+		}
+		t.b.Require(TableMeta, metaSchema, []byte(Schema)) // never write a layout this build does not know
+		t.b.Compact()
+		rev, err := s.eng.Commit(ctx, &t.b)
+		if errors.Is(err, ErrStale) {
+			if attempt < maxAttempts {
+				continue
+			}
+			return ErrBusy
+		}
+		if err != nil {
+			return s.writeError(err)
+		}
+		s.waitApplied(rev)
+		return nil
+	}
+}
+
+var errReadOnly = errors.New("the database is open read-only")
+
+// writeError gives an engine's refusal the store's wording.
+func (s *Store) writeError(err error) error {
+	var we *WriteError
+	if errors.As(err, &we) {
+		return err
+	}
+	if errors.Is(err, ErrWriteFailed) {
+		return err
+	}
+	return &WriteError{Path: s.name, Err: err}
+}
+
+func tkey(t Table, key []byte) string { return string(t) + "\x00" + string(key) }
+
+// get reads key as this attempt sees it: its own writes over the snapshot.
+func (t *txn) get(tb Table, key []byte) ([]byte, error) {
+	if v, ok := t.written[tkey(tb, key)]; ok {
+		return v, nil
+	}
+	return t.snap.Get(tb, key)
+}
+
+func (t *txn) put(tb Table, key, value []byte) {
+	if t.written == nil {
+		t.written = map[string][]byte{}
+	}
+	t.written[tkey(tb, key)] = value
+	t.b.Put(tb, key, value)
+}
+
+func (t *txn) del(tb Table, key []byte) {
+	if t.written == nil {
+		t.written = map[string][]byte{}
+	}
+	t.written[tkey(tb, key)] = nil
+	t.b.Delete(tb, key)
+}
+
+// nextID hands out the next id of a counter (apps, keys).
+func (t *txn) nextID(name []byte) (uint64, error) {
+	if t.counter == nil {
+		t.counter = map[string]uint64{}
+	}
+	n, ok := t.counter[string(name)]
+	if !ok {
+		v, err := t.snap.Get(TableMeta, name)
+		if err != nil {
+			return 0, err
+		}
+		if v != nil {
+			if len(v) != 8 {
+				return 0, fmt.Errorf("damaged record: counter %s", name)
+			}
+			n = btoi(v)
+		}
+		t.b.Require(TableMeta, name, v)
+	}
+	n++
+	t.counter[string(name)] = n
+	t.put(TableMeta, name, itob(n))
+	return n, nil
+}
+
+// record appends ev to the audit trail in this change, by the txn's actor
+// at its time: the change and its record commit or fail together. The
+// batch requires the audit head it read, so two processes can never give
+// two events one number.
+func (t *txn) record(ev Event) error {
+	return t.recordBy(t.actor, t.at, ev)
+}
+
+func (t *txn) recordBy(actor Actor, at time.Time, ev Event) error {
+	if t.head == nil {
+		v, err := t.snap.Get(TableMeta, metaAuditHead)
+		if err != nil {
+			return err
+		}
+		t.head = &auditHead{}
+		if v != nil {
+			if err := decode(v, t.head); err != nil {
+				return err
+			}
+		}
+		t.b.Require(TableMeta, metaAuditHead, v)
+	}
+	t.head.Seq++
+	ev.Seq, ev.At = t.head.Seq, at
+	ev.Actor, ev.Role, ev.Origin = actor.Name, actor.Role, actor.Origin
+	t.put(TableAudit, itob(ev.Seq), encode(ev))
+	t.put(TableMeta, metaAuditHead, encode(t.head))
+	t.events++
+	return nil
+}
+
+// app reads an app record.
+func (t *txn) app(id uint64) (appRecord, error) {
+	var rec appRecord
+	v, err := t.get(TableApps, itob(id))
+	if err != nil {
+		return rec, err
+	}
+	if v == nil {
+		return rec, fmt.Errorf("app %d: %w (it may have been deleted)", id, ErrNotFound)
+	}
+	return rec, decode(v, &rec)
+}
+
+func (t *txn) putApp(rec appRecord) { t.put(TableApps, itob(rec.ID), encode(rec)) }
+
+// appNamed reports the id of the app with this folded name, or 0.
+func (t *txn) appNamed(folded string) (uint64, error) {
+	v, err := t.get(TableNames, []byte(folded))
+	if err != nil || v == nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("damaged record: name index entry %q", folded)
+	}
+	return btoi(v), nil
+}
+
+// keys reads every key record of an app, oldest first.
+func (t *txn) keys(appID uint64) ([]keyRecord, error) {
+	return appKeys(t.snap, appID)
+}
+
+func appKeys(snap Snapshot, appID uint64) ([]keyRecord, error) {
+	var out []keyRecord
+	err := snap.Scan(TableKeys, itob(appID), ScanOptions{}, func(_, v []byte) error {
+		var rec keyRecord
+		if err := decode(v, &rec); err != nil {
+			return err
+		}
+		out = append(out, rec)
+		return nil
+	})
+	return out, err
+}
+
+// keyByID finds a key record by its id alone, through the index (which
+// knows every key's app), then reads it from the snapshot.
+func (t *txn) keyByID(keyID uint64) (keyRecord, error) {
+	var rec keyRecord
+	appID, ok := t.s.ix.appOf(keyID)
+	if ok {
+		v, err := t.get(TableKeys, keyKey(appID, keyID))
+		if err != nil {
+			return rec, err
+		}
+		if v != nil {
+			return rec, decode(v, &rec)
+		}
+	}
+	return rec, fmt.Errorf("API key %d: %w (it may have been deleted)", keyID, ErrNotFound)
+}
