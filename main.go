@@ -36,6 +36,7 @@ Usage:
                                    --apps adds N more apps to try it at scale; deleted on exit
   apiscopes backup OUT             write a checked copy of the database to OUT
   apiscopes check [FILE]           check the database, or a backup, from end to end
+  apiscopes scan [PATH…]           find API keys left in files (exit 1 if any); never prints them
   apiscopes version                print the version
   apiscopes -h                     show this help
 
@@ -74,6 +75,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "audit":
 		return audit(*db, fs.Args()[1:], stdout, stderr)
+	case "scan":
+		return scanCmd(*db, fs.Args()[1:], stdin, stdout, stderr)
 	case "demo":
 		return demo(fs.Args()[1:], stdin, stdout, stderr)
 	case "version":
