@@ -46,6 +46,10 @@ type Event struct {
 	NameBefore   string   `json:"name_before,omitempty"`
 	ScopesBefore []string `json:"scopes_before,omitempty"`
 	ScopesAfter  []string `json:"scopes_after,omitempty"`
+
+	// Hash chains the trail: SHA-256 of the previous event's hash and this
+	// event's canonical encoding (see chain.go), in hex.
+	Hash string `json:"hash,omitempty"`
 }
 
 // Audit returns the audit trail, newest first.

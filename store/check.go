@@ -255,6 +255,9 @@ func (c *checker) audit() error {
 	if last := want - 1; last != head.Seq {
 		return c.addf("audit trail ends at %d but its head is %d: events are missing", last, head.Seq)
 	}
+	if _, err := verifyChain(c.snap); err != nil {
+		return c.addf("%v", err)
+	}
 	return nil
 }
 

@@ -91,7 +91,8 @@ type keyRecord struct {
 // auditHead is the newest audit event: every audited change compares and
 // swaps it, which keeps the sequence gapless whichever process writes.
 type auditHead struct {
-	Seq uint64 `json:"seq"`
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"` // the newest event's Hash; "" before the first
 }
 
 // app converts a record; scope ids this build does not know are kept aside

@@ -122,11 +122,15 @@ func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
+	var chain string // schema 1 trails were not chained: they are now
 	err = snap.Scan(TableAudit, nil, ScanOptions{}, func(k, v []byte) error {
 		var ev Event
 		if err := decode(v, &ev); err != nil {
 			return err
 		}
+		ev.Hash = ChainHash(chain, ev)
+		chain = ev.Hash
+		b.Put(TableAudit, append([]byte(nil), k...), encode(ev))
 		auditSeq = max(auditSeq, ev.Seq)
 		appSeq = max(appSeq, ev.AppID)
 		keySeq = max(keySeq, ev.KeyID, ev.NewKeyID)
@@ -150,7 +154,7 @@ func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 	}
 	b.Put(TableMeta, metaAppSeq, itob(appSeq))
 	b.Put(TableMeta, metaKeySeq, itob(keySeq))
-	b.Put(TableMeta, metaAuditHead, encode(auditHead{Seq: auditSeq}))
+	b.Put(TableMeta, metaAuditHead, encode(auditHead{Seq: auditSeq, Hash: chain}))
 	b.Put(TableMeta, metaUsageSince, []byte(now.UTC().Format(time.RFC3339)))
 	b.Put(TableMeta, metaSchema, []byte(SchemaV2))
 	return b, nil

@@ -170,6 +170,8 @@ func (t *txn) recordBy(actor Actor, at time.Time, ev Event) error {
 	t.head.Seq++
 	ev.Seq, ev.At = t.head.Seq, at
 	ev.Actor, ev.Role, ev.Origin = actor.Name, actor.Role, actor.Origin
+	ev.Hash = ChainHash(t.head.Hash, ev)
+	t.head.Hash = ev.Hash
 	t.put(TableAudit, itob(ev.Seq), encode(ev))
 	t.put(TableMeta, metaAuditHead, encode(t.head))
 	t.events++
