@@ -103,5 +103,12 @@ var positions = func() map[ID]int {
 	return m
 }()
 
+// Index is id's place in the catalogue (0 for the first scope), or -1 for
+// an id the catalogue does not hold. Count is how many places there are.
+func Index(id ID) int { return index(id) }
+
+// Count is how many scopes the catalogue holds.
+func Count() int { return len(catalogue) }
+
 // Known reports whether id is a scope of the catalogue.
 func Known(id ID) bool { return index(id) >= 0 }

@@ -66,6 +66,10 @@ func (s Set) Allows(id ID) bool {
 	return i >= 0 && s&(1<<i) != 0
 }
 
+// HasIndex reports whether the set grants the scope at catalogue place i
+// (see Index): Allows without looking the id up again.
+func (s Set) HasIndex(i int) bool { return i >= 0 && i < MaxScopes && s&(1<<i) != 0 }
+
 // With returns the set with id added.
 func (s Set) With(id ID) Set {
 	if i := index(id); i >= 0 {

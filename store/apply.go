@@ -44,8 +44,8 @@ func (s *Store) apply(cs ChangeSet) {
 			u.dropKey(id, orphan)
 		case c.Table == TableApps && c.Value == nil && len(c.Key) == 8:
 			u.dropApp(btoi(c.Key))
-		case c.Table == TableUsage && c.Value != nil && len(c.Key) == 8 && len(c.Value) == 8:
-			u.noteStored(btoi(c.Key), int64(btoi(c.Value)))
+		case c.Table == TableUsage && c.Value != nil:
+			u.noteUsage(c.Key, c.Value)
 		case c.Table == TableAudit && c.Value != nil:
 			var ev Event
 			if decode(c.Value, &ev) == nil {

@@ -155,6 +155,7 @@ func (s *Store) DeleteApp(actor Actor, id uint64) error {
 			return err
 		}
 		t.b.DeletePrefix(TableKeys, itob(id))
+		t.b.DeletePrefix(TableUsage, scopeUsePrefix(id))
 		t.del(TableNames, []byte(FoldName(rec.Name)))
 		t.del(TableApps, itob(id))
 		return t.record(Event{Action: ActionAppDelete, AppID: id, AppName: rec.Name,

@@ -54,7 +54,7 @@ const (
 	TableKeys    Table = "keys"    // app id ‖ key id → key record (an app's keys share its prefix)
 	TableDigests Table = "digests" // SHA-256 of key text → app id ‖ key id (may outlive its key until swept)
 	TableAudit   Table = "audit"   // sequence → audit event
-	TableUsage   Table = "usage"   // key id → last use, in unix nanoseconds; outside the audit trail
+	TableUsage   Table = "usage"   // "k" ‖ key id → last use; "s" ‖ app id ‖ scope id → use of a scope (usage.go)
 )
 
 // Tables lists every table of the schema, in a fixed order.

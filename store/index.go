@@ -43,7 +43,10 @@ func short(d *[sha256.Size]byte) uint64 { return binary.LittleEndian.Uint64(d[:8
 // slot, so a change of scopes is one pointer swap for all of them.
 type appSlot struct {
 	app atomic.Pointer[App] // nil once the app is deleted
+	use *scopeUse           // what its keys did with each scope (scopeusage.go)
 }
+
+func newAppSlot() *appSlot { return &appSlot{use: newScopeUse()} }
 
 // keyEntry is one key. It is never changed once published: a changed key is
 // a new entry sharing the old one's use.
@@ -114,9 +117,7 @@ func (u *update) loadFrom(snap Snapshot) error {
 		return err
 	}
 	err = snap.Scan(TableUsage, nil, ScanOptions{}, func(k, v []byte) error {
-		if len(k) == 8 && len(v) == 8 {
-			u.noteStored(btoi(k), int64(btoi(v)))
-		}
+		u.noteUsage(k, v)
 		return nil
 	})
 	return err
@@ -182,7 +183,7 @@ func (u *update) setChain(sh uint64, entries []*keyEntry) {
 func (u *update) putApp(app App) {
 	slot, ok := u.ix.slots[app.ID]
 	if !ok {
-		slot = &appSlot{}
+		slot = newAppSlot()
 		u.ix.slots[app.ID] = slot
 	}
 	a := app
@@ -201,7 +202,7 @@ func (u *update) putKey(rec keyRecord) {
 	copy(e.digest[:], rec.Digest)
 	slot, ok := u.ix.slots[rec.AppID]
 	if !ok { // the app's record comes later in this change set
-		slot = &appSlot{}
+		slot = newAppSlot()
 		u.ix.slots[rec.AppID] = slot
 	}
 	e.slot = slot

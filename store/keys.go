@@ -150,7 +150,7 @@ func (t *txn) removeKey(rec keyRecord) (appRecord, error) {
 	}
 	t.del(TableKeys, keyKey(rec.AppID, rec.ID))
 	t.del(TableDigests, rec.Digest)
-	t.del(TableUsage, itob(rec.ID))
+	t.del(TableUsage, keyUseKey(rec.ID))
 	app.Keys--
 	app.Revision++
 	t.putApp(app)

@@ -117,6 +117,13 @@ func itob(v uint64) []byte {
 
 func btoi(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
+// keyUseKey is where a key's last use is kept in TableUsage.
+func keyUseKey(keyID uint64) []byte { return append([]byte{'k'}, itob(keyID)...) }
+
+// scopeUsePrefix is where the use of an app's scopes is kept in TableUsage,
+// one entry per scope id after it.
+func scopeUsePrefix(appID uint64) []byte { return append([]byte{'s'}, itob(appID)...) }
+
 // keyKey is where a key lives: its app's id, then its own.
 func keyKey(appID, keyID uint64) []byte { return append(itob(appID), itob(keyID)...) }
 

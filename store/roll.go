@@ -211,6 +211,6 @@ func (t *txn) sweepOrphan(d [32]byte, at []byte) (bool, error) {
 	t.b.Require(TableKeys, at, nil)
 	t.b.Require(TableDigests, d[:], at)
 	t.b.Delete(TableDigests, d[:])
-	t.b.Delete(TableUsage, at[8:])
+	t.b.Delete(TableUsage, keyUseKey(btoi(at[8:])))
 	return true, nil
 }

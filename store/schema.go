@@ -149,7 +149,7 @@ func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 		b.Put(TableKeys, at, encode(rec))
 		b.Put(TableDigests, rec.Digest, at)
 		if !used.IsZero() {
-			b.Put(TableUsage, itob(rec.ID), itob(uint64(used.UnixNano())))
+			b.Put(TableUsage, keyUseKey(rec.ID), itob(uint64(used.UnixNano())))
 		}
 	}
 	b.Put(TableMeta, metaAppSeq, itob(appSeq))

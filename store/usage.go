@@ -44,7 +44,7 @@ func (s *Store) flushUsage(all bool) error {
 		todo = todo[len(chunk):]
 		err := s.commitRule(Actor{}, func(t *txn) error {
 			for _, p := range chunk {
-				t.b.Put(TableUsage, itob(p.id), itob(uint64(p.used)))
+				t.b.Put(TableUsage, keyUseKey(p.id), itob(uint64(p.used)))
 			}
 			return nil
 		})
@@ -61,5 +61,5 @@ func (s *Store) flushUsage(all bool) error {
 		s.ix.mu.Unlock()
 		s.usageWrites.Add(int64(len(chunk)))
 	}
-	return nil
+	return s.flushScopeUse(all)
 }

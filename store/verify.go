@@ -69,7 +69,8 @@ func (d Decision) String() string {
 // refusal is a Decision.
 func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 	d := Decision{Scope: scope}
-	if !scopes.Known(scope) {
+	si := scopes.Index(scope)
+	if si < 0 {
 		d.Reason = UnknownScope
 		return d, nil
 	}
@@ -102,12 +103,13 @@ func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 		now = t.UnixNano()
 	}
 	d.App, d.Key = *app, e.key
-	if app.Scopes.Allows(scope) {
+	if app.Scopes.HasIndex(si) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {
 		d.Reason = ScopeNotGranted
 	}
 	noteUse(e.use, now)
+	e.slot.use.note(si, d.Allowed, now)
 	return d, nil
 }
 
