@@ -179,11 +179,11 @@ func (s *Store) usageOf(a App) AppUsage {
 // adding denials never lose one another's.
 func (s *Store) flushScopeUse(all bool) error {
 	type pending struct {
-		appID  uint64
-		i      int
-		last   int64
-		delta  int64
-		use    *scopeUse
+		appID uint64
+		i     int
+		last  int64
+		delta int64
+		use   *scopeUse
 	}
 	now := s.clock.now().UnixNano()
 	var todo []pending
