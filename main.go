@@ -37,6 +37,8 @@ Usage:
   apiscopes backup OUT             write a checked copy of the database to OUT
   apiscopes check [FILE]           check the database, or a backup, from end to end
   apiscopes scan [PATH…]           find API keys left in files (exit 1 if any); never prints them
+  apiscopes usage [--unused-for 90d] [--json]
+                                   when each app's scopes were last used, and refused checks
   apiscopes version                print the version
   apiscopes -h                     show this help
 
@@ -75,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "audit":
 		return audit(*db, fs.Args()[1:], stdout, stderr)
+	case "usage":
+		return usageCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "scan":
 		return scanCmd(*db, fs.Args()[1:], stdin, stdout, stderr)
 	case "demo":

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"apiscopes/store"
+)
+
+const usageUsage = `Usage:
+  apiscopes usage [--db PATH] [--unused-for 90d] [--json]
+
+Reports, per app and scope, when any of the app's keys last used the scope
+and how many checks were refused for lack of it: the facts for narrowing an
+app to the scopes it needs. Use is noted by every allowed check of the
+console's or the server's verify API and written at most a minute late;
+tracking began when this database was created or upgraded.
+
+  --unused-for D   only granted scopes not used for D (e.g. 30d, 90d, 12h)
+  --json           JSON Lines: one object per app and scope
+
+Exit status: 0 done, 2 on an error.
+`
+
+// usageLine is one app and scope, as --json prints it.
+type usageLine struct {
+	AppID    uint64    `json:"app_id"`
+	App      string    `json:"app"`
+	Scope    string    `json:"scope"`
+	Granted  bool      `json:"granted"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+	Denied   int64     `json:"denied"`
+	Since    time.Time `json:"tracking_since"`
+}
+
+// usageCmd is `apiscopes usage`.
+func usageCmd(db string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("usage")
+	fs.StringVar(&db, "db", db, "")
+	unusedFor := fs.String("unused-for", "", "")
+	asJSON := fs.Bool("json", false, "")
+	if code, ok := parseSub(fs, args, 0, 0, usageUsage, stdout, stderr); !ok {
+		return code
+	}
+	var window time.Duration
+	if *unusedFor != "" {
+		var err error
+		if window, err = parseDays(*unusedFor); err != nil {
+			fmt.Fprintf(stderr, "apiscopes usage: --unused-for %q: %v\n", *unusedFor, err)
+			return 2
+		}
+	}
+	st, _, msg := openForReading(db)
+	if st == nil {
+		fmt.Fprintln(stderr, msg)
+		return 2
+	}
+	defer st.Close()
+	since, err := st.UsageSince()
+	if err == nil && since.IsZero() {
+		since = st.Now()
+	}
+	var apps []store.AppUsage
+	if err == nil {
+		apps, err = st.Usage()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes usage:", err)
+		return 2
+	}
+	now := st.Now()
+	cutoff := now.Add(-window)
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if !*asJSON {
+		if window > 0 && since.After(cutoff) {
+			fmt.Fprintf(w, "Tracking began %s, less than %s ago: \"unused\" means not used since then.\n",
+				since.UTC().Format("2006-01-02 15:04 UTC"), *unusedFor)
+		}
+		fmt.Fprintf(w, "%-32s %-20s %-24s %s\n", "APP", "SCOPE", "LAST USED", "DENIED")
+	}
+	for _, a := range apps {
+		for _, s := range a.Scopes {
+			if window > 0 && (!s.Granted || !s.LastUsed.Before(cutoff)) {
+				continue
+			}
+			if *asJSON {
+				line := usageLine{AppID: a.App.ID, App: a.App.Name, Scope: string(s.Scope), Granted: s.Granted,
+					LastUsed: s.LastUsed, Denied: s.Denied, Since: since.UTC()}
+				line.App = jsonSafe(line.App)
+				if err := enc.Encode(line); err != nil {
+					fmt.Fprintln(stderr, "apiscopes usage:", err)
+					return 2
+				}
+				continue
+			}
+			fmt.Fprintf(w, "%-32s %-20s %-24s %d\n", fit(cleanText(a.App.Name), 32), scopeLabel(s), lastUsed(s, since, now), s.Denied)
+		}
+	}
+	return 0
+}
+
+// scopeLabel is a scope id, marked when the app does not have it (a row
+// that is there for its denials).
+func scopeLabel(s store.ScopeUse) string {
+	if s.Granted {
+		return string(s.Scope)
+	}
+	return string(s.Scope) + " (not granted)"
+}
+
+// lastUsed says when a scope was last used, or since when it was not.
+func lastUsed(s store.ScopeUse, since, now time.Time) string {
+	switch {
+	case !s.LastUsed.IsZero():
+		return s.LastUsed.UTC().Format("2006-01-02 15:04 UTC")
+	case s.Granted:
+		return "never since " + since.UTC().Format("2006-01-02")
+	}
+	return "-"
+}
+
+// fit cuts s to n columns with an ellipsis.
+func fit(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// jsonSafe escapes C1 and bidi controls, which encoding/json leaves as
+// they are, so stored text cannot steer a terminal reading the output.
+func jsonSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 0x80 && r < 0xa0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+// parseDays is a duration that also takes days: "90d", "12h", "1d12h".
+func parseDays(s string) (time.Duration, error) {
+	var total time.Duration
+	if d, rest, ok := strings.Cut(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("give a number of days, e.g. 90d")
+		}
+		total = time.Duration(n) * 24 * time.Hour
+		s = rest
+	}
+	if s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("give a duration such as 90d or 12h")
+		}
+		total += d
+	}
+	if total <= 0 {
+		return 0, fmt.Errorf("give a positive duration such as 90d")
+	}
+	return total, nil
+}
+
