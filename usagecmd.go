@@ -170,4 +170,3 @@ func parseDays(s string) (time.Duration, error) {
 	}
 	return total, nil
 }
-
