@@ -23,6 +23,7 @@ var (
 	ErrNameTooLong = fmt.Errorf("name is longer than %d characters", MaxNameLen)
 	ErrNameInvalid = errors.New("name contains control or direction-override characters")
 	ErrNameTaken   = errors.New("name is already used")
+	ErrNameJoiner  = errors.New("name has a zero-width joiner outside an emoji (it would make two names look alike)")
 	// ErrKeyNameTaken is ErrNameTaken for a key name within its app.
 	ErrKeyNameTaken = fmt.Errorf("%w by another key of this app", ErrNameTaken)
 

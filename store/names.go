@@ -25,12 +25,30 @@ func CleanName(name string) (string, error) {
 	case utf8.RuneCountInString(n) > MaxNameLen:
 		return "", &NameError{Name: name, Err: ErrNameTooLong}
 	}
-	for _, r := range n {
+	runes := []rune(n)
+	for i, r := range runes {
+		if r == zwj {
+			if i == 0 || i == len(runes)-1 || !emoji(runes[i-1]) || !emoji(runes[i+1]) {
+				return "", &NameError{Name: name, Err: ErrNameJoiner}
+			}
+			continue
+		}
 		if !printable(r) {
 			return "", &NameError{Name: name, Err: ErrNameInvalid}
 		}
 	}
 	return n, nil
+}
+
+// zwj is the zero-width joiner, which joins emoji into one (👨‍👩‍👧) and
+// between letters would make two names look alike.
+const zwj = '\u200d'
+
+// emoji reports whether r can stand beside a joiner in an emoji sequence:
+// a pictographic symbol, a skin-tone modifier or the emoji presentation
+// selector.
+func emoji(r rune) bool {
+	return r == '\ufe0f' || unicode.Is(unicode.So, r) || unicode.Is(unicode.Sk, r) && r >= 0x1f3fb && r <= 0x1f3ff
 }
 
 // printable reports whether r may appear in a name: no controls, no format
@@ -50,4 +68,8 @@ func printable(r rune) bool {
 }
 
 // FoldName is the form under which names are compared for uniqueness.
-func FoldName(name string) string { return strings.ToLower(strings.ToUpper(name)) }
+// Joiners are left out, so a name with one never passes for another
+// without it.
+func FoldName(name string) string {
+	return strings.ToLower(strings.ToUpper(strings.ReplaceAll(name, string(zwj), "")))
+}
