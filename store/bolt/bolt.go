@@ -50,9 +50,13 @@ type Options struct {
 	SkipPageCheck bool
 }
 
-// revisionKey is where the engine keeps its revision, in the meta bucket:
-// every commit adds one, so a snapshot knows which commit it shows.
-var revisionKey = []byte("revision")
+// The engine keeps its revision in a bucket of its own, outside the
+// store's tables: every commit adds one, so a snapshot knows which commit
+// it shows.
+var (
+	engineBucket = []byte("engine")
+	revisionKey  = []byte("revision")
+)
 
 // Open opens or creates the database file at path. A file held by another
 // process fails within the timeout with a store.LockedError; a file that
@@ -179,7 +183,7 @@ func (e *Engine) Read(_ context.Context, fn func(store.Snapshot) error) error {
 type snapshot struct{ tx *bbolt.Tx }
 
 func (s snapshot) Revision() uint64 {
-	if m := s.tx.Bucket([]byte(store.TableMeta)); m != nil {
+	if m := s.tx.Bucket(engineBucket); m != nil {
 		if v := m.Get(revisionKey); len(v) == 8 {
 			return beUint64(v)
 		}
@@ -315,10 +319,13 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 				}
 			}
 		}
-		meta := tx.Bucket([]byte(store.TableMeta))
+		eb, err := tx.CreateBucketIfNotExists(engineBucket)
+		if err != nil {
+			return err
+		}
 		rev := snapshot{tx}.Revision() + 1
 		cs.Revision = rev
-		return meta.Put(revisionKey, beBytes(rev))
+		return eb.Put(revisionKey, beBytes(rev))
 	})
 	switch {
 	case stale:

@@ -1,0 +1,212 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Copying a whole database from one engine to another (apiscopes migrate,
+// and a backup of a cluster into a file). The copy goes in small batches,
+// each within every engine's limits, and the target's schema version is
+// written last: until then the target is not a database any apiscopes
+// opens, and a copy cut short resumes where its marker says.
+
+// ErrTargetInUse refuses a copy into a database that holds other data.
+var ErrTargetInUse = errors.New("the target already holds data that did not come from this source")
+
+// metaCopyMarker is where a copy keeps its progress: the source's audit
+// head (8 bytes), then the last entry written as "table\x00key". A copy cut
+// short resumes after it, if the source has not changed since.
+var metaCopyMarker = []byte("copy.marker")
+
+// copyBatchOps and copyBatchBytes bound one batch of a copy: etcd allows 128
+// operations and 1.5 MiB a transaction.
+const (
+	copyBatchOps   = 100
+	copyBatchBytes = 1 << 20
+)
+
+// CopyReport says what a copy did.
+type CopyReport struct {
+	Entries int    // entries written by this run
+	Resumed bool   // it went on from a copy cut short
+	Head    uint64 // the source's newest audit event, now also the target's
+}
+
+// Copy writes every entry of the source's schema 2 tables into to, from
+// one snapshot of from, in batches; progress (if not nil) is told the
+// entries written so far. The target must be empty, or hold a copy of the
+// same source cut short (it resumes). A source of schema 1 is migrated in
+// memory first. The target is checked before Copy returns.
+func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyReport, error) {
+	var rep CopyReport
+	src := from
+	err := from.Read(ctx, func(snap Snapshot) error {
+		v, err := snap.Get(TableMeta, metaSchema)
+		if err != nil {
+			return err
+		}
+		switch string(v) {
+		case Schema:
+			return nil
+		case SchemaV1:
+			mem := NewMemory()
+			all, err := copyAll(snap, append(Tables, tableAppKeysV1))
+			if err != nil {
+				return err
+			}
+			mig, err := migrationV1(snap, time.Now())
+			if err != nil {
+				return err
+			}
+			for _, b := range []*Batch{all, mig} {
+				if _, err := mem.Commit(ctx, b); err != nil {
+					return err
+				}
+			}
+			src = mem
+			return nil
+		case "":
+			return fmt.Errorf("the source is empty: %w", ErrNotDatabase)
+		}
+		return fmt.Errorf("the source has schema %q: %w", v, ErrNewerSchema)
+	})
+	if err != nil {
+		return rep, err
+	}
+	marker, err := copyMarker(ctx, to)
+	if err != nil {
+		return rep, err
+	}
+	rep.Resumed = marker != nil
+	err = src.Read(ctx, func(snap Snapshot) error {
+		var head auditHead
+		if v, err := snap.Get(TableMeta, metaAuditHead); err != nil {
+			return err
+		} else if v != nil {
+			if err := decode(v, &head); err != nil {
+				return err
+			}
+		}
+		rep.Head = head.Seq
+		var mt Table
+		var mk []byte
+		if marker != nil {
+			if len(marker) < 8 || btoi(marker[:8]) != head.Seq {
+				return fmt.Errorf("%w: a copy was cut short, and the source has changed since; "+
+					"empty the target and copy again", ErrTargetInUse)
+			}
+			t, k, _ := bytes.Cut(marker[8:], []byte{0})
+			mt, mk = Table(t), k
+		}
+		b := &Batch{}
+		size := 0
+		flush := func(last []byte) error {
+			if len(b.Ops) == 0 {
+				return nil
+			}
+			b.Put(TableMeta, metaCopyMarker, append(itob(head.Seq), last...))
+			if _, err := to.Commit(ctx, b); err != nil {
+				return err
+			}
+			rep.Entries += len(b.Ops) - 1
+			if progress != nil {
+				progress(rep.Entries)
+			}
+			b, size = &Batch{}, 0
+			return nil
+		}
+		for _, t := range Tables {
+			err := snap.Scan(t, nil, ScanOptions{}, func(k, v []byte) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				at := append(append([]byte(t), 0), k...)
+				if marker != nil && (tableOrder(t) < tableOrder(mt) || t == mt && bytes.Compare(k, mk) <= 0) {
+					return nil // written by the run that was cut short
+				}
+				if t == TableMeta && (bytes.Equal(k, metaSchema) || bytes.Equal(k, metaCopyMarker)) {
+					return nil // the schema goes last; the marker is the copy's own
+				}
+				b.Put(t, bytes.Clone(k), bytes.Clone(v))
+				size += len(k) + len(v)
+				if len(b.Ops) >= copyBatchOps || size >= copyBatchBytes {
+					return flush(at)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if err := flush(nil); err != nil {
+			return err
+		}
+		last := &Batch{}
+		last.Require(TableMeta, metaSchema, nil)
+		last.Delete(TableMeta, metaCopyMarker)
+		last.Put(TableMeta, metaSchema, []byte(Schema))
+		_, err := to.Commit(ctx, last)
+		return err
+	})
+	if err != nil {
+		return rep, err
+	}
+	return rep, to.Read(ctx, func(snap Snapshot) error {
+		if err := checkSnapshot("the copy", snap); err != nil {
+			return err
+		}
+		var head auditHead
+		if v, err := snap.Get(TableMeta, metaAuditHead); err != nil {
+			return err
+		} else if v != nil {
+			if err := decode(v, &head); err != nil {
+				return err
+			}
+		}
+		if head.Seq != rep.Head {
+			return fmt.Errorf("the copy ends its audit trail at event %d, the source at %d", head.Seq, rep.Head)
+		}
+		return nil
+	})
+}
+
+// copyMarker is the marker of a copy cut short in to, nil for an empty
+// target, and ErrTargetInUse for anything else.
+func copyMarker(ctx context.Context, to Engine) ([]byte, error) {
+	var marker []byte
+	err := to.Read(ctx, func(snap Snapshot) error {
+		m, err := snap.Get(TableMeta, metaCopyMarker)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			marker = m
+			return nil
+		}
+		for _, t := range Tables {
+			empty := true
+			if err := snap.Scan(t, nil, ScanOptions{}, func(_, _ []byte) error { empty = false; return ErrStop }); err != nil {
+				return err
+			}
+			if !empty {
+				return ErrTargetInUse
+			}
+		}
+		return nil
+	})
+	return marker, err
+}
+
+// tableOrder is a table's place in Tables, the order a copy writes them.
+func tableOrder(t Table) int {
+	for i, x := range Tables {
+		if x == t {
+			return i
+		}
+	}
+	return len(Tables)
+}
