@@ -67,12 +67,36 @@ func backupFile(st *store.Store, path string) (err error) {
 // WriteBackup writes a consistent copy of st's whole database to w as an
 // apiscopes database file, while writers go on: the copy is the database as
 // it was when the backup began. It returns how many bytes it wrote.
+//
+// A store on another engine (a cluster) is copied at one revision into a
+// new file first (store.Copy), which is then written to w.
 func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
-	e, ok := st.Engine().(*Engine)
-	if !ok {
-		return 0, fmt.Errorf("backup: %s is not a database file", st.Name())
+	if e, ok := st.Engine().(*Engine); ok {
+		return e.WriteBackup(w)
 	}
-	return e.WriteBackup(w)
+	dir, err := os.MkdirTemp("", ".apiscopes-backup-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "copy.db")
+	e, err := Open(path, Options{})
+	if err != nil {
+		return 0, err
+	}
+	_, err = store.Copy(context.Background(), st.Engine(), e, nil)
+	if cerr := e.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return io.Copy(w, f)
 }
 
 // refuseSelf refuses path if it is the database file itself.
