@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -31,7 +32,9 @@ import (
 // where NAME is the JSON member name, VALUE is the value's text and LENGTH
 // its length in bytes, in decimal. Numbers are decimal, true is "true",
 // times are RFC 3339 in UTC with nanoseconds and no trailing zeros (Go's
-// time.RFC3339Nano), and lists are their items joined by ",". Leaving out
+// time.RFC3339Nano), lists are their items joined by ",", and an object
+// (such as "session") is its compact JSON as audit --json prints it, its
+// members in that order. Leaving out
 // empty fields keeps old events' encodings unchanged when a field is added.
 //
 // What the chain proves: that the trail is the one its head describes.
@@ -110,6 +113,12 @@ func canonicalValue(v reflect.Value) (string, bool) {
 		return strconv.FormatInt(v.Int(), 10), true
 	case reflect.Bool:
 		return "true", true
+	case reflect.Pointer, reflect.Struct:
+		b, err := json.Marshal(v.Interface())
+		if err != nil {
+			panic(fmt.Sprintf("store: no canonical form for %s: %v", v.Type(), err))
+		}
+		return string(b), true
 	case reflect.Slice:
 		if v.Len() == 0 {
 			return "", false
