@@ -114,11 +114,13 @@ func canonicalValue(v reflect.Value) (string, bool) {
 	case reflect.Bool:
 		return "true", true
 	case reflect.Pointer, reflect.Struct:
-		b, err := json.Marshal(v.Interface())
-		if err != nil {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // as audit --json writes it
+		if err := enc.Encode(v.Interface()); err != nil {
 			panic(fmt.Sprintf("store: no canonical form for %s: %v", v.Type(), err))
 		}
-		return string(b), true
+		return strings.TrimSuffix(b.String(), "\n"), true
 	case reflect.Slice:
 		if v.Len() == 0 {
 			return "", false
