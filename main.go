@@ -50,6 +50,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 // run is the whole command line, returning the exit code: 0 done, 1 failed,
 // 2 misused.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stderr = redactKeys(stderr)
 	fs := newFlagSet("apiscopes")
 	db := fs.String("db", "", "database file")
 	if err := parseFlags(fs, args); err != nil {
@@ -147,7 +148,9 @@ func parseSub(fs *flag.FlagSet, args []string, min, max int, help string, stdout
 	return 0, true
 }
 
-func isTerminal(f *os.File) bool { return term.IsTerminal(f.Fd()) }
+// isTerminal reports whether f, an *os.File or a wrapper that keeps its
+// descriptor, is a terminal.
+func isTerminal(f interface{ Fd() uintptr }) bool { return term.IsTerminal(f.Fd()) }
 
 // console opens the database and runs the console for the local user.
 func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -69,7 +69,7 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 	}
 	id, err := scopes.Parse(*scope)
 	if err != nil {
-		return fail("%v", err)
+		return fail("%s", unknownScope(*scope))
 	}
 	key, err := readKey(stdin, stderr)
 	if err != nil {
@@ -134,6 +134,16 @@ func readKey(stdin io.Reader, stderr io.Writer) (string, error) {
 		return "", fmt.Errorf("stdin holds more than a key (over %d bytes on its first line)", maxKeyInput)
 	}
 	return strings.TrimSpace(line), nonEmpty(line)
+}
+
+// unknownScope says that scope is not one of the scope ids, without
+// repeating it: what was typed there may be a key.
+func unknownScope(scope string) string {
+	msg := "unknown scope; pass --scope with one of " + strings.Join(scopes.IDs(), ", ")
+	if hint, ok := store.KeyShapeHint(scope); ok {
+		msg = fmt.Sprintf("the scope looks like an API key (%s): pass the key on stdin or in APISCOPES_KEY; %s", hint, msg)
+	}
+	return msg
 }
 
 func nonEmpty(key string) error {

@@ -122,9 +122,15 @@ type KeyBody struct {
 // NewResponse describes a decision. Only an allowed one carries the app, key
 // and scopes: a refusal tells the caller why, and nothing more.
 func NewResponse(d store.Decision) Response {
-	r := Response{Allowed: d.Allowed, Reason: d.Reason, Scope: d.Scope}
+	r := Response{Allowed: d.Allowed, Reason: d.Reason}
+	if _, known := scopes.Lookup(d.Scope); known {
+		r.Scope = d.Scope // validated: the only request value an answer repeats
+	}
 	if !d.Allowed {
 		r.Message = d.String()
+		if d.Reason == store.UnknownScope {
+			r.Message = "denied: " + unknownScope(string(d.Scope))
+		}
 		return r
 	}
 	r.App = &AppBody{ID: d.App.ID, Name: d.App.Name}
@@ -177,7 +183,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, start, http.StatusInternalServerError, "", "the check failed on the server; try again")
 		return
 	case d.Reason == store.UnknownScope:
-		h.fail(w, r, start, http.StatusBadRequest, store.UnknownScope, (&scopes.UnknownError{ID: req.Scope}).Error())
+		h.fail(w, r, start, http.StatusBadRequest, store.UnknownScope, unknownScope(req.Scope))
 		return
 	}
 	status := http.StatusOK
@@ -233,7 +239,7 @@ func jsonProblem(err error) string {
 	case errors.As(err, &typ):
 		return fmt.Sprintf("the body does not fit: %q must be a %s", typ.Field, typ.Type)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "the body does not fit: unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return "the body does not fit: " + unknownMember(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 	}
 	return "the body could not be read"
 }
