@@ -6,9 +6,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -85,12 +82,6 @@ type handler struct {
 	log *slog.Logger
 }
 
-// verifyRequest is the body of POST /v1/verify.
-type verifyRequest struct {
-	Key   string `json:"key"`
-	Scope string `json:"scope"`
-}
-
 // Response is the answer to a verify, as the HTTP API and `apiscopes verify
 // --json` write it.
 type Response struct {
@@ -149,21 +140,14 @@ type errorBody struct {
 
 func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	var req verifyRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			h.fail(w, r, start, http.StatusRequestEntityTooLarge, "",
-				fmt.Sprintf("the body is over %d bytes; send only the key and the scope", MaxBodyBytes))
-			return
+	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		bad := err.(*badRequest)
+		msg := bad.msg
+		if bad.status == http.StatusBadRequest {
+			msg += `; send {"key": "aps_…", "scope": "model:deploy"}`
 		}
-		h.fail(w, r, start, http.StatusBadRequest, "", jsonProblem(err)+`; send {"key": "aps_…", "scope": "model:deploy"}`)
-		return
-	}
-	if dec.More() {
-		h.fail(w, r, start, http.StatusBadRequest, "", "the body holds more than one JSON value; send one object")
+		h.fail(w, r, start, bad.status, "", msg)
 		return
 	}
 	key, problem := requestKey(req.Key, r.Header.Get("Authorization"))
@@ -222,26 +206,6 @@ func requestKey(body, auth string) (string, string) {
 		return header, ""
 	}
 	return "", `no API key: send it as "key" in the body or as "Authorization: Bearer <API key>"`
-}
-
-// jsonProblem says what is wrong with a body, without echoing it: the body
-// may hold a key.
-func jsonProblem(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return "the body is empty"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the body is not valid JSON: it ends too early"
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("the body is not valid JSON: a syntax error at byte %d", syntax.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("the body does not fit: %q must be a %s", typ.Field, typ.Type)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "the body does not fit: " + unknownMember(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
-	}
-	return "the body could not be read"
 }
 
 func (h *handler) health(w http.ResponseWriter, _ *http.Request) {
