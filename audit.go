@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -34,9 +33,7 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 	w := bufio.NewWriter(stdout)
 	var write func(store.Event) error
 	if *asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		write = func(ev store.Event) error { return enc.Encode(ev) }
+		write = func(ev store.Event) error { return writeJSONLine(w, ev) }
 	} else {
 		write = auditTable(w)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -98,12 +97,14 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 		return fail("%v", verr)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		enc.Encode(server.NewResponse(d))
+		if err := writeJSONLine(stdout, server.NewResponse(d)); err != nil {
+			return fail("write the decision: %v", err)
+		}
 	}
-	// The stable reason first, for scripts; then what it means, for people.
-	fmt.Fprintf(stderr, "%s: %s\n", d.Reason, strings.TrimPrefix(strings.TrimPrefix(d.String(), "denied: "), "allowed: "))
+	// The stable reason first, for scripts; then what it means, for people,
+	// with the stored names and hint it quotes escaped for the terminal.
+	why := strings.TrimPrefix(strings.TrimPrefix(d.String(), "denied: "), "allowed: ")
+	fmt.Fprintf(stderr, "%s: %s\n", d.Reason, store.SafeText(why))
 	if !d.Allowed {
 		return 1
 	}

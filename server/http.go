@@ -118,7 +118,7 @@ func NewResponse(d store.Decision) Response {
 		r.Scope = d.Scope // validated: the only request value an answer repeats
 	}
 	if !d.Allowed {
-		r.Message = d.String()
+		r.Message = store.SafeText(d.String())
 		if d.Reason == store.UnknownScope {
 			r.Message = "denied: " + unknownScope(string(d.Scope))
 		}
@@ -180,7 +180,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		attrs := []any{"status", status, "reason", d.Reason, "scope", d.Scope, "remote", r.RemoteAddr,
 			"took", time.Since(start).Round(time.Microsecond)}
 		if d.Key.ID != 0 {
-			attrs = append(attrs, "app", d.App.Name, "key", d.Key.Hint)
+			attrs = append(attrs, "app", store.SafeText(d.App.Name), "key", store.SafeText(d.Key.Hint))
 		}
 		h.log.Log(r.Context(), level, "verify", attrs...)
 	}
@@ -232,5 +232,5 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	w.Write(store.SafeJSON(b.Bytes())) // stored names may hold C1 or bidi controls, which encoding/json writes raw
 }
