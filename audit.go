@@ -23,10 +23,10 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseSub(fs, args, 0, 0, usage, stdout, stderr); !ok {
 		return code
 	}
-	st, code, msg := openStore(db)
+	st, _, msg := openForReading(db)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
-		return code
+		return 1
 	}
 	defer st.Close()
 

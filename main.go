@@ -69,7 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "verify":
 		return verifyCommand(fs.Args()[1:], *db, stdin, stdout, stderr)
 	case "backup":
-		return backupCmd(*db, fs.Args()[1:], stdout, stderr)
+		return backupCommand(*db, fs.Args()[1:], stdout, stderr)
 	case "check":
 		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "audit":
@@ -158,7 +158,7 @@ func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiscopes: the console needs a terminal; run it in one (stdin is not a TTY)")
 		return 2
 	}
-	st, code, msg := openStore(path)
+	st, code, msg := openStore(path, stderr)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
 		return code
@@ -182,14 +182,16 @@ func dbPath(path string) (string, error) {
 	return store.DefaultPath()
 }
 
-// openStore opens path, or the default database when path is empty. On
-// failure it returns the exit code and the message for stderr, which names
-// the file and what to do.
-func openStore(path string) (*store.Store, int, string) {
+// openStore opens path, or the default database when path is empty, to
+// read and write it, first making a file others may read private (warning
+// on warn). On failure it returns the exit code and the message for
+// stderr, which names the file and what to do.
+func openStore(path string, warn io.Writer) (*store.Store, int, string) {
 	path, err := dbPath(path)
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()
 	}
+	tightenMode(path, warn)
 	st, err := store.Open(path)
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()

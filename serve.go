@@ -105,7 +105,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 			return 2
 		}
 	}
-	st, code, msg := openStore(db)
+	st, code, msg := openStore(db, stderr)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
 		return code

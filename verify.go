@@ -83,7 +83,9 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
 		return fail("no database at %s: create apps and keys in the console first, or pass --db PATH", db)
 	}
-	st, err := store.Open(db)
+	// Read-only: verify never changes the file (not even a key's last-used
+	// time), and any number of them can read it at once.
+	st, err := store.Open(db, store.ReadOnly())
 	if errors.Is(err, store.ErrLocked) {
 		return fail("%v; a running `apiscopes serve --http` answers the same question at POST /v1/verify", err)
 	} else if err != nil {

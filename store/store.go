@@ -103,6 +103,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)
 	}
+	existed, err := existingFile(path)
+	if err != nil {
+		return nil, err
+	}
 	db, err := openBolt(path, &bolt.Options{Timeout: o.timeout, ReadOnly: o.readOnly})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -118,7 +122,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{db: db, path: path, now: o.now, rand: &lockedReader{r: o.rand}, ix: newIndex(),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
-	if err := s.init(o.readOnly); err != nil {
+	if err := s.init(o.readOnly, existed); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -186,9 +190,10 @@ func tooSmall(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "file size too small")
 }
 
-// init creates the buckets of a new file, refuses a bbolt file that some
-// other program made, and checks an existing one from end to end.
-func (s *Store) init(readOnly bool) error {
+// init creates the buckets of a file Open made, refuses a bbolt file that
+// some other program made or that has no buckets, and checks an existing
+// one from end to end.
+func (s *Store) init(readOnly, existed bool) error {
 	foreign, fresh := false, false
 	err := s.db.View(func(tx *bolt.Tx) (err error) {
 		defer func() {
@@ -214,8 +219,8 @@ func (s *Store) init(readOnly bool) error {
 	if !fresh {
 		return nil
 	}
-	if readOnly {
-		return fmt.Errorf("%s: %w (the file is empty)", s.path, ErrNotDatabase)
+	if readOnly || existed {
+		return hollowError(s.path)
 	}
 	return s.write(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketApps, bucketNames, bucketKeys, bucketDigests, bucketAppKeys, bucketAudit} {
@@ -266,7 +271,10 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.stopped
-		flushErr := s.flushUsage(true)
+		var flushErr error
+		if !s.db.IsReadOnly() { // a read-only store writes nothing, not even last-used times
+			flushErr = s.flushUsage(true)
+		}
 		s.feed.closeAll()
 		s.closeErr = errors.Join(flushErr, s.db.Close())
 	})
