@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,8 @@ type Store struct {
 
 	usageMu     sync.Mutex // one flush of last-used times at a time
 	usageWrites int        // key records written by flushes, for tests
+
+	writeErrors atomic.Uint64 // writes the file system refused, for metrics
 
 	stop      chan struct{} // closed by Close: ends the maintenance loop
 	stopped   chan struct{} // closed by the maintenance loop when it ends
@@ -256,6 +259,7 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 		return fnErr
 	})
 	if err != nil && fnErr == nil {
+		s.writeErrors.Add(1)
 		return &WriteError{Path: s.path, Err: err}
 	}
 	return err
