@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -155,6 +156,15 @@ func (m *Metrics) countSuppressed(n func() uint64) {
 	if m != nil {
 		m.suppressed.Store(&n)
 	}
+}
+
+// NewMetricsServer returns the metrics listener's server on addr: the
+// MetricsHandler with the verify API's timeouts and limits.
+func NewMetricsServer(addr string, m *Metrics, st *store.Store, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return newServer(addr, MetricsHandler(m, st), log)
 }
 
 // MetricsHandler serves GET /metrics in Prometheus's formats, and the
