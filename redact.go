@@ -24,11 +24,15 @@ type redactedWriter struct{ w io.Writer }
 
 func (r redactedWriter) Write(p []byte) (int, error) { return writeRedacted(r.w, p) }
 
-// redactedFile is an *os.File whose writes are redacted; its other methods
-// (Fd, Read, Close) are the file's.
-type redactedFile struct{ *os.File }
+// redactedFile is an *os.File whose writes are redacted. It has the file's
+// Fd, Read and Close, which make it a terminal to those who ask, and no
+// other of its methods: WriteString or ReadFrom would write past Write.
+type redactedFile struct{ f *os.File }
 
-func (r redactedFile) Write(p []byte) (int, error) { return writeRedacted(r.File, p) }
+func (r redactedFile) Write(p []byte) (int, error) { return writeRedacted(r.f, p) }
+func (r redactedFile) Read(p []byte) (int, error)  { return r.f.Read(p) }
+func (r redactedFile) Close() error                { return r.f.Close() }
+func (r redactedFile) Fd() uintptr                 { return r.f.Fd() }
 
 func writeRedacted(w io.Writer, p []byte) (int, error) {
 	s := store.RedactKeys(string(p))

@@ -1,6 +1,7 @@
 // Package server is the HTTP verify API: the services that receive API keys
 // ask it whether a key may use a scope, and get the answer the store gives
-// at that moment. It never logs, echoes or stores a key.
+// at that moment. It never logs, echoes or stores a key. Its metrics and
+// probes (metrics.go, probes.go) and the SSH console (ssh.go) live here too.
 package server
 
 import (

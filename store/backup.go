@@ -81,6 +81,7 @@ func (s *Store) backupFile(ctx context.Context, path string) (err error) {
 	if err = ctx.Err(); err != nil {
 		return err
 	}
+	beforeRename(f)
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}

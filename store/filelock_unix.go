@@ -17,3 +17,7 @@ func lockShared(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LO
 func tryLockExclusive(f *os.File) bool {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
 }
+
+// beforeRename readies a held temporary file for its rename: on Unix it
+// stays open, and locked, until the rename is done.
+func beforeRename(*os.File) {}
