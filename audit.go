@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -24,19 +23,17 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseSub(fs, args, 0, 0, usage, stdout, stderr); !ok {
 		return code
 	}
-	st, code, msg := openStore(db)
+	st, _, msg := openForReading(db)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
-		return code
+		return 1
 	}
 	defer st.Close()
 
 	w := bufio.NewWriter(stdout)
 	var write func(store.Event) error
 	if *asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		write = func(ev store.Event) error { return enc.Encode(ev) }
+		write = func(ev store.Event) error { return writeJSONLine(w, ev) }
 	} else {
 		write = auditTable(w)
 	}

@@ -87,6 +87,15 @@ func TestAuditJSONLines(t *testing.T) {
 
 func TestAuditEmptyAndErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.db")
+	code, _, errs := runCmd(t, "audit", "--db", path)
+	if code != 1 || !strings.Contains(errs, "there is no database at "+path) {
+		t.Errorf("audit of no database = %d, %q", code, errs)
+	}
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	code, out, errs := runCmd(t, "audit", "--db", path)
 	if code != 0 || out != "" || !strings.Contains(errs, "is empty") {
 		t.Errorf("empty audit = %d, %q, %q", code, out, errs)
@@ -95,7 +104,7 @@ func TestAuditEmptyAndErrors(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "flag provided but not defined: -frob") {
 		t.Errorf("bad flag = %d, %q", code, errs)
 	}
-	st, err := bolt.OpenStore(path, bolt.Options{})
+	st, err = bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

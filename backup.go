@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/charmbracelet/x/term"
 
@@ -26,9 +29,18 @@ Restore: stop apiscopes, run apiscopes check BACKUP, copy BACKUP over the
 database file, start apiscopes again.
 `
 
-// backupCmd is `apiscopes backup OUT`: a consistent copy of the database,
-// checked from end to end before it is kept.
-func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
+// backupCommand is `apiscopes backup OUT` until it is done, or until ctrl+c
+// or SIGTERM, which give it up cleanly: the temporary file goes, and OUT is
+// left as it was.
+func backupCommand(db string, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return backupCmd(ctx, db, args, stdout, stderr)
+}
+
+// backupCmd writes a consistent copy of the database to OUT, checked from
+// end to end before it is kept, unless ctx ends first.
+func backupCmd(ctx context.Context, db string, args []string, stdout, stderr io.Writer) int {
 	fs := subcommandFlags("backup", &db)
 	if code, ok := parseSub(fs, args, 1, 1, backupUsage, stdout, stderr); !ok {
 		return code
@@ -49,13 +61,21 @@ func backupCmd(db string, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "apiscopes: not writing a database to a terminal; redirect it: apiscopes backup - > FILE")
 			return 2
 		}
-		if _, err := bolt.WriteBackup(st, stdout); err != nil {
+		if _, err := bolt.WriteBackup(st, interruptible{ctx, stdout}); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "apiscopes: backup interrupted; what was written to stdout is not a database")
+				return 1
+			}
 			fmt.Fprintln(stderr, "apiscopes: backup:", err)
 			return 1
 		}
 		return 0
 	}
-	if err := bolt.BackupFile(st, out); err != nil {
+	if err := bolt.BackupFileContext(ctx, st, out); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "apiscopes: backup interrupted; %s was left as it was\n", out)
+			return 1
+		}
 		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
 	}
@@ -129,6 +149,20 @@ func openForReading(path string) (*store.Store, int, string) {
 		return nil, 1, "apiscopes: " + err.Error()
 	}
 	return st, 0, ""
+}
+
+// interruptible is a writer that fails once ctx ends, so that a backup
+// streamed to stdout stops at a signal.
+type interruptible struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (i interruptible) Write(p []byte) (int, error) {
+	if err := i.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return i.w.Write(p)
 }
 
 func kib(n int64) string {

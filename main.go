@@ -54,6 +54,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 // run is the whole command line, returning the exit code: 0 done, 1 failed,
 // 2 misused.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	stderr = redactKeys(stderr)
 	fs := newFlagSet("apiscopes")
 	db := fs.String("db", "", "database file")
 	if err := parseFlags(fs, args); err != nil {
@@ -72,7 +73,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "verify":
 		return verifyCommand(fs.Args()[1:], *db, stdin, stdout, stderr)
 	case "backup":
-		return backupCmd(*db, fs.Args()[1:], stdout, stderr)
+		return backupCommand(*db, fs.Args()[1:], stdout, stderr)
 	case "check":
 		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
 	case "audit":
@@ -155,7 +156,9 @@ func parseSub(fs *flag.FlagSet, args []string, min, max int, help string, stdout
 	return 0, true
 }
 
-func isTerminal(f *os.File) bool { return term.IsTerminal(f.Fd()) }
+// isTerminal reports whether f, an *os.File or a wrapper that keeps its
+// descriptor, is a terminal.
+func isTerminal(f interface{ Fd() uintptr }) bool { return term.IsTerminal(f.Fd()) }
 
 // console opens the database and runs the console for the local user.
 func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -163,7 +166,7 @@ func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiscopes: the console needs a terminal; run it in one (stdin is not a TTY)")
 		return 2
 	}
-	st, code, msg := openStore(path)
+	st, code, msg := openStore(path, stderr)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
 		return code
@@ -187,14 +190,16 @@ func dbPath(path string) (string, error) {
 	return bolt.DefaultPath()
 }
 
-// openStore opens path, or the default database when path is empty. On
-// failure it returns the exit code and the message for stderr, which names
-// the file and what to do.
-func openStore(path string) (*store.Store, int, string) {
+// openStore opens path, or the default database when path is empty, to
+// read and write it, first making a file others may read private (warning
+// on warn). On failure it returns the exit code and the message for
+// stderr, which names the file and what to do.
+func openStore(path string, warn io.Writer) (*store.Store, int, string) {
 	path, err := dbPath(path)
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()
 	}
+	tightenMode(path, warn)
 	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()

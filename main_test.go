@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,7 +54,7 @@ func TestHeldDatabaseIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	_, code, msg := openStore(path)
+	_, code, msg := openStore(path, io.Discard)
 	if code != 1 || !strings.Contains(msg, path) || !strings.Contains(msg, "in use by another apiscopes process") {
 		t.Fatalf("got %d %q", code, msg)
 	}
@@ -63,7 +64,7 @@ func TestDefaultDatabaseFollowsXDG(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", dir)
 	t.Setenv("APISCOPES_DB", "")
-	st, code, msg := openStore("")
+	st, code, msg := openStore("", io.Discard)
 	if code != 0 {
 		t.Fatalf("open default: %d %s", code, msg)
 	}

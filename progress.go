@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 // has taken longer than 100 ms, and clears it afterwards. It draws only
 // when w is a terminal: a log or a pipe gets nothing.
 func progress(w io.Writer, label string, work func() error) error {
-	f, ok := w.(*os.File)
+	f, ok := w.(interface{ Fd() uintptr })
 	if !ok || !isTerminal(f) {
 		return work()
 	}

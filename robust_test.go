@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,7 +183,7 @@ func TestForeignOrDamagedDatabaseIsRefusedUntouched(t *testing.T) {
 			}
 			// The console first, in this process: a refused file must not stay
 			// locked, or backup and check would then say it is in use.
-			st, code, msg := openStore(path) // what the console runs once it has a terminal
+			st, code, msg := openStore(path, io.Discard) // what the console runs once it has a terminal
 			if st != nil {
 				st.Close()
 			}

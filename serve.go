@@ -37,7 +37,11 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
                          POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
                          or Authorization: Bearer aps_… with {"scope": "…"};
-                         200 allowed, 403 denied with the reason; GET /healthz
+                         200 allowed, 403 denied with the reason;
+                         GET /healthz, /readyz (the database is open), /livez
+  --log-per-source N     refusal lines the verify API logs a minute per client address (default 60; 0 no limit)
+  --log-total N          refusal lines it logs a minute in all (default 600; 0 no limit)
+  --metrics ADDR         Prometheus metrics at http://ADDR/metrics, with /livez and /readyz (default: off)
   --backup-dir DIR       keep checked hot backups here (default: none)
   --backup-every DUR     how often to take one (default 1h); the newest 7 are kept
 
@@ -75,6 +79,9 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	httpAddr := fs.String("http", "", "")
 	backupDir := fs.String("backup-dir", "", "")
 	backupEvery := fs.Duration("backup-every", time.Hour, "")
+	metricsAddr := fs.String("metrics", "", "")
+	logPerSource := fs.Int("log-per-source", server.DefaultLogPerSource, "")
+	logTotal := fs.Int("log-total", server.DefaultLogTotal, "")
 	if code, ok := parseSub(fs, args, 0, 0, serveUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -82,8 +89,9 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "apiscopes serve: nothing to serve: pass --http ADDR, or keep --ssh on\n\n%s", serveUsage)
 		return 2
 	}
-	if *maxSessions < 0 || *idle < 0 {
-		fmt.Fprintf(stderr, "apiscopes serve: --max-sessions and --idle-timeout cannot be negative (0 means no limit)\n")
+	if *maxSessions < 0 || *idle < 0 || *logPerSource < 0 || *logTotal < 0 {
+		fmt.Fprintf(stderr, "apiscopes serve: --max-sessions, --idle-timeout, --log-per-source and --log-total "+
+			"cannot be negative (0 means no limit)\n")
 		return 2
 	}
 	if *backupDir != "" && *backupEvery <= 0 {
@@ -106,15 +114,32 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 			return 2
 		}
 	}
-	st, code, msg := openStore(db)
+	st, code, msg := openStore(db, stderr)
 	if st == nil {
 		fmt.Fprintln(stderr, msg)
 		return code
 	}
 	defer st.Close()
 
-	failed := make(chan error, 2)
+	failed := make(chan error, 3)
 	var stops []func(context.Context) error
+	var metrics *server.Metrics // nil without --metrics: every recording is then a no-op
+	if *metricsAddr != "" {
+		metrics = server.NewMetrics(st)
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			logger.Error("cannot listen on "+*metricsAddr+"; choose another address with --metrics", "err", err)
+			return 1
+		}
+		srv := server.NewMetricsServer(*metricsAddr, metrics, st, slog.New(logger))
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				failed <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		stops = append(stops, srv.Shutdown)
+		logger.Info("metrics ready", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
 
 	if *sshAddr != "" {
 		if *hostKey == "" {
@@ -151,7 +176,8 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 			logger.Error("cannot listen on "+*httpAddr+"; choose another address with --http", "err", err)
 			return 1
 		}
-		srv := server.New(*httpAddr, st, slog.New(logger))
+		srv := server.New(*httpAddr, st, slog.New(logger), server.WithMetrics(metrics),
+			server.WithLogLimits(*logPerSource, *logTotal))
 		go func() {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("http: %w", err)
@@ -172,6 +198,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 					logger.Error("backup failed", "dir", *backupDir, "err", err)
 					return
 				}
+				metrics.BackupTaken(time.Now())
 				logger.Info("backup", "file", path)
 			})
 		}()

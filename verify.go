@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,7 +69,7 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 	}
 	id, err := scopes.Parse(*scope)
 	if err != nil {
-		return fail("%v", err)
+		return fail("%s", unknownScope(*scope))
 	}
 	key, err := readKey(stdin, stderr)
 	if err != nil {
@@ -85,7 +84,9 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
 		return fail("no database at %s: create apps and keys in the console first, or pass --db PATH", db)
 	}
-	st, err := bolt.OpenStore(db, bolt.Options{})
+	// Read-only: verify never changes the file (not even a key's last-used
+	// time), and any number of them can read it at once.
+	st, err := bolt.OpenStore(db, bolt.Options{ReadOnly: true}, store.ReadOnly())
 	if errors.Is(err, store.ErrLocked) {
 		return fail("%v; a running `apiscopes serve --http` answers the same question at POST /v1/verify", err)
 	} else if err != nil {
@@ -99,12 +100,14 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 		return fail("%v", verr)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		enc.Encode(server.NewResponse(d))
+		if err := writeJSONLine(stdout, server.NewResponse(d)); err != nil {
+			return fail("write the decision: %v", err)
+		}
 	}
-	// The stable reason first, for scripts; then what it means, for people.
-	fmt.Fprintf(stderr, "%s: %s\n", d.Reason, strings.TrimPrefix(strings.TrimPrefix(d.String(), "denied: "), "allowed: "))
+	// The stable reason first, for scripts; then what it means, for people,
+	// with the stored names and hint it quotes escaped for the terminal.
+	why := strings.TrimPrefix(strings.TrimPrefix(d.String(), "denied: "), "allowed: ")
+	fmt.Fprintf(stderr, "%s: %s\n", d.Reason, store.SafeText(why))
 	if !d.Allowed {
 		return 1
 	}
@@ -135,6 +138,16 @@ func readKey(stdin io.Reader, stderr io.Writer) (string, error) {
 		return "", fmt.Errorf("stdin holds more than a key (over %d bytes on its first line)", maxKeyInput)
 	}
 	return strings.TrimSpace(line), nonEmpty(line)
+}
+
+// unknownScope says that scope is not one of the scope ids, without
+// repeating it: what was typed there may be a key.
+func unknownScope(scope string) string {
+	msg := "unknown scope; pass --scope with one of " + strings.Join(scopes.IDs(), ", ")
+	if hint, ok := store.KeyShapeHint(scope); ok {
+		msg = fmt.Sprintf("the scope looks like an API key (%s): pass the key on stdin or in APISCOPES_KEY; %s", hint, msg)
+	}
+	return msg
 }
 
 func nonEmpty(key string) error {

@@ -59,7 +59,7 @@ func TestVerifyCommand(t *testing.T) {
 		{"not granted", key, []string{"verify", "--db", path, "--scope", "guardrail:deploy"}, 1,
 			`scope_not_granted: app "Risk & Compliance" does not have scope guardrail:deploy`},
 		{"malformed", "aps_123\n", []string{"verify", "--db", path, "--scope", "model:deploy"}, 1, "malformed: the API key is malformed"},
-		{"unknown scope", key, []string{"verify", "--db", path, "--scope", "model:delete"}, 2, `unknown scope "model:delete"; valid scopes`},
+		{"unknown scope", key, []string{"verify", "--db", path, "--scope", "model:delete"}, 2, "unknown scope; pass --scope with one of workflow:deploy"},
 		{"no scope", key, []string{"verify", "--db", path}, 2, "which scope? pass --scope ID, one of workflow:deploy"},
 		{"no key", "", []string{"verify", "--db", path, "--scope", "model:deploy"}, 2, "no API key: pipe it on stdin"},
 		{"key as argument", "", []string{"verify", "--db", path, "--scope", "model:deploy", key}, 2, "never on the command line"},

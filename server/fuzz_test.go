@@ -10,7 +10,8 @@ import (
 
 // FuzzVerifyRequest throws arbitrary bodies and Authorization headers at the
 // verify endpoint. Whatever arrives, the answer is one of the documented
-// statuses with a JSON body that agrees with it, and neither the answer nor
+// statuses with a JSON body that agrees with it, a body it accepts holds
+// only "key" and "scope" for any JSON parser, and neither the answer nor
 // the log ever holds the issued key's text.
 func FuzzVerifyRequest(f *testing.F) {
 	for _, seed := range []struct{ body, auth string }{
@@ -52,6 +53,19 @@ func FuzzVerifyRequest(f *testing.F) {
 			}
 		default:
 			t.Fatalf("undocumented status %d: %s", rec.Code, rec.Body.String())
+		}
+		if rec.Code != http.StatusBadRequest && rec.Code != http.StatusRequestEntityTooLarge {
+			// The body was accepted: any JSON parser reads in it only a
+			// "key" and a "scope", as strings.
+			var members map[string]any
+			if err := json.Unmarshal([]byte(body), &members); err != nil {
+				t.Fatalf("accepted a body encoding/json refuses: %v", err)
+			}
+			for name, v := range members {
+				if _, ok := v.(string); !ok || (name != "key" && name != "scope") {
+					t.Fatalf("accepted member %q = %v", name, v)
+				}
+			}
 		}
 		if strings.Contains(rec.Body.String(), fx.key) || strings.Contains(fx.logs.String(), fx.key) {
 			t.Fatal("the key's text left the server")

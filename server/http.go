@@ -1,14 +1,12 @@
 // Package server is the HTTP verify API: the services that receive API keys
 // ask it whether a key may use a scope, and get the answer the store gives
-// at that moment. It never logs, echoes or stores a key.
+// at that moment. It never logs, echoes or stores a key. Its metrics and
+// probes (metrics.go, probes.go) and the SSH console (ssh.go) live here too.
 package server
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -34,13 +32,19 @@ const (
 
 // New returns an HTTP server for the verify API on addr, with timeouts and
 // header limits set and net/http's own errors sent to log (nil: discarded).
-func New(addr string, st *store.Store, log *slog.Logger) *http.Server {
+func New(addr string, st *store.Store, log *slog.Logger, opts ...Option) *http.Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return newServer(addr, Handler(st, log, opts...), log)
+}
+
+// newServer is an http.Server for h with the API's timeouts and limits: the
+// verify API's, and the metrics listener's.
+func newServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
-		Handler:           Handler(st, log),
+		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
@@ -54,41 +58,46 @@ func New(addr string, st *store.Store, log *slog.Logger) *http.Server {
 //
 //	POST /v1/verify  {"key": "aps_…", "scope": "model:deploy"}, or the key
 //	                 as "Authorization: Bearer aps_…" and {"scope": "…"}
-//	GET  /healthz    200 {"status": "ok"}
+//	GET  /healthz    200 {"status": "ok"} while the store is open, else 503
+//	GET  /readyz     the same as /healthz
+//	GET  /livez      200 {"status": "ok"} while the process serves
 //
 // A verify answers 200 with the app, the key and the app's scopes when the
 // key may use the scope, and 403 with the reason when it may not. A request
 // it cannot decide on gets 400 (bad JSON, no or unknown scope), 401 (no
 // key) or 413 (a body over MaxBodyBytes). Refusals and errors are logged at
-// Info, allowed checks at Debug; a log line names the key by its hint only,
-// and only once the store recognised it.
-func Handler(st *store.Store, log *slog.Logger) http.Handler {
+// Info, no more than the log's bounds allow (WithLogLimits), allowed checks
+// at Debug; a log line names the key by its hint only, and only once the
+// store recognised it.
+func Handler(st *store.Store, log *slog.Logger, opts ...Option) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{st: st, log: log}
+	c := newConfig(opts)
+	h := &handler{st: st, log: log, metrics: c.metrics,
+		sampler: newLogSampler(c.logPerSource, c.logTotal, c.now)}
+	c.metrics.countSuppressed(h.sampler.Suppressed)
+	live, ready := Probes(st)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/verify", h.verify)
-	mux.HandleFunc("GET /healthz", h.health)
+	mux.HandleFunc("GET /healthz", ready)
+	mux.HandleFunc("GET /readyz", ready)
+	mux.HandleFunc("GET /livez", live)
 	mux.HandleFunc("/v1/verify", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: `use POST with {"key": "aps_…", "scope": "…"}`})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint: POST /v1/verify and GET /healthz are served"})
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint: POST /v1/verify, GET /healthz, /readyz and /livez are served"})
 	})
 	return mux
 }
 
 type handler struct {
-	st  *store.Store
-	log *slog.Logger
-}
-
-// verifyRequest is the body of POST /v1/verify.
-type verifyRequest struct {
-	Key   string `json:"key"`
-	Scope string `json:"scope"`
+	st      *store.Store
+	log     *slog.Logger
+	metrics *Metrics // nil: none
+	sampler *logSampler
 }
 
 // Response is the answer to a verify, as the HTTP API and `apiscopes verify
@@ -122,9 +131,15 @@ type KeyBody struct {
 // NewResponse describes a decision. Only an allowed one carries the app, key
 // and scopes: a refusal tells the caller why, and nothing more.
 func NewResponse(d store.Decision) Response {
-	r := Response{Allowed: d.Allowed, Reason: d.Reason, Scope: d.Scope}
+	r := Response{Allowed: d.Allowed, Reason: d.Reason}
+	if _, known := scopes.Lookup(d.Scope); known {
+		r.Scope = d.Scope // validated: the only request value an answer repeats
+	}
 	if !d.Allowed {
-		r.Message = d.String()
+		r.Message = store.SafeText(d.String())
+		if d.Reason == store.UnknownScope {
+			r.Message = "denied: " + unknownScope(string(d.Scope))
+		}
 		return r
 	}
 	r.App = &AppBody{ID: d.App.ID, Name: d.App.Name}
@@ -143,21 +158,14 @@ type errorBody struct {
 
 func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	var req verifyRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			h.fail(w, r, start, http.StatusRequestEntityTooLarge, "",
-				fmt.Sprintf("the body is over %d bytes; send only the key and the scope", MaxBodyBytes))
-			return
+	req, err := decodeRequest(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		bad := err.(*badRequest)
+		msg := bad.msg
+		if bad.status == http.StatusBadRequest {
+			msg += `; send {"key": "aps_…", "scope": "model:deploy"}`
 		}
-		h.fail(w, r, start, http.StatusBadRequest, "", jsonProblem(err)+`; send {"key": "aps_…", "scope": "model:deploy"}`)
-		return
-	}
-	if dec.More() {
-		h.fail(w, r, start, http.StatusBadRequest, "", "the body holds more than one JSON value; send one object")
+		h.fail(w, r, start, bad.status, "", msg)
 		return
 	}
 	key, problem := requestKey(req.Key, r.Header.Get("Authorization"))
@@ -177,22 +185,25 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, start, http.StatusInternalServerError, "", "the check failed on the server; try again")
 		return
 	case d.Reason == store.UnknownScope:
-		h.fail(w, r, start, http.StatusBadRequest, store.UnknownScope, (&scopes.UnknownError{ID: req.Scope}).Error())
+		h.fail(w, r, start, http.StatusBadRequest, store.UnknownScope, unknownScope(req.Scope))
 		return
 	}
 	status := http.StatusOK
-	level := slog.LevelDebug
 	if !d.Allowed {
-		status, level = http.StatusForbidden, slog.LevelInfo
+		status = http.StatusForbidden
 	}
 	writeJSON(w, status, NewResponse(d))
-	if h.log.Enabled(r.Context(), level) {
-		attrs := []any{"status", status, "reason", d.Reason, "scope", d.Scope, "remote", r.RemoteAddr,
-			"took", time.Since(start).Round(time.Microsecond)}
-		if d.Key.ID != 0 {
-			attrs = append(attrs, "app", d.App.Name, "key", d.Key.Hint)
-		}
-		h.log.Log(r.Context(), level, "verify", attrs...)
+	took := time.Since(start)
+	h.metrics.verified(string(d.Reason), took)
+	attrs := []any{"status", status, "reason", d.Reason, "scope", d.Scope, "remote", r.RemoteAddr,
+		"took", took.Round(time.Microsecond)}
+	if d.Key.ID != 0 {
+		attrs = append(attrs, "app", store.SafeText(d.App.Name), "key", store.SafeText(d.Key.Hint))
+	}
+	if d.Allowed {
+		h.log.Debug("verify", attrs...)
+	} else {
+		h.refusal(r, attrs...)
 	}
 }
 
@@ -218,34 +229,44 @@ func requestKey(body, auth string) (string, string) {
 	return "", `no API key: send it as "key" in the body or as "Authorization: Bearer <API key>"`
 }
 
-// jsonProblem says what is wrong with a body, without echoing it: the body
-// may hold a key.
-func jsonProblem(err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.Is(err, io.EOF):
-		return "the body is empty"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "the body is not valid JSON: it ends too early"
-	case errors.As(err, &syntax):
-		return fmt.Sprintf("the body is not valid JSON: a syntax error at byte %d", syntax.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("the body does not fit: %q must be a %s", typ.Field, typ.Type)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "the body does not fit: unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	}
-	return "the body could not be read"
-}
-
-func (h *handler) health(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
+// fail answers a request the API could not decide on, and logs it.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, start time.Time, status int, reason store.Reason, msg string) {
 	writeJSON(w, status, errorBody{Reason: reason, Error: msg})
-	h.log.Info("verify", "status", status, "error", msg, "remote", r.RemoteAddr,
-		"took", time.Since(start).Round(time.Microsecond))
+	took := time.Since(start)
+	h.metrics.verified(outcome(status, reason), took)
+	h.refusal(r, "status", status, "error", msg, "remote", r.RemoteAddr, "took", took.Round(time.Microsecond))
+}
+
+// outcome is the metrics' reason for a request the store did not decide.
+func outcome(status int, reason store.Reason) string {
+	switch {
+	case reason != "":
+		return string(reason)
+	case status == http.StatusUnauthorized:
+		return outcomeNoKey
+	case status == http.StatusRequestEntityTooLarge:
+		return outcomeTooLarge
+	case status >= 500:
+		return outcomeError
+	}
+	return outcomeBadRequest
+}
+
+// refusal logs a refused request at Info, if the log's bounds let it
+// through (see logSampler); when a minute begins after one that left lines
+// out, a warning says how many first.
+func (h *handler) refusal(r *http.Request, attrs ...any) {
+	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	ok, leftOut := h.sampler.allow(r.RemoteAddr)
+	if leftOut > 0 {
+		h.log.Warn("verify: refusal lines left out of the log", "lines", leftOut, "per", logWindow,
+			"limit_per_source", h.sampler.perSource, "limit_total", h.sampler.total)
+	}
+	if ok {
+		h.log.Info("verify", attrs...)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -262,5 +283,5 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	w.Write(store.SafeJSON(b.Bytes())) // stored names may hold C1 or bidi controls, which encoding/json writes raw
 }

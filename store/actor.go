@@ -19,7 +19,11 @@ type Actor struct {
 	Origin string // where the change came from, e.g. "local" or an SSH address and key fingerprint
 }
 
-func (a Actor) mayWrite() error {
+// mayWrite cleans the actor for writing (see clean), then checks that it
+// may write. Every change calls it on its own copy of the actor first, so
+// nothing a change writes holds an uncleaned name.
+func (a *Actor) mayWrite() error {
+	a.clean()
 	if a.Name == "" {
 		return fmt.Errorf("%w: no acting user", ErrPermission)
 	}

@@ -36,6 +36,8 @@ type Store struct {
 	usageMu     sync.Mutex // one flush of last-used times at a time
 	usageWrites atomic.Int64
 
+	writeErrors atomic.Uint64 // writes the file system refused, for metrics
+
 	stop      chan struct{} // closed by Close: ends the maintenance loop
 	stopped   chan struct{} // closed by the maintenance loop when it ends
 	closeOnce sync.Once

@@ -86,8 +86,10 @@ var errReadOnly = errors.New("the database is open read-only")
 func (s *Store) writeError(err error) error {
 	var we *WriteError
 	if errors.As(err, &we) {
+		s.writeErrors.Add(1)
 		return err
 	}
+	s.writeErrors.Add(1)
 	if errors.Is(err, ErrWriteFailed) {
 		return err
 	}

@@ -24,39 +24,52 @@ var ErrBackupOverDatabase = errors.New("the backup would overwrite the database 
 // renamed over path. A failed backup leaves path as it was. The copy is
 // private to its owner (0600), like the database.
 func BackupFile(st *store.Store, path string) error {
+	return BackupFileContext(context.Background(), st, path)
+}
+
+// BackupFileContext is BackupFile, given up as soon as ctx ends (a signal,
+// a server shutting down) with ctx's error: its temporary file is removed
+// and path is left as it was. The temporary file, .apiscopes-backup-*.tmp
+// beside path, is removed on every failure; those that a killed backup
+// left are removed by the next backup into the same folder.
+func BackupFileContext(ctx context.Context, st *store.Store, path string) error {
 	if err := refuseSelf(st, path); err != nil {
 		return err
 	}
-	if err := backupFile(st, path); err != nil {
+	if err := backupFile(ctx, st, path); err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil
 }
 
-func backupFile(st *store.Store, path string) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".apiscopes-backup-*.tmp")
+func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
+	f, err := createBackupTemp(filepath.Dir(path))
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	defer func() {
+		f.Close() // and with it the lock that marks it as being written
 		if err != nil {
-			f.Close()
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = WriteBackup(st, f); err != nil {
+	if _, err = WriteBackup(st, ctxWriter{ctx, f}); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // bbolt's copy error keeps only its text
+		}
 		return err
 	}
 	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err = f.Close(); err != nil {
-		return err
-	}
 	if err = CheckFile(tmp); err != nil {
 		return fmt.Errorf("the copy failed its check: %w", err)
 	}
+	if err = ctx.Err(); err != nil {
+		return err
+	}
+	beforeRename(f)
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}

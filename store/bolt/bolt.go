@@ -74,6 +74,10 @@ func Open(path string, o Options) (*Engine, error) {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)
 	}
+	existed, err := existingFile(path)
+	if err != nil {
+		return nil, err
+	}
 	db, err := openBolt(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -88,7 +92,7 @@ func Open(path string, o Options) (*Engine, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	e := &Engine{db: db, path: path, readOnly: o.ReadOnly, follows: map[int]func(store.ChangeSet){}}
-	if err := e.refuseForeign(); err != nil {
+	if err := e.refuseForeign(existed || o.ReadOnly); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -140,18 +144,23 @@ func tooSmall(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "file size too small")
 }
 
-// refuseForeign refuses a bbolt file that another program made: one with
-// buckets but none of ours.
-func (e *Engine) refuseForeign() error {
-	foreign := false
+// refuseForeign refuses a bbolt file that another program made (one with
+// buckets but none of ours), and, when the file was there before, one with
+// no bucket at all: a database is never made in a file that existed.
+func (e *Engine) refuseForeign(existed bool) error {
+	foreign, hollow := false, true
 	err := e.view(func(tx *bbolt.Tx) error {
 		if tx.Bucket([]byte(store.TableMeta)) != nil {
+			hollow = false
 			return nil
 		}
-		return tx.ForEach(func([]byte, *bbolt.Bucket) error { foreign = true; return nil })
+		return tx.ForEach(func([]byte, *bbolt.Bucket) error { foreign, hollow = true, false; return nil })
 	})
 	if err != nil {
 		return err
+	}
+	if hollow && existed {
+		return hollowError(e.path)
 	}
 	if foreign {
 		return fmt.Errorf("%s: %w (it holds another program's data; choose another file with --db)", e.path, store.ErrNotDatabase)

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"net/http"
+
+	"apiscopes/store"
+)
+
+// Probes returns the handlers of GET /livez and GET /readyz. /livez
+// answers 200 while the process runs and serves. /readyz answers 200 only
+// while the server can answer truthfully, its store open, and 503 from the
+// moment the store starts to close; /healthz is the same as /readyz. Both
+// answer JSON, {"status": "ok"} or {"status": "unavailable", …}.
+func Probes(st *store.Store) (live, ready http.HandlerFunc) {
+	live = func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, probeBody{Status: "ok"})
+	}
+	ready = func(w http.ResponseWriter, _ *http.Request) {
+		if st == nil || !st.IsOpen() {
+			writeJSON(w, http.StatusServiceUnavailable, probeBody{Status: "unavailable",
+				Error: "the database is closed: this server is stopping"})
+			return
+		}
+		writeJSON(w, http.StatusOK, probeBody{Status: "ok"})
+	}
+	return live, ready
+}
+
+type probeBody struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
