@@ -33,6 +33,8 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --host-key FILE        ed25519 host key, made on first start (default: beside the database)
   --idle-timeout DUR     end SSH sessions without a keystroke this long (default 30m; 0 never)
   --max-sessions N       SSH sessions open at once (default 32; 0 no limit)
+  --max-pty COLSxROWS    largest terminal a session is drawn for (default 500x200);
+                         larger requests get this size
   --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
                          POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
                          or Authorization: Bearer aps_… with {"scope": "…"};
@@ -71,6 +73,8 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	hostKey := fs.String("host-key", "", "")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "")
 	maxSessions := fs.Int("max-sessions", 32, "")
+	maxPTY := server.DefaultMaxPTY
+	fs.Var(&maxPTY, "max-pty", "")
 	httpAddr := fs.String("http", "", "")
 	backupDir := fs.String("backup-dir", "", "")
 	backupEvery := fs.Duration("backup-every", time.Hour, "")
@@ -120,7 +124,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 			*hostKey = filepath.Join(filepath.Dir(st.Path()), "ssh_host_ed25519_key")
 		}
 		srv, err := server.NewSSH(st, server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow,
-			IdleTimeout: *idle, MaxSessions: *maxSessions, Log: logger})
+			IdleTimeout: *idle, MaxSessions: *maxSessions, MaxPTY: maxPTY, Log: logger})
 		if err != nil {
 			logger.Error("cannot start the SSH console", "err", err)
 			return 1

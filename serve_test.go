@@ -111,6 +111,7 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"serve", "--ssh", ""}, 2, "nothing to serve: pass --http ADDR"},
 		{[]string{"serve", "--max-sessions", "-3"}, 2, "cannot be negative"},
 		{[]string{"serve", "--idle-timeout", "-5s"}, 2, "cannot be negative"},
+		{[]string{"serve", "--max-pty", "0x200"}, 2, `"0x200" is not a terminal size`},
 		{[]string{"serve", "--http"}, 2, "flag needs an argument: -http"},
 		{[]string{"serve", "--http", "127.0.0.1:0", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"serve", "--http", "256.0.0.1:http", "--db", t.TempDir() + "/a.db"}, 1, "cannot listen on 256.0.0.1:http"},

@@ -26,7 +26,10 @@ type Config struct {
 	Allow       *AllowList    // who may log in, and as what
 	IdleTimeout time.Duration // end a session whose user typed nothing this long; 0 means never
 	MaxSessions int           // refuse sessions beyond this many at once; 0 means no limit
+	MaxPTY      TermSize      // the largest terminal a session is drawn for; zero means DefaultMaxPTY
 	Log         *log.Logger
+
+	sizeSeen func(TermSize) // tests: called with each size the console is given
 }
 
 // SSH serves the console over SSH, one program per session, all on the one
@@ -51,6 +54,9 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = log.New(nil)
+	}
+	if cfg.MaxPTY.Width <= 0 || cfg.MaxPTY.Height <= 0 {
+		cfg.MaxPTY = DefaultMaxPTY
 	}
 	s := &SSH{st: st, cfg: cfg, programs: map[*tea.Program]struct{}{}, serving: make(chan struct{})}
 	srv, err := wish.NewServer(
@@ -156,7 +162,7 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		if name == "" {
 			name = sess.User()
 		}
-		_, windows, hasPty := sess.Pty()
+		pty, windows, hasPty := sess.Pty()
 		if !hasPty {
 			s.cfg.Log.Warn("session refused: no terminal", "user", name, "remote", remote)
 			wish.Fatalln(sess, "apiscopes: the console needs a terminal. Connect with `ssh -t`, without a command.")
@@ -166,7 +172,13 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard()})
 		defer m.Close()
 		idle := newIdleClock(s.cfg.IdleTimeout)
-		p := tea.NewProgram(m, append(bubbletea.MakeOptions(sess), tea.WithFilter(idle.filter))...)
+		// The client chooses the terminal's size, and a frame costs memory by
+		// its cells: the first size and every later one are cut to MaxPTY
+		// before the program sees them. MakeOptions passes the requested size
+		// on unchecked; the options after it win, as each only sets a field.
+		w, h := s.cfg.MaxPTY.clamp(pty.Window.Width, pty.Window.Height)
+		opts := append(bubbletea.MakeOptions(sess), tea.WithWindowSize(w, h), tea.WithFilter(s.filter(idle)))
+		p := tea.NewProgram(m, opts...)
 		if err := s.admit(p); err != nil {
 			s.cfg.Log.Warn("session refused", "user", name, "remote", remote, "reason", err)
 			wish.Fatalln(sess, "apiscopes: "+err.Error())
@@ -185,7 +197,8 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 					p.Quit()
 					return
 				case w := <-windows:
-					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+					cols, rows := s.cfg.MaxPTY.clamp(w.Width, w.Height)
+					p.Send(tea.WindowSizeMsg{Width: cols, Height: rows})
 				case <-idle.expired():
 					p.Quit() // Bubble Tea restores the user's terminal on the way out
 					return
@@ -205,6 +218,21 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		}
 		s.cfg.Log.Info("disconnect", "user", name, "remote", remote, "duration", time.Since(start).Round(time.Second))
 		_ = sess.Exit(0)
+	}
+}
+
+// filter is a session program's message filter: sizes are cut to MaxPTY
+// (whichever way they arrive), and input restarts the idle clock.
+func (s *SSH) filter(idle *idleClock) func(tea.Model, tea.Msg) tea.Msg {
+	return func(m tea.Model, msg tea.Msg) tea.Msg {
+		if ws, ok := msg.(tea.WindowSizeMsg); ok {
+			ws.Width, ws.Height = s.cfg.MaxPTY.clamp(ws.Width, ws.Height)
+			if s.cfg.sizeSeen != nil {
+				s.cfg.sizeSeen(TermSize(ws))
+			}
+			msg = ws
+		}
+		return idle.filter(m, msg)
 	}
 }
 
