@@ -32,9 +32,19 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --viewers FILE         authorized_keys file of viewers (read-only)
   --host-key FILE        ed25519 host key, made on first start (default: beside the database)
   --idle-timeout DUR     end SSH sessions without a keystroke this long (default 30m; 0 never)
-  --max-sessions N       SSH sessions open at once (default 32; 0 no limit)
   --max-pty COLSxROWS    largest terminal a session is drawn for (default 500x200);
                          larger requests get this size
+  --handshake-timeout DUR  close connections not logged in this long after they open
+                         (default 10s)
+  --max-unauthenticated N  connections not logged in yet at once; more are closed as
+                         they arrive (default 64)
+  --max-sessions N       SSH sessions open at once (default 32; 0 no limit)
+  --admin-slots N        of those, how many only admins may take (default 4)
+  --max-sessions-per-user N  sessions one person may have open (default 4)
+  --max-session-time DUR end any SSH session this long after it began (default 12h)
+  --log-refusals N       log at most N refused connections a second (default 20),
+  --log-refusals-per-source N  and at most N from one address (default 2); the rest
+                         are counted, and the next line says how many were left out
   --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
                          POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
                          or Authorization: Bearer aps_… with {"scope": "…"};
@@ -72,9 +82,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	viewers := fs.String("viewers", "", "")
 	hostKey := fs.String("host-key", "", "")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "")
-	maxSessions := fs.Int("max-sessions", 32, "")
-	maxPTY := server.DefaultMaxPTY
-	fs.Var(&maxPTY, "max-pty", "")
+	limits := addSSHLimits(fs)
 	httpAddr := fs.String("http", "", "")
 	backupDir := fs.String("backup-dir", "", "")
 	backupEvery := fs.Duration("backup-every", time.Hour, "")
@@ -85,8 +93,12 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "apiscopes serve: nothing to serve: pass --http ADDR, or keep --ssh on\n\n%s", serveUsage)
 		return 2
 	}
-	if *maxSessions < 0 || *idle < 0 {
-		fmt.Fprintf(stderr, "apiscopes serve: --max-sessions and --idle-timeout cannot be negative (0 means no limit)\n")
+	if *idle < 0 {
+		fmt.Fprintf(stderr, "apiscopes serve: --idle-timeout cannot be negative (0 means never)\n")
+		return 2
+	}
+	if err := limits.check(); err != nil {
+		fmt.Fprintf(stderr, "apiscopes serve: %v\n", err)
 		return 2
 	}
 	if *backupDir != "" && *backupEvery <= 0 {
@@ -123,8 +135,9 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		if *hostKey == "" {
 			*hostKey = filepath.Join(filepath.Dir(st.Path()), "ssh_host_ed25519_key")
 		}
-		srv, err := server.NewSSH(st, server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow,
-			IdleTimeout: *idle, MaxSessions: *maxSessions, MaxPTY: maxPTY, Log: logger})
+		cfg := server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow, IdleTimeout: *idle, Log: logger}
+		limits.apply(&cfg)
+		srv, err := server.NewSSH(st, cfg)
 		if err != nil {
 			logger.Error("cannot start the SSH console", "err", err)
 			return 1

@@ -8,28 +8,38 @@ import (
 	"sync"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/log/v2"
 	"charm.land/ssh"
 	"charm.land/wish/v2"
-	"charm.land/wish/v2/bubbletea"
 	gossh "golang.org/x/crypto/ssh"
 
 	"apiscopes/store"
-	"apiscopes/tui"
 )
 
-// Config configures the SSH console server.
+// Config configures the SSH console server. Every bound a client could
+// otherwise push is here; serve's flags give each a safe default.
 type Config struct {
 	Addr        string        // where to listen, e.g. 127.0.0.1:23234
 	HostKeyPath string        // ed25519 host key; generated on first start, then kept
 	Allow       *AllowList    // who may log in, and as what
 	IdleTimeout time.Duration // end a session whose user typed nothing this long; 0 means never
-	MaxSessions int           // refuse sessions beyond this many at once; 0 means no limit
 	MaxPTY      TermSize      // the largest terminal a session is drawn for; zero means DefaultMaxPTY
-	Log         *log.Logger
 
-	sizeSeen func(TermSize) // tests: called with each size the console is given
+	HandshakeTimeout   time.Duration // close a connection not logged in this long after it opened; 0 means never
+	MaxUnauthenticated int           // close new connections while this many are not logged in yet; 0 means no limit
+	MaxSessions        int           // refuse sessions beyond this many at once; 0 means no limit
+	AdminSlots         int           // of MaxSessions, how many only admins may take
+	MaxSessionsPerUser int           // refuse a person's sessions beyond this many; 0 means no limit
+	MaxSessionTime     time.Duration // end any session this long after it began; 0 means never
+
+	// Refusals are logged at most LogPerSource lines a second for one remote
+	// address and LogTotal in all (0: no limit); the rest are only counted.
+	LogPerSource, LogTotal int
+
+	Log *log.Logger
+
+	now      func() time.Time // the refusal log's clock; time.Now when nil
+	sizeSeen func(TermSize)   // tests: called with each size the console is given
 }
 
 // SSH serves the console over SSH, one program per session, all on the one
@@ -39,11 +49,18 @@ type SSH struct {
 	cfg         Config
 	srv         *ssh.Server
 	fingerprint string
+	gate        *gate
+	refusals    *refusalLog
+	slots       slots
 
 	mu       sync.Mutex
-	programs map[*tea.Program]struct{}
+	sessions map[*openSession]struct{}
+	conns    int           // connections being handled
+	noConns  chan struct{} // closed when conns drops to 0
 	closing  bool
 	serving  chan struct{} // closed once Serve is accepting
+	served   chan struct{} // closed once Serve has returned
+	ln       net.Listener  // what Serve accepts on
 	started  bool          // Serve was called
 }
 
@@ -58,15 +75,24 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 	if cfg.MaxPTY.Width <= 0 || cfg.MaxPTY.Height <= 0 {
 		cfg.MaxPTY = DefaultMaxPTY
 	}
-	s := &SSH{st: st, cfg: cfg, programs: map[*tea.Program]struct{}{}, serving: make(chan struct{})}
+	if cfg.MaxSessions > 0 && cfg.AdminSlots > cfg.MaxSessions {
+		return nil, fmt.Errorf("ssh server: %d admin slots is more than the %d sessions allowed", cfg.AdminSlots, cfg.MaxSessions)
+	}
+	s := &SSH{st: st, cfg: cfg, sessions: map[*openSession]struct{}{}, serving: make(chan struct{}), served: make(chan struct{}),
+		refusals: newRefusalLog(cfg.Log, cfg.LogPerSource, cfg.LogTotal, cfg.now),
+		slots:    slots{max: cfg.MaxSessions, adminSlots: cfg.AdminSlots, perUser: cfg.MaxSessionsPerUser}}
+	s.gate = &gate{max: cfg.MaxUnauthenticated, refused: func(remote net.Addr) {
+		s.refusals.refuse(RefusedUnauthenticated, remote, "connection closed: too many not logged in", "limit", cfg.MaxUnauthenticated)
+	}}
 	srv, err := wish.NewServer(
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		wish.WithPublicKeyAuth(s.authorize),
-		// Sessions end themselves when idle (see session), restoring the
-		// user's terminal first; this only catches connections that never
-		// open one.
+		// Sessions end themselves when idle or at the end of their lifetime
+		// (see session), restoring the user's terminal first; these only
+		// catch connections that never open one.
 		wish.WithIdleTimeout(backstop(cfg.IdleTimeout)),
+		wish.WithMaxTimeout(backstop(cfg.MaxSessionTime)),
 		wish.WithMiddleware(s.session),
 	)
 	if err != nil {
@@ -75,6 +101,12 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 	if len(srv.HostSigners) == 0 {
 		return nil, errors.New("ssh server: no host key")
 	}
+	// A slow trickle of bytes cannot hold a connection open: the handshake
+	// has a deadline that reading does not move.
+	srv.HandshakeTimeout = cfg.HandshakeTimeout
+	srv.ConnectionFailedCallback = s.handshakeFailed
+	srv.ConnCallback, srv.ConnectionCloseCallback = s.connOpened, s.connClosed
+	srv.ServerConfigCallback = authConfig
 	s.srv = srv
 	s.fingerprint = gossh.FingerprintSHA256(srv.HostSigners[0].PublicKey())
 	return s, nil
@@ -83,6 +115,9 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 // Fingerprint is the host key's SHA256 fingerprint, for users to check on
 // their first connection.
 func (s *SSH) Fingerprint() string { return s.fingerprint }
+
+// Refusals counts the connections, logins and sessions refused so far.
+func (s *SSH) Refusals() RefusalStats { return s.refusals.Stats() }
 
 // Serve accepts connections on ln until Shutdown; it then returns
 // ssh.ErrServerClosed.
@@ -94,29 +129,45 @@ func (s *SSH) Serve(ln net.Listener) error {
 		return ssh.ErrServerClosed
 	}
 	s.started = true
+	s.ln = ln
 	s.mu.Unlock()
-	return s.srv.Serve(&announcingListener{Listener: ln, ready: s.serving})
+	defer close(s.served)
+	err := s.srv.Serve(&announcingListener{Listener: &gatedListener{Listener: ln, g: s.gate}, ready: s.serving})
+	if s.isClosing() {
+		return ssh.ErrServerClosed
+	}
+	return err
 }
 
-// Shutdown says goodbye to every session, waits for them to end (or ctx),
-// and stops listening.
+// Shutdown stops listening, says goodbye to every session, waits for the
+// connections to end (or ctx), then closes whatever is left.
 func (s *SSH) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
-	started := s.started
-	for p := range s.programs {
-		p.Quit()
+	started, ln := s.started, s.ln
+	for o := range s.sessions {
+		o.end(endShutdown)
 	}
 	s.mu.Unlock()
-	if started { // let Serve finish starting: stopping a server mid-start never returns
-		select {
+	var err error
+	if started {
+		select { // let Serve finish starting: stopping a server mid-start never returns
 		case <-s.serving:
 		case <-ctx.Done():
 		}
+		ln.Close()
+		select {
+		case <-s.served:
+		case <-ctx.Done():
+		}
+		select {
+		case <-s.connsGone():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
-	err := s.srv.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return s.srv.Close()
+	if cerr := s.srv.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
@@ -140,125 +191,16 @@ func (s *SSH) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
 	if _, ok := s.cfg.Allow.Lookup(key); ok {
 		return true
 	}
-	s.cfg.Log.Warn("auth refused", "user", ctx.User(), "remote", ctx.RemoteAddr(), "key", gossh.FingerprintSHA256(key))
+	s.refusals.refuse(RefusedKey, ctx.RemoteAddr(), "auth refused: key not on the allow-list",
+		"user", ctx.User(), "key", gossh.FingerprintSHA256(key))
 	return false
 }
 
-// session runs one console. The key is checked again here, against the key
-// the connection actually authenticated with, not any key merely offered
-// during the handshake (the CVE-2024-45337 pattern).
-func (s *SSH) session(ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		remote := sess.RemoteAddr().String()
-		key := sess.PublicKey()
-		person, ok := s.cfg.Allow.Lookup(key)
-		if !ok {
-			s.cfg.Log.Warn("session refused: key not allowed", "user", sess.User(), "remote", remote)
-			wish.Fatalln(sess, "apiscopes: your key is not on the allow-list.")
-			return
-		}
-		fp := gossh.FingerprintSHA256(key)
-		name := person.Name
-		if name == "" {
-			name = sess.User()
-		}
-		pty, windows, hasPty := sess.Pty()
-		if !hasPty {
-			s.cfg.Log.Warn("session refused: no terminal", "user", name, "remote", remote)
-			wish.Fatalln(sess, "apiscopes: the console needs a terminal. Connect with `ssh -t`, without a command.")
-			return
-		}
-		actor := store.Actor{Name: name, Role: person.Role, Origin: fmt.Sprintf("ssh %s %s", remote, fp)}
-		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard()})
-		defer m.Close()
-		idle := newIdleClock(s.cfg.IdleTimeout)
-		// The client chooses the terminal's size, and a frame costs memory by
-		// its cells: the first size and every later one are cut to MaxPTY
-		// before the program sees them. MakeOptions passes the requested size
-		// on unchecked; the options after it win, as each only sets a field.
-		w, h := s.cfg.MaxPTY.clamp(pty.Window.Width, pty.Window.Height)
-		opts := append(bubbletea.MakeOptions(sess), tea.WithWindowSize(w, h), tea.WithFilter(s.filter(idle)))
-		p := tea.NewProgram(m, opts...)
-		if err := s.admit(p); err != nil {
-			s.cfg.Log.Warn("session refused", "user", name, "remote", remote, "reason", err)
-			wish.Fatalln(sess, "apiscopes: "+err.Error())
-			return
-		}
-		defer s.leave(p)
-
-		start := time.Now()
-		s.cfg.Log.Info("connect", "user", name, "role", person.Role, "remote", remote, "key", fp)
-		ctx, cancel := context.WithCancel(sess.Context())
-		defer cancel()
-		go func() {
-			for {
-				select {
-				case <-ctx.Done(): // the connection dropped: end the program, lose nothing committed
-					p.Quit()
-					return
-				case w := <-windows:
-					cols, rows := s.cfg.MaxPTY.clamp(w.Width, w.Height)
-					p.Send(tea.WindowSizeMsg{Width: cols, Height: rows})
-				case <-idle.expired():
-					p.Quit() // Bubble Tea restores the user's terminal on the way out
-					return
-				}
-			}
-		}()
-		_, err := p.Run()
-		if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
-			s.cfg.Log.Error("session ended with an error", "user", name, "remote", remote, "err", err)
-		}
-		switch {
-		case s.isClosing():
-			wish.Println(sess, "\r\napiscopes: the server is shutting down. Your saved changes are safe. Goodbye.\r")
-		case idle.hasExpired():
-			s.cfg.Log.Info("idle timeout", "user", name, "remote", remote, "after", s.cfg.IdleTimeout)
-			wish.Println(sess, fmt.Sprintf("\r\napiscopes: disconnected after %s without a keystroke. Your saved changes are safe.\r", s.cfg.IdleTimeout))
-		}
-		s.cfg.Log.Info("disconnect", "user", name, "remote", remote, "duration", time.Since(start).Round(time.Second))
-		_ = sess.Exit(0)
+// handshakeFailed logs connections that ran out of time before logging in;
+// a client that gives up on its own is not worth a line.
+func (s *SSH) handshakeFailed(conn net.Conn, err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.refusals.refuse(RefusedHandshake, conn.RemoteAddr(), "connection closed: no login in time", "timeout", s.cfg.HandshakeTimeout)
 	}
-}
-
-// filter is a session program's message filter: sizes are cut to MaxPTY
-// (whichever way they arrive), and input restarts the idle clock.
-func (s *SSH) filter(idle *idleClock) func(tea.Model, tea.Msg) tea.Msg {
-	return func(m tea.Model, msg tea.Msg) tea.Msg {
-		if ws, ok := msg.(tea.WindowSizeMsg); ok {
-			ws.Width, ws.Height = s.cfg.MaxPTY.clamp(ws.Width, ws.Height)
-			if s.cfg.sizeSeen != nil {
-				s.cfg.sizeSeen(TermSize(ws))
-			}
-			msg = ws
-		}
-		return idle.filter(m, msg)
-	}
-}
-
-// admit registers a session's program, refusing it when the server is
-// full or shutting down.
-func (s *SSH) admit(p *tea.Program) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.closing:
-		return errors.New("the server is shutting down; try again shortly")
-	case s.cfg.MaxSessions > 0 && len(s.programs) >= s.cfg.MaxSessions:
-		return fmt.Errorf("too many sessions (%d open); try again later", len(s.programs))
-	}
-	s.programs[p] = struct{}{}
-	return nil
-}
-
-func (s *SSH) leave(p *tea.Program) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.programs, p)
-}
-
-func (s *SSH) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"apiscopes/store"
+)
+
+// openSession is a session in progress: who, as what, from where and since
+// when, and the console it runs.
+type openSession struct {
+	person string
+	role   store.Role // as it logged in
+	remote string
+	key    string // the key's SHA256 fingerprint
+	since  time.Time
+
+	mu      sync.Mutex
+	program *tea.Program // nil between consoles
+	ended   string       // why the server ended it; "" while it may run
+}
+
+// run sets the console the session shows, or reports false when the
+// session has been ended meanwhile.
+func (o *openSession) run(p *tea.Program) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.program = p
+	return o.ended == ""
+}
+
+// end asks the session to finish for reason; the first reason stands.
+func (o *openSession) end(reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ended == "" {
+		o.ended = reason
+	}
+	if o.program != nil {
+		o.program.Quit() // Bubble Tea restores the user's terminal on the way out
+	}
+}
+
+func (o *openSession) endedFor() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ended
+}
+
+// Why the server ended a session.
+const (
+	endShutdown = "shutdown"
+	endIdle     = "idle"
+	endLifetime = "lifetime"
+)
+
+// slots decides which sessions may open: at most max in all (0: any
+// number), of which the last adminSlots only for admins, so viewers filling
+// the server cannot lock admins out; and at most perUser for one person.
+type slots struct {
+	max, adminSlots, perUser int
+}
+
+// refusal is why a session may not open: a reason for the log and a
+// message for the user.
+type refusal struct {
+	reason, message string
+}
+
+func (r *refusal) Error() string { return r.message }
+
+// admit registers o, or says why it cannot open.
+func (s *SSH) admit(o *openSession) *refusal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, mine := len(s.sessions), 0
+	for other := range s.sessions {
+		if other.person == o.person {
+			mine++
+		}
+	}
+	l := s.slots
+	switch {
+	case s.closing:
+		return &refusal{RefusedClosing, "the server is shutting down; try again shortly"}
+	case l.max > 0 && n >= l.max:
+		return &refusal{RefusedSessions, fmt.Sprintf("the server is full (%d sessions open); try again later", n)}
+	case l.max > 0 && o.role != store.Admin && n >= l.max-l.adminSlots:
+		return &refusal{RefusedAdminSlots, fmt.Sprintf("the last %d sessions are kept for admins (%d open); try again later", l.adminSlots, n)}
+	case l.perUser > 0 && mine >= l.perUser:
+		return &refusal{RefusedPerUser, fmt.Sprintf("you have %d sessions open, the most one person may; close one first", mine)}
+	}
+	s.sessions[o] = struct{}{}
+	return nil
+}
+
+func (s *SSH) leave(o *openSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, o)
+}
+
+func (s *SSH) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
