@@ -47,6 +47,8 @@ type Event struct {
 	NameBefore   string   `json:"name_before,omitempty"`
 	ScopesBefore []string `json:"scopes_before,omitempty"`
 	ScopesAfter  []string `json:"scopes_after,omitempty"`
+
+	Session *SessionInfo `json:"session,omitempty"` // session.* events: whose session (see sessionaudit.go)
 }
 
 // record appends ev to the audit trail inside the caller's transaction, so
