@@ -137,7 +137,7 @@ func TestServeKeepsHotBackupsAndStopsCleanly(t *testing.T) {
 	}
 	sshPub, _ := gossh.NewPublicKey(pub)
 	admins := filepath.Join(dir, "admins")
-	os.WriteFile(admins, gossh.MarshalAuthorizedKey(sshPub), 0o600)
+	os.WriteFile(admins, append(bytes.TrimSpace(gossh.MarshalAuthorizedKey(sshPub)), " Alice\n"...), 0o600)
 	backups := filepath.Join(dir, "backups")
 
 	raw, _ := json.Marshal([]string{"serve", "--db", filepath.Join(dir, "a.db"), "--admins", admins,

@@ -2,60 +2,8 @@ package server
 
 import (
 	"fmt"
-	"sync"
-	"time"
-
-	tea "charm.land/bubbletea/v2"
 
 	"apiscopes/store"
-)
-
-// openSession is a session in progress: who, as what, from where and since
-// when, and the console it runs.
-type openSession struct {
-	person string
-	role   store.Role // as it logged in
-	remote string
-	key    string // the key's SHA256 fingerprint
-	since  time.Time
-
-	mu      sync.Mutex
-	program *tea.Program // nil between consoles
-	ended   string       // why the server ended it; "" while it may run
-}
-
-// run sets the console the session shows, or reports false when the
-// session has been ended meanwhile.
-func (o *openSession) run(p *tea.Program) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.program = p
-	return o.ended == ""
-}
-
-// end asks the session to finish for reason; the first reason stands.
-func (o *openSession) end(reason string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.ended == "" {
-		o.ended = reason
-	}
-	if o.program != nil {
-		o.program.Quit() // Bubble Tea restores the user's terminal on the way out
-	}
-}
-
-func (o *openSession) endedFor() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.ended
-}
-
-// Why the server ended a session.
-const (
-	endShutdown = "shutdown"
-	endIdle     = "idle"
-	endLifetime = "lifetime"
 )
 
 // slots decides which sessions may open: at most max in all (0: any

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,8 +41,9 @@ type Config struct {
 
 	Log *log.Logger
 
-	now      func() time.Time // the refusal log's clock; time.Now when nil
-	sizeSeen func(TermSize)   // tests: called with each size the console is given
+	now       func() time.Time // the refusal log's and login audit's clock; time.Now when nil
+	pollEvery time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
+	sizeSeen  func(TermSize)   // tests: called with each size the console is given
 }
 
 // SSH serves the console over SSH, one program per session, all on the one
@@ -51,7 +55,9 @@ type SSH struct {
 	fingerprint string
 	gate        *gate
 	refusals    *refusalLog
+	logins      *loginAudit
 	slots       slots
+	stopWatch   chan struct{} // closed by Shutdown: the allow-list watch ends
 
 	mu       sync.Mutex
 	sessions map[*openSession]struct{}
@@ -75,15 +81,31 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 	if cfg.MaxPTY.Width <= 0 || cfg.MaxPTY.Height <= 0 {
 		cfg.MaxPTY = DefaultMaxPTY
 	}
+	if cfg.pollEvery <= 0 {
+		cfg.pollEvery = defaultPollEvery
+	}
 	if cfg.MaxSessions > 0 && cfg.AdminSlots > cfg.MaxSessions {
 		return nil, fmt.Errorf("ssh server: %d admin slots is more than the %d sessions allowed", cfg.AdminSlots, cfg.MaxSessions)
 	}
-	s := &SSH{st: st, cfg: cfg, sessions: map[*openSession]struct{}{}, serving: make(chan struct{}), served: make(chan struct{}),
-		refusals: newRefusalLog(cfg.Log, cfg.LogPerSource, cfg.LogTotal, cfg.now),
-		slots:    slots{max: cfg.MaxSessions, adminSlots: cfg.AdminSlots, perUser: cfg.MaxSessionsPerUser}}
+	s := &SSH{
+		st:        st,
+		cfg:       cfg,
+		refusals:  newRefusalLog(cfg.Log, cfg.LogPerSource, cfg.LogTotal, cfg.now),
+		logins:    newLoginAudit(cfg.now),
+		slots:     slots{max: cfg.MaxSessions, adminSlots: cfg.AdminSlots, perUser: cfg.MaxSessionsPerUser},
+		sessions:  map[*openSession]struct{}{},
+		serving:   make(chan struct{}),
+		served:    make(chan struct{}),
+		stopWatch: make(chan struct{}),
+	}
 	s.gate = &gate{max: cfg.MaxUnauthenticated, refused: func(remote net.Addr) {
 		s.refusals.refuse(RefusedUnauthenticated, remote, "connection closed: too many not logged in", "limit", cfg.MaxUnauthenticated)
 	}}
+	if _, err := os.Stat(cfg.HostKeyPath); err == nil {
+		if err := checkHostKeyModes(cfg.HostKeyPath); err != nil {
+			return nil, fmt.Errorf("ssh server: %w", err)
+		}
+	}
 	srv, err := wish.NewServer(
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPath(cfg.HostKeyPath),
@@ -100,6 +122,9 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 	}
 	if len(srv.HostSigners) == 0 {
 		return nil, errors.New("ssh server: no host key")
+	}
+	if err := checkHostKeyModes(cfg.HostKeyPath); err != nil { // made just now, or already there
+		return nil, fmt.Errorf("ssh server: %w", err)
 	}
 	// A slow trickle of bytes cannot hold a connection open: the handshake
 	// has a deadline that reading does not move.
@@ -132,6 +157,7 @@ func (s *SSH) Serve(ln net.Listener) error {
 	s.ln = ln
 	s.mu.Unlock()
 	defer close(s.served)
+	go s.watch(s.stopWatch)
 	err := s.srv.Serve(&announcingListener{Listener: &gatedListener{Listener: ln, g: s.gate}, ready: s.serving})
 	if s.isClosing() {
 		return ssh.ErrServerClosed
@@ -143,12 +169,17 @@ func (s *SSH) Serve(ln net.Listener) error {
 // connections to end (or ctx), then closes whatever is left.
 func (s *SSH) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	again := s.closing
 	s.closing = true
 	started, ln := s.started, s.ln
-	for o := range s.sessions {
+	open := slices.Collect(maps.Keys(s.sessions))
+	s.mu.Unlock()
+	for _, o := range open {
 		o.end(endShutdown)
 	}
-	s.mu.Unlock()
+	if started && !again {
+		close(s.stopWatch)
+	}
 	var err error
 	if started {
 		select { // let Serve finish starting: stopping a server mid-start never returns
@@ -188,11 +219,20 @@ func (l *announcingListener) Accept() (net.Conn, error) {
 // authorize is the public-key check of the handshake. Passwords and
 // keyboard-interactive are never offered.
 func (s *SSH) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
-	if _, ok := s.cfg.Allow.Lookup(key); ok {
+	e, _, err := s.cfg.Allow.Login(key, ctx.RemoteAddr())
+	if err == nil {
 		return true
 	}
-	s.refusals.refuse(RefusedKey, ctx.RemoteAddr(), "auth refused: key not on the allow-list",
-		"user", ctx.User(), "key", gossh.FingerprintSHA256(key))
+	reason := RefusedKey
+	var d *DeniedError
+	if errors.As(err, &d) {
+		reason = d.Reason
+	}
+	kv := []any{"user", ctx.User(), "key", gossh.FingerprintSHA256(key)}
+	if e.Source != "" {
+		kv = append(kv, "line", e.Source)
+	}
+	s.refusals.refuse(reason, ctx.RemoteAddr(), "auth refused: "+err.Error(), kv...)
 	return false
 }
 
