@@ -64,17 +64,22 @@ finish, and the database closes cleanly.
 // requests in flight.
 const shutdownGrace = 10 * time.Second
 
-// serveCommand runs serve until the process is interrupted or terminated.
+// serveCommand runs serve until the process is interrupted or terminated;
+// SIGHUP reloads the allow-lists, as it does sshd's configuration.
 func serveCommand(args []string, db string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, args, db, stdout, stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serve(ctx, hup, args, db, stdout, stderr)
 }
 
 // serve opens the database and serves it until ctx ends, then says goodbye
 // to sessions, finishes requests, stops backups and closes the store, which
-// writes the last-used times it holds.
-func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writer) int {
+// writes the last-used times it holds. Each value on reload re-reads the
+// allow-lists.
+func serve(ctx context.Context, reload <-chan os.Signal, args []string, db string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve")
 	fs.StringVar(&db, "db", db, "")
 	sshAddr := fs.String("ssh", "127.0.0.1:23234", "")
@@ -130,6 +135,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 
 	failed := make(chan error, 2)
 	var stops []func(context.Context) error
+	var sshSrv *server.SSH
 
 	if *sshAddr != "" {
 		if *hostKey == "" {
@@ -153,6 +159,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 			}
 		}()
 		stops = append(stops, srv.Shutdown)
+		sshSrv = srv
 		nAdmins, nViewers := allow.Size()
 		logger.Info("SSH console ready", "addr", ln.Addr().String(), "admins", nAdmins, "viewers", nViewers)
 		logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)
@@ -197,12 +204,24 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	logger.Info("serving", "db", st.Path())
 
 	exit := 0
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case err := <-failed:
-		logger.Error("stopped", "err", err)
-		exit = 1
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down")
+			break wait
+		case err := <-failed:
+			logger.Error("stopped", "err", err)
+			exit = 1
+			break wait
+		case <-reload:
+			if sshSrv == nil {
+				logger.Info("SIGHUP: no allow-lists to reload: the SSH console is off")
+				continue
+			}
+			logger.Info("SIGHUP: reloading the allow-lists")
+			sshSrv.Reload() // logs what changed, or why the list in force stays
+		}
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()

@@ -61,10 +61,10 @@ func (l *gatedListener) Accept() (net.Conn, error) {
 		if pc, ok := l.g.enter(c); ok {
 			return pc, nil
 		}
-		c.Close()
 		if l.g.refused != nil {
 			l.g.refused(c.RemoteAddr())
 		}
+		c.Close()
 	}
 }
 

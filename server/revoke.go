@@ -35,6 +35,9 @@ func (s *SSH) watch(stop <-chan struct{}) {
 // and the error says why.
 func (s *SSH) Reload() error {
 	changed, problems, err := s.cfg.Allow.Reload()
+	if err == nil && !changed {
+		s.cfg.Log.Info("allow-list unchanged")
+	}
 	s.logAllowList(changed, problems, err)
 	s.enforce()
 	return err

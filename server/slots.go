@@ -43,6 +43,7 @@ func (s *SSH) admit(o *openSession) *refusal {
 		return &refusal{RefusedPerUser, fmt.Sprintf("you have %d sessions open, the most one person may; close one first", mine)}
 	}
 	s.sessions[o] = struct{}{}
+	s.running.add(1)
 	return nil
 }
 
@@ -50,6 +51,7 @@ func (s *SSH) leave(o *openSession) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.sessions, o)
+	s.running.add(-1)
 }
 
 func (s *SSH) isClosing() bool {

@@ -61,8 +61,8 @@ type SSH struct {
 
 	mu       sync.Mutex
 	sessions map[*openSession]struct{}
-	conns    int           // connections being handled
-	noConns  chan struct{} // closed when conns drops to 0
+	conns    *tally // connections being handled
+	running  *tally // sessions admitted and not yet over
 	closing  bool
 	serving  chan struct{} // closed once Serve is accepting
 	served   chan struct{} // closed once Serve has returned
@@ -94,6 +94,8 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 		logins:    newLoginAudit(cfg.now),
 		slots:     slots{max: cfg.MaxSessions, adminSlots: cfg.AdminSlots, perUser: cfg.MaxSessionsPerUser},
 		sessions:  map[*openSession]struct{}{},
+		conns:     newTally(),
+		running:   newTally(),
 		serving:   make(chan struct{}),
 		served:    make(chan struct{}),
 		stopWatch: make(chan struct{}),
@@ -165,8 +167,9 @@ func (s *SSH) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops listening, says goodbye to every session, waits for the
-// connections to end (or ctx), then closes whatever is left.
+// Shutdown stops listening, says goodbye to every session and waits for
+// them to end (or ctx). Connections left without a session get a moment to
+// close on their own, so the goodbye is read before the server closes them.
 func (s *SSH) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	again := s.closing
@@ -177,11 +180,11 @@ func (s *SSH) Shutdown(ctx context.Context) error {
 	for _, o := range open {
 		o.end(endShutdown)
 	}
-	if started && !again {
-		close(s.stopWatch)
-	}
 	var err error
 	if started {
+		if !again {
+			close(s.stopWatch)
+		}
 		select { // let Serve finish starting: stopping a server mid-start never returns
 		case <-s.serving:
 		case <-ctx.Done():
@@ -192,9 +195,16 @@ func (s *SSH) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 		select {
-		case <-s.connsGone():
+		case <-s.running.gone():
 		case <-ctx.Done():
 			err = ctx.Err()
+		}
+		linger := time.NewTimer(connLinger)
+		defer linger.Stop()
+		select {
+		case <-s.conns.gone():
+		case <-linger.C:
+		case <-ctx.Done():
 		}
 	}
 	if cerr := s.srv.Close(); err == nil {
@@ -202,6 +212,10 @@ func (s *SSH) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// connLinger is how long Shutdown leaves connections without a session to
+// close on their own.
+const connLinger = time.Second
 
 // announcingListener closes ready when the server first asks for a
 // connection, which is when it is fully started.
