@@ -35,11 +35,15 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		}
 		o := &openSession{person: entry.Name, remote: sess.RemoteAddr(), key: key, fp: gossh.FingerprintSHA256(key),
 			since: time.Now(), entry: entry, gen: gen, role: entry.Role}
+		if args := sess.Command(); len(args) > 0 {
+			s.command(sess, o, args)
+			return
+		}
 		pty, windows, hasPty := sess.Pty()
 		switch {
 		case !hasPty:
 			s.refuse(sess, RefusedNoTerminal, "session refused: no terminal",
-				"the console needs a terminal. Connect with `ssh -t`, without a command", "user", o.person)
+				"the console needs a terminal: connect with ssh -t", "user", o.person)
 			return
 		case entry.opts.noPTY:
 			s.refuse(sess, RefusedNoPTY, "session refused: the key's line forbids a terminal",
@@ -54,13 +58,13 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		}
 		defer s.leave(o)
 
-		s.cfg.Log.Info("connect", "user", o.person, "role", entry.Role, "remote", o.remote.String(), "key", o.fp)
+		s.cfg.Log.Info("connect", "user", o.person, "role", entry.Role, "remote", o.remote.String(), "key", o.fp, "open", s.openCount())
 		if ok, skipped := s.logins.record(o.fp); ok {
 			s.recordSession(store.ActionSessionLogin, o, "", skipped)
 		}
 		o.size.Width, o.size.Height = s.cfg.MaxPTY.clamp(pty.Window.Width, pty.Window.Height)
 		s.console(sess, o, windows)
-		s.cfg.Log.Info("disconnect", "user", o.person, "remote", o.remote.String(), "duration", time.Since(o.since).Round(time.Second))
+		s.cfg.Log.Info("disconnect", "user", o.person, "remote", o.remote.String(), "duration", time.Since(o.since).Round(time.Second), "open", s.openCount()-1)
 		_ = sess.Exit(0)
 	}
 }

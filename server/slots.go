@@ -59,3 +59,10 @@ func (s *SSH) isClosing() bool {
 	defer s.mu.Unlock()
 	return s.closing
 }
+
+// openCount is how many sessions are open, for the log.
+func (s *SSH) openCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
