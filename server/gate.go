@@ -39,13 +39,6 @@ func (g *gate) leave() {
 	g.pending--
 }
 
-// Pending is how many connections have not authenticated yet.
-func (g *gate) Pending() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.pending
-}
-
 // gatedListener closes connections the gate does not let in.
 type gatedListener struct {
 	net.Listener
