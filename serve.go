@@ -32,19 +32,20 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --viewers FILE         authorized_keys file of viewers (read-only)
   --host-key FILE        ed25519 host key, made on first start (default: beside the database)
   --idle-timeout DUR     end SSH sessions without a keystroke this long (default 30m; 0 never)
-  --max-pty COLSxROWS    largest terminal a session is drawn for (default 500x200);
-                         larger requests get this size
-  --handshake-timeout DUR  close connections not logged in this long after they open
-                         (default 10s)
-  --max-unauthenticated N  connections not logged in yet at once; more are closed as
-                         they arrive (default 64)
+  --max-session-time DUR end any SSH session this long after it began (default 12h)
   --max-sessions N       SSH sessions open at once (default 32; 0 no limit)
   --admin-slots N        of those, how many only admins may take (default 4)
-  --max-sessions-per-user N  sessions one person may have open (default 4)
-  --max-session-time DUR end any SSH session this long after it began (default 12h)
-  --log-refusals N       log at most N refused connections a second (default 20),
-  --log-refusals-per-source N  and at most N from one address (default 2); the rest
-                         are counted, and the next line says how many were left out
+  --max-sessions-per-user N
+                         sessions one person may have open at once (default 4)
+  --max-pty COLSxROWS    largest terminal a session is drawn for (default 500x200)
+  --handshake-timeout DUR
+                         close a connection not logged in this long after it opened (default 10s)
+  --max-unauthenticated N
+                         connections not logged in yet at once; more are closed as they
+                         arrive (default 64)
+  --log-refusals N       refused connections logged a second (default 20), and
+  --log-refusals-per-source N
+                         from one address (default 2); the rest are counted
   --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
                          POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
                          or Authorization: Bearer aps_… with {"scope": "…"};
@@ -52,10 +53,14 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --backup-dir DIR       keep checked hot backups here (default: none)
   --backup-every DUR     how often to take one (default 1h); the newest 7 are kept
 
-A key line's comment names its person ("Created by"); without one, the SSH
-user name does. Edits to the allow-list files count from the next login.
-The SSH console needs an allow-list: it never starts open to everyone. With
---http and no allow-list, only the verify API is served.
+The allow-lists are OpenSSH authorized_keys files. A key line's comment names
+its person ("Created by"); from=, expiry-time=, restrict, no-pty and pty are
+honoured, and a line with any other option is refused. Edits count from the
+next login, and reach open sessions within seconds: a removed key's session
+ends, an admin moved to the viewers goes read-only. SIGHUP reloads them at
+once. The SSH console needs an allow-list: it never starts open to everyone.
+With --http and no allow-list, only the verify API is served.
+Admins list the open sessions with: ssh -p PORT HOST sessions
 Stops on ctrl+c or SIGTERM: sessions get a goodbye, requests in flight
 finish, and the database closes cleanly.
 `
@@ -120,9 +125,12 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db strin
 	var allow *server.AllowList
 	if *sshAddr != "" {
 		var err error
-		if allow, err = server.NewAllowList(*admins, *viewers); err != nil {
+		if allow, err = server.NewAllowList(*admins, *viewers); errors.Is(err, server.ErrNoAllowList) {
 			logger.Error("refusing to start an open server", "err", err,
 				"hint", "list admins with --admins FILE, or serve only the verify API with --http ADDR")
+			return 2
+		} else if err != nil {
+			logger.Error("refusing to start: an allow-list cannot be used as it is", "err", err)
 			return 2
 		}
 	}

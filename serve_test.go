@@ -268,3 +268,33 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 		t.Errorf("no clean shutdown:\n%s", log)
 	}
 }
+
+// TestServeRefusesAllowListsItCannotHonour: at start-up, a line with an
+// option apiscopes does not implement, a key without a comment to name its
+// person, or a file others can write stops serve, naming the file, line
+// and what to do.
+func TestServeRefusesAllowListsItCannotHonour(t *testing.T) {
+	t.Setenv("APISCOPES_HTTP", "")
+	dir := t.TempDir()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	sshPub, _ := gossh.NewPublicKey(pub)
+	key := string(bytes.TrimSpace(gossh.MarshalAuthorizedKey(sshPub)))
+	admins := filepath.Join(dir, "admins")
+	for _, tt := range []struct {
+		content string
+		mode    os.FileMode
+		want    string
+	}{
+		{`command="/bin/sh" ` + key + " Alice\n", 0o600, admins + ":1: refused: option command="},
+		{key + "\n", 0o600, admins + ":1: refused: the key has no comment to name its person"},
+		{key + " Alice\n", 0o620, "fix: chmod go-w " + admins},
+	} {
+		os.WriteFile(admins, []byte(tt.content), tt.mode)
+		os.Chmod(admins, tt.mode)
+		code, _, errs := runWithStdin(t, "", "serve", "--db", filepath.Join(dir, "a.db"), "--admins", admins)
+		if code != 2 || !strings.Contains(errs, "refusing to start: an allow-list cannot be used as it is") ||
+			!strings.Contains(errs, tt.want) {
+			t.Errorf("%q (mode %04o): %d\n%s\nwant %q", tt.content, tt.mode, code, errs, tt.want)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func parseKeyOptions(opts []string, loc *time.Location) (keyOptions, error) {
 				return o, err
 			}
 		default:
-			return o, fmt.Errorf("option %q is not supported by apiscopes (it honours from=, expiry-time=, restrict, no-pty and pty)", shortOption(opt))
+			return o, fmt.Errorf("option %s is not supported by apiscopes (it honours from=, expiry-time=, restrict, no-pty and pty)", shortOption(opt))
 		}
 	}
 	return o, nil

@@ -78,12 +78,12 @@ func TestKeyOptions(t *testing.T) {
 	}
 
 	for opt, want := range map[string]string{
-		`command="/bin/sh"`:                   `option "command=\"/bin/sh\"" is not supported`,
-		`permitopen="localhost:80"`:           `option "permitopen`,
-		"cert-authority":                      `option "cert-authority" is not supported`,
-		"port-forwarding":                     `option "port-forwarding" is not supported`,
-		"restrict=yes":                        `option "restrict=yes" is not supported`,
-		`command="` + strings.Repeat("x", 60): `option "command=…"`,
+		`command="/bin/sh"`:                   `option command="/bin/sh" is not supported`,
+		`permitopen="localhost:80"`:           `option permitopen="localhost:80" is not supported`,
+		"cert-authority":                      "option cert-authority is not supported",
+		"port-forwarding":                     "option port-forwarding is not supported",
+		"restrict=yes":                        "option restrict=yes is not supported",
+		`command="` + strings.Repeat("x", 60): "option command=… is not supported",
 		"from=192.0.2.1":                      "from= needs its value in double quotes",
 		`from=""`:                             "from= is empty",
 		`expiry-time="2026"`:                  `expiry-time="2026" is not a time`,
