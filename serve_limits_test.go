@@ -44,6 +44,14 @@ func TestSSHLimitsDefaultsAndEnvironment(t *testing.T) {
 	if got := parse("--max-sessions-per-user", "2"); got.maxSessionsPerUser != 2 {
 		t.Errorf("the command line did not win: %d", got.maxSessionsPerUser)
 	}
+
+	var cfg server.Config // and each reaches the SSH server
+	parse().apply(&cfg)
+	if cfg.MaxPTY != want.maxPTY || cfg.HandshakeTimeout != 3*time.Second || cfg.MaxUnauthenticated != 5 ||
+		cfg.MaxSessions != 9 || cfg.AdminSlots != 2 || cfg.MaxSessionsPerUser != 1 || cfg.MaxSessionTime != time.Hour ||
+		cfg.LogTotal != 7 || cfg.LogPerSource != 3 {
+		t.Errorf("the SSH server's configuration: %+v", cfg)
+	}
 }
 
 func TestSSHLimitsRefuseNonsense(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 
 // defaultPollEvery is how often the allow-lists are read for open
 // sessions. A change is put in force once two reads a second apart agree,
-// so an edit reaches open sessions within about two seconds.
+// so an edit reaches open sessions within three seconds (first read up to
+// a second after it, put in force one or two ticks later).
 const defaultPollEvery = time.Second
 
 // watch reads the allow-lists every pollEvery until stop, and applies the
