@@ -45,7 +45,7 @@ func TestHugeTerminalIsDrawnAtTheCap(t *testing.T) {
 	for _, huge := range []int{100_000, 1<<31 - 1} {
 		alice := newUser(t, "Alice")
 		var seen chan TermSize
-		limit := TermSize{Width: 300, Height: 100}
+		limit := TermSize{Width: 160, Height: 50}
 		ts := startServerWith(t, t.TempDir(), []user{alice}, nil, func(c *Config) {
 			seen = sizes(c)
 			c.MaxPTY = limit

@@ -52,6 +52,7 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 				"user", o.person, "line", entry.Source)
 			return
 		}
+		o.size.Width, o.size.Height = s.cfg.MaxPTY.clamp(pty.Window.Width, pty.Window.Height)
 		if r := s.admit(o); r != nil {
 			s.refuse(sess, r.reason, "session refused", r.message, "user", o.person)
 			return
@@ -62,7 +63,6 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		if ok, skipped := s.logins.record(o.fp); ok {
 			s.recordSession(store.ActionSessionLogin, o, "", skipped)
 		}
-		o.size.Width, o.size.Height = s.cfg.MaxPTY.clamp(pty.Window.Width, pty.Window.Height)
 		s.console(sess, o, windows)
 		s.cfg.Log.Info("disconnect", "user", o.person, "remote", o.remote.String(), "duration", time.Since(o.since).Round(time.Second), "open", s.openCount()-1)
 		_ = sess.Exit(0)
