@@ -33,7 +33,20 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --viewers FILE         authorized_keys file of viewers (read-only)
   --host-key FILE        ed25519 host key, made on first start (default: beside the database)
   --idle-timeout DUR     end SSH sessions without a keystroke this long (default 30m; 0 never)
+  --max-session-time DUR end any SSH session this long after it began (default 12h)
   --max-sessions N       SSH sessions open at once (default 32; 0 no limit)
+  --admin-slots N        of those, how many only admins may take (default 4)
+  --max-sessions-per-user N
+                         sessions one person may have open at once (default 4)
+  --max-pty COLSxROWS    largest terminal a session is drawn for (default 500x200)
+  --handshake-timeout DUR
+                         close a connection not logged in this long after it opened (default 10s)
+  --max-unauthenticated N
+                         connections not logged in yet at once; more are closed as they
+                         arrive (default 64)
+  --log-refusals N       refused connections logged a second (default 20), and
+  --log-refusals-per-source N
+                         from one address (default 2); the rest are counted
   --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
                          POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
                          or Authorization: Bearer aps_… with {"scope": "…"};
@@ -45,10 +58,14 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --backup-dir DIR       keep checked hot backups here (default: none)
   --backup-every DUR     how often to take one (default 1h); the newest 7 are kept
 
-A key line's comment names its person ("Created by"); without one, the SSH
-user name does. Edits to the allow-list files count from the next login.
-The SSH console needs an allow-list: it never starts open to everyone. With
---http and no allow-list, only the verify API is served.
+The allow-lists are OpenSSH authorized_keys files. A key line's comment names
+its person ("Created by"); from=, expiry-time=, restrict, no-pty and pty are
+honoured, and a line with any other option is refused. Edits count from the
+next login, and reach open sessions within seconds: a removed key's session
+ends, an admin moved to the viewers goes read-only. SIGHUP reloads them at
+once. The SSH console needs an allow-list: it never starts open to everyone.
+With --http and no allow-list, only the verify API is served.
+Admins list the open sessions with: ssh -p PORT HOST sessions
 Stops on ctrl+c or SIGTERM: sessions get a goodbye, requests in flight
 finish, and the database closes cleanly.
 `
@@ -57,17 +74,22 @@ finish, and the database closes cleanly.
 // requests in flight.
 const shutdownGrace = 10 * time.Second
 
-// serveCommand runs serve until the process is interrupted or terminated.
+// serveCommand runs serve until the process is interrupted or terminated;
+// SIGHUP reloads the allow-lists, as it does sshd's configuration.
 func serveCommand(args []string, db string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, args, db, stdout, stderr)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serve(ctx, hup, args, db, stdout, stderr)
 }
 
 // serve opens the database and serves it until ctx ends, then says goodbye
 // to sessions, finishes requests, stops backups and closes the store, which
-// writes the last-used times it holds.
-func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writer) int {
+// writes the last-used times it holds. Each value on reload re-reads the
+// allow-lists.
+func serve(ctx context.Context, reload <-chan os.Signal, args []string, db string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve")
 	fs.StringVar(&db, "db", db, "")
 	sshAddr := fs.String("ssh", "127.0.0.1:23234", "")
@@ -75,7 +97,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	viewers := fs.String("viewers", "", "")
 	hostKey := fs.String("host-key", "", "")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "")
-	maxSessions := fs.Int("max-sessions", 32, "")
+	limits := addSSHLimits(fs)
 	httpAddr := fs.String("http", "", "")
 	backupDir := fs.String("backup-dir", "", "")
 	backupEvery := fs.Duration("backup-every", time.Hour, "")
@@ -89,9 +111,13 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		fmt.Fprintf(stderr, "apiscopes serve: nothing to serve: pass --http ADDR, or keep --ssh on\n\n%s", serveUsage)
 		return 2
 	}
-	if *maxSessions < 0 || *idle < 0 || *logPerSource < 0 || *logTotal < 0 {
-		fmt.Fprintf(stderr, "apiscopes serve: --max-sessions, --idle-timeout, --log-per-source and --log-total "+
+	if *idle < 0 || *logPerSource < 0 || *logTotal < 0 {
+		fmt.Fprintf(stderr, "apiscopes serve: --idle-timeout, --log-per-source and --log-total "+
 			"cannot be negative (0 means no limit)\n")
+		return 2
+	}
+	if err := limits.check(); err != nil {
+		fmt.Fprintf(stderr, "apiscopes serve: %v\n", err)
 		return 2
 	}
 	if *backupDir != "" && *backupEvery <= 0 {
@@ -108,9 +134,12 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	var allow *server.AllowList
 	if *sshAddr != "" {
 		var err error
-		if allow, err = server.NewAllowList(*admins, *viewers); err != nil {
+		if allow, err = server.NewAllowList(*admins, *viewers); errors.Is(err, server.ErrNoAllowList) {
 			logger.Error("refusing to start an open server", "err", err,
 				"hint", "list admins with --admins FILE, or serve only the verify API with --http ADDR")
+			return 2
+		} else if err != nil {
+			logger.Error("refusing to start: an allow-list cannot be used as it is", "err", err)
 			return 2
 		}
 	}
@@ -140,13 +169,15 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 		stops = append(stops, srv.Shutdown)
 		logger.Info("metrics ready", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
+	var sshSrv *server.SSH
 
 	if *sshAddr != "" {
 		if *hostKey == "" {
 			*hostKey = filepath.Join(filepath.Dir(st.Name()), "ssh_host_ed25519_key")
 		}
-		srv, err := server.NewSSH(st, server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow,
-			IdleTimeout: *idle, MaxSessions: *maxSessions, Log: logger})
+		cfg := server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow, IdleTimeout: *idle, Log: logger}
+		limits.apply(&cfg)
+		srv, err := server.NewSSH(st, cfg)
 		if err != nil {
 			logger.Error("cannot start the SSH console", "err", err)
 			return 1
@@ -162,6 +193,7 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 			}
 		}()
 		stops = append(stops, srv.Shutdown)
+		sshSrv = srv
 		nAdmins, nViewers := allow.Size()
 		logger.Info("SSH console ready", "addr", ln.Addr().String(), "admins", nAdmins, "viewers", nViewers)
 		logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)
@@ -208,12 +240,24 @@ func serve(ctx context.Context, args []string, db string, stdout, stderr io.Writ
 	logger.Info("serving", "db", st.Name())
 
 	exit := 0
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case err := <-failed:
-		logger.Error("stopped", "err", err)
-		exit = 1
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down")
+			break wait
+		case err := <-failed:
+			logger.Error("stopped", "err", err)
+			exit = 1
+			break wait
+		case <-reload:
+			if sshSrv == nil {
+				logger.Info("SIGHUP: no allow-lists to reload: the SSH console is off")
+				continue
+			}
+			logger.Info("SIGHUP: reloading the allow-lists")
+			sshSrv.Reload() // logs what changed, or why the list in force stays
+		}
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()

@@ -54,7 +54,7 @@ func TestServe(t *testing.T) {
 	var stdout bytes.Buffer
 	stderr := &lockedBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- serve(ctx, []string{"--http", "127.0.0.1:0"}, path, &stdout, stderr) }()
+	go func() { done <- serve(ctx, nil, []string{"--http", "127.0.0.1:0"}, path, &stdout, stderr) }()
 
 	var url string
 	deadline := time.Now().Add(5 * time.Second)
@@ -115,6 +115,7 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"serve", "--http", "127.0.0.1:0", "--log-total", "-1"}, 2, "cannot be negative"},
 		{[]string{"serve", "--http", "127.0.0.1:0", "--metrics", "256.0.0.1:http", "--db", t.TempDir() + "/b.db"}, 1,
 			"cannot listen on 256.0.0.1:http; choose another address with --metrics"},
+		{[]string{"serve", "--max-pty", "0x200"}, 2, `"0x200" is not a terminal size`},
 		{[]string{"serve", "--http"}, 2, "flag needs an argument: -http"},
 		{[]string{"serve", "--http", "127.0.0.1:0", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"serve", "--http", "256.0.0.1:http", "--db", t.TempDir() + "/a.db"}, 1, "cannot listen on 256.0.0.1:http"},
@@ -140,7 +141,7 @@ func TestServeKeepsHotBackupsAndStopsCleanly(t *testing.T) {
 	}
 	sshPub, _ := gossh.NewPublicKey(pub)
 	admins := filepath.Join(dir, "admins")
-	os.WriteFile(admins, gossh.MarshalAuthorizedKey(sshPub), 0o600)
+	os.WriteFile(admins, append(bytes.TrimSpace(gossh.MarshalAuthorizedKey(sshPub)), " Alice\n"...), 0o600)
 	backups := filepath.Join(dir, "backups")
 
 	raw, _ := json.Marshal([]string{"serve", "--db", filepath.Join(dir, "a.db"), "--admins", admins,
@@ -185,5 +186,119 @@ func TestServeKeepsHotBackupsAndStopsCleanly(t *testing.T) {
 	}
 	if err := bolt.CheckFile(filepath.Join(dir, "a.db")); err != nil {
 		t.Errorf("the database after shutdown: %v", err)
+	}
+}
+
+var sshReady = regexp.MustCompile(`SSH console ready addr=(\S+)`)
+
+// TestServeReloadsOnSIGHUP runs `apiscopes serve` as its own process: SIGHUP
+// puts an edited allow-list in force at once (a removed admin's open
+// session ends) and the server goes on; SIGTERM then stops it cleanly.
+func TestServeReloadsOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	signer := func() gossh.Signer {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := gossh.NewSignerFromKey(priv)
+		return s
+	}
+	alice, bob := signer(), signer()
+	line := func(s gossh.Signer, name string) []byte {
+		return append(bytes.TrimSpace(gossh.MarshalAuthorizedKey(s.PublicKey())), " "+name+"\n"...)
+	}
+	admins := filepath.Join(dir, "admins")
+	os.WriteFile(admins, append(line(alice, "Alice"), line(bob, "Bob")...), 0o600)
+
+	raw, _ := json.Marshal([]string{"serve", "--db", filepath.Join(dir, "a.db"), "--admins", admins, "--ssh", "127.0.0.1:0"})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw))
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	awaitLog := func(re *regexp.Regexp) []string {
+		t.Helper()
+		for i := 0; ; i++ {
+			if m := re.FindStringSubmatch(errb.String()); m != nil {
+				return m
+			}
+			if i == 500 {
+				t.Fatalf("the log never matched %s:\n%s", re, errb.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	addr := awaitLog(sshReady)[1]
+
+	client, err := gossh.Dial("tcp", addr, &gossh.ClientConfig{User: "alice", Auth: []gossh.AuthMethod{gossh.PublicKeys(alice)},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, _ := client.NewSession()
+	out := &lockedBuffer{}
+	sess.Stdout, sess.Stderr = out, out
+	stdin, _ := sess.StdinPipe()
+	defer stdin.Close()
+	if err := sess.RequestPty("xterm", 30, 100, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	sess.Shell()
+	awaitLog(regexp.MustCompile(`connect user=Alice`))
+
+	os.WriteFile(admins, line(bob, "Bob"), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	awaitLog(regexp.MustCompile(`allow-list reloaded admins=1 viewers=0`))
+	awaitLog(regexp.MustCompile(`session ended: access revoked user=Alice`))
+	for i := 0; !strings.Contains(out.String(), "your access was revoked"); i++ {
+		if i == 500 {
+			t.Fatalf("Alice's session was not told:\n%q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	cmd.Process.Signal(syscall.SIGHUP) // nothing changed: it says so, and goes on
+	awaitLog(regexp.MustCompile(`allow-list unchanged`))
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGHUP and SIGTERM: %v; log:\n%s", err, errb.String())
+	}
+	if log := errb.String(); !strings.Contains(log, "database closed cleanly") {
+		t.Errorf("no clean shutdown:\n%s", log)
+	}
+}
+
+// TestServeRefusesAllowListsItCannotHonour: at start-up, a line with an
+// option apiscopes does not implement, a key without a comment to name its
+// person, or a file others can write stops serve, naming the file, line
+// and what to do.
+func TestServeRefusesAllowListsItCannotHonour(t *testing.T) {
+	t.Setenv("APISCOPES_HTTP", "")
+	dir := t.TempDir()
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	sshPub, _ := gossh.NewPublicKey(pub)
+	key := string(bytes.TrimSpace(gossh.MarshalAuthorizedKey(sshPub)))
+	admins := filepath.Join(dir, "admins")
+	for _, tt := range []struct {
+		content string
+		mode    os.FileMode
+		want    string
+	}{
+		{`command="/bin/sh" ` + key + " Alice\n", 0o600, admins + ":1: refused: option command="},
+		{key + "\n", 0o600, admins + ":1: refused: the key has no comment to name its person"},
+		{key + " Alice\n", 0o620, "fix: chmod go-w " + admins},
+	} {
+		os.WriteFile(admins, []byte(tt.content), tt.mode)
+		os.Chmod(admins, tt.mode)
+		code, _, errs := runWithStdin(t, "", "serve", "--db", filepath.Join(dir, "a.db"), "--admins", admins)
+		if code != 2 || !strings.Contains(errs, "refusing to start: an allow-list cannot be used as it is") ||
+			!strings.Contains(errs, tt.want) {
+			t.Errorf("%q (mode %04o): %d\n%s\nwant %q", tt.content, tt.mode, code, errs, tt.want)
+		}
 	}
 }

@@ -4,29 +4,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"charm.land/log/v2"
 	"charm.land/ssh"
 	"charm.land/wish/v2"
-	"charm.land/wish/v2/bubbletea"
 	gossh "golang.org/x/crypto/ssh"
 
 	"apiscopes/store"
-	"apiscopes/tui"
 )
 
-// Config configures the SSH console server.
+// Config configures the SSH console server. Every bound a client could
+// otherwise push is here; serve's flags give each a safe default.
 type Config struct {
 	Addr        string        // where to listen, e.g. 127.0.0.1:23234
 	HostKeyPath string        // ed25519 host key; generated on first start, then kept
 	Allow       *AllowList    // who may log in, and as what
 	IdleTimeout time.Duration // end a session whose user typed nothing this long; 0 means never
-	MaxSessions int           // refuse sessions beyond this many at once; 0 means no limit
-	Log         *log.Logger
+	MaxPTY      TermSize      // the largest terminal a session is drawn for; zero means DefaultMaxPTY
+
+	HandshakeTimeout   time.Duration // close a connection not logged in this long after it opened; 0 means never
+	MaxUnauthenticated int           // close new connections while this many are not logged in yet; 0 means no limit
+	MaxSessions        int           // refuse sessions beyond this many at once; 0 means no limit
+	AdminSlots         int           // of MaxSessions, how many only admins may take
+	MaxSessionsPerUser int           // refuse a person's sessions beyond this many; 0 means no limit
+	MaxSessionTime     time.Duration // end any session this long after it began; 0 means never
+
+	// Refusals are logged at most LogPerSource lines a second for one remote
+	// address and LogTotal in all (0: no limit); the rest are only counted.
+	LogPerSource, LogTotal int
+
+	Log *log.Logger
+
+	now       func() time.Time // the refusal log's and login audit's clock; time.Now when nil
+	pollEvery time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
+	sizeSeen  func(TermSize)   // tests: called with each size the console is given
 }
 
 // SSH serves the console over SSH, one program per session, all on the one
@@ -36,11 +53,20 @@ type SSH struct {
 	cfg         Config
 	srv         *ssh.Server
 	fingerprint string
+	gate        *gate
+	refusals    *refusalLog
+	logins      *loginAudit
+	slots       slots
+	stopWatch   chan struct{} // closed by Shutdown: the allow-list watch ends
 
 	mu       sync.Mutex
-	programs map[*tea.Program]struct{}
+	sessions map[*openSession]struct{}
+	conns    *tally // connections being handled
+	running  *tally // sessions admitted and not yet over
 	closing  bool
 	serving  chan struct{} // closed once Serve is accepting
+	served   chan struct{} // closed once Serve has returned
+	ln       net.Listener  // what Serve accepts on
 	started  bool          // Serve was called
 }
 
@@ -52,15 +78,45 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 	if cfg.Log == nil {
 		cfg.Log = log.New(nil)
 	}
-	s := &SSH{st: st, cfg: cfg, programs: map[*tea.Program]struct{}{}, serving: make(chan struct{})}
+	if cfg.MaxPTY.Width <= 0 || cfg.MaxPTY.Height <= 0 {
+		cfg.MaxPTY = DefaultMaxPTY
+	}
+	if cfg.pollEvery <= 0 {
+		cfg.pollEvery = defaultPollEvery
+	}
+	if cfg.MaxSessions > 0 && cfg.AdminSlots > cfg.MaxSessions {
+		return nil, fmt.Errorf("ssh server: %d admin slots is more than the %d sessions allowed", cfg.AdminSlots, cfg.MaxSessions)
+	}
+	s := &SSH{
+		st:        st,
+		cfg:       cfg,
+		refusals:  newRefusalLog(cfg.Log, cfg.LogPerSource, cfg.LogTotal, cfg.now),
+		logins:    newLoginAudit(cfg.now),
+		slots:     slots{max: cfg.MaxSessions, adminSlots: cfg.AdminSlots, perUser: cfg.MaxSessionsPerUser},
+		sessions:  map[*openSession]struct{}{},
+		conns:     newTally(),
+		running:   newTally(),
+		serving:   make(chan struct{}),
+		served:    make(chan struct{}),
+		stopWatch: make(chan struct{}),
+	}
+	s.gate = &gate{max: cfg.MaxUnauthenticated, refused: func(remote net.Addr) {
+		s.refusals.refuse(RefusedUnauthenticated, remote, "connection closed: too many not logged in", "limit", cfg.MaxUnauthenticated)
+	}}
+	if _, err := os.Stat(cfg.HostKeyPath); err == nil {
+		if err := checkHostKeyModes(cfg.HostKeyPath); err != nil {
+			return nil, fmt.Errorf("ssh server: %w", err)
+		}
+	}
 	srv, err := wish.NewServer(
 		wish.WithAddress(cfg.Addr),
 		wish.WithHostKeyPath(cfg.HostKeyPath),
 		wish.WithPublicKeyAuth(s.authorize),
-		// Sessions end themselves when idle (see session), restoring the
-		// user's terminal first; this only catches connections that never
-		// open one.
+		// Sessions end themselves when idle or at the end of their lifetime
+		// (see session), restoring the user's terminal first; these only
+		// catch connections that never open one.
 		wish.WithIdleTimeout(backstop(cfg.IdleTimeout)),
+		wish.WithMaxTimeout(backstop(cfg.MaxSessionTime)),
 		wish.WithMiddleware(s.session),
 	)
 	if err != nil {
@@ -69,6 +125,17 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 	if len(srv.HostSigners) == 0 {
 		return nil, errors.New("ssh server: no host key")
 	}
+	if cfg.HostKeyPath != "" {
+		if err := checkHostKeyModes(cfg.HostKeyPath); err != nil { // made just now, or already there
+			return nil, fmt.Errorf("ssh server: %w", err)
+		}
+	}
+	// A slow trickle of bytes cannot hold a connection open: the handshake
+	// has a deadline that reading does not move.
+	srv.HandshakeTimeout = cfg.HandshakeTimeout
+	srv.ConnectionFailedCallback = s.handshakeFailed
+	srv.ConnCallback, srv.ConnectionCloseCallback = s.connOpened, s.connClosed
+	srv.ServerConfigCallback = authConfig
 	s.srv = srv
 	s.fingerprint = gossh.FingerprintSHA256(srv.HostSigners[0].PublicKey())
 	return s, nil
@@ -77,6 +144,9 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 // Fingerprint is the host key's SHA256 fingerprint, for users to check on
 // their first connection.
 func (s *SSH) Fingerprint() string { return s.fingerprint }
+
+// Refusals counts the connections, logins and sessions refused so far.
+func (s *SSH) Refusals() RefusalStats { return s.refusals.Stats() }
 
 // Serve accepts connections on ln until Shutdown; it then returns
 // ssh.ErrServerClosed.
@@ -88,32 +158,66 @@ func (s *SSH) Serve(ln net.Listener) error {
 		return ssh.ErrServerClosed
 	}
 	s.started = true
+	s.ln = ln
 	s.mu.Unlock()
-	return s.srv.Serve(&announcingListener{Listener: ln, ready: s.serving})
-}
-
-// Shutdown says goodbye to every session, waits for them to end (or ctx),
-// and stops listening.
-func (s *SSH) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	started := s.started
-	for p := range s.programs {
-		p.Quit()
-	}
-	s.mu.Unlock()
-	if started { // let Serve finish starting: stopping a server mid-start never returns
-		select {
-		case <-s.serving:
-		case <-ctx.Done():
-		}
-	}
-	err := s.srv.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return s.srv.Close()
+	defer close(s.served)
+	go s.watch(s.stopWatch)
+	err := s.srv.Serve(&announcingListener{Listener: &gatedListener{Listener: ln, g: s.gate}, ready: s.serving})
+	if s.isClosing() {
+		return ssh.ErrServerClosed
 	}
 	return err
 }
+
+// Shutdown stops listening, says goodbye to every session and waits for
+// them to end (or ctx). Connections left without a session get a moment to
+// close on their own, so the goodbye is read before the server closes them.
+func (s *SSH) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	again := s.closing
+	s.closing = true
+	started, ln := s.started, s.ln
+	open := slices.Collect(maps.Keys(s.sessions))
+	s.mu.Unlock()
+	for _, o := range open {
+		o.end(endShutdown)
+	}
+	var err error
+	if started {
+		if !again {
+			close(s.stopWatch)
+		}
+		select { // let Serve finish starting: stopping a server mid-start never returns
+		case <-s.serving:
+		case <-ctx.Done():
+		}
+		ln.Close()
+		select {
+		case <-s.served:
+		case <-ctx.Done():
+		}
+		select {
+		case <-s.running.gone():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		linger := time.NewTimer(connLinger)
+		defer linger.Stop()
+		select {
+		case <-s.conns.gone():
+		case <-linger.C:
+		case <-ctx.Done():
+		}
+	}
+	if cerr := s.srv.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// connLinger is how long Shutdown leaves connections without a session to
+// close on their own.
+const connLinger = time.Second
 
 // announcingListener closes ready when the server first asks for a
 // connection, which is when it is fully started.
@@ -131,106 +235,28 @@ func (l *announcingListener) Accept() (net.Conn, error) {
 // authorize is the public-key check of the handshake. Passwords and
 // keyboard-interactive are never offered.
 func (s *SSH) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
-	if _, ok := s.cfg.Allow.Lookup(key); ok {
+	e, _, err := s.cfg.Allow.Login(key, ctx.RemoteAddr())
+	if err == nil {
 		return true
 	}
-	s.cfg.Log.Warn("auth refused", "user", ctx.User(), "remote", ctx.RemoteAddr(), "key", gossh.FingerprintSHA256(key))
+	reason := RefusedKey
+	var d *DeniedError
+	if errors.As(err, &d) {
+		reason = d.Reason
+	}
+	kv := []any{"user", ctx.User(), "key", gossh.FingerprintSHA256(key)}
+	if e.Source != "" {
+		kv = append(kv, "line", e.Source)
+	}
+	s.refusals.refuse(reason, ctx.RemoteAddr(), "auth refused: "+err.Error(), kv...)
 	return false
 }
 
-// session runs one console. The key is checked again here, against the key
-// the connection actually authenticated with, not any key merely offered
-// during the handshake (the CVE-2024-45337 pattern).
-func (s *SSH) session(ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		remote := sess.RemoteAddr().String()
-		key := sess.PublicKey()
-		person, ok := s.cfg.Allow.Lookup(key)
-		if !ok {
-			s.cfg.Log.Warn("session refused: key not allowed", "user", sess.User(), "remote", remote)
-			wish.Fatalln(sess, "apiscopes: your key is not on the allow-list.")
-			return
-		}
-		fp := gossh.FingerprintSHA256(key)
-		name := person.Name
-		if name == "" {
-			name = sess.User()
-		}
-		_, windows, hasPty := sess.Pty()
-		if !hasPty {
-			s.cfg.Log.Warn("session refused: no terminal", "user", name, "remote", remote)
-			wish.Fatalln(sess, "apiscopes: the console needs a terminal. Connect with `ssh -t`, without a command.")
-			return
-		}
-		actor := store.Actor{Name: name, Role: person.Role, Origin: fmt.Sprintf("ssh %s %s", remote, fp)}
-		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard()})
-		defer m.Close()
-		idle := newIdleClock(s.cfg.IdleTimeout)
-		p := tea.NewProgram(m, append(bubbletea.MakeOptions(sess), tea.WithFilter(idle.filter))...)
-		if err := s.admit(p); err != nil {
-			s.cfg.Log.Warn("session refused", "user", name, "remote", remote, "reason", err)
-			wish.Fatalln(sess, "apiscopes: "+err.Error())
-			return
-		}
-		defer s.leave(p)
-
-		start := time.Now()
-		s.cfg.Log.Info("connect", "user", name, "role", person.Role, "remote", remote, "key", fp)
-		ctx, cancel := context.WithCancel(sess.Context())
-		defer cancel()
-		go func() {
-			for {
-				select {
-				case <-ctx.Done(): // the connection dropped: end the program, lose nothing committed
-					p.Quit()
-					return
-				case w := <-windows:
-					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
-				case <-idle.expired():
-					p.Quit() // Bubble Tea restores the user's terminal on the way out
-					return
-				}
-			}
-		}()
-		_, err := p.Run()
-		if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
-			s.cfg.Log.Error("session ended with an error", "user", name, "remote", remote, "err", err)
-		}
-		switch {
-		case s.isClosing():
-			wish.Println(sess, "\r\napiscopes: the server is shutting down. Your saved changes are safe. Goodbye.\r")
-		case idle.hasExpired():
-			s.cfg.Log.Info("idle timeout", "user", name, "remote", remote, "after", s.cfg.IdleTimeout)
-			wish.Println(sess, fmt.Sprintf("\r\napiscopes: disconnected after %s without a keystroke. Your saved changes are safe.\r", s.cfg.IdleTimeout))
-		}
-		s.cfg.Log.Info("disconnect", "user", name, "remote", remote, "duration", time.Since(start).Round(time.Second))
-		_ = sess.Exit(0)
+// handshakeFailed logs connections that ran out of time before logging in;
+// a client that gives up on its own is not worth a line.
+func (s *SSH) handshakeFailed(conn net.Conn, err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.refusals.refuse(RefusedHandshake, conn.RemoteAddr(), "connection closed: no login in time", "timeout", s.cfg.HandshakeTimeout)
 	}
-}
-
-// admit registers a session's program, refusing it when the server is
-// full or shutting down.
-func (s *SSH) admit(p *tea.Program) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.closing:
-		return errors.New("the server is shutting down; try again shortly")
-	case s.cfg.MaxSessions > 0 && len(s.programs) >= s.cfg.MaxSessions:
-		return fmt.Errorf("too many sessions (%d open); try again later", len(s.programs))
-	}
-	s.programs[p] = struct{}{}
-	return nil
-}
-
-func (s *SSH) leave(p *tea.Program) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.programs, p)
-}
-
-func (s *SSH) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }

@@ -95,7 +95,8 @@ func startServerWith(t *testing.T, dir string, admins, viewers []user, configure
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{HostKeyPath: ts.hostKey, Allow: allow, MaxSessions: 8, Log: log.New(ts.logs)}
+	allow.settle = 100 * time.Millisecond // the real second, shortened: two reads must still agree
+	cfg := Config{HostKeyPath: ts.hostKey, Allow: allow, MaxSessions: 8, Log: log.New(ts.logs), pollEvery: 20 * time.Millisecond}
 	if configure != nil {
 		configure(&cfg)
 	}

@@ -17,6 +17,10 @@ type Actor struct {
 	Name   string // display name, recorded as "Created by" and in the audit trail
 	Role   Role
 	Origin string // where the change came from, e.g. "local" or an SSH address and key fingerprint
+
+	// Standing, when set, is asked on every change for the actor's role as
+	// it is now, for a session that outlives its login (see standing.go).
+	Standing func() (Role, error)
 }
 
 // mayWrite cleans the actor for writing (see clean), then checks that it
@@ -30,7 +34,7 @@ func (a *Actor) mayWrite() error {
 	if a.Role != Admin {
 		return fmt.Errorf("%w: %s is a %s; only admins can make changes", ErrPermission, a.Name, roleName(a.Role))
 	}
-	return nil
+	return a.standing()
 }
 
 func roleName(r Role) string {

@@ -47,6 +47,8 @@ type Event struct {
 	ScopesBefore []string `json:"scopes_before,omitempty"`
 	ScopesAfter  []string `json:"scopes_after,omitempty"`
 
+	Session *SessionInfo `json:"session,omitempty"` // session.* events: whose session (see sessionaudit.go)
+
 	// Hash chains the trail: SHA-256 of the previous event's hash and this
 	// event's canonical encoding (see chain.go), in hex.
 	Hash string `json:"hash,omitempty"`

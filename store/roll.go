@@ -112,7 +112,7 @@ func (s *Store) sweep() error {
 				}
 				by := Actor{Name: rec.DeleteBy, Role: Admin, Origin: "scheduled by a roll"}
 				if by.Name == "" {
-					by.Name = SystemActor
+					by.Name = systemName
 				}
 				if err := t.recordBy(by, now.UTC(), Event{Action: ActionKeyDelete, AppID: app.ID, AppName: app.Name,
 					KeyID: rec.ID, KeyName: rec.Name, KeyHint: rec.Hint, Scheduled: true}); err != nil {
@@ -132,9 +132,9 @@ func (s *Store) sweep() error {
 // engine sets on one change (etcd: 128 operations).
 const maxSweepOps = 96
 
-// SystemActor names the store itself in the audit trail, for what it does
+// systemName names the store itself in the audit trail, for what it does
 // on its own (a scheduled deletion whose admin is unknown).
-const SystemActor = "apiscopes"
+const systemName = "apiscopes"
 
 // sweepAll is the sweep at open: the rolled keys that fell due while no
 // process held the database, and every digest entry whose key is gone.

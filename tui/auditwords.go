@@ -27,6 +27,9 @@ func DescribeEvent(ev store.Event) EventText {
 	if ev.Role != "" {
 		t.Who += " (" + clean(string(ev.Role)) + ")"
 	}
+	if ev.Session != nil {
+		return describeSession(t, ev)
+	}
 	if ev.ScopesBefore != nil {
 		t.ScopesBefore = scopeList(ev.ScopesBefore)
 	}
