@@ -46,4 +46,4 @@ func roleName(r Role) string {
 
 // mayWrite is the permission check of every change, made by the store
 // whatever a screen offered.
-func (s *Store) mayWrite(a Actor) error { return a.mayWrite() }
+func (s *Store) mayWrite(a *Actor) error { return a.mayWrite() }

@@ -38,7 +38,8 @@ type txn struct {
 // fresh snapshot whenever another writer got there first. The change is in
 // this store's index and feed when change returns.
 func (s *Store) change(actor Actor, rule func(*txn) error) error {
-	if err := s.mayWrite(actor); err != nil {
+	if err := s.mayWrite(&actor); err != nil { // cleans the actor's name too
+
 		return err
 	}
 	return s.commitRule(actor, rule)
