@@ -127,7 +127,7 @@ func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App
 			t.del(TableNames, []byte(FoldName(before.Name)))
 		}
 		t.put(TableNames, []byte(FoldName(rec.Name)), itob(rec.ID))
-		rec.UpdatedBy, rec.UpdatedAt, rec.Revision = actor.Name, t.at, rec.Revision+1
+		rec.UpdatedBy, rec.UpdatedAt, rec.Revision = t.actor.Name, t.at, rec.Revision+1
 		t.putApp(rec)
 		ev := Event{Action: ActionAppUpdate, AppID: rec.ID, AppName: rec.Name}
 		if renamed {

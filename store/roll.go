@@ -53,7 +53,7 @@ func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (text st
 			if name, err = t.rolledName(app.ID, old.Name); err != nil {
 				return err
 			}
-			old.DeleteAt, old.DeleteBy = t.at.Add(grace), actor.Name
+			old.DeleteAt, old.DeleteBy = t.at.Add(grace), t.actor.Name
 			t.put(TableKeys, keyKey(old.AppID, old.ID), encode(old))
 		}
 		ev.DeleteAt = old.DeleteAt

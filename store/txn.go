@@ -39,7 +39,6 @@ type txn struct {
 // this store's index and feed when change returns.
 func (s *Store) change(actor Actor, rule func(*txn) error) error {
 	if err := s.mayWrite(&actor); err != nil { // cleans the actor's name too
-
 		return err
 	}
 	return s.commitRule(actor, rule)
