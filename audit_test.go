@@ -31,7 +31,7 @@ func auditDB(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SetScopes(admin, app.ID, scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := st.SaveApp(admin, app, app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	return path, text

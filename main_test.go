@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	bbolt "go.etcd.io/bbolt"
 
 	"apiscopes/scopes"
 	"apiscopes/store"
@@ -125,11 +125,11 @@ func TestForeignOrDamagedDatabaseIsRefusedUntouched(t *testing.T) {
 			writeTestFile(t, path, bytes.Repeat([]byte("eggs, milk, bread\n"), 500))
 		}, "not an apiscopes database"},
 		{"another program's bbolt file", func(t *testing.T, path string) {
-			db, err := bolt.Open(path, 0o600, nil)
+			db, err := bbolt.Open(path, 0o600, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			db.Update(func(tx *bolt.Tx) error {
+			db.Update(func(tx *bbolt.Tx) error {
 				b, _ := tx.CreateBucket([]byte("settings"))
 				return b.Put([]byte("theme"), []byte("dark"))
 			})
@@ -151,11 +151,11 @@ func TestForeignOrDamagedDatabaseIsRefusedUntouched(t *testing.T) {
 			// A valid bbolt file whose digest index lost a key: only the
 			// store's own invariants can see it.
 			makeDatabase(t, path)
-			db, err := bolt.Open(path, 0o600, nil)
+			db, err := bbolt.Open(path, 0o600, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			db.Update(func(tx *bolt.Tx) error {
+			db.Update(func(tx *bbolt.Tx) error {
 				c := tx.Bucket([]byte("digests")).Cursor()
 				k, _ := c.First()
 				return tx.Bucket([]byte("digests")).Delete(k)

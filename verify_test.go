@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"apiscopes/scopes"
-	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
 
