@@ -260,6 +260,7 @@ func TestHolderOfSchema1(t *testing.T) {
 // a console wait rather than fail; a file held by another holder is
 // refused within the timeout.
 func TestWriterWaitsOutReaders(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
 	seeded(t, path)
 	reader, err := bolt.Open(path, bolt.Options{ReadOnly: true, SkipPageCheck: true})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,14 +18,23 @@ import (
 // with the terminating zero.
 const maxSunPath = 107
 
-// Hooks for tests: how a listener is made, and who is at the other end of
-// a connection.
-var (
-	listenUnix = func(addr string) (*net.UnixListener, error) {
-		return net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+// listenUnix makes a listener: tests make it fail as a file system without
+// sockets does.
+var listenUnix = func(addr string) (*net.UnixListener, error) {
+	return net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+}
+
+// fakePeer, when set, stands in for the kernel's word on who is at the
+// other end of a connection: tests play another user with it.
+var fakePeer atomic.Pointer[func(*net.UnixConn) (uint32, error)]
+
+// peerUID is the uid of the process at the other end of c.
+func peerUID(c *net.UnixConn) (uint32, error) {
+	if f := fakePeer.Load(); f != nil {
+		return (*f)(c)
 	}
-	peerUID = peerCred
-)
+	return peerCred(c)
+}
 
 // peerCred is the uid of the process at the other end of c, as the kernel
 // recorded it when the connection was made (SO_PEERCRED): it cannot be
@@ -150,7 +160,7 @@ func listen(p place) (*net.UnixListener, uint64, error) {
 	case err == nil:
 		return nil, 0, fmt.Errorf("%w: %s exists and is not a socket", ErrNoSocket, p.sock)
 	case !errors.Is(err, unix.ENOENT):
-		return nil, 0, fmt.Errorf("%w: %v", ErrNoSocket, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrNoSocket, err)
 	}
 	addr, done, err := address(p)
 	if err != nil {
@@ -159,17 +169,17 @@ func listen(p place) (*net.UnixListener, uint64, error) {
 	ln, err := listenUnix(addr)
 	done()
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrNoSocket, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrNoSocket, err)
 	}
 	ln.SetUnlinkOnClose(false) // by inode, in remove: the address may be a /proc path
 	if err := unix.Chmod(p.sock, 0o600); err != nil {
 		ln.Close()
 		unix.Unlink(p.sock)
-		return nil, 0, fmt.Errorf("%w: %v", ErrNoSocket, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrNoSocket, err)
 	}
 	if err := unix.Lstat(p.sock, &st); err != nil {
 		ln.Close()
-		return nil, 0, fmt.Errorf("%w: %v", ErrNoSocket, err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrNoSocket, err)
 	}
 	return ln, st.Ino, nil
 }

@@ -16,7 +16,7 @@ import (
 
 var errUnsupported = fmt.Errorf("%w on %s", ErrNoSocket, runtime.GOOS)
 
-var peerUID = func(*net.UnixConn) (uint32, error) { return 0, errUnsupported }
+func peerUID(*net.UnixConn) (uint32, error) { return 0, errUnsupported }
 
 func dial(place, time.Duration) (*net.UnixConn, error) { return nil, ErrNoHolder }
 
