@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,11 +92,14 @@ func TestAuditEmptyAndErrors(t *testing.T) {
 	if code != 0 || out != "" || !strings.Contains(errs, "is empty") {
 		t.Errorf("empty audit = %d, %q, %q", code, out, errs)
 	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("audit created a database")
+	}
 	code, _, errs = runCmd(t, "audit", "--frob")
 	if code != 2 || !strings.Contains(errs, "flag provided but not defined: -frob") {
 		t.Errorf("bad flag = %d, %q", code, errs)
 	}
-	st, err := bolt.OpenStore(path, bolt.Options{})
+	st, err := bolt.OpenStore(path, bolt.Options{}) // holds the file, with no socket beside it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,5 +107,19 @@ func TestAuditEmptyAndErrors(t *testing.T) {
 	code, _, errs = runCmd(t, "audit", "--db", path)
 	if code != 1 || !strings.Contains(errs, path) || !strings.Contains(errs, "in use") {
 		t.Errorf("held database = %d, %q", code, errs)
+	}
+}
+
+// TestAuditWhileHeld: a console holding the database streams its trail.
+func TestAuditWhileHeld(t *testing.T) {
+	path, _ := auditDB(t)
+	h, code, msg := openStore(path)
+	if h == nil {
+		t.Fatalf("%d %s", code, msg)
+	}
+	defer h.Close()
+	code, out, errs := runCmd(t, "--db", path, "audit", "--json")
+	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(out, `"action":"app.update"`) {
+		t.Errorf("audit while held = %d, %q, %q", code, out, errs)
 	}
 }
