@@ -46,8 +46,8 @@ func makeDatabase(t *testing.T, path string) {
 // the same time. The holder is unharmed.
 func TestSecondProcessIsToldTheDatabaseIsHeld(t *testing.T) {
 	for _, holder := range []struct {
-		name      string
-		hold      func(t *testing.T, path string) *store.Store
+		name     string
+		hold     func(t *testing.T, path string) *store.Store
 		answered bool
 	}{
 		{"a console", func(t *testing.T, path string) *store.Store {
