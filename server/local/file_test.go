@@ -124,6 +124,17 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 		if !reflect.DeepEqual(got, w) {
 			t.Errorf("for scope %s the point lookup says\n%+v\nVerify said\n%+v", q.scope, got, w)
 		}
+		if !scopes.Known(q.scope) || store.CheckKey(q.key) != nil {
+			continue // answered without the file
+		}
+		// Both readers, each on its own: the quick one must not fall back.
+		for name, read := range map[string]func(string, string, scopes.ID, time.Time) (store.Decision, error){
+			"quick": quickVerify, "bbolt": boltVerify} {
+			got, err := read(path, q.key, q.scope, at)
+			if err != nil || !reflect.DeepEqual(got, w) {
+				t.Errorf("%s reader, scope %s: %+v, %v; Verify said %+v", name, q.scope, got, err, w)
+			}
+		}
 	}
 	if !bytes.Equal(before, readFile(t, path)) {
 		t.Error("the point lookups changed the file")
