@@ -171,8 +171,11 @@ func TestVerifyWhenTheHolderIsStopped(t *testing.T) {
 	if code, _, errs := runWithStdin(t, key, "verify", "--db", path, "--scope", "model:deploy"); code != 0 {
 		t.Fatalf("verify through the server = %d, %q", code, errs)
 	}
-	if !strings.Contains(log.String(), "local commands") {
-		t.Errorf("serve does not say where local commands reach it:\n%s", log.String())
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "local commands"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve does not say where local commands reach it:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	serve.Process.Signal(syscall.SIGSTOP)
 	start := time.Now()
