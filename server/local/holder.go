@@ -22,9 +22,9 @@ type Options struct {
 	// Timeout is how long one attempt waits for the file's lock (one
 	// second if zero).
 	Timeout time.Duration
-	// ReaderWait is how long OpenStore keeps trying while the file is
-	// locked but no holder answers beside it: then commands are reading
-	// it, each for a moment (ten seconds if zero; negative: no retry).
+	// ReaderWait is how long OpenStore keeps trying while only commands
+	// reading the file hold it, each for a moment under a shared lock (ten
+	// seconds if zero; never less than Timeout).
 	ReaderWait time.Duration
 }
 
@@ -106,6 +106,7 @@ func lock(path string, o Options) (*bolt.Engine, error) {
 	if wait == 0 {
 		wait = 10 * time.Second
 	}
+	wait = max(wait, timeout)
 	start := time.Now()
 	for {
 		e, err := bolt.Open(path, bolt.Options{Timeout: time.Nanosecond, SkipPageCheck: true})
