@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"apiscopes/server/local"
 	"apiscopes/store"
 	"apiscopes/tui"
 )
@@ -23,12 +25,22 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseSub(fs, args, 0, 0, usage, stdout, stderr); !ok {
 		return code
 	}
-	st, _, msg := openForReading(db)
-	if st == nil {
-		fmt.Fprintln(stderr, msg)
+	path, err := dbPath(db)
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
 	}
-	defer st.Close()
+	empty := func() int {
+		if !*asJSON {
+			fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", path)
+		}
+		return 0
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		// A mistyped --db must not read as an empty log; no file is made.
+		fmt.Fprintln(stderr, "apiscopes audit:", readError(path, err))
+		return 1
+	}
 
 	w := bufio.NewWriter(stdout)
 	var write func(store.Event) error
@@ -37,25 +49,38 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 	} else {
 		write = auditTable(w)
 	}
-	n := 0
+	var n int64
 	print := func() error {
-		if err := st.EachEvent(func(ev store.Event) error { n++; return write(ev) }); err != nil {
-			return err
-		}
-		return w.Flush()
+		return local.Reach(path, func(c *local.Conn) (err error) {
+			// The process holding the file streams its trail.
+			if n, err = c.Audit(write); err != nil {
+				return err
+			}
+			return w.Flush()
+		}, func() error {
+			st, err := openForReading(path)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			err = st.EachEvent(func(ev store.Event) error { n++; return write(ev) })
+			if err != nil {
+				return err
+			}
+			return w.Flush()
+		})
 	}
-	var err error
 	if f, ok := stdout.(*os.File); ok && isTerminal(f) {
 		err = print() // the output itself shows progress
 	} else {
 		err = progress(stderr, "Exporting the audit log…", print)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "apiscopes audit:", err)
+		fmt.Fprintln(stderr, "apiscopes audit:", readError(path, err))
 		return 1
 	}
-	if n == 0 && !*asJSON {
-		fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", st.Name())
+	if n == 0 {
+		return empty()
 	}
 	return 0
 }

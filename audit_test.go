@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,7 +33,7 @@ func auditDB(t *testing.T) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SetScopes(admin, app.ID, scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := st.SaveApp(admin, app, app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	return path, text
@@ -91,7 +93,10 @@ func TestAuditEmptyAndErrors(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "there is no database at "+path) {
 		t.Errorf("audit of no database = %d, %q", code, errs)
 	}
-	st, err := store.Open(path)
+	if _, err := os.Stat(path); err == nil {
+		t.Error("audit created a database")
+	}
+	st, err := bolt.OpenStore(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +109,7 @@ func TestAuditEmptyAndErrors(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "flag provided but not defined: -frob") {
 		t.Errorf("bad flag = %d, %q", code, errs)
 	}
-	st, err = bolt.OpenStore(path, bolt.Options{})
+	st, err = bolt.OpenStore(path, bolt.Options{}) // holds the file, with no socket beside it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,5 +117,19 @@ func TestAuditEmptyAndErrors(t *testing.T) {
 	code, _, errs = runCmd(t, "audit", "--db", path)
 	if code != 1 || !strings.Contains(errs, path) || !strings.Contains(errs, "in use") {
 		t.Errorf("held database = %d, %q", code, errs)
+	}
+}
+
+// TestAuditWhileHeld: a console holding the database streams its trail.
+func TestAuditWhileHeld(t *testing.T) {
+	path, _ := auditDB(t)
+	h, code, msg := openStore(path, io.Discard)
+	if h == nil {
+		t.Fatalf("%d %s", code, msg)
+	}
+	defer h.Close()
+	code, out, errs := runCmd(t, "--db", path, "audit", "--json")
+	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(out, `"action":"app.update"`) {
+		t.Errorf("audit while held = %d, %q, %q", code, out, errs)
 	}
 }

@@ -9,10 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 
+	"apiscopes/server/local"
 	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
@@ -22,8 +25,8 @@ const backupUsage = `Usage:
   apiscopes check [--db PATH] [FILE] check a database or a backup from end to end
 
 Both read the database without changing it. While a console or apiscopes
-serve holds the file they say so within a second; apiscopes serve
---backup-dir DIR keeps checked backups itself.
+serve holds the file, that process answers them; apiscopes serve
+--backup-dir DIR also keeps checked backups itself.
 
 Restore: stop apiscopes, run apiscopes check BACKUP, copy BACKUP over the
 database file, start apiscopes again.
@@ -39,56 +42,119 @@ func backupCommand(db string, args []string, stdout, stderr io.Writer) int {
 }
 
 // backupCmd writes a consistent copy of the database to OUT, checked from
-// end to end before it is kept, unless ctx ends first.
+// end to end before it is kept, unless ctx ends first. While a console or
+// serve holds the database, that process streams the copy.
 func backupCmd(ctx context.Context, db string, args []string, stdout, stderr io.Writer) int {
 	fs := subcommandFlags("backup", &db)
 	if code, ok := parseSub(fs, args, 1, 1, backupUsage, stdout, stderr); !ok {
 		return code
 	}
 	out := fs.Arg(0)
-	st, code, msg := openForReading(db)
-	if st == nil {
-		if code == lockedCode {
-			msg += "\n(while it runs, apiscopes serve --backup-dir DIR keeps checked backups itself)"
-		}
-		fmt.Fprintln(stderr, msg)
+	path, err := dbPath(db)
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
 	}
-	defer st.Close()
-
 	if out == "-" {
 		if f, ok := stdout.(*os.File); ok && term.IsTerminal(f.Fd()) {
 			fmt.Fprintln(stderr, "apiscopes: not writing a database to a terminal; redirect it: apiscopes backup - > FILE")
 			return 2
 		}
-		if _, err := bolt.WriteBackup(st, interruptible{ctx, stdout}); err != nil {
-			if ctx.Err() != nil {
-				fmt.Fprintln(stderr, "apiscopes: backup interrupted; what was written to stdout is not a database")
-				return 1
-			}
-			fmt.Fprintln(stderr, "apiscopes: backup:", err)
-			return 1
-		}
-		return 0
 	}
-	if err := bolt.BackupFileContext(ctx, st, out); err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(stderr, "apiscopes: backup interrupted; %s was left as it was\n", out)
-			return 1
+	var size int64
+	err = local.Reach(path, func(c *local.Conn) (err error) {
+		if out == "-" {
+			_, err = c.Backup(interruptible{ctx, stdout})
+			return err
 		}
-		fmt.Fprintln(stderr, "apiscopes:", err)
+		size, err = backupFromHolder(ctx, c, path, out)
+		return err
+	}, func() error {
+		st, err := openForReading(path)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if out == "-" {
+			_, err := bolt.WriteBackup(st, interruptible{ctx, stdout})
+			return err
+		}
+		if err := bolt.BackupFileContext(ctx, st, out); err != nil {
+			return err
+		}
+		if fi, err := os.Stat(out); err == nil {
+			size = fi.Size()
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() != nil {
+		if out == "-" {
+			fmt.Fprintln(stderr, "apiscopes: backup interrupted; what was written to stdout is not a database")
+		} else {
+			fmt.Fprintf(stderr, "apiscopes: backup interrupted; %s was left as it was\n", out)
+		}
 		return 1
 	}
-	size := int64(0)
-	if fi, err := os.Stat(out); err == nil {
-		size = fi.Size()
+	if err != nil {
+		msg := readError(path, err).Error()
+		if errors.Is(err, store.ErrLocked) {
+			msg += "\n(while it runs, apiscopes serve --backup-dir DIR keeps checked backups itself)"
+		}
+		fmt.Fprintln(stderr, "apiscopes:", msg)
+		return 1
 	}
-	fmt.Fprintf(stdout, "Backed up %s to %s (%s, checked).\n", st.Name(), out, kib(size))
+	if out != "-" {
+		fmt.Fprintf(stdout, "Backed up %s to %s (%s, checked).\n", path, out, kib(size))
+	}
 	return 0
 }
 
+// backupFromHolder writes the copy the holder of the database streams to
+// out as bolt.BackupFile does: beside out, synced, checked from end to end,
+// and only then renamed over it. It refuses to write over the database.
+func backupFromHolder(ctx context.Context, c *local.Conn, db, out string) (size int64, err error) {
+	if dbi, err := os.Stat(db); err == nil {
+		if outi, err := os.Stat(out); err == nil && os.SameFile(dbi, outi) {
+			return 0, fmt.Errorf("backup to %s: %w", out, bolt.ErrBackupOverDatabase)
+		}
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), ".apiscopes-backup-*.tmp")
+	if err != nil {
+		return 0, fmt.Errorf("backup to %s: %w", out, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("backup to %s: %w", out, err)
+		}
+	}()
+	if size, err = c.Backup(interruptible{ctx, f}); err != nil {
+		return 0, err
+	}
+	if err = f.Sync(); err != nil {
+		return 0, err
+	}
+	if err = f.Close(); err != nil {
+		return 0, err
+	}
+	if err = bolt.CheckFile(tmp); err != nil {
+		return 0, fmt.Errorf("the copy failed its check: %w", err)
+	}
+	if err = os.Rename(tmp, out); err != nil {
+		return 0, err
+	}
+	if d, err := os.Open(filepath.Dir(out)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return size, nil
+}
+
 // checkCmd is `apiscopes check [FILE]`: bbolt's page check and the store's
-// invariants on a database or a backup, without writing to it.
+// invariants on a database or a backup, without writing to it. While a
+// console or serve holds the file, that process runs the check.
 func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 	fs := subcommandFlags("check", &db)
 	if code, ok := parseSub(fs, args, 0, 1, backupUsage, stdout, stderr); !ok {
@@ -101,23 +167,34 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 1 {
 		db = fs.Arg(0)
 	}
-	st, _, msg := openForReading(db)
-	if st == nil {
-		fmt.Fprintln(stderr, msg)
-		return 1
-	}
-	defer st.Close()
-	// Opening checked the file already; Check says so in one place.
-	if err := st.Check(); err != nil {
-		fmt.Fprintln(stderr, "apiscopes:", err)
-		return 1
-	}
-	apps, err := st.Apps()
+	path, err := dbPath(db)
 	if err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s is sound: %d apps.\n", st.Name(), len(apps))
+	var apps int
+	err = local.Reach(path, func(c *local.Conn) (err error) {
+		_, apps, err = c.Check()
+		return err
+	}, func() error {
+		st, err := openForReading(path)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		// Opening checked the file already; Check says so in one place.
+		if err := st.Check(); err != nil {
+			return err
+		}
+		all, err := st.Apps()
+		apps = len(all)
+		return err
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes:", readError(path, err))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s is sound: %d apps.\n", path, apps)
 	return 0
 }
 
@@ -127,28 +204,30 @@ func subcommandFlags(name string, db *string) *flag.FlagSet {
 	return fs
 }
 
-// lockedCode is openForReading's code for a file another process holds, so
-// that a command can add its own advice; it exits 1 like every failure.
-const lockedCode = 3
+// openForReading opens the database at path read-only, never creating
+// one, and checks it from end to end. It does not wait for the file's
+// lock: a file another process holds fails at once with store.ErrLocked,
+// for local.Reach to ask that process instead.
+func openForReading(path string) (*store.Store, error) {
+	return bolt.OpenStore(path, bolt.Options{ReadOnly: true, Timeout: time.Nanosecond}, store.ReadOnly())
+}
 
-// openForReading opens a database read-only, never creating one. A file
-// another process holds, a missing file or a damaged one gets a message
-// that names it.
-func openForReading(path string) (*store.Store, int, string) {
-	path, err := dbPath(path)
-	if err != nil {
-		return nil, 1, "apiscopes: " + err.Error()
+// readError is err as a read command reports it: a missing database says
+// how to name another.
+func readError(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) && !errors.Is(err, store.ErrLocked) {
+		if _, statErr := os.Stat(path); errors.Is(statErr, fs.ErrNotExist) {
+			return fmt.Errorf("there is no database at %s; give its path with --db", path)
+		}
 	}
-	st, err := bolt.OpenStore(path, bolt.Options{ReadOnly: true}, store.ReadOnly())
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, 1, fmt.Sprintf("apiscopes: there is no database at %s; give its path with --db", path)
-	case errors.Is(err, store.ErrLocked):
-		return nil, lockedCode, "apiscopes: " + err.Error()
-	case err != nil:
-		return nil, 1, "apiscopes: " + err.Error()
+	return err
+}
+
+func kib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", (n+1023)/1024)
 	}
-	return st, 0, ""
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // interruptible is a writer that fails once ctx ends, so that a backup
@@ -163,11 +242,4 @@ func (i interruptible) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return i.w.Write(p)
-}
-
-func kib(n int64) string {
-	if n < 1<<20 {
-		return fmt.Sprintf("%d KiB", (n+1023)/1024)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }

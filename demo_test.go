@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"apiscopes/store"
-	"apiscopes/store/bolt"
 )
 
 var demoNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

@@ -11,10 +11,12 @@ import (
 	"os/user"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
+	"apiscopes/server/local"
 	"apiscopes/store"
 	"apiscopes/store/bolt"
 	"apiscopes/tui"
@@ -166,14 +168,14 @@ func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiscopes: the console needs a terminal; run it in one (stdin is not a TTY)")
 		return 2
 	}
-	st, code, msg := openStore(path, stderr)
-	if st == nil {
+	h, code, msg := openStore(path, stderr)
+	if h == nil {
 		fmt.Fprintln(stderr, msg)
 		return code
 	}
-	defer st.Close()
+	defer h.Close()
 
-	m := tui.New(tui.Options{Store: st, Actor: localActor()})
+	m := tui.New(tui.Options{Store: h.Store(), Actor: localActor()})
 	defer m.Close()
 	if _, err := tea.NewProgram(m, tea.WithInput(stdin), tea.WithOutput(stdout)).Run(); err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", err)
@@ -190,22 +192,29 @@ func dbPath(path string) (string, error) {
 	return bolt.DefaultPath()
 }
 
-// openStore opens path, or the default database when path is empty, to
-// read and write it, first making a file others may read private (warning
-// on warn). On failure it returns the exit code and the message for
-// stderr, which names the file and what to do.
-func openStore(path string, warn io.Writer) (*store.Store, int, string) {
+// openStore opens path, or the default database when path is empty, for
+// writing: the process then holds the file, and answers the local commands
+// (verify, audit, backup, check) that other processes run on it. A file
+// others may read is made private first (warning on warn). On
+// failure it returns the exit code and the message for stderr, which names
+// the file and what to do.
+func openStore(path string, warn io.Writer) (*local.Holder, int, string) {
 	path, err := dbPath(path)
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()
 	}
 	tightenMode(path, warn)
-	st, err := bolt.OpenStore(path, bolt.Options{})
+	h, err := local.OpenStore(path, local.Options{ReaderWait: readerWait})
 	if err != nil {
 		return nil, 1, "apiscopes: " + err.Error()
 	}
-	return st, 0, ""
+	return h, 0, ""
 }
+
+// readerWait is how long a console or server waits for commands that are
+// reading the database (each for a moment) to let go of it; zero: the
+// default of local.OpenStore.
+var readerWait time.Duration
 
 // localActor is the person at this terminal: the OS user, an admin of their
 // own database file.

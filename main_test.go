@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
 

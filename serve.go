@@ -143,12 +143,18 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db strin
 			return 2
 		}
 	}
-	st, code, msg := openStore(db, stderr)
-	if st == nil {
+	h, code, msg := openStore(db, stderr)
+	if h == nil {
 		fmt.Fprintln(stderr, msg)
 		return code
 	}
-	defer st.Close()
+	defer h.Close()
+	st := h.Store()
+	if sock, err := h.Listening(); err != nil {
+		logger.Warn("verify, audit, backup and check on this machine cannot reach the server", "err", err)
+	} else {
+		logger.Info("local commands", "socket", sock)
+	}
 
 	failed := make(chan error, 3)
 	var stops []func(context.Context) error
@@ -267,7 +273,7 @@ wait:
 		}
 	}
 	stopBackups() // before the database closes
-	if err := st.Close(); err != nil {
+	if err := h.Close(); err != nil {
 		logger.Error("closing the database", "err", err)
 		return 1
 	}

@@ -20,7 +20,6 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
 
@@ -90,7 +89,7 @@ func TestServe(t *testing.T) {
 	if strings.Contains(stderr.String(), key) {
 		t.Error("the server logged the key")
 	}
-	st, err := store.Open(path, store.WithLockTimeout(100*time.Millisecond))
+	st, err := bolt.OpenStore(path, bolt.Options{Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("the database is still held: %v", err)
 	}

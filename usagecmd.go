@@ -55,9 +55,14 @@ func usageCmd(db string, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	st, _, msg := openForReading(db)
-	if st == nil {
-		fmt.Fprintln(stderr, msg)
+	path, err := dbPath(db)
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes usage:", err)
+		return 2
+	}
+	st, err := openForReading(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "apiscopes usage:", readError(path, err))
 		return 2
 	}
 	defer st.Close()

@@ -9,11 +9,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 
 	"apiscopes/scopes"
 	"apiscopes/server"
+	"apiscopes/server/local"
 	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
@@ -84,20 +86,20 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
 		return fail("no database at %s: create apps and keys in the console first, or pass --db PATH", db)
 	}
-	// Read-only: verify never changes the file (not even a key's last-used
-	// time), and any number of them can read it at once.
-	st, err := bolt.OpenStore(db, bolt.Options{ReadOnly: true}, store.ReadOnly())
+	// The process holding the file answers from its store; a free file is
+	// read for this one key.
+	var d store.Decision
+	err = local.Reach(db, func(c *local.Conn) (err error) {
+		d, err = c.Verify(key, id)
+		return err
+	}, func() (err error) {
+		d, err = local.VerifyFile(db, key, id, time.Now())
+		return err
+	})
 	if errors.Is(err, store.ErrLocked) {
 		return fail("%v; a running `apiscopes serve --http` answers the same question at POST /v1/verify", err)
 	} else if err != nil {
 		return fail("%v", err)
-	}
-	d, verr := st.Verify(key, id)
-	if err := st.Close(); err != nil && verr == nil {
-		verr = err
-	}
-	if verr != nil {
-		return fail("%v", verr)
 	}
 	if *asJSON {
 		if err := writeJSONLine(stdout, server.NewResponse(d)); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 	"apiscopes/store/storetest"
 )
 
@@ -60,7 +61,7 @@ func inert(s string) bool {
 // back as stored, and reach the log only escaped, whatever its handler.
 func TestHostileStoredTextIsEscaped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
-	st, err := store.Open(path, store.WithMaintenance(0))
+	st, err := bolt.OpenStore(path, bolt.Options{}, store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestHostileStoredTextIsEscaped(t *testing.T) {
 	st.Close()
 	storetest.Rewrite(t, path, "apps", func(rec map[string]any) { rec["name"] = hostile })
 	storetest.Rewrite(t, path, "keys", func(rec map[string]any) { rec["name"], rec["hint"] = hostile, hostile })
-	if st, err = store.Open(path, store.WithMaintenance(0)); err != nil {
+	if st, err = bolt.OpenStore(path, bolt.Options{}, store.WithMaintenance(0)); err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()

@@ -16,6 +16,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 var admin = store.Actor{Name: "alice", Role: store.Admin, Origin: "test"}
@@ -69,7 +70,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{clock: &clock{t: time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)}, logs: &syncBuffer{}}
-	st, err := store.Open(filepath.Join(t.TempDir(), "apiscopes.db"), store.WithClock(f.clock.now),
+	st, err := bolt.OpenStore(filepath.Join(t.TempDir(), "apiscopes.db"), bolt.Options{}, store.WithClock(f.clock.now),
 		store.WithRandom(rand.NewChaCha8([32]byte{9})), store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestVerifyDenials(t *testing.T) {
 		{"bad checksum", nil, string(bad), "model:deploy", "bad_checksum"},
 		{"unknown key", nil, unissued, "model:deploy", "unknown_key"},
 		{"re-scoped", func() {
-			if _, err := f.st.SetScopes(admin, f.app.ID, scopes.NewSet(scopes.ModelExport)); err != nil {
+			if _, err := f.st.SaveApp(admin, f.app, f.app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 				t.Fatal(err)
 			}
 		}, f.key, "model:deploy", "scope_not_granted"},
@@ -207,7 +208,7 @@ func TestVerifyDenials(t *testing.T) {
 
 func issuedElsewhere(t *testing.T) string {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "other.db"), store.WithMaintenance(0))
+	st, err := bolt.OpenStore(filepath.Join(t.TempDir(), "other.db"), bolt.Options{}, store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
 	}

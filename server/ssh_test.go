@@ -22,6 +22,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 // testServer is a real SSH server on a loopback port, with its allow-list
@@ -86,7 +87,7 @@ func startServerWith(t *testing.T, dir string, admins, viewers []user, configure
 		hostKey: filepath.Join(dir, "host_ed25519"), logs: &syncBuffer{}}
 	writeList(t, ts.admins, admins...)
 	writeList(t, ts.viewers, viewers...)
-	st, err := store.Open(filepath.Join(dir, "apiscopes.db"))
+	st, err := bolt.OpenStore(filepath.Join(dir, "apiscopes.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

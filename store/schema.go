@@ -24,7 +24,7 @@ func (s *Store) prepare(o options) error {
 	}
 	switch v := string(schema); {
 	case schema == nil && s.readOnly:
-		return fmt.Errorf("%s: %w (it is empty: nothing was ever saved in it)", s.name, ErrNotDatabase)
+		return fmt.Errorf("%s: %w: it holds no data at all; %s", s.name, ErrNotDatabase, HollowAdvice)
 	case schema == nil:
 		var b Batch
 		b.Require(TableMeta, metaSchema, nil)

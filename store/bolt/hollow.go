@@ -9,10 +9,7 @@ import (
 	"apiscopes/store"
 )
 
-// hollowAdvice is what to do with an existing file that holds no apiscopes
-// data yet: most often a copy or a restore that was cut short.
-const hollowAdvice = "was a copy or a restore cut short? Restore the backup again " +
-	"(see \"Restoring a backup\" in the README), or remove the file to start a new database"
+const hollowAdvice = store.HollowAdvice
 
 // existingFile reports whether path already names a file, and refuses one
 // of zero bytes: bbolt would quietly make it a new, empty database, and the

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"apiscopes/scopes"
+)
+
+// VerifySnapshot decides whether key may use scope at now, by the rules of
+// Verify, from one snapshot of a database no index was loaded for: it reads
+// the key's digest entry, its record and its app's record, and nothing else,
+// so its cost does not grow with the number of keys. It reads schema 1
+// databases as well as schema 2, without migrating them, and notes no use
+// (it writes nothing).
+//
+// An unknown scope or a key that fails CheckKey is refused before anything
+// is read: snap may then be nil. A database that is empty, newer or not an
+// apiscopes database, and a record that does not decode, are errors.
+func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, now time.Time) (Decision, error) {
+	d := Decision{Scope: scope}
+	if !scopes.Known(scope) {
+		d.Reason = UnknownScope
+		return d, nil
+	}
+	if len(key) != KeyLen {
+		d.Reason = Malformed
+		return d, nil
+	}
+	if r := unknownReason(key); r != UnknownKey {
+		d.Reason = r
+		return d, nil
+	}
+	schema, err := snap.Get(TableMeta, metaSchema)
+	if err != nil {
+		return d, err
+	}
+	digest := keyDigest(key)
+	at, err := snap.Get(TableDigests, digest[:])
+	if err != nil {
+		return d, err
+	}
+	switch v := string(schema); {
+	case v == Schema:
+		if at != nil && len(at) != 16 {
+			return d, fmt.Errorf("%w: the digest index entry of the key is not an app and key id", ErrDamaged)
+		}
+	case v == SchemaV1:
+		if at != nil && len(at) != 8 {
+			return d, fmt.Errorf("%w: the digest index entry of the key is not a key id", ErrDamaged)
+		}
+	case schema == nil:
+		return d, fmt.Errorf("%w: the file holds no data at all; %s", ErrNotDatabase, HollowAdvice)
+	case strings.HasPrefix(v, "apiscopes/"):
+		return d, fmt.Errorf("%w (schema %q; this apiscopes knows %q): upgrade apiscopes to use it", ErrNewerSchema, v, Schema)
+	default:
+		return d, fmt.Errorf("%w (schema %q)", ErrNotDatabase, v)
+	}
+	if at == nil {
+		d.Reason = UnknownKey
+		return d, nil
+	}
+	raw, err := snap.Get(TableKeys, at)
+	if err != nil {
+		return d, err
+	}
+	if raw == nil { // left by an app's deletion, to be swept: never a key
+		d.Reason = UnknownKey
+		return d, nil
+	}
+	var rec keyRecord
+	if err := decode(raw, &rec); err != nil {
+		return d, errors.Join(ErrDamaged, err)
+	}
+	if !bytes.Equal(rec.Digest, digest[:]) || len(at) == 16 && btoi(at[:8]) != rec.AppID {
+		return d, fmt.Errorf("%w: the digest index points at key %d, which is another key", ErrDamaged, rec.ID)
+	}
+	rawApp, err := snap.Get(TableApps, itob(rec.AppID))
+	if err != nil {
+		return d, err
+	}
+	if rawApp == nil {
+		d.Reason = UnknownKey
+		return d, nil
+	}
+	var app appRecord
+	if err := decode(rawApp, &app); err != nil {
+		return d, errors.Join(ErrDamaged, err)
+	}
+	k := rec.key()
+	switch k.State(now) {
+	case KeyGone:
+		d.Reason = UnknownKey
+		return d, nil
+	case KeyExpired:
+		d.Reason, d.App, d.Key = Expired, app.app(), k
+		return d, nil
+	}
+	d.App, d.Key = app.app(), k
+	if d.App.Scopes.Allows(scope) {
+		d.Allowed, d.Reason = true, Allowed
+	} else {
+		d.Reason = ScopeNotGranted
+	}
+	return d, nil
+}
