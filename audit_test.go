@@ -12,6 +12,7 @@ import (
 	"apiscopes/scopes"
 	"apiscopes/store"
 	"apiscopes/store/bolt"
+	"apiscopes/store/storetest"
 )
 
 // auditDB makes a database with a short history and returns its path and
@@ -131,5 +132,34 @@ func TestAuditWhileHeld(t *testing.T) {
 	code, out, errs := runCmd(t, "--db", path, "audit", "--json")
 	if code != 0 || strings.Count(out, "\n") != 3 || !strings.Contains(out, `"action":"app.update"`) {
 		t.Errorf("audit while held = %d, %q, %q", code, out, errs)
+	}
+}
+
+// TestAuditVerify: audit --verify and check print the chain's head; an
+// event altered in the file behind the store's back is named.
+func TestAuditVerify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apiscopes.db")
+	st, err := bolt.OpenStore(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := store.Actor{Name: "amara", Role: store.Admin}
+	app, _ := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	st.CreateKey(admin, app.ID, "prod")
+	st.Close()
+	code, out, errs := runCmd(t, "audit", "--verify", "--db", path)
+	if code != 0 || !strings.Contains(out, "is intact: event 2, sha256 ") {
+		t.Fatalf("audit --verify = %d, %q, %q", code, out, errs)
+	}
+	code, out, _ = runCmd(t, "check", path)
+	if code != 0 || !strings.Contains(out, "Audit trail: event 2, sha256 ") {
+		t.Fatalf("check = %d, %q", code, out)
+	}
+	storetest.RewriteRaw(t, path, "audit", 1, func(v []byte) []byte {
+		return []byte(strings.Replace(string(v), `"actor":"amara"`, `"actor":"mallory"`, 1))
+	})
+	code, _, errs = runCmd(t, "audit", "--verify", "--db", path)
+	if code != 1 || !strings.Contains(errs, "tampered with at event 1") {
+		t.Fatalf("tampered audit --verify = %d, %q", code, errs)
 	}
 }

@@ -173,8 +173,9 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var apps int
+	var head store.AuditHead
 	err = local.Reach(path, func(c *local.Conn) (err error) {
-		_, apps, err = c.Check()
+		_, apps, head, err = c.Check()
 		return err
 	}, func() error {
 		st, err := openForReading(path)
@@ -188,13 +189,16 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 		}
 		all, err := st.Apps()
 		apps = len(all)
+		if err == nil {
+			head, err = st.VerifyAudit()
+		}
 		return err
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", readError(path, err))
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s is sound: %d apps.\n", path, apps)
+	fmt.Fprintf(stdout, "%s is sound: %d apps.\nAudit trail: %s\n", path, apps, head)
 	return 0
 }
 

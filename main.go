@@ -34,6 +34,7 @@ Usage:
   apiscopes verify --scope ID [--json] < key
                                    check a key: exit 0 allowed, 1 denied, 2 error
   apiscopes audit [--json]         print the audit log, newest first (--json: JSON Lines)
+  apiscopes audit --verify         check the audit trail's hash chain and print its head
   apiscopes demo [--apps N]        the console on a throw-away database with a bank's apps and keys;
                                    --apps adds N more apps to try it at scale; deleted on exit
   apiscopes backup OUT             write a checked copy of the database to OUT

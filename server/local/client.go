@@ -230,15 +230,19 @@ func (c *Conn) Backup(w io.Writer) (int64, error) {
 }
 
 // Check has the holder check its database from end to end (store.Check),
-// and returns the database's name and how many apps it has.
-func (c *Conn) Check() (name string, apps int, err error) {
+// and returns the database's name, how many apps it has and the head of
+// its audit trail.
+func (c *Conn) Check() (name string, apps int, head store.AuditHead, err error) {
 	if err := c.send(request{Op: "check"}); err != nil {
-		return "", 0, err
+		return "", 0, head, err
 	}
 	kind, payload, err := c.next()
 	if err != nil {
-		return "", 0, err
+		return "", 0, head, err
 	}
 	r, err := c.final(kind, payload)
-	return r.Name, r.Apps, err
+	if r.Head != nil {
+		head = *r.Head
+	}
+	return r.Name, r.Apps, head, err
 }

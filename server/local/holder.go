@@ -383,16 +383,21 @@ func auditTo(out frames, st *store.Store) {
 func (h *Holder) check(out frames, st *store.Store) {
 	type outcome struct {
 		apps int
+		head store.AuditHead
 		err  error
 	}
 	done := make(chan outcome, 1)
 	go func() {
 		err := st.Check()
 		var apps []store.App
+		var head store.AuditHead
 		if err == nil {
 			apps, err = st.Apps()
 		}
-		done <- outcome{len(apps), err}
+		if err == nil {
+			head, err = st.VerifyAudit()
+		}
+		done <- outcome{len(apps), head, err}
 	}()
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
@@ -403,7 +408,7 @@ func (h *Holder) check(out frames, st *store.Store) {
 				out.fail(o.err)
 				return
 			}
-			out.result(result{Apps: o.apps, Name: st.Name()})
+			out.result(result{Apps: o.apps, Name: st.Name(), Head: &o.head})
 			return
 		case <-t.C:
 			if err := out.write(frameWait, nil); err != nil {

@@ -92,10 +92,10 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	}
 
 	c, _ = Dial(path)
-	name, apps, err := c.Check()
+	name, apps, head, err := c.Check()
 	c.Close()
-	if err != nil || name != path || apps != 1 {
-		t.Errorf("Check = %q, %d, %v", name, apps, err)
+	if err != nil || name != path || apps != 1 || head.Seq == 0 || len(head.Hash) != 64 {
+		t.Errorf("Check = %q, %d, %v, %v", name, apps, head, err)
 	}
 
 	// Closed, the holder takes its socket with it and the file answers.
@@ -198,7 +198,7 @@ func TestHolderStillOpening(t *testing.T) {
 		c, err := Dial(path)
 		if err == nil {
 			defer c.Close()
-			_, _, err = c.Check()
+			_, _, _, err = c.Check()
 		}
 		checked <- err
 	}()
@@ -242,7 +242,7 @@ func TestHolderOfSchema1(t *testing.T) {
 		}
 	}
 	c, _ := Dial(path)
-	if _, _, err := c.Check(); err != nil {
+	if _, _, _, err := c.Check(); err != nil {
 		t.Errorf("the migrated file: %v", err)
 	}
 	c.Close()

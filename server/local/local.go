@@ -124,6 +124,7 @@ type result struct {
 	Count    int64           `json:"count,omitempty"`    // audit: events; backup: bytes
 	Apps     int             `json:"apps,omitempty"`     // check
 	Name     string          `json:"name,omitempty"`
+	Head     *store.AuditHead `json:"head,omitempty"` // check: the audit trail's newest event
 }
 
 type errorBody struct {
