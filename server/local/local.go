@@ -119,11 +119,11 @@ const (
 
 // result is the payload of a result frame.
 type result struct {
-	V        int             `json:"v"`
-	Decision *store.Decision `json:"decision,omitempty"` // verify
-	Count    int64           `json:"count,omitempty"`    // audit: events; backup: bytes
-	Apps     int             `json:"apps,omitempty"`     // check
-	Name     string          `json:"name,omitempty"`
+	V        int              `json:"v"`
+	Decision *store.Decision  `json:"decision,omitempty"` // verify
+	Count    int64            `json:"count,omitempty"`    // audit: events; backup: bytes
+	Apps     int              `json:"apps,omitempty"`     // check
+	Name     string           `json:"name,omitempty"`
 	Head     *store.AuditHead `json:"head,omitempty"` // check: the audit trail's newest event
 }
 
