@@ -39,9 +39,16 @@ type snapshot struct {
 	e   *Engine
 	ctx context.Context
 
-	mu  sync.Mutex // held while the first read fixes rev
-	rev int64
+	mu    sync.Mutex // held while the first read fixes rev; guards seen
+	rev   int64
+	seen  map[string]*clientv3.GetResponse // answers so far, by request: the revision never changes
+	bytes int                              // the size of the values in seen
 }
+
+// maxSeen bounds what a snapshot keeps of its answers, by the size of
+// their values: enough for the records a rule reads again and again (an
+// app's keys, once per key it creates), not a copy of a big table.
+const maxSeen = 4 << 20
 
 func (s *snapshot) Revision() uint64 {
 	rev, err := s.revision()
@@ -70,13 +77,25 @@ func (s *snapshot) revision() (int64, error) {
 // get reads at the snapshot's revision: linearizably if it is the first
 // read, else serializably from any member that has applied the revision,
 // falling back to the leader's view for a member that has not yet.
+//
+// The snapshot keeps its answers: a rule that reads the same records again
+// (the store checks a new key's name against every key of its app, once
+// per key it creates) asks the cluster once.
 func (s *snapshot) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
 	if s.e.isClosed() {
 		return nil, store.ErrClosed
 	}
+	op := clientv3.OpGet(key, opts...)
+	// A request is its range, limit and whether it asks for keys only
+	// (which scanBack alone does, sorted backwards).
+	req := fmt.Sprintf("%q %q %d %v", op.KeyBytes(), op.RangeBytes(), op.Limit(), op.IsKeysOnly())
 	ctx, cancel := s.e.request(s.ctx)
 	defer cancel()
 	s.mu.Lock()
+	if resp, ok := s.seen[req]; ok {
+		s.mu.Unlock()
+		return resp, nil
+	}
 	if s.rev == 0 {
 		defer s.mu.Unlock()
 		resp, err := s.e.cli.Get(ctx, key, opts...)
@@ -84,6 +103,7 @@ func (s *snapshot) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResp
 			return nil, s.e.readError(err)
 		}
 		s.rev = resp.Header.Revision
+		s.keep(req, resp)
 		return resp, nil
 	}
 	rev := s.rev
@@ -95,7 +115,27 @@ func (s *snapshot) get(key string, opts ...clientv3.OpOption) (*clientv3.GetResp
 	if err != nil {
 		return nil, s.e.readError(err)
 	}
+	s.mu.Lock()
+	s.keep(req, resp)
+	s.mu.Unlock()
 	return resp, nil
+}
+
+// keep remembers an answer, while the snapshot's answers are small; s.mu
+// is held.
+func (s *snapshot) keep(req string, resp *clientv3.GetResponse) {
+	n := 0
+	for _, kv := range resp.Kvs {
+		n += len(kv.Key) + len(kv.Value)
+	}
+	if s.bytes+n > maxSeen {
+		return
+	}
+	if s.seen == nil {
+		s.seen = map[string]*clientv3.GetResponse{}
+	}
+	s.seen[req] = resp
+	s.bytes += n
 }
 
 func (s *snapshot) Get(t store.Table, key []byte) ([]byte, error) {
@@ -103,7 +143,7 @@ func (s *snapshot) Get(t store.Table, key []byte) ([]byte, error) {
 	if err != nil || len(resp.Kvs) == 0 {
 		return nil, err
 	}
-	return value(resp.Kvs[0]), nil
+	return slices.Clone(value(resp.Kvs[0])), nil // the caller's to keep: a kept answer is shared
 }
 
 // value is a record's value: never nil, as nil means "no record".
