@@ -60,6 +60,7 @@ func (e *Engine) Commit(ctx context.Context, b *store.Batch) (uint64, error) {
 		}
 		return 0, e.commitError(err)
 	}
+	e.raise(resp.Header.Revision) // a refusal too: the snapshot it came from is out of date
 	if !resp.Succeeded {
 		return 0, store.ErrStale
 	}

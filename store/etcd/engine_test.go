@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"apiscopes/scopes"
 	"apiscopes/store"
 )
 
@@ -77,6 +78,7 @@ func TestCommitReadScan(t *testing.T) {
 	b := &store.Batch{}
 	for _, k := range keys {
 		b.Put(store.TableApps, []byte(k), []byte("v"+k))
+		b.Put(store.TableMeta, []byte(k), []byte("v"+k)) // read whole with a snapshot's first read
 	}
 	b.Put(store.TableNames, []byte("a"), []byte{}) // an empty value is a value
 	r1 := commit(t, e, b)
@@ -125,9 +127,17 @@ func TestCommitReadScan(t *testing.T) {
 		{"none", "d", store.ScanOptions{}, nil},
 		{"0xff prefix", "\xff", store.ScanOptions{Reverse: true}, []string{"\xff\xff"}},
 	}
-	for _, c := range cases {
-		if got := keysOf(scan(t, e, store.TableApps, c.prefix, c.o)); !slices.Equal(got, c.want) {
-			t.Errorf("%s: scan = %q, want %q", c.name, got, c.want)
+	for _, tb := range []store.Table{store.TableApps, store.TableMeta} {
+		for _, c := range cases {
+			if got := keysOf(scan(t, e, tb, c.prefix, c.o)); !slices.Equal(got, c.want) {
+				t.Errorf("%s %s: scan = %q, want %q", tb, c.name, got, c.want)
+			}
+		}
+		if v := get(t, e, tb, "b\xff"); string(v) != "vb\xff" {
+			t.Errorf("%s: get b\\xff = %q", tb, v)
+		}
+		if v := get(t, e, tb, "bb"); v != nil {
+			t.Errorf("%s: absent key read as %q", tb, v)
 		}
 	}
 	if got := scan(t, e, store.TableNames, "", store.ScanOptions{}); len(got) != 1 || got[0] != (kv{"a", ""}) {
@@ -569,5 +579,54 @@ func TestEngineErrors(t *testing.T) {
 	}
 	if err := e.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
+	}
+}
+
+// TestReadAnyMember: reads from any member still show the engine's own
+// commits at once, and never go back in time.
+func TestReadAnyMember(t *testing.T) {
+	prefix := newPrefix(t)
+	e := openEngine(t, prefix, func(c *Config) { c.ReadAnyMember = true })
+	other := openEngine(t, prefix)
+	last := uint64(0)
+	for i := range 60 {
+		w := e
+		if i%2 == 1 {
+			w = other // the other's commits become visible as e's stream or confirmations bring them
+		}
+		r := commit(t, w, put("scratch", "k", fmt.Sprint(i), fmt.Sprint(i), "x"))
+		err := e.Read(context.Background(), func(s store.Snapshot) error {
+			v, err := s.Get("scratch", []byte("k"))
+			if err != nil {
+				return err
+			}
+			rev := s.Revision()
+			if rev < last {
+				return fmt.Errorf("snapshot at %d after one at %d", rev, last)
+			}
+			last = rev
+			if w == e && (rev < r || string(v) != fmt.Sprint(i)) {
+				return fmt.Errorf("after its own commit %d at %d: snapshot at %d shows k=%q", i, r, rev, v)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A store on it.
+	st, err := store.New(e, store.WithMaintenance(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range 5 {
+		app, err := st.CreateApp(admin, fmt.Sprintf("app %d", i), scopes.Full())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.App(app.ID); err != nil || got.Name != app.Name {
+			t.Fatalf("the app just made: %+v, %v", got, err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -59,6 +60,18 @@ type Config struct {
 	// confirmed within: it confirms every third of it (see Current). Zero
 	// means 5 s; a negative value turns confirmation off.
 	MaxStaleness time.Duration
+	// Prefetch lists small tables that nearly every Read reads: the first
+	// read of a snapshot reads them whole in the same request, and later
+	// reads of them cost nothing. Nil means the meta table (the schema, id
+	// counters and audit head, read by every change); empty, none.
+	Prefetch []store.Table
+	// ReadAnyMember lets a Read start from whichever member answers,
+	// provided it has a leader and is no older than anything this engine
+	// has written, applied or confirmed, instead of with a linearizable
+	// read (a round of the leader's heartbeats to a quorum). A replica then
+	// sees its own changes and never goes back in time, but may miss for a
+	// moment a change another replica just made (see Read).
+	ReadAnyMember bool
 	// Logger receives the etcd client's logs (none if nil).
 	Logger *zap.Logger
 }
@@ -116,6 +129,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	if c.Prefetch == nil {
+		c.Prefetch = []store.Table{store.TableMeta}
+	}
 	return c
 }
 
@@ -135,6 +151,8 @@ type Engine struct {
 	follows   map[*follower]struct{}
 	advanced  chan struct{} // closed (and replaced) whenever a follower gets further
 	confirmed confirmation
+
+	floor atomic.Int64 // no snapshot is older: a revision this engine wrote, applied or confirmed
 }
 
 // Open connects to the cluster and checks that it answers a linearizable
@@ -242,6 +260,7 @@ func (e *Engine) currentRevision(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	e.raise(resp.Header.Revision)
 	return resp.Header.Revision, nil
 }
 

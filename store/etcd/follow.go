@@ -183,6 +183,7 @@ func (f *follower) advance(rev uint64) {
 		return
 	}
 	f.through.Store(rev)
+	f.e.raise(int64(rev))
 	f.e.mu.Lock()
 	close(f.e.advanced)
 	f.e.advanced = make(chan struct{})
