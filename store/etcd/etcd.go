@@ -1,0 +1,298 @@
+// Package etcd is the clustered engine of apiscopes: the store's tables as
+// keys of an etcd cluster under one prefix, so that any number of replicas
+// share one database.
+//
+// A record lives at Prefix + table + "/" + its key's raw bytes. A snapshot
+// is every key under the prefix at one etcd revision: the first read of a
+// Read is linearizable and fixes the revision, every later read asks for
+// that revision. A commit is one etcd transaction that compares every
+// condition and applies every operation, or none; a failed comparison is
+// store.ErrStale. The change stream is a watch on the prefix, delivered one
+// revision at a time; a replica that cannot confirm its watch is current
+// says so (Current), so that a server can fail closed.
+package etcd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"apiscopes/store"
+)
+
+// Config says which cluster to use and how.
+type Config struct {
+	// Endpoints are the cluster's client URLs (host:port, http://… or
+	// https://…). Requests are spread over them, and move to the others
+	// when one fails.
+	Endpoints []string
+	// Prefix is where the database lives in the cluster's keyspace
+	// ("/apiscopes/" if empty). One cluster holds as many databases as
+	// there are prefixes; a prefix is given a trailing "/" if it has none.
+	Prefix string
+	// TLS names the files of a TLS client: the cluster's CA and, for
+	// client certificate authentication, a certificate and its key.
+	TLS TLS
+	// Username and Password authenticate to a cluster with auth enabled.
+	Username, Password string
+
+	// DialTimeout bounds how long Open waits for the cluster (5 s if zero).
+	DialTimeout time.Duration
+	// KeepAliveTime is how long a connection may be quiet before the client
+	// pings the server (10 s if zero, gRPC's least), and KeepAliveTimeout
+	// how long it waits for the answer before it moves to another endpoint
+	// (5 s if zero).
+	KeepAliveTime, KeepAliveTimeout time.Duration
+	// RequestTimeout bounds each read and each commit (5 s if zero). A read
+	// that runs out fails; a commit that runs out has an unknown outcome
+	// (see ErrOutcomeUnknown).
+	RequestTimeout time.Duration
+	// MaxStaleness is the bound the engine keeps its change stream
+	// confirmed within: it confirms every third of it (see Current). Zero
+	// means 5 s; a negative value turns confirmation off.
+	MaxStaleness time.Duration
+	// Prefetch lists small tables that nearly every Read reads: the first
+	// read of a snapshot reads them whole in the same request, and later
+	// reads of them cost nothing. Nil means the meta table (the schema, id
+	// counters and audit head, read by every change); empty, none.
+	Prefetch []store.Table
+	// ReadAnyMember lets a Read start from whichever member answers,
+	// provided it has a leader and is no older than anything this engine
+	// has written, applied or confirmed, instead of with a linearizable
+	// read (a round of the leader's heartbeats to a quorum). A replica then
+	// sees its own changes and never goes back in time, but may miss for a
+	// moment a change another replica just made (see Read).
+	ReadAnyMember bool
+	// Logger receives the etcd client's logs (none if nil).
+	Logger *zap.Logger
+}
+
+// TLS names the files of a TLS client. All empty: plain connections,
+// unless an endpoint is an https:// URL, which is then verified against the
+// system's roots.
+type TLS struct {
+	CAFile   string // the cluster's certificate authority
+	CertFile string // the client's certificate, for client authentication
+	KeyFile  string // the certificate's key
+}
+
+func (t TLS) config(endpoints []string) (*tls.Config, error) {
+	if t == (TLS{}) {
+		for _, ep := range endpoints {
+			if strings.HasPrefix(ep, "https://") {
+				return &tls.Config{MinVersion: tls.VersionTLS12}, nil
+			}
+		}
+		return nil, nil
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("a TLS client certificate needs both its certificate and its key file")
+	}
+	info := transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile}
+	return info.ClientConfig()
+}
+
+// DefaultPrefix is where a database lives when Config.Prefix is empty.
+const DefaultPrefix = "/apiscopes/"
+
+func (c Config) withDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if !strings.HasSuffix(c.Prefix, "/") {
+		c.Prefix += "/"
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.KeepAliveTime <= 0 {
+		c.KeepAliveTime = 10 * time.Second
+	}
+	if c.KeepAliveTimeout <= 0 {
+		c.KeepAliveTimeout = 5 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.MaxStaleness == 0 {
+		c.MaxStaleness = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Prefetch == nil {
+		c.Prefetch = []store.Table{store.TableMeta}
+	}
+	return c
+}
+
+// Engine is a database in an etcd cluster. It implements store.Engine.
+type Engine struct {
+	cfg    Config
+	cli    *clientv3.Client
+	prefix string
+	name   string
+
+	ctx    context.Context // ended by Close: ends every follower and the confirmation loop
+	cancel context.CancelFunc
+	loops  sync.WaitGroup
+
+	mu        sync.Mutex
+	closed    bool
+	follows   map[*follower]struct{}
+	advanced  chan struct{} // closed (and replaced) whenever a follower gets further
+	confirmed confirmation
+
+	floor atomic.Int64 // no snapshot is older: a revision this engine wrote, applied or confirmed
+}
+
+// Open connects to the cluster and checks that it answers a linearizable
+// read within the dial timeout. It does not look at what is under the
+// prefix: store.New does (an empty prefix becomes a new database).
+func Open(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints given")
+	}
+	tlsCfg, err := cfg.TLS.config(cfg.Endpoints)
+	if err != nil {
+		return nil, fmt.Errorf("etcd TLS: %w", err)
+	}
+	e := &Engine{cfg: cfg, prefix: cfg.Prefix, follows: map[*follower]struct{}{}, advanced: make(chan struct{})}
+	e.name = fmt.Sprintf("the etcd cluster at %s (prefix %s)", strings.Join(cfg.Endpoints, ","), cfg.Prefix)
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            cfg.Endpoints,
+		DialTimeout:          cfg.DialTimeout,
+		DialKeepAliveTime:    cfg.KeepAliveTime,
+		DialKeepAliveTimeout: cfg.KeepAliveTimeout,
+		TLS:                  tlsCfg,
+		Username:             cfg.Username,
+		Password:             cfg.Password,
+		Logger:               cfg.Logger,
+		Context:              e.ctx,
+	})
+	if err != nil {
+		e.cancel()
+		return nil, fmt.Errorf("connect to %s: %w", e.name, err)
+	}
+	e.cli = cli
+	ctx, cancel := context.WithTimeout(e.ctx, cfg.DialTimeout)
+	defer cancel()
+	if _, err := e.currentRevision(ctx); err != nil {
+		cli.Close()
+		e.cancel()
+		return nil, fmt.Errorf("%s does not answer: %w", e.name, err)
+	}
+	if cfg.MaxStaleness > 0 {
+		e.loops.Add(1)
+		go e.confirmLoop(cfg.MaxStaleness / 3)
+	}
+	return e, nil
+}
+
+// OpenStore opens the database at cfg as a store: the engine, then the
+// domain on it with opts, named after the cluster in messages.
+func OpenStore(cfg Config, opts ...store.Option) (*store.Store, error) {
+	e, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.New(e, append([]store.Option{store.WithName(e.Name())}, opts...)...)
+}
+
+// Name is how messages name the database: the cluster and the prefix.
+func (e *Engine) Name() string { return e.name }
+
+// Prefix is where the database lives in the cluster's keyspace.
+func (e *Engine) Prefix() string { return e.prefix }
+
+// Client is the engine's etcd client, for what the store does not do
+// through the engine (a member list for a health page, an election).
+func (e *Engine) Client() *clientv3.Client { return e.cli }
+
+// Close ends every follower and the confirmation loop, and closes the
+// client. Calling it again does nothing.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	follows := make([]*follower, 0, len(e.follows))
+	for f := range e.follows {
+		follows = append(follows, f)
+	}
+	e.mu.Unlock()
+	e.cancel()
+	for _, f := range follows {
+		<-f.done
+	}
+	e.loops.Wait()
+	return e.cli.Close()
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
+
+// request bounds one request to the cluster by the request timeout, or by
+// ctx's deadline if that comes first.
+func (e *Engine) request(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.cfg.RequestTimeout)
+}
+
+// currentRevision is the cluster's revision now, by a linearizable read.
+func (e *Engine) currentRevision(ctx context.Context) (int64, error) {
+	resp, err := e.cli.Get(ctx, e.prefix, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	e.raise(resp.Header.Revision)
+	return resp.Header.Revision, nil
+}
+
+// Keys: Prefix + table + "/" + raw key.
+
+func (e *Engine) base(t store.Table) string { return e.prefix + string(t) + "/" }
+
+func (e *Engine) key(t store.Table, k []byte) string { return e.base(t) + string(k) }
+
+// split is the table and raw key of a key under the prefix; ok is false
+// for a key that is not a record of any table.
+func (e *Engine) split(k []byte) (t store.Table, key []byte, ok bool) {
+	if len(k) < len(e.prefix) || string(k[:len(e.prefix)]) != e.prefix {
+		return "", nil, false
+	}
+	rest := k[len(e.prefix):]
+	i := strings.IndexByte(string(rest), '/')
+	if i <= 0 {
+		return "", nil, false
+	}
+	return store.Table(rest[:i]), rest[i+1:], true
+}
+
+// prefixEnd is the first key after every key starting with p, which holds
+// a "/" and so always has one.
+func prefixEnd(p string) string {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return "\x00" // every key: etcd's "from key" range end
+}

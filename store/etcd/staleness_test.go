@@ -1,0 +1,96 @@
+package etcd
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+)
+
+// TestCurrent cuts a replica off the cluster behind a proxy that drops
+// every byte: it stops being current within the bound, while it still
+// answers from what it last had; once the network is back it is current
+// again and has caught up.
+func TestCurrent(t *testing.T) {
+	const bound = 2 * time.Second
+	var proxies []*proxy
+	var eps []string
+	for _, m := range cluster.members {
+		p := newProxy(t, m.endpoint())
+		proxies = append(proxies, p)
+		eps = append(eps, p.addr())
+	}
+	prefix := newPrefix(t)
+	replica, e := openStore(t, prefix, func(c *Config) { c.Endpoints = eps; c.MaxStaleness = bound })
+	writer, _ := openStore(t, prefix)
+
+	eventually(t, 10*time.Second, "the replica to be current", func() bool { return e.Current(bound) })
+	app, err := writer.CreateApp(admin, "Search", scopes.NewSet(scopes.ModelDeploy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, key, err := writer.CreateKey(admin, app.ID, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the replica to allow the new key", func() bool {
+		return verify(t, replica, text, scopes.ModelDeploy).Allowed
+	})
+	rev0, _ := e.Confirmed()
+
+	for _, p := range proxies {
+		p.cut()
+	}
+	cutAt := time.Now()
+	if err := writer.DeleteKey(admin, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, bound+time.Second, "the replica cut off to stop being current", func() bool { return !e.Current(bound) })
+	if rev, at := e.Confirmed(); !at.Before(cutAt) {
+		t.Fatalf("confirmed revision %d at %v, after the cut at %v", rev, at, cutAt)
+	}
+	// What it answers now may be stale: the key deleted on the writer is
+	// still allowed here. A server fails closed on !Current instead.
+	if d := verify(t, replica, text, scopes.ModelDeploy); !d.Allowed {
+		t.Fatalf("the replica cut off learnt of the deletion: %v", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	if err := e.Confirm(ctx); err == nil {
+		t.Fatal("a confirmation succeeded while the replica was cut off")
+	}
+	cancel()
+
+	for _, p := range proxies {
+		p.restore()
+	}
+	eventually(t, 20*time.Second, "the replica to be current again", func() bool { return e.Current(bound) })
+	if rev, _ := e.Confirmed(); rev <= rev0 {
+		t.Fatalf("confirmed revision %d, not after %d", rev, rev0)
+	}
+	// Current means caught up: the deletion is applied.
+	if d := verify(t, replica, text, scopes.ModelDeploy); d.Reason != store.UnknownKey {
+		t.Fatalf("a current replica allows a key deleted before: %v", d)
+	}
+}
+
+// TestCurrentQuiet: with nothing written, a replica stays current (the
+// watch reports its progress when asked), and other databases on the
+// cluster moving the revision on do not hold it back.
+func TestCurrentQuiet(t *testing.T) {
+	const bound = time.Second
+	_, e := openStore(t, newPrefix(t), func(c *Config) { c.MaxStaleness = bound })
+	other := openEngine(t, newPrefix(t))
+	eventually(t, 10*time.Second, "the replica to be current", func() bool { return e.Current(bound) })
+	for i := range 3 {
+		rev := commit(t, other, put(store.TableMeta, "x", string(rune('a'+i))))
+		eventually(t, 10*time.Second, "a confirmation past another database's change", func() bool {
+			r, _ := e.Confirmed()
+			return r >= rev
+		})
+	}
+	if !e.Current(bound) {
+		t.Fatal("not current after confirmations")
+	}
+}
