@@ -189,7 +189,10 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := http.StatusOK
-	if !d.Allowed {
+	switch {
+	case d.Reason == store.Unavailable:
+		status = http.StatusServiceUnavailable
+	case !d.Allowed:
 		status = http.StatusForbidden
 	}
 	writeJSON(w, status, NewResponse(d))

@@ -21,6 +21,11 @@ func Probes(st *store.Store) (live, ready http.HandlerFunc) {
 				Error: "the database is closed: this server is stopping"})
 			return
 		}
+		if !st.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, probeBody{Status: "unavailable",
+				Error: "cannot confirm the keys are current within --max-staleness: the cluster is out of reach"})
+			return
+		}
 		writeJSON(w, http.StatusOK, probeBody{Status: "ok"})
 	}
 	return live, ready

@@ -33,6 +33,8 @@ type Store struct {
 	appliedM sync.Mutex
 	unfollow func()
 
+	gate gate // on a cluster: whether Verify may answer from memory (fresh.go)
+
 	usageMu     sync.Mutex // one flush of last-used times at a time
 	usageWrites atomic.Int64
 
@@ -54,6 +56,7 @@ type options struct {
 	maintain time.Duration
 	name     string
 	preserve func() (string, error)
+	maxStale time.Duration
 }
 
 // WithClock sets the clock used for created-on dates, audit times and
@@ -123,6 +126,9 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	} else if err := s.sweepAll(); err != nil { // rolled keys whose grace ended while no process held the file
 		s.Close()
 		return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
+	}
+	if c, ok := s.eng.(Confirmer); ok && o.maxStale > 0 {
+		s.watchFreshness(c, o.maxStale)
 	}
 	go s.maintain(o.maintain)
 	return s, nil

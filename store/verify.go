@@ -17,12 +17,13 @@ const (
 	BadChecksum     Reason = "bad_checksum"
 	UnknownKey      Reason = "unknown_key"
 	UnknownScope    Reason = "unknown_scope"
+	Unavailable     Reason = "unavailable" // this replica cannot confirm it is current: it fails closed
 	ScopeNotGranted Reason = "scope_not_granted"
 	Expired         Reason = "expired"
 )
 
 // Reasons lists every reason, allowed first, for documentation and tests.
-var Reasons = []Reason{Allowed, Malformed, BadChecksum, UnknownKey, Expired, ScopeNotGranted, UnknownScope}
+var Reasons = []Reason{Allowed, Malformed, BadChecksum, UnknownKey, Expired, ScopeNotGranted, UnknownScope, Unavailable}
 
 // Decision is the answer to "may this key use this scope?".
 type Decision struct {
@@ -51,6 +52,8 @@ func (d Decision) String() string {
 		return fmt.Sprintf("denied: unknown scope %q", d.Scope)
 	case ScopeNotGranted:
 		return fmt.Sprintf("denied: app %q does not have scope %s", d.App.Name, d.Scope)
+	case Unavailable:
+		return "denied: this server cannot confirm its copy of the keys is current (the cluster is out of reach); try again or ask another replica"
 	}
 	return "denied: " + string(d.Reason)
 }
@@ -76,6 +79,10 @@ func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 	}
 	if len(key) != KeyLen {
 		d.Reason = Malformed
+		return d, nil
+	}
+	if s.gate.on && !s.gate.fresh.Load() {
+		d.Reason = Unavailable
 		return d, nil
 	}
 	digest := keyDigest(key)
