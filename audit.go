@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,32 +17,34 @@ import (
 // audit prints the audit log, newest first: a table for people, or with
 // --json one JSON object per line for log pipelines. It never prints a key:
 // the trail holds only key names and hints.
-func audit(db string, args []string, stdout, stderr io.Writer) int {
+func audit(db database, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("audit")
 	asJSON := fs.Bool("json", false, "")
 	verify := fs.Bool("verify", false, "")
-	fs.StringVar(&db, "db", db, "")
+	db.register(fs)
 	if code, ok := parseSub(fs, args, 0, 0, usage, stdout, stderr); !ok {
 		return code
 	}
-	path, err := dbPath(db)
+	if err := db.check(); err != nil {
+		fmt.Fprintf(stderr, "apiscopes audit: %v\n", err)
+		return 2
+	}
+	name, err := db.name()
+	if err == nil {
+		err = db.missing()
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "apiscopes:", err)
+		fmt.Fprintln(stderr, "apiscopes audit:", err)
 		return 1
 	}
 	empty := func() int {
 		if !*asJSON {
-			fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", path)
+			fmt.Fprintf(stderr, "apiscopes audit: the audit log of %s is empty: nothing has been changed yet\n", name)
 		}
 		return 0
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		// A mistyped --db must not read as an empty log; no file is made.
-		fmt.Fprintln(stderr, "apiscopes audit:", readError(path, err))
-		return 1
-	}
 	if *verify {
-		return verifyAudit(path, stdout, stderr)
+		return verifyAudit(db, name, stdout, stderr)
 	}
 
 	w := bufio.NewWriter(stdout)
@@ -55,19 +56,14 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 	}
 	var n int64
 	print := func() error {
-		return local.Reach(path, func(c *local.Conn) (err error) {
+		return db.reading(func(c *local.Conn) (err error) {
 			// The process holding the file streams its trail.
 			if n, err = c.Audit(write); err != nil {
 				return err
 			}
 			return w.Flush()
-		}, func() error {
-			st, err := openForReading(path)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			err = st.EachEvent(func(ev store.Event) error { n++; return write(ev) })
+		}, func(st *store.Store) error {
+			err := st.EachEvent(func(ev store.Event) error { n++; return write(ev) })
 			if err != nil {
 				return err
 			}
@@ -80,7 +76,7 @@ func audit(db string, args []string, stdout, stderr io.Writer) int {
 		err = progress(stderr, "Exporting the audit log…", print)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "apiscopes audit:", readError(path, err))
+		fmt.Fprintln(stderr, "apiscopes audit:", readError(name, err))
 		return 1
 	}
 	if n == 0 {
@@ -119,24 +115,19 @@ func cell(text string, width int) string {
 // hash chain from the first event and prints its head, for a copy kept
 // elsewhere to be compared with; a broken chain names the first event
 // altered, removed or inserted, and exits 1.
-func verifyAudit(path string, stdout, stderr io.Writer) int {
+func verifyAudit(db database, name string, stdout, stderr io.Writer) int {
 	var head store.AuditHead
-	err := local.Reach(path, func(c *local.Conn) (err error) {
+	err := db.reading(func(c *local.Conn) (err error) {
 		_, _, head, err = c.Check() // the holder's whole check walks the chain too
 		return err
-	}, func() error {
-		st, err := openForReading(path)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+	}, func(st *store.Store) (err error) {
 		head, err = st.VerifyAudit()
 		return err
 	})
 	if err != nil {
-		fmt.Fprintln(stderr, "apiscopes audit:", readError(path, err))
+		fmt.Fprintln(stderr, "apiscopes audit:", readError(name, err))
 		return 1
 	}
-	fmt.Fprintf(stdout, "The audit trail of %s is intact: %s\n", path, head)
+	fmt.Fprintf(stdout, "The audit trail of %s is intact: %s\n", name, head)
 	return 0
 }

@@ -35,7 +35,7 @@ database file, start apiscopes again.
 // backupCommand is `apiscopes backup OUT` until it is done, or until ctrl+c
 // or SIGTERM, which give it up cleanly: the temporary file goes, and OUT is
 // left as it was.
-func backupCommand(db string, args []string, stdout, stderr io.Writer) int {
+func backupCommand(db database, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return backupCmd(ctx, db, args, stdout, stderr)
@@ -44,13 +44,17 @@ func backupCommand(db string, args []string, stdout, stderr io.Writer) int {
 // backupCmd writes a consistent copy of the database to OUT, checked from
 // end to end before it is kept, unless ctx ends first. While a console or
 // serve holds the database, that process streams the copy.
-func backupCmd(ctx context.Context, db string, args []string, stdout, stderr io.Writer) int {
+func backupCmd(ctx context.Context, db database, args []string, stdout, stderr io.Writer) int {
 	fs := subcommandFlags("backup", &db)
 	if code, ok := parseSub(fs, args, 1, 1, backupUsage, stdout, stderr); !ok {
 		return code
 	}
 	out := fs.Arg(0)
-	path, err := dbPath(db)
+	if err := db.check(); err != nil {
+		fmt.Fprintf(stderr, "apiscopes backup: %v\n", err)
+		return 2
+	}
+	path, err := db.name()
 	if err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
@@ -62,19 +66,14 @@ func backupCmd(ctx context.Context, db string, args []string, stdout, stderr io.
 		}
 	}
 	var size int64
-	err = local.Reach(path, func(c *local.Conn) (err error) {
+	err = db.reading(func(c *local.Conn) (err error) {
 		if out == "-" {
 			_, err = c.Backup(interruptible{ctx, stdout})
 			return err
 		}
 		size, err = backupFromHolder(ctx, c, path, out)
 		return err
-	}, func() error {
-		st, err := openForReading(path)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+	}, func(st *store.Store) error {
 		if out == "-" {
 			_, err := bolt.WriteBackup(st, interruptible{ctx, stdout})
 			return err
@@ -155,7 +154,7 @@ func backupFromHolder(ctx context.Context, c *local.Conn, db, out string) (size 
 // checkCmd is `apiscopes check [FILE]`: bbolt's page check and the store's
 // invariants on a database or a backup, without writing to it. While a
 // console or serve holds the file, that process runs the check.
-func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
+func checkCmd(db database, args []string, stdout, stderr io.Writer) int {
 	fs := subcommandFlags("check", &db)
 	if code, ok := parseSub(fs, args, 0, 1, backupUsage, stdout, stderr); !ok {
 		return code
@@ -165,24 +164,27 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() == 1 {
-		db = fs.Arg(0)
+		if db.cluster() {
+			fmt.Fprintln(stderr, "apiscopes check: a file, or --etcd, not both")
+			return 2
+		}
+		db.path = fs.Arg(0)
 	}
-	path, err := dbPath(db)
+	if err := db.check(); err != nil {
+		fmt.Fprintf(stderr, "apiscopes check: %v\n", err)
+		return 2
+	}
+	path, err := db.name()
 	if err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", err)
 		return 1
 	}
 	var apps int
 	var head store.AuditHead
-	err = local.Reach(path, func(c *local.Conn) (err error) {
+	err = db.reading(func(c *local.Conn) (err error) {
 		_, apps, head, err = c.Check()
 		return err
-	}, func() error {
-		st, err := openForReading(path)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+	}, func(st *store.Store) error {
 		// Opening checked the file already; Check says so in one place.
 		if err := st.Check(); err != nil {
 			return err
@@ -202,9 +204,9 @@ func checkCmd(db string, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func subcommandFlags(name string, db *string) *flag.FlagSet {
+func subcommandFlags(name string, db *database) *flag.FlagSet {
 	fs := newFlagSet(name)
-	fs.StringVar(db, "db", *db, "database file")
+	db.register(fs)
 	return fs
 }
 

@@ -138,7 +138,7 @@ func TestBackupInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "copy.db")
 	var stdout, stderr bytes.Buffer
-	code := backupCmd(ctx, path, []string{out}, &stdout, &stderr)
+	code := backupCmd(ctx, database{path: path}, []string{out}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "backup interrupted; "+out+" was left as it was") {
 		t.Errorf("backup = %d, %q", code, stderr.String())
 	}
@@ -146,7 +146,7 @@ func TestBackupInterrupted(t *testing.T) {
 		t.Errorf("an interrupted backup left %v", entries)
 	}
 	stderr.Reset()
-	code = backupCmd(ctx, path, []string{"-"}, &stdout, &stderr)
+	code = backupCmd(ctx, database{path: path}, []string{"-"}, &stdout, &stderr)
 	if code != 1 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "backup interrupted") {
 		t.Errorf("backup - = %d, %d bytes, %q", code, stdout.Len(), stderr.String())
 	}

@@ -42,12 +42,12 @@ Usage:
   apiscopes scan [PATH…]           find API keys left in files (exit 1 if any); never prints them
   apiscopes usage [--unused-for 90d] [--json]
                                    when each app's scopes were last used, and refused checks
+  apiscopes migrate --from-db FILE --to-etcd ENDPOINTS (or back: --from-etcd … --to-db FILE)
+                                   copy a whole database between the file and an etcd cluster
   apiscopes version                print the version
   apiscopes -h                     show this help
 
-Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_DB):
-  --db PATH   database file (env APISCOPES_DB)
-              default: $XDG_DATA_HOME/apiscopes/apiscopes.db, else ~/.local/share/apiscopes/apiscopes.db
+`+databaseHelp+`
 
 In the console: n new app, enter edit, d delete, / filter, a audit log, ? all keys, q quit.
 `
@@ -59,7 +59,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stderr = redactKeys(stderr)
 	fs := newFlagSet("apiscopes")
-	db := fs.String("db", "", "database file")
+	var db database
+	db.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -70,22 +71,32 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch cmd := fs.Arg(0); cmd {
 	case "":
-		return console(*db, stdin, stdout, stderr)
+		if err := db.check(); err != nil {
+			fmt.Fprintf(stderr, "apiscopes: %v\n", err)
+			return 2
+		}
+		return console(db, stdin, stdout, stderr)
 	case "serve":
-		return serveCommand(fs.Args()[1:], *db, stdout, stderr)
+		return serveCommand(fs.Args()[1:], db, stdout, stderr)
 	case "verify":
-		return verifyCommand(fs.Args()[1:], *db, stdin, stdout, stderr)
+		return verifyCommand(fs.Args()[1:], db, stdin, stdout, stderr)
 	case "backup":
-		return backupCommand(*db, fs.Args()[1:], stdout, stderr)
+		return backupCommand(db, fs.Args()[1:], stdout, stderr)
 	case "check":
-		return checkCmd(*db, fs.Args()[1:], stdout, stderr)
+		return checkCmd(db, fs.Args()[1:], stdout, stderr)
 	case "audit":
-		return audit(*db, fs.Args()[1:], stdout, stderr)
+		return audit(db, fs.Args()[1:], stdout, stderr)
 	case "usage":
-		return usageCmd(*db, fs.Args()[1:], stdout, stderr)
+		return usageCmd(db, fs.Args()[1:], stdout, stderr)
 	case "scan":
-		return scanCmd(*db, fs.Args()[1:], stdin, stdout, stderr)
+		return scanCmd(db, fs.Args()[1:], stdin, stdout, stderr)
+	case "migrate":
+		return migrateCmd(fs.Args()[1:], stdout, stderr)
 	case "demo":
+		if db.cluster() {
+			fmt.Fprintln(stderr, "apiscopes demo: the demo never touches real data, so it takes no --etcd: it makes a throw-away file of its own")
+			return 2
+		}
 		return demo(fs.Args()[1:], stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "apiscopes", buildVersion())
@@ -164,19 +175,33 @@ func parseSub(fs *flag.FlagSet, args []string, min, max int, help string, stdout
 func isTerminal(f interface{ Fd() uintptr }) bool { return term.IsTerminal(f.Fd()) }
 
 // console opens the database and runs the console for the local user.
-func console(path string, stdin io.Reader, stdout, stderr io.Writer) int {
+func console(db database, stdin io.Reader, stdout, stderr io.Writer) int {
 	if f, ok := stdin.(*os.File); !ok || !isTerminal(f) {
 		fmt.Fprintln(stderr, "apiscopes: the console needs a terminal; run it in one (stdin is not a TTY)")
 		return 2
 	}
+	if db.cluster() {
+		st, err := db.openCluster(0)
+		if err != nil {
+			fmt.Fprintln(stderr, "apiscopes:", err)
+			return 1
+		}
+		defer st.Close()
+		return runConsole(st, stdin, stdout, stderr)
+	}
+	path := db.path
 	h, code, msg := openStore(path, stderr)
 	if h == nil {
 		fmt.Fprintln(stderr, msg)
 		return code
 	}
 	defer h.Close()
+	return runConsole(h.Store(), stdin, stdout, stderr)
+}
 
-	m := tui.New(tui.Options{Store: h.Store(), Actor: localActor()})
+// runConsole runs the console on st for the local user.
+func runConsole(st *store.Store, stdin io.Reader, stdout, stderr io.Writer) int {
+	m := tui.New(tui.Options{Store: st, Actor: localActor()})
 	defer m.Close()
 	if _, err := tea.NewProgram(m, tea.WithInput(stdin), tea.WithOutput(stdout)).Run(); err != nil {
 		fmt.Fprintln(stderr, "apiscopes:", err)

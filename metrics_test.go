@@ -43,7 +43,7 @@ func TestServeMetrics(t *testing.T) {
 	stderr := &lockedBuffer{}
 	done := make(chan int, 1)
 	args := []string{"--http", "127.0.0.1:0", "--backup-dir", filepath.Join(t.TempDir(), "backups")}
-	go func() { done <- serve(ctx, nil, args, path, &bytes.Buffer{}, stderr) }()
+	go func() { done <- serve(ctx, nil, args, database{path: path}, &bytes.Buffer{}, stderr) }()
 
 	api := strings.TrimSuffix(waitFor(t, stderr, readyURL)[1], "/v1/verify")
 	metrics := waitFor(t, stderr, metricsURL)[1]

@@ -46,9 +46,9 @@ type finding struct {
 }
 
 // scanCmd is `apiscopes scan [PATH…]`.
-func scanCmd(db string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func scanCmd(db database, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("scan")
-	fs.StringVar(&db, "db", db, "")
+	db.register(fs)
 	if code, ok := parseSub(fs, args, 0, 1<<20, scanUsage, stdout, stderr); !ok {
 		return code
 	}

@@ -18,6 +18,7 @@ import (
 	"charm.land/ssh"
 
 	"apiscopes/server"
+	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
 
@@ -28,6 +29,11 @@ and the verify API to services over HTTP.
 
 Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --db PATH              database file (default: as for the console)
+  --etcd ENDPOINTS       serve a database in an etcd cluster instead: any number of
+                         replicas on one cluster (see --etcd-prefix, TLS and auth
+                         flags in apiscopes -h); needs --host-key
+  --max-staleness DUR    with --etcd: how far behind the cluster a replica may be;
+                         past it, verify answers 503 unavailable (default 5s)
   --ssh ADDR             SSH console address (default 127.0.0.1:23234; "" turns it off)
   --admins FILE          authorized_keys file of admins (full rights)
   --viewers FILE         authorized_keys file of viewers (read-only)
@@ -76,7 +82,7 @@ const shutdownGrace = 10 * time.Second
 
 // serveCommand runs serve until the process is interrupted or terminated;
 // SIGHUP reloads the allow-lists, as it does sshd's configuration.
-func serveCommand(args []string, db string, stdout, stderr io.Writer) int {
+func serveCommand(args []string, db database, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -89,9 +95,10 @@ func serveCommand(args []string, db string, stdout, stderr io.Writer) int {
 // to sessions, finishes requests, stops backups and closes the store, which
 // writes the last-used times it holds. Each value on reload re-reads the
 // allow-lists.
-func serve(ctx context.Context, reload <-chan os.Signal, args []string, db string, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, reload <-chan os.Signal, args []string, db database, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve")
-	fs.StringVar(&db, "db", db, "")
+	db.register(fs)
+	maxStale := fs.Duration("max-staleness", 5*time.Second, "")
 	sshAddr := fs.String("ssh", "127.0.0.1:23234", "")
 	admins := fs.String("admins", "", "")
 	viewers := fs.String("viewers", "", "")
@@ -120,6 +127,19 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db strin
 		fmt.Fprintf(stderr, "apiscopes serve: %v\n", err)
 		return 2
 	}
+	if err := db.check(); err != nil {
+		fmt.Fprintf(stderr, "apiscopes serve: %v\n", err)
+		return 2
+	}
+	if db.cluster() && *sshAddr != "" && *hostKey == "" && (*admins != "" || *viewers != "" || *httpAddr == "") {
+		fmt.Fprintln(stderr, "apiscopes serve: --etcd needs --host-key FILE: every replica behind a load balancer "+
+			"must show the same host key, or SSH clients see it change")
+		return 2
+	}
+	if *maxStale <= 0 {
+		fmt.Fprintln(stderr, "apiscopes serve: --max-staleness must be positive, e.g. 5s")
+		return 2
+	}
 	if *backupDir != "" && *backupEvery <= 0 {
 		fmt.Fprintf(stderr, "apiscopes serve: --backup-every %v: give a positive interval, e.g. 1h\n", *backupEvery)
 		return 2
@@ -143,17 +163,30 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db strin
 			return 2
 		}
 	}
-	h, code, msg := openStore(db, stderr)
-	if h == nil {
-		fmt.Fprintln(stderr, msg)
-		return code
-	}
-	defer h.Close()
-	st := h.Store()
-	if sock, err := h.Listening(); err != nil {
-		logger.Warn("verify, audit, backup and check on this machine cannot reach the server", "err", err)
+	var st *store.Store
+	var closeDB func() error
+	if db.cluster() {
+		var err error
+		if st, err = db.openCluster(*maxStale); err != nil {
+			logger.Error("cannot open the database", "err", err)
+			return 1
+		}
+		defer st.Close()
+		closeDB = st.Close
+		logger.Info("replica", "db", st.Name(), "max-staleness", *maxStale)
 	} else {
-		logger.Info("local commands", "socket", sock)
+		h, code, msg := openStore(db.path, stderr)
+		if h == nil {
+			fmt.Fprintln(stderr, msg)
+			return code
+		}
+		defer h.Close()
+		st, closeDB = h.Store(), h.Close
+		if sock, err := h.Listening(); err != nil {
+			logger.Warn("verify, audit, backup and check on this machine cannot reach the server", "err", err)
+		} else {
+			logger.Info("local commands", "socket", sock)
+		}
 	}
 
 	failed := make(chan error, 3)
@@ -273,7 +306,7 @@ wait:
 		}
 	}
 	stopBackups() // before the database closes
-	if err := h.Close(); err != nil {
+	if err := closeDB(); err != nil {
 		logger.Error("closing the database", "err", err)
 		return 1
 	}

@@ -39,9 +39,9 @@ type usageLine struct {
 }
 
 // usageCmd is `apiscopes usage`.
-func usageCmd(db string, args []string, stdout, stderr io.Writer) int {
+func usageCmd(db database, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("usage")
-	fs.StringVar(&db, "db", db, "")
+	db.register(fs)
 	unusedFor := fs.String("unused-for", "", "")
 	asJSON := fs.Bool("json", false, "")
 	if code, ok := parseSub(fs, args, 0, 0, usageUsage, stdout, stderr); !ok {
@@ -55,17 +55,32 @@ func usageCmd(db string, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	path, err := dbPath(db)
+	if err := db.check(); err != nil {
+		fmt.Fprintf(stderr, "apiscopes usage: %v\n", err)
+		return 2
+	}
+	name, err := db.name()
+	if err == nil {
+		err = db.missing()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "apiscopes usage:", err)
 		return 2
 	}
-	st, err := openForReading(path)
+	code := 0
+	err = db.reading(nil, func(st *store.Store) error {
+		code = usageReport(st, window, *unusedFor, *asJSON, stdout, stderr)
+		return nil
+	})
 	if err != nil {
-		fmt.Fprintln(stderr, "apiscopes usage:", readError(path, err))
+		fmt.Fprintln(stderr, "apiscopes usage:", readError(name, err))
 		return 2
 	}
-	defer st.Close()
+	return code
+}
+
+// usageReport prints st's usage report.
+func usageReport(st *store.Store, window time.Duration, unusedFor string, asJSON bool, stdout, stderr io.Writer) int {
 	since, err := st.UsageSince()
 	if err == nil && since.IsZero() {
 		since = st.Now()
@@ -84,10 +99,10 @@ func usageCmd(db string, args []string, stdout, stderr io.Writer) int {
 	defer w.Flush()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	if !*asJSON {
+	if !asJSON {
 		if window > 0 && since.After(cutoff) {
 			fmt.Fprintf(w, "Tracking began %s, less than %s ago: \"unused\" means not used since then.\n",
-				since.UTC().Format("2006-01-02 15:04 UTC"), *unusedFor)
+				since.UTC().Format("2006-01-02 15:04 UTC"), unusedFor)
 		}
 		fmt.Fprintf(w, "%-32s %-20s %-24s %s\n", "APP", "SCOPE", "LAST USED", "DENIED")
 	}
@@ -96,7 +111,7 @@ func usageCmd(db string, args []string, stdout, stderr io.Writer) int {
 			if window > 0 && (!s.Granted || !s.LastUsed.Before(cutoff)) {
 				continue
 			}
-			if *asJSON {
+			if asJSON {
 				line := usageLine{AppID: a.App.ID, App: a.App.Name, Scope: string(s.Scope), Granted: s.Granted,
 					LastUsed: s.LastUsed, Denied: s.Denied, Since: since.UTC()}
 				line.App = jsonSafe(line.App)

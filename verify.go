@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"bufio"
 	"errors"
 	"flag"
@@ -17,7 +18,7 @@ import (
 	"apiscopes/server"
 	"apiscopes/server/local"
 	"apiscopes/store"
-	"apiscopes/store/bolt"
+	"apiscopes/store/etcd"
 )
 
 const verifyUsage = `Usage: apiscopes verify --scope ID [--json] [--db PATH] < key
@@ -37,10 +38,10 @@ Exit status: 0 allowed, 1 denied, 2 error. The reason is one line on stderr.
 const maxKeyInput = 4 << 10
 
 // verifyCommand is `apiscopes verify`: 0 allowed, 1 denied, 2 error.
-func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.Writer) int {
+func verifyCommand(args []string, db database, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("apiscopes verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&db, "db", db, "database file")
+	db.register(fs)
 	scope := fs.String("scope", os.Getenv("APISCOPES_SCOPE"), "scope id")
 	asJSON := fs.Bool("json", false, "write JSON")
 	fail := func(format string, a ...any) int {
@@ -78,22 +79,33 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 		return fail("%v", err)
 	}
 
-	if db == "" {
-		if db, err = bolt.DefaultPath(); err != nil {
+	if err := db.check(); err != nil {
+		return fail("%v", err)
+	}
+	var d store.Decision
+	if db.cluster() {
+		// One linearizable read of the key's digest, then its record and
+		// its app at that revision: no index is loaded.
+		d, err = verifyOnCluster(db, key, id)
+		if err != nil {
 			return fail("%v", err)
 		}
+		return decided(d, *asJSON, stdout, stderr)
 	}
-	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
-		return fail("no database at %s: create apps and keys in the console first, or pass --db PATH", db)
+	path, err := dbPath(db.path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fail("no database at %s: create apps and keys in the console first, or pass --db PATH", path)
 	}
 	// The process holding the file answers from its store; a free file is
 	// read for this one key.
-	var d store.Decision
-	err = local.Reach(db, func(c *local.Conn) (err error) {
+	err = local.Reach(path, func(c *local.Conn) (err error) {
 		d, err = c.Verify(key, id)
 		return err
 	}, func() (err error) {
-		d, err = local.VerifyFile(db, key, id, time.Now())
+		d, err = local.VerifyFile(path, key, id, time.Now())
 		return err
 	})
 	if errors.Is(err, store.ErrLocked) {
@@ -101,19 +113,44 @@ func verifyCommand(args []string, db string, stdin io.Reader, stdout, stderr io.
 	} else if err != nil {
 		return fail("%v", err)
 	}
-	if *asJSON {
+	return decided(d, *asJSON, stdout, stderr)
+}
+
+// decided writes a decision as verify reports it and returns the exit
+// status: 0 allowed, 1 denied, 2 unavailable.
+func decided(d store.Decision, asJSON bool, stdout, stderr io.Writer) int {
+	if asJSON {
 		if err := writeJSONLine(stdout, server.NewResponse(d)); err != nil {
-			return fail("write the decision: %v", err)
+			fmt.Fprintf(stderr, "apiscopes verify: write the decision: %v\n", err)
+			return 2
 		}
 	}
 	// The stable reason first, for scripts; then what it means, for people,
 	// with the stored names and hint it quotes escaped for the terminal.
 	why := strings.TrimPrefix(strings.TrimPrefix(d.String(), "denied: "), "allowed: ")
 	fmt.Fprintf(stderr, "%s: %s\n", d.Reason, store.SafeText(why))
-	if !d.Allowed {
+	switch {
+	case d.Reason == store.Unavailable:
+		return 2
+	case !d.Allowed:
 		return 1
 	}
 	return 0
+}
+
+// verifyOnCluster decides on one key with a linearizable read of a
+// cluster: nothing is loaded, and the check is not noted as a use.
+func verifyOnCluster(db database, key string, id scopes.ID) (d store.Decision, err error) {
+	eng, err := etcd.Open(db.config(-1))
+	if err != nil {
+		return d, err
+	}
+	defer eng.Close()
+	err = eng.Read(context.Background(), func(snap store.Snapshot) (err error) {
+		d, err = store.VerifySnapshot(snap, key, id, time.Now())
+		return err
+	})
+	return d, err
 }
 
 // readKey takes the key from APISCOPES_KEY, or from stdin: typed without

@@ -71,6 +71,16 @@ func (d Decision) String() string {
 // unknown key. The error is kept for callers that handle failures; every
 // refusal is a Decision.
 func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
+	return s.decide(key, scope, true)
+}
+
+// Lookup decides as Verify does without noting a use of the key or its
+// scope: for reports and scans, which must not make an unused key look used.
+func (s *Store) Lookup(key string, scope scopes.ID) (Decision, error) {
+	return s.decide(key, scope, false)
+}
+
+func (s *Store) decide(key string, scope scopes.ID, note bool) (Decision, error) {
 	d := Decision{Scope: scope}
 	si := scopes.Index(scope)
 	if si < 0 {
@@ -115,8 +125,10 @@ func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 	} else {
 		d.Reason = ScopeNotGranted
 	}
-	noteUse(e.use, now)
-	e.slot.use.note(si, d.Allowed, now)
+	if note {
+		noteUse(e.use, now)
+		e.slot.use.note(si, d.Allowed, now)
+	}
 	return d, nil
 }
 

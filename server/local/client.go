@@ -158,7 +158,17 @@ func (c *Conn) final(kind byte, payload []byte) (result, error) {
 // Verify asks the holder whether key may use scope. The holder answers
 // from its store, where the check counts as a use of the key.
 func (c *Conn) Verify(key string, scope scopes.ID) (store.Decision, error) {
-	if err := c.send(request{Op: "verify", Key: key, Scope: string(scope)}); err != nil {
+	return c.decide("verify", key, scope)
+}
+
+// Lookup is Verify for reports and scans: the holder decides the same way
+// but does not note the check as a use of the key.
+func (c *Conn) Lookup(key string, scope scopes.ID) (store.Decision, error) {
+	return c.decide("lookup", key, scope)
+}
+
+func (c *Conn) decide(op, key string, scope scopes.ID) (store.Decision, error) {
+	if err := c.send(request{Op: op, Key: key, Scope: string(scope)}); err != nil {
 		return store.Decision{}, err
 	}
 	kind, payload, err := c.next()

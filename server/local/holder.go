@@ -288,7 +288,7 @@ func (h *Holder) answer(c *net.UnixConn) {
 		return
 	}
 	switch req.Op {
-	case "verify":
+	case "verify", "lookup":
 		h.verify(out, req)
 	case "audit", "backup", "check":
 		st, err := h.wait(out)
@@ -326,7 +326,11 @@ func (h *Holder) verify(out frames, req request) {
 			out.fail(h.openFailed())
 			return
 		}
-		d, err = h.st.Verify(req.Key, scope)
+		if req.Op == "lookup" {
+			d, err = h.st.Lookup(req.Key, scope) // for reports and scans: not a use
+		} else {
+			d, err = h.st.Verify(req.Key, scope)
+		}
 	default:
 		d, err = readDecision(h.eng, req.Key, scope, time.Now())
 	}
