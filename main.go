@@ -47,7 +47,7 @@ Usage:
   apiscopes version                print the version
   apiscopes -h                     show this help
 
-`+databaseHelp+`
+` + databaseHelp + `
 
 In the console: n new app, enter edit, d delete, / filter, a audit log, ? all keys, q quit.
 `

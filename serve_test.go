@@ -53,7 +53,9 @@ func TestServe(t *testing.T) {
 	var stdout bytes.Buffer
 	stderr := &lockedBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- serve(ctx, nil, []string{"--http", "127.0.0.1:0"}, database{path: path}, &stdout, stderr) }()
+	go func() {
+		done <- serve(ctx, nil, []string{"--http", "127.0.0.1:0"}, database{path: path}, &stdout, stderr)
+	}()
 
 	var url string
 	deadline := time.Now().Add(5 * time.Second)
