@@ -156,3 +156,22 @@ func (d database) missing() error {
 	}
 	return nil
 }
+
+// openReplica opens a serving replica on the cluster: it fails closed past
+// maxStaleness, and takes part in the election of the one replica that does
+// the housekeeping (deleting rolled keys, sweeping, hot backups); leads
+// says whether this one does now.
+func (d database) openReplica(maxStaleness time.Duration) (st *store.Store, leads func() bool, err error) {
+	cfg := d.config(maxStaleness)
+	eng, err := etcd.Open(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := eng.Lead()
+	st, err = store.New(eng, store.WithName(eng.Name()), store.WithMaxStaleness(maxStaleness),
+		store.WithHousekeeping(l.Held))
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, l.Held, nil
+}

@@ -165,9 +165,10 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 	}
 	var st *store.Store
 	var closeDB func() error
+	var lead func() bool // on a cluster: whether this replica does the housekeeping
 	if db.cluster() {
 		var err error
-		if st, err = db.openCluster(*maxStale); err != nil {
+		if st, lead, err = db.openReplica(*maxStale); err != nil {
 			logger.Error("cannot open the database", "err", err)
 			return 1
 		}
@@ -264,7 +265,7 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 		finished := make(chan struct{})
 		go func() {
 			defer close(finished)
-			bolt.KeepBackups(bctx, st, *backupDir, *backupEvery, 0, func(path string, err error) {
+			bolt.KeepBackupsWhile(bctx, st, *backupDir, *backupEvery, 0, lead, func(path string, err error) {
 				if err != nil {
 					logger.Error("backup failed", "dir", *backupDir, "err", err)
 					return

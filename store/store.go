@@ -35,6 +35,9 @@ type Store struct {
 
 	gate gate // on a cluster: whether Verify may answer from memory (fresh.go)
 
+	leads   func() bool // nil: this store does the housekeeping; else while it returns true
+	swept   bool        // the first sweep as leader went over everything
+
 	usageMu     sync.Mutex // one flush of last-used times at a time
 	usageWrites atomic.Int64
 
@@ -57,7 +60,14 @@ type options struct {
 	name     string
 	preserve func() (string, error)
 	maxStale time.Duration
+	leads    func() bool
 }
+
+// WithHousekeeping makes the store delete rolled keys after their grace
+// and sweep what deleted apps left only while leads says so: of replicas
+// sharing a cluster, one does it (store/etcd's Lead). Last-used times are
+// written by every replica, each for the checks it answered.
+func WithHousekeeping(leads func() bool) Option { return func(o *options) { o.leads = leads } }
 
 // WithClock sets the clock used for created-on dates, audit times and
 // expiry (the system clock unless testing). An injected clock is read for
@@ -123,6 +133,8 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	s.unfollow = unfollow
 	if s.readOnly {
 		o.maintain = 0 // a read-only store writes nothing, not even last-used times
+	} else if s.leads = o.leads; s.leads != nil {
+		// a replica: the elected one sweeps, from its maintenance loop
 	} else if err := s.sweepAll(); err != nil { // rolled keys whose grace ended while no process held the file
 		s.Close()
 		return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
@@ -204,7 +216,22 @@ func (s *Store) maintain(every time.Duration) {
 			return
 		case <-t.C:
 			_ = s.flushUsage(false)
-			_ = s.sweep()
+			s.housekeep()
 		}
+	}
+}
+
+// housekeep deletes rolled keys past their grace and sweeps, if this store
+// does the housekeeping; a replica newly elected first goes over everything.
+func (s *Store) housekeep() {
+	switch {
+	case s.leads == nil:
+		_ = s.sweep()
+	case !s.leads():
+		s.swept = false
+	case !s.swept:
+		s.swept = s.sweepAll() == nil
+	default:
+		_ = s.sweep()
 	}
 }

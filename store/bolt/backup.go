@@ -222,6 +222,14 @@ func ListBackups(dir string) ([]string, error) {
 // the new file or the reason it failed, goes to report (if not nil); a
 // failure does not stop the next attempt.
 func KeepBackups(ctx context.Context, st *store.Store, dir string, every time.Duration, keep int, report func(path string, err error)) {
+	KeepBackupsWhile(ctx, st, dir, every, keep, nil, report)
+}
+
+// KeepBackupsWhile is KeepBackups for one of several replicas: a backup is
+// taken only when leads (if not nil) says this replica does the
+// housekeeping.
+func KeepBackupsWhile(ctx context.Context, st *store.Store, dir string, every time.Duration, keep int,
+	leads func() bool, report func(path string, err error)) {
 	if report == nil {
 		report = func(string, error) {}
 	}
@@ -235,7 +243,9 @@ func KeepBackups(ctx context.Context, st *store.Store, dir string, every time.Du
 		if ctx.Err() != nil {
 			return
 		}
-		report(HotBackup(st, dir, keep))
+		if leads == nil || leads() {
+			report(HotBackup(st, dir, keep))
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -1,0 +1,80 @@
+package etcd
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Housekeeping (hot backups, deleting rolled keys after their grace,
+// sweeping) is done by one replica at a time, elected through the cluster
+// (concurrency.Election): two replicas would only make the same changes
+// twice and race on them. The election lives beside the database's prefix,
+// not under it, so its keys never reach the change stream.
+
+// Leadership is a replica's standing in the housekeeping election.
+type Leadership struct {
+	held atomic.Bool
+	done chan struct{}
+}
+
+// Held reports whether this replica leads now.
+func (l *Leadership) Held() bool { return l.held.Load() }
+
+// Done is closed when the campaign has ended (the engine closed).
+func (l *Leadership) Done() <-chan struct{} { return l.done }
+
+// leaseTTL is how long a leader that vanished (killed, cut off) keeps the
+// lead: the next replica takes over within about this long.
+const leaseTTL = 10 // seconds
+
+// Lead campaigns, until the engine closes, to be the replica that does the
+// housekeeping; Held says when it is. A lost lease (a partition) is
+// campaigned for again.
+func (e *Engine) Lead() *Leadership {
+	l := &Leadership{done: make(chan struct{})}
+	host, _ := os.Hostname()
+	id := host + "/" + strconv.Itoa(os.Getpid())
+	key := strings.TrimSuffix(e.prefix, "/") + ".leader"
+	e.loops.Add(1)
+	go func() {
+		defer e.loops.Done()
+		defer close(l.done)
+		for e.ctx.Err() == nil {
+			e.campaign(l, key, id)
+			select {
+			case <-e.ctx.Done():
+			case <-time.After(time.Second): // a failed campaign: try again shortly
+			}
+		}
+	}()
+	return l
+}
+
+// campaign holds one session: it wins the election (waiting for its turn),
+// leads while the session lives, and steps down when it ends.
+func (e *Engine) campaign(l *Leadership, key, id string) {
+	sess, err := concurrency.NewSession(e.cli, concurrency.WithTTL(leaseTTL), concurrency.WithContext(e.ctx))
+	if err != nil {
+		return
+	}
+	defer sess.Close()
+	el := concurrency.NewElection(sess, key)
+	if err := el.Campaign(e.ctx, id); err != nil {
+		return
+	}
+	l.held.Store(true)
+	defer l.held.Store(false)
+	select {
+	case <-sess.Done(): // the lease expired: another replica may lead now
+	case <-e.ctx.Done():
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		el.Resign(ctx)
+		cancel()
+	}
+}
