@@ -84,9 +84,9 @@ type ScanOptions struct {
 type OpKind uint8
 
 const (
-	OpPut         OpKind = iota + 1 // set Key to Value
-	OpDelete                        // remove Key
-	OpDeletePrefix                  // remove every key starting with Key
+	OpPut          OpKind = iota + 1 // set Key to Value
+	OpDelete                         // remove Key
+	OpDeletePrefix                   // remove every key starting with Key
 )
 
 // Op is one write of a Batch.

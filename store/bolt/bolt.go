@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,12 @@ type Engine struct {
 	follows map[int]func(store.ChangeSet)
 	next    int
 	closed  bool
+	log     []store.ChangeSet // the latest change sets, for a follower that starts behind
 }
+
+// followLog is how many change sets the engine keeps for a follower that
+// starts behind; one further behind is sent a Resync.
+const followLog = 64
 
 // Options configure Open.
 type Options struct {
@@ -206,12 +212,13 @@ func (s snapshot) Scan(t store.Table, prefix []byte, o store.ScanOptions, fn fun
 	c := b.Cursor()
 	var k, v []byte
 	step := c.Next
-	switch {
-	case !o.Reverse && o.From != nil:
-		k, v = c.Seek(o.From)
-	case !o.Reverse:
-		k, v = c.Seek(prefix)
-	default:
+	if !o.Reverse {
+		start := prefix
+		if o.From != nil && bytes.Compare(o.From, prefix) > 0 {
+			start = o.From
+		}
+		k, v = c.Seek(start)
+	} else {
 		step = c.Prev
 		k, v = lastBefore(c, prefix, o.From)
 	}
@@ -226,18 +233,13 @@ func (s snapshot) Scan(t store.Table, prefix []byte, o store.ScanOptions, fn fun
 	return nil
 }
 
-// lastBefore positions c at the last key with prefix, before from if set.
+// lastBefore positions c at the last key with prefix, and before from if
+// from is set: a reverse scan's first entry.
 func lastBefore(c *bbolt.Cursor, prefix, from []byte) ([]byte, []byte) {
-	if from != nil {
-		if k, _ := c.Seek(from); k == nil {
-			return c.Last()
-		}
-		return c.Prev()
+	end := prefixEnd(prefix) // nil: no key sorts after the prefix's keys
+	if from != nil && (end == nil || bytes.Compare(from, end) < 0) {
+		end = from
 	}
-	if len(prefix) == 0 {
-		return c.Last()
-	}
-	end := prefixEnd(prefix)
 	if end == nil {
 		return c.Last()
 	}
@@ -315,7 +317,10 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 				}
 			}
 		}
-		meta := tx.Bucket([]byte(store.TableMeta))
+		meta, err := tx.CreateBucketIfNotExists([]byte(store.TableMeta))
+		if err != nil {
+			return err
+		}
 		rev := snapshot{tx}.Revision() + 1
 		cs.Revision = rev
 		return meta.Put(revisionKey, beBytes(rev))
@@ -326,6 +331,10 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 	case err != nil:
 		return 0, &store.WriteError{Path: e.path, Err: err}
 	}
+	e.log = append(e.log, cs)
+	if len(e.log) > 2*followLog {
+		e.log = slices.Clone(e.log[len(e.log)-followLog:])
+	}
 	for _, apply := range e.follows {
 		apply(cs)
 	}
@@ -334,17 +343,39 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 
 // Follow implements store.Engine. Only this process writes the file while
 // it holds it, so every change set is one of its own commits, delivered
-// from within Commit.
-func (e *Engine) Follow(_ uint64, apply func(store.ChangeSet)) (func(), error) {
+// from within Commit; a follower that starts behind is first given the
+// change sets it missed, or a Resync if they are no longer kept.
+func (e *Engine) Follow(after uint64, apply func(store.ChangeSet)) (func(), error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return nil, store.ErrClosed
+	}
+	var rev uint64
+	if err := e.view(func(tx *bbolt.Tx) error { rev = snapshot{tx}.Revision(); return nil }); err != nil {
+		return nil, err
+	}
+	if after < rev {
+		if len(e.log) == 0 || e.log[0].Revision > after+1 {
+			apply(store.ChangeSet{Revision: rev, Resync: true})
+		} else {
+			for _, cs := range e.log {
+				if cs.Revision > after {
+					apply(cs)
+				}
+			}
+		}
+	}
 	id := e.next
 	e.next++
 	e.follows[id] = apply
+	var once sync.Once
 	return func() {
-		e.mu.Lock()
-		delete(e.follows, id)
-		e.mu.Unlock()
+		once.Do(func() {
+			e.mu.Lock()
+			delete(e.follows, id)
+			e.mu.Unlock()
+		})
 	}, nil
 }
 
@@ -391,6 +422,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.follows = map[int]func(store.ChangeSet){}
 	return e.db.Close()
 }
 
