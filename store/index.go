@@ -119,7 +119,19 @@ func (u *update) loadFrom(snap Snapshot) error {
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Digest entries whose key is gone were left by an app's deletion (its
+	// keys go in one range removal); the next sweep removes them.
+	return snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+		if len(k) == sha256.Size && len(v) == 16 {
+			if _, ok := u.ix.byID[btoi(v[8:])]; !ok {
+				u.ix.orphans[[sha256.Size]byte(k)] = btoi(v[8:])
+			}
+		}
+		return nil
+	})
 }
 
 // reset empties the index for a reload, keeping what is known of each
@@ -131,6 +143,7 @@ func (u *update) reset() {
 		u.uses[id] = e.use
 	}
 	u.ix.byID = map[uint64]*keyEntry{}
+	u.ix.orphans = map[[sha256.Size]byte]uint64{}
 	for _, slot := range u.ix.slots {
 		slot.app.Store(nil)
 	}

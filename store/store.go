@@ -33,6 +33,7 @@ type Store struct {
 	appliedM sync.Mutex
 	unfollow func()
 
+	writeMu     sync.Mutex // one change at a time from this process (see commitRule)
 	usageMu     sync.Mutex // one flush of last-used times at a time
 	usageWrites atomic.Int64
 
@@ -179,9 +180,22 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-// maintain runs until Close, every interval writing due last-used times and
-// deleting rolled keys whose grace period has passed. A failure is retried
-// on the next round: neither job loses anything by waiting.
+// Maintain does the background work once, now: it writes the last-used
+// times due to be written, deletes the rolled keys whose grace period has
+// passed (each with its audit record), and removes the digest entries left
+// behind by deleted apps, each job in changes small enough for any engine.
+// The store runs it every WithMaintenance interval; with the interval at
+// zero, the caller runs it when it likes. A read-only store does nothing.
+func (s *Store) Maintain() error {
+	if s.readOnly {
+		return nil
+	}
+	return errors.Join(s.flushUsage(false), s.sweep())
+}
+
+// maintain runs until Close, every interval doing Maintain's work. A
+// failure is retried on the next round: neither job loses anything by
+// waiting.
 func (s *Store) maintain(every time.Duration) {
 	defer close(s.stopped)
 	if every <= 0 {
@@ -195,8 +209,7 @@ func (s *Store) maintain(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_ = s.flushUsage(false)
-			_ = s.sweep()
+			_ = s.Maintain()
 		}
 	}
 }
