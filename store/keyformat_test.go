@@ -4,9 +4,19 @@ import (
 	"errors"
 	"hash/crc32"
 	"math/big"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
+
+// testRandom is a deterministic stream standing in for crypto/rand.
+func testRandom(seed byte) *rand.ChaCha8 {
+	var s [32]byte
+	for i := range s {
+		s[i] = seed + byte(i)
+	}
+	return rand.NewChaCha8(s)
+}
 
 // goodKey is a well-formed key made from a fixed secret.
 var goodKey = func() string {

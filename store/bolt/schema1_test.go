@@ -12,7 +12,7 @@ import (
 
 func copyFixture(t *testing.T) string {
 	t.Helper()
-	src, err := os.Open("../../testdata/schema1.db")
+	src, err := os.Open("testdata/schema1.db")
 	if err != nil {
 		t.Fatal(err)
 	}
