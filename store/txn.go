@@ -32,7 +32,8 @@ type txn struct {
 	counter map[string]uint64 // id counters as this attempt will leave them
 	events  int               // audit events recorded
 
-	madeKeys map[uint64]map[string]bool // folded names of keys this attempt made, by app
+	keyNameSnap  map[uint64]map[string]bool // folded key names in the snapshot, by app, read when first asked
+	keyNameDelta map[uint64]map[string]bool // folded key names this attempt made (true) or removed (false), by app
 }
 
 // change runs rule as one atomic, audited change by actor, again on a
