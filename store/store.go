@@ -120,6 +120,7 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	if s.readOnly {
 		o.maintain = 0 // a read-only store writes nothing, not even last-used times
 	} else if err := s.sweepAll(); err != nil { // rolled keys whose grace ended while no process held the file
+		close(s.stopped) // no maintenance runs yet: Close must not wait for it
 		s.Close()
 		return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
 	}
