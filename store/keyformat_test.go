@@ -208,3 +208,11 @@ func FuzzCheckKey(f *testing.F) {
 		}
 	})
 }
+
+func TestCRC32OfAString(t *testing.T) {
+	for _, s := range []string{"", "a", goodKey, goodKey[:KeyLen-checksumLen], strings.Repeat("\xff", 100)} {
+		if got, want := crc32IEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("crc32IEEE(%q) = %08x, want %08x", s, got, want)
+		}
+	}
+}
