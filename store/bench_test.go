@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"apiscopes/scopes"
 )
@@ -359,4 +360,26 @@ func BenchmarkCheckKey(b *testing.B) {
 		b.Fatalf("baseline accepted %d of %d keys", ok, n)
 	}
 	b.ReportMetric(float64(check)/float64(baseline), "x-baseline")
+}
+
+// A key's slot fits in a map slot, so the digest map keeps it inline: a
+// larger one would be stored behind a pointer and cost every check another
+// read from memory.
+func TestKeySlotFitsAMapSlot(t *testing.T) {
+	if size := unsafe.Sizeof(keySlot{}); size > 128 {
+		t.Errorf("a keySlot is %d bytes; Go keeps only map values of up to 128 bytes inline", size)
+	}
+	at := time.Date(2026, 12, 2, 13, 4, 5, 678, time.UTC)
+	for _, k := range []Key{
+		{ID: 1, AppID: 2, Name: "n", Hint: "h", CreatedBy: "c", CreatedAt: at},
+		{ID: 1, CreatedAt: at, ExpiresAt: at.Add(time.Hour), DeleteAt: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)},
+	} {
+		slot := newKeySlot(k, nil, nil)
+		if got := slot.key(); got != k {
+			t.Errorf("a key through its slot: %+v, want %+v", got, k)
+		}
+		if slot.deadline != (!k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero()) {
+			t.Errorf("key %+v: deadline %v", k, slot.deadline)
+		}
+	}
 }

@@ -43,7 +43,7 @@ func (s *Store) flushUsage(all bool) error {
 		if used <= e.use.persisted || !all && now-e.use.writtenAt < int64(usageEvery) {
 			continue
 		}
-		todo = append(todo, pending{e.use, keyKey(e.key.AppID, id), e.digest, used})
+		todo = append(todo, pending{e.use, keyKey(e.appID, id), e.digest, used})
 	}
 	s.ix.mu.Unlock()
 	for len(todo) > 0 {

@@ -79,36 +79,36 @@ func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 		return d, nil
 	}
 	digest := keyDigest(key)
-	e := s.ix.lookup(&digest)
+	k, found := s.ix.lookup(&digest)
 	var app *App
-	if e != nil {
-		app = e.slot.app.Load()
+	if found {
+		app = k.app.app.Load()
 	}
 	if app == nil {
 		d.Reason = unknownReason(key)
 		return d, nil
 	}
 	var now int64
-	if e.key.ExpiresAt.IsZero() && e.key.DeleteAt.IsZero() {
+	if !k.deadline {
 		now = s.clock.coarseNano()
 	} else {
 		t := s.clock.now()
-		switch e.key.State(t) {
+		switch k.key().State(t) {
 		case KeyGone:
 			return Decision{Scope: scope, Reason: UnknownKey}, nil
 		case KeyExpired:
-			d.Reason, d.App, d.Key = Expired, *app, e.key
+			d.Reason, d.App, d.Key = Expired, *app, k.key()
 			return d, nil
 		}
 		now = t.UnixNano()
 	}
-	d.App, d.Key = *app, e.key
+	d.App, d.Key = *app, k.key()
 	if app.Scopes&bit != 0 {
 		d.Allowed, d.Reason = true, Allowed
 	} else {
 		d.Reason = ScopeNotGranted
 	}
-	noteUse(e.use, now)
+	noteUse(k.use, now)
 	return d, nil
 }
 
