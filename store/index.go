@@ -26,6 +26,7 @@ type index struct {
 	byID    map[uint64]*keyInfo
 	slots   map[uint64]*appSlot
 	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
+	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
 	rev     uint64                       // the last revision applied
 }
 
@@ -78,6 +79,7 @@ func (k *keySlot) key() Key {
 type keyInfo struct {
 	digest   [sha256.Size]byte
 	appID    uint64
+	name     string // folded
 	deleteAt time.Time
 	use      *useCell
 }
@@ -91,7 +93,8 @@ type useCell struct {
 }
 
 func newIndex() *index {
-	ix := &index{byID: map[uint64]*keyInfo{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{}}
+	ix := &index{byID: map[uint64]*keyInfo{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{},
+		names: map[uint64]map[string]int{}}
 	ix.cur.Store(&ixState{base: map[[sha256.Size]byte]keySlot{}, over: map[[sha256.Size]byte]keySlot{}})
 	return ix
 }
@@ -169,6 +172,7 @@ func (u *update) reset() {
 	}
 	u.ix.byID = map[uint64]*keyInfo{}
 	u.ix.orphans = map[[sha256.Size]byte]uint64{}
+	u.ix.names = map[uint64]map[string]int{}
 	for _, slot := range u.ix.slots {
 		slot.app.Store(nil)
 	}
@@ -214,18 +218,26 @@ func (u *update) putKey(rec keyRecord) {
 		u.ix.slots[rec.AppID] = slot
 	}
 	var use *useCell
-	if old, ok := u.ix.byID[rec.ID]; ok {
+	old, known := u.ix.byID[rec.ID]
+	if known {
 		use = old.use
 	} else if kept, ok := u.uses[rec.ID]; ok {
 		use = kept
 	} else {
 		use = &useCell{}
 	}
+	folded := FoldName(rec.Name)
+	if !known {
+		if u.ix.names[rec.AppID] == nil {
+			u.ix.names[rec.AppID] = map[string]int{}
+		}
+		u.ix.names[rec.AppID][folded]++
+	}
 	var digest [sha256.Size]byte
 	copy(digest[:], rec.Digest)
 	k := rec.key()
 	u.changed[digest] = newKeySlot(k, slot, use)
-	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, deleteAt: k.DeleteAt, use: use}
+	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, name: folded, deleteAt: k.DeleteAt, use: use}
 	delete(u.ix.orphans, digest)
 }
 
@@ -235,6 +247,14 @@ func (u *update) dropKey(id uint64, orphan bool) {
 		return
 	}
 	delete(u.ix.byID, id)
+	if names := u.ix.names[old.appID]; names != nil {
+		if names[old.name]--; names[old.name] <= 0 {
+			delete(names, old.name)
+		}
+		if len(names) == 0 {
+			delete(u.ix.names, old.appID)
+		}
+	}
 	u.changed[old.digest] = keySlot{}
 	if orphan {
 		u.ix.orphans[old.digest] = id
@@ -316,6 +336,18 @@ func (ix *index) appOf(id uint64) (uint64, bool) {
 func (ix *index) hasKey(id uint64) bool {
 	_, ok := ix.appOf(id)
 	return ok
+}
+
+// keyNamed reports whether app appID has a key of this folded name, if the
+// index shows revision rev: ok is false when it shows another, and the
+// caller reads its snapshot instead.
+func (ix *index) keyNamed(appID uint64, folded string, rev uint64) (taken, ok bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.rev != rev {
+		return false, false
+	}
+	return ix.names[appID][folded] > 0, true
 }
 
 // lastUsed is the latest use of key id known in memory, which may be newer

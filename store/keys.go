@@ -71,7 +71,8 @@ func (t *txn) createKey(app *appRecord, name string, o KeyOptions) (string, keyR
 
 // keyNameTaken reports whether app appID has a key of this name (folded),
 // among the keys in the snapshot and those this attempt made or removed.
-// The snapshot's names are read once per app and attempt, so a load of many
+// The index answers when it shows the snapshot's revision; otherwise the
+// snapshot's names are read once per app and attempt, so a load of many
 // keys into one app reads its keys once a change, not once a key.
 func (t *txn) keyNameTaken(appID uint64, name string) (bool, error) {
 	folded := FoldName(name)
@@ -79,6 +80,14 @@ func (t *txn) keyNameTaken(appID uint64, name string) (bool, error) {
 		return v, nil
 	}
 	names, ok := t.keyNameSnap[appID]
+	if !ok && t.s != nil {
+		// The index knows every app's key names; it answers for the
+		// snapshot when it shows the snapshot's revision, as it does but
+		// for a moment after another process's change.
+		if taken, ok := t.s.ix.keyNamed(appID, folded, t.snap.Revision()); ok {
+			return taken, nil
+		}
+	}
 	if !ok {
 		names = map[string]bool{}
 		err := t.snap.Scan(TableKeys, itob(appID), ScanOptions{}, func(_, v []byte) error {
