@@ -67,8 +67,8 @@ func (d Decision) String() string {
 // (CheckKey) only for a key it does not hold, to tell a typo from an
 // unknown key. The error is kept for callers that handle failures; every
 // refusal is a Decision.
-func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
-	d := Decision{Scope: scope}
+func (s *Store) Verify(key string, scope scopes.ID) (d Decision, err error) {
+	d.Scope = scope                  // d is the result itself: the decision is built where the caller reads it
 	bit := scopes.Set(0).With(scope) // one lookup for both questions: is it a scope, is it granted
 	if bit == 0 {
 		d.Reason = UnknownScope
@@ -95,7 +95,8 @@ func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
 		t := s.clock.now()
 		switch k.key().State(t) {
 		case KeyGone:
-			return Decision{Scope: scope, Reason: UnknownKey}, nil
+			d.Reason = UnknownKey
+			return d, nil
 		case KeyExpired:
 			d.Reason, d.App, d.Key = Expired, *app, k.key()
 			return d, nil
