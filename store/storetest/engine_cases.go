@@ -158,7 +158,12 @@ func testEngineSnapshot(t *testing.T, e *env) {
 		if snap.Revision() != rev1 {
 			return fmt.Errorf("snapshot revision %d, last commit %d", snap.Revision(), rev1)
 		}
-		wg.Go(func() { rev2 = commit(t, eng, put(store.TableApps, "k", "two", "k2", "new")) })
+		wg.Go(func() {
+			var err error
+			if rev2, err = eng.Commit(ctx, put(store.TableApps, "k", "two", "k2", "new")); err != nil {
+				t.Errorf("Commit beside a reader: %v", err)
+			}
+		})
 		for range 3 {
 			if v, _ := snap.Get(store.TableApps, []byte("k")); string(v) != "one" {
 				return fmt.Errorf("the snapshot changed under its reader: %q", v)
@@ -301,7 +306,11 @@ func testEngineFollow(t *testing.T, e *env) {
 	for w := range 4 { // commits from several goroutines still arrive in revision order
 		wg.Go(func() {
 			for i := range 10 {
-				rev := commit(t, eng, put(store.TableAudit, fmt.Sprintf("%d-%02d", w, i), "x"))
+				rev, err := eng.Commit(ctx, put(store.TableAudit, fmt.Sprintf("%d-%02d", w, i), "x"))
+				if err != nil {
+					t.Errorf("Commit: %v", err)
+					return
+				}
 				mu.Lock()
 				revs = append(revs, rev)
 				mu.Unlock()
