@@ -25,10 +25,10 @@ func TestActorIsCleanedOnWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.RollKey(mallory, key.ID, time.Hour); err != nil {
+	if _, _, _, err := s.RollKey(mallory, key.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SetScopes(mallory, app.ID, scopes.Full()); err != nil {
+	if _, err := s.SaveApp(mallory, app, app.Name, scopes.Full()); err != nil {
 		t.Fatal(err)
 	}
 	apps, err := s.Apps()

@@ -1,6 +1,11 @@
 package store
 
-import "apiscopes/scopes"
+import (
+	"errors"
+	"fmt"
+
+	"apiscopes/scopes"
+)
 
 // AppSpec describes one app of a bulk load: its name, scopes and the names
 // of the keys to generate for it.
@@ -18,53 +23,85 @@ const bulkBatch = 8
 // CreateApps creates many apps and their keys through the same rules and
 // audit records as CreateApp and CreateKey, a few apps to a change: loading
 // ten thousand apps takes seconds, not minutes of commits. It returns how
-// many apps it created; on an error, the apps before the failing one exist
-// (the count says how many) and none after it, so a caller can resume with
-// specs[created:].
+// many apps it created: on an error, the apps of specs[:created] exist and
+// none after them, so a caller can resume with specs[created:] (the failing
+// spec first). An app with more keys than one change holds is made in
+// several changes; its key names are checked before the first, and should
+// a later one fail to be written the app is deleted again.
 //
 // The keys' text is generated and then forgotten, so nobody can use them:
 // this is for demonstrations and load tests that need keys to exist, not
 // for keys a service will hold. Those are made with CreateKey.
 func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error) {
+	if err := s.mayWrite(&actor); err != nil {
+		return 0, err
+	}
 	for created < len(specs) {
 		n := 1
 		for n < len(specs)-created && n < bulkBatch && opsFor(specs[created:created+n+1]) <= maxBulkOps {
 			n++
 		}
-		spec := specs[created]
 		if n == 1 && opsFor(specs[created:created+1]) > maxBulkOps {
-			if err := s.createLargeApp(actor, spec); err != nil {
+			if err := s.createLargeApp(actor, specs[created]); err != nil {
 				return created, err
 			}
 			created++
 			continue
 		}
-		chunk := specs[created : created+n]
-		err := s.change(actor, func(t *txn) error {
-			for _, spec := range chunk {
-				app, err := t.createApp(spec.Name, spec.Scopes)
-				if err != nil {
-					return err
-				}
-				for _, kn := range spec.Keys {
-					if _, _, err := t.createKey(&app, kn, KeyOptions{}); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		err := s.createChunk(actor, specs[created:created+n])
+		switch {
+		case err == nil:
+			created += n
+		case n == 1:
 			return created, err
+		default:
+			// One spec of the chunk is at fault: make the apps before it
+			// one at a time, so that the count points at it.
+			for _, spec := range specs[created : created+n] {
+				if err := s.createChunk(actor, []AppSpec{spec}); err != nil {
+					return created, err
+				}
+				created++
+			}
 		}
-		created += len(chunk)
 	}
 	return created, nil
 }
 
+// createChunk creates a few apps and their keys in one change.
+func (s *Store) createChunk(actor Actor, chunk []AppSpec) error {
+	return s.change(actor, func(t *txn) error {
+		for _, spec := range chunk {
+			app, err := t.createApp(spec.Name, spec.Scopes)
+			if err != nil {
+				return err
+			}
+			for _, kn := range spec.Keys {
+				if _, _, err := t.createKey(&app, kn, KeyOptions{}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // createLargeApp creates an app with more keys than one change holds: the
-// app with its first keys, then the rest a group at a time.
+// app with its first keys, then the rest a group at a time. The key names
+// are checked first, so only a failure to write can stop it half way; the
+// app is then deleted again.
 func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
+	seen := make(map[string]bool, len(spec.Keys))
+	for _, kn := range spec.Keys {
+		clean, err := CleanName(kn)
+		if err != nil {
+			return err
+		}
+		if seen[FoldName(clean)] {
+			return &NameError{Name: clean, Err: ErrKeyNameTaken}
+		}
+		seen[FoldName(clean)] = true
+	}
 	per := (maxBulkOps - 5) / 5
 	first := spec.Keys[:min(per, len(spec.Keys))]
 	var id uint64
@@ -81,7 +118,10 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
 		}
 		return nil
 	})
-	for rest := spec.Keys[len(first):]; err == nil && len(rest) > 0; {
+	if err != nil {
+		return err
+	}
+	for rest := spec.Keys[len(first):]; len(rest) > 0; {
 		group := rest[:min(per, len(rest))]
 		rest = rest[len(group):]
 		err = s.change(actor, func(t *txn) error {
@@ -96,8 +136,14 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
 			}
 			return nil
 		})
+		if err != nil {
+			if derr := s.DeleteApp(actor, id); derr != nil && !errors.Is(derr, ErrNotFound) {
+				return fmt.Errorf("%w (app %d was left with some of its keys: %v)", err, id, derr)
+			}
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 // maxBulkOps is the most operations one bulk change may hold.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -17,27 +16,25 @@ import (
 //
 // Verify reads an immutable state swapped atomically: a large base map and
 // a small overlay of recent changes, merged into a new base when it grows.
-// Each change set costs a copy of the overlay, not of the base.
+// Each change set costs a copy of the overlay, not of the base. The maps
+// hold what Verify needs of a key in the map's own slot (see keySlot), so a
+// lookup reads the slot and then only the key's app and its note of use.
 type index struct {
 	cur atomic.Pointer[ixState]
 
 	mu      sync.Mutex // held by apply and by the readers of the fields below
-	byID    map[uint64]*keyEntry
+	byID    map[uint64]*keyInfo
 	slots   map[uint64]*appSlot
 	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
+	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
 	rev     uint64                       // the last revision applied
 }
 
 // ixState is one immutable generation of the digest map.
 type ixState struct {
-	base map[uint64]*keyEntry // by short(digest)
-	over map[uint64]*keyEntry // newer chains, shadowing base; a nil chain: none
+	base map[[sha256.Size]byte]keySlot
+	over map[[sha256.Size]byte]keySlot // newer slots, shadowing base; one with no app: removed
 }
-
-// short is the part of a digest the maps are keyed by: a map of 8-byte keys
-// is a quarter the size of one of digests, so more of it stays in the CPU's
-// cache. Entries whose digests share it are chained.
-func short(d *[sha256.Size]byte) uint64 { return binary.LittleEndian.Uint64(d[:8]) }
 
 // appSlot is an app as Verify sees it; every key of the app points to its
 // slot, so a change of scopes is one pointer swap for all of them.
@@ -48,14 +45,46 @@ type appSlot struct {
 
 func newAppSlot() *appSlot { return &appSlot{use: newScopeUse()} }
 
-// keyEntry is one key. It is never changed once published: a changed key is
-// a new entry sharing the old one's use.
-type keyEntry struct {
-	digest [sha256.Size]byte
-	next   *keyEntry
-	slot   *appSlot
-	key    Key
-	use    *useCell
+// keySlot is one key as Verify reads it, stored in the digest map's slot
+// itself: Go keeps map values of up to 128 bytes inline, so the lookup
+// that finds the digest has the key beside it, where a pointer to it would
+// cost another read from memory (the larger part of a check among many
+// keys). Times are kept as seconds and nanoseconds (a Key's three times
+// would not fit).
+type keySlot struct {
+	app                      *appSlot // nil in an overlay: the key is gone
+	use                      *useCell
+	id, appID                uint64
+	name, hint, createdBy    string
+	createdS, expiresS, delS int64
+	createdN, expiresN, delN int32
+	deadline                 bool // it expires or is scheduled for deletion
+}
+
+func newKeySlot(k Key, app *appSlot, use *useCell) keySlot {
+	return keySlot{app: app, use: use, id: k.ID, appID: k.AppID, name: k.Name, hint: k.Hint, createdBy: k.CreatedBy,
+		createdS: k.CreatedAt.Unix(), createdN: int32(k.CreatedAt.Nanosecond()),
+		expiresS: k.ExpiresAt.Unix(), expiresN: int32(k.ExpiresAt.Nanosecond()),
+		delS: k.DeleteAt.Unix(), delN: int32(k.DeleteAt.Nanosecond()),
+		deadline: !k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero()}
+}
+
+// key is the slot's key (in UTC, as stored; a zero time stays zero).
+func (k *keySlot) key() Key {
+	return Key{ID: k.id, AppID: k.appID, Name: k.name, Hint: k.hint, CreatedBy: k.createdBy,
+		CreatedAt: time.Unix(k.createdS, int64(k.createdN)).UTC(),
+		ExpiresAt: time.Unix(k.expiresS, int64(k.expiresN)).UTC(),
+		DeleteAt:  time.Unix(k.delS, int64(k.delN)).UTC()}
+}
+
+// keyInfo is what the index keeps of a key for the store's own work: the
+// sweep, the flush of last-used times and lookups by id.
+type keyInfo struct {
+	digest   [sha256.Size]byte
+	appID    uint64
+	name     string // folded
+	deleteAt time.Time
+	use      *useCell
 }
 
 // useCell is what is known of a key's use: the latest recognised check, and
@@ -67,23 +96,22 @@ type useCell struct {
 }
 
 func newIndex() *index {
-	ix := &index{byID: map[uint64]*keyEntry{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{}}
-	ix.cur.Store(&ixState{base: map[uint64]*keyEntry{}, over: map[uint64]*keyEntry{}})
+	ix := &index{byID: map[uint64]*keyInfo{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{},
+		names: map[uint64]map[string]int{}}
+	ix.cur.Store(&ixState{base: map[[sha256.Size]byte]keySlot{}, over: map[[sha256.Size]byte]keySlot{}})
 	return ix
 }
 
 // lookup finds the key with the given digest.
-func (ix *index) lookup(digest *[sha256.Size]byte) *keyEntry {
+func (ix *index) lookup(digest *[sha256.Size]byte) (keySlot, bool) {
 	st := ix.cur.Load()
-	sh := short(digest)
-	e, ok := st.over[sh]
-	if !ok {
-		e = st.base[sh]
+	if len(st.over) > 0 {
+		if k, ok := st.over[*digest]; ok {
+			return k, k.app != nil
+		}
 	}
-	for e != nil && e.digest != *digest {
-		e = e.next
-	}
-	return e
+	k, ok := st.base[*digest]
+	return k, ok
 }
 
 // load fills an empty index from a snapshot.
@@ -120,7 +148,19 @@ func (u *update) loadFrom(snap Snapshot) error {
 		u.noteUsage(k, v)
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// Digest entries whose key is gone were left by an app's deletion (its
+	// keys go in one range removal); the next sweep removes them.
+	return snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+		if len(k) == sha256.Size && len(v) == 16 {
+			if _, ok := u.ix.byID[btoi(v[8:])]; !ok {
+				u.ix.orphans[[sha256.Size]byte(k)] = btoi(v[8:])
+			}
+		}
+		return nil
+	})
 }
 
 // reset empties the index for a reload, keeping what is known of each
@@ -128,10 +168,12 @@ func (u *update) loadFrom(snap Snapshot) error {
 func (u *update) reset() {
 	u.fresh = true
 	u.uses = map[uint64]*useCell{}
-	for id, e := range u.ix.byID {
-		u.uses[id] = e.use
+	for id, k := range u.ix.byID {
+		u.uses[id] = k.use
 	}
-	u.ix.byID = map[uint64]*keyEntry{}
+	u.ix.byID = map[uint64]*keyInfo{}
+	u.ix.orphans = map[[sha256.Size]byte]uint64{}
+	u.ix.names = map[uint64]map[string]int{}
 	for _, slot := range u.ix.slots {
 		slot.app.Store(nil)
 	}
@@ -141,43 +183,16 @@ func (u *update) reset() {
 // update is one change set being applied: the writer's view of the digest
 // map, published by commit.
 type update struct {
-	ix     *index
-	chains map[uint64]*keyEntry // changed chains
-	fresh  bool                 // a reload: chains are the whole map
-	uses   map[uint64]*useCell  // a reload: use kept from before
+	ix      *index
+	changed map[[sha256.Size]byte]keySlot // changed digests; a slot with no app: removed
+	fresh   bool                          // a reload: changed is the whole map
+	uses    map[uint64]*useCell           // a reload: use kept from before
 }
 
 // begin starts an update; the index's lock is held until commit.
 func (ix *index) begin() *update {
 	ix.mu.Lock()
-	return &update{ix: ix, chains: map[uint64]*keyEntry{}}
-}
-
-func (u *update) chain(sh uint64) *keyEntry {
-	if c, ok := u.chains[sh]; ok || u.fresh {
-		return c
-	}
-	return u.ix.cur.Load().find(sh)
-}
-
-func (st *ixState) find(sh uint64) *keyEntry {
-	if e, ok := st.over[sh]; ok {
-		return e
-	}
-	return st.base[sh]
-}
-
-// setChain replaces the chain of sh with entries (copied, so published
-// entries are never changed).
-func (u *update) setChain(sh uint64, entries []*keyEntry) {
-	var head *keyEntry
-	for i := len(entries) - 1; i >= 0; i-- {
-		e := *entries[i]
-		e.next = head
-		head = &e
-		u.ix.byID[e.key.ID] = head
-	}
-	u.chains[sh] = head
+	return &update{ix: ix, changed: map[[sha256.Size]byte]keySlot{}}
 }
 
 func (u *update) putApp(app App) {
@@ -198,30 +213,33 @@ func (u *update) dropApp(id uint64) {
 }
 
 func (u *update) putKey(rec keyRecord) {
-	e := &keyEntry{key: rec.key()}
-	copy(e.digest[:], rec.Digest)
 	slot, ok := u.ix.slots[rec.AppID]
 	if !ok { // the app's record comes later in this change set
 		slot = newAppSlot()
 		u.ix.slots[rec.AppID] = slot
 	}
-	e.slot = slot
-	if old, ok := u.ix.byID[rec.ID]; ok {
-		e.use = old.use
-	} else if use, ok := u.uses[rec.ID]; ok {
-		e.use = use
+	var use *useCell
+	old, known := u.ix.byID[rec.ID]
+	if known {
+		use = old.use
+	} else if kept, ok := u.uses[rec.ID]; ok {
+		use = kept
 	} else {
-		e.use = &useCell{}
+		use = &useCell{}
 	}
-	sh := short(&e.digest)
-	var entries []*keyEntry
-	for c := u.chain(sh); c != nil; c = c.next {
-		if c.key.ID != rec.ID {
-			entries = append(entries, c)
+	folded := FoldName(rec.Name)
+	if !known {
+		if u.ix.names[rec.AppID] == nil {
+			u.ix.names[rec.AppID] = map[string]int{}
 		}
+		u.ix.names[rec.AppID][folded]++
 	}
-	u.setChain(sh, append(entries, e))
-	delete(u.ix.orphans, e.digest)
+	var digest [sha256.Size]byte
+	copy(digest[:], rec.Digest)
+	k := rec.key()
+	u.changed[digest] = newKeySlot(k, slot, use)
+	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, name: folded, deleteAt: k.DeleteAt, use: use}
+	delete(u.ix.orphans, digest)
 }
 
 func (u *update) dropKey(id uint64, orphan bool) {
@@ -230,14 +248,15 @@ func (u *update) dropKey(id uint64, orphan bool) {
 		return
 	}
 	delete(u.ix.byID, id)
-	sh := short(&old.digest)
-	var entries []*keyEntry
-	for c := u.chain(sh); c != nil; c = c.next {
-		if c.key.ID != id {
-			entries = append(entries, c)
+	if names := u.ix.names[old.appID]; names != nil {
+		if names[old.name]--; names[old.name] <= 0 {
+			delete(names, old.name)
+		}
+		if len(names) == 0 {
+			delete(u.ix.names, old.appID)
 		}
 	}
-	u.setChain(sh, entries)
+	u.changed[old.digest] = keySlot{}
 	if orphan {
 		u.ix.orphans[old.digest] = id
 	}
@@ -268,39 +287,39 @@ func (u *update) commit(rev uint64) {
 		u.ix.rev = rev
 	}
 	if u.fresh {
-		base := make(map[uint64]*keyEntry, len(u.chains))
-		for sh, c := range u.chains {
-			if c != nil {
-				base[sh] = c
+		base := make(map[[sha256.Size]byte]keySlot, len(u.changed))
+		for d, k := range u.changed {
+			if k.app != nil {
+				base[d] = k
 			}
 		}
-		u.ix.cur.Store(&ixState{base: base, over: map[uint64]*keyEntry{}})
+		u.ix.cur.Store(&ixState{base: base, over: map[[sha256.Size]byte]keySlot{}})
 		return
 	}
-	if len(u.chains) == 0 {
+	if len(u.changed) == 0 {
 		return
 	}
 	st := u.ix.cur.Load()
-	next := &ixState{base: st.base, over: make(map[uint64]*keyEntry, len(st.over)+len(u.chains))}
-	for sh, c := range st.over {
-		next.over[sh] = c
+	next := &ixState{base: st.base, over: make(map[[sha256.Size]byte]keySlot, len(st.over)+len(u.changed))}
+	for d, k := range st.over {
+		next.over[d] = k
 	}
-	for sh, c := range u.chains {
-		next.over[sh] = c
+	for d, k := range u.changed {
+		next.over[d] = k
 	}
 	if len(next.over) > mergeAt(len(st.base)) {
-		base := make(map[uint64]*keyEntry, len(st.base)+len(next.over))
-		for sh, c := range st.base {
-			base[sh] = c
+		base := make(map[[sha256.Size]byte]keySlot, len(st.base)+len(next.over))
+		for d, k := range st.base {
+			base[d] = k
 		}
-		for sh, c := range next.over {
-			if c == nil {
-				delete(base, sh)
+		for d, k := range next.over {
+			if k.app == nil {
+				delete(base, d)
 			} else {
-				base[sh] = c
+				base[d] = k
 			}
 		}
-		next = &ixState{base: base, over: map[uint64]*keyEntry{}}
+		next = &ixState{base: base, over: map[[sha256.Size]byte]keySlot{}}
 	}
 	u.ix.cur.Store(next)
 }
@@ -309,8 +328,8 @@ func (u *update) commit(rev uint64) {
 func (ix *index) appOf(id uint64) (uint64, bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if e, ok := ix.byID[id]; ok {
-		return e.key.AppID, true
+	if k, ok := ix.byID[id]; ok {
+		return k.appID, true
 	}
 	return 0, false
 }
@@ -318,6 +337,18 @@ func (ix *index) appOf(id uint64) (uint64, bool) {
 func (ix *index) hasKey(id uint64) bool {
 	_, ok := ix.appOf(id)
 	return ok
+}
+
+// keyNamed reports whether app appID has a key of this folded name, if the
+// index shows revision rev: ok is false when it shows another, and the
+// caller reads its snapshot instead.
+func (ix *index) keyNamed(appID uint64, folded string, rev uint64) (taken, ok bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.rev != rev {
+		return false, false
+	}
+	return ix.names[appID][folded] > 0, true
 }
 
 // lastUsed is the latest use of key id known in memory, which may be newer
@@ -337,8 +368,8 @@ func (ix *index) dueForDeletion(now time.Time) []uint64 {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var due []uint64
-	for id, e := range ix.byID {
-		if e.key.Deleting(now) {
+	for id, k := range ix.byID {
+		if !k.deleteAt.IsZero() && !now.Before(k.deleteAt) {
 			due = append(due, id)
 		}
 	}

@@ -43,13 +43,24 @@ func checksum(body string) string {
 // checksum62 is checksum as an array, which CheckKey compares without
 // building a string.
 func checksum62(body string) [checksumLen]byte {
-	n := crc32.ChecksumIEEE([]byte(body))
+	n := crc32IEEE(body)
 	var out [checksumLen]byte
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = base62[n%62]
 		n /= 62
 	}
 	return out
+}
+
+// crc32IEEE is crc32.ChecksumIEEE of a string, byte by byte from the
+// standard table: converting the string to a []byte for the library's
+// faster path would allocate on every mistyped key a service presents.
+func crc32IEEE(s string) uint32 {
+	crc := ^uint32(0)
+	for i := range len(s) {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ crc>>8
+	}
+	return ^crc
 }
 
 // CheckKey validates the form and checksum of key text. It reads nothing

@@ -4,9 +4,19 @@ import (
 	"errors"
 	"hash/crc32"
 	"math/big"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
+
+// testRandom is a deterministic stream standing in for crypto/rand.
+func testRandom(seed byte) *rand.ChaCha8 {
+	var s [32]byte
+	for i := range s {
+		s[i] = seed + byte(i)
+	}
+	return rand.NewChaCha8(s)
+}
 
 // goodKey is a well-formed key made from a fixed secret.
 var goodKey = func() string {
@@ -197,4 +207,12 @@ func FuzzCheckKey(f *testing.F) {
 			t.Fatalf("CheckKey accepted %q with a wrong checksum", key)
 		}
 	})
+}
+
+func TestCRC32OfAString(t *testing.T) {
+	for _, s := range []string{"", "a", goodKey, goodKey[:KeyLen-checksumLen], strings.Repeat("\xff", 100)} {
+		if got, want := crc32IEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("crc32IEEE(%q) = %08x, want %08x", s, got, want)
+		}
+	}
 }

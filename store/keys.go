@@ -70,19 +70,56 @@ func (t *txn) createKey(app *appRecord, name string, o KeyOptions) (string, keyR
 }
 
 // keyNameTaken reports whether app appID has a key of this name (folded),
-// among the keys in the snapshot and those this attempt made.
+// among the keys in the snapshot and those this attempt made or removed.
+// The index answers when it shows the snapshot's revision; otherwise the
+// snapshot's names are read once per app and attempt, so a load of many
+// keys into one app reads its keys once a change, not once a key.
 func (t *txn) keyNameTaken(appID uint64, name string) (bool, error) {
 	folded := FoldName(name)
-	if t.madeKeys[appID][folded] {
-		return true, nil
+	if v, ok := t.keyNameDelta[appID][folded]; ok {
+		return v, nil
 	}
-	recs, err := t.keys(appID)
-	for _, r := range recs {
-		if FoldName(r.Name) == folded {
-			return true, err
+	names, ok := t.keyNameSnap[appID]
+	if !ok && t.s != nil {
+		// The index knows every app's key names; it answers for the
+		// snapshot when it shows the snapshot's revision, as it does but
+		// for a moment after another process's change.
+		if taken, ok := t.s.ix.keyNamed(appID, folded, t.snap.Revision()); ok {
+			return taken, nil
 		}
 	}
-	return false, err
+	if !ok {
+		names = map[string]bool{}
+		err := t.snap.Scan(TableKeys, itob(appID), ScanOptions{}, func(_, v []byte) error {
+			var rec struct {
+				Name string `json:"name"`
+			}
+			if err := decode(v, &rec); err != nil {
+				return err
+			}
+			names[FoldName(rec.Name)] = true
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		if t.keyNameSnap == nil {
+			t.keyNameSnap = map[uint64]map[string]bool{}
+		}
+		t.keyNameSnap[appID] = names
+	}
+	return names[folded], nil
+}
+
+// noteKeyName records that this attempt made (or removed) a key name.
+func (t *txn) noteKeyName(appID uint64, name string, present bool) {
+	if t.keyNameDelta == nil {
+		t.keyNameDelta = map[uint64]map[string]bool{}
+	}
+	if t.keyNameDelta[appID] == nil {
+		t.keyNameDelta[appID] = map[string]bool{}
+	}
+	t.keyNameDelta[appID][FoldName(name)] = present
 }
 
 // insertKey draws a new key of app and writes it with its digest entry,
@@ -111,13 +148,7 @@ func (t *txn) insertKey(app *appRecord, name string, expires time.Time) (string,
 		CreatedBy: t.actor.Name, CreatedAt: t.at, ExpiresAt: expires}
 	t.put(TableKeys, keyKey(app.ID, id), encode(rec))
 	t.put(TableDigests, digest[:], keyKey(app.ID, id))
-	if t.madeKeys == nil {
-		t.madeKeys = map[uint64]map[string]bool{}
-	}
-	if t.madeKeys[app.ID] == nil {
-		t.madeKeys[app.ID] = map[string]bool{}
-	}
-	t.madeKeys[app.ID][FoldName(name)] = true
+	t.noteKeyName(app.ID, name, true)
 	app.Keys++
 	app.Revision++
 	t.putApp(*app)
@@ -151,6 +182,7 @@ func (t *txn) removeKey(rec keyRecord) (appRecord, error) {
 	t.del(TableKeys, keyKey(rec.AppID, rec.ID))
 	t.del(TableDigests, rec.Digest)
 	t.del(TableUsage, keyUseKey(rec.ID))
+	t.noteKeyName(rec.AppID, rec.Name, false)
 	app.Keys--
 	app.Revision++
 	t.putApp(app)

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"apiscopes/scopes"
 )
 
 func TestCleanName(t *testing.T) {
@@ -73,110 +71,6 @@ func TestCleanName(t *testing.T) {
 				t.Errorf("error %#v is not a *NameError for %q", err, tt.in)
 			}
 		})
-	}
-}
-
-func TestCreateAppNameRules(t *testing.T) {
-	s := newTestStore(t)
-	set := scopes.NewSet(scopes.ModelDeploy)
-
-	app := mustCreateApp(t, s, "  Risk  ", set)
-	if app.Name != "Risk" {
-		t.Errorf("created app name = %q, want trimmed %q", app.Name, "Risk")
-	}
-	bad := []struct {
-		name string
-		err  error
-	}{
-		{"   ", ErrNameEmpty},
-		{strings.Repeat("x", 65), ErrNameTooLong},
-		{"\x1b[2J", ErrNameInvalid},
-		{"RISK", ErrNameTaken},
-		{" risk ", ErrNameTaken},
-	}
-	for _, b := range bad {
-		before := takeSnapshot(t, s)
-		if _, err := s.CreateApp(admin, b.name, set); !errors.Is(err, b.err) {
-			t.Errorf("CreateApp(%q) err = %v, want %v", b.name, err, b.err)
-		}
-		if !before.equal(takeSnapshot(t, s)) {
-			t.Errorf("CreateApp(%q) failed but changed the store", b.name)
-		}
-	}
-}
-
-func TestRenameNameRules(t *testing.T) {
-	s := newTestStore(t)
-	set := scopes.NewSet(scopes.ModelDeploy)
-	mkt := mustCreateApp(t, s, "Marketing", set)
-	risk := mustCreateApp(t, s, "Risk", set)
-
-	for _, name := range []string{"MARKETING", "marketing", " Marketing "} {
-		if _, err := s.RenameApp(admin, risk.ID, name); !errors.Is(err, ErrNameTaken) {
-			t.Errorf("RenameApp(risk, %q) err = %v, want ErrNameTaken", name, err)
-		}
-		if _, err := s.UpdateApp(admin, risk.ID, name, set); !errors.Is(err, ErrNameTaken) {
-			t.Errorf("UpdateApp(risk, %q) err = %v, want ErrNameTaken", name, err)
-		}
-	}
-	for _, name := range []string{"", "  ", "a\u202Eb", strings.Repeat("é", 65)} {
-		if _, err := s.RenameApp(admin, risk.ID, name); err == nil {
-			t.Errorf("RenameApp(risk, %q) succeeded", name)
-		}
-	}
-	if got, _ := s.App(risk.ID); got.Name != "Risk" || got.Revision != risk.Revision {
-		t.Errorf("refused renames changed the app: %+v", got)
-	}
-
-	// An app may take its own name in another case.
-	got, err := s.RenameApp(admin, mkt.ID, "MARKETING")
-	if err != nil || got.Name != "MARKETING" {
-		t.Fatalf("RenameApp(marketing, MARKETING) = %+v, %v", got, err)
-	}
-	// The old name is free for another app only once nothing else holds it.
-	if _, err := s.CreateApp(admin, "marketing", set); !errors.Is(err, ErrNameTaken) {
-		t.Errorf("after a case-only rename, the name is no longer reserved: %v", err)
-	}
-	// After a real rename, the old name is free.
-	if _, err := s.RenameApp(admin, mkt.ID, "Growth"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateApp(admin, "Marketing", set); err != nil {
-		t.Errorf("the old name of a renamed app is still taken: %v", err)
-	}
-	if _, err := s.CreateApp(admin, "growth", set); !errors.Is(err, ErrNameTaken) {
-		t.Errorf("the new name of a renamed app is not reserved: %v", err)
-	}
-}
-
-func TestDefaultAppNames(t *testing.T) {
-	s := newTestStore(t)
-	set := scopes.NewSet(scopes.WorkflowDeploy)
-	var ids []uint64
-	for _, want := range []string{"Untitled app", "Untitled app 2", "Untitled app 3"} {
-		next, err := s.NextAppName()
-		if err != nil || next != want {
-			t.Errorf("NextAppName() = %q, %v; want %q", next, err, want)
-		}
-		app := mustCreateApp(t, s, "", set)
-		if app.Name != want {
-			t.Errorf("CreateApp(\"\") named the app %q, want %q", app.Name, want)
-		}
-		ids = append(ids, app.ID)
-	}
-	if err := s.DeleteApp(admin, ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	if next, _ := s.NextAppName(); next != DefaultAppName {
-		t.Errorf("after deleting the first, NextAppName() = %q, want %q", next, DefaultAppName)
-	}
-	if app := mustCreateApp(t, s, "", set); app.Name != DefaultAppName {
-		t.Errorf("after deleting the first, CreateApp(\"\") named the app %q", app.Name)
-	}
-	// A user-chosen name that matches a default is skipped over, whatever its case.
-	mustCreateApp(t, s, "UNTITLED APP 4", set)
-	if next, _ := s.NextAppName(); next != "Untitled app 5" {
-		t.Errorf("NextAppName() = %q, want %q", next, "Untitled app 5")
 	}
 }
 

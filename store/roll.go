@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -91,19 +92,24 @@ func (t *txn) rolledName(appID uint64, name string) (string, error) {
 
 // sweep deletes the rolled keys whose grace period has passed, each with a
 // key.delete audit record in the name of the admin who rolled it, and then
-// removes digest entries left behind by deleted apps, a bounded batch at a
-// time.
+// removes digest entries left behind by deleted apps; a bounded batch to a
+// change, until none is left.
 func (s *Store) sweep() error {
 	now := s.clock.now()
 	due := s.ix.dueForDeletion(now)
-	if len(due) > 0 {
+	for len(due) > 0 {
+		batch := due[:min(len(due), sweepKeys)]
+		due = due[len(batch):]
 		err := s.commitRule(Actor{}, func(t *txn) error {
-			for _, id := range due {
-				if len(t.b.Ops) > maxSweepOps {
-					break // the rest at the next sweep: every change stays small
-				}
+			for _, id := range batch {
 				rec, err := t.keyByID(id)
-				if err != nil || !rec.key().Deleting(now) {
+				if errors.Is(err, ErrNotFound) {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					return err
+				}
+				if !rec.key().Deleting(now) {
 					continue
 				}
 				app, err := t.removeKey(rec)
@@ -132,70 +138,52 @@ func (s *Store) sweep() error {
 // engine sets on one change (etcd: 128 operations).
 const maxSweepOps = 96
 
+// sweepKeys is how many due keys one change deletes: each takes its record,
+// digest entry, usage note and audit record, and shares its app's record
+// and the audit head.
+const sweepKeys = maxSweepOps / 6
+
 // systemName names the store itself in the audit trail, for what it does
 // on its own (a scheduled deletion whose admin is unknown).
 const systemName = "apiscopes"
 
 // sweepAll is the sweep at open: the rolled keys that fell due while no
-// process held the database, and every digest entry whose key is gone.
-func (s *Store) sweepAll() error {
-	if err := s.sweep(); err != nil {
-		return err
-	}
-	for {
-		n := 0
-		err := s.commitRule(Actor{}, func(t *txn) error {
-			n = 0
-			return t.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
-				if n >= maxSweepOps/3 {
-					return ErrStop
-				}
-				if len(v) != 16 {
-					return nil // reported by Check
-				}
-				gone, err := t.sweepOrphan([32]byte(k), v)
-				if gone {
-					n++
-				}
-				return err
-			})
-		})
-		if err != nil || n < maxSweepOps/3 {
-			return err
-		}
-	}
-}
+// process held the database, and every digest entry whose key is gone (the
+// index found them as it loaded).
+func (s *Store) sweepAll() error { return s.sweep() }
 
 // sweepOrphans removes the digest entries and usage notes of keys removed
-// with their app (in one range removal), up to a bounded number a round.
-// Each removal requires the key to still be absent, so it never races a
-// writer; nothing is audited, as nothing a user sees changes.
+// with their app (in one range removal), a bounded batch to a change, until
+// none is left. Each removal requires the key to still be absent, so it
+// never races a writer; nothing is audited, as nothing a user sees changes.
 func (s *Store) sweepOrphans() error {
-	orphans := s.ix.takeOrphans(maxSweepOps / 3)
-	if len(orphans) == 0 {
-		return nil
-	}
-	err := s.commitRule(Actor{}, func(t *txn) error {
-		for d, id := range orphans {
-			v, err := t.snap.Get(TableDigests, d[:])
-			if err != nil {
-				return err
-			}
-			if len(v) != 16 || btoi(v[8:]) != id {
-				continue // swept already, or never written
-			}
-			if _, err := t.sweepOrphan(d, v); err != nil {
-				return err
-			}
+	for {
+		orphans := s.ix.takeOrphans(maxSweepOps / 3)
+		if len(orphans) == 0 {
+			return nil
 		}
-		return nil
-	})
-	if err == nil {
+		err := s.commitRule(Actor{}, func(t *txn) error {
+			for d, id := range orphans {
+				v, err := t.snap.Get(TableDigests, d[:])
+				if err != nil {
+					return err
+				}
+				if len(v) != 16 || btoi(v[8:]) != id {
+					continue // swept already, or never written
+				}
+				if _, err := t.sweepOrphan(d, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		for d := range orphans {
 			s.ix.forgetOrphan(d)
 		}
 	}
-	return err
 }
 
 // sweepOrphan adds the removal of a digest entry whose key is gone.

@@ -38,13 +38,21 @@ func (s *Store) prepare(o options) error {
 			return err
 		}
 	case v == Schema:
-	case strings.HasPrefix(v, "apiscopes/"):
-		return fmt.Errorf("%s: %w (schema %q; this apiscopes knows %q): upgrade apiscopes to use it", s.name,
-			ErrNewerSchema, v, Schema)
 	default:
-		return fmt.Errorf("%s: %w (schema %q)", s.name, ErrNotDatabase, v)
+		return s.schemaError(schema)
 	}
 	return s.eng.Read(ctxBG, func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
+}
+
+// schemaError refuses a database whose schema is not this build's: one a
+// newer apiscopes wrote (perhaps after this store opened it), or another
+// program's.
+func (s *Store) schemaError(schema []byte) error {
+	if v := string(schema); strings.HasPrefix(v, "apiscopes/") {
+		return fmt.Errorf("%s: %w (schema %q; this apiscopes knows %q): upgrade apiscopes to use it", s.name,
+			ErrNewerSchema, v, Schema)
+	}
+	return fmt.Errorf("%s: %w (schema %q)", s.name, ErrNotDatabase, schema)
 }
 
 // migrateV1 brings a schema 1 database to schema 2. A writer first has the

@@ -37,9 +37,7 @@ func TestRecordSession(t *testing.T) {
 	if events[0].Action != ActionSessionRevoked || events[0].Session.Reason != "key removed" {
 		t.Fatalf("revoked event %+v", events[0])
 	}
-	path := s.Path()
-	s.Close()
-	if err := CheckFile(path); err != nil {
+	if err := s.Check(); err != nil {
 		t.Fatal(err)
 	}
 }

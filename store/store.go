@@ -38,6 +38,7 @@ type Store struct {
 	leads   func() bool // nil: this store does the housekeeping; else while it returns true
 	swept   bool        // the first sweep as leader went over everything
 
+	writeMu     sync.Mutex // one change at a time from this process (see commitRule)
 	usageMu     sync.Mutex // one flush of last-used times at a time
 	usageWrites atomic.Int64
 
@@ -136,6 +137,7 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	} else if s.leads = o.leads; s.leads != nil {
 		// a replica: the elected one sweeps, from its maintenance loop
 	} else if err := s.sweepAll(); err != nil { // rolled keys whose grace ended while no process held the file
+		close(s.stopped) // no maintenance runs yet: Close must not wait for it
 		s.Close()
 		return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
 	}
@@ -199,9 +201,22 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-// maintain runs until Close, every interval writing due last-used times and
-// deleting rolled keys whose grace period has passed. A failure is retried
-// on the next round: neither job loses anything by waiting.
+// Maintain does the background work once, now: it writes the last-used
+// times due to be written, deletes the rolled keys whose grace period has
+// passed (each with its audit record), and removes the digest entries left
+// behind by deleted apps, each job in changes small enough for any engine.
+// The store runs it every WithMaintenance interval; with the interval at
+// zero, the caller runs it when it likes. A read-only store does nothing.
+func (s *Store) Maintain() error {
+	if s.readOnly {
+		return nil
+	}
+	return errors.Join(s.flushUsage(false), s.housekeep())
+}
+
+// maintain runs until Close, every interval doing Maintain's work. A
+// failure is retried on the next round: neither job loses anything by
+// waiting.
 func (s *Store) maintain(every time.Duration) {
 	defer close(s.stopped)
 	if every <= 0 {
@@ -215,23 +230,24 @@ func (s *Store) maintain(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_ = s.flushUsage(false)
-			s.housekeep()
+			_ = s.Maintain()
 		}
 	}
 }
 
 // housekeep deletes rolled keys past their grace and sweeps, if this store
 // does the housekeeping; a replica newly elected first goes over everything.
-func (s *Store) housekeep() {
+func (s *Store) housekeep() error {
 	switch {
 	case s.leads == nil:
-		_ = s.sweep()
+		return s.sweep()
 	case !s.leads():
 		s.swept = false
+		return nil
 	case !s.swept:
-		s.swept = s.sweepAll() == nil
-	default:
-		_ = s.sweep()
+		err := s.sweepAll()
+		s.swept = err == nil
+		return err
 	}
+	return s.sweep()
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,8 @@ type txn struct {
 	counter map[string]uint64 // id counters as this attempt will leave them
 	events  int               // audit events recorded
 
-	madeKeys map[uint64]map[string]bool // folded names of keys this attempt made, by app
+	keyNameSnap  map[uint64]map[string]bool // folded key names in the snapshot, by app, read when first asked
+	keyNameDelta map[uint64]map[string]bool // folded key names this attempt made (true) or removed (false), by app
 }
 
 // change runs rule as one atomic, audited change by actor, again on a
@@ -46,14 +48,29 @@ func (s *Store) change(actor Actor, rule func(*txn) error) error {
 
 // commitRule is change without the permission check, for the store's own
 // housekeeping (scheduled deletions, last-used times).
+//
+// The writers of one process take turns: a rule's snapshot then goes stale
+// only when another process wrote in between, and twenty sessions saving
+// at once wait for each other instead of outrunning each other's snapshots
+// until one gives up. Every audited change compares and swaps the audit
+// head anyway, so they could not commit side by side.
 func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 	if s.readOnly {
 		return &WriteError{Path: s.name, Err: errReadOnly}
 	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	ctx := context.Background()
 	for attempt := 1; ; attempt++ {
 		var t *txn
 		err := s.eng.Read(ctx, func(snap Snapshot) error {
+			schema, err := snap.Get(TableMeta, metaSchema)
+			if err != nil {
+				return err
+			}
+			if string(schema) != Schema {
+				return s.schemaError(schema)
+			}
 			t = &txn{s: s, snap: snap, at: s.clock.now().UTC(), actor: actor}
 			return rule(t)
 		})
@@ -225,12 +242,13 @@ func appKeys(snap Snapshot, appID uint64) ([]keyRecord, error) {
 	return out, err
 }
 
-// keyByID finds a key record by its id alone, through the index (which
-// knows every key's app), then reads it from the snapshot.
+// keyByID finds a key record by its id alone. The index knows the app of
+// every key this process has seen (a key never changes app); a key it has
+// not seen yet, made by another process a moment ago, is looked for in the
+// snapshot itself.
 func (t *txn) keyByID(keyID uint64) (keyRecord, error) {
 	var rec keyRecord
-	appID, ok := t.s.ix.appOf(keyID)
-	if ok {
+	if appID, ok := t.s.ix.appOf(keyID); ok {
 		v, err := t.get(TableKeys, keyKey(appID, keyID))
 		if err != nil {
 			return rec, err
@@ -239,5 +257,24 @@ func (t *txn) keyByID(keyID uint64) (keyRecord, error) {
 			return rec, decode(v, &rec)
 		}
 	}
-	return rec, fmt.Errorf("API key %d: %w (it may have been deleted)", keyID, ErrNotFound)
+	var at, v []byte
+	err := t.snap.Scan(TableKeys, nil, ScanOptions{}, func(k, val []byte) error {
+		if len(k) == 16 && btoi(k[8:]) == keyID {
+			at, v = bytes.Clone(k), bytes.Clone(val)
+			return ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return rec, err
+	}
+	if at != nil {
+		if w, ok := t.written[tkey(TableKeys, at)]; ok {
+			v = w // this attempt changed it
+		}
+	}
+	if v == nil {
+		return rec, fmt.Errorf("API key %d: %w (it may have been deleted)", keyID, ErrNotFound)
+	}
+	return rec, decode(v, &rec)
 }

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"bytes"
+	"time"
+)
 
 // usageEvery is the least time between two writes of one key's last use.
 // Verify notes every use in memory; the database learns of it at most once
@@ -19,14 +22,18 @@ func noteUse(u *useCell, now int64) {
 // flushUsage writes the last use of every key used since its last write:
 // of all such keys when all is set (at Close), else only of those last
 // written at least usageEvery ago. Large flushes go in several small
-// changes, each within every engine's limits.
+// changes, each within every engine's limits. A note is written only while
+// the key's digest entry is there (a deleted key's use is dropped, and one
+// of a key deleted with its app goes when its entry is swept), so no note
+// outlives its key.
 func (s *Store) flushUsage(all bool) error {
 	s.usageMu.Lock()
 	defer s.usageMu.Unlock()
 	type pending struct {
-		use  *useCell
-		id   uint64
-		used int64
+		use    *useCell
+		at     []byte // app id ‖ key id
+		digest [32]byte
+		used   int64
 	}
 	var todo []pending
 	now := s.clock.now().UnixNano()
@@ -36,7 +43,7 @@ func (s *Store) flushUsage(all bool) error {
 		if used <= e.use.persisted || !all && now-e.use.writtenAt < int64(usageEvery) {
 			continue
 		}
-		todo = append(todo, pending{e.use, id, used})
+		todo = append(todo, pending{e.use, keyKey(e.appID, id), e.digest, used})
 	}
 	s.ix.mu.Unlock()
 	for len(todo) > 0 {
@@ -44,7 +51,15 @@ func (s *Store) flushUsage(all bool) error {
 		todo = todo[len(chunk):]
 		err := s.commitRule(Actor{}, func(t *txn) error {
 			for _, p := range chunk {
-				t.b.Put(TableUsage, keyUseKey(p.id), itob(uint64(p.used)))
+				v, err := t.snap.Get(TableDigests, p.digest[:])
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(v, p.at) {
+					continue // the key is gone
+				}
+				t.b.Require(TableDigests, p.digest[:], p.at)
+				t.b.Put(TableUsage, keyUseKey(btoi(p.at[8:])), itob(uint64(p.used)))
 			}
 			return nil
 		})

@@ -71,65 +71,71 @@ func (d Decision) String() string {
 // unknown key. The error is kept for callers that handle failures; every
 // refusal is a Decision.
 func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
-	return s.decide(key, scope, true)
+	var d Decision
+	s.decide(&d, key, scope, true)
+	return d, nil
 }
 
 // Lookup decides as Verify does without noting a use of the key or its
 // scope: for reports and scans, which must not make an unused key look used.
 func (s *Store) Lookup(key string, scope scopes.ID) (Decision, error) {
-	return s.decide(key, scope, false)
+	var d Decision
+	s.decide(&d, key, scope, false)
+	return d, nil
 }
 
-func (s *Store) decide(key string, scope scopes.ID, note bool) (Decision, error) {
-	d := Decision{Scope: scope}
-	si := scopes.Index(scope)
+// decide fills d, the caller's result, in place.
+func (s *Store) decide(d *Decision, key string, scope scopes.ID, note bool) {
+	d.Scope = scope
+	si := scopes.Index(scope) // one lookup for both questions: is it a scope, is it granted
 	if si < 0 {
 		d.Reason = UnknownScope
-		return d, nil
+		return
 	}
 	if len(key) != KeyLen {
 		d.Reason = Malformed
-		return d, nil
+		return
 	}
 	if s.gate.on && !s.gate.fresh.Load() {
 		d.Reason = Unavailable
-		return d, nil
+		return
 	}
 	digest := keyDigest(key)
-	e := s.ix.lookup(&digest)
+	k, found := s.ix.lookup(&digest)
 	var app *App
-	if e != nil {
-		app = e.slot.app.Load()
+	if found {
+		app = k.app.app.Load()
 	}
 	if app == nil {
 		d.Reason = unknownReason(key)
-		return d, nil
+		return
 	}
 	var now int64
-	if e.key.ExpiresAt.IsZero() && e.key.DeleteAt.IsZero() {
+	if !k.deadline {
 		now = s.clock.coarseNano()
 	} else {
 		t := s.clock.now()
-		switch e.key.State(t) {
+		switch k.key().State(t) {
 		case KeyGone:
-			return Decision{Scope: scope, Reason: UnknownKey}, nil
+			d.Reason = UnknownKey
+			return
 		case KeyExpired:
-			d.Reason, d.App, d.Key = Expired, *app, e.key
-			return d, nil
+			d.Reason, d.App, d.Key = Expired, *app, k.key()
+			return
 		}
 		now = t.UnixNano()
 	}
-	d.App, d.Key = *app, e.key
+	d.App, d.Key = *app, k.key()
 	if app.Scopes.HasIndex(si) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {
 		d.Reason = ScopeNotGranted
 	}
 	if note {
-		noteUse(e.use, now)
-		e.slot.use.note(si, d.Allowed, now)
+		noteUse(k.use, now)
+		k.app.use.note(si, d.Allowed, now)
 	}
-	return d, nil
+	return
 }
 
 // unknownReason tells a typo from a key that was never issued, for a key

@@ -43,20 +43,20 @@ func temps(t *testing.T, dir string) []string {
 // folder, while one a running backup holds, and a link that only looks
 // like one, are left alone.
 func TestBackupTemporaryFiles(t *testing.T) {
-	s := newTestStore(t)
+	s := newStore(t)
 	seedStore(t, s)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "copy.db")
 	writeFile(t, out, []byte("the previous backup"))
 
 	// Interrupted half-way through the copy.
-	err := s.BackupFileContext(&cancelAfter{Context: context.Background(), n: atomic.Int32{}}, out)
+	err := BackupFileContext(&cancelAfter{Context: context.Background(), n: atomic.Int32{}}, s, out)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted backup: %v", err)
 	}
 	ctx := &cancelAfter{Context: context.Background()}
 	ctx.n.Store(2)
-	if err := s.BackupFileContext(ctx, out); !errors.Is(err, context.Canceled) {
+	if err := BackupFileContext(ctx, s, out); !errors.Is(err, context.Canceled) {
 		t.Fatalf("backup interrupted after two writes: %v", err)
 	}
 	if got := temps(t, dir); len(got) != 0 {
@@ -67,7 +67,7 @@ func TestBackupTemporaryFiles(t *testing.T) {
 	}
 
 	// Failed at the rename: the destination is a folder.
-	if err := s.BackupFile(t.TempDir()); err == nil {
+	if err := BackupFile(s, t.TempDir()); err == nil {
 		t.Fatal("a backup over a folder succeeded")
 	}
 	if got := temps(t, dir); len(got) != 0 {
@@ -93,7 +93,7 @@ func TestBackupTemporaryFiles(t *testing.T) {
 	if err := os.Symlink(outside, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BackupFile(out); err != nil {
+	if err := BackupFile(s, out); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {

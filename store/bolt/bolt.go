@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +35,12 @@ type Engine struct {
 	follows map[int]func(store.ChangeSet)
 	next    int
 	closed  bool
+	log     []store.ChangeSet // the latest change sets, for a follower that starts behind
 }
+
+// followLog is how many change sets the engine keeps for a follower that
+// starts behind; one further behind is sent a Resync.
+const followLog = 64
 
 // Options configure Open.
 type Options struct {
@@ -48,6 +54,10 @@ type Options struct {
 	// quick look at one record (the store's own check still runs on what
 	// it reads).
 	SkipPageCheck bool
+	// NoSync leaves out the file system sync of each commit: a crash of
+	// the machine may then lose recent changes or damage the file. It is
+	// only for databases nobody needs afterwards (tests of the rules).
+	NoSync bool
 }
 
 // The engine keeps its revision in a bucket of its own, outside the
@@ -78,7 +88,7 @@ func Open(path string, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openBolt(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly})
+	db, err := openBolt(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, &store.LockedError{Path: path}
@@ -154,7 +164,13 @@ func (e *Engine) refuseForeign(existed bool) error {
 			hollow = false
 			return nil
 		}
-		return tx.ForEach(func([]byte, *bbolt.Bucket) error { foreign, hollow = true, false; return nil })
+		return tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+			hollow = false
+			if !ours(name) {
+				foreign = true
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return err
@@ -168,6 +184,22 @@ func (e *Engine) refuseForeign(existed bool) error {
 	return nil
 }
 
+// ours reports whether a bucket is one apiscopes makes: a table of either
+// schema, or the engine's own.
+func ours(name []byte) bool {
+	switch n := string(name); {
+	case n == string(engineBucket), n == "app_keys":
+		return true
+	default:
+		for _, t := range store.Tables {
+			if n == string(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // view runs fn in a read transaction, turning a panic of a damaged page
 // into a DamageError.
 func (e *Engine) view(fn func(*bbolt.Tx) error) (err error) {
@@ -179,6 +211,19 @@ func (e *Engine) view(fn func(*bbolt.Tx) error) (err error) {
 		}()
 		return fn(tx)
 	})
+}
+
+// update runs fn in a write transaction, turning a panic of a damaged page
+// (bbolt's freelist panics on a page freed twice) into a DamageError:
+// bbolt rolls the transaction back as the panic passes, so nothing of it
+// is written and the file stays open.
+func (e *Engine) update(fn func(*bbolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(e.path, r)
+		}
+	}()
+	return e.db.Update(fn)
 }
 
 // Path is the database file.
@@ -219,12 +264,13 @@ func (s snapshot) Scan(t store.Table, prefix []byte, o store.ScanOptions, fn fun
 	c := b.Cursor()
 	var k, v []byte
 	step := c.Next
-	switch {
-	case !o.Reverse && o.From != nil:
-		k, v = c.Seek(o.From)
-	case !o.Reverse:
-		k, v = c.Seek(prefix)
-	default:
+	if !o.Reverse {
+		start := prefix
+		if o.From != nil && bytes.Compare(o.From, prefix) > 0 {
+			start = o.From
+		}
+		k, v = c.Seek(start)
+	} else {
 		step = c.Prev
 		k, v = lastBefore(c, prefix, o.From)
 	}
@@ -239,18 +285,13 @@ func (s snapshot) Scan(t store.Table, prefix []byte, o store.ScanOptions, fn fun
 	return nil
 }
 
-// lastBefore positions c at the last key with prefix, before from if set.
+// lastBefore positions c at the last key with prefix, and before from if
+// from is set: a reverse scan's first entry.
 func lastBefore(c *bbolt.Cursor, prefix, from []byte) ([]byte, []byte) {
-	if from != nil {
-		if k, _ := c.Seek(from); k == nil {
-			return c.Last()
-		}
-		return c.Prev()
+	end := prefixEnd(prefix) // nil: no key sorts after the prefix's keys
+	if from != nil && (end == nil || bytes.Compare(from, end) < 0) {
+		end = from
 	}
-	if len(prefix) == 0 {
-		return c.Last()
-	}
-	end := prefixEnd(prefix)
 	if end == nil {
 		return c.Last()
 	}
@@ -283,7 +324,7 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 	}
 	var cs store.ChangeSet
 	var stale bool
-	err := e.db.Update(func(tx *bbolt.Tx) error {
+	err := e.update(func(tx *bbolt.Tx) error {
 		cs = store.ChangeSet{}
 		for _, c := range b.Conds {
 			var v []byte
@@ -339,8 +380,14 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 	switch {
 	case stale:
 		return 0, store.ErrStale
+	case errors.Is(err, store.ErrDamaged):
+		return 0, err
 	case err != nil:
 		return 0, &store.WriteError{Path: e.path, Err: err}
+	}
+	e.log = append(e.log, cs)
+	if len(e.log) > 2*followLog {
+		e.log = slices.Clone(e.log[len(e.log)-followLog:])
 	}
 	for _, apply := range e.follows {
 		apply(cs)
@@ -350,17 +397,39 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 
 // Follow implements store.Engine. Only this process writes the file while
 // it holds it, so every change set is one of its own commits, delivered
-// from within Commit.
-func (e *Engine) Follow(_ uint64, apply func(store.ChangeSet)) (func(), error) {
+// from within Commit; a follower that starts behind is first given the
+// change sets it missed, or a Resync if they are no longer kept.
+func (e *Engine) Follow(after uint64, apply func(store.ChangeSet)) (func(), error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return nil, store.ErrClosed
+	}
+	var rev uint64
+	if err := e.view(func(tx *bbolt.Tx) error { rev = snapshot{tx}.Revision(); return nil }); err != nil {
+		return nil, err
+	}
+	if after < rev {
+		if len(e.log) == 0 || e.log[0].Revision > after+1 {
+			apply(store.ChangeSet{Revision: rev, Resync: true})
+		} else {
+			for _, cs := range e.log {
+				if cs.Revision > after {
+					apply(cs)
+				}
+			}
+		}
+	}
 	id := e.next
 	e.next++
 	e.follows[id] = apply
+	var once sync.Once
 	return func() {
-		e.mu.Lock()
-		delete(e.follows, id)
-		e.mu.Unlock()
+		once.Do(func() {
+			e.mu.Lock()
+			delete(e.follows, id)
+			e.mu.Unlock()
+		})
 	}, nil
 }
 
@@ -407,6 +476,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.follows = map[int]func(store.ChangeSet){}
 	return e.db.Close()
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"apiscopes/store"
 )
 
 // TestOpenRefusesAHollowFile: a file of zero bytes (a copy or a restore cut
@@ -39,16 +41,16 @@ func TestOpenRefusesAHollowFile(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "restored.db")
 				tt.make(t, path)
 				before, _ := os.ReadFile(path)
-				opts := []Option{WithLockTimeout(100 * time.Millisecond)}
+				var opts []store.Option
 				if readOnly {
-					opts = append(opts, ReadOnly())
+					opts = append(opts, store.ReadOnly())
 				}
-				s, err := Open(path, opts...)
+				s, err := OpenStore(path, Options{Timeout: 100 * time.Millisecond, ReadOnly: readOnly}, opts...)
 				if err == nil {
 					s.Close()
 					t.Fatal("Open succeeded")
 				}
-				if !errors.Is(err, ErrNotDatabase) || !strings.Contains(err.Error(), tt.want) ||
+				if !errors.Is(err, store.ErrNotDatabase) || !strings.Contains(err.Error(), tt.want) ||
 					!strings.Contains(err.Error(), "restore cut short") || !strings.Contains(err.Error(), path) {
 					t.Errorf("err = %v", err)
 				}
@@ -59,9 +61,10 @@ func TestOpenRefusesAHollowFile(t *testing.T) {
 		}
 	}
 	// A file that did not exist is still made into a new database.
-	s, err := Open(filepath.Join(t.TempDir(), "new.db"))
+	s, err := OpenStore(filepath.Join(t.TempDir(), "new.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 }
+

@@ -1,4 +1,4 @@
-package store
+package bolt
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"apiscopes/scopes"
+	"apiscopes/store"
 )
 
 // The crash test's child process is this test binary, run again with these
@@ -28,19 +29,22 @@ const (
 // crashAck is what the child prints once a store call has returned: the
 // write is acknowledged, so it must survive any crash from then on.
 type crashAck struct {
-	Op     Action   `json:"op"`
-	App    uint64   `json:"app"`
-	Key    uint64   `json:"key,omitempty"`
-	Name   string   `json:"name,omitempty"`
-	Scopes []string `json:"scopes,omitempty"`
-	Text   string   `json:"text,omitempty"` // a created key, to check it still verifies
+	Op     store.Action `json:"op"`
+	App    uint64       `json:"app"`
+	Key    uint64       `json:"key,omitempty"`     // the key created, deleted or rolled
+	NewKey uint64       `json:"new_key,omitempty"` // a roll's new key
+	Grace  bool         `json:"grace,omitempty"`   // a roll that keeps the old key for a while
+	Name   string       `json:"name,omitempty"`
+	Scopes []string     `json:"scopes,omitempty"`
+	Text   string       `json:"text,omitempty"` // a created key, to check it still verifies
 }
 
 // TestCrashSafety kills a process that is writing to the database at random
 // moments and checks, after each kill, that the file is sound (bbolt's page
-// check and the store's index invariants), that every acknowledged write is
-// there in order, and that nothing else is: at most the one write that was
-// committed but not yet acknowledged when the process died.
+// check and the store's invariants, both run by every open), that every
+// acknowledged write is there in order, and that nothing else is: at most
+// the one write that was committed but not yet acknowledged when the
+// process died. It starts on a new file every 25 kills.
 func TestCrashSafety(t *testing.T) {
 	if path := os.Getenv(crashChildEnv); path != "" {
 		seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
@@ -50,18 +54,26 @@ func TestCrashSafety(t *testing.T) {
 	const (
 		minKills  = 100
 		minWrites = 1000
+		perFile   = 25 // kills before starting on a new file: each open checks the whole file, which grows
 	)
-	path := filepath.Join(t.TempDir(), "crash.db")
 	rng := rand.New(rand.NewPCG(2026, 11))
-	m := newCrashModel()
-	kills, acked := 0, 0
+	var path string
+	var m *crashModel
+	kills, acked, adopted := 0, 0, 0
 	for kills < minKills || acked < minWrites {
 		if kills == 4*minKills {
 			t.Fatalf("only %d acknowledged writes after %d kills", acked, kills)
 		}
+		if kills%perFile == 0 {
+			if m != nil {
+				adopted += m.adopted
+			}
+			path = filepath.Join(t.TempDir(), "crash.db")
+			m = newCrashModel()
+		}
 		// Most kills land after some writes, a few while the child opens
 		// the file; the extra delay puts them anywhere inside a commit.
-		after := rng.IntN(41)
+		after := rng.IntN(26)
 		if rng.IntN(10) == 0 {
 			after = 0
 		}
@@ -77,7 +89,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("after kill %d (%d writes acknowledged in all)", kills, acked)
 		}
 	}
-	t.Logf("%d kills, %d acknowledged writes, %d in flight at a kill and committed", kills, acked, m.adopted)
+	t.Logf("%d kills, %d acknowledged writes, %d in flight at a kill and committed", kills, acked, adopted+m.adopted)
 }
 
 // runCrashChild starts a child writing to path, SIGKILLs it after `after`
@@ -141,7 +153,7 @@ func crashChild(path string, seed uint64) {
 	}
 	var secret [32]byte
 	binary.BigEndian.PutUint64(secret[:], seed)
-	s, err := Open(path, WithRandom(rand.NewChaCha8(secret)), WithLockTimeout(5*time.Second))
+	st, err := OpenStore(path, Options{Timeout: 5 * time.Second}, store.WithRandom(rand.NewChaCha8(secret)))
 	if err != nil {
 		fail(err)
 	}
@@ -150,35 +162,35 @@ func crashChild(path string, seed uint64) {
 		b, _ := json.Marshal(a)
 		os.Stdout.Write(append(append([]byte("ack "), b...), '\n')) // one write: a whole line or nothing
 	}
-	apps, err := s.Apps()
+	apps, err := st.Apps()
 	if err != nil {
 		fail(err)
 	}
-	keys := map[uint64][]Key{}
+	keys := map[uint64][]store.Key{}
 	for _, a := range apps {
-		if keys[a.ID], err = s.Keys(a.ID); err != nil {
+		if keys[a.ID], err = st.Keys(a.ID); err != nil {
 			fail(err)
 		}
 	}
 	pickApp := func() int { return rng.IntN(len(apps)) }
 	for i := 0; ; i++ {
 		name := fmt.Sprintf("app %d-%d", seed, i)
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(12); {
 		case len(apps) < 3 || op == 0:
-			a, err := s.CreateApp(admin, name, randomSet(rng, 0))
+			a, err := st.CreateApp(admin, name, randomSet(rng, 0))
 			if err != nil {
 				fail(err)
 			}
 			apps = append(apps, a)
-			ack(crashAck{Op: ActionAppCreate, App: a.ID, Name: a.Name, Scopes: a.Scopes.Strings()})
+			ack(crashAck{Op: store.ActionAppCreate, App: a.ID, Name: a.Name, Scopes: a.Scopes.Strings()})
 		case op <= 3:
-			a := &apps[pickApp()]
-			text, k, err := s.CreateKey(admin, a.ID, fmt.Sprintf("key %d-%d", seed, i))
+			a := apps[pickApp()]
+			text, k, err := st.CreateKey(admin, a.ID, fmt.Sprintf("key %d-%d", seed, i))
 			if err != nil {
 				fail(err)
 			}
 			keys[a.ID] = append(keys[a.ID], k)
-			ack(crashAck{Op: ActionKeyCreate, App: a.ID, Key: k.ID, Name: k.Name, Text: text})
+			ack(crashAck{Op: store.ActionKeyCreate, App: a.ID, Key: k.ID, Name: k.Name, Text: text})
 		case op <= 5:
 			a := apps[pickApp()]
 			if len(keys[a.ID]) == 0 {
@@ -186,46 +198,63 @@ func crashChild(path string, seed uint64) {
 			}
 			j := rng.IntN(len(keys[a.ID]))
 			k := keys[a.ID][j]
-			if err := s.DeleteKey(admin, k.ID); err != nil {
+			if err := st.DeleteKey(admin, k.ID); err != nil {
 				fail(err)
 			}
 			keys[a.ID] = slices.Delete(keys[a.ID], j, j+1)
-			ack(crashAck{Op: ActionKeyDelete, App: a.ID, Key: k.ID})
-		case op == 6 && len(apps) > 6:
+			ack(crashAck{Op: store.ActionKeyDelete, App: a.ID, Key: k.ID})
+		case op <= 7:
+			a := apps[pickApp()]
+			j := slices.IndexFunc(keys[a.ID], func(k store.Key) bool { return k.DeleteAt.IsZero() })
+			if j < 0 {
+				continue
+			}
+			grace := time.Duration(rng.IntN(2)) * time.Hour
+			text, nk, old, err := st.RollKey(admin, keys[a.ID][j].ID, grace)
+			if err != nil {
+				fail(err)
+			}
+			if grace == 0 {
+				keys[a.ID] = slices.Delete(keys[a.ID], j, j+1)
+			} else {
+				keys[a.ID][j] = old
+			}
+			keys[a.ID] = append(keys[a.ID], nk)
+			ack(crashAck{Op: store.ActionKeyRoll, App: a.ID, Key: old.ID, NewKey: nk.ID, Grace: grace > 0, Name: nk.Name, Text: text})
+		case op == 8 && len(apps) > 6:
 			j := pickApp()
 			a := apps[j]
-			if err := s.DeleteApp(admin, a.ID); err != nil {
+			if err := st.DeleteApp(admin, a.ID); err != nil {
 				fail(err)
 			}
 			apps = slices.Delete(apps, j, j+1)
 			delete(keys, a.ID)
-			ack(crashAck{Op: ActionAppDelete, App: a.ID})
-		case op <= 8:
+			ack(crashAck{Op: store.ActionAppDelete, App: a.ID})
+		case op <= 10:
 			a := &apps[pickApp()]
-			got, err := s.SetScopes(admin, a.ID, randomSet(rng, a.Scopes))
+			got, err := st.SaveApp(admin, *a, a.Name, randomSet(rng, a.Scopes))
 			if err != nil {
 				fail(err)
 			}
 			*a = got
-			ack(crashAck{Op: ActionAppUpdate, App: a.ID, Name: got.Name, Scopes: got.Scopes.Strings()})
+			ack(crashAck{Op: store.ActionAppUpdate, App: a.ID, Name: got.Name, Scopes: got.Scopes.Strings()})
 		default:
 			a := &apps[pickApp()]
-			got, err := s.RenameApp(admin, a.ID, "renamed "+name)
+			got, err := st.SaveApp(admin, *a, "renamed "+name, a.Scopes)
 			if err != nil {
 				fail(err)
 			}
 			*a = got
-			ack(crashAck{Op: ActionAppUpdate, App: a.ID, Name: got.Name, Scopes: got.Scopes.Strings()})
+			ack(crashAck{Op: store.ActionAppUpdate, App: a.ID, Name: got.Name, Scopes: got.Scopes.Strings()})
 		}
 	}
 }
 
 // randomSet is a non-empty set of scopes other than not.
 func randomSet(rng *rand.Rand, not scopes.Set) scopes.Set {
-	all := scopes.All()
 	for {
 		var s scopes.Set
-		for _, sc := range all {
+		for _, sc := range scopes.All() {
 			if rng.IntN(2) == 0 {
 				s = s.With(sc.ID)
 			}
@@ -264,19 +293,24 @@ func (m *crashModel) apply(t *testing.T, a crashAck) {
 	t.Helper()
 	m.actions = append(m.actions, a)
 	switch a.Op {
-	case ActionAppCreate, ActionAppUpdate:
+	case store.ActionAppCreate, store.ActionAppUpdate:
 		m.apps[a.App] = crashApp{name: a.Name, scopes: a.Scopes}
-	case ActionAppDelete:
+	case store.ActionAppDelete:
 		delete(m.apps, a.App)
 		for id, k := range m.keys {
 			if k.app == a.App {
 				m.forget(id)
 			}
 		}
-	case ActionKeyCreate:
+	case store.ActionKeyCreate:
 		m.keys[a.Key] = crashKey{app: a.App, name: a.Name, text: a.Text}
-	case ActionKeyDelete:
+	case store.ActionKeyDelete:
 		m.forget(a.Key)
+	case store.ActionKeyRoll:
+		if !a.Grace {
+			m.forget(a.Key)
+		}
+		m.keys[a.NewKey] = crashKey{app: a.App, name: a.Name, text: a.Text}
 	default:
 		t.Fatalf("unknown acknowledgement %+v", a)
 	}
@@ -291,16 +325,18 @@ func (m *crashModel) forget(keyID uint64) {
 
 // adopt takes in the one write that was committed when its process died,
 // before it could say so, from its audit event.
-func (m *crashModel) adopt(t *testing.T, ev Event) {
+func (m *crashModel) adopt(t *testing.T, ev store.Event) {
 	t.Helper()
 	a := crashAck{Op: ev.Action, App: ev.AppID, Key: ev.KeyID, Name: ev.AppName, Scopes: ev.ScopesAfter}
 	switch ev.Action {
-	case ActionAppUpdate:
+	case store.ActionAppUpdate:
 		if ev.ScopesAfter == nil {
 			a.Scopes = m.apps[ev.AppID].scopes
 		}
-	case ActionKeyCreate:
+	case store.ActionKeyCreate:
 		a.Name = ev.KeyName
+	case store.ActionKeyRoll:
+		a.NewKey, a.Name, a.Grace = ev.NewKeyID, ev.NewKeyName, !ev.DeleteAt.Equal(ev.At)
 	}
 	m.apply(t, a)
 	m.adopted++
@@ -309,16 +345,13 @@ func (m *crashModel) adopt(t *testing.T, ev Event) {
 // verify reopens the database and compares it with the model.
 func (m *crashModel) verify(t *testing.T, path string, kill int) {
 	t.Helper()
-	s, err := Open(path)
+	st, err := OpenStore(path, Options{}, store.WithMaintenance(0))
 	if err != nil {
 		t.Fatalf("reopen after kill %d: %v", kill, err)
 	}
-	defer s.Close()
-	if err := s.Check(); err != nil {
-		t.Fatalf("after kill %d: %v", kill, err)
-	}
+	defer st.Close() // opening checked every page and the store's invariants
 
-	events, err := s.Audit()
+	events, err := st.Audit()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,13 +365,13 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 	}
 	for i, a := range m.actions {
 		ev := events[i]
-		if ev.Action != a.Op || ev.AppID != a.App || ev.KeyID != a.Key {
-			t.Fatalf("write %d was %s app %d key %d; the audit trail says %s app %d key %d",
-				i+1, a.Op, a.App, a.Key, ev.Action, ev.AppID, ev.KeyID)
+		if ev.Seq != uint64(i+1) || ev.Action != a.Op || ev.AppID != a.App || ev.KeyID != a.Key || ev.NewKeyID != a.NewKey {
+			t.Fatalf("write %d was %s app %d key %d (new %d); the audit trail says %d: %s app %d key %d (new %d)",
+				i+1, a.Op, a.App, a.Key, a.NewKey, ev.Seq, ev.Action, ev.AppID, ev.KeyID, ev.NewKeyID)
 		}
 	}
 
-	apps, err := s.Apps()
+	apps, err := st.Apps()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +388,7 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 		if a.Name != want.name || !slices.Equal(a.Scopes.Strings(), want.scopes) {
 			t.Errorf("app %d is %q %v, want %q %v", a.ID, a.Name, a.Scopes.Strings(), want.name, want.scopes)
 		}
-		keys, err := s.Keys(a.ID)
+		keys, err := st.Keys(a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,14 +406,13 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 		if k.text == "" {
 			continue
 		}
-		app := m.apps[k.app]
-		granted, _ := scopes.Parse(app.scopes[0])
-		if d, err := s.Verify(k.text, granted); err != nil || !d.Allowed || d.Key.ID != id {
+		granted, _ := scopes.Parse(m.apps[k.app].scopes[0])
+		if d, err := st.Verify(k.text, granted); err != nil || !d.Allowed || d.Key.ID != id {
 			t.Errorf("key %d no longer verifies for %s: %v, %v", id, granted, d, err)
 		}
 	}
 	for _, text := range m.gone {
-		if d, err := s.Verify(text, scopes.WorkflowDeploy); err != nil || d.Reason != UnknownKey {
+		if d, err := st.Verify(text, scopes.WorkflowDeploy); err != nil || d.Reason != store.UnknownKey {
 			t.Errorf("a deleted key verifies again: %v, %v", d, err)
 		}
 	}
