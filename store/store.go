@@ -35,8 +35,8 @@ type Store struct {
 
 	gate gate // on a cluster: whether Verify may answer from memory (fresh.go)
 
-	leads   func() bool // nil: this store does the housekeeping; else while it returns true
-	swept   bool        // the first sweep as leader went over everything
+	leads func() bool // nil: this store does the housekeeping; else while it returns true
+	swept bool        // the first sweep as leader went over everything
 
 	writeMu     sync.Mutex // one change at a time from this process (see commitRule)
 	usageMu     sync.Mutex // one flush of last-used times at a time

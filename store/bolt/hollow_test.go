@@ -67,4 +67,3 @@ func TestOpenRefusesAHollowFile(t *testing.T) {
 	}
 	s.Close()
 }
-
