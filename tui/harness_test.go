@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 // The fixed world every console test runs in: a pinned clock, seeded
@@ -29,16 +30,34 @@ var (
 // store's clock starts, so "last used" and expiry read the same on every run.
 func consoleNow() time.Time { return testNow.Add(time.Hour) }
 
-// newTestStore opens a database in a temporary folder with a stopped clock
+// testStoreOptions are the store's side of the fixed world: a stopped clock
 // and a seeded random source, so keys and dates are the same on every run.
-// The clock stands still: the console reloads from the store when the change
-// feed says so, at moments no test controls, and a clock that moved on every
-// reading would make times on screen depend on how often that happened.
+// The clock stands still: the console follows the store's change feed, at
+// moments no test controls, and a clock that moved on every reading would
+// make times on screen depend on how often that happened.
+func testStoreOptions() []store.Option {
+	return []store.Option{store.WithClock(func() time.Time { return testNow }),
+		store.WithRandom(rand.NewChaCha8([32]byte{7})), store.WithMaintenance(0)}
+}
+
+// newTestStore is a store on the memory engine: what the console shows does
+// not depend on where the records are kept, and memory is quick.
 func newTestStore(t *testing.T) *store.Store {
 	t.Helper()
-	clock := func() time.Time { return testNow }
-	st, err := store.Open(filepath.Join(t.TempDir(), "apiscopes.db"),
-		store.WithClock(clock), store.WithRandom(rand.NewChaCha8([32]byte{7})), store.WithMaintenance(0))
+	st, err := store.New(store.NewMemory(), testStoreOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newFileStore is a store on a bbolt file in a temporary folder, for tests
+// about the file itself: a disk that fails under it, records another tool
+// wrote.
+func newFileStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := bolt.OpenStore(filepath.Join(t.TempDir(), "apiscopes.db"), bolt.Options{}, testStoreOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ const (
 // one commit.
 func scaleStore(b *testing.B, n int) *store.Store {
 	b.Helper()
-	st, err := store.Open(filepath.Join(b.TempDir(), "scale.db"),
+	st, err := store.New(store.NewMemory(),
 		store.WithClock(func() time.Time { return testNow }), store.WithRandom(rand.NewChaCha8([32]byte{9})))
 	if err != nil {
 		b.Fatal(err)
@@ -43,7 +42,7 @@ func scaleStore(b *testing.B, n int) *store.Store {
 		}
 		specs[i] = store.AppSpec{Name: fmt.Sprintf("Payments service %05d", i), Scopes: sets[i%2], Keys: keys}
 	}
-	if err := st.CreateApps(testAdmin, specs); err != nil {
+	if _, err := st.CreateApps(testAdmin, specs); err != nil {
 		b.Fatal(err)
 	}
 	return st
