@@ -65,25 +65,9 @@ func loadApps(st *store.Store) tea.Cmd {
 	}
 }
 
-// foldName is the store's case-insensitive form of a name, which orders
-// the list.
-func foldName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
-
 // position is where app a sits (or would sit) in the list order.
 func (x *appIndex) position(a store.App) int {
-	key := foldName(a.Name)
-	i, _ := slices.BinarySearchFunc(x.apps, a, func(e, t store.App) int {
-		if c := strings.Compare(foldName(e.Name), key); c != 0 {
-			return c
-		}
-		switch {
-		case e.ID < t.ID:
-			return -1
-		case e.ID > t.ID:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(x.apps, a, store.ByName)
 	return i
 }
 

@@ -23,7 +23,7 @@ const auditFirst = 256
 type auditLog struct {
 	c        *common
 	events   []store.Event
-	texts    []EventText
+	texts    []store.EventText
 	complete bool
 	rows     filtered
 	cursor   int
@@ -38,7 +38,7 @@ type auditLog struct {
 // auditLoadedMsg brings the whole trail, read in the background.
 type auditLoadedMsg struct {
 	events []store.Event
-	texts  []EventText
+	texts  []store.EventText
 	hay    []string
 	err    error
 }
@@ -62,10 +62,10 @@ func newAuditLog(c *common) (*auditLog, tea.Cmd) {
 	return a, loadAudit(c.store)
 }
 
-func describeEvents(evs []store.Event) ([]EventText, []string) {
-	texts, hay := make([]EventText, len(evs)), make([]string, len(evs))
+func describeEvents(evs []store.Event) ([]store.EventText, []string) {
+	texts, hay := make([]store.EventText, len(evs)), make([]string, len(evs))
 	for i, ev := range evs {
-		t := DescribeEvent(ev)
+		t := ev.Describe()
 		texts[i] = t
 		hay[i] = strings.ToLower(strings.Join([]string{t.Who, t.What, t.Target, t.Change,
 			t.ScopesBefore, t.ScopesAfter, ev.At.Format("2006-01-02")}, "\x00"))
@@ -85,7 +85,7 @@ func loadAudit(st *store.Store) tea.Cmd {
 }
 
 // set shows these events, keeping the selected one selected.
-func (a *auditLog) set(evs []store.Event, texts []EventText, hay []string) tea.Cmd {
+func (a *auditLog) set(evs []store.Event, texts []store.EventText, hay []string) tea.Cmd {
 	var seq uint64
 	if ev, ok := a.selected(); ok {
 		seq = ev.Seq

@@ -65,7 +65,7 @@ func (t *keyTable) view(c *common, width, height int, focused bool) []string {
 		}
 		cell := c.expiresCell(now, k)
 		expSt := st
-		if cell == "expired" || !k.DeleteAt.IsZero() {
+		if state := k.State(now); state == store.KeyScheduled || !state.Works() {
 			expSt = st.Foreground(s.Danger)
 		}
 		lines = append(lines, st.Render(lead(cur, clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt)))+
