@@ -134,15 +134,7 @@ func requireNoControls(t *testing.T, where, raw string) {
 // rawScreen is the screen exactly as the console draws it, styling and all.
 func (ct *consoleTest) rawScreen() string {
 	ct.t.Helper()
-	req := make(screenReq, 1)
-	ct.tm.Send(req)
-	select {
-	case s := <-req:
-		return s
-	case <-time.After(5 * time.Second):
-		ct.t.Fatal("the console did not answer within 5 s")
-		return ""
-	}
+	return ct.shot().screen
 }
 
 // TestHostileNamesFromTheDatabaseAreDefused opens a database another tool

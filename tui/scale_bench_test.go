@@ -60,7 +60,7 @@ func benchConsole(st *store.Store) *Model {
 func settled(b *testing.B, st *store.Store) *Model {
 	m := benchConsole(st)
 	b.Cleanup(m.Close)
-	m.Update(loadApps(st)())
+	m.Update(m.c.loadApps()())
 	if !m.c.apps.complete || len(m.c.apps.apps) == 0 {
 		b.Fatal("the apps did not load")
 	}
@@ -137,9 +137,9 @@ func BenchmarkScale(b *testing.B) {
 
 	b.Run("audit-move", func(b *testing.B) {
 		ms := [2]*Model{settled(b, stores[0]), settled(b, stores[1])}
-		for i, m := range ms {
+		for _, m := range ms {
 			m.Update(keyPress("a"))
-			m.Update(loadAudit(stores[i])())
+			m.Update(m.audit.load(-1)())
 		}
 		n := 0
 		compare(b, func(int) {}, func(side int) {
