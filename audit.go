@@ -11,7 +11,6 @@ import (
 
 	"apiscopes/server/local"
 	"apiscopes/store"
-	"apiscopes/tui"
 )
 
 // audit prints the audit log, newest first: a table for people, or with
@@ -100,7 +99,7 @@ func auditTable(w io.Writer) func(store.Event) error {
 				return err
 			}
 		}
-		t := tui.DescribeEvent(ev)
+		t := ev.Describe()
 		return row(ev.At.UTC().Format("2006-01-02 15:04"), t.Who, t.What, t.Target, t.Change)
 	}
 }

@@ -28,6 +28,11 @@ type appForm struct {
 	tab     int        // edit only: 0 API Scopes, 1 API Keys
 	focus   field
 	err     string
+	saving  bool // Next or Save is with the store
+
+	// typedAhead holds the keys pressed on the key table, or to save,
+	// before the app's keys have loaded: they act once the keys are known.
+	typedAhead []tea.KeyPressMsg
 }
 
 // field is a focusable part of the form; tab and shift+tab walk them.
@@ -47,32 +52,51 @@ var tabNames = []string{"API Scopes", "API Keys"}
 
 func newAppForm(c *common) (*appForm, tea.Cmd) {
 	f := &appForm{c: c, checks: newChecklist(0)}
-	name, err := c.store.NextAppName()
-	if err != nil {
-		name = store.DefaultAppName
-	}
-	f.title = newInput(c.styles, name)
-	return f, f.setFocus(fTitle)
+	f.title = newInput(c.styles, store.DefaultAppName)
+	st := c.store
+	next := c.read(func() tea.Msg {
+		name, err := st.NextAppName()
+		if err != nil {
+			return nil
+		}
+		return nextNameMsg{name}
+	})
+	return f, tea.Batch(f.setFocus(fTitle), next)
 }
 
-func newEditForm(c *common, id uint64, copy Clipboard) (*appForm, tea.Cmd) {
-	app, err := c.store.App(id)
-	if err != nil {
-		return nil, toastErr(err)
-	}
+// newEditForm opens the configuration window on app as the list has it
+// (the change feed keeps the list current), and reads its keys.
+func newEditForm(c *common, app store.App, copy Clipboard) (*appForm, tea.Cmd) {
 	f := &appForm{c: c, editing: true, app: app, checks: newChecklist(app.Scopes),
-		keys: keyActions{c: c, appID: id, copy: copy}}
+		keys: keyActions{c: c, appID: app.ID, copy: copy}}
 	f.title = newInput(c.styles, "App name")
 	f.showName(app.Name)
-	f.keys.reload()
-	return f, f.setFocus(fTabs)
+	return f, tea.Batch(f.keys.load(), f.setFocus(fTabs))
+}
+
+func (f *appForm) frame() pageFrame {
+	fr := pageFrame{section: sectionScopes, crumb: "New app", typing: f.focus == fTitle, busy: f.busy()}
+	if f.editing {
+		fr.crumb = clean(f.app.Name)
+	}
+	return fr
+}
+
+func (f *appForm) busy() string {
+	switch {
+	case f.saving && f.editing:
+		return "Saving…"
+	case f.saving:
+		return "Creating the app…"
+	}
+	return f.keys.busy()
 }
 
 func (f *appForm) fields() []field {
 	switch {
 	case !f.c.canWrite() && f.tab == 0:
 		return []field{fTabs, fScopes, fCancel}
-	case !f.c.canWrite() && len(f.keys.table.keys) > 0:
+	case !f.c.canWrite() && (len(f.keys.table.keys) > 0 || f.keys.loading):
 		return []field{fTabs, fKeys, fCancel}
 	case !f.c.canWrite():
 		return []field{fTabs, fCancel}
@@ -80,7 +104,7 @@ func (f *appForm) fields() []field {
 		return []field{fTitle, fScopes, fCancel, fPrimary}
 	case f.tab == 0:
 		return []field{fTitle, fTabs, fScopes, fCancel, fPrimary}
-	case len(f.keys.table.keys) > 0:
+	case len(f.keys.table.keys) > 0 || f.keys.loading:
 		return []field{fTitle, fTabs, fKeys, fCreateKey, fCancel, fPrimary}
 	}
 	return []field{fTitle, fTabs, fCreateKey, fCancel, fPrimary}
@@ -126,13 +150,38 @@ func (f *appForm) renamed() bool { return f.name() != f.shown }
 
 func (f *appForm) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case dataChangedMsg:
-		if f.editing {
-			f.refresh()
-		}
-		return nil
 	case tea.KeyPressMsg:
+		switch {
+		case f.saving:
+			return nil // the store has the form: nothing changes under it
+		case f.keys.loading && f.needsKeys(msg):
+			f.typedAhead = append(f.typedAhead, msg)
+			return nil
+		}
 		return f.updateKey(msg)
+	case nextNameMsg:
+		f.title.Placeholder = msg.name
+		return nil
+	case appCreatedMsg:
+		return f.created(msg)
+	case appSavedMsg:
+		return f.saved(msg)
+	case updateMsg:
+		return f.follow(msg.up)
+	case keysLoadedMsg, keyCreatedMsg, keyRolledMsg, keyDeletedMsg, resyncMsg:
+		if !f.editing {
+			return nil
+		}
+		cmds := []tea.Cmd{f.keys.update(msg)}
+		f.refocus()
+		if !f.keys.loading {
+			ahead := f.typedAhead
+			f.typedAhead = nil
+			for _, km := range ahead {
+				cmds = append(cmds, f.Update(km))
+			}
+		}
+		return tea.Batch(cmds...)
 	}
 	if f.focus == fTitle {
 		var cmd tea.Cmd
@@ -174,7 +223,7 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case fScopes:
 		if !f.c.canWrite() && key.Matches(msg, k.Toggle, k.Enter) {
-			return toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission))
+			return f.c.toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission))
 		}
 		if f.checks.update(msg, k) {
 			f.err = ""
@@ -215,37 +264,69 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// needsKeys reports whether a key press acts on the app's keys: on the key
+// table, or a save, whose question about keys in use needs them.
+func (f *appForm) needsKeys(msg tea.KeyPressMsg) bool {
+	k := f.c.keys
+	return f.focus == fKeys && !key.Matches(msg, k.Next, k.Prev, k.Back) || key.Matches(msg, k.Save) ||
+		f.focus == fPrimary && key.Matches(msg, k.Enter)
+}
+
 // leave goes back to the list, asking first when there are unsaved changes.
 func (f *appForm) leave() tea.Cmd {
 	back := func() tea.Cmd { return f.c.post(showListMsg{selectID: f.app.ID}) }
 	if !f.dirty() {
 		return back()
 	}
+	return f.askDiscard("Discard", back)
+}
+
+// quitting asks before ctrl+c discards unsaved changes.
+func (f *appForm) quitting() (tea.Cmd, quitAnswer) {
+	if !f.dirty() || f.saving {
+		return nil, quitFree
+	}
+	return f.askDiscard("Quit", func() tea.Cmd { return tea.Quit }), quitAsked
+}
+
+func (f *appForm) askDiscard(confirm string, then func() tea.Cmd) tea.Cmd {
 	body := "You named this app or selected scopes. Leaving now discards them."
 	if f.editing {
 		body = fmt.Sprintf("You changed the name or scopes of %q and haven't saved.", clean(f.app.Name))
 	}
 	return f.c.post(openDialogMsg{&confirmDialog{
 		c: f.c, title: "Discard unsaved changes?", body: body,
-		cancel: "Keep editing", confirm: "Discard", danger: true,
-		onYes: back,
+		cancel: "Keep editing", confirm: confirm, danger: true,
+		onYes: then,
 	}})
 }
 
-// refresh follows a change made elsewhere: the keys always, and the name
-// and scopes too while there is no unsaved edit to keep.
-func (f *appForm) refresh() {
-	f.keys.reload()
-	if !f.dirty() {
-		if app, err := f.c.store.App(f.app.ID); err == nil {
-			f.app = app
-			f.showName(app.Name)
-			f.checks.set = app.Scopes
-		}
+// follow shows another session's change to this app: the keys always (see
+// keyActions), and the name and scopes too while there is no unsaved edit
+// to keep. An app deleted elsewhere closes the window.
+func (f *appForm) follow(up store.Update) tea.Cmd {
+	if !f.editing || up.Event.AppID != f.app.ID {
+		return nil
 	}
+	if up.App == nil && up.Event.Action == store.ActionAppDelete {
+		return tea.Batch(f.c.post(showListMsg{}), f.c.toastErr(fmt.Errorf("%q: %w", f.app.Name, store.ErrNotFound)))
+	}
+	if up.App != nil && up.App.Revision > f.app.Revision && !f.dirty() {
+		f.app = *up.App
+		f.showName(f.app.Name)
+		f.checks.set = f.app.Scopes
+	}
+	cmd := f.keys.update(updateMsg{up})
+	f.refocus()
+	return cmd
+}
+
+// refocus moves the focus off a field that went away, such as the key
+// table with its last key.
+func (f *appForm) refocus() {
 	if fs := f.fields(); !slices.Contains(fs, f.focus) {
 		if slices.Contains(fs, fCreateKey) {
-			f.setFocus(fCreateKey) // the key table went away with its last key
+			f.setFocus(fCreateKey)
 		} else {
 			f.setFocus(fs[0])
 		}
@@ -265,8 +346,7 @@ func (f *appForm) confirmReload(c *store.ConflictError) tea.Cmd {
 			f.showName(c.Current.Name)
 			f.checks.set = c.Current.Scopes
 			f.err = ""
-			f.refresh()
-			return toast("Reloaded %q.", clean(c.Current.Name))
+			return tea.Batch(f.keys.load(), f.c.toast("Reloaded %q.", clean(c.Current.Name)))
 		},
 	}})
 }
@@ -278,12 +358,13 @@ func (f *appForm) submit() tea.Cmd {
 		f.tab = 0
 		return f.setFocus(fScopes)
 	}
+	st, actor, name, set := f.c.store, f.c.actor, f.name(), f.checks.set
 	if !f.editing {
-		app, err := f.c.store.CreateApp(f.c.actor, f.name(), f.checks.set)
-		if err != nil {
-			return f.fail(err)
-		}
-		return tea.Batch(f.c.post(showKeyStepMsg{app: app}), toast("App %q created.", clean(app.Name)))
+		f.saving = true
+		return f.c.write(func() tea.Msg {
+			app, err := st.CreateApp(actor, name, set)
+			return appCreatedMsg{app: app, err: err}
+		})
 	}
 	if !f.dirty() {
 		return f.c.post(showListMsg{selectID: f.app.ID})
@@ -294,6 +375,19 @@ func (f *appForm) submit() tea.Cmd {
 	return f.save()
 }
 
+// created follows Next: on to the key step, or the store's refusal under
+// the form, which keeps what was typed.
+func (f *appForm) created(msg appCreatedMsg) tea.Cmd {
+	if !f.saving || f.editing {
+		return nil
+	}
+	f.saving = false
+	if msg.err != nil {
+		return f.fail(msg.err)
+	}
+	return tea.Batch(f.c.post(showKeyStepMsg{app: msg.app}), f.c.toast("App %q created.", clean(msg.app.Name)))
+}
+
 // save writes the edited name and scopes, unless someone else changed them
 // since this window read the app: then it offers to reload instead.
 func (f *appForm) save() tea.Cmd {
@@ -301,15 +395,27 @@ func (f *appForm) save() tea.Cmd {
 	if !f.renamed() {
 		name = f.app.Name // as stored, even if another tool put controls in it: SaveApp keeps it
 	}
-	app, err := f.c.store.SaveApp(f.c.actor, f.app, name, f.checks.set)
+	st, actor, base, set := f.c.store, f.c.actor, f.app, f.checks.set
+	f.saving = true
+	return f.c.write(func() tea.Msg {
+		app, err := st.SaveApp(actor, base, name, set)
+		return appSavedMsg{app: app, err: err}
+	})
+}
+
+func (f *appForm) saved(msg appSavedMsg) tea.Cmd {
+	if !f.saving || !f.editing {
+		return nil
+	}
+	f.saving = false
 	var conflict *store.ConflictError
-	if errors.As(err, &conflict) {
+	if errors.As(msg.err, &conflict) {
 		return f.confirmReload(conflict)
 	}
-	if err != nil {
-		return f.fail(err)
+	if msg.err != nil {
+		return f.fail(msg.err)
 	}
-	return tea.Batch(f.c.post(showListMsg{selectID: app.ID}), toast("App %q updated.", clean(app.Name)))
+	return tea.Batch(f.c.post(showListMsg{selectID: msg.app.ID}), f.c.toast("App %q updated.", clean(msg.app.Name)))
 }
 
 func (f *appForm) fail(err error) tea.Cmd {
@@ -407,7 +513,7 @@ func (f *appForm) keysView(height int) []string {
 	if k, ok := f.keys.table.selected(); ok {
 		// The selected key's actions, for the mouse as the seed's icons are;
 		// r and d do the same from the keyboard.
-		btns = append(btns, button{label: "Roll key", disabled: !f.c.canWrite() || !k.DeleteAt.IsZero()},
+		btns = append(btns, button{label: "Roll key", disabled: !f.c.canWrite() || k.State(f.c.now()) == store.KeyScheduled},
 			button{label: "Delete key", disabled: !f.c.canWrite()})
 	}
 	return append(lines, "", s.buttonRow(0, btn, btns...))

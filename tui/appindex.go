@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"errors"
 	"slices"
 	"strings"
 
@@ -11,16 +10,21 @@ import (
 )
 
 // firstPage is how many apps the list reads before its first frame: more
-// rows than a terminal a hundred lines tall shows. A database with more apps draws this page at once
-// and loads the rest in the background.
+// rows than a terminal a hundred lines tall shows. A database with more apps
+// draws this page at once and loads the rest in the background.
 const firstPage = 100
 
-// appIndex is the app list's data: every app in list order with its
-// searchable text, or the first page of them while the rest loads.
+// appIndex is the app list's data: every app in list order (store.ByName)
+// with its searchable text, or the first page of them while the rest loads.
+// The change feed keeps it current; it is read whole only at the start and
+// when the feed lost updates.
 type appIndex struct {
 	apps     []store.App
 	hay      []string // per app: name, creator, scope names and ids, lower case
 	complete bool     // false while only the first page is known
+
+	loading bool           // a whole read is in flight
+	held    []store.Update // updates since that read began, to replay on its result
 }
 
 // appsLoadedMsg brings the whole index, read in the background.
@@ -43,7 +47,7 @@ func haystack(a store.App) string {
 }
 
 // firstApps reads the first page of apps.
-func firstApps(st *store.Store) (*appIndex, error) {
+func firstApps(st Store) (*appIndex, error) {
 	apps, err := st.FirstApps(firstPage + 1)
 	if err != nil {
 		return &appIndex{complete: true}, err
@@ -55,35 +59,30 @@ func firstApps(st *store.Store) (*appIndex, error) {
 }
 
 // loadApps reads every app, off the UI's path.
-func loadApps(st *store.Store) tea.Cmd {
-	return func() tea.Msg {
-		apps, err := st.Apps()
+func (c *common) loadApps() tea.Cmd {
+	c.apps.loading, c.apps.held = true, nil
+	st := c.store
+	return c.read(func() tea.Msg {
+		apps, err := st.FirstApps(-1)
 		if err != nil {
 			return appsLoadedMsg{err: err}
 		}
 		return appsLoadedMsg{idx: newAppIndex(apps, true)}
-	}
+	})
 }
 
-// foldName is the store's case-insensitive form of a name, which orders
-// the list.
-func foldName(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+// replay brings a freshly read index up to date with the updates the old
+// one received while it was read, and returns it.
+func (x *appIndex) replay(old *appIndex) *appIndex {
+	for _, up := range old.held {
+		x.apply(up)
+	}
+	return x
+}
 
 // position is where app a sits (or would sit) in the list order.
 func (x *appIndex) position(a store.App) int {
-	key := foldName(a.Name)
-	i, _ := slices.BinarySearchFunc(x.apps, a, func(e, t store.App) int {
-		if c := strings.Compare(foldName(e.Name), key); c != 0 {
-			return c
-		}
-		switch {
-		case e.ID < t.ID:
-			return -1
-		case e.ID > t.ID:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(x.apps, a, store.ByName)
 	return i
 }
 
@@ -92,26 +91,49 @@ func (x *appIndex) find(id uint64) int {
 	return slices.IndexFunc(x.apps, func(a store.App) bool { return a.ID == id })
 }
 
-// refresh brings one app up to date from the store after a change made in
-// this console: replaced, moved if renamed, or removed if deleted. The
-// others stay as they are; the background reload catches changes made
-// elsewhere.
-func (x *appIndex) refresh(st *store.Store, id uint64) {
-	if i := x.find(id); i >= 0 {
+// apply shows one update of the change feed: the app it touched as it is
+// now, moved if renamed, or gone if deleted. It reports whether the index
+// changed; an update it already shows (this console's own change, known
+// from the store's answer) changes nothing.
+func (x *appIndex) apply(up store.Update) bool {
+	if x.loading {
+		x.held = append(x.held, up)
+	}
+	if up.App == nil {
+		if up.Event.Action != store.ActionAppDelete {
+			return false
+		}
+		return x.remove(up.Event.AppID)
+	}
+	return x.put(*up.App)
+}
+
+// put shows app a as it is now, unless the index has it as recent already.
+func (x *appIndex) put(a store.App) bool {
+	i := x.find(a.ID)
+	if i >= 0 {
+		if x.apps[i].Revision >= a.Revision {
+			return false
+		}
 		x.apps = slices.Delete(x.apps, i, i+1)
 		x.hay = slices.Delete(x.hay, i, i+1)
 	}
-	a, err := st.App(id)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			x.complete = false // unknown: let the reload decide
-		}
-		return
+	j := x.position(a)
+	if !x.complete && j == len(x.apps) {
+		return i >= 0 // beyond the first page: the whole read places it
 	}
-	i := x.position(a)
-	if !x.complete && i == len(x.apps) {
-		return // beyond the first page: the reload places it
+	x.apps = slices.Insert(x.apps, j, a)
+	x.hay = slices.Insert(x.hay, j, haystack(a))
+	return true
+}
+
+// remove takes a deleted app out, reporting whether it was there.
+func (x *appIndex) remove(id uint64) bool {
+	i := x.find(id)
+	if i < 0 {
+		return false
 	}
-	x.apps = slices.Insert(x.apps, i, a)
-	x.hay = slices.Insert(x.hay, i, haystack(a))
+	x.apps = slices.Delete(x.apps, i, i+1)
+	x.hay = slices.Delete(x.hay, i, i+1)
+	return true
 }

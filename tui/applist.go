@@ -29,30 +29,21 @@ type appList struct {
 	editing bool // typing in the filter
 	err     error
 
+	deleting uint64 // the app being deleted, while the store works on it
+
 	tableTop int // the line of the table's header as last drawn, for clicks
 	drawn    int // how many rows the table drew
 }
 
-// newAppList opens the list with selectID (if non-zero) selected. With
-// many apps it shows the first page, or the index it had, brought up to
-// date for selectID, and returns the command that loads the rest.
-func newAppList(c *common, selectID uint64) (*appList, tea.Cmd) {
-	l := &appList{c: c, filter: newInput(c.styles, "name, creator or scope")}
-	idx, err := firstApps(c.store)
-	var cmd tea.Cmd
-	if !idx.complete {
-		if c.apps != nil {
-			idx = c.apps
-			if selectID != 0 {
-				idx.refresh(c.store, selectID)
-			}
-		}
-		cmd = loadApps(c.store)
-	}
-	c.apps = idx
-	l.setIndex(idx, selectID)
-	l.err = err
-	return l, cmd
+// newAppList shows the console's app index, or the error reading it.
+func newAppList(c *common, err error) *appList {
+	l := &appList{c: c, filter: newInput(c.styles, "name, creator or scope"), err: err}
+	l.setIndex(c.apps, 0)
+	return l
+}
+
+func (l *appList) frame() pageFrame {
+	return pageFrame{section: sectionScopes, typing: l.editing, quits: true, busy: l.busy()}
 }
 
 // setIndex shows idx, keeping the selection on the same app (or selectID
@@ -117,19 +108,20 @@ func (l *appList) selected() (store.App, bool) {
 
 func (l *appList) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case dataChangedMsg:
-		idx, err := firstApps(l.c.store)
-		l.err = err
-		if idx.complete {
-			return l.setIndex(idx, 0)
-		}
-		return loadApps(l.c.store)
+	case appsChangedMsg:
+		return l.setIndex(l.c.apps, 0)
 	case appsLoadedMsg:
-		if msg.err != nil {
-			l.err = msg.err
+		l.err = msg.err
+		return l.setIndex(l.c.apps, 0)
+	case appDeletedMsg:
+		if msg.app.ID != l.deleting {
 			return nil
 		}
-		return l.setIndex(msg.idx, 0)
+		l.deleting = 0
+		if msg.err != nil {
+			return l.c.toastErr(msg.err)
+		}
+		return l.c.toast("App %q deleted.", clean(msg.app.Name))
 	case filterStepMsg:
 		return l.rows.step(msg)
 	}
@@ -210,14 +202,14 @@ func (l *appList) pageRows() int { return max(1, l.c.height-12) }
 
 func (l *appList) create() tea.Cmd {
 	if !l.c.canWrite() {
-		return toastErr(fmt.Errorf("%w: viewers can't create apps", store.ErrPermission))
+		return l.c.toastErr(fmt.Errorf("%w: viewers can't create apps", store.ErrPermission))
 	}
 	return l.c.post(showNewAppMsg{})
 }
 
 func (l *appList) edit() tea.Cmd {
 	if a, ok := l.selected(); ok {
-		return l.c.post(showEditAppMsg{id: a.ID})
+		return l.c.post(showEditAppMsg{app: a})
 	}
 	return nil
 }
@@ -228,7 +220,10 @@ func (l *appList) confirmDelete() tea.Cmd {
 		return nil
 	}
 	if !l.c.canWrite() {
-		return toastErr(fmt.Errorf("%w: viewers can't delete apps", store.ErrPermission))
+		return l.c.toastErr(fmt.Errorf("%w: viewers can't delete apps", store.ErrPermission))
+	}
+	if l.deleting != 0 {
+		return nil // one at a time
 	}
 	c := l.c
 	body := fmt.Sprintf("Delete %q", clean(a.Name))
@@ -241,11 +236,9 @@ func (l *appList) confirmDelete() tea.Cmd {
 		c: c, title: "Delete app", body: body, confirm: "Delete", danger: true,
 		caution: "Every service using this app's keys loses access at once. This cannot be undone.",
 		onYes: func() tea.Cmd {
-			if err := c.store.DeleteApp(c.actor, a.ID); err != nil {
-				return toastErr(err)
-			}
-			l.idx.refresh(c.store, a.ID)
-			return tea.Batch(l.setIndex(l.idx, 0), toast("App %q deleted.", clean(a.Name)))
+			l.deleting = a.ID
+			st, actor := c.store, c.actor
+			return c.write(func() tea.Msg { return appDeletedMsg{app: a, err: st.DeleteApp(actor, a.ID)} })
 		},
 	}})
 }
@@ -428,7 +421,10 @@ func (l *appList) matchCount() string {
 
 // busy says what the list is waiting for, for the console's spinner.
 func (l *appList) busy() string {
-	if !l.idx.complete {
+	switch {
+	case l.deleting != 0:
+		return "Deleting the app…"
+	case !l.idx.complete:
 		return "Loading apps…"
 	}
 	return ""

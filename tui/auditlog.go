@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -23,7 +24,7 @@ const auditFirst = 256
 type auditLog struct {
 	c        *common
 	events   []store.Event
-	texts    []EventText
+	texts    []store.EventText
 	complete bool
 	rows     filtered
 	cursor   int
@@ -33,39 +34,57 @@ type auditLog struct {
 	err      error
 	tableTop int // the line of the table's header as last drawn, for clicks
 	drawn    int // how many rows the table drew
+
+	loaded  bool           // the first read has answered
+	loading int            // reads in flight
+	held    []store.Update // updates that arrived while a read was in flight
 }
 
-// auditLoadedMsg brings the whole trail, read in the background.
+// auditLoadedMsg brings the newest events, or all of them, read in the
+// background.
 type auditLoadedMsg struct {
-	events []store.Event
-	texts  []EventText
-	hay    []string
-	err    error
+	events   []store.Event
+	texts    []store.EventText
+	hay      []string
+	complete bool
+	err      error
 }
 
+// newAuditLog opens the log and starts reading its newest events.
 func newAuditLog(c *common) (*auditLog, tea.Cmd) {
 	a := &auditLog{c: c, filter: newInput(c.styles, "who, what, app, key or scope")}
-	var evs []store.Event
-	a.err = c.store.EachEvent(func(ev store.Event) error {
-		if len(evs) == auditFirst {
-			return store.ErrStop
-		}
-		evs = append(evs, ev)
-		return nil
-	})
-	a.complete = len(evs) < auditFirst
-	texts, hay := describeEvents(evs)
-	a.set(evs, texts, hay)
-	if a.complete || a.err != nil {
-		return a, nil
-	}
-	return a, loadAudit(c.store)
+	return a, a.load(auditFirst)
 }
 
-func describeEvents(evs []store.Event) ([]EventText, []string) {
-	texts, hay := make([]EventText, len(evs)), make([]string, len(evs))
+func (a *auditLog) frame() pageFrame {
+	return pageFrame{section: sectionAudit, typing: a.editing, quits: true, busy: a.busy()}
+}
+
+// load reads the newest n events (every event if n < 0).
+func (a *auditLog) load(n int) tea.Cmd {
+	a.loading++
+	st := a.c.store
+	return a.c.read(func() tea.Msg {
+		var evs []store.Event
+		err := st.EachEvent(func(ev store.Event) error {
+			if n >= 0 && len(evs) == n {
+				return store.ErrStop
+			}
+			evs = append(evs, ev)
+			return nil
+		})
+		if err != nil {
+			return auditLoadedMsg{err: err}
+		}
+		texts, hay := describeEvents(evs)
+		return auditLoadedMsg{events: evs, texts: texts, hay: hay, complete: n < 0 || len(evs) < n}
+	})
+}
+
+func describeEvents(evs []store.Event) ([]store.EventText, []string) {
+	texts, hay := make([]store.EventText, len(evs)), make([]string, len(evs))
 	for i, ev := range evs {
-		t := DescribeEvent(ev)
+		t := ev.Describe()
 		texts[i] = t
 		hay[i] = strings.ToLower(strings.Join([]string{t.Who, t.What, t.Target, t.Change,
 			t.ScopesBefore, t.ScopesAfter, ev.At.Format("2006-01-02")}, "\x00"))
@@ -73,19 +92,8 @@ func describeEvents(evs []store.Event) ([]EventText, []string) {
 	return texts, hay
 }
 
-func loadAudit(st *store.Store) tea.Cmd {
-	return func() tea.Msg {
-		evs, err := st.Audit()
-		if err != nil {
-			return auditLoadedMsg{err: err}
-		}
-		texts, hay := describeEvents(evs)
-		return auditLoadedMsg{events: evs, texts: texts, hay: hay}
-	}
-}
-
 // set shows these events, keeping the selected one selected.
-func (a *auditLog) set(evs []store.Event, texts []EventText, hay []string) tea.Cmd {
+func (a *auditLog) set(evs []store.Event, texts []store.EventText, hay []string) tea.Cmd {
 	var seq uint64
 	if ev, ok := a.selected(); ok {
 		seq = ev.Seq
@@ -114,18 +122,17 @@ func (a *auditLog) selected() (store.Event, bool) {
 func (a *auditLog) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case auditLoadedMsg:
-		a.complete = true
-		if msg.err != nil {
-			a.err = msg.err
-			return nil
-		}
-		return a.set(msg.events, msg.texts, msg.hay)
+		return a.loadedMsg(msg)
 	case filterStepMsg:
 		return a.rows.step(msg)
-	case dataChangedMsg: // a change here or in another session: it shows at once
-		fresh, cmd := newAuditLog(a.c)
-		a.err, a.complete = fresh.err, fresh.complete
-		return tea.Batch(cmd, a.set(fresh.events, fresh.texts, fresh.rows.hay))
+	case updateMsg: // a change here or in another session: it shows at once
+		if a.loading > 0 {
+			a.held = append(a.held, msg.up)
+		}
+		return a.add(msg.up.Event)
+	case resyncMsg:
+		a.held = nil
+		return a.load(auditFirst)
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	k := a.c.keys
@@ -173,6 +180,39 @@ func (a *auditLog) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// loadedMsg shows what a read found, with the events that arrived while it
+// was in flight, and reads the rest of a long trail in the background.
+func (a *auditLog) loadedMsg(msg auditLoadedMsg) tea.Cmd {
+	a.loading--
+	a.loaded = true
+	if msg.err != nil {
+		a.err, a.complete = msg.err, true
+		return nil
+	}
+	a.err, a.complete = nil, msg.complete
+	held := a.held
+	if a.loading == 0 {
+		a.held = nil
+	}
+	cmds := []tea.Cmd{a.set(msg.events, msg.texts, msg.hay)}
+	for _, up := range held {
+		cmds = append(cmds, a.add(up.Event))
+	}
+	if !a.complete && a.loading == 0 {
+		cmds = append(cmds, a.load(-1))
+	}
+	return tea.Batch(cmds...)
+}
+
+// add shows a new event at the top, unless it is there already.
+func (a *auditLog) add(ev store.Event) tea.Cmd {
+	if !a.loaded || len(a.events) > 0 && ev.Seq <= a.events[0].Seq {
+		return nil
+	}
+	texts, hay := describeEvents([]store.Event{ev})
+	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat(texts, a.texts), slices.Concat(hay, a.rows.hay))
+}
+
 func (a *auditLog) applyFilter() tea.Cmd {
 	cmd := a.rows.setQuery(a.filter.Value())
 	a.clamp()
@@ -196,6 +236,9 @@ func (a *auditLog) View() string {
 	}
 	if a.err != nil {
 		return strings.Join(append(head, wrapStyled(s.Error, describe(a.err), w)...), "\n")
+	}
+	if !a.loaded {
+		return strings.Join(append(head, s.Hint.Render("Loading…")), "\n")
 	}
 	if len(a.events) == 0 {
 		msg := lipgloss.JoinVertical(lipgloss.Center,
@@ -330,7 +373,7 @@ func (a *auditLog) detailView() []string {
 }
 
 func (a *auditLog) busy() string {
-	if !a.complete {
+	if a.loading > 0 {
 		return "Loading the audit log…"
 	}
 	return ""

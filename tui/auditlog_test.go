@@ -14,10 +14,11 @@ func seedHistory(t *testing.T, ct *consoleTest) {
 	t.Helper()
 	st := ct.st
 	apps := requireApps(t, st, 3) // Customer Support, Marketing, Risk & Compliance
-	if _, err := st.RenameApp(testAdmin, apps[1].ID, "Marketing & Growth"); err != nil {
+	renamed, err := st.SaveApp(testAdmin, apps[1], "Marketing & Growth", apps[1].Scopes)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SetScopes(testAdmin, apps[1].ID, scopes.NewSet(scopes.WorkflowExport)); err != nil {
+	if _, err := st.SaveApp(testAdmin, renamed, renamed.Name, scopes.NewSet(scopes.WorkflowExport)); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := st.Keys(apps[2].ID)

@@ -39,7 +39,9 @@ func TestTerminalCopyKeepsKeyVisible(t *testing.T) {
 	startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: TerminalClipboard()}, 80, 24)
 	ct.press("e", "c")
 	ct.typeText("ssh-session")
-	ct.press("enter", "enter")
+	ct.press("enter")
+	ct.waitFor("Copy and Close")
+	ct.press("enter")
 	s := ct.golden("screen-80x24-key-sent-osc52", "API key copied to your terminal's clipboard (OSC 52).") // the message comes last
 	if !keyPattern.MatchString(s) {
 		t.Fatal("the key left the screen before the dialog closed")

@@ -14,7 +14,7 @@ import (
 // common is what every page and dialog shares: the store and who is acting,
 // styles, keys and the size of the content area.
 type common struct {
-	store  *store.Store
+	store  Store
 	actor  store.Actor
 	styles *Styles
 	keys   KeyMap
@@ -23,6 +23,8 @@ type common struct {
 	now    func() time.Time
 
 	outbox []tea.Msg // messages for the root to handle before the next input
+
+	writes, reads int // store calls in flight
 
 	width, height int // the content area, inside the frame
 	termW, termH  int // the whole terminal, for dialogs
@@ -52,14 +54,17 @@ type (
 	showListMsg    struct{ selectID uint64 } // back to the app list, selecting an app if non-zero
 	showNewAppMsg  struct{}
 	showKeyStepMsg struct{ app store.App }
-	showEditAppMsg struct{ id uint64 }
+	showEditAppMsg struct{ app store.App }
 	showAuditMsg   struct{}
 
 	openDialogMsg  struct{ d dialog }
 	closeDialogMsg struct{}
 
-	// dataChangedMsg tells the active page to reload from the store.
-	dataChangedMsg struct{}
+	// appsChangedMsg tells the app list that the app index changed.
+	appsChangedMsg struct{}
+	// resyncMsg tells every page to read what it shows again: the change
+	// feed lost updates.
+	resyncMsg struct{}
 
 	toastMsg struct {
 		text  string
@@ -70,11 +75,15 @@ type (
 
 func send(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
 
-func toast(format string, a ...any) tea.Cmd {
-	return send(toastMsg{text: fmt.Sprintf(format, a...)})
+// toast shows a success message.
+func (c *common) toast(format string, a ...any) tea.Cmd {
+	return c.post(toastMsg{text: fmt.Sprintf(format, a...)})
 }
 
-func toastErr(err error) tea.Cmd { return send(toastMsg{text: describe(err), isErr: true}) }
+// toastErr shows what went wrong and what to do about it.
+func (c *common) toastErr(err error) tea.Cmd {
+	return c.post(toastMsg{text: describe(err), isErr: true})
+}
 
 // describe turns a store error into a sentence that says what went wrong and
 // what to do about it.
@@ -102,6 +111,8 @@ func describe(err error) string {
 		return "Choose an expiry date after today."
 	case errors.Is(err, store.ErrKeyRolled):
 		return "This key was already rolled. Roll its new key instead."
+	case errors.Is(err, store.ErrBusy):
+		return "Not saved: the database is busy with other changes. Try again in a moment."
 	case errors.Is(err, store.ErrNotFound):
 		return "It no longer exists: it was deleted, perhaps in another session."
 	}

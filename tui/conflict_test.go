@@ -20,7 +20,7 @@ func TestSaveAfterSomeoneElseSaved(t *testing.T) {
 
 	apps, _ := st.Apps()
 	marketing := apps[1]
-	if _, err := st.UpdateApp(bob, marketing.ID, "Marketing & Growth", marketing.Scopes.With(scopes.GuardrailDeploy)); err != nil {
+	if _, err := st.SaveApp(bob, marketing, "Marketing & Growth", marketing.Scopes.With(scopes.GuardrailDeploy)); err != nil {
 		t.Fatal(err)
 	}
 	ct.press("ctrl+s")
@@ -44,7 +44,7 @@ func TestEditWindowFollowsOtherSessions(t *testing.T) {
 	ct.press("down", "e")
 	ct.waitFor("Marketing")
 	apps, _ := st.Apps()
-	if _, err := st.SetScopes(store.Actor{Name: "bob", Role: store.Admin}, apps[1].ID, scopes.NewSet(scopes.GuardrailUndeploy)); err != nil {
+	if _, err := st.SaveApp(store.Actor{Name: "bob", Role: store.Admin}, apps[1], apps[1].Name, scopes.NewSet(scopes.GuardrailUndeploy)); err != nil {
 		t.Fatal(err)
 	}
 	ct.waitFor("[x] Undeploy Guardrails")

@@ -19,7 +19,7 @@ import (
 
 // Options configure a console.
 type Options struct {
-	Store *store.Store
+	Store Store       // usually a *store.Store
 	Actor store.Actor // who acts: the "Created by" of what they create
 
 	Clipboard     Clipboard        // where Copy and Close copies; SystemClipboard if nil
@@ -48,6 +48,18 @@ type page interface {
 	View() string
 	ShortHelp() []key.Binding
 	FullHelp() [][]key.Binding
+	// frame says what the root needs to know to draw and route around
+	// the page.
+	frame() pageFrame
+}
+
+// pageFrame is what a page declares to the frame around it.
+type pageFrame struct {
+	section string // the navigation page it belongs to
+	crumb   string // the breadcrumb's last part beyond the section, if any
+	typing  bool   // a text field has the keyboard: letters are text
+	quits   bool   // q quits from here
+	busy    string // what it is waiting for, for the spinner; "" when idle
 }
 
 // dialog is a modal box drawn over the page; it gets every key until it
@@ -58,14 +70,36 @@ type dialog interface {
 	ShortHelp() []key.Binding
 }
 
+// busyDialog is a dialog that can be waiting for the store.
+type busyDialog interface{ busy() string }
+
+// guard is a page or dialog that has something to lose when the console
+// quits: a key on screen or on its way, unsaved edits. quitting asks about
+// it, as esc would, and says what it did.
+type guard interface{ quitting() (tea.Cmd, quitAnswer) }
+
+// quitAnswer is a guard's answer to ctrl+c.
+type quitAnswer int
+
+const (
+	quitFree  quitAnswer = iota // nothing to lose here
+	quitAsked                   // a question is on screen: a second ctrl+c quits
+	quitHeld                    // a key is on its way: it is shown first, whatever is pressed
+)
+
+// quitAskedMsg says a question about quitting is on screen, asked after
+// ctrl+c: a second ctrl+c quits.
+type quitAskedMsg struct{}
+
 // Model is the console's root model.
 type Model struct {
 	c      *common
 	copy   Clipboard
 	toastD time.Duration
 
+	list   *appList  // kept between visits, as the audit log is
+	audit  *auditLog // nil until first opened
 	page   page
-	crumb  string // the breadcrumb's last part beyond API Scopes, if any
 	dialog dialog
 	help   help.Model
 
@@ -73,19 +107,20 @@ type Model struct {
 	toastOK bool
 	toastID int
 
-	changes     <-chan struct{} // the store's change feed: other sessions' changes show at once
-	stopChanges func()
+	sub     *store.Subscription // the store's change feed: every session's changes show at once
+	held    []store.Update      // updates that arrived while this console's own change was in flight
+	askedCC bool                // the last key was a ctrl+c that asked instead of quitting
 
 	demo *Demo // non-nil in a demonstration
 
-	pageInit tea.Cmd // the first page's start-up command, for Init
-	spin     spinnerState
+	initCmd tea.Cmd // the first page's start-up command, for Init
+	spin    spinnerState
+
+	screen string // the screen as last drawn, at the end of Update
 }
 
-// storeChangedMsg says the database changed, perhaps in another session.
-type storeChangedMsg struct{}
-
-// New returns the console on the app list.
+// New returns the console on the app list. It reads the first page of apps
+// before it returns, so the first frame shows them.
 func New(o Options) *Model {
 	if o.Clipboard == nil {
 		o.Clipboard = SystemClipboard()
@@ -104,32 +139,28 @@ func New(o Options) *Model {
 	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo}
 	m.resize(80, 24)
 	m.restyle(true)
-	m.page, m.pageInit = newAppList(c, 0)
-	m.changes, m.stopChanges = o.Store.Changes()
+	m.sub = o.Store.Subscribe()
+	var err error
+	c.apps, err = firstApps(o.Store)
+	if !c.apps.complete {
+		m.initCmd = c.loadApps()
+	}
+	m.list = newAppList(c, err)
+	m.page = m.list
 	if o.Demo != nil {
 		m.dialog = &welcomeDialog{c: c, demo: o.Demo}
 	}
+	m.screen = m.render()
 	return m
 }
 
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, m.waitForChange(), m.pageInit, m.spin.watch(m.page))
+	return tea.Batch(tea.RequestBackgroundColor, waitForUpdate(m.sub), m.initCmd, m.spin.watch(m.busy()))
 }
 
 // Close ends the console's subscription to the store's changes; call it
 // once the program has finished.
-func (m *Model) Close() { m.stopChanges() }
-
-// waitForChange waits for the next change to the database.
-func (m *Model) waitForChange() tea.Cmd {
-	ch := m.changes
-	return func() tea.Msg {
-		if _, ok := <-ch; !ok {
-			return nil
-		}
-		return storeChangedMsg{}
-	}
-}
+func (m *Model) Close() { m.sub.Close() }
 
 func (m *Model) restyle(isDark bool) {
 	m.c.styles = NewStyles(isDark)
@@ -164,8 +195,24 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.c.outbox = m.c.outbox[1:]
 		cmd = tea.Batch(cmd, m.update(next))
 	}
-	return m, tea.Batch(cmd, m.spin.watch(m.page))
+	cmd = tea.Batch(cmd, m.spin.watch(m.busy()))
+	m.screen = m.render()
+	return m, cmd
 }
+
+// busy is what the console waits for, for the spinner.
+func (m *Model) busy() string {
+	if d, ok := m.dialog.(busyDialog); ok {
+		if b := d.busy(); b != "" {
+			return b
+		}
+	}
+	return m.page.frame().busy
+}
+
+// idle reports whether nothing is in flight: no store call, no page
+// waiting.
+func (m *Model) idle() bool { return m.c.writes == 0 && m.c.reads == 0 && m.busy() == "" }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -180,26 +227,40 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.MouseClickMsg, tea.MouseWheelMsg:
 		return m.mouse(msg)
 
+	case doneMsg:
+		return m.done(msg)
+	case feedMsg:
+		return tea.Batch(m.update(updateMsg(msg)), waitForUpdate(m.sub))
+	case updateMsg:
+		if m.c.writes > 0 {
+			m.held = append(m.held, msg.up)
+			return nil
+		}
+		return m.apply(msg.up)
+
 	case showListMsg:
-		p, cmd := newAppList(m.c, msg.selectID)
-		return tea.Batch(m.show(p, ""), cmd)
+		m.list.selectApp(msg.selectID)
+		return m.show(m.list)
 	case showAuditMsg:
-		p, cmd := newAuditLog(m.c)
-		return tea.Batch(m.show(p, ""), cmd)
+		var cmd tea.Cmd
+		if m.audit == nil {
+			m.audit, cmd = newAuditLog(m.c)
+		}
+		return tea.Batch(m.show(m.audit), cmd)
 	case spinnerMsg:
-		return m.spin.update(msg, m.page)
+		return m.spin.update(msg)
 	case showNewAppMsg:
 		p, cmd := newAppForm(m.c)
-		return tea.Batch(m.show(p, "New app"), cmd)
+		return tea.Batch(m.show(p), cmd)
 	case showKeyStepMsg:
-		return m.show(newKeyStep(m.c, msg.app, m.copy), clean(msg.app.Name))
+		return m.show(newKeyStep(m.c, msg.app, m.copy))
 	case showEditAppMsg:
-		p, cmd := newEditForm(m.c, msg.id, m.copy)
-		if p == nil {
-			return tea.Batch(cmd, m.c.post(dataChangedMsg{}))
-		}
-		return tea.Batch(m.show(p, clean(p.app.Name)), cmd)
+		p, cmd := newEditForm(m.c, msg.app, m.copy)
+		return tea.Batch(m.show(p), cmd)
 
+	case quitAskedMsg:
+		m.askedCC = true
+		return nil
 	case openDialogMsg:
 		m.dialog = msg.d
 		return nil
@@ -218,76 +279,151 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case copiedMsg:
-		cmd := toast("API key copied %s.", msg.where)
+		cmd := m.c.toast("API key copied %s.", msg.where)
 		if m.dialog != nil {
 			cmd = tea.Batch(cmd, m.dialog.Update(msg)) // the key dialog closes, or explains OSC 52
 		}
 		return cmd
-	case storeChangedMsg:
-		return tea.Batch(m.page.Update(dataChangedMsg{}), m.waitForChange())
 	case terminalCopyMsg:
 		return TerminalClipboard()(msg.text)
-	case appsLoadedMsg:
-		if msg.idx != nil {
-			m.c.apps = msg.idx
-		}
-		return m.page.Update(msg)
-	case dataChangedMsg, filterStepMsg, auditLoadedMsg:
-		return m.page.Update(msg) // the page under a dialog shows the change too
+	case appsChangedMsg, resyncMsg, filterStepMsg, appsLoadedMsg, auditLoadedMsg:
+		return m.broadcast(msg)
 	}
 	if m.dialog != nil {
 		return m.dialog.Update(msg)
 	}
 	return m.page.Update(msg)
+}
+
+// done passes on the answer of a store call: to the app index when it
+// changed an app, then to the dialog and the page. Once the last of this
+// console's changes in flight has answered, the updates held back meanwhile
+// are applied; the ones that tell of this console's own changes change
+// nothing, as the answers showed them already.
+func (m *Model) done(d doneMsg) tea.Cmd {
+	if d.write {
+		m.c.writes--
+	} else {
+		m.c.reads--
+	}
+	var cmds []tea.Cmd
+	switch msg := d.msg.(type) {
+	case appsLoadedMsg:
+		if msg.err == nil {
+			m.c.apps = msg.idx.replay(m.c.apps)
+		}
+	case appCreatedMsg:
+		if msg.err == nil {
+			m.c.apps.put(msg.app)
+			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
+		}
+	case appSavedMsg:
+		if msg.err == nil {
+			m.c.apps.put(msg.app)
+			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
+		}
+	case appDeletedMsg:
+		if msg.err == nil {
+			m.c.apps.remove(msg.app.ID)
+			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
+		}
+	}
+	cmds = append(cmds, m.broadcast(d.msg))
+	if m.c.writes == 0 {
+		held := m.held
+		m.held = nil
+		for _, up := range held {
+			cmds = append(cmds, m.apply(up))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// apply shows an update of the change feed everywhere: in the app index,
+// the audit log, and the page and dialog on screen. Nothing is read again,
+// unless the feed lost updates (Resync).
+func (m *Model) apply(up store.Update) tea.Cmd {
+	if up.Resync {
+		return tea.Batch(m.c.loadApps(), m.broadcast(resyncMsg{}))
+	}
+	var cmds []tea.Cmd
+	if m.c.apps.apply(up) {
+		cmds = append(cmds, m.broadcast(appsChangedMsg{}))
+	}
+	return tea.Batch(append(cmds, m.broadcast(updateMsg{up}))...)
+}
+
+// broadcast gives a message to the pages that keep state between visits,
+// the page on screen and the dialog.
+func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	cmds := []tea.Cmd{m.list.Update(msg)}
+	if m.audit != nil {
+		cmds = append(cmds, m.audit.Update(msg))
+	}
+	if m.page != page(m.list) && m.page != page(m.audit) {
+		cmds = append(cmds, m.page.Update(msg))
+	}
+	if m.dialog != nil {
+		cmds = append(cmds, m.dialog.Update(msg))
+	}
+	return tea.Batch(cmds...)
 }
 
 func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.keys
 	if key.Matches(msg, k.ForceQuit) {
-		return tea.Quit
+		return m.ctrlC()
 	}
+	m.askedCC = false
 	if m.dialog != nil {
 		return m.dialog.Update(msg)
 	}
-	typing := m.typing()
+	f := m.page.frame()
 	switch {
-	case !typing && key.Matches(msg, k.Help):
+	case !f.typing && key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
 		m.resize(m.c.termW, m.c.termH)
 		return nil
-	case !typing && key.Matches(msg, k.Quit):
-		switch m.page.(type) {
-		case *appList, *auditLog:
-			return tea.Quit
-		}
+	case !f.typing && f.quits && key.Matches(msg, k.Quit):
+		return tea.Quit
 	}
 	return m.page.Update(msg)
 }
 
-// typing reports whether a text field has the keyboard, so letters are text.
-func (m *Model) typing() bool {
-	switch p := m.page.(type) {
-	case *appList:
-		return p.editing
-	case *auditLog:
-		return p.editing
-	case *appForm:
-		return p.focus == fTitle
+// ctrlC quits, unless the dialog or the page has something to lose: then it
+// asks, as esc would, and a second ctrl+c quits.
+func (m *Model) ctrlC() tea.Cmd {
+	if m.askedCC {
+		return tea.Quit
 	}
-	return false
+	for _, g := range []any{m.dialog, m.page} {
+		if g, ok := g.(guard); ok {
+			switch cmd, answer := g.quitting(); answer {
+			case quitAsked:
+				m.askedCC = true
+				return cmd
+			case quitHeld:
+				return cmd
+			}
+		}
+	}
+	return tea.Quit
 }
 
-func (m *Model) show(p page, crumb string) tea.Cmd {
-	m.page, m.crumb, m.dialog = p, crumb, nil
+func (m *Model) show(p page) tea.Cmd {
+	m.page, m.dialog = p, nil
 	m.resize(m.c.termW, m.c.termH)
 	return nil
 }
 
+// View shows the screen drawn at the end of the last Update: the layout is
+// computed once per change, and a click is resolved against exactly what
+// is on screen.
 func (m *Model) View() tea.View {
-	v := tea.NewView(m.render())
+	v := tea.NewView(m.screen)
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
-	v.WindowTitle = "apiscopes — " + m.section()
+	v.WindowTitle = "apiscopes — " + m.page.frame().section
 	return v
 }
 
@@ -324,13 +460,13 @@ func (m *Model) render() string {
 
 func (m *Model) headerView() string {
 	s := m.c.styles
+	f := m.page.frame()
 	sep := s.Crumb.Render(" › ")
 	parts := []string{s.Crumb.Render("Settings"), s.Crumb.Render("Security & Control")}
-	section := m.section()
-	if m.crumb == "" {
-		parts = append(parts, s.CrumbActive.Render(section))
+	if f.crumb == "" {
+		parts = append(parts, s.CrumbActive.Render(f.section))
 	} else {
-		parts = append(parts, s.Crumb.Render(section), s.CrumbActive.Render(m.crumb))
+		parts = append(parts, s.Crumb.Render(f.section), s.CrumbActive.Render(f.crumb))
 	}
 	line := s.App.Render("apiscopes") + " " + strings.Join(parts, sep)
 	if m.demo != nil {
@@ -355,7 +491,7 @@ func (m *Model) headerView() string {
 func (m *Model) navView() string {
 	s := m.c.styles
 	lines := []string{s.NavGroup.Render("Security & Control")}
-	section := m.section()
+	section := m.page.frame().section
 	for _, item := range navItems(m.c.keys) {
 		if item.name == section {
 			lines = append(lines, s.NavActive.Render(item.name))
@@ -374,16 +510,14 @@ type navItem struct {
 	key  key.Binding
 }
 
-func navItems(k KeyMap) []navItem {
-	return []navItem{{"API Scopes", k.Scopes}, {"Audit Log", k.Audit}}
-}
+// The navigation's pages.
+const (
+	sectionScopes = "API Scopes"
+	sectionAudit  = "Audit Log"
+)
 
-// section is the navigation page the console is on.
-func (m *Model) section() string {
-	if _, ok := m.page.(*auditLog); ok {
-		return "Audit Log"
-	}
-	return "API Scopes"
+func navItems(k KeyMap) []navItem {
+	return []navItem{{sectionScopes, k.Scopes}, {sectionAudit, k.Audit}}
 }
 
 func (m *Model) toastView() string {

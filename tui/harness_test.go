@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 )
 
 // The fixed world every console test runs in: a pinned clock, seeded
@@ -29,16 +30,34 @@ var (
 // store's clock starts, so "last used" and expiry read the same on every run.
 func consoleNow() time.Time { return testNow.Add(time.Hour) }
 
-// newTestStore opens a database in a temporary folder with a stopped clock
+// testStoreOptions are the store's side of the fixed world: a stopped clock
 // and a seeded random source, so keys and dates are the same on every run.
-// The clock stands still: the console reloads from the store when the change
-// feed says so, at moments no test controls, and a clock that moved on every
-// reading would make times on screen depend on how often that happened.
+// The clock stands still: the console follows the store's change feed, at
+// moments no test controls, and a clock that moved on every reading would
+// make times on screen depend on how often that happened.
+func testStoreOptions() []store.Option {
+	return []store.Option{store.WithClock(func() time.Time { return testNow }),
+		store.WithRandom(rand.NewChaCha8([32]byte{7})), store.WithMaintenance(0)}
+}
+
+// newTestStore is a store on the memory engine: what the console shows does
+// not depend on where the records are kept, and memory is quick.
 func newTestStore(t *testing.T) *store.Store {
 	t.Helper()
-	clock := func() time.Time { return testNow }
-	st, err := store.Open(filepath.Join(t.TempDir(), "apiscopes.db"),
-		store.WithClock(clock), store.WithRandom(rand.NewChaCha8([32]byte{7})), store.WithMaintenance(0))
+	st, err := store.New(store.NewMemory(), testStoreOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newFileStore is a store on a bbolt file in a temporary folder, for tests
+// about the file itself: a disk that fails under it, records another tool
+// wrote.
+func newFileStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := bolt.OpenStore(filepath.Join(t.TempDir(), "apiscopes.db"), bolt.Options{}, testStoreOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +67,21 @@ func newTestStore(t *testing.T) *store.Store {
 
 // screenReq asks the running program for the screen it would draw now. It is
 // answered inside Update, so every message sent before it has been handled.
-type screenReq chan string
+type screenReq chan shot
+
+// shot is the screen at one moment, and whether the console was idle then:
+// no store call in flight, nothing loading.
+type shot struct {
+	screen string
+	idle   bool
+}
 
 // probe wraps the console to answer screenReq; everything else passes through.
 type probe struct{ *Model }
 
 func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if req, ok := msg.(screenReq); ok {
-		req <- p.render()
+		req <- shot{p.screen, p.idle()}
 		return p, nil
 	}
 	_, cmd := p.Model.Update(msg)
@@ -74,7 +100,12 @@ type consoleTest struct {
 func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *consoleTest {
 	t.Helper()
 	ct := &consoleTest{t: t, st: st}
-	clip := func(text string) tea.Cmd {
+	return startConsoleWith(t, ct, Options{Store: st, Actor: actor, Clipboard: ct.clipboard()}, w, h)
+}
+
+// clipboard is a system clipboard that keeps what it is given for the test.
+func (ct *consoleTest) clipboard() Clipboard {
+	return func(text string) tea.Cmd {
 		return func() tea.Msg {
 			ct.mu.Lock()
 			ct.copied = append(ct.copied, text)
@@ -82,7 +113,6 @@ func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *c
 			return copiedMsg{where: copiedToSystem}
 		}
 	}
-	return startConsoleWith(t, ct, Options{Store: st, Actor: actor, Clipboard: clip}, w, h)
 }
 
 // startConsoleWith starts a console with the given options, filling in the
@@ -96,8 +126,12 @@ func startConsoleWith(t *testing.T, ct *consoleTest, o Options, w, h int) *conso
 		teatest.WithProgramOptions(
 			tea.WithColorProfile(colorprofile.ASCII),
 			tea.WithEnvironment([]string{"TERM=xterm-256color", "LANG=C.UTF-8"}),
+			tea.WithFPS(4), // the tests read the model's screen, not the terminal's: a slow frame rate leaves the program free
 		))
 	t.Cleanup(func() {
+		// The second ctrl+c quits where the first asks (unsaved edits, a
+		// key on screen).
+		ct.tm.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
 		ct.tm.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
 		ct.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 	})
@@ -146,31 +180,38 @@ func (ct *consoleTest) typeText(s string) {
 // been handled.
 func (ct *consoleTest) screen() string {
 	ct.t.Helper()
+	return plain(ct.shot().screen)
+}
+
+// shot asks the program for its screen, styling and all.
+func (ct *consoleTest) shot() shot {
+	ct.t.Helper()
 	req := make(screenReq, 1)
 	ct.tm.Send(req)
 	select {
 	case s := <-req:
-		return plain(s)
+		return s
 	case <-time.After(5 * time.Second):
 		ct.t.Fatal("the console did not answer within 5 s")
-		return ""
+		return shot{}
 	}
 }
 
-// waitFor returns the screen once it shows want; commands such as the
-// clipboard's finish in their own goroutines, so it looks a few times.
+// waitFor returns the screen once it shows want and the console is idle:
+// store calls run in commands of their own, so it looks a few times.
 func (ct *consoleTest) waitFor(want string) string {
 	ct.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s := ct.screen()
-		if strings.Contains(s, want) {
+		sh := ct.shot()
+		s := plain(sh.screen)
+		if sh.idle && strings.Contains(s, want) {
 			return s
 		}
 		if time.Now().After(deadline) {
-			ct.t.Fatalf("the screen never showed %q; it shows:\n%s", want, s)
+			ct.t.Fatalf("the screen never showed %q (idle: %v); it shows:\n%s", want, sh.idle, s)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

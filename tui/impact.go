@@ -25,7 +25,7 @@ func newScopeImpact(before, after scopes.Set, keys []store.Key, now time.Time) s
 	im := scopeImpact{}
 	im.added, im.removed = before.Diff(after)
 	for _, k := range keys {
-		if k.Expired(now) {
+		if !k.State(now).Works() {
 			im.expired++
 			continue
 		}

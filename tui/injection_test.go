@@ -15,6 +15,7 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	apibolt "apiscopes/store/bolt"
 )
 
 // hostile are names another tool could write into the database: each tries
@@ -37,7 +38,7 @@ var hostile = []string{
 // and the "created by" of both.
 func handMadeDatabase(t *testing.T) *store.Store {
 	t.Helper()
-	st := newTestStore(t)
+	st := newFileStore(t)
 	var ids []uint64
 	for i := range hostile {
 		app, err := st.CreateApp(testAdmin, fmt.Sprintf("placeholder %d", i), scopes.Full())
@@ -49,7 +50,7 @@ func handMadeDatabase(t *testing.T) *store.Store {
 		}
 		ids = append(ids, app.ID)
 	}
-	path := st.Path()
+	path := st.Name()
 	st.Close()
 
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
@@ -93,7 +94,7 @@ func handMadeDatabase(t *testing.T) *store.Store {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err = store.Open(path, store.WithClock(func() time.Time { return testNow }))
+	st, err = apibolt.OpenStore(path, apibolt.Options{}, store.WithClock(func() time.Time { return testNow }))
 	if err != nil {
 		t.Fatalf("the hand-made database does not open: %v", err)
 	}
@@ -133,15 +134,7 @@ func requireNoControls(t *testing.T, where, raw string) {
 // rawScreen is the screen exactly as the console draws it, styling and all.
 func (ct *consoleTest) rawScreen() string {
 	ct.t.Helper()
-	req := make(screenReq, 1)
-	ct.tm.Send(req)
-	select {
-	case s := <-req:
-		return s
-	case <-time.After(5 * time.Second):
-		ct.t.Fatal("the console did not answer within 5 s")
-		return ""
-	}
+	return ct.shot().screen
 }
 
 // TestHostileNamesFromTheDatabaseAreDefused opens a database another tool

@@ -35,6 +35,14 @@ type keyDialog struct {
 
 	leaving    bool // asking "close without copying?"
 	leaveFocus int  // 0 back to the key, 1 close without copying
+	quit       bool // the question is ctrl+c's: quit without copying?
+
+	// generating: Generate Key is with the store. Nothing closes the dialog
+	// meanwhile; the key is shown when it comes, and closeAfter (esc) or
+	// quitAfter (ctrl+c) says it comes with the question about leaving.
+	generating bool
+	closeAfter bool
+	quitAfter  bool
 
 	// sent: the key went to the terminal with OSC 52, which a terminal may
 	// ignore without telling anyone, so the key stays on screen until the
@@ -88,10 +96,19 @@ func (d *keyDialog) fields() []int {
 }
 
 func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
-	if msg, ok := msg.(copiedMsg); ok {
+	switch msg := msg.(type) {
+	case copiedMsg:
 		return d.copied(msg)
+	case keyCreatedMsg:
+		return d.generated(msg)
 	}
 	km, ok := msg.(tea.KeyPressMsg)
+	if d.generating {
+		if ok && key.Matches(km, d.c.keys.Back) {
+			d.closeAfter = true
+		}
+		return nil // the key comes first
+	}
 	if !ok {
 		if d.secret == "" && !d.leaving {
 			var cmd tea.Cmd
@@ -198,15 +215,67 @@ func (d *keyDialog) generate() tea.Cmd {
 		}
 		return d.setFocus(kdDate)
 	}
-	text, k, err := d.c.store.CreateKeyWith(d.c.actor, d.app.ID, d.name.Value(), opts)
-	if err != nil {
-		d.err = describe(err)
-		return d.setFocus(kdName)
-	}
-	d.secret, d.created = text, k
+	d.generating, d.err = true, ""
 	d.name.Blur()
 	d.date.Blur()
-	return d.c.post(dataChangedMsg{})
+	st, actor, appID, name := d.c.store, d.c.actor, d.app.ID, d.name.Value()
+	return d.c.write(func() tea.Msg {
+		text, k, err := st.CreateKeyWith(actor, appID, name, opts)
+		return keyCreatedMsg{appID: appID, text: text, key: k, err: err}
+	})
+}
+
+// generated shows the new key, or why there is none.
+func (d *keyDialog) generated(msg keyCreatedMsg) tea.Cmd {
+	if !d.generating {
+		return nil
+	}
+	d.generating = false
+	if msg.err != nil {
+		d.err = describe(msg.err)
+		d.quitAfter, d.closeAfter = false, false
+		return d.setFocus(kdName)
+	}
+	d.secret, d.created = msg.text, msg.key
+	return d.afterShown()
+}
+
+// afterShown asks about leaving at once when esc or ctrl+c came while the
+// key was on its way: the key shows, with the question.
+func (d *keyDialog) afterShown() tea.Cmd {
+	switch {
+	case d.quitAfter:
+		d.leaving, d.leaveFocus, d.quit = true, 0, true
+		d.quitAfter, d.closeAfter = false, false
+		return d.c.post(quitAskedMsg{})
+	case d.closeAfter:
+		d.leaving, d.leaveFocus, d.quit = true, 0, false
+		d.closeAfter = false
+	}
+	return nil
+}
+
+func (d *keyDialog) busy() string {
+	if d.generating {
+		return "Generating the key…"
+	}
+	return ""
+}
+
+// quitting keeps the key from being lost to ctrl+c: while it is on its way
+// it is shown first; once shown, ctrl+c asks as esc does.
+func (d *keyDialog) quitting() (tea.Cmd, quitAnswer) {
+	switch {
+	case d.generating:
+		d.quitAfter = true
+		return nil, quitHeld
+	case d.secret == "":
+		return nil, quitFree
+	case d.leaving && d.quit:
+		return nil, quitAsked
+	}
+	d.leaving, d.leaveFocus, d.quit = true, 0, true
+	return nil, quitAsked
 }
 
 func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
@@ -217,7 +286,7 @@ func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(km, k.Enter):
 		return d.copy(d.secret)
 	case key.Matches(km, k.Back):
-		d.leaving, d.leaveFocus = true, 0
+		d.leaving, d.leaveFocus, d.quit = true, 0, false
 	}
 	return nil
 }
@@ -254,7 +323,10 @@ func (d *keyDialog) updateLeaving(km tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		d.secret = ""
-		return tea.Batch(d.c.post(closeDialogMsg{}), toast("API key %q created; it was not copied", d.created.Name))
+		if d.quit {
+			return tea.Quit
+		}
+		return tea.Batch(d.c.post(closeDialogMsg{}), d.c.toast("API key %q created; it was not copied", d.created.Name))
 	}
 	return nil
 }
@@ -279,11 +351,20 @@ func (d *keyDialog) View() string {
 		if d.focus >= kdCancel {
 			fi = d.focus - kdCancel
 		}
-		lines = append(lines, "", s.buttonRow(w, fi, button{label: "Cancel"}, button{label: "Generate Key"}))
+		generate := button{label: "Generate Key"}
+		if d.generating {
+			fi, generate = -1, button{label: "Generating…", disabled: true}
+		}
+		lines = append(lines, "", s.buttonRow(w, fi, button{label: "Cancel", disabled: d.generating}, generate))
 	case d.leaving:
-		lines = append(lines, s.Title.Render("Close without copying?"), "")
+		verb := "Close"
+		if d.quit {
+			verb = "Quit"
+		}
+		// The key stays in sight while the question is asked.
+		lines = append(lines, s.Secret.Render(d.secret), "", s.Title.Render(verb+" without copying?"), "")
 		lines = append(lines, wrapStyled(s.Caution, "This key will never be shown again. If you lose it, you'll need to delete it and generate a new one.", w)...)
-		lines = append(lines, "", s.buttonRow(w, d.leaveFocus, button{label: "Back to the key"}, button{label: "Close without copying", danger: true}))
+		lines = append(lines, "", s.buttonRow(w, d.leaveFocus, button{label: "Back to the key"}, button{label: verb + " without copying", danger: true}))
 	default:
 		expires := "Never expires"
 		if !d.created.ExpiresAt.IsZero() {

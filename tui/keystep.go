@@ -20,10 +20,13 @@ type keyStep struct {
 	focus field // fKeys, fCreateKey or fPrimary (Done)
 }
 
+// newKeyStep follows the creation of app, which has no keys yet.
 func newKeyStep(c *common, app store.App, copy Clipboard) *keyStep {
-	p := &keyStep{c: c, app: app, keys: keyActions{c: c, appID: app.ID, copy: copy}, focus: fCreateKey}
-	p.keys.reload()
-	return p
+	return &keyStep{c: c, app: app, keys: keyActions{c: c, appID: app.ID, copy: copy}, focus: fCreateKey}
+}
+
+func (p *keyStep) frame() pageFrame {
+	return pageFrame{section: sectionScopes, crumb: clean(p.app.Name), busy: p.keys.busy()}
 }
 
 func (p *keyStep) fields() []field {
@@ -34,16 +37,20 @@ func (p *keyStep) fields() []field {
 }
 
 func (p *keyStep) Update(msg tea.Msg) tea.Cmd {
-	if _, ok := msg.(dataChangedMsg); ok {
+	if up, ok := msg.(updateMsg); ok && up.up.Event.AppID == p.app.ID && up.up.App != nil {
+		p.app = *up.up.App
+	}
+	switch msg.(type) {
+	case updateMsg, keysLoadedMsg, keyCreatedMsg, keyRolledMsg, keyDeletedMsg, resyncMsg:
 		before := len(p.keys.table.keys)
-		p.keys.reload()
+		cmd := p.keys.update(msg)
 		if len(p.keys.table.keys) > before {
 			p.focus = fPrimary // a key was made: Done is the next step
 		}
 		if !slices.Contains(p.fields(), p.focus) {
 			p.focus = fCreateKey
 		}
-		return nil
+		return cmd
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {

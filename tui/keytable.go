@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -19,6 +20,37 @@ type keyTable struct {
 func (t *keyTable) set(keys []store.Key) {
 	t.keys = keys
 	t.cursor = max(0, min(t.cursor, len(keys)-1))
+}
+
+// put shows key k as it is now: in place if listed, else last (the list is
+// oldest first).
+func (t *keyTable) put(k store.Key) {
+	if i := slices.IndexFunc(t.keys, func(e store.Key) bool { return e.ID == k.ID }); i >= 0 {
+		t.keys[i] = k
+		return
+	}
+	t.keys = append(t.keys, k)
+}
+
+// remove takes a deleted key out.
+func (t *keyTable) remove(id uint64) {
+	t.keys = slices.DeleteFunc(t.keys, func(e store.Key) bool { return e.ID == id })
+	t.cursor = max(0, min(t.cursor, len(t.keys)-1))
+}
+
+// shows reports whether the table already shows what the event did: this
+// console's own change, applied from the store's answer.
+func (t *keyTable) shows(ev store.Event) bool {
+	has := func(id uint64) bool { return slices.ContainsFunc(t.keys, func(k store.Key) bool { return k.ID == id }) }
+	switch ev.Action {
+	case store.ActionKeyCreate:
+		return has(ev.KeyID)
+	case store.ActionKeyDelete:
+		return !has(ev.KeyID)
+	case store.ActionKeyRoll:
+		return has(ev.NewKeyID)
+	}
+	return true // not about keys
 }
 
 func (t *keyTable) selected() (store.Key, bool) {
@@ -65,7 +97,7 @@ func (t *keyTable) view(c *common, width, height int, focused bool) []string {
 		}
 		cell := c.expiresCell(now, k)
 		expSt := st
-		if cell == "expired" || !k.DeleteAt.IsZero() {
+		if state := k.State(now); state == store.KeyScheduled || !state.Works() {
 			expSt = st.Foreground(s.Danger)
 		}
 		lines = append(lines, st.Render(lead(cur, clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt)))+
@@ -84,25 +116,74 @@ func countKeys(n int) string {
 }
 
 // keyActions are what both the key step and the edit window do with an
-// app's keys: list them, create one through the dialog, delete one after
-// the seed's caution.
+// app's keys: list them, create one through the dialog, roll one, delete
+// one after the seed's caution. The list follows the change feed: this
+// console's own changes from the store's answers, another session's by
+// reading the app's keys again.
 type keyActions struct {
-	c     *common
-	appID uint64
-	copy  Clipboard
-	table keyTable
-	err   error
+	c        *common
+	appID    uint64
+	copy     Clipboard
+	table    keyTable
+	err      error
+	loading  bool
+	deleting uint64 // the key being deleted, while the store works on it
 }
 
-func (a *keyActions) reload() {
-	keys, err := a.c.store.Keys(a.appID)
-	a.err = err
-	a.table.set(keys)
+// load reads the app's keys again.
+func (a *keyActions) load() tea.Cmd {
+	a.loading = true
+	return a.c.loadKeys(a.appID)
+}
+
+// update follows the answers of store calls and the change feed, and
+// reports what it did for the page to say.
+func (a *keyActions) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case keysLoadedMsg:
+		if msg.appID == a.appID {
+			a.loading = false
+			a.err = msg.err
+			if msg.err == nil {
+				a.table.set(msg.keys)
+			}
+		}
+	case keyCreatedMsg:
+		if msg.appID == a.appID && msg.err == nil {
+			a.table.put(msg.key)
+		}
+	case keyRolledMsg:
+		if msg.appID == a.appID && msg.err == nil {
+			if msg.oldKey.Deleting(msg.newKey.CreatedAt) { // rolled with no grace: gone at once
+				a.table.remove(msg.oldKey.ID)
+			} else {
+				a.table.put(msg.oldKey)
+			}
+			a.table.put(msg.newKey)
+		}
+	case keyDeletedMsg:
+		if msg.key.ID != a.deleting {
+			return nil
+		}
+		a.deleting = 0
+		if msg.err != nil {
+			return a.c.toastErr(msg.err)
+		}
+		a.table.remove(msg.key.ID)
+		return a.c.toast("API key %q deleted.", clean(msg.key.Name))
+	case updateMsg:
+		if ev := msg.up.Event; ev.AppID == a.appID && !a.table.shows(ev) {
+			return a.load()
+		}
+	case resyncMsg:
+		return a.load()
+	}
+	return nil
 }
 
 func (a *keyActions) create(app store.App) tea.Cmd {
 	if !a.c.canWrite() {
-		return toastErr(fmt.Errorf("%w: viewers can't create API keys", store.ErrPermission))
+		return a.c.toastErr(fmt.Errorf("%w: viewers can't create API keys", store.ErrPermission))
 	}
 	d, cmd := newKeyDialog(a.c, app, a.copy)
 	return tea.Batch(a.c.post(openDialogMsg{d}), cmd)
@@ -115,32 +196,42 @@ func (a *keyActions) roll(app store.App) tea.Cmd {
 		return nil
 	}
 	if !a.c.canWrite() {
-		return toastErr(fmt.Errorf("%w: viewers can't roll API keys", store.ErrPermission))
+		return a.c.toastErr(fmt.Errorf("%w: viewers can't roll API keys", store.ErrPermission))
 	}
-	if !k.DeleteAt.IsZero() {
-		return toastErr(store.ErrKeyRolled)
+	if k.State(a.c.now()) == store.KeyScheduled {
+		return a.c.toastErr(store.ErrKeyRolled)
 	}
 	return a.c.post(openDialogMsg{&rollDialog{c: a.c, app: app, old: k, copy: a.copy, grace: defaultGrace}})
 }
 
 func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 	k, ok := a.table.selected()
-	if !ok {
+	if !ok || a.deleting != 0 {
 		return nil
 	}
 	c := a.c
 	if !c.canWrite() {
-		return toastErr(fmt.Errorf("%w: viewers can't delete API keys", store.ErrPermission))
+		return c.toastErr(fmt.Errorf("%w: viewers can't delete API keys", store.ErrPermission))
 	}
 	return c.post(openDialogMsg{&confirmDialog{
 		c: c, title: "Delete API key", confirm: "Delete", danger: true,
 		body:    fmt.Sprintf("Delete the key %q (%s) of %s?", clean(k.Name), clean(k.Hint), clean(appName)),
 		caution: "Caution: The key you are deleting will no longer function if it is in use. You must generate a new key.",
 		onYes: func() tea.Cmd {
-			if err := c.store.DeleteKey(c.actor, k.ID); err != nil {
-				return toastErr(err)
-			}
-			return tea.Batch(a.c.post(dataChangedMsg{}), toast("API key %q deleted.", clean(k.Name)))
+			a.deleting = k.ID
+			st, actor := c.store, c.actor
+			return c.write(func() tea.Msg { return keyDeletedMsg{key: k, err: st.DeleteKey(actor, k.ID)} })
 		},
 	}})
+}
+
+// busy says what the keys wait for.
+func (a *keyActions) busy() string {
+	switch {
+	case a.deleting != 0:
+		return "Deleting the API key…"
+	case a.loading:
+		return "Loading API keys…"
+	}
+	return ""
 }

@@ -89,7 +89,7 @@ func TestKeyTableLifecycle(t *testing.T) {
 		app := riskApp(t, st)
 		keys := requireKeys(t, st, app.ID, 2)
 		// reports-prod is rolled with a day's grace; its new key is used once.
-		text, _, err := st.RollKey(testAdmin, keys[0].ID, 24*time.Hour)
+		text, _, _, err := st.RollKey(testAdmin, keys[0].ID, 24*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

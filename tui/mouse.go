@@ -75,18 +75,14 @@ func (m *Model) clickDialog(x, y int) tea.Cmd {
 // is left, and is left with its own buttons.
 func (m *Model) clickNav(y int) tea.Cmd {
 	items := navItems(m.c.keys)
-	if y < 1 || y > len(items) || m.typing() {
-		return nil
-	}
-	switch m.page.(type) {
-	case *appList, *auditLog:
-	default:
+	f := m.page.frame()
+	if y < 1 || y > len(items) || f.typing || !f.quits {
 		return nil
 	}
 	switch items[y-1].name {
-	case m.section():
+	case f.section:
 		return nil
-	case "Audit Log":
+	case sectionAudit:
 		return m.c.post(showAuditMsg{})
 	}
 	return m.c.post(showListMsg{})

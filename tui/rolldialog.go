@@ -23,6 +23,13 @@ type rollDialog struct {
 	grace int // index into graceChoices
 	focus int // 0 the grace choices, 1 Cancel, 2 Roll Key
 	err   string
+
+	// rolling: Roll Key is with the store. Nothing closes the dialog
+	// meanwhile: the new key is shown when it comes (with the question
+	// about quitting, if ctrl+c came in between).
+	rolling    bool
+	closeAfter bool
+	quitAfter  bool
 }
 
 // graceChoice is how long a rolled key keeps working.
@@ -40,7 +47,16 @@ var graceChoices = []graceChoice{
 const defaultGrace = 2
 
 func (d *rollDialog) Update(msg tea.Msg) tea.Cmd {
+	if msg, ok := msg.(keyRolledMsg); ok {
+		return d.rolled(msg)
+	}
 	km, ok := msg.(tea.KeyPressMsg)
+	if d.rolling {
+		if ok && key.Matches(km, d.c.keys.Back) {
+			d.closeAfter = true
+		}
+		return nil // the new key comes first
+	}
 	if !ok {
 		return nil
 	}
@@ -67,29 +83,50 @@ func (d *rollDialog) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// roll makes the new key and replaces this dialog with the one that shows it.
+// roll asks the store for the new key.
 func (d *rollDialog) roll() tea.Cmd {
-	grace := graceChoices[d.grace].grace
-	text, k, _, err := d.c.store.RollKey(d.c.actor, d.old.ID, grace)
-	if err != nil {
-		d.err = describe(err)
+	d.rolling, d.err = true, ""
+	st, actor, appID, oldID, grace := d.c.store, d.c.actor, d.app.ID, d.old.ID, graceChoices[d.grace].grace
+	return d.c.write(func() tea.Msg {
+		text, newKey, oldKey, err := st.RollKey(actor, oldID, grace)
+		return keyRolledMsg{appID: appID, text: text, newKey: newKey, oldKey: oldKey, err: err}
+	})
+}
+
+// rolled replaces this dialog with the one that shows the new key once.
+func (d *rollDialog) rolled(msg keyRolledMsg) tea.Cmd {
+	if !d.rolling {
+		return nil
+	}
+	d.rolling = false
+	if msg.err != nil {
+		d.err, d.quitAfter, d.closeAfter = describe(msg.err), false, false
 		return nil
 	}
 	note := fmt.Sprintf("The old key %q (%s) was deleted.", clean(d.old.Name), clean(d.old.Hint))
-	if grace > 0 {
-		end := d.c.now().Add(grace)
-		if keys, err := d.c.store.Keys(d.app.ID); err == nil { // the store's own schedule, if it can say
-			for _, k := range keys {
-				if k.ID == d.old.ID {
-					end = k.DeleteAt
-				}
-			}
-		}
+	if !msg.oldKey.Deleting(msg.newKey.CreatedAt) {
 		note = fmt.Sprintf("The old key %q (%s) works until it is deleted %s.", clean(d.old.Name), clean(d.old.Hint),
-			d.c.when(d.c.now(), end))
+			d.c.when(d.c.now(), msg.oldKey.DeleteAt))
 	}
-	shown := newShownKeyDialog(d.c, d.app, d.copy, "API key rolled", text, k, note)
-	return tea.Batch(d.c.post(openDialogMsg{shown}), d.c.post(dataChangedMsg{}))
+	shown := newShownKeyDialog(d.c, d.app, d.copy, "API key rolled", msg.text, msg.newKey, note)
+	shown.quitAfter, shown.closeAfter = d.quitAfter, d.closeAfter
+	return tea.Batch(d.c.post(openDialogMsg{shown}), shown.afterShown())
+}
+
+func (d *rollDialog) busy() string {
+	if d.rolling {
+		return "Rolling the key…"
+	}
+	return ""
+}
+
+// quitting holds ctrl+c while the new key is on its way.
+func (d *rollDialog) quitting() (tea.Cmd, quitAnswer) {
+	if d.rolling {
+		d.quitAfter = true
+		return nil, quitHeld
+	}
+	return nil, quitFree
 }
 
 func (d *rollDialog) View() string {
@@ -107,7 +144,11 @@ func (d *rollDialog) View() string {
 		lines = append(lines, "")
 		lines = append(lines, wrapStyled(s.Caution, "Caution: The old key stops working at once. Services still using it are refused.", w)...)
 	}
-	lines = append(lines, "", s.buttonRow(w, d.focus-1, button{label: "Cancel"}, button{label: "Roll Key"}))
+	roll := button{label: "Roll Key"}
+	if d.rolling {
+		roll = button{label: "Rolling…", disabled: true}
+	}
+	lines = append(lines, "", s.buttonRow(w, d.focus-1, button{label: "Cancel", disabled: d.rolling}, roll))
 	return s.Dialog.Render(strings.Join(lines, "\n"))
 }
 

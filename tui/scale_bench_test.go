@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ const (
 // one commit.
 func scaleStore(b *testing.B, n int) *store.Store {
 	b.Helper()
-	st, err := store.Open(filepath.Join(b.TempDir(), "scale.db"),
+	st, err := store.New(store.NewMemory(),
 		store.WithClock(func() time.Time { return testNow }), store.WithRandom(rand.NewChaCha8([32]byte{9})))
 	if err != nil {
 		b.Fatal(err)
@@ -43,7 +42,7 @@ func scaleStore(b *testing.B, n int) *store.Store {
 		}
 		specs[i] = store.AppSpec{Name: fmt.Sprintf("Payments service %05d", i), Scopes: sets[i%2], Keys: keys}
 	}
-	if err := st.CreateApps(testAdmin, specs); err != nil {
+	if _, err := st.CreateApps(testAdmin, specs); err != nil {
 		b.Fatal(err)
 	}
 	return st
@@ -61,7 +60,7 @@ func benchConsole(st *store.Store) *Model {
 func settled(b *testing.B, st *store.Store) *Model {
 	m := benchConsole(st)
 	b.Cleanup(m.Close)
-	m.Update(loadApps(st)())
+	m.Update(m.c.loadApps()())
 	if !m.c.apps.complete || len(m.c.apps.apps) == 0 {
 		b.Fatal("the apps did not load")
 	}
@@ -138,9 +137,9 @@ func BenchmarkScale(b *testing.B) {
 
 	b.Run("audit-move", func(b *testing.B) {
 		ms := [2]*Model{settled(b, stores[0]), settled(b, stores[1])}
-		for i, m := range ms {
+		for _, m := range ms {
 			m.Update(keyPress("a"))
-			m.Update(loadAudit(stores[i])())
+			m.Update(m.audit.load(-1)())
 		}
 		n := 0
 		compare(b, func(int) {}, func(side int) {

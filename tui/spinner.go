@@ -11,10 +11,6 @@ import (
 // is busy: quicker work never makes the spinner flash.
 const spinnerDelay = 100 * time.Millisecond
 
-// busyPage is a page that can be waiting for work in the background, such
-// as loading a large database; busy says what for, or "" when idle.
-type busyPage interface{ busy() string }
-
 // spinnerState runs the header's spinner while the page is busy.
 type spinnerState struct {
 	label string // what the page waits for; "" when idle
@@ -27,12 +23,9 @@ type spinnerMsg struct{ gen int }
 
 var spinnerFrames = spinner.MiniDot.Frames
 
-// watch starts or stops the spinner as the page becomes busy or idle.
-func (sp *spinnerState) watch(p page) tea.Cmd {
-	label := ""
-	if b, ok := p.(busyPage); ok {
-		label = b.busy()
-	}
+// watch starts or stops the spinner as the console becomes busy (label
+// says with what) or idle ("").
+func (sp *spinnerState) watch(label string) tea.Cmd {
 	switch {
 	case label != "" && sp.label == "":
 		sp.label, sp.shown, sp.frame = label, false, 0
@@ -52,7 +45,7 @@ func (sp *spinnerState) tick(d time.Duration) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return spinnerMsg{gen: gen} })
 }
 
-func (sp *spinnerState) update(msg spinnerMsg, p page) tea.Cmd {
+func (sp *spinnerState) update(msg spinnerMsg) tea.Cmd {
 	if msg.gen != sp.gen || sp.label == "" {
 		return nil
 	}

@@ -5,44 +5,36 @@ import (
 	"testing"
 )
 
-// busyStub is a page that is busy while label is set.
-type busyStub struct {
-	page
-	label string
-}
-
-func (b *busyStub) busy() string { return b.label }
-
 // TestSpinner: the spinner shows only once work has outlasted its delay
 // (the first tick), turns while busy, and goes when the work is done; a
 // tick from an earlier busy spell changes nothing.
 func TestSpinner(t *testing.T) {
 	s := NewStyles(true)
-	p := &busyStub{label: "Loading apps…"}
+	label := "Loading apps…"
 	var sp spinnerState
-	if cmd := sp.watch(p); cmd == nil {
+	if cmd := sp.watch(label); cmd == nil {
 		t.Fatal("busy, but no tick was scheduled")
 	}
 	if sp.view(s) != "" {
 		t.Error("the spinner showed before its delay")
 	}
 	first := spinnerMsg{gen: sp.gen}
-	if cmd := sp.update(first, p); cmd == nil || !strings.Contains(sp.view(s), "Loading apps…") {
+	if cmd := sp.update(first); cmd == nil || !strings.Contains(sp.view(s), "Loading apps…") {
 		t.Errorf("after the delay: %q", sp.view(s))
 	}
 	frame := sp.view(s)
-	sp.update(spinnerMsg{gen: sp.gen}, p)
+	sp.update(spinnerMsg{gen: sp.gen})
 	if sp.view(s) == frame {
 		t.Error("the spinner did not turn")
 	}
-	p.label = ""
-	sp.watch(p)
+	label = ""
+	sp.watch(label)
 	if sp.view(s) != "" {
 		t.Error("the spinner stayed after the work was done")
 	}
-	p.label = "Loading the audit log…"
-	sp.watch(p)
-	if cmd := sp.update(first, p); cmd != nil || sp.view(s) != "" {
+	label = "Loading the audit log…"
+	sp.watch(label)
+	if cmd := sp.update(first); cmd != nil || sp.view(s) != "" {
 		t.Error("a stale tick showed the spinner early")
 	}
 }

@@ -56,44 +56,33 @@ func (c *common) until(t time.Time) string {
 	return "until " + c.dateTime(t)
 }
 
-// ends is when a key stops working: its scheduled deletion or its expiry,
-// whichever comes first; zero if neither.
-func ends(k store.Key) time.Time {
-	switch {
-	case k.DeleteAt.IsZero():
-		return k.ExpiresAt
-	case k.ExpiresAt.IsZero() || k.DeleteAt.Before(k.ExpiresAt):
-		return k.DeleteAt
-	}
-	return k.ExpiresAt
-}
-
 // expiresCell is a key's Expires column: "never", "expired", a date, or, for
 // a deadline within two days, how long is left.
 func (c *common) expiresCell(now time.Time, k store.Key) string {
-	end := ends(k)
-	switch {
+	switch end := k.Ends(); {
+	case !k.State(now).Works():
+		return "expired"
 	case end.IsZero():
 		return "never"
-	case !now.Before(end):
-		return "expired"
+	default:
+		return c.in(now, end)
 	}
-	return c.in(now, end)
 }
 
 // keyStatus is a sentence about the selected key's lifecycle, or "" when
 // there is nothing to say.
 func (c *common) keyStatus(now time.Time, k store.Key) string {
 	name := clean(k.Name)
-	switch {
-	case !k.DeleteAt.IsZero():
+	switch k.State(now) {
+	case store.KeyScheduled:
 		return fmt.Sprintf("%q was rolled: it works until it is deleted %s.", name, c.when(now, k.DeleteAt))
-	case k.Expired(now):
+	case store.KeyExpired:
 		return fmt.Sprintf("%q expired on %s: services using it are refused. Roll it to replace it, or delete it.",
 			name, c.date(k.ExpiresAt))
-	case !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) < 48*time.Hour:
+	case store.KeyExpiring:
 		return fmt.Sprintf("%q expires %s. Roll it before then to replace it.", name, c.when(now, k.ExpiresAt))
-	case !k.ExpiresAt.IsZero():
+	}
+	if !k.ExpiresAt.IsZero() {
 		return fmt.Sprintf("%q works %s. Roll it before then to replace it.", name, c.until(k.ExpiresAt))
 	}
 	return ""

@@ -22,16 +22,16 @@ func TestWriteFailureKeepsTheConsoleRunning(t *testing.T) {
 		{"read-only", "", os.O_RDONLY, "Not saved: the file is not writable. Check its permissions and try again.", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newTestStore(t)
+			st := newFileStore(t)
 			seedBank(t, st)
 			makeRoom(t, st, testAdmin)
 			ct := startConsole(t, st, testAdmin, 80, 24)
 			ct.waitFor("Risk & Compliance")
 			device := tt.device
 			if device == "" {
-				device = st.Path()
+				device = st.Name()
 			}
-			restore := storetest.FailWrites(t, st.Path(), device, tt.flag)
+			restore := storetest.FailWrites(t, st.Name(), device, tt.flag)
 
 			ct.press("d")
 			ct.waitFor("Delete app")

@@ -1,0 +1,124 @@
+package tui
+
+import (
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+)
+
+// Store is what the console asks of the database. *store.Store satisfies
+// it, on any engine; tests give the console a slow or a failing one.
+//
+// The console calls it only from commands, never inside Update: however
+// long a call takes, keys and the screen keep answering, and the page shows
+// that it is waiting.
+type Store interface {
+	FirstApps(n int) ([]store.App, error)
+	NextAppName() (string, error)
+	CreateApp(actor store.Actor, name string, set scopes.Set) (store.App, error)
+	SaveApp(actor store.Actor, base store.App, name string, set scopes.Set) (store.App, error)
+	DeleteApp(actor store.Actor, id uint64) error
+
+	Keys(appID uint64) ([]store.Key, error)
+	CreateKeyWith(actor store.Actor, appID uint64, name string, o store.KeyOptions) (string, store.Key, error)
+	RollKey(actor store.Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey store.Key, err error)
+	DeleteKey(actor store.Actor, keyID uint64) error
+
+	EachEvent(fn func(store.Event) error) error
+	Subscribe() *store.Subscription
+}
+
+var _ Store = (*store.Store)(nil)
+
+// The answers of store calls. Each goes to the dialog and to the page (see
+// Model.update): whoever asked shows the outcome, and a page shows the
+// change a dialog made.
+type (
+	appCreatedMsg struct {
+		app store.App
+		err error
+	}
+	appSavedMsg struct {
+		app store.App
+		err error
+	}
+	appDeletedMsg struct {
+		app store.App
+		err error
+	}
+	keyCreatedMsg struct {
+		appID uint64
+		text  string
+		key   store.Key
+		err   error
+	}
+	keyRolledMsg struct {
+		appID          uint64
+		text           string
+		newKey, oldKey store.Key
+		err            error
+	}
+	keyDeletedMsg struct {
+		key store.Key
+		err error
+	}
+	keysLoadedMsg struct {
+		appID uint64
+		keys  []store.Key
+		err   error
+	}
+	nextNameMsg struct{ name string }
+)
+
+// doneMsg carries the answer of a store call back to the root, which counts
+// the calls in flight before it passes the answer on.
+type doneMsg struct {
+	msg   tea.Msg
+	write bool
+}
+
+// write runs a change in a command. While any change of this console is in
+// flight, the root holds back the change feed's updates, so a page applies
+// its own change once, from the answer, and never reloads for it.
+func (c *common) write(call func() tea.Msg) tea.Cmd {
+	c.writes++
+	return func() tea.Msg { return doneMsg{msg: call(), write: true} }
+}
+
+// read runs a read in a command.
+func (c *common) read(call func() tea.Msg) tea.Cmd {
+	c.reads++
+	return func() tea.Msg { return doneMsg{msg: call()} }
+}
+
+// updateMsg is one update of the store's change feed, as the root passes
+// it on: another session's change, or this one's.
+type updateMsg struct{ up store.Update }
+
+// feedMsg is an update as it comes from the subscription; the root waits
+// for the next one when it has handled it.
+type feedMsg struct{ up store.Update }
+
+// waitForUpdate waits for the next update of the change feed; it returns
+// nothing once the subscription ends.
+func waitForUpdate(sub *store.Subscription) tea.Cmd {
+	return func() tea.Msg {
+		up, ok := <-sub.C
+		if !ok {
+			return nil
+		}
+		return feedMsg{up}
+	}
+}
+
+// loadKeys reads an app's keys.
+func (c *common) loadKeys(appID uint64) tea.Cmd {
+	st := c.store
+	return c.read(func() tea.Msg {
+		keys, err := st.Keys(appID)
+		return keysLoadedMsg{appID: appID, keys: keys, err: err}
+	})
+}
