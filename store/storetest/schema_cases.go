@@ -291,6 +291,10 @@ func testCheckFindsDamage(t *testing.T, e *env) {
 			d := sha256.Sum256([]byte(text))
 			b.Delete(store.TableDigests, d[:])
 		}, "has no entry in the digest index"},
+		{"a digest entry pointing at another key", func(b *store.Batch, app store.App, key store.Key, _ string) {
+			stray := sha256.Sum256([]byte("not a key"))
+			b.Put(store.TableDigests, stray[:], append(itob(app.ID), itob(key.ID)...))
+		}, "which has another digest"},
 		{"a lost name entry", func(b *store.Batch, _ store.App, _ store.Key, _ string) {
 			b.Delete(store.TableNames, []byte("risk"))
 		}, "has no entry in the name index"},
