@@ -112,7 +112,7 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range store.Reasons {
-		if reasons[r] == 0 {
+		if reasons[r] == 0 && r != store.Unavailable { // only a replica on a cluster says it
 			t.Errorf("no question was answered %s: the test does not cover every rule", r)
 		}
 	}
