@@ -566,6 +566,11 @@ func TestEngineErrors(t *testing.T) {
 		t.Logf("open: %v", err)
 	}
 
+	// A healthy cluster passes the check of its medium.
+	if err := e.CheckMedium(); err != nil {
+		t.Fatalf("check the cluster: %v", err)
+	}
+
 	// A closed engine refuses everything.
 	e.Close()
 	if err := e.Read(context.Background(), func(store.Snapshot) error { return nil }); !errors.Is(err, store.ErrClosed) {

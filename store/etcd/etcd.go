@@ -135,6 +135,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+var (
+	_ store.Engine  = (*Engine)(nil)
+	_ store.Checker = (*Engine)(nil)
+)
+
 // Engine is a database in an etcd cluster. It implements store.Engine.
 type Engine struct {
 	cfg    Config
