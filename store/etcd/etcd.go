@@ -158,6 +158,8 @@ type Engine struct {
 	confirmed confirmation
 
 	floor atomic.Int64 // no snapshot is older: a revision this engine wrote, applied or confirmed
+
+	large map[store.Table]time.Time // tables found too large to read whole, and when (guarded by mu)
 }
 
 // Open connects to the cluster and checks that it answers a linearizable
