@@ -566,6 +566,11 @@ func TestEngineErrors(t *testing.T) {
 		t.Logf("open: %v", err)
 	}
 
+	// A client certificate without its key is refused before dialling.
+	if _, err := Open(Config{Endpoints: cluster.endpoints(), TLS: TLS{CertFile: "client.crt"}}); err == nil {
+		t.Fatal("Open with a certificate and no key succeeded")
+	}
+
 	// A healthy cluster passes the check of its medium.
 	if err := e.CheckMedium(); err != nil {
 		t.Fatalf("check the cluster: %v", err)
@@ -690,5 +695,28 @@ func TestReadAhead(t *testing.T) {
 	}
 	if e.mayReadWhole(store.TableKeys) {
 		t.Fatal("a table of 5 MiB was not found too large to read whole")
+	}
+}
+
+// TestNoPrefetch: with no table read ahead, a snapshot's first read is
+// the record asked for, or nothing but the revision.
+func TestNoPrefetch(t *testing.T) {
+	e := openEngine(t, newPrefix(t), func(c *Config) { c.Prefetch = []store.Table{} })
+	r := commit(t, e, put(store.TableMeta, "schema", "x"))
+	err := e.Read(context.Background(), func(s store.Snapshot) error {
+		if rev := s.Revision(); rev < r {
+			return fmt.Errorf("a snapshot at %d after a commit at %d", rev, r)
+		}
+		v, err := s.Get(store.TableMeta, []byte("schema"))
+		if err != nil || string(v) != "x" {
+			return fmt.Errorf("get: %q, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := get(t, e, store.TableMeta, "schema"); string(v) != "x" {
+		t.Fatalf("get as a first read: %q", v)
 	}
 }

@@ -116,6 +116,11 @@ func (s *snapshot) begin(first *request) error {
 	for _, t := range s.e.cfg.Prefetch {
 		reqs = append(reqs, request{key: s.e.base(t), end: prefixEnd(s.e.base(t))})
 	}
+	if len(reqs) == 0 {
+		// etcd serves a transaction of no reads from any member, without
+		// asking the leader: read one key no table uses instead.
+		reqs = append(reqs, request{key: s.e.prefix})
+	}
 	resp, err := s.e.first(ctx, reqs)
 	if err != nil {
 		return err
@@ -127,7 +132,9 @@ func (s *snapshot) begin(first *request) error {
 		s.keep(*first, &clientv3.GetResponse{Header: resp.Header, Kvs: r.Kvs, More: r.More, Count: r.Count})
 		rs = rs[1:]
 	}
-	s.tables = map[store.Table][]*mvccpb.KeyValue{}
+	if s.tables == nil {
+		s.tables = map[store.Table][]*mvccpb.KeyValue{}
+	}
 	for i, t := range s.e.cfg.Prefetch {
 		s.tables[t] = rs[i].GetResponseRange().Kvs
 	}
