@@ -245,13 +245,16 @@ func ctxT(t testing.TB) context.Context {
 // can cut them off: while cut it moves no byte either way (new
 // connections are accepted and then hang too), as a network partition
 // that drops packets does; once restored, the same connections carry on.
+// Severed, it closes every connection and refuses new ones until
+// restored.
 type proxy struct {
-	l      net.Listener
-	target string
-	mu     sync.Mutex
-	open   chan struct{} // closed while traffic flows
-	conns  []net.Conn
-	closed bool
+	l       net.Listener
+	target  string
+	mu      sync.Mutex
+	open    chan struct{} // closed while traffic flows
+	conns   []net.Conn
+	severed bool
+	closed  bool
 }
 
 func newProxy(t testing.TB, target string) *proxy {
@@ -274,6 +277,13 @@ func (p *proxy) serve() {
 		c, err := p.l.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		severed := p.severed
+		p.mu.Unlock()
+		if severed {
+			c.Close()
+			continue
 		}
 		u, err := net.Dial("tcp", p.target)
 		if err != nil {
@@ -330,9 +340,22 @@ func (p *proxy) cut() {
 	}
 }
 
+// sever closes every connection, and refuses new ones until restored.
+func (p *proxy) sever() {
+	p.mu.Lock()
+	p.severed = true
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
 func (p *proxy) restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.severed = false
 	select {
 	case <-p.open:
 	default:

@@ -566,6 +566,16 @@ func TestEngineErrors(t *testing.T) {
 		t.Logf("open: %v", err)
 	}
 
+	// A client certificate without its key is refused before dialling.
+	if _, err := Open(Config{Endpoints: cluster.endpoints(), TLS: TLS{CertFile: "client.crt"}}); err == nil {
+		t.Fatal("Open with a certificate and no key succeeded")
+	}
+
+	// A healthy cluster passes the check of its medium.
+	if err := e.CheckMedium(); err != nil {
+		t.Fatalf("check the cluster: %v", err)
+	}
+
 	// A closed engine refuses everything.
 	e.Close()
 	if err := e.Read(context.Background(), func(store.Snapshot) error { return nil }); !errors.Is(err, store.ErrClosed) {
@@ -628,5 +638,85 @@ func TestReadAnyMember(t *testing.T) {
 		if got, err := st.App(app.ID); err != nil || got.Name != app.Name {
 			t.Fatalf("the app just made: %+v, %v", got, err)
 		}
+	}
+}
+
+// TestReadAhead: a snapshot that reads many single records of one table
+// reads the table whole, and answers the same as record by record; a
+// table too large to hold is read record by record all along.
+func TestReadAhead(t *testing.T) {
+	e := openEngine(t, newPrefix(t))
+	const n = 200
+	b := &store.Batch{}
+	for i := range n {
+		if i%2 == 0 { // every other key: the odd ones stay absent
+			b.Put(store.TableApps, fmt.Appendf(nil, "%04d", i), fmt.Appendf(nil, "app %d", i))
+		}
+		if len(b.Ops) == 100 {
+			commit(t, e, b)
+			b = &store.Batch{}
+		}
+	}
+	commit(t, e, b)
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	for i := range 5 { // 5 MiB: more than a snapshot holds
+		commit(t, e, put(store.TableKeys, fmt.Sprintf("%04d", i), string(big)))
+	}
+	err := e.Read(context.Background(), func(s store.Snapshot) error {
+		for i := range n {
+			k := (i * 37) % n
+			v, err := s.Get(store.TableApps, fmt.Appendf(nil, "%04d", k))
+			if err != nil {
+				return err
+			}
+			if k%2 == 1 && v != nil || k%2 == 0 && string(v) != fmt.Sprintf("app %d", k) {
+				return fmt.Errorf("read %d of %d: key %04d holds %q", i, n, k, v)
+			}
+		}
+		var keys int
+		if err := s.Scan(store.TableApps, []byte("01"), store.ScanOptions{Reverse: true}, func(_, _ []byte) error {
+			keys++
+			return nil
+		}); err != nil || keys != 50 {
+			return fmt.Errorf("scan after reading the table whole: %d keys, %v", keys, err)
+		}
+		for round := range 2 {
+			for i := range 5 + readAhead {
+				v, err := s.Get(store.TableKeys, fmt.Appendf(nil, "%04d", i%5))
+				if err != nil || !bytes.Equal(v, big) {
+					return fmt.Errorf("round %d, large record %d: %d bytes, %v", round, i%5, len(v), err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.mayReadWhole(store.TableKeys) {
+		t.Fatal("a table of 5 MiB was not found too large to read whole")
+	}
+}
+
+// TestNoPrefetch: with no table read ahead, a snapshot's first read is
+// the record asked for, or nothing but the revision.
+func TestNoPrefetch(t *testing.T) {
+	e := openEngine(t, newPrefix(t), func(c *Config) { c.Prefetch = []store.Table{} })
+	r := commit(t, e, put(store.TableMeta, "schema", "x"))
+	err := e.Read(context.Background(), func(s store.Snapshot) error {
+		if rev := s.Revision(); rev < r {
+			return fmt.Errorf("a snapshot at %d after a commit at %d", rev, r)
+		}
+		v, err := s.Get(store.TableMeta, []byte("schema"))
+		if err != nil || string(v) != "x" {
+			return fmt.Errorf("get: %q, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := get(t, e, store.TableMeta, "schema"); string(v) != "x" {
+		t.Fatalf("get as a first read: %q", v)
 	}
 }

@@ -135,6 +135,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+var (
+	_ store.Engine  = (*Engine)(nil)
+	_ store.Checker = (*Engine)(nil)
+)
+
 // Engine is a database in an etcd cluster. It implements store.Engine.
 type Engine struct {
 	cfg    Config
@@ -153,6 +158,8 @@ type Engine struct {
 	confirmed confirmation
 
 	floor atomic.Int64 // no snapshot is older: a revision this engine wrote, applied or confirmed
+
+	large map[store.Table]time.Time // tables found too large to read whole, and when (guarded by mu)
 }
 
 // Open connects to the cluster and checks that it answers a linearizable

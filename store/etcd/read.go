@@ -67,6 +67,7 @@ type snapshot struct {
 	mu     sync.Mutex // held while the first read fixes rev; guards the rest
 	rev    int64
 	tables map[store.Table][]*mvccpb.KeyValue // the tables read whole, in key order
+	misses map[store.Table]int                // reads of single records not in tables
 	seen   map[request]*clientv3.GetResponse  // answers so far: the revision never changes
 	bytes  int                                // the size of the values in seen
 }
@@ -115,6 +116,11 @@ func (s *snapshot) begin(first *request) error {
 	for _, t := range s.e.cfg.Prefetch {
 		reqs = append(reqs, request{key: s.e.base(t), end: prefixEnd(s.e.base(t))})
 	}
+	if len(reqs) == 0 {
+		// etcd serves a transaction of no reads from any member, without
+		// asking the leader: read one key no table uses instead.
+		reqs = append(reqs, request{key: s.e.prefix})
+	}
 	resp, err := s.e.first(ctx, reqs)
 	if err != nil {
 		return err
@@ -126,7 +132,9 @@ func (s *snapshot) begin(first *request) error {
 		s.keep(*first, &clientv3.GetResponse{Header: resp.Header, Kvs: r.Kvs, More: r.More, Count: r.Count})
 		rs = rs[1:]
 	}
-	s.tables = map[store.Table][]*mvccpb.KeyValue{}
+	if s.tables == nil {
+		s.tables = map[store.Table][]*mvccpb.KeyValue{}
+	}
 	for i, t := range s.e.cfg.Prefetch {
 		s.tables[t] = rs[i].GetResponseRange().Kvs
 	}
@@ -266,20 +274,96 @@ func (s *snapshot) keep(req request, resp *clientv3.GetResponse) {
 	s.bytes += n
 }
 
-// table is a prefetched table, read with the snapshot's first read.
+// table is a table the snapshot holds whole: a prefetched one, read with
+// the first read, or one read whole after many reads of single records.
 func (s *snapshot) table(t store.Table) ([]*mvccpb.KeyValue, bool, error) {
-	if !slices.Contains(s.e.cfg.Prefetch, t) {
-		return nil, false, nil
-	}
 	if s.e.isClosed() {
 		return nil, false, store.ErrClosed
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.begin(nil); err != nil {
-		return nil, false, err
+	if slices.Contains(s.e.cfg.Prefetch, t) {
+		if err := s.begin(nil); err != nil {
+			return nil, false, err
+		}
 	}
-	return s.tables[t], true, nil
+	kvs, ok := s.tables[t]
+	return kvs, ok, nil
+}
+
+// readAhead is how many single records of one table a snapshot reads one
+// at a time before it reads the whole table in pages, if the table is no
+// larger than maxSeen: listing apps by name reads each app's record, and a
+// thousand round trips cost more than a few pages.
+const readAhead = 16
+
+// missed counts a read of one record of t, and reads t whole once there
+// have been readAhead of them. A table found too large is not read whole
+// again for a while, by any snapshot of the engine.
+func (s *snapshot) missed(t store.Table) error {
+	s.mu.Lock()
+	if s.misses == nil {
+		s.misses = map[store.Table]int{}
+	}
+	s.misses[t]++
+	n, rev := s.misses[t], s.rev
+	s.mu.Unlock()
+	if n != readAhead || rev == 0 || !s.e.mayReadWhole(t) {
+		return nil
+	}
+	ctx, cancel := s.e.request(s.ctx)
+	defer cancel()
+	var kvs []*mvccpb.KeyValue
+	size := 0
+	start, end := s.e.base(t), prefixEnd(s.e.base(t))
+	for page := int64(maxPage); ; {
+		resp, err := s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev), clientv3.WithSerializable()))
+		if errors.Is(err, rpctypes.ErrFutureRev) {
+			resp, err = s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev)))
+		}
+		if err != nil {
+			return s.e.readError(err)
+		}
+		r := resp.Get()
+		for _, kv := range r.Kvs {
+			size += len(kv.Key) + len(kv.Value)
+		}
+		if size > maxSeen {
+			s.e.tooLarge(t)
+			return nil
+		}
+		kvs = append(kvs, r.Kvs...)
+		if !r.More || len(r.Kvs) == 0 {
+			break
+		}
+		start = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
+	}
+	s.mu.Lock()
+	if s.tables == nil {
+		s.tables = map[store.Table][]*mvccpb.KeyValue{}
+	}
+	s.tables[t] = kvs
+	s.mu.Unlock()
+	return nil
+}
+
+// largeFor is how long a table found too large to read whole is read a
+// record at a time instead.
+const largeFor = time.Minute
+
+func (e *Engine) mayReadWhole(t store.Table) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Since(e.large[t]) > largeFor
+}
+
+func (e *Engine) tooLarge(t store.Table) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.large == nil {
+		e.large = map[store.Table]time.Time{}
+	}
+	e.large[t] = time.Now()
 }
 
 func (s *snapshot) Get(t store.Table, key []byte) ([]byte, error) {
@@ -287,6 +371,14 @@ func (s *snapshot) Get(t store.Table, key []byte) ([]byte, error) {
 	kvs, ok, err := s.table(t)
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		if err := s.missed(t); err != nil {
+			return nil, err
+		}
+		if kvs, ok, err = s.table(t); err != nil {
+			return nil, err
+		}
 	}
 	if !ok {
 		resp, err := s.get(request{key: k})

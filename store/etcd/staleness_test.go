@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"apiscopes/scopes"
 	"apiscopes/store"
 )
@@ -92,5 +94,70 @@ func TestCurrentQuiet(t *testing.T) {
 	}
 	if !e.Current(bound) {
 		t.Fatal("not current after confirmations")
+	}
+}
+
+// TestResyncAfterCompaction: a replica cut off while the cluster compacts
+// the changes it missed cannot be given them when it is back: it reloads
+// from a new snapshot instead, and tells its feed's subscribers to.
+func TestResyncAfterCompaction(t *testing.T) {
+	var proxies []*proxy
+	var eps []string
+	for _, m := range cluster.members {
+		p := newProxy(t, m.endpoint())
+		proxies = append(proxies, p)
+		eps = append(eps, p.addr())
+	}
+	prefix := newPrefix(t)
+	replica, _ := openStore(t, prefix, func(c *Config) { c.Endpoints = eps })
+	writer, _ := openStore(t, prefix)
+	app, err := writer.CreateApp(admin, "Search", scopes.NewSet(scopes.ModelDeploy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, key, err := writer.CreateKey(admin, app.ID, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the replica to allow the key", func() bool {
+		return verify(t, replica, old, scopes.ModelDeploy).Allowed
+	})
+	sub := replica.Subscribe()
+	defer sub.Close()
+
+	for _, p := range proxies {
+		p.sever()
+	}
+	if err := writer.DeleteKey(admin, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	added, _, err := writer.CreateKey(admin, app.ID, "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rawClient(t).Get(ctxT(t), "/", clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rawClient(t).Compact(ctxT(t), resp.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range proxies {
+		p.restore()
+	}
+	eventually(t, 30*time.Second, "the replica to reload", func() bool {
+		return verify(t, replica, old, scopes.ModelDeploy).Reason == store.UnknownKey &&
+			verify(t, replica, added, scopes.ModelDeploy).Allowed
+	})
+	select {
+	case up := <-sub.C:
+		if !up.Resync {
+			t.Fatalf("the feed told of %+v, not a resync", up.Event)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the feed did not tell its subscriber to reload")
+	}
+	if err := replica.Check(); err != nil {
+		t.Fatal(err)
 	}
 }
