@@ -200,7 +200,7 @@ func checkCmd(db database, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "apiscopes:", readError(path, err))
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s is sound: %d apps.\nAudit trail: %s\n", path, apps, head)
+	fmt.Fprintf(stdout, "%s is sound: %s.\nAudit trail: %s\n", path, plural(apps, "app"), head)
 	return 0
 }
 
@@ -248,4 +248,12 @@ func (i interruptible) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return i.w.Write(p)
+}
+
+// plural is n and a noun, in the plural unless n is one: "1 app", "3 apps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

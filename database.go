@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -174,4 +175,26 @@ func (d database) openReplica(maxStaleness time.Duration) (st *store.Store, lead
 		return nil, nil, err
 	}
 	return st, l.Held, nil
+}
+
+// namesCluster reports whether a command line gives --etcd (not merely
+// APISCOPES_ETCD, which a replica's environment may hold).
+func namesCluster(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && strings.HasPrefix(name, "etcd") {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseDemoCluster is demo's answer to --etcd.
+func refuseDemoCluster(stderr io.Writer) int {
+	fmt.Fprintln(stderr, "apiscopes demo: the demo never touches real data, so it takes no --etcd: "+
+		"it makes a throw-away database of its own")
+	return 2
 }

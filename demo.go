@@ -76,6 +76,9 @@ func (c *demoClock) set(t time.Time) {
 func demo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo")
 	extra := fs.Int("apps", 0, "")
+	if namesCluster(args) {
+		return refuseDemoCluster(stderr)
+	}
 	if code, ok := parseSub(fs, args, 0, 0, usage, stdout, stderr); !ok {
 		return code
 	}

@@ -131,7 +131,7 @@ func TestLocalCommandsWhileAConsoleHolds(t *testing.T) {
 			t.Errorf("the backup: %v", err)
 		}
 		code, out, errs = runCmd(t, "check", path)
-		if code != 0 || !strings.Contains(out, "is sound: 1 apps") {
+		if code != 0 || !strings.Contains(out, "is sound: 1 app") {
 			t.Errorf("check = %d, %q, %q", code, out, errs)
 		}
 	})

@@ -93,9 +93,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "migrate":
 		return migrateCmd(fs.Args()[1:], stdout, stderr)
 	case "demo":
-		if db.cluster() {
-			fmt.Fprintln(stderr, "apiscopes demo: the demo never touches real data, so it takes no --etcd: it makes a throw-away file of its own")
-			return 2
+		if namesCluster(args) {
+			return refuseDemoCluster(stderr)
 		}
 		return demo(fs.Args()[1:], stdin, stdout, stderr)
 	case "version":

@@ -81,14 +81,16 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 		from, to = clusterEng, fileEng
 		fromName, toName = toName, fromName
 	}
+	told := 0
 	rep, err := store.Copy(ctx, from, to, func(n int) {
-		if n%5000 < 100 {
+		if n/10000 > told {
+			told = n / 10000
 			fmt.Fprintf(stderr, "apiscopes migrate: %d entries copied…\n", n)
 		}
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "apiscopes migrate: %v\n", err)
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && rep.Entries > 0 {
 			fmt.Fprintln(stderr, "apiscopes migrate: run the same command again to go on where it stopped")
 		}
 		return 1
