@@ -169,7 +169,7 @@ func (f *appForm) Update(msg tea.Msg) tea.Cmd {
 	case appSavedMsg:
 		return f.saved(msg)
 	case appUsageMsg:
-		return f.usage.update(msg, f.app.ID)
+		return f.usageLoaded(msg)
 	case updateMsg:
 		return f.follow(msg.up)
 	case keysLoadedMsg, keyCreatedMsg, keyRolledMsg, keyDeletedMsg, resyncMsg:

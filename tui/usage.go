@@ -83,12 +83,19 @@ type scopeUsage struct {
 	// ticks it left. A tick changed since ends it.
 	base, applied scopes.Set
 	window        int
+
+	typedAhead bool // u was pressed before the usage loaded: it acts once it has
 }
 
-func (u *scopeUsage) update(msg appUsageMsg, appID uint64) tea.Cmd {
-	if msg.appID != appID {
+// usageLoaded shows the app's use of its scopes, and acts on a u typed
+// before it arrived.
+func (f *appForm) usageLoaded(msg appUsageMsg) tea.Cmd {
+	u := &f.usage
+	if msg.appID != f.app.ID {
 		return nil
 	}
+	ahead := u.typedAhead
+	u.typedAhead = false
 	if msg.err != nil {
 		return u.c.toastErr(msg.err)
 	}
@@ -99,6 +106,9 @@ func (u *scopeUsage) update(msg appUsageMsg, appID uint64) tea.Cmd {
 	u.use = make(map[scopes.ID]store.ScopeUse, len(msg.usage.Scopes))
 	for _, s := range msg.usage.Scopes {
 		u.use[s.Scope] = s
+	}
+	if ahead {
+		return f.narrow()
 	}
 	return nil
 }
@@ -193,7 +203,8 @@ func (f *appForm) narrow() tea.Cmd {
 		return c.toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission))
 	}
 	if !u.loaded {
-		return c.warn("The app's scope usage is still loading: try again in a moment.")
+		u.typedAhead = true
+		return nil
 	}
 	again := u.window != 0 && f.checks.set == u.applied
 	days := narrowWindows[0]
@@ -215,17 +226,17 @@ func (f *appForm) narrow() tea.Cmd {
 	switch {
 	case drop.IsEmpty():
 		f.checks.set, u.window, u.applied = u.base, days, u.base
-		return c.toast("Every ticked scope was used in the last %d days: nothing to untick.", days)
+		return c.toast("Every ticked scope was used in %d days: none unticked.", days)
 	case next.IsEmpty():
 		f.checks.set, u.window, u.applied = u.base, days, u.base
-		return c.warn("No scope was used in %d days, and an app needs at least one: nothing unticked.", days)
+		return c.warn("No scope used in %d days: an app needs one, so none unticked.", days)
 	}
 	f.checks.set, u.window, u.applied = next, days, next
 	other := narrowWindows[0]
 	if days == other {
 		other = narrowWindows[1]
 	}
-	return c.toast("Unticked %s unused for %d days: review, then save (u: %d days).", countScopes(drop.Len()), days, other)
+	return c.toast("Unticked %s unused for %d days; u for %d days.", countScopes(drop.Len()), days, other)
 }
 
 func countScopes(n int) string {
