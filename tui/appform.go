@@ -25,6 +25,7 @@ type appForm struct {
 	shown   string // edit only: app.Name as the title field first showed it, made safe to draw
 	checks  checklist
 	keys    keyActions // edit only
+	usage   scopeUsage // edit only: the app's use of its scopes, and a proposal to narrow them
 	tab     int        // edit only: 0 API Scopes, 1 API Keys
 	focus   field
 	err     string
@@ -71,7 +72,8 @@ func newEditForm(c *common, app store.App, copy Clipboard) (*appForm, tea.Cmd) {
 		keys: keyActions{c: c, appID: app.ID, copy: copy}}
 	f.title = newInput(c.styles, "App name")
 	f.showName(app.Name)
-	return f, tea.Batch(f.keys.load(), f.setFocus(fTabs))
+	f.usage.c, f.checks.usage = c, &f.usage
+	return f, tea.Batch(f.keys.load(), c.loadAppUsage(app.ID), f.setFocus(fTabs))
 }
 
 func (f *appForm) frame() pageFrame {
@@ -166,6 +168,8 @@ func (f *appForm) Update(msg tea.Msg) tea.Cmd {
 		return f.created(msg)
 	case appSavedMsg:
 		return f.saved(msg)
+	case appUsageMsg:
+		return f.usageLoaded(msg)
 	case updateMsg:
 		return f.follow(msg.up)
 	case keysLoadedMsg, keyCreatedMsg, keyRolledMsg, keyDeletedMsg, resyncMsg:
@@ -202,6 +206,8 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		return f.step(-1)
 	case key.Matches(msg, k.Save):
 		return f.submit()
+	case f.editing && f.focus != fTitle && key.Matches(msg, k.Narrow):
+		return f.narrow()
 	}
 	switch f.focus {
 	case fTitle:
@@ -555,13 +561,16 @@ func (f *appForm) ShortHelp() []key.Binding {
 	if f.editing {
 		b = append(b, k.Save)
 	}
+	if f.editing && f.focus == fScopes {
+		b = append(b, k.Narrow)
+	}
 	return append(b, with(k.Back, "back"))
 }
 
 func (f *appForm) FullHelp() [][]key.Binding {
 	k := f.c.keys
 	return [][]key.Binding{
-		{k.Next, k.Prev, with(k.Enter, "press"), k.Toggle},
+		{k.Next, k.Prev, with(k.Enter, "press"), k.Toggle, k.Narrow},
 		{with(k.Left, "scopes tab"), with(k.Right, "keys tab"), k.CreateKey, k.Roll, with(k.Delete, "delete key")},
 		{k.Save, with(k.Back, "back")},
 	}

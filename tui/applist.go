@@ -31,6 +31,8 @@ type appList struct {
 
 	deleting uint64 // the app being deleted, while the store works on it
 
+	usage listUsage // what the filter's unused: word needs
+
 	tableTop int // the line of the table's header as last drawn, for clicks
 	drawn    int // how many rows the table drew
 }
@@ -55,7 +57,7 @@ func (l *appList) setIndex(idx *appIndex, selectID uint64) tea.Cmd {
 		}
 	}
 	l.idx = idx
-	cmd := l.rows.setRows(idx.hay)
+	cmd := l.rows.setRows(l.hay(idx))
 	l.selectApp(selectID)
 	l.onNew = len(idx.apps) == 0
 	return cmd
@@ -87,7 +89,7 @@ func (l *appList) clamp() { l.cursor = max(0, min(l.cursor, l.rows.len()-1)) }
 // app when it still passes.
 func (l *appList) applyFilter() tea.Cmd {
 	sel, had := l.selected()
-	cmd := l.rows.setQuery(l.filter.Value())
+	cmd := l.setQuery()
 	if had && l.rows.query == "" {
 		l.cursor = l.idx.position(sel) // O(log n): the whole list is the rows
 	}
@@ -124,6 +126,8 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 		return l.c.toast("App %q deleted.", clean(msg.app.Name))
 	case filterStepMsg:
 		return l.rows.step(msg)
+	case usageLoadedMsg:
+		return l.usageLoaded(msg)
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if l.editing {

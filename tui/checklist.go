@@ -14,6 +14,7 @@ type checklist struct {
 	cursor int // index into the catalogue
 	offset int // first line shown when it must scroll
 	all    []scopes.Scope
+	usage  *scopeUsage // when each scope was last used, shown after its name; nil: nothing
 }
 
 func newChecklist(set scopes.Set) checklist { return checklist{set: set, all: scopes.All()} }
@@ -51,11 +52,12 @@ func (c *checklist) view(s *Styles, width, height int, focused bool) []string {
 		if c.set.Allows(sc.ID) {
 			box = "[" + s.Check.Render("x") + "]"
 		}
-		line := pad("  "+box+" "+sc.Name, width)
+		name, note := c.usage.column(c.all, sc, width-6)
+		line := pad("  "+box+" "+name+s.Hint.Render(note), width)
 		if i == c.cursor {
 			focus = len(lines)
 			if focused {
-				line = s.RowActive.Render(pad("› "+box+" "+sc.Name, width))
+				line = s.RowActive.Render(pad("› "+box+" "+name+note, width))
 			}
 		}
 		lines = append(lines, line)

@@ -16,6 +16,7 @@ type KeyMap struct {
 	Home, End               key.Binding
 	Audit, Scopes           key.Binding // the navigation's pages
 	Roll                    key.Binding // replace an API key, deleting the old one after a grace period
+	Narrow                  key.Binding // untick the scopes an app did not use for a while
 }
 
 // DefaultKeyMap is what users of k9s and lazygit expect.
@@ -47,6 +48,7 @@ func DefaultKeyMap() KeyMap {
 		Audit:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "audit log")),
 		Scopes:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "API scopes")),
 		Roll:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roll key")),
+		Narrow:    key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "untick unused")),
 	}
 }
 

@@ -28,6 +28,9 @@ type Store interface {
 	DeleteKey(actor store.Actor, keyID uint64) error
 
 	EachEvent(fn func(store.Event) error) error
+	AppUsage(appID uint64) (store.AppUsage, error)
+	Usage() ([]store.AppUsage, error)
+	UsageSince() (time.Time, error)
 	Subscribe() *store.Subscription
 }
 
