@@ -234,6 +234,8 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 		}()
 		stops = append(stops, srv.Shutdown)
 		sshSrv = srv
+		metrics.CountSessions(srv.OpenSessions)
+		metrics.CountRefusedLogins(func() uint64 { return srv.Refusals().Total })
 		nAdmins, nViewers := allow.Size()
 		logger.Info("SSH console ready", "addr", ln.Addr().String(), "admins", nAdmins, "viewers", nViewers)
 		logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)

@@ -66,3 +66,16 @@ func (s *SSH) openCount() int {
 	defer s.mu.Unlock()
 	return len(s.sessions)
 }
+
+// OpenSessions is how many sessions are open with role, for metrics.
+func (s *SSH) OpenSessions(role store.Role) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for o := range s.sessions {
+		if o.role == role {
+			n++
+		}
+	}
+	return n
+}
