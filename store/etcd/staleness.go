@@ -40,6 +40,25 @@ func (e *Engine) Current(maxStaleness time.Duration) bool {
 	return !at.IsZero() && time.Since(at) < maxStaleness
 }
 
+// Through is the revision every follower is complete up to: each has
+// applied every change under the prefix at or before it, and there are
+// none between its last change set and it (a progress report of its watch
+// says so). A follower whose last change set is at R and that is complete
+// through T shows the database exactly as it was at every revision from R
+// to T. Without followers it is 0.
+func (e *Engine) Through() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var low uint64
+	first := true
+	for f := range e.follows {
+		if t := f.through.Load(); first || t < low {
+			low, first = t, false
+		}
+	}
+	return low
+}
+
 func (e *Engine) confirmLoop(every time.Duration) {
 	defer e.loops.Done()
 	t := time.NewTicker(every)

@@ -95,6 +95,11 @@ func TestCurrentQuiet(t *testing.T) {
 	if !e.Current(bound) {
 		t.Fatal("not current after confirmations")
 	}
+	// Its follower is complete through revisions only the other database
+	// changed: it shows the database as it was at each of them.
+	if rev, _ := e.Confirmed(); e.Through() < rev {
+		t.Fatalf("complete through %d, confirmed at %d", e.Through(), rev)
+	}
 }
 
 // TestResyncAfterCompaction: a replica cut off while the cluster compacts
