@@ -239,9 +239,9 @@ func afterAdmins(t *testing.T, st *store.Store, writes int64, texts map[string]u
 // end in success or the refusal the race explains; the database then
 // passes Check and the audit trail holds one event per change.
 func testConcurrentAdmins(t *testing.T, e *env) {
-	const n, ops = 20, 500
+	n, ops := 20, e.h.scaled(500)
 	writes, texts := admins(t, []*store.Store{e.st}, n, ops)
-	if writes < n*ops/5 {
+	if writes < int64(n*ops/5) {
 		t.Errorf("only %d changes succeeded: the test no longer exercises writes", writes)
 	}
 	afterAdmins(t, e.st, writes, texts)
@@ -342,7 +342,7 @@ func testLaggingReplica(t *testing.T, e *env) {
 // audit trail has no hole, and both replicas end up agreeing.
 func testReplicaAdmins(t *testing.T, e *env) {
 	b := replica(t, e)
-	writes, texts := admins(t, []*store.Store{e.st, b}, 10, 150)
+	writes, texts := admins(t, []*store.Store{e.st, b}, 10, e.h.scaled(150))
 	// A last change through each replica, heard by the other: the change
 	// stream is ordered, so each has then applied everything before it.
 	for i, pair := range [][2]*store.Store{{e.st, b}, {b, e.st}} {

@@ -43,6 +43,18 @@ type Harness struct {
 	// Shared says that engines on one database may be open at once, as
 	// replicas on one cluster are. The tests of replicas run only then.
 	Shared bool
+	// Scale divides the number of operations of the concurrency cases
+	// (1 if zero): an engine whose every commit is a network round trip
+	// runs the same races with fewer of them.
+	Scale int
+}
+
+// scaled is n divided by the harness's scale, at least 1.
+func (h Harness) scaled(n int) int {
+	if h.Scale > 1 {
+		return max(1, n/h.Scale)
+	}
+	return n
 }
 
 // Run runs every test of the suite on engines the harness opens.
