@@ -12,6 +12,9 @@ func (s *Store) apply(cs ChangeSet) {
 		s.reload()
 		return
 	}
+	if cs.Revision != 0 && cs.Revision <= s.ix.applied() {
+		return // already in the index: a stream resumed after a reload replays what the reload read
+	}
 	u := s.ix.begin()
 	digestsGone := map[[sha256.Size]byte]bool{}
 	for _, c := range cs.Changes {

@@ -30,7 +30,9 @@ func (s *Store) prepare(o options) error {
 		b.Require(TableMeta, metaSchema, nil)
 		b.Put(TableMeta, metaSchema, []byte(Schema))
 		b.Put(TableMeta, metaUsageSince, []byte(s.clock.now().UTC().Format(time.RFC3339)))
-		if _, err := s.eng.Commit(ctxBG, &b); err != nil {
+		if _, err := s.eng.Commit(ctxBG, &b); errors.Is(err, ErrStale) {
+			return s.prepare(o) // another replica made it first: take what it made
+		} else if err != nil {
 			return s.writeError(err)
 		}
 	case v == SchemaV1:

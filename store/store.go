@@ -150,13 +150,33 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 
 // waitApplied returns once the index has applied revision rev: a writer's
 // change is visible to Verify and to the feed before its call returns.
+//
+// The wait is bounded: should the stream not bring the change back (a
+// cluster cut off just after the commit), the change is committed all the
+// same, and the call returns after applyWait; the index follows when the
+// stream does, and a replica that cannot confirm it is current answers
+// unavailable meanwhile.
 func (s *Store) waitApplied(rev uint64) {
+	if s.ix.applied() >= rev {
+		return
+	}
+	deadline := time.Now().Add(applyWait)
+	t := time.AfterFunc(applyWait, func() {
+		s.appliedM.Lock()
+		s.applied.Broadcast()
+		s.appliedM.Unlock()
+	})
+	defer t.Stop()
 	s.appliedM.Lock()
 	defer s.appliedM.Unlock()
-	for s.ix.applied() < rev {
+	for s.ix.applied() < rev && time.Now().Before(deadline) {
 		s.applied.Wait()
 	}
 }
+
+// applyWait bounds how long a writer waits for its own change to come back
+// through the change stream.
+const applyWait = 10 * time.Second
 
 // Close stops the background work, writes the last-used times not yet
 // written, ends every change subscription and closes the engine. Calling it
