@@ -290,11 +290,13 @@ func requireGolden(t *testing.T, name, got string) {
 // console supports, the classic terminal, a roomy one.
 var sizes = [][2]int{{64, 18}, {80, 24}, {120, 40}}
 
-// forSizes runs test at every size, with a golden name for the size.
+// forSizes runs test at every size, side by side (each has a console and a
+// store of its own), with a golden name for the size.
 func forSizes(t *testing.T, prefix string, test func(t *testing.T, w, h int, name func(string) string)) {
 	for _, size := range sizes {
 		w, h := size[0], size[1]
 		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			t.Parallel()
 			test(t, w, h, func(s string) string { return fmt.Sprintf("%s-%dx%d-%s", prefix, w, h, s) })
 		})
 	}

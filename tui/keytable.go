@@ -99,7 +99,7 @@ var keyColumns = []column{
 	{title: "Key", min: 9, max: 9},
 	{title: "Created by", min: 8, max: 14, drop: 5},
 	{title: "Created on", min: 10, drop: 4},
-	{title: "Status", min: 8, max: 22},
+	{title: "Status", min: 8, max: 24},
 	{title: "Last used", min: 9, max: 11, drop: 3},
 }
 
