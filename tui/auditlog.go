@@ -254,9 +254,8 @@ func (a *auditLog) draw() drawing {
 		d.add(s.Hint.Render("Loading…"))
 		return d
 	case len(a.events) == 0:
-		msg := lipgloss.JoinVertical(lipgloss.Center,
-			s.Title.Render("Nothing has changed yet"),
-			s.Hint.Render(truncate("Creating, changing or deleting an app or key adds an entry here.", w)))
+		msg := lipgloss.JoinVertical(lipgloss.Center, append([]string{s.Title.Render("Nothing has changed yet")},
+			wrapStyled(s.Hint, "Creating, changing or deleting an app or key adds an entry here.", w)...)...)
 		d.add(lipgloss.Place(w, max(3, a.c.height-d.height()-2), lipgloss.Center, lipgloss.Center, msg))
 		return d
 	}
@@ -345,6 +344,9 @@ func (a *auditLog) ShortHelp() []key.Binding {
 	k := a.c.keys
 	if a.list.editing {
 		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
+	}
+	if len(a.events) == 0 {
+		return []key.Binding{with(k.Back, "API scopes"), k.Quit}
 	}
 	b := []key.Binding{k.Up, k.Down, k.Filter}
 	if a.list.filter.Value() != "" {

@@ -64,11 +64,13 @@ func TestAuditLog(t *testing.T) {
 
 // TestAuditLogEmpty: a new database says what will appear.
 func TestAuditLogEmpty(t *testing.T) {
-	ct := startConsole(t, newTestStore(t), testAdmin, 80, 24)
-	ct.press("a")
-	ct.golden("audit-80x24-empty", "Nothing has changed yet")
-	ct.press("s")
-	ct.waitFor("No API apps yet")
+	forSizes(t, "audit", func(t *testing.T, w, h int, name func(string) string) {
+		ct := startConsole(t, newTestStore(t), testAdmin, w, h)
+		ct.press("a")
+		ct.golden(name("empty"), "Nothing has changed yet")
+		ct.press("s")
+		ct.waitFor("No API apps yet")
+	})
 }
 
 // TestAuditLogLive: a change made elsewhere appears in an open Audit Log,

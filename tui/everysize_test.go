@@ -416,3 +416,31 @@ func TestClickOnAppNamedLikeAButton(t *testing.T) {
 	}
 	requireApps(t, st, 4)
 }
+
+// TestQuitQuestions: ctrl+c asks where esc would, in the words of quitting:
+// with unsaved edits, and with a key on screen.
+func TestQuitQuestions(t *testing.T) {
+	forSizes(t, "screen", func(t *testing.T, w, h int, name func(string) string) {
+		st := newTestStore(t)
+		seedBank(t, st)
+		ct := startConsole(t, st, testAdmin, w, h)
+		ct.press("e", "shift+tab")
+		ct.typeText(" Ops")
+		ct.press("ctrl+c")
+		s := ct.golden(name("quit-without-saving"), "Quit without saving?")
+		if !strings.Contains(s, `"Customer Support" → "Customer Support Ops"`) {
+			t.Errorf("the question does not say what is not saved:\n%s", s)
+		}
+		ct.press("esc", "esc", "tab", "enter") // back to the list, discarding
+		ct.waitFor("Create an App")
+		ct.press("e", "c")
+		ct.typeText("late-night")
+		ct.press("enter")
+		ct.waitFor("Copy and Close")
+		ct.press("ctrl+c")
+		s = ct.golden(name("quit-without-copying"), "Quit without copying?")
+		if !keyPattern.MatchString(s) {
+			t.Errorf("the key left the screen with the question:\n%s", s)
+		}
+	})
+}

@@ -141,22 +141,24 @@ func TestNameTakenIsCaseInsensitive(t *testing.T) {
 // TestViewerCannotChange: a viewer sees everything; every change is
 // visibly unavailable, and the store holds nothing they tried.
 func TestViewerCannotChange(t *testing.T) {
-	st := newTestStore(t)
-	seedBank(t, st)
-	viewer := store.Actor{Name: "victor", Role: store.Viewer}
-	ct := startConsole(t, st, viewer, 80, 24)
-	ct.press("n")
-	ct.waitFor("viewers can't create apps")
-	ct.press("d")
-	ct.golden("screen-80x24-viewer-refused", "viewers can't delete apps")
-	ct.press("enter") // view Customer Support: read-only
-	ct.waitFor("Read-only: viewers can look but not change anything.")
-	ct.press("tab", "space")
-	ct.golden("screen-80x24-viewer-edit", "viewers can't change scopes")
-	requireApps(t, st, 3)
-	if app := requireApps(t, st, 3)[0]; app.Scopes.Len() != 2 {
-		t.Errorf("a viewer changed scopes: %v", app.Scopes)
-	}
+	forSizes(t, "screen", func(t *testing.T, w, h int, name func(string) string) {
+		st := newTestStore(t)
+		seedBank(t, st)
+		viewer := store.Actor{Name: "victor", Role: store.Viewer}
+		ct := startConsole(t, st, viewer, w, h)
+		ct.press("n")
+		ct.waitFor("viewers can't create apps")
+		ct.press("d")
+		ct.golden(name("viewer-refused"), "viewers can't delete apps")
+		ct.press("enter") // view Customer Support: read-only
+		ct.waitFor("Read-only: viewers can look but not change anything.")
+		ct.press("tab", "space")
+		ct.golden(name("viewer-edit"), "viewers can't change scopes")
+		requireApps(t, st, 3)
+		if app := requireApps(t, st, 3)[0]; app.Scopes.Len() != 2 {
+			t.Errorf("a viewer changed scopes: %v", app.Scopes)
+		}
+	})
 }
 
 func TestCleanNeutralizesControls(t *testing.T) {
