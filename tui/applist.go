@@ -326,13 +326,13 @@ func (l *appList) draw() drawing {
 	if l.list.filtering() {
 		d.addArea("filter", l.list.filterLine(w, l.list.matchCount(l.idx.complete, "first", "apps")))
 	}
-	head := s.TableHead.Render("  " + tableRow(l.cols, l.widths, colTitles(l.cols), func(int) lipgloss.Style { return s.TableHead }))
+	head := s.TableHead.Render("  " + tableRow(l.cols, l.widths, colTitles(l.cols)))
 	d.embed(l.list.view(head, func(i int, cursor bool) string {
 		lead, st := "  ", s.Row
 		if cursor {
 			lead, st = l.list.cursorStyle(l.focus.is(partList))
 		}
-		return st.Render(lead) + tableRow(l.cols, l.widths, l.appCells(l.idx.apps[i]), func(int) lipgloss.Style { return st })
+		return st.Render(lead + tableRow(l.cols, l.widths, l.appCells(l.idx.apps[i])))
 	}, "No app matches the filter. esc clears it."))
 	d.fill(l.c.height - len(l.detail))
 	if len(l.detail) > 0 {

@@ -262,13 +262,13 @@ func (a *auditLog) draw() drawing {
 	if a.list.filtering() {
 		d.addArea("filter", a.list.filterLine(w, a.list.matchCount(a.complete, "latest", "events")))
 	}
-	head := s.TableHead.Render("  " + tableRow(auditColumns, a.widths, colTitles(auditColumns), func(int) lipgloss.Style { return s.TableHead }))
+	head := s.TableHead.Render("  " + tableRow(auditColumns, a.widths, colTitles(auditColumns)))
 	d.embed(a.list.view(head, func(i int, cursor bool) string {
 		lead, st := "  ", s.Row
 		if cursor {
 			lead, st = a.list.cursorStyle(true)
 		}
-		return st.Render(lead) + tableRow(auditColumns, a.widths, a.cells(i), func(int) lipgloss.Style { return st })
+		return st.Render(lead + tableRow(auditColumns, a.widths, a.cells(i)))
 	}, "No event matches the filter. esc clears it."))
 	d.fill(a.c.height - len(a.detail))
 	d.add(a.detail...)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -94,6 +95,9 @@ func (t *keyTable) click(id string) bool {
 // The key table's columns: the hint is never cut; the name takes the room
 // left; who made a key and when give way first on a narrow screen, then
 // its last use (the pane below shows them all).
+// keyStatusCol is the Status column's index in keyColumns.
+const keyStatusCol = 4
+
 var keyColumns = []column{
 	{title: "Name", min: 12, max: 24, grow: true},
 	{title: "Key", min: 9, max: 9},
@@ -129,7 +133,7 @@ func (t *keyTable) view(c *common, focused bool) drawing {
 		d.add(s.Hint.Render("No API keys yet. Create one to let a service use this app."))
 		return d
 	}
-	d.add(s.TableHead.Render("  " + tableRow(keyColumns, t.widths, colTitles(keyColumns), func(int) lipgloss.Style { return s.TableHead })))
+	d.add(s.TableHead.Render("  " + tableRow(keyColumns, t.widths, colTitles(keyColumns))))
 	now := c.now()
 	for i := t.offset; i < len(t.keys) && i < t.offset+t.height; i++ {
 		k := t.keys[i]
@@ -142,13 +146,14 @@ func (t *keyTable) view(c *common, focused bool) drawing {
 		}
 		cells := c.keyCells(now, k)
 		cells[0] = truncateMiddle(cells[0], t.widths[0]) // "svc-one…(rolled)" stays apart from "svc-one"
-		state := k.State(now)
-		row := st.Render(lead) + tableRow(keyColumns, t.widths, cells, func(col int) lipgloss.Style {
-			if col == 4 && (state == store.KeyScheduled || !state.Works()) {
-				return st.Foreground(s.Danger)
-			}
-			return st
-		})
+		line := lead + tableRow(keyColumns, t.widths, cells)
+		row := st.Render(line)
+		if state := k.State(now); state == store.KeyScheduled || !state.Works() {
+			// The Status cell in the warning colour, within the row's style.
+			x, w := cellSpan(t.widths, keyStatusCol)
+			x += len([]rune(lead))
+			row = st.Render(ansi.Cut(line, 0, x)) + st.Foreground(s.Danger).Render(ansi.Cut(line, x, x+w)) + st.Render(ansi.Cut(line, x+w, lipgloss.Width(line)))
+		}
 		d.addArea(keyRowID(i), row)
 	}
 	return d

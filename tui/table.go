@@ -112,10 +112,9 @@ func layoutColumns(cols []column, rows [][]string, width, lead int) []int {
 	return w
 }
 
-// tableRow joins cells into a row of the given widths; a dropped column
-// (width 0) is left out. style draws each cell, so one cell can have a
-// colour of its own within the row's style.
-func tableRow(cols []column, widths []int, cells []string, style func(i int) lipgloss.Style) string {
+// tableRow joins cells into the plain text of a row of the given widths; a
+// dropped column (width 0) is left out. The caller styles the row whole.
+func tableRow(cols []column, widths []int, cells []string) string {
 	var b strings.Builder
 	first := true
 	for i, c := range cols {
@@ -123,7 +122,7 @@ func tableRow(cols []column, widths []int, cells []string, style func(i int) lip
 			continue
 		}
 		if !first {
-			b.WriteString(style(-1).Render("  "))
+			b.WriteString("  ")
 		}
 		first = false
 		cell := ""
@@ -133,7 +132,18 @@ func tableRow(cols []column, widths []int, cells []string, style func(i int) lip
 		if c.right {
 			cell = strings.Repeat(" ", max(0, widths[i]-lipgloss.Width(cell))) + cell
 		}
-		b.WriteString(style(i).Render(pad(cell, widths[i])))
+		b.WriteString(pad(cell, widths[i]))
 	}
 	return b.String()
+}
+
+// cellSpan is where column col starts in a row drawn by tableRow, and how
+// wide it is (0 if dropped).
+func cellSpan(widths []int, col int) (x, w int) {
+	for _, cw := range widths[:col] {
+		if cw > 0 {
+			x += cw + 2
+		}
+	}
+	return x, widths[col]
 }
