@@ -435,8 +435,7 @@ func (f *appForm) askDiscard(quit bool, then func() tea.Cmd) tea.Cmd {
 			detail = append(detail, field("Name", fmt.Sprintf("%q → %q", f.shown, f.name()))...)
 		}
 		if f.checks.set != f.app.Scopes {
-			added, removed := f.app.Scopes.Diff(f.checks.set)
-			detail = append(detail, field("Scopes", scopeDelta(added, removed))...)
+			detail = append(detail, field("Scopes", store.ScopeChange(f.app.Scopes.Strings(), f.checks.set.Strings()))...)
 		}
 	} else {
 		body = "This app is not created yet:"
@@ -460,18 +459,6 @@ func (f *appForm) askDiscard(quit bool, then func() tea.Cmd) tea.Cmd {
 		cancel: "Keep editing", confirm: confirm, danger: true,
 		onYes: then,
 	})})
-}
-
-// scopeDelta is "+Deploy Guardrails −Export Model".
-func scopeDelta(added, removed scopes.Set) string {
-	var parts []string
-	for _, n := range added.Names() {
-		parts = append(parts, "+"+n)
-	}
-	for _, n := range removed.Names() {
-		parts = append(parts, "−"+n)
-	}
-	return strings.Join(parts, " ")
 }
 
 // follow shows another session's change to this app: the keys always (see

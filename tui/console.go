@@ -300,10 +300,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case copiedMsg:
 		// Said as what happened: OSC 52 is sent, not known to have arrived.
-		cmd := m.c.toast("API key copied to the clipboard.")
+		said := toastMsg{text: "API key copied to the clipboard.", kind: toastOK}
 		if msg.where == copiedToTerminal {
-			cmd = m.c.post(toastMsg{text: "Sent to your terminal with OSC 52.", kind: toastInfo})
+			said = toastMsg{text: "Sent to your terminal with OSC 52.", kind: toastInfo}
 		}
+		cmd := m.c.post(said)
 		if m.dialog != nil {
 			cmd = tea.Batch(cmd, m.dialog.Update(msg)) // the key dialog closes, or keeps the key in sight
 		}
