@@ -365,14 +365,15 @@ func (f *appForm) click(id string) tea.Cmd {
 	if f.saving {
 		return nil
 	}
-	switch {
-	case strings.HasPrefix(id, "tab:"):
-		f.setTab(int(id[len("tab:")] - '0'))
+	if n, ok := strings.CutPrefix(id, "tab:"); ok {
+		i, _ := strconv.Atoi(n)
+		f.setTab(i)
 		f.focus.focus(fTabs)
 		return f.syncTitle()
-	case strings.HasPrefix(id, "scope:"):
-		var i int
-		fmt.Sscanf(id, "scope:%d", &i)
+	}
+	switch n, isScope := strings.CutPrefix(id, "scope:"); {
+	case isScope:
+		i, _ := strconv.Atoi(n)
 		f.focus.focus(fScopes)
 		f.checks.cursor = i
 		if !f.c.canWrite() {
@@ -673,8 +674,11 @@ func (f *appForm) draw() drawing {
 	btns := []button{{id: fCancel, label: cancel}}
 	if f.c.canWrite() {
 		label := primary
-		if f.saving {
-			label = map[bool]string{true: "Saving…", false: "Creating…"}[f.editing]
+		switch {
+		case f.saving && f.editing:
+			label = "Saving…"
+		case f.saving:
+			label = "Creating…"
 		}
 		btns = append(btns, button{id: fPrimary, label: label, disabled: f.checks.set.IsEmpty() || f.saving})
 	}
