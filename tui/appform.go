@@ -3,7 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -16,37 +16,47 @@ import (
 
 // appForm is both the new-app page (title "Untitled app", the scope
 // checklist, Next) and the app's configuration window (editable title, API
-// Scopes and API Keys tabs, Save).
+// Scopes and API Keys tabs, Save). In the window, key changes apply at once
+// (a key being revoked must stop working now); the name and scopes wait for
+// Save. The window says so.
 type appForm struct {
 	c       *common
 	editing bool
 	app     store.App // the app being edited, as last saved
 	title   textinput.Model
 	shown   string // edit only: app.Name as the title field first showed it, made safe to draw
+	touched bool   // new only: the title was typed in (untouched, it is the next free "Untitled app")
 	checks  checklist
 	keys    keyActions // edit only
 	usage   scopeUsage // edit only: the app's use of its scopes, and a proposal to narrow them
 	tab     int        // edit only: 0 API Scopes, 1 API Keys
-	focus   field
+	focus   focusRing
 	err     string
 	saving  bool // Next or Save is with the store
+
+	keyChanges int // keys created, rolled or deleted from this window: they stay whatever becomes of the rest
 
 	// typedAhead holds the keys pressed on the key table, or to save,
 	// before the app's keys have loaded: they act once the keys are known.
 	typedAhead []tea.KeyPressMsg
+
+	// layout
+	bodyH int
+	notes []string
+	pane  []string
 }
 
-// field is a focusable part of the form; tab and shift+tab walk them.
-type field int
-
+// The form's parts, for the focus ring and the mouse.
 const (
-	fTitle field = iota
-	fTabs
-	fScopes
-	fKeys
-	fCreateKey
-	fCancel
-	fPrimary
+	fTitle     = "title"
+	fTabs      = "tabs"
+	fScopes    = "scopes"
+	fKeys      = "keys"
+	fCreateKey = "create-key"
+	fRoll      = "roll"
+	fDeleteKey = "delete-key"
+	fCancel    = "cancel"
+	fPrimary   = "primary"
 )
 
 var tabNames = []string{"API Scopes", "API Keys"}
@@ -54,6 +64,8 @@ var tabNames = []string{"API Scopes", "API Keys"}
 func newAppForm(c *common) (*appForm, tea.Cmd) {
 	f := &appForm{c: c, checks: newChecklist(0)}
 	f.title = newInput(c.styles, store.DefaultAppName)
+	f.refocus()
+	f.focus.focus(fTitle)
 	st := c.store
 	next := c.read(func() tea.Msg {
 		name, err := st.NextAppName()
@@ -62,7 +74,7 @@ func newAppForm(c *common) (*appForm, tea.Cmd) {
 		}
 		return nextNameMsg{name}
 	})
-	return f, tea.Batch(f.setFocus(fTitle), next)
+	return f, tea.Batch(f.syncTitle(), next)
 }
 
 // newEditForm opens the configuration window on app as the list has it
@@ -73,15 +85,32 @@ func newEditForm(c *common, app store.App, copy Clipboard) (*appForm, tea.Cmd) {
 	f.title = newInput(c.styles, "App name")
 	f.showName(app.Name)
 	f.usage.c, f.checks.usage = c, &f.usage
-	return f, tea.Batch(f.keys.load(), c.loadAppUsage(app.ID), f.setFocus(fTabs))
+	load := f.keys.load()
+	f.refocus()
+	f.focus.focus(fTabs)
+	return f, tea.Batch(load, c.loadAppUsage(app.ID), f.syncTitle())
 }
 
 func (f *appForm) frame() pageFrame {
-	fr := pageFrame{section: sectionScopes, crumb: "New app", typing: f.focus == fTitle, busy: f.busy()}
+	fr := pageFrame{section: sectionScopes, crumb: "New app", typing: f.focus.is(fTitle), busy: f.busy(), focus: f.focused()}
 	if f.editing {
 		fr.crumb = clean(f.app.Name)
 	}
 	return fr
+}
+
+// focused is the focused part; on the key table, its selected row.
+func (f *appForm) focused() string {
+	if f.focus.is(fKeys) {
+		return keyRowID(f.keys.table.cursor)
+	}
+	if f.focus.is(fScopes) {
+		return scopeID(f.checks.cursor)
+	}
+	if f.focus.is(fTabs) {
+		return "tab:" + strconv.Itoa(f.tab)
+	}
+	return f.focus.cur
 }
 
 func (f *appForm) busy() string {
@@ -94,38 +123,38 @@ func (f *appForm) busy() string {
 	return f.keys.busy()
 }
 
-func (f *appForm) fields() []field {
+// refocus sets the focus ring's parts for the form's state: which tab, what
+// the actor may do, whether there are keys.
+func (f *appForm) refocus() {
+	hasKeys := len(f.keys.table.keys) > 0 || f.keys.loading
+	var parts []string
 	switch {
-	case !f.c.canWrite() && f.tab == 0:
-		return []field{fTabs, fScopes, fCancel}
-	case !f.c.canWrite() && (len(f.keys.table.keys) > 0 || f.keys.loading):
-		return []field{fTabs, fKeys, fCancel}
-	case !f.c.canWrite():
-		return []field{fTabs, fCancel}
 	case !f.editing:
-		return []field{fTitle, fScopes, fCancel, fPrimary}
+		parts = []string{fTitle, fScopes, fCancel, fPrimary}
+	case !f.c.canWrite() && f.tab == 0:
+		parts = []string{fTabs, fScopes, fCancel}
+	case !f.c.canWrite() && hasKeys:
+		parts = []string{fTabs, fKeys, fCancel}
+	case !f.c.canWrite():
+		parts = []string{fTabs, fCancel}
 	case f.tab == 0:
-		return []field{fTitle, fTabs, fScopes, fCancel, fPrimary}
-	case len(f.keys.table.keys) > 0 || f.keys.loading:
-		return []field{fTitle, fTabs, fKeys, fCreateKey, fCancel, fPrimary}
+		parts = []string{fTitle, fTabs, fScopes, fCancel, fPrimary}
+	case hasKeys:
+		parts = []string{fTitle, fTabs, fKeys, fCreateKey, fRoll, fDeleteKey, fCancel, fPrimary}
+	default:
+		parts = []string{fTitle, fTabs, fCreateKey, fCancel, fPrimary}
 	}
-	return []field{fTitle, fTabs, fCreateKey, fCancel, fPrimary}
+	f.focus.set(parts...)
+	f.focus.sideBySide([]string{fCreateKey, fRoll, fDeleteKey}, []string{fCancel, fPrimary})
 }
 
-func (f *appForm) setFocus(to field) tea.Cmd {
-	f.focus = to
-	if to == fTitle {
+// syncTitle gives the keyboard to the title while it has the focus.
+func (f *appForm) syncTitle() tea.Cmd {
+	if f.focus.is(fTitle) {
 		return f.title.Focus()
 	}
 	f.title.Blur()
 	return nil
-}
-
-// step moves the focus by delta through the fields, wrapping around.
-func (f *appForm) step(delta int) tea.Cmd {
-	fs := f.fields()
-	i := slices.Index(fs, f.focus)
-	return f.setFocus(fs[(i+delta+len(fs))%len(fs)])
 }
 
 func (f *appForm) name() string { return strings.TrimSpace(f.title.Value()) }
@@ -133,7 +162,7 @@ func (f *appForm) name() string { return strings.TrimSpace(f.title.Value()) }
 // dirty reports unsaved changes to the name or scopes.
 func (f *appForm) dirty() bool {
 	if !f.editing {
-		return f.title.Value() != "" || !f.checks.set.IsEmpty()
+		return f.touched && f.title.Value() != "" || !f.checks.set.IsEmpty()
 	}
 	return f.renamed() || f.checks.set != f.app.Scopes
 }
@@ -176,23 +205,72 @@ func (f *appForm) Update(msg tea.Msg) tea.Cmd {
 		if !f.editing {
 			return nil
 		}
+		f.countKeyChange(msg)
 		cmds := []tea.Cmd{f.keys.update(msg)}
 		f.refocus()
 		if !f.keys.loading {
-			ahead := f.typedAhead
-			f.typedAhead = nil
-			for _, km := range ahead {
-				cmds = append(cmds, f.Update(km))
+			// Through the root, in order: one of them may open a dialog or
+			// leave the window, and the rest belong there.
+			for _, km := range f.typedAhead {
+				f.c.post(km)
 			}
+			f.typedAhead = nil
 		}
 		return tea.Batch(cmds...)
 	}
-	if f.focus == fTitle {
-		var cmd tea.Cmd
-		f.title, cmd = f.title.Update(msg)
-		return cmd
+	if f.focus.is(fTitle) && !f.saving {
+		return f.typeTitle(msg) // paste, cursor messages
 	}
 	return nil
+}
+
+// countKeyChange notes a key change this window made: it took effect at
+// once and stays, whatever becomes of the unsaved name and scopes.
+func (f *appForm) countKeyChange(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case keyCreatedMsg:
+		if msg.appID == f.app.ID && msg.err == nil {
+			f.keyChanges++
+		}
+	case keyRolledMsg:
+		if msg.appID == f.app.ID && msg.err == nil {
+			f.keyChanges++
+		}
+	case keyDeletedMsg:
+		if msg.key.ID == f.keys.deleting && msg.err == nil {
+			f.keyChanges++
+		}
+	}
+}
+
+// typeTitle passes a key or a paste to the title. The new app's title
+// starts as the next free "Untitled app", shown until something is typed.
+func (f *appForm) typeTitle(msg tea.Msg) tea.Cmd {
+	before := f.title.Value()
+	var cmd tea.Cmd
+	f.title, cmd = f.title.Update(msg)
+	edited := f.title.Value() != before
+	if km, ok := msg.(tea.KeyPressMsg); ok && (km.Code == tea.KeyBackspace || km.Code == tea.KeyDelete) {
+		edited = true // backspace on the untouched title empties it: it is no longer "Untitled app"
+	}
+	if edited {
+		f.touched = true
+		f.err = nameLimit(f.title.Value())
+		if f.title.Value() == "" {
+			f.title.Placeholder = "App name"
+		}
+	}
+	return cmd
+}
+
+// needsKeys reports whether a key press acts on the app's keys: on the key
+// table or its buttons, or a save, whose question about keys in use needs
+// them.
+func (f *appForm) needsKeys(msg tea.KeyPressMsg) bool {
+	k := f.c.keys
+	onKeys := f.focus.is(fKeys) || f.focus.is(fRoll) || f.focus.is(fDeleteKey)
+	return onKeys && !key.Matches(msg, k.Next, k.Prev, k.Back) || key.Matches(msg, k.Save) ||
+		f.focus.is(fPrimary) && key.Matches(msg, k.Enter)
 }
 
 func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -200,82 +278,127 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.Back):
 		return f.leave()
-	case key.Matches(msg, k.Next):
-		return f.step(1)
-	case key.Matches(msg, k.Prev):
-		return f.step(-1)
 	case key.Matches(msg, k.Save):
 		return f.submit()
-	case f.editing && f.focus != fTitle && key.Matches(msg, k.Narrow):
+	case f.editing && !f.focus.is(fTitle) && key.Matches(msg, k.Narrow):
 		return f.narrow()
+	case key.Matches(msg, k.Next, k.Prev):
+		f.focus.move(msg, k)
+		return f.syncTitle()
+	case f.editing && !f.focus.is(fTitle) && key.Matches(msg, k.CreateKey):
+		f.setTab(1)
+		return f.keys.create(f.app)
+	case f.editing && f.tab == 1 && !f.focus.is(fTitle) && key.Matches(msg, k.Roll):
+		return f.keys.roll(f.app)
+	case f.editing && f.tab == 1 && !f.focus.is(fTitle) && key.Matches(msg, k.Delete):
+		return f.keys.confirmDelete(f.app.Name)
 	}
-	switch f.focus {
-	case fTitle:
+	switch {
+	case f.focus.is(fTitle):
 		if key.Matches(msg, k.Enter) || key.Matches(msg, k.Down) && msg.Key().Text == "" {
-			return f.step(1)
+			f.focus.step(1)
+			return f.syncTitle()
 		}
-		var cmd tea.Cmd
-		f.title, cmd = f.title.Update(msg)
-		f.err = ""
-		return cmd
-	case fTabs:
+		return f.typeTitle(msg)
+	case f.focus.is(fTabs):
 		switch {
 		case key.Matches(msg, k.Left):
-			f.tab = 0
+			f.setTab(0)
 		case key.Matches(msg, k.Right):
-			f.tab = 1
+			f.setTab(1)
 		case key.Matches(msg, k.Enter), key.Matches(msg, k.Down):
-			return f.step(1)
+			f.focus.step(1)
 		}
-	case fScopes:
+		return nil
+	case f.focus.is(fScopes):
 		if !f.c.canWrite() && key.Matches(msg, k.Toggle, k.Enter) {
 			return f.c.toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission))
 		}
 		if f.checks.update(msg, k) {
 			f.err = ""
 		} else if key.Matches(msg, k.Right) && f.editing {
-			f.tab = 1
-			return f.setFocus(fTabs)
+			f.setTab(1)
+			f.focus.focus(fTabs)
 		}
-	case fKeys:
+		return nil
+	case f.focus.is(fKeys):
 		switch {
 		case key.Matches(msg, k.Up):
 			f.keys.table.move(true)
 		case key.Matches(msg, k.Down):
 			f.keys.table.move(false)
-		case key.Matches(msg, k.Delete):
-			return f.keys.confirmDelete(f.app.Name)
-		case key.Matches(msg, k.Roll):
-			return f.keys.roll(f.app)
-		case key.Matches(msg, k.CreateKey):
-			return f.keys.create(f.app)
+		case key.Matches(msg, k.Left):
+			f.setTab(0) // back where → came from
+			f.focus.focus(fTabs)
 		}
-	case fCreateKey:
-		if key.Matches(msg, k.Enter, k.CreateKey) {
-			return f.keys.create(f.app)
-		}
-	case fCancel:
-		if key.Matches(msg, k.Enter) {
-			return f.leave()
-		}
-	case fPrimary:
-		if key.Matches(msg, k.Enter) {
-			return f.submit()
-		}
+		return nil
 	}
-	if f.editing && f.focus != fTitle && key.Matches(msg, k.CreateKey) {
-		f.tab = 1
-		return f.keys.create(f.app)
+	if f.focus.move(msg, k) {
+		return nil
+	}
+	if key.Matches(msg, k.Enter) {
+		return f.press(f.focus.cur)
 	}
 	return nil
 }
 
-// needsKeys reports whether a key press acts on the app's keys: on the key
-// table, or a save, whose question about keys in use needs them.
-func (f *appForm) needsKeys(msg tea.KeyPressMsg) bool {
-	k := f.c.keys
-	return f.focus == fKeys && !key.Matches(msg, k.Next, k.Prev, k.Back) || key.Matches(msg, k.Save) ||
-		f.focus == fPrimary && key.Matches(msg, k.Enter)
+// setTab shows tab i.
+func (f *appForm) setTab(i int) {
+	f.tab = i
+	f.refocus()
+}
+
+// press presses the button with this id.
+func (f *appForm) press(id string) tea.Cmd {
+	switch id {
+	case fCancel:
+		return f.leave()
+	case fPrimary:
+		return f.submit()
+	case fCreateKey:
+		return f.keys.create(f.app)
+	case fRoll:
+		return f.keys.roll(f.app)
+	case fDeleteKey:
+		return f.keys.confirmDelete(f.app.Name)
+	}
+	return nil
+}
+
+// click answers the mouse: the title, a tab, a scope's line (which ticks
+// it), a key's row, or a button.
+func (f *appForm) click(id string) tea.Cmd {
+	if f.saving {
+		return nil
+	}
+	if n, ok := strings.CutPrefix(id, "tab:"); ok {
+		i, _ := strconv.Atoi(n)
+		f.setTab(i)
+		f.focus.focus(fTabs)
+		return f.syncTitle()
+	}
+	switch n, isScope := strings.CutPrefix(id, "scope:"); {
+	case isScope:
+		i, _ := strconv.Atoi(n)
+		f.focus.focus(fScopes)
+		f.checks.cursor = i
+		if !f.c.canWrite() {
+			return tea.Batch(f.syncTitle(), f.c.toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission)))
+		}
+		f.checks.set = f.checks.set.Toggle(f.checks.all[i].ID)
+		f.err = ""
+		return f.syncTitle()
+	case f.keys.table.click(id):
+		f.focus.focus(fKeys)
+		return f.syncTitle()
+	}
+	if !f.focus.focus(id) {
+		return nil
+	}
+	if id == fTitle {
+		return f.syncTitle()
+	}
+	return tea.Batch(f.syncTitle(), f.press(id))
 }
 
 // leave goes back to the list, asking first when there are unsaved changes.
@@ -284,7 +407,7 @@ func (f *appForm) leave() tea.Cmd {
 	if !f.dirty() {
 		return back()
 	}
-	return f.askDiscard("Discard", back)
+	return f.askDiscard(false, back)
 }
 
 // quitting asks before ctrl+c discards unsaved changes.
@@ -292,19 +415,57 @@ func (f *appForm) quitting() (tea.Cmd, quitAnswer) {
 	if !f.dirty() || f.saving {
 		return nil, quitFree
 	}
-	return f.askDiscard("Quit", func() tea.Cmd { return tea.Quit }), quitAsked
+	return f.askDiscard(true, func() tea.Cmd { return tea.Quit }), quitAsked
 }
 
-func (f *appForm) askDiscard(confirm string, then func() tea.Cmd) tea.Cmd {
-	body := "You named this app or selected scopes. Leaving now discards them."
-	if f.editing {
-		body = fmt.Sprintf("You changed the name or scopes of %q and haven't saved.", clean(f.app.Name))
+// askDiscard asks before unsaved changes are lost, naming exactly what is
+// pending, and what stays: key changes made here took effect at once.
+func (f *appForm) askDiscard(quit bool, then func() tea.Cmd) tea.Cmd {
+	s, w := f.c.styles, f.c.dialogWidth()
+	label := func(l string) string { return s.Hint.Render(pad(l, 8)) }
+	field := func(l, v string) []string {
+		var out []string
+		for i, line := range wrap(v, w-8) {
+			if i == 0 {
+				out = append(out, label(l)+line)
+			} else {
+				out = append(out, label("")+line)
+			}
+		}
+		return out
 	}
-	return f.c.post(openDialogMsg{&confirmDialog{
-		c: f.c, title: "Discard unsaved changes?", body: body,
+	var body string
+	var detail []string
+	if f.editing {
+		body = fmt.Sprintf("These changes to %q are not saved:", clean(f.app.Name))
+		if f.renamed() {
+			detail = append(detail, field("Name", fmt.Sprintf("%q → %q", f.shown, f.name()))...)
+		}
+		if f.checks.set != f.app.Scopes {
+			detail = append(detail, field("Scopes", store.ScopeChange(f.app.Scopes.Strings(), f.checks.set.Strings()))...)
+		}
+	} else {
+		body = "This app is not created yet:"
+		if f.touched && f.name() != "" {
+			detail = append(detail, field("Name", fmt.Sprintf("%q", f.name()))...)
+		}
+		if !f.checks.set.IsEmpty() {
+			detail = append(detail, field("Scopes", strings.Join(f.checks.set.Names(), ", "))...)
+		}
+	}
+	caution := ""
+	if f.keyChanges > 0 {
+		caution = "The key changes you made here took effect at once and stay."
+	}
+	title, confirm := "Discard unsaved changes?", "Discard"
+	if quit {
+		title, confirm = "Quit without saving?", "Quit"
+	}
+	return f.c.post(openDialogMsg{newConfirm(f.c, confirmDialog{
+		title: title, body: body, detail: detail, caution: caution,
 		cancel: "Keep editing", confirm: confirm, danger: true,
 		onYes: then,
-	}})
+	})})
 }
 
 // follow shows another session's change to this app: the keys always (see
@@ -327,23 +488,11 @@ func (f *appForm) follow(up store.Update) tea.Cmd {
 	return cmd
 }
 
-// refocus moves the focus off a field that went away, such as the key
-// table with its last key.
-func (f *appForm) refocus() {
-	if fs := f.fields(); !slices.Contains(fs, f.focus) {
-		if slices.Contains(fs, fCreateKey) {
-			f.setFocus(fCreateKey)
-		} else {
-			f.setFocus(fs[0])
-		}
-	}
-}
-
 // confirmReload tells the editor that someone else saved first, and offers
 // to start again from their version; nothing is overwritten silently.
 func (f *appForm) confirmReload(c *store.ConflictError) tea.Cmd {
-	return f.c.post(openDialogMsg{&confirmDialog{
-		c: f.c, title: "Someone else changed this app",
+	return f.c.post(openDialogMsg{newConfirm(f.c, confirmDialog{
+		title:   "Someone else changed this app",
 		body:    fmt.Sprintf("While you were editing, %s. Your changes were not saved.", clean(c.What())),
 		caution: "Reload shows their version and discards your edits; Keep editing lets you copy them first.",
 		cancel:  "Keep editing", confirm: "Reload",
@@ -354,18 +503,32 @@ func (f *appForm) confirmReload(c *store.ConflictError) tea.Cmd {
 			f.err = ""
 			return tea.Batch(f.keys.load(), f.c.toast("Reloaded %q.", clean(c.Current.Name)))
 		},
-	}})
+	})})
 }
 
 // submit is Next for a new app and Save for an existing one.
 func (f *appForm) submit() tea.Cmd {
+	if msg := nameLimit(f.title.Value()); msg != "" {
+		f.err = msg
+		f.focus.focus(fTitle)
+		return f.syncTitle()
+	}
+	if f.name() == "" && (f.touched || f.editing && f.renamed()) {
+		f.err = describe(store.ErrNameEmpty)
+		f.focus.focus(fTitle)
+		return f.syncTitle()
+	}
 	if f.checks.set.IsEmpty() {
 		f.err = describe(store.ErrNoScopes)
-		f.tab = 0
-		return f.setFocus(fScopes)
+		f.setTab(0)
+		f.focus.focus(fScopes)
+		return f.syncTitle()
 	}
 	st, actor, name, set := f.c.store, f.c.actor, f.name(), f.checks.set
 	if !f.editing {
+		if !f.touched {
+			name = "" // the next free "Untitled app", as the store picks it now
+		}
 		f.saving = true
 		return f.c.write(func() tea.Msg {
 			app, err := st.CreateApp(actor, name, set)
@@ -428,117 +591,146 @@ func (f *appForm) fail(err error) tea.Cmd {
 	f.err = describe(err)
 	var nameErr *store.NameError
 	if errors.As(err, &nameErr) {
-		return f.setFocus(fTitle)
+		f.focus.focus(fTitle)
+		return f.syncTitle()
 	}
 	return nil
 }
 
-func (f *appForm) View() string {
-	s, w, h := f.c.styles, f.c.width, f.c.height
-	fieldW := min(w, 48)
-	f.title.SetWidth(fieldW - 1)
-	head := strings.Split(s.field(s.Title.Render(f.title.View()), fieldW, f.focus == fTitle), "\n")
-	switch {
-	case f.err != "":
-		head = append(head, s.Error.Render(truncate(f.err, w)))
-	case !f.c.canWrite():
-		head = append(head, s.Caution.Render(truncate("Read-only: viewers can look but not change anything.", w)))
-	case f.editing:
-		head = append(head, s.Hint.Render(truncate(fmt.Sprintf("Created by %s on %s · %s", clean(f.app.CreatedBy), f.c.date(f.app.CreatedAt), countKeys(len(f.keys.table.keys))), w)))
-	default:
-		head = append(head, s.Hint.Render(truncate("Name the app, then select the scopes its API keys may use.", w)))
-	}
+// head is how many lines the form draws above its body: the title field
+// (two), the line under it, then the tabs (two) or a blank.
+func (f *appForm) head() int {
 	if f.editing {
-		head = append(head, strings.Split(s.tabBar(w, tabNames, f.tab, f.focus == fTabs), "\n")...)
-	} else {
-		head = append(head, "")
+		return 5
 	}
+	return 4
+}
 
-	// Under the list: the focused scope's description, or the rule for keys.
-	var notes []string
+// layout works out the body's height and what goes under the checklist or
+// beside the key table.
+func (f *appForm) layout() {
+	w, h := f.c.width, f.c.height
+	f.bodyH = max(3, h-f.head()-1)
+	f.notes, f.pane = nil, nil
 	if f.editing && f.tab == 1 {
-		notes = []string{"", s.Hint.Render(truncate("API keys can't be edited: roll a key to replace it, or delete it.", w))}
-		if k, ok := f.keys.table.selected(); ok && f.focus == fKeys {
-			if status := f.c.keyStatus(f.c.now(), k); status != "" {
-				notes = append([]string{""}, wrapStyled(s.Caution, status, w)...)
-			}
+		f.pane = f.keys.table.pane(f.c, w)
+		room := f.bodyH - 1 - 3 // the buttons; a header and two rows at least
+		if len(f.pane) > room {
+			f.pane = f.pane[:max(0, room)]
 		}
-	} else {
-		room := max(1, min(2, h-len(head)-1-len(f.checks.all)-len(scopes.Resources)))
+		f.keys.table.layout(f.c, w, f.bodyH-len(f.pane)-1)
+		return
+	}
+	// Under the checklist, the focused scope's description, when there is
+	// room for the whole list and it.
+	all := len(f.checks.all) + len(scopes.Resources)
+	if room := f.bodyH - all; room >= 1 {
 		desc := wrap(f.checks.current().Description, w)
 		if len(desc) > room {
 			desc = append(desc[:room-1], truncate(strings.Join(desc[room-1:], " "), w))
 		}
-		notes = wrapStyled(s.Hint, strings.Join(desc, " "), w)
-		if h-len(head)-1-len(f.checks.all)-len(scopes.Resources)-len(notes) > 0 {
-			notes = append([]string{""}, notes...) // a breath before it, where there is room
+		f.notes = wrapStyled(f.c.styles.Hint, strings.Join(desc, " "), w)
+		if len(f.notes) > room {
+			f.notes = f.notes[:room]
 		}
 	}
+}
+
+func (f *appForm) draw() drawing {
+	s, w := f.c.styles, f.c.width
+	var d drawing
+	fieldW := min(w, 48)
+	f.title.SetWidth(fieldW - 1)
+	d.add(s.field(s.Title.Render(f.title.View()), fieldW, f.focus.is(fTitle)))
+	d.mark(fTitle, 0, 0, fieldW, 2)
+	switch {
+	case f.err != "":
+		d.add(s.Error.Render(truncate(f.err, w)))
+	case !f.c.canWrite():
+		d.add(s.Caution.Render(truncate("Read-only: viewers can look but not change anything.", w)))
+	case f.editing:
+		d.add(s.Hint.Render(truncate("Keys change at once; the name and scopes when you Save.", w)))
+	default:
+		d.add(s.Hint.Render(truncate("Name the app, then select the scopes its API keys may use.", w)))
+	}
+	if f.editing {
+		d.embed(s.tabBar(w, tabNames, f.tab, f.focus.is(fTabs)))
+	} else {
+		d.add("")
+	}
+
+	var body drawing
+	if f.editing && f.tab == 1 {
+		body = f.keysView()
+	} else {
+		body = f.checks.view(s, w, f.bodyH-len(f.notes), f.focus.is(fScopes))
+		body.add(f.notes...)
+	}
+	body.fill(f.bodyH)
+	d.embed(body)
+
 	primary := "Next"
 	if f.editing {
 		primary = "Save"
-	}
-	fi := -1
-	switch f.focus {
-	case fCancel:
-		fi = 0
-	case fPrimary:
-		fi = 1
 	}
 	cancel := "Cancel"
 	if !f.c.canWrite() {
 		cancel = "Back"
 	}
-	buttons := s.buttonRow(w, fi, button{label: cancel}, button{label: primary, disabled: f.checks.set.IsEmpty() || !f.c.canWrite()})
-
-	bodyH := max(1, h-len(head)-1)
-	var body []string
-	if f.editing && f.tab == 1 {
-		body = f.keysView(max(1, bodyH-len(notes)))
-	} else {
-		body = f.checks.view(s, w, max(1, bodyH-len(notes)), f.focus == fScopes)
+	btns := []button{{id: fCancel, label: cancel}}
+	if f.c.canWrite() {
+		label := primary
+		switch {
+		case f.saving && f.editing:
+			label = "Saving…"
+		case f.saving:
+			label = "Creating…"
+		}
+		btns = append(btns, button{id: fPrimary, label: label, disabled: f.checks.set.IsEmpty() || f.saving})
 	}
-	body = append(body, notes...)
-	for len(body) < bodyH {
-		body = append(body, "")
-	}
-	return strings.Join(slices.Concat(head, body, []string{buttons}), "\n")
+	d.buttons(s, w, f.focus.cur, btns...)
+	return d
 }
 
-func (f *appForm) keysView(height int) []string {
+func (f *appForm) keysView() drawing {
 	s, w := f.c.styles, f.c.width
+	var d drawing
 	if f.keys.err != nil {
-		return wrapStyled(s.Error, describe(f.keys.err), w)
+		d.add(wrapStyled(s.Error, describe(f.keys.err), w)...)
+		return d
 	}
-	lines := f.keys.table.view(f.c, w, max(2, height-2), f.focus == fKeys)
-	btn := 0
-	if f.focus != fCreateKey {
-		btn = -1
+	if f.keys.loading && len(f.keys.table.keys) == 0 {
+		d.add(s.Hint.Render("Loading API keys…"))
+	} else {
+		d.embed(f.keys.table.view(f.c, f.focus.is(fKeys)))
 	}
-	btns := []button{{label: "Create API Key", disabled: !f.c.canWrite()}}
+	d.fill(f.bodyH - len(f.pane) - 1)
+	d.add(f.pane...)
+	btns := []button{{id: fCreateKey, label: "Create API Key", disabled: !f.c.canWrite()}}
 	if k, ok := f.keys.table.selected(); ok {
-		// The selected key's actions, for the mouse as the seed's icons are;
-		// r and d do the same from the keyboard.
-		btns = append(btns, button{label: "Roll key", disabled: !f.c.canWrite() || k.State(f.c.now()) == store.KeyScheduled},
-			button{label: "Delete key", disabled: !f.c.canWrite()})
+		// The selected key's actions, for the mouse as the seed's icons are,
+		// and in the focus ring; r and d do the same from the table.
+		btns = append(btns, button{id: fRoll, label: "Roll key", disabled: !f.c.canWrite() || k.State(f.c.now()) == store.KeyScheduled},
+			button{id: fDeleteKey, label: "Delete key", disabled: !f.c.canWrite()})
 	}
-	return append(lines, "", s.buttonRow(0, btn, btns...))
+	d.buttons(s, 0, f.focus.cur, btns...)
+	return d
 }
 
 func (f *appForm) ShortHelp() []key.Binding {
 	k := f.c.keys
 	if !f.c.canWrite() {
 		b := []key.Binding{k.Next}
-		switch f.focus {
-		case fTabs:
+		switch {
+		case f.focus.is(fTabs):
 			b = append(b, with(k.Left, "API Scopes"), with(k.Right, "API Keys"))
-		case fScopes, fKeys:
+		case f.focus.is(fScopes), f.focus.is(fKeys):
 			b = append(b, k.Up, k.Down)
 		}
 		return append(b, with(k.Back, "back"))
 	}
 	b := []key.Binding{k.Next}
-	switch f.focus {
+	switch f.focus.cur {
 	case fTitle:
 		b = append(b, with(k.Enter, "to scopes"))
 	case fTabs:
@@ -546,9 +738,13 @@ func (f *appForm) ShortHelp() []key.Binding {
 	case fScopes:
 		b = append(b, k.Up, k.Down, k.Toggle)
 	case fKeys:
-		b = append(b, k.Up, k.Down, k.Roll, with(k.Delete, "delete key"), k.CreateKey)
+		b = append(b, k.Up, k.Down, k.Roll, with(k.Delete, "delete key"), with(k.Left, "API Scopes"), k.CreateKey)
 	case fCreateKey:
 		b = append(b, with(k.Enter, "create API key"))
+	case fRoll:
+		b = append(b, with(k.Enter, "roll key"))
+	case fDeleteKey:
+		b = append(b, with(k.Enter, "delete key"))
 	case fCancel:
 		b = append(b, with(k.Enter, "cancel"))
 	case fPrimary:
@@ -561,7 +757,7 @@ func (f *appForm) ShortHelp() []key.Binding {
 	if f.editing {
 		b = append(b, k.Save)
 	}
-	if f.editing && f.focus == fScopes {
+	if f.editing && f.focus.is(fScopes) {
 		b = append(b, k.Narrow)
 	}
 	return append(b, with(k.Back, "back"))
@@ -569,6 +765,13 @@ func (f *appForm) ShortHelp() []key.Binding {
 
 func (f *appForm) FullHelp() [][]key.Binding {
 	k := f.c.keys
+	if !f.editing {
+		return [][]key.Binding{
+			{k.Next, k.Prev, with(k.Enter, "press")},
+			{k.Up, k.Down, k.Toggle},
+			{with(k.Save, "next"), with(k.Back, "back")},
+		}
+	}
 	return [][]key.Binding{
 		{k.Next, k.Prev, with(k.Enter, "press"), k.Toggle, k.Narrow},
 		{with(k.Left, "scopes tab"), with(k.Right, "keys tab"), k.CreateKey, k.Roll, with(k.Delete, "delete key")},

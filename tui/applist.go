@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
@@ -14,95 +13,116 @@ import (
 )
 
 // appList is the API Scopes page: the empty state with Create an API App, or
-// the table of apps with Create an App, a filter and a summary of the
-// selected app. Its cost per keystroke follows the screen, not the number of
-// apps: it draws only the visible rows, reads only the first page before its
-// first frame, and filters lazily (see filtered).
+// the table of apps with Create an App, a filter, and the selected app in
+// full below. It shows the console's app index (appIndex), which the change
+// feed keeps current.
 type appList struct {
-	c       *common
-	idx     *appIndex
-	rows    filtered // idx's rows that pass the filter
-	cursor  int      // index into rows
-	offset  int
-	onNew   bool // the Create button has the focus instead of the table
-	filter  textinput.Model
-	editing bool // typing in the filter
-	err     error
+	c     *common
+	idx   *appIndex
+	list  list
+	focus focusRing // "list" or "create"
+	err   error
 
+	want     string // an app to select once it is known, by name (the demo's first)
 	deleting uint64 // the app being deleted, while the store works on it
 
 	usage listUsage // what the filter's unused: word needs
 
-	tableTop int // the line of the table's header as last drawn, for clicks
-	drawn    int // how many rows the table drew
+	// layout
+	detail []string // the selected app's pane, as laid out
+	cols   []column
+	widths []int
 }
 
-// newAppList shows the console's app index, or the error reading it.
-func newAppList(c *common, err error) *appList {
-	l := &appList{c: c, filter: newInput(c.styles, "name, creator or scope"), err: err}
-	l.setIndex(c.apps, 0)
+// The app list's parts.
+const (
+	partList   = "list"
+	partCreate = "create"
+	partEdit   = "edit"
+	partDelete = "delete"
+)
+
+// newAppList shows the console's app index, or the error reading it, with
+// the app named want selected once it is there.
+func newAppList(c *common, err error, want string) *appList {
+	l := &appList{c: c, list: newList(c, "name, creator or scope"), err: err, want: want}
+	l.focus.set(partList, partCreate, partEdit, partDelete)
+	l.focus.sideBySide([]string{partEdit, partDelete})
+	l.list.query = l.setQuery
+	l.setIndex(c.apps)
 	return l
 }
 
 func (l *appList) frame() pageFrame {
-	return pageFrame{section: sectionScopes, typing: l.editing, quits: true, busy: l.busy()}
+	return pageFrame{section: sectionScopes, typing: l.list.editing, quits: true, busy: l.busy(), focus: l.focused()}
 }
 
-// setIndex shows idx, keeping the selection on the same app (or selectID
-// when it is non-zero).
-func (l *appList) setIndex(idx *appIndex, selectID uint64) tea.Cmd {
-	if selectID == 0 {
-		if a, ok := l.selected(); ok {
-			selectID = a.ID
-		}
+// focused is the part with the focus: the Create button, or the list (then
+// the selected row, or the filter).
+func (l *appList) focused() string {
+	switch {
+	case len(l.idx.apps) == 0:
+		return partCreate
+	case l.list.editing:
+		return "filter"
+	case l.focus.is(partList) && l.list.rows.len() == 0:
+		return "" // no app passes the filter
+	case l.focus.is(partList):
+		return rowID(l.list.cursor)
+	}
+	return l.focus.cur
+}
+
+// setIndex shows idx, keeping the selection on the same app.
+func (l *appList) setIndex(idx *appIndex) tea.Cmd {
+	var id uint64
+	if a, ok := l.selected(); ok {
+		id = a.ID
 	}
 	l.idx = idx
-	cmd := l.rows.setRows(l.hay(idx))
-	l.selectApp(selectID)
-	l.onNew = len(idx.apps) == 0
+	cmd := l.list.setRows(l.hay(idx))
+	if l.want != "" {
+		for i, a := range idx.apps {
+			if store.FoldName(a.Name) == store.FoldName(l.want) {
+				id, l.want = a.ID, ""
+				l.list.cursor = i
+				break
+			}
+		}
+	}
+	l.selectApp(id)
+	if len(idx.apps) == 0 {
+		l.focus.focus(partCreate)
+	}
 	return cmd
+}
+
+// show is the list coming back on screen, with app id (if not zero)
+// selected and the focus on the rows.
+func (l *appList) show(id uint64) {
+	l.selectApp(id)
+	if len(l.idx.apps) > 0 {
+		l.focus.focus(partList)
+	}
 }
 
 // selectApp moves the cursor to the app with this id when it is shown.
 func (l *appList) selectApp(id uint64) {
-	if id == 0 {
-		l.clamp()
-		return
-	}
-	if l.rows.query == "" {
+	if id != 0 {
 		if i := l.idx.find(id); i >= 0 {
-			l.cursor = i
-		}
-	} else {
-		for i := range l.rows.len() {
-			if l.idx.apps[l.rows.at(i)].ID == id {
-				l.cursor = i
-			}
+			l.list.selectIndex(i)
+			return
 		}
 	}
-	l.clamp()
-}
-
-func (l *appList) clamp() { l.cursor = max(0, min(l.cursor, l.rows.len()-1)) }
-
-// applyFilter narrows the rows to the filter's text, keeping the selected
-// app when it still passes.
-func (l *appList) applyFilter() tea.Cmd {
-	sel, had := l.selected()
-	cmd := l.setQuery()
-	if had && l.rows.query == "" {
-		l.cursor = l.idx.position(sel) // O(log n): the whole list is the rows
-	}
-	l.clamp()
-	return cmd
+	l.list.clamp()
 }
 
 func (l *appList) selected() (store.App, bool) {
-	if l.idx == nil || l.cursor < 0 || l.cursor >= l.rows.len() {
+	if l.idx == nil {
 		return store.App{}, false
 	}
-	i := l.rows.at(l.cursor)
-	if i >= len(l.idx.apps) { // the rows are of an index changed under them
+	i, ok := l.list.selected()
+	if !ok || i >= len(l.idx.apps) {
 		return store.App{}, false
 	}
 	return l.idx.apps[i], true
@@ -111,10 +131,10 @@ func (l *appList) selected() (store.App, bool) {
 func (l *appList) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case appsChangedMsg:
-		return l.setIndex(l.c.apps, 0)
+		return l.setIndex(l.c.apps)
 	case appsLoadedMsg:
 		l.err = msg.err
-		return l.setIndex(l.c.apps, 0)
+		return l.setIndex(l.c.apps)
 	case appDeletedMsg:
 		if msg.app.ID != l.deleting {
 			return nil
@@ -124,65 +144,35 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 			return l.c.toastErr(msg.err)
 		}
 		return l.c.toast("App %q deleted.", clean(msg.app.Name))
-	case filterStepMsg:
-		return l.rows.step(msg)
-	case usageLoadedMsg:
+	}
+	if msg, ok := msg.(usageLoadedMsg); ok {
 		return l.usageLoaded(msg)
 	}
-	km, ok := msg.(tea.KeyPressMsg)
-	if l.editing {
-		if ok {
-			switch {
-			case key.Matches(km, l.c.keys.Back):
-				l.filter.SetValue("")
-				fallthrough
-			case key.Matches(km, l.c.keys.Enter, l.c.keys.Next, l.c.keys.Up, l.c.keys.Down) && km.Key().Text == "":
-				l.editing = false
-				l.filter.Blur()
-				return l.applyFilter()
-			}
+	if cmd, ok := l.list.update(msg); ok {
+		if km, isKey := msg.(tea.KeyPressMsg); isKey && !l.list.editing && key.Matches(km, l.c.keys.Up, l.c.keys.Down,
+			l.c.keys.PageUp, l.c.keys.PageDown, l.c.keys.Home, l.c.keys.End) {
+			l.focus.focus(partList)
+			l.want = ""
 		}
-		var cmd tea.Cmd
-		l.filter, cmd = l.filter.Update(msg)
-		return tea.Batch(cmd, l.applyFilter())
+		return cmd
 	}
+	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return nil
 	}
 	k := l.c.keys
 	switch {
-	case key.Matches(km, k.Filter) && len(l.idx.apps) > 0:
-		l.editing, l.onNew = true, false
-		return l.filter.Focus()
-	case key.Matches(km, k.Back) && l.filter.Value() != "":
-		l.filter.SetValue("")
-		return l.applyFilter()
 	case key.Matches(km, k.New):
 		return l.create()
 	case key.Matches(km, k.Audit):
 		return l.c.post(showAuditMsg{})
-	case key.Matches(km, k.Next, k.Prev) && l.rows.len() > 0:
-		l.onNew = !l.onNew
-	case key.Matches(km, k.Up):
-		l.onNew = false
-		l.cursor = max(0, l.cursor-1)
-	case key.Matches(km, k.Down):
-		l.onNew = false
-		return l.down(1)
-	case key.Matches(km, k.PageUp):
-		l.onNew = false
-		l.cursor = max(0, l.cursor-l.pageRows())
-	case key.Matches(km, k.PageDown):
-		l.onNew = false
-		return l.down(l.pageRows())
-	case key.Matches(km, k.Home):
-		l.onNew, l.cursor = false, 0
-	case key.Matches(km, k.End):
-		l.onNew = false
-		return l.down(l.rows.candidates())
+	case len(l.idx.apps) > 0 && l.focus.move(km, k):
 	case key.Matches(km, k.Enter):
-		if l.onNew || l.rows.len() == 0 {
+		switch {
+		case l.focus.is(partCreate) || len(l.idx.apps) == 0:
 			return l.create()
+		case l.focus.is(partDelete):
+			return l.confirmDelete()
 		}
 		return l.edit()
 	case key.Matches(km, k.Edit):
@@ -193,16 +183,33 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// down moves the selection n rows down, looking for more matches of the
-// filter when the cursor reaches the last one found so far.
-func (l *appList) down(n int) tea.Cmd {
-	var cmd tea.Cmd
-	l.cursor, cmd = l.rows.moveDown(l.cursor, n)
-	return cmd
+// click answers the mouse: Create, the selected app's Edit and Delete, or
+// a row (a click on the selected row opens it).
+func (l *appList) click(id string) tea.Cmd {
+	switch id {
+	case partCreate:
+		return l.create()
+	case partEdit:
+		return l.edit()
+	case partDelete:
+		return l.confirmDelete()
+	case "filter":
+		l.list.editing = true
+		return l.list.filter.Focus()
+	}
+	if l.list.editing {
+		return nil
+	}
+	handled, open := l.list.click(id)
+	if handled {
+		l.want = ""
+		if open && l.focus.is(partList) {
+			return l.edit()
+		}
+		l.focus.focus(partList)
+	}
+	return nil
 }
-
-// pageRows is how many rows a page up or down moves: the table's height.
-func (l *appList) pageRows() int { return max(1, l.c.height-12) }
 
 func (l *appList) create() tea.Cmd {
 	if !l.c.canWrite() {
@@ -236,145 +243,209 @@ func (l *appList) confirmDelete() tea.Cmd {
 	} else {
 		body += "? It has no API keys."
 	}
-	return l.c.post(openDialogMsg{&confirmDialog{
-		c: c, title: "Delete app", body: body, confirm: "Delete", danger: true,
+	return l.c.post(openDialogMsg{newConfirm(c, confirmDialog{
+		title: "Delete app", body: body, confirm: "Delete", danger: true,
 		caution: "Every service using this app's keys loses access at once. This cannot be undone.",
 		onYes: func() tea.Cmd {
 			l.deleting = a.ID
 			st, actor := c.store, c.actor
 			return c.write(func() tea.Msg { return appDeletedMsg{app: a, err: st.DeleteApp(actor, a.ID)} })
 		},
-	}})
+	})})
 }
 
-func (l *appList) View() string {
+// The app table's columns: the name takes the room; the scope summary,
+// who and when give way in that order on a narrow screen (the pane below
+// shows them in full), the key count never.
+var appColumns = []column{
+	{title: "Name", min: 16, max: 32, grow: true},
+	{title: "Scopes", min: 10, max: 30, drop: 2},
+	{title: "Created by", min: 8, max: 16, drop: 3},
+	{title: "Created on", min: 10, drop: 4},
+	{title: "Keys", min: 4, right: true},
+}
+
+// appCells are an app's cells of the table.
+func (l *appList) appCells(a store.App) []string {
+	return []string{clean(a.Name), scopeSummary(a.Scopes), clean(a.CreatedBy), l.c.date(a.CreatedAt), fmt.Sprint(a.Keys)}
+}
+
+// scopeSummary is a set by resource ("Workflows, Models 2/4"), or "All
+// scopes".
+func scopeSummary(set scopes.Set) string {
+	if set == scopes.Full() {
+		return "All scopes"
+	}
+	return set.Summary()
+}
+
+// layout works out the pane under the table, the rows in view and the
+// columns, for the content area.
+func (l *appList) layout() {
+	w, h := l.c.width, l.c.height
+	l.detail = l.detailLines(w)
+	head := 3
+	if h < 16 {
+		head = 2 // no blank line under the hint on a short screen
+	}
+	if l.list.filtering() {
+		head++
+	}
+	l.list.resize(h - head - 1 - len(l.detail) - 1)
+	var rows [][]string
+	for n := l.list.offset; n < l.list.rows.len() && n < l.list.offset+l.list.height; n++ {
+		if i := l.list.rows.at(n); i < len(l.idx.apps) {
+			rows = append(rows, l.appCells(l.idx.apps[i]))
+		}
+	}
+	l.cols = appColumns
+	l.widths = layoutColumns(l.cols, rows, w, 2)
+}
+
+func (l *appList) draw() drawing {
 	s, w := l.c.styles, l.c.width
-	head := []string{}
+	var d drawing
 	title := s.Title.Render("API Scopes")
 	if len(l.idx.apps) > 0 {
-		btn := s.buttonRow(0, boolIndex(l.onNew), button{label: "Create an App", disabled: !l.c.canWrite()})
-		title = lipgloss.JoinHorizontal(lipgloss.Top, title, lipgloss.PlaceHorizontal(w-lipgloss.Width(title), lipgloss.Right, btn))
+		line, areas := s.buttonRow(w-lipgloss.Width(title), l.focused(),
+			button{id: partCreate, label: "Create an App", disabled: !l.c.canWrite()})
+		d.add(title + line)
+		for _, a := range areas {
+			a.x += lipgloss.Width(title)
+			d.areas = append(d.areas, a)
+		}
+	} else {
+		d.add(title)
 	}
-	head = append(head, title, s.Hint.Render(truncate("Apps with scoped API keys: each key may use only its app's scopes.", w)), "")
+	d.add(s.Hint.Render(truncate("Each API key may use only its app's scopes.", w)))
+	if l.c.height >= 16 {
+		d.add("")
+	}
 	if l.err != nil {
-		return strings.Join(append(head, wrapStyled(s.Error, describe(l.err), w)...), "\n")
+		d.add(wrapStyled(s.Error, describe(l.err), w)...)
+		return d
 	}
 	if len(l.idx.apps) == 0 {
-		return strings.Join(head, "\n") + "\n" + l.emptyView(l.c.height-len(head))
+		d.embed(l.emptyView(l.c.height - d.height()))
+		return d
 	}
-	if l.editing || l.filter.Value() != "" {
-		label := s.Hint.Render("Filter ")
-		head = append(head, label+l.filter.View()+"  "+s.Hint.Render(l.matchCount()))
+	if l.list.filtering() {
+		d.addArea("filter", l.list.filterLine(w, l.list.matchCount(l.idx.complete, "first", "apps")))
 	}
-	detail := l.detailView()
-	tableH := l.c.height - len(head) - len(detail) - 1
-	l.tableTop = len(head)
-	lines := append(head, l.tableView(tableH)...)
-	for len(lines) < l.c.height-len(detail) {
-		lines = append(lines, "")
+	head := s.TableHead.Render("  " + tableRow(l.cols, l.widths, colTitles(l.cols)))
+	d.embed(l.list.view(head, func(i int, cursor bool) string {
+		lead, st := "  ", s.Row
+		if cursor {
+			lead, st = l.list.cursorStyle(l.focus.is(partList))
+		}
+		return st.Render(lead + tableRow(l.cols, l.widths, l.appCells(l.idx.apps[i])))
+	}, "No app matches the filter. esc clears it."))
+	d.fill(l.c.height - len(l.detail))
+	if len(l.detail) > 0 {
+		y := d.height()
+		d.add(l.detail...)
+		// The row's actions as buttons, for the mouse (the seed's hover
+		// icons); e and d do the same from the keyboard.
+		_, areas := l.actionButtons()
+		for _, a := range areas {
+			a.y = y + 1
+			d.areas = append(d.areas, a)
+		}
 	}
-	return strings.Join(append(lines, detail...), "\n")
+	return d
 }
 
-func (l *appList) emptyView(height int) string {
+func colTitles(cols []column) []string {
+	t := make([]string, len(cols))
+	for i, c := range cols {
+		t[i] = c.title
+	}
+	return t
+}
+
+// actionButtons are the selected app's Edit (View for a viewer) and
+// Delete, right-aligned on the pane's first line.
+func (l *appList) actionButtons() (string, []area) {
+	edit := "Edit"
+	if !l.c.canWrite() {
+		edit = "View"
+	}
+	return l.c.styles.buttonRow(l.c.width, l.focus.cur, button{id: partEdit, label: edit},
+		button{id: partDelete, label: "Delete", disabled: !l.c.canWrite()})
+}
+
+func (l *appList) emptyView(height int) drawing {
 	s := l.c.styles
+	btn, areas := s.buttonRow(0, partCreate, button{id: partCreate, label: "Create an API App", disabled: !l.c.canWrite()})
 	block := lipgloss.JoinVertical(lipgloss.Center,
 		s.Title.Render("No API apps yet"),
 		s.Hint.Render("Create an app, select the scopes it may use,"),
 		s.Hint.Render("then generate API keys for it."),
 		"",
-		s.buttonRow(0, boolIndex(l.c.canWrite()), button{label: "Create an API App", disabled: !l.c.canWrite()}),
+		btn,
 	)
-	return lipgloss.Place(l.c.width, max(lipgloss.Height(block), height-2), lipgloss.Center, lipgloss.Center, block)
+	bh := max(lipgloss.Height(block), height-2)
+	placed := lipgloss.Place(l.c.width, bh, lipgloss.Center, lipgloss.Center, block)
+	var d drawing
+	d.add(placed)
+	// Where Place put the button: centred, on the block's last line.
+	x := (l.c.width - lipgloss.Width(block)) / 2
+	y := (bh-lipgloss.Height(block))/2 + lipgloss.Height(block) - 1
+	bx := x + (lipgloss.Width(block)-lipgloss.Width(btn))/2
+	for _, a := range areas {
+		a.x, a.y = bx+a.x, y
+		d.areas = append(d.areas, a)
+	}
+	return d
 }
 
-// columns are the widths of the table's columns for the content width.
-type columns struct{ name, scopes, by, on, keys int }
-
-func (l *appList) columns() columns {
-	c := columns{scopes: 8, by: 12, on: 10, keys: 4}
-	rest := l.c.width - 2 - c.by - c.on - c.keys - 8
-	// Give the scope summary half the room when there is enough for it.
-	if rest >= 2*16 {
-		c.scopes = min(30, rest/2)
-	}
-	c.name = rest - c.scopes
-	return c
-}
-
-func (l *appList) tableView(height int) []string {
-	s, cols := l.c.styles, l.columns()
-	row := func(cur, name, sc, by, on, keys string) string {
-		return cur + pad(name, cols.name) + "  " + pad(sc, cols.scopes) + "  " + pad(by, cols.by) + "  " +
-			pad(on, cols.on) + "  " + fmt.Sprintf("%*s", cols.keys, keys)
-	}
-	head := s.TableHead.Render(row("  ", "Name", "Scopes", "Created by", "Created on", "Keys"))
-	if l.rows.len() == 0 {
-		if !l.rows.done() {
-			return []string{head, s.Hint.Render("  Searching…")}
-		}
-		return []string{head, s.Hint.Render("  No app matches the filter. esc clears it.")}
-	}
-	// Only the rows that fit are drawn: the cost follows the screen, not the data.
-	height = max(1, height-1)
-	l.offset = follow(l.offset, l.cursor, height, l.rows.len())
-	lines := []string{head}
-	for i := l.offset; i < l.rows.len() && i < l.offset+height; i++ {
-		a := l.idx.apps[l.rows.at(i)]
-		sc := a.Scopes.Summary()
-		if cols.scopes < 16 {
-			sc = fmt.Sprintf("%d of %d", a.Scopes.Len(), scopes.Full().Len())
-		}
-		cur, st := "  ", s.Row
-		if i == l.cursor {
-			cur, st = "› ", s.RowActive
-			if l.onNew || l.editing {
-				cur, st = "  ", s.RowCurrent
-			}
-		}
-		lines = append(lines, st.Render(row(cur, clean(a.Name), sc, clean(a.CreatedBy), l.c.date(a.CreatedAt), fmt.Sprint(a.Keys))))
-	}
-	l.drawn = len(lines) - 1
-	return lines
-}
-
-// detailView summarizes the selected app under the table: its full name and
-// every scope, which the table may have had to shorten.
-func (l *appList) detailView() []string {
+// detailLines are the selected app in full under the table: its whole name,
+// every scope, its keys, who made it and when, which the table may have had
+// to shorten or leave out.
+func (l *appList) detailLines(w int) []string {
 	a, ok := l.selected()
 	if !ok {
 		return nil
 	}
-	s, w := l.c.styles, l.c.width
+	s := l.c.styles
 	label := func(t string) string { return s.Hint.Render(pad(t, 8)) }
-	// The row's actions as buttons, for the mouse (the seed's hover icons);
-	// e and d do the same from the keyboard.
-	edit := "Edit"
-	if !l.c.canWrite() {
-		edit = "View"
-	}
-	btns := s.buttonRow(0, -1, button{label: edit}, button{label: "Delete", disabled: !l.c.canWrite()})
-	name := s.Title.Render(truncate(clean(a.Name), max(8, w-lipgloss.Width(btns)-2)))
+	btns, _ := l.actionButtons()
+	btnW := lipgloss.Width(strings.TrimLeft(btns, " "))
+	names := wrap(clean(a.Name), max(8, w-btnW-2))
+	name := s.Title.Render(names[0])
 	lines := []string{s.TabRule.Render(strings.Repeat("─", w)),
-		name + strings.Repeat(" ", max(2, w-lipgloss.Width(name)-lipgloss.Width(btns))) + btns}
-	names := wrap(strings.Join(a.Scopes.Names(), ", "), w-8)
-	if len(names) > 3 {
-		names = append(names[:2], truncate(names[2]+" …", w-8))
+		name + strings.Repeat(" ", max(2, w-lipgloss.Width(name)-btnW)) + strings.TrimLeft(btns, " ")}
+	for _, n := range names[1:min(len(names), 2)] {
+		lines = append(lines, s.Title.Render(n))
 	}
-	for i, sl := range names {
+	room := 3
+	if l.c.height < 16 {
+		room = 2
+	}
+	scopeNames := wrap(strings.Join(a.Scopes.Names(), ", "), w-8)
+	if len(scopeNames) > room {
+		scopeNames = append(scopeNames[:room-1], truncate(strings.Join(scopeNames[room-1:], " "), w-8))
+	}
+	for i, sl := range scopeNames {
+		lead := label("")
 		if i == 0 {
-			lines = append(lines, label("Scopes")+sl)
-		} else {
-			lines = append(lines, label("")+sl)
+			lead = label("Scopes")
 		}
+		lines = append(lines, lead+sl)
 	}
-	lines = append(lines, label("Keys")+fmt.Sprintf("%s · created by %s on %s", countKeys(a.Keys), clean(a.CreatedBy), l.c.date(a.CreatedAt)))
+	for i, kl := range wrap(fmt.Sprintf("%s · created by %s on %s", countKeys(a.Keys), clean(a.CreatedBy), l.c.date(a.CreatedAt)), w-8) {
+		lead := label("")
+		if i == 0 {
+			lead = label("Keys")
+		}
+		lines = append(lines, lead+kl)
+	}
 	return lines
 }
 
 func (l *appList) ShortHelp() []key.Binding {
 	k := l.c.keys
-	if l.editing {
+	if l.list.editing {
 		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
 	}
 	if len(l.idx.apps) == 0 {
@@ -385,10 +456,13 @@ func (l *appList) ShortHelp() []key.Binding {
 	}
 	// Arrows need no introduction: the bar keeps its room for the rest.
 	b := []key.Binding{with(k.Enter, "edit"), k.New, k.Delete, k.Filter}
+	if l.focus.is(partCreate) {
+		b[0] = with(k.Enter, "create an app")
+	}
 	if !l.c.canWrite() {
 		b = []key.Binding{with(k.Enter, "view"), k.Filter}
 	}
-	if l.filter.Value() != "" {
+	if l.list.filter.Value() != "" {
 		b = append(b, with(k.Back, "clear filter"))
 	}
 	return append(b, k.Audit, k.Quit)
@@ -398,29 +472,9 @@ func (l *appList) FullHelp() [][]key.Binding {
 	k := l.c.keys
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
-		{with(k.Enter, "edit app"), with(k.Delete, "delete app"), k.New, with(k.Next, "create button")},
+		{with(k.Enter, "edit app"), with(k.Edit, "edit app"), with(k.Delete, "delete app"), k.New, with(k.Next, "create button")},
 		{k.Filter, with(k.Back, "clear filter"), k.Audit, k.Quit},
 	}
-}
-
-func boolIndex(b bool) int {
-	if b {
-		return 0
-	}
-	return -1
-}
-
-// matchCount says how many apps pass the filter, or how far the search has
-// got while it is still running.
-func (l *appList) matchCount() string {
-	total := len(l.idx.apps)
-	if !l.rows.done() {
-		return fmt.Sprintf("searching… %s found", thousands(l.rows.len()))
-	}
-	if !l.idx.complete {
-		return fmt.Sprintf("%s of the first %s apps", thousands(l.rows.len()), thousands(total))
-	}
-	return fmt.Sprintf("%s of %s apps", thousands(l.rows.len()), thousands(total))
 }
 
 // busy says what the list is waiting for, for the console's spinner.

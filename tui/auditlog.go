@@ -1,12 +1,10 @@
 package tui
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
@@ -19,25 +17,26 @@ const auditFirst = 256
 
 // auditLog is the Audit Log page under Security & Control: every change,
 // newest first, with who made it, when, what it did to which app or key,
-// and the scopes before and after. Like the app list it draws only the
-// visible rows and filters lazily.
+// and the scopes it added and removed. It is the same list as the app list
+// (list), with its own rows and pane; the change feed adds new events at
+// the top.
 type auditLog struct {
 	c        *common
 	events   []store.Event
 	texts    []store.EventText
+	list     list
 	complete bool
-	rows     filtered
-	cursor   int
-	offset   int
-	filter   textinput.Model
-	editing  bool
 	err      error
-	tableTop int // the line of the table's header as last drawn, for clicks
-	drawn    int // how many rows the table drew
 
 	loaded  bool           // the first read has answered
 	loading int            // reads in flight
 	held    []store.Update // updates that arrived while a read was in flight
+
+	typedAhead []tea.KeyPressMsg // keys pressed before the first read answered: they act on what it brings
+
+	// layout
+	detail []string
+	widths []int
 }
 
 // auditLoadedMsg brings the newest events, or all of them, read in the
@@ -45,19 +44,25 @@ type auditLog struct {
 type auditLoadedMsg struct {
 	events   []store.Event
 	texts    []store.EventText
-	hay      []string
 	complete bool
 	err      error
 }
 
 // newAuditLog opens the log and starts reading its newest events.
 func newAuditLog(c *common) (*auditLog, tea.Cmd) {
-	a := &auditLog{c: c, filter: newInput(c.styles, "who, what, app, key or scope")}
+	a := &auditLog{c: c, list: newList(c, "who, what, when, app, key or scope")}
 	return a, a.load(auditFirst)
 }
 
 func (a *auditLog) frame() pageFrame {
-	return pageFrame{section: sectionAudit, typing: a.editing, quits: true, busy: a.busy()}
+	f := pageFrame{section: sectionAudit, typing: a.list.editing, quits: true, busy: a.busy(), focus: rowID(a.list.cursor)}
+	switch {
+	case a.list.editing:
+		f.focus = "filter"
+	case a.list.rows.len() == 0:
+		f.focus = ""
+	}
+	return f
 }
 
 // load reads the newest n events (every event if n < 0).
@@ -76,55 +81,60 @@ func (a *auditLog) load(n int) tea.Cmd {
 		if err != nil {
 			return auditLoadedMsg{err: err}
 		}
-		texts, hay := describeEvents(evs)
-		return auditLoadedMsg{events: evs, texts: texts, hay: hay, complete: n < 0 || len(evs) < n}
+		return auditLoadedMsg{events: evs, texts: describeEvents(evs), complete: n < 0 || len(evs) < n}
 	})
 }
 
-func describeEvents(evs []store.Event) ([]store.EventText, []string) {
-	texts, hay := make([]store.EventText, len(evs)), make([]string, len(evs))
+func describeEvents(evs []store.Event) []store.EventText {
+	texts := make([]store.EventText, len(evs))
 	for i, ev := range evs {
-		t := ev.Describe()
-		texts[i] = t
-		hay[i] = strings.ToLower(strings.Join([]string{t.Who, t.What, t.Target, t.Change,
-			t.ScopesBefore, t.ScopesAfter, ev.At.Format("2006-01-02")}, "\x00"))
+		texts[i] = ev.Describe()
 	}
-	return texts, hay
+	return texts
+}
+
+// haystack is what the filter searches in an event: what the table and the
+// pane show of it, as they show it (the time in the console's zone), and
+// the scopes' ids besides their names.
+func (a *auditLog) haystack(ev store.Event, t store.EventText) string {
+	return strings.ToLower(strings.Join([]string{a.c.dateTime(ev.At), t.Who, clean(ev.Origin), t.What, t.Target, t.Change,
+		t.ScopesBefore, t.ScopesAfter, strings.Join(ev.ScopesBefore, " "), strings.Join(ev.ScopesAfter, " "),
+		clean(ev.NameBefore), clean(ev.KeyHint), clean(ev.NewKeyHint)}, "\x00"))
 }
 
 // set shows these events, keeping the selected one selected.
-func (a *auditLog) set(evs []store.Event, texts []store.EventText, hay []string) tea.Cmd {
+func (a *auditLog) set(evs []store.Event, texts []store.EventText) tea.Cmd {
 	var seq uint64
 	if ev, ok := a.selected(); ok {
 		seq = ev.Seq
 	}
+	hay := make([]string, len(evs))
+	for i := range evs {
+		hay[i] = a.haystack(evs[i], texts[i])
+	}
 	a.events, a.texts = evs, texts
-	cmd := a.rows.setRows(hay)
-	if seq != 0 && a.rows.query == "" && len(evs) > 0 {
+	cmd := a.list.setRows(hay)
+	if seq != 0 && len(evs) > 0 {
 		// Newest first: an event's position follows from its sequence number.
 		if i := int(evs[0].Seq) - int(seq); i >= 0 && i < len(evs) && evs[i].Seq == seq {
-			a.cursor = i
+			a.list.selectIndex(i)
 		}
 	}
-	a.clamp()
 	return cmd
 }
 
-func (a *auditLog) clamp() { a.cursor = max(0, min(a.cursor, a.rows.len()-1)) }
-
 func (a *auditLog) selected() (store.Event, bool) {
-	if a.cursor < 0 || a.cursor >= a.rows.len() {
+	i, ok := a.list.selected()
+	if !ok || i >= len(a.events) {
 		return store.Event{}, false
 	}
-	return a.events[a.rows.at(a.cursor)], true
+	return a.events[i], true
 }
 
 func (a *auditLog) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case auditLoadedMsg:
 		return a.loadedMsg(msg)
-	case filterStepMsg:
-		return a.rows.step(msg)
 	case updateMsg: // a change here or in another session: it shows at once
 		if a.loading > 0 {
 			a.held = append(a.held, msg.up)
@@ -134,48 +144,28 @@ func (a *auditLog) Update(msg tea.Msg) tea.Cmd {
 		a.held = nil
 		return a.load(auditFirst)
 	}
-	km, ok := msg.(tea.KeyPressMsg)
-	k := a.c.keys
-	if a.editing {
-		if ok {
-			switch {
-			case key.Matches(km, k.Back):
-				a.filter.SetValue("")
-				fallthrough
-			case key.Matches(km, k.Enter, k.Next, k.Up, k.Down) && km.Key().Text == "":
-				a.editing = false
-				a.filter.Blur()
-				return a.applyFilter()
-			}
-		}
-		var cmd tea.Cmd
-		a.filter, cmd = a.filter.Update(msg)
-		return tea.Batch(cmd, a.applyFilter())
-	}
-	if !ok {
+	if km, ok := msg.(tea.KeyPressMsg); ok && !a.loaded {
+		a.typedAhead = append(a.typedAhead, km)
 		return nil
 	}
-	switch {
-	case key.Matches(km, k.Filter) && len(a.events) > 0:
-		a.editing = true
-		return a.filter.Focus()
-	case key.Matches(km, k.Back) && a.filter.Value() != "":
-		a.filter.SetValue("")
-		return a.applyFilter()
-	case key.Matches(km, k.Back, k.Scopes):
+	if cmd, ok := a.list.update(msg); ok {
+		return cmd
+	}
+	km, ok := msg.(tea.KeyPressMsg)
+	if ok && key.Matches(km, a.c.keys.Back, a.c.keys.Scopes) {
 		return a.c.post(showListMsg{})
-	case key.Matches(km, k.Up):
-		a.cursor = max(0, a.cursor-1)
-	case key.Matches(km, k.Down):
-		return a.down(1)
-	case key.Matches(km, k.PageUp):
-		a.cursor = max(0, a.cursor-a.pageRows())
-	case key.Matches(km, k.PageDown):
-		return a.down(a.pageRows())
-	case key.Matches(km, k.Home):
-		a.cursor = 0
-	case key.Matches(km, k.End):
-		return a.down(a.rows.candidates())
+	}
+	return nil
+}
+
+// click selects the event of a row.
+func (a *auditLog) click(id string) tea.Cmd {
+	switch {
+	case id == "filter":
+		a.list.editing = true
+		return a.list.filter.Focus()
+	case !a.list.editing:
+		a.list.click(id)
 	}
 	return nil
 }
@@ -186,7 +176,7 @@ func (a *auditLog) loadedMsg(msg auditLoadedMsg) tea.Cmd {
 	a.loading--
 	a.loaded = true
 	if msg.err != nil {
-		a.err, a.complete = msg.err, true
+		a.err, a.complete, a.typedAhead = msg.err, true, nil
 		return nil
 	}
 	a.err, a.complete = nil, msg.complete
@@ -194,10 +184,16 @@ func (a *auditLog) loadedMsg(msg auditLoadedMsg) tea.Cmd {
 	if a.loading == 0 {
 		a.held = nil
 	}
-	cmds := []tea.Cmd{a.set(msg.events, msg.texts, msg.hay)}
+	cmds := []tea.Cmd{a.set(msg.events, msg.texts)}
 	for _, up := range held {
 		cmds = append(cmds, a.add(up.Event))
 	}
+	// The keys typed meanwhile go through the root again, in order: one of
+	// them may leave this page, and the rest belong to the next.
+	for _, km := range a.typedAhead {
+		a.c.post(km)
+	}
+	a.typedAhead = nil
 	if !a.complete && a.loading == 0 {
 		cmds = append(cmds, a.load(-1))
 	}
@@ -209,133 +205,95 @@ func (a *auditLog) add(ev store.Event) tea.Cmd {
 	if !a.loaded || len(a.events) > 0 && ev.Seq <= a.events[0].Seq {
 		return nil
 	}
-	texts, hay := describeEvents([]store.Event{ev})
-	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat(texts, a.texts), slices.Concat(hay, a.rows.hay))
+	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat([]store.EventText{ev.Describe()}, a.texts))
 }
 
-func (a *auditLog) applyFilter() tea.Cmd {
-	cmd := a.rows.setQuery(a.filter.Value())
-	a.clamp()
-	return cmd
+// The log's columns: what happened to which app or key takes the room;
+// who made a change gives way first on a narrow screen, then the change
+// itself (the pane below shows both in full).
+var auditColumns = []column{
+	{title: "When", min: 16},
+	{title: "Who", min: 8, max: 16, drop: 3},
+	{title: "What", min: 10, max: 15},
+	{title: "Target", min: 12, max: 24, grow: true, yield: 1},
+	{title: "Change", min: 16, max: 44, drop: 2},
 }
 
-func (a *auditLog) down(n int) tea.Cmd {
-	var cmd tea.Cmd
-	a.cursor, cmd = a.rows.moveDown(a.cursor, n)
-	return cmd
+func (a *auditLog) cells(i int) []string {
+	ev, t := a.events[i], a.texts[i]
+	return []string{a.c.dateTime(ev.At), clean(ev.Actor), t.What, t.Target, t.Change}
 }
 
-func (a *auditLog) pageRows() int { return max(1, a.c.height-12) }
+// layout works out the pane under the table, the rows in view and the
+// columns.
+func (a *auditLog) layout() {
+	w, h := a.c.width, a.c.height
+	head := 3
+	if a.list.filtering() {
+		head++
+	}
+	a.detail = a.detailLines(w, h-head-1-3) // at least three rows stay in view
+	a.list.resize(h - head - 1 - len(a.detail) - 1)
+	var rows [][]string
+	for n := a.list.offset; n < a.list.rows.len() && n < a.list.offset+a.list.height; n++ {
+		rows = append(rows, a.cells(a.list.rows.at(n)))
+	}
+	a.widths = layoutColumns(auditColumns, rows, w, 2)
+}
 
-func (a *auditLog) View() string {
+func (a *auditLog) draw() drawing {
 	s, w := a.c.styles, a.c.width
-	head := []string{
-		s.Title.Render("Audit Log"),
-		s.Hint.Render(truncate("Every change to apps and keys, newest first. Keys are named, never shown.", w)),
-		"",
-	}
-	if a.err != nil {
-		return strings.Join(append(head, wrapStyled(s.Error, describe(a.err), w)...), "\n")
-	}
-	if !a.loaded {
-		return strings.Join(append(head, s.Hint.Render("Loading…")), "\n")
-	}
-	if len(a.events) == 0 {
-		msg := lipgloss.JoinVertical(lipgloss.Center,
-			s.Title.Render("Nothing has changed yet"),
-			s.Hint.Render("Creating, changing or deleting an app or key adds an entry here."))
-		return strings.Join(head, "\n") + "\n" + lipgloss.Place(w, max(3, a.c.height-len(head)-2), lipgloss.Center, lipgloss.Center, msg)
-	}
-	if a.editing || a.filter.Value() != "" {
-		head = append(head, s.Hint.Render("Filter ")+a.filter.View()+"  "+s.Hint.Render(a.matchCount()))
-	}
-	detail := a.detailView()
-	tableH := a.c.height - len(head) - len(detail) - 1
-	a.tableTop = len(head)
-	lines := append(head, a.tableView(tableH)...)
-	for len(lines) < a.c.height-len(detail) {
-		lines = append(lines, "")
-	}
-	return strings.Join(append(lines, detail...), "\n")
-}
-
-func (a *auditLog) matchCount() string {
+	var d drawing
+	d.add(s.Title.Render("Audit Log"),
+		s.Hint.Render(truncate("Every change, newest first. Keys are named, never shown.", w)), "")
 	switch {
-	case !a.rows.done():
-		return fmt.Sprintf("searching… %s found", thousands(a.rows.len()))
-	case !a.complete:
-		return fmt.Sprintf("%s of the latest %s events", thousands(a.rows.len()), thousands(len(a.events)))
+	case a.err != nil:
+		d.add(wrapStyled(s.Error, describe(a.err), w)...)
+		return d
+	case !a.loaded:
+		d.add(s.Hint.Render("Loading…"))
+		return d
+	case len(a.events) == 0:
+		msg := lipgloss.JoinVertical(lipgloss.Center, append([]string{s.Title.Render("Nothing has changed yet")},
+			wrapStyled(s.Hint, "Creating, changing or deleting an app or key adds an entry here.", w)...)...)
+		d.add(lipgloss.Place(w, max(3, a.c.height-d.height()-2), lipgloss.Center, lipgloss.Center, msg))
+		return d
 	}
-	return fmt.Sprintf("%s of %s events", thousands(a.rows.len()), thousands(len(a.events)))
+	if a.list.filtering() {
+		d.addArea("filter", a.list.filterLine(w, a.list.matchCount(a.complete, "latest", "events")))
+	}
+	head := s.TableHead.Render("  " + tableRow(auditColumns, a.widths, colTitles(auditColumns)))
+	d.embed(a.list.view(head, func(i int, cursor bool) string {
+		lead, st := "  ", s.Row
+		if cursor {
+			lead, st = a.list.cursorStyle(true)
+		}
+		return st.Render(lead + tableRow(auditColumns, a.widths, a.cells(i)))
+	}, "No event matches the filter. esc clears it."))
+	d.fill(a.c.height - len(a.detail))
+	d.add(a.detail...)
+	return d
 }
 
-// auditColumns are the table's widths: the change gets a column only when
-// the screen has room for it; the pane below always shows it in full.
-type auditColumns struct{ when, who, what, target, change int }
-
-func (a *auditLog) columns() auditColumns {
-	c := auditColumns{when: 16, who: 14, what: 15}
-	rest := a.c.width - 2 - c.when - c.who - c.what - 6
-	if rest >= 40 {
-		c.target = rest * 3 / 5
-		c.change = rest - c.target - 2
-	} else {
-		c.target = rest
-	}
-	return c
-}
-
-func (a *auditLog) tableView(height int) []string {
-	s, cols := a.c.styles, a.columns()
-	row := func(cur, when, who, what, target, change string) string {
-		line := cur + pad(when, cols.when) + "  " + pad(who, cols.who) + "  " + pad(what, cols.what) + "  " + pad(target, cols.target)
-		if cols.change > 0 {
-			line += "  " + pad(change, cols.change)
-		}
-		return line
-	}
-	head := s.TableHead.Render(row("  ", "When", "Who", "What", "Target", "Change"))
-	if a.rows.len() == 0 {
-		if !a.rows.done() {
-			return []string{head, s.Hint.Render("  Searching…")}
-		}
-		return []string{head, s.Hint.Render("  No event matches the filter. esc clears it.")}
-	}
-	height = max(1, height-1)
-	a.offset = follow(a.offset, a.cursor, height, a.rows.len())
-	lines := []string{head}
-	for i := a.offset; i < a.rows.len() && i < a.offset+height; i++ {
-		n := a.rows.at(i)
-		ev, t := a.events[n], a.texts[n]
-		cur, st := "  ", s.Row
-		if i == a.cursor {
-			cur, st = "› ", s.RowActive
-			if a.editing {
-				cur, st = "  ", s.RowCurrent
-			}
-		}
-		lines = append(lines, st.Render(row(cur, a.c.dateTime(ev.At), clean(ev.Actor), t.What, t.Target, t.Change)))
-	}
-	a.drawn = len(lines) - 1
-	return lines
-}
-
-// detailView shows the selected event in full under the table.
-func (a *auditLog) detailView() []string {
-	ev, ok := a.selected()
-	if !ok {
+// detailLines shows the selected event in full under the table, in at most
+// room lines: what happened to what, who did it from where and when, what
+// it changed (+ and − for scopes), and, where there is room, the scopes
+// before and after.
+func (a *auditLog) detailLines(w, room int) []string {
+	i, ok := a.list.selected()
+	if !ok || i >= len(a.events) {
 		return nil
 	}
-	t := a.texts[a.rows.at(a.cursor)]
-	s, w := a.c.styles, a.c.width
+	ev, t := a.events[i], a.texts[i]
+	s := a.c.styles
 	label := func(l string) string { return s.Hint.Render(pad(l, 8)) }
-	field := func(l, v string) []string {
+	field := func(l, v string, most int) []string {
 		var out []string
-		for i, line := range wrap(v, w-8) {
-			if i == 2 {
-				out[1] = truncate(out[1]+" …", w-8)
-				break
-			}
+		lines := wrap(v, w-8)
+		if len(lines) > most {
+			lines = append(lines[:most-1], truncate(strings.Join(lines[most-1:], " "), w-8))
+		}
+		for i, line := range lines {
 			if i == 0 {
 				out = append(out, label(l)+line)
 			} else {
@@ -348,26 +306,29 @@ func (a *auditLog) detailView() []string {
 	if ev.Origin != "" {
 		who += " · " + clean(ev.Origin)
 	}
-	lines := []string{s.TabRule.Render(strings.Repeat("─", w)),
-		s.Title.Render(truncate(t.What+" · "+t.Target, w)),
-		label("Who") + truncate(who+" · "+a.c.dateTime(ev.At), w-8)}
+	lines := []string{s.TabRule.Render(strings.Repeat("─", w)), s.Title.Render(truncate(t.What+" · "+t.Target, w))}
+	lines = append(lines, field("Who", who+" · "+a.c.dateTime(ev.At), 1)...)
+	change := t.Change
+	if ev.Action == store.ActionAppDelete {
+		change = countKeys(ev.KeysGone) + " deleted with it"
+	}
+	if change != "" {
+		lines = append(lines, field("Change", change, 2)...)
+	}
+	// The whole lists, when they add something and there is room.
+	var lists []string
 	switch {
 	case t.ScopesBefore != "" && t.ScopesAfter != "":
-		lines = append(lines, field("Before", t.ScopesBefore)...)
-		lines = append(lines, field("After", t.ScopesAfter)...)
+		lists = append(field("Before", t.ScopesBefore, 2), field("After", t.ScopesAfter, 2)...)
+	case t.ScopesAfter != "" && ev.Action != store.ActionAppCreate:
+		lists = field("Scopes", t.ScopesAfter, 2)
 	case t.ScopesAfter != "":
-		lines = append(lines, field("Scopes", t.ScopesAfter)...)
+		lists = field("Scopes", t.ScopesAfter, 3)
 	case t.ScopesBefore != "":
-		lines = append(lines, field("Had", t.ScopesBefore)...)
+		lists = field("Had", t.ScopesBefore, 2)
 	}
-	if ev.NameBefore != "" {
-		lines = append(lines, label("Was")+truncate(clean(ev.NameBefore), w-8))
-	}
-	if ev.KeyHint != "" {
-		lines = append(lines, label("Key")+truncate(t.Change, w-8)) // the hint, and for a roll the new key
-	}
-	if ev.Action == store.ActionAppDelete {
-		lines = append(lines, label("Keys")+countKeys(ev.KeysGone)+" deleted with it")
+	if len(lines)+len(lists) <= room {
+		lines = append(lines, lists...)
 	}
 	return lines
 }
@@ -381,11 +342,14 @@ func (a *auditLog) busy() string {
 
 func (a *auditLog) ShortHelp() []key.Binding {
 	k := a.c.keys
-	if a.editing {
+	if a.list.editing {
 		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
 	}
+	if len(a.events) == 0 {
+		return []key.Binding{with(k.Back, "API scopes"), k.Quit}
+	}
 	b := []key.Binding{k.Up, k.Down, k.Filter}
-	if a.filter.Value() != "" {
+	if a.list.filter.Value() != "" {
 		b = append(b, with(k.Back, "clear filter"))
 	} else {
 		b = append(b, with(k.Back, "API scopes"))

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"fmt"
+	"strconv"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -37,16 +40,22 @@ func (c *checklist) update(msg tea.KeyPressMsg, km KeyMap) bool {
 // current is the scope under the cursor.
 func (c *checklist) current() scopes.Scope { return c.all[c.cursor] }
 
-// view draws the grouped checklist in at most height lines, scrolling to keep
-// the cursor in sight.
-func (c *checklist) view(s *Styles, width, height int, focused bool) []string {
+// scopeID names scope i of the catalogue for the mouse.
+func scopeID(i int) string { return "scope:" + strconv.Itoa(i) }
+
+// view draws the grouped checklist in at most height lines, scrolling to
+// keep the cursor in sight; a line at the top or the bottom says how many
+// scopes are out of sight there. Each scope's line answers a click.
+func (c *checklist) view(s *Styles, width, height int, focused bool) drawing {
 	var lines []string
+	var which []int // the scope of each line; -1 for a heading
 	focus := 0
 	group := ""
 	for i, sc := range c.all {
 		if sc.Resource != group {
 			group = sc.Resource
 			lines = append(lines, s.Heading.Render(group))
+			which = append(which, -1)
 		}
 		box := "[ ]"
 		if c.set.Allows(sc.ID) {
@@ -61,9 +70,52 @@ func (c *checklist) view(s *Styles, width, height int, focused bool) []string {
 			}
 		}
 		lines = append(lines, line)
+		which = append(which, i)
 	}
 	if focus == 1 {
 		focus = 0 // keep the first group's heading in sight
 	}
-	return window(lines, height, focus, &c.offset)
+	from, to := 0, len(lines)
+	var top, bottom string
+	if height > 0 && len(lines) > height {
+		height = max(3, height)
+		off := c.offset
+		if focus < off+1 {
+			off = focus - 1
+		}
+		if focus > off+height-2 {
+			off = focus - height + 2
+		}
+		off = max(0, min(off, len(lines)-height))
+		c.offset, from, to = off, off, off+height
+		count := func(ws []int) int {
+			n := 0
+			for _, w := range ws {
+				if w >= 0 {
+					n++
+				}
+			}
+			return n
+		}
+		if from > 0 {
+			top = s.Hint.Render(fmt.Sprintf("↑ %d more", count(which[:from+1])))
+		}
+		if to < len(lines) {
+			bottom = s.Hint.Render(fmt.Sprintf("↓ %d more", count(which[to-1:])))
+		}
+	}
+	var d drawing
+	for y := from; y < to; y++ {
+		line := lines[y]
+		switch {
+		case y == from && top != "":
+			line = top
+		case y == to-1 && bottom != "":
+			line = bottom
+		case which[y] >= 0:
+			d.mark(scopeID(which[y]), 0, y-from, width, 1)
+		}
+		d.add(line)
+	}
+	return d
 }

@@ -10,13 +10,16 @@ import (
 // copiedMsg, where it went. It must not keep the text.
 type Clipboard func(text string) tea.Cmd
 
-// copiedMsg says a key was copied, and where, for the success message.
-type copiedMsg struct{ where string }
+// copiedMsg says where a key went. A system clipboard took it for certain;
+// OSC 52 only sends it to the terminal, which may drop it without a word
+// (VTE, tmux without set-clipboard), so nothing may claim it arrived.
+type copiedMsg struct{ where copiedTo }
 
-// Where a key was copied to, as the success message says it.
+type copiedTo int
+
 const (
-	copiedToSystem   = "to the clipboard"
-	copiedToTerminal = "to your terminal's clipboard (OSC 52)"
+	copiedToSystem   copiedTo = iota // the system clipboard has it
+	copiedToTerminal                 // sent to the terminal with OSC 52
 )
 
 // SystemClipboard writes the local system clipboard, and where there is none

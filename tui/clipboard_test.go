@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ func TestTerminalClipboardFallback(t *testing.T) {
 	ct := startConsole(t, st, testAdmin, 80, 24)
 	const text = "aps_not-a-real-key"
 	ct.tm.Send(terminalCopyMsg{text: text})
-	ct.waitFor("API key copied to your terminal's clipboard (OSC 52).")
+	ct.waitFor("Sent to your terminal with OSC 52.")
 
 	want := []byte("\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(text)))
 	deadline := time.Now().Add(5 * time.Second)
@@ -33,22 +34,27 @@ func TestTerminalClipboardFallback(t *testing.T) {
 // TestTerminalCopyKeepsKeyVisible: over OSC 52 nobody can tell whether the
 // terminal took the key, so it stays on screen until the user closes it.
 func TestTerminalCopyKeepsKeyVisible(t *testing.T) {
-	st := newTestStore(t)
-	seedBank(t, st)
-	ct := &consoleTest{t: t, st: st}
-	startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: TerminalClipboard()}, 80, 24)
-	ct.press("e", "c")
-	ct.typeText("ssh-session")
-	ct.press("enter")
-	ct.waitFor("Copy and Close")
-	ct.press("enter")
-	s := ct.golden("screen-80x24-key-sent-osc52", "API key copied to your terminal's clipboard (OSC 52).") // the message comes last
-	if !keyPattern.MatchString(s) {
-		t.Fatal("the key left the screen before the dialog closed")
-	}
-	ct.press("enter")
-	s = ct.waitFor("API Scopes")
-	if keyPattern.MatchString(s) {
-		t.Fatal("the key is still on screen after Close")
-	}
+	forSizes(t, "screen", func(t *testing.T, w, h int, name func(string) string) {
+		st := newTestStore(t)
+		seedBank(t, st)
+		ct := &consoleTest{t: t, st: st}
+		startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: TerminalClipboard()}, w, h)
+		ct.press("e", "c")
+		ct.typeText("ssh-session")
+		ct.press("enter")
+		ct.waitFor("Copy and Close")
+		ct.press("enter")
+		s := ct.golden(name("key-sent-osc52"), "Sent to your terminal with OSC 52.") // the message comes last
+		if !keyPattern.MatchString(s) {
+			t.Fatal("the key left the screen before the dialog closed")
+		}
+		if strings.Contains(s, "✓") || strings.Contains(s, "copied") {
+			t.Errorf("the message claims the key arrived:\n%s", s)
+		}
+		ct.press("enter")
+		s = ct.waitFor("API Scopes")
+		if keyPattern.MatchString(s) {
+			t.Fatal("the key is still on screen after Close")
+		}
+	})
 }

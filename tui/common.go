@@ -30,10 +30,6 @@ type common struct {
 	termW, termH  int // the whole terminal, for dialogs
 }
 
-// dialogWidth is the inner text width of a dialog: comfortable to read, and
-// never wider than the terminal allows.
-func (c *common) dialogWidth() int { return max(20, min(60, c.termW-10)) }
-
 // post queues a message between screens. The root handles it right after
 // the current message, before any further input: a key typed just after the
 // one that opened a page lands on that page, never on the old one.
@@ -67,10 +63,20 @@ type (
 	resyncMsg struct{}
 
 	toastMsg struct {
-		text  string
-		isErr bool
+		text string
+		kind toastKind
 	}
 	toastExpiredMsg struct{ id int }
+)
+
+// toastKind is what a message under the page reports, and so its mark.
+type toastKind int
+
+const (
+	toastOK   toastKind = iota // done: ✓
+	toastInfo                  // what happened, when nobody can tell whether it worked: no mark
+	toastWarn                  // done, but not all of it: !
+	toastErr                   // not done: ✗
 )
 
 func send(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }
@@ -82,7 +88,7 @@ func (c *common) toast(format string, a ...any) tea.Cmd {
 
 // toastErr shows what went wrong and what to do about it.
 func (c *common) toastErr(err error) tea.Cmd {
-	return c.post(toastMsg{text: describe(err), isErr: true})
+	return c.post(toastMsg{text: describe(err), kind: toastErr})
 }
 
 // describe turns a store error into a sentence that says what went wrong and
@@ -99,6 +105,8 @@ func describe(err error) string {
 		return "Enter a name."
 	case errors.Is(err, store.ErrNameTooLong):
 		return fmt.Sprintf("Use at most %d characters.", store.MaxNameLen)
+	case errors.Is(err, store.ErrNameInvalid) && errors.As(err, &nameErr) && strings.ContainsRune(nameErr.Name, '\u200d'):
+		return "A zero-width joiner may only join emoji (as in 👨\u200d👩\u200d👧); remove it from the name."
 	case errors.Is(err, store.ErrNameInvalid):
 		return "Names can't contain control characters or text-direction overrides."
 	case errors.As(err, &nameErr) && errors.Is(err, store.ErrNameTaken):

@@ -6,6 +6,7 @@ package tui
 
 import (
 	"fmt"
+	"image"
 	"strings"
 	"time"
 
@@ -42,14 +43,19 @@ const (
 	navMinWidth = 100 // below this terminal width the navigation folds into the breadcrumb
 )
 
-// page is one screen of the console's content area.
+// page is one screen of the console's content area, c.width × c.height
+// cells. The root never asks what kind of page it has: the page declares
+// what the root needs (frame).
 type page interface {
 	Update(tea.Msg) tea.Cmd
-	View() string
+	// layout works out sizes and scrolling for the content area; draw then
+	// only draws. The root calls both at the end of every Update.
+	layout()
+	draw() drawing
+	// click answers a click on one of the areas draw named.
+	click(id string) tea.Cmd
 	ShortHelp() []key.Binding
 	FullHelp() [][]key.Binding
-	// frame says what the root needs to know to draw and route around
-	// the page.
 	frame() pageFrame
 }
 
@@ -58,15 +64,18 @@ type pageFrame struct {
 	section string // the navigation page it belongs to
 	crumb   string // the breadcrumb's last part beyond the section, if any
 	typing  bool   // a text field has the keyboard: letters are text
-	quits   bool   // q quits from here
+	quits   bool   // q quits from here, and the navigation may leave it
 	busy    string // what it is waiting for, for the spinner; "" when idle
+	focus   string // the area that has the focus
 }
 
 // dialog is a modal box drawn over the page; it gets every key until it
 // closes itself with closeDialogMsg.
 type dialog interface {
 	Update(tea.Msg) tea.Cmd
-	View() string
+	draw() drawing // the whole box, border and all
+	click(id string) tea.Cmd
+	focused() string // the area that has the focus
 	ShortHelp() []key.Binding
 }
 
@@ -103,9 +112,9 @@ type Model struct {
 	dialog dialog
 	help   help.Model
 
-	toast   string
-	toastOK bool
-	toastID int
+	toast     string
+	toastKind toastKind
+	toastID   int
 
 	sub     *store.Subscription // the store's change feed: every session's changes show at once
 	held    []store.Update      // updates that arrived while this console's own change was in flight
@@ -116,7 +125,10 @@ type Model struct {
 	initCmd tea.Cmd // the first page's start-up command, for Init
 	spin    spinnerState
 
-	screen string // the screen as last drawn, at the end of Update
+	screen  string                     // the screen as last drawn, at the end of Update
+	hits    *lipgloss.Compositor       // where each clickable area of it is, for the mouse
+	areas   map[string]image.Rectangle // the same, by id: what is on screen where
+	buttons []string                   // the ids of the buttons that take clicks now
 }
 
 // New returns the console on the app list. It reads the first page of apps
@@ -145,12 +157,16 @@ func New(o Options) *Model {
 	if !c.apps.complete {
 		m.initCmd = c.loadApps()
 	}
-	m.list = newAppList(c, err)
+	want := ""
+	if o.Demo != nil {
+		want = o.Demo.Select
+	}
+	m.list = newAppList(c, err, want)
 	m.page = m.list
 	if o.Demo != nil {
 		m.dialog = &welcomeDialog{c: c, demo: o.Demo}
 	}
-	m.screen = m.render()
+	m.draw()
 	return m
 }
 
@@ -191,12 +207,16 @@ func (m *Model) helpHeight() int {
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
 	for len(m.c.outbox) > 0 {
-		next := m.c.outbox[0]
-		m.c.outbox = m.c.outbox[1:]
+		// What a message posts is handled right after it, before the
+		// messages queued earlier: a replayed key that leaves a page takes
+		// the next key to the page it opened.
+		next, later := m.c.outbox[0], m.c.outbox[1:]
+		m.c.outbox = nil
 		cmd = tea.Batch(cmd, m.update(next))
+		m.c.outbox = append(m.c.outbox, later...)
 	}
 	cmd = tea.Batch(cmd, m.spin.watch(m.busy()))
-	m.screen = m.render()
+	m.draw()
 	return m, cmd
 }
 
@@ -239,7 +259,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.apply(msg.up)
 
 	case showListMsg:
-		m.list.selectApp(msg.selectID)
+		m.list.show(msg.selectID)
 		return m.show(m.list)
 	case showAuditMsg:
 		var cmd tea.Cmd
@@ -270,7 +290,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 
 	case toastMsg:
 		m.toastID++
-		m.toast, m.toastOK = msg.text, !msg.isErr
+		m.toast, m.toastKind = msg.text, msg.kind
 		id := m.toastID
 		return tea.Tick(m.toastD, func(time.Time) tea.Msg { return toastExpiredMsg{id: id} })
 	case toastExpiredMsg:
@@ -279,9 +299,14 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case copiedMsg:
-		cmd := m.c.toast("API key copied %s.", msg.where)
+		// Said as what happened: OSC 52 is sent, not known to have arrived.
+		said := toastMsg{text: "API key copied to the clipboard.", kind: toastOK}
+		if msg.where == copiedToTerminal {
+			said = toastMsg{text: "Sent to your terminal with OSC 52.", kind: toastInfo}
+		}
+		cmd := m.c.post(said)
 		if m.dialog != nil {
-			cmd = tea.Batch(cmd, m.dialog.Update(msg)) // the key dialog closes, or explains OSC 52
+			cmd = tea.Batch(cmd, m.dialog.Update(msg)) // the key dialog closes, or keeps the key in sight
 		}
 		return cmd
 	case terminalCopyMsg:
@@ -410,7 +435,12 @@ func (m *Model) ctrlC() tea.Cmd {
 	return tea.Quit
 }
 
+// show puts a page on screen. A message about the page left behind goes
+// with it: what is said next is about the new one.
 func (m *Model) show(p page) tea.Cmd {
+	if p != m.page {
+		m.toast = ""
+	}
 	m.page, m.dialog = p, nil
 	m.resize(m.c.termW, m.c.termH)
 	return nil
@@ -427,20 +457,58 @@ func (m *Model) View() tea.View {
 	return v
 }
 
-// render draws the whole screen as text.
-func (m *Model) render() string {
-	c, s := m.c, m.c.styles
-	if c.termW < MinWidth || c.termH < MinHeight {
-		msg := lipgloss.JoinVertical(lipgloss.Center,
-			s.Title.Render("Terminal too small"),
-			s.Hint.Render(fmt.Sprintf("%d×%d — apiscopes needs at least %d×%d.", c.termW, c.termH, MinWidth, MinHeight)),
-			s.Hint.Render("Enlarge the window, or press ctrl+c to quit."))
-		return lipgloss.Place(c.termW, c.termH, lipgloss.Center, lipgloss.Center, msg)
+// draw draws the screen and records where its clickable areas are.
+func (m *Model) draw() {
+	m.screen, m.hits, m.areas, m.buttons = m.render()
+}
+
+// focused is the area that has the focus, as the areas name it, and where
+// it is on screen (ok false if it is not drawn).
+func (m *Model) focused() (id string, at image.Rectangle, ok bool) {
+	if m.dialog != nil {
+		id = "d:" + m.dialog.focused()
+	} else {
+		id = "p:" + m.page.frame().focus
 	}
-	content := lipgloss.NewStyle().Width(c.width).Height(c.height).MaxHeight(c.height).Render(m.page.View())
+	at, ok = m.areas[id]
+	return id, at, ok
+}
+
+// render draws the whole screen as text, and stacks the areas of the page,
+// the navigation and the dialog into layers for the mouse's hit test: a
+// dialog's above the page's, its box swallowing clicks that miss its parts.
+func (m *Model) render() (string, *lipgloss.Compositor, map[string]image.Rectangle, []string) {
+	c := m.c
+	areas := map[string]image.Rectangle{}
+	if c.termW < MinWidth || c.termH < MinHeight {
+		return m.tooSmall(), lipgloss.NewCompositor(), areas, nil
+	}
+	var layers []*lipgloss.Layer
+	var buttons []string
+	mark := func(id string, x, y, w, h, z int) {
+		areas[id] = image.Rect(x, y, x+w, y+h)
+		layers = append(layers, lipgloss.NewLayer(blank(w, h)).ID(id).X(x).Y(y).Z(z))
+	}
+	m.page.layout()
+	pd := m.page.draw()
+	content := lipgloss.NewStyle().Width(c.width).Height(c.height).MaxHeight(c.height).Render(pd.String())
+	left := 1
 	body := content
 	if c.termW >= navMinWidth {
-		body = lipgloss.JoinHorizontal(lipgloss.Top, m.navView(), " ", content)
+		nav, navAreas := m.navView()
+		body = lipgloss.JoinHorizontal(lipgloss.Top, nav, " ", content)
+		for _, a := range navAreas {
+			mark("n:"+a.id, left+a.x, 2+a.y, a.w, a.h, 1)
+		}
+		left += navWidth + 1
+	}
+	for _, a := range pd.areas {
+		if a.y < c.height {
+			mark("p:"+a.id, left+a.x, 2+a.y, min(a.w, c.width-a.x), min(a.h, c.height-a.y), 1)
+			if a.button && m.dialog == nil {
+				buttons = append(buttons, "p:"+a.id)
+			}
+		}
 	}
 	screen := strings.Join([]string{
 		m.headerView(),
@@ -449,50 +517,114 @@ func (m *Model) render() string {
 		m.toastView(),
 		lipgloss.NewStyle().PaddingLeft(1).Render(m.helpView()),
 	}, "\n")
-	if m.dialog == nil {
-		return screen
+	if m.dialog != nil {
+		dd := m.dialog.draw()
+		box := dd.String()
+		bw, bh := lipgloss.Width(box), lipgloss.Height(box)
+		x := max(0, (c.termW-bw)/2)
+		y := max(1, (c.termH-bh)/2) // the header stays in sight
+		mark("dialog", x, y, bw, bh, 2)
+		for _, a := range dd.areas {
+			mark("d:"+a.id, x+a.x, y+a.y, a.w, a.h, 3)
+			if a.button {
+				buttons = append(buttons, "d:"+a.id)
+			}
+		}
+		screen = lipgloss.NewCompositor(lipgloss.NewLayer(screen), lipgloss.NewLayer(box).X(x).Y(y).Z(1)).Render()
 	}
-	box := m.dialog.View()
-	x := max(0, (c.termW-lipgloss.Width(box))/2)
-	y := max(0, (c.termH-lipgloss.Height(box))/2)
-	return lipgloss.NewCompositor(lipgloss.NewLayer(screen), lipgloss.NewLayer(box).X(x).Y(y).Z(1)).Render()
+	return screen, lipgloss.NewCompositor(layers...), areas, buttons
+}
+
+// tooSmall says the terminal is too small, in as few words as it takes to
+// fit, however small it is.
+func (m *Model) tooSmall() string {
+	c, s := m.c, m.c.styles
+	w := max(1, c.termW-2)
+	lines := []string{s.Title.Render(truncate("Terminal too small", w))}
+	for _, l := range wrap(fmt.Sprintf("%d×%d — apiscopes needs at least %d×%d.", c.termW, c.termH, MinWidth, MinHeight), w) {
+		lines = append(lines, s.Hint.Render(l))
+	}
+	for _, l := range wrap("Enlarge the window, or press ctrl+c to quit.", w) {
+		lines = append(lines, s.Hint.Render(l))
+	}
+	if len(lines) > c.termH {
+		lines = lines[:max(1, c.termH)]
+	}
+	return lipgloss.Place(c.termW, c.termH, lipgloss.Center, lipgloss.Center, lipgloss.JoinVertical(lipgloss.Center, lines...))
 }
 
 func (m *Model) headerView() string {
 	s := m.c.styles
 	f := m.page.frame()
-	sep := s.Crumb.Render(" › ")
-	parts := []string{s.Crumb.Render("Settings"), s.Crumb.Render("Security & Control")}
-	if f.crumb == "" {
-		parts = append(parts, s.CrumbActive.Render(f.section))
-	} else {
-		parts = append(parts, s.Crumb.Render(f.section), s.CrumbActive.Render(f.crumb))
-	}
-	line := s.App.Render("apiscopes") + " " + strings.Join(parts, sep)
+	badge := s.App.Render("apiscopes")
 	if m.demo != nil {
-		line = s.App.Render("apiscopes") + s.DemoBadge.Render("DEMO") + " " + strings.Join(parts, sep)
+		badge += s.DemoBadge.Render("DEMO")
 	}
 	who := s.Hint.Render(fmt.Sprintf("%s (%s)", clean(m.c.actor.Name), m.c.actor.Role))
 	if sp := m.spin.view(s); sp != "" {
 		who = sp + "  " + who
 	}
-	// Who is acting always shows (it matters over SSH); a long breadcrumb
-	// gives way instead, unless the terminal is too narrow for both.
-	room := m.c.termW - 3 - lipgloss.Width(who)
-	if room < 30 {
-		return " " + truncate(line, m.c.termW-2)
+	// Who is acting always shows (it matters over SSH); the breadcrumb gives
+	// way from its least specific end, keeping where the admin is.
+	room := m.c.termW - 3 - lipgloss.Width(who) - lipgloss.Width(badge) - 1
+	if room < 20 {
+		who, room = "", m.c.termW-2-lipgloss.Width(badge)-1
 	}
-	line = truncate(line, room)
-	return " " + line + strings.Repeat(" ", m.c.termW-1-lipgloss.Width(line)-lipgloss.Width(who)) + who
+	line := badge + " " + m.crumbs(f, room)
+	return " " + line + strings.Repeat(" ", max(1, m.c.termW-1-lipgloss.Width(line)-lipgloss.Width(who))) + who
+}
+
+// crumbs is the breadcrumb in at most width cells: Settings › Security &
+// Control › the section › the page. When it does not fit, the parts give way
+// from the left ("… › API Scopes › Untitled app"), and only then is the last
+// cut, in its middle.
+func (m *Model) crumbs(f pageFrame, width int) string {
+	s := m.c.styles
+	parts := []string{"Settings", "Security & Control", f.section}
+	if f.crumb != "" {
+		parts = append(parts, f.crumb)
+	}
+	join := func(ps []string, lead bool) string {
+		styled := make([]string, len(ps))
+		for i, p := range ps {
+			if i == len(ps)-1 {
+				styled[i] = s.CrumbActive.Render(p)
+			} else {
+				styled[i] = s.Crumb.Render(p)
+			}
+		}
+		out := strings.Join(styled, s.Crumb.Render(" › "))
+		if lead {
+			out = s.Crumb.Render("… › ") + out
+		}
+		return out
+	}
+	for drop := 0; drop < len(parts)-1; drop++ {
+		if line := join(parts[drop:], drop > 0); lipgloss.Width(line) <= width {
+			return line
+		}
+	}
+	// The section and the page, the page's name cut; or the page alone.
+	last := parts[len(parts)-1]
+	if f.crumb != "" {
+		lead := s.Crumb.Render("… › "+f.section) + s.Crumb.Render(" › ")
+		if room := width - lipgloss.Width(lead); room >= 12 {
+			return lead + s.CrumbActive.Render(truncate(last, room))
+		}
+	}
+	return s.Crumb.Render("… › ") + s.CrumbActive.Render(truncate(last, max(1, width-4)))
 }
 
 // navView is the left navigation: Security & Control with its pages, the
-// current one marked, each with the key that opens it.
-func (m *Model) navView() string {
+// current one marked, each with the key that opens it; it says where each
+// page's line is, for the mouse.
+func (m *Model) navView() (string, []area) {
 	s := m.c.styles
 	lines := []string{s.NavGroup.Render("Security & Control")}
+	var areas []area
 	section := m.page.frame().section
-	for _, item := range navItems(m.c.keys) {
+	for i, item := range navItems(m.c.keys) {
+		areas = append(areas, area{id: item.name, x: 0, y: i + 1, w: navWidth - 1, h: 1})
 		if item.name == section {
 			lines = append(lines, s.NavActive.Render(item.name))
 		} else {
@@ -501,7 +633,7 @@ func (m *Model) navView() string {
 			lines = append(lines, name+strings.Repeat(" ", max(1, navWidth-2-lipgloss.Width(name)-lipgloss.Width(hint)))+hint)
 		}
 	}
-	return s.NavBorder.Width(navWidth).Height(m.c.height).Render(strings.Join(lines, "\n"))
+	return s.NavBorder.Width(navWidth).Height(m.c.height).Render(strings.Join(lines, "\n")), areas
 }
 
 // navItem is one page of the left navigation.
@@ -524,40 +656,52 @@ func (m *Model) toastView() string {
 	if m.toast == "" {
 		return ""
 	}
-	s := m.c.styles
-	if m.toastOK {
-		return " " + s.ToastOK.Render(truncate("✓ "+m.toast, m.c.termW-2))
+	s, w := m.c.styles, m.c.termW-2
+	switch m.toastKind {
+	case toastOK:
+		return " " + s.ToastOK.Render(truncate("✓ "+m.toast, w))
+	case toastWarn:
+		return " " + s.ToastWarn.Render(truncate("! "+m.toast, w))
+	case toastErr:
+		return " " + s.ToastErr.Render(truncate("✗ "+m.toast, w))
 	}
-	return " " + s.ToastErr.Render(truncate("✗ "+m.toast, m.c.termW-2))
+	return " " + s.ToastInfo.Render(truncate(m.toast, w))
 }
 
 func (m *Model) helpView() string {
 	k := m.c.keys
 	if m.dialog != nil {
-		return m.shortHelp(append(m.dialog.ShortHelp(), k.ForceQuit))
+		return m.shortHelp(m.dialog.ShortHelp(), k.ForceQuit)
 	}
 	if m.help.ShowAll {
 		groups := m.page.FullHelp()
 		last := len(groups) - 1
-		groups[last] = append(groups[last], with(k.Help, "fewer keys"))
+		groups[last] = append(groups[last], with(k.ForceQuit, "quit"), with(k.Help, "fewer keys"))
 		return m.help.FullHelpView(groups)
 	}
-	return m.shortHelp(append(m.page.ShortHelp(), k.Help))
+	return m.shortHelp(m.page.ShortHelp(), k.Help)
 }
 
-// shortHelp is the help bar: as many bindings as fit, then "…". (The help
-// bubble keeps adding bindings past its width when its ellipsis does not
-// fit either.)
-func (m *Model) shortHelp(b []key.Binding) string {
+// shortHelp is the help bar: as many bindings as fit, then "…", and always
+// last the one that matters most (? for all keys; in a dialog, how to
+// quit). (The help bubble keeps adding bindings past its width when its
+// ellipsis does not fit either.)
+func (m *Model) shortHelp(b []key.Binding, last key.Binding) string {
 	w := m.c.termW - 2
-	for n := len(b); n > 0; n-- {
+	sep := m.c.styles.HelpSep.Render(" • ")
+	tail := m.help.ShortHelpView([]key.Binding{last})
+	for n := len(b); n >= 0; n-- {
 		line := m.help.ShortHelpView(b[:n])
 		if n < len(b) {
 			line += " " + m.c.styles.HelpSep.Render("…")
 		}
+		if line != "" {
+			line += sep
+		}
+		line += tail
 		if lipgloss.Width(line) <= w {
 			return line
 		}
 	}
-	return ""
+	return truncate(tail, w)
 }

@@ -2,9 +2,13 @@ package tui
 
 import (
 	"flag"
+	"fmt"
+	"image"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -70,10 +74,27 @@ func newFileStore(t *testing.T) *store.Store {
 type screenReq chan shot
 
 // shot is the screen at one moment, and whether the console was idle then:
-// no store call in flight, nothing loading.
+// no store call in flight, nothing loading. It says what has the focus and
+// where every clickable area and button is.
 type shot struct {
-	screen string
-	idle   bool
+	screen  string
+	idle    bool
+	focus   string
+	at      image.Rectangle // where the focused area is drawn
+	drawn   bool            // whether it is drawn at all
+	areas   map[string]image.Rectangle
+	buttons []string
+	w, h    int
+}
+
+// cut is the styled text of the screen inside r.
+func (sh shot) cut(r image.Rectangle) string {
+	lines := strings.Split(sh.screen, "\n")
+	var out []string
+	for y := r.Min.Y; y < r.Max.Y && y < len(lines); y++ {
+		out = append(out, ansi.Cut(lines[y], r.Min.X, r.Max.X))
+	}
+	return strings.Join(out, "\n")
 }
 
 // probe wraps the console to answer screenReq; everything else passes through.
@@ -81,7 +102,9 @@ type probe struct{ *Model }
 
 func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if req, ok := msg.(screenReq); ok {
-		req <- shot{p.screen, p.idle()}
+		id, at, drawn := p.focused()
+		req <- shot{screen: p.screen, idle: p.idle(), focus: id, at: at, drawn: drawn,
+			areas: maps.Clone(p.areas), buttons: slices.Clone(p.buttons), w: p.c.termW, h: p.c.termH}
 		return p, nil
 	}
 	_, cmd := p.Model.Update(msg)
@@ -220,6 +243,9 @@ func (ct *consoleTest) golden(name, want string) string {
 	ct.t.Helper()
 	s := ct.waitFor(want)
 	requireGolden(ct.t, name, s)
+	if sh := ct.shot(); sh.w >= MinWidth && sh.h >= MinHeight {
+		ct.requireFocusShown(sh, name)
+	}
 	return s
 }
 
@@ -257,5 +283,83 @@ func requireGolden(t *testing.T, name, got string) {
 	}
 	if string(want) != got {
 		t.Errorf("screen %s differs from its golden file.\n--- want\n%s\n--- got\n%s", name, want, got)
+	}
+}
+
+// sizes are the terminal sizes every screen is pinned at: the smallest the
+// console supports, the classic terminal, a roomy one.
+var sizes = [][2]int{{64, 18}, {80, 24}, {120, 40}}
+
+// forSizes runs test at every size, side by side (each has a console and a
+// store of its own), with a golden name for the size.
+func forSizes(t *testing.T, prefix string, test func(t *testing.T, w, h int, name func(string) string)) {
+	for _, size := range sizes {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			t.Parallel()
+			test(t, w, h, func(s string) string { return fmt.Sprintf("%s-%dx%d-%s", prefix, w, h, s) })
+		})
+	}
+}
+
+// requireFocusShown fails unless the part with the focus is drawn, whole,
+// on the screen.
+func (ct *consoleTest) requireFocusShown(sh shot, where string) {
+	ct.t.Helper()
+	screen := image.Rect(0, 0, sh.w, sh.h)
+	switch {
+	case strings.HasSuffix(sh.focus, ":"):
+		// nothing on screen takes the focus
+	case !sh.drawn:
+		ct.t.Errorf("%s: the focus is on %q, which is not drawn:\n%s", where, sh.focus, plain(sh.screen))
+	case !sh.at.In(screen):
+		ct.t.Errorf("%s: the focus is on %q at %v, outside the %v screen:\n%s", where, sh.focus, sh.at, screen, plain(sh.screen))
+	}
+}
+
+// walkFocus tabs once around the focus ring of the screen on show: every
+// part it stops at must be drawn on screen and look different while it has
+// the focus, and every button on the screen must be one of them. It leaves
+// the focus where it found it.
+func (ct *consoleTest) walkFocus(where string) {
+	ct.t.Helper()
+	start := ct.settled()
+	ct.requireFocusShown(start, where)
+	seen := map[string]string{start.focus: start.cut(start.at)}
+	visited := []string{start.focus}
+	prev := start
+	for range 20 {
+		ct.press("tab")
+		sh := ct.settled()
+		ct.requireFocusShown(sh, where)
+		// The part just left must look different now that it has lost
+		// the focus (unless it is the only one).
+		if r, ok := sh.areas[prev.focus]; ok && sh.focus != prev.focus && sh.cut(r) == seen[prev.focus] {
+			ct.t.Errorf("%s: %q looks the same with and without the focus: %q", where, prev.focus, plain(seen[prev.focus]))
+		}
+		if sh.focus == start.focus {
+			break
+		}
+		seen[sh.focus] = sh.cut(sh.at)
+		visited = append(visited, sh.focus)
+		prev = sh
+	}
+	for _, b := range start.buttons {
+		if !slices.Contains(visited, b) {
+			ct.t.Errorf("%s: tab never reaches the button %q (the ring is %v)", where, b, visited)
+		}
+	}
+}
+
+// settled is the shot once the console is idle.
+func (ct *consoleTest) settled() shot {
+	ct.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sh := ct.shot()
+		if sh.idle || time.Now().After(deadline) {
+			return sh
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

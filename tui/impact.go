@@ -94,9 +94,9 @@ func (f *appForm) confirmScopes(save func() tea.Cmd) (tea.Cmd, bool) {
 	if !im.removed.IsEmpty() {
 		caution = "Services using these keys for " + strings.Join(im.removed.Names(), ", ") + " are refused from then on."
 	}
-	return f.c.post(openDialogMsg{&confirmDialog{
-		c: f.c, title: "Save scope changes?", body: body, detail: im.lines(f.c.styles, f.c.dialogWidth()),
+	return f.c.post(openDialogMsg{newConfirm(f.c, confirmDialog{
+		title: "Save scope changes?", body: body, detail: im.lines(f.c.styles, f.c.dialogWidth()),
 		caution: caution, cancel: "Keep editing", confirm: "Save", danger: !im.removed.IsEmpty(),
 		onYes: save,
-	}}), true
+	})}), true
 }

@@ -7,13 +7,15 @@ import (
 	"apiscopes/store"
 )
 
-// newInput is a one-line name field in the console's style: no prompt, a
-// steady cursor (goldens stay stable), and no more than a name may hold.
+// newInput is a one-line name field in the console's style: no prompt and
+// a steady cursor (goldens stay stable). It takes more than a name may hold,
+// so that a name pasted too long is seen and said to be so (nameLimit)
+// rather than cut without a word; the bound only keeps a huge paste out.
 func newInput(s *Styles, placeholder string) textinput.Model {
 	ti := textinput.New()
 	ti.Prompt = ""
 	ti.Placeholder = placeholder
-	ti.CharLimit = store.MaxNameLen
+	ti.CharLimit = 16 * store.MaxNameLen
 	st := textinput.DefaultStyles(s.isDark)
 	st.Cursor.Blink = false
 	st.Focused.Placeholder = lipgloss.NewStyle().Foreground(s.Muted)

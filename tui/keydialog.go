@@ -3,14 +3,13 @@ package tui
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"apiscopes/store"
 )
@@ -25,17 +24,17 @@ type keyDialog struct {
 	name   textinput.Model
 	expiry int             // index into expiryChoices
 	date   textinput.Model // the date, when the expiry is "Date"
-	focus  int             // naming: one of the kd* fields; shown: always Copy and Close
+	focus  focusRing
 	err    string
+	scroll int
 
 	title   string // "Create new API key" unless a roll made the key
 	note    string // under the key once shown, e.g. what happens to a rolled key
 	secret  string // the key text, held only until the dialog closes
 	created store.Key
 
-	leaving    bool // asking "close without copying?"
-	leaveFocus int  // 0 back to the key, 1 close without copying
-	quit       bool // the question is ctrl+c's: quit without copying?
+	leaving bool // asking "close without copying?", the key still in sight
+	quit    bool // the question is ctrl+c's: quit without copying?
 
 	// generating: Generate Key is with the store. Nothing closes the dialog
 	// meanwhile; the key is shown when it comes, and closeAfter (esc) or
@@ -50,13 +49,18 @@ type keyDialog struct {
 	sent bool
 }
 
-// The fields of the naming step, in tab order.
+// The parts of the dialog, for the focus ring and the mouse.
 const (
-	kdName = iota
-	kdExpiry
-	kdDate // only when the expiry is "Date"
-	kdCancel
-	kdGenerate
+	kdName      = "name"
+	kdExpiry    = "expiry"
+	kdDate      = "date"
+	kdCancel    = "cancel"
+	kdGenerate  = "generate"
+	kdCopy      = "copy"
+	kdClose     = "close"
+	kdBack      = "back"
+	kdLeave     = "leave"
+	expiryAreaP = "expiry:"
 )
 
 // expiryChoice is one answer to "Expires": after a number of days, never
@@ -79,20 +83,43 @@ func newKeyDialog(c *common, app store.App, copy Clipboard) (*keyDialog, tea.Cmd
 	d.name.SetWidth(c.dialogWidth() - 1)
 	d.date.CharLimit = len("2006-01-02")
 	d.date.SetWidth(12)
+	d.refocus()
+	d.focus.focus(kdName)
 	return d, d.name.Focus()
 }
 
 // newShownKeyDialog opens straight at a key made elsewhere (a roll), to
 // show it once with Copy and Close.
 func newShownKeyDialog(c *common, app store.App, copy Clipboard, title, text string, k store.Key, note string) *keyDialog {
-	return &keyDialog{c: c, app: app, copy: copy, title: title, secret: text, created: k, note: note}
+	d := &keyDialog{c: c, app: app, copy: copy, title: title, secret: text, created: k, note: note}
+	d.refocus()
+	return d
 }
 
-func (d *keyDialog) fields() []int {
-	if expiryChoices[d.expiry].after == dateChoice {
-		return []int{kdName, kdExpiry, kdDate, kdCancel, kdGenerate}
+// refocus sets the focus ring's parts for the dialog's state.
+func (d *keyDialog) refocus() {
+	switch {
+	case d.leaving:
+		d.focus.set(kdBack, kdLeave)
+		d.focus.sideBySide([]string{kdBack, kdLeave})
+	case d.sent:
+		d.focus.set(kdClose)
+	case d.secret != "":
+		d.focus.set(kdCopy)
+	case expiryChoices[d.expiry].after == dateChoice:
+		d.focus.set(kdName, kdExpiry, kdDate, kdCancel, kdGenerate)
+		d.focus.sideBySide([]string{kdCancel, kdGenerate})
+	default:
+		d.focus.set(kdName, kdExpiry, kdCancel, kdGenerate)
+		d.focus.sideBySide([]string{kdCancel, kdGenerate})
 	}
-	return []int{kdName, kdExpiry, kdCancel, kdGenerate}
+}
+
+func (d *keyDialog) focused() string {
+	if d.focus.is(kdExpiry) {
+		return expiryAreaP + strconv.Itoa(d.expiry)
+	}
+	return d.focus.cur
 }
 
 func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
@@ -110,15 +137,8 @@ func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
 		return nil // the key comes first
 	}
 	if !ok {
-		if d.secret == "" && !d.leaving {
-			var cmd tea.Cmd
-			switch d.focus {
-			case kdName:
-				d.name, cmd = d.name.Update(msg) // paste, cursor messages
-			case kdDate:
-				d.date, cmd = d.date.Update(msg)
-			}
-			return cmd
+		if d.secret == "" {
+			return d.updateInput(msg) // paste, cursor messages
 		}
 		return nil
 	}
@@ -131,56 +151,85 @@ func (d *keyDialog) Update(msg tea.Msg) tea.Cmd {
 	return d.updateNaming(km)
 }
 
+// updateInput passes a message to the focused text field.
+func (d *keyDialog) updateInput(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	switch {
+	case d.focus.is(kdName):
+		d.name, cmd = d.name.Update(msg)
+		d.err = nameLimit(d.name.Value())
+	case d.focus.is(kdDate):
+		d.date, cmd = d.date.Update(msg)
+		d.err = ""
+	}
+	return cmd
+}
+
 func (d *keyDialog) updateNaming(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
-	fs := d.fields()
-	i := slices.Index(fs, d.focus)
 	switch {
 	case key.Matches(km, k.Back):
 		return d.c.post(closeDialogMsg{})
-	case key.Matches(km, k.Next):
-		return d.setFocus(fs[(i+1)%len(fs)])
-	case key.Matches(km, k.Prev):
-		return d.setFocus(fs[(i+len(fs)-1)%len(fs)])
-	case key.Matches(km, k.Enter):
-		if d.focus == kdCancel {
-			return d.c.post(closeDialogMsg{})
-		}
-		return d.generate()
-	case d.focus == kdExpiry && key.Matches(km, k.Left, k.Right, k.Toggle):
+	case d.focus.is(kdExpiry) && key.Matches(km, k.Left, k.Right, k.Toggle):
 		step := 1
 		if key.Matches(km, k.Left) {
 			step = len(expiryChoices) - 1
 		}
-		d.expiry = (d.expiry + step) % len(expiryChoices)
-		d.err = ""
-	case d.focus >= kdCancel && key.Matches(km, k.Left, k.Right):
-		return d.setFocus(kdCancel + kdGenerate - d.focus)
-	case d.focus == kdName:
-		var cmd tea.Cmd
-		d.name, cmd = d.name.Update(km)
-		d.err = ""
-		return cmd
-	case d.focus == kdDate:
-		var cmd tea.Cmd
-		d.date, cmd = d.date.Update(km)
-		d.err = ""
-		return cmd
+		d.choose((d.expiry + step) % len(expiryChoices))
+		return nil
+	case d.focus.move(km, k):
+		return d.syncInputs()
+	case key.Matches(km, k.Enter):
+		if d.focus.is(kdCancel) {
+			return d.c.post(closeDialogMsg{})
+		}
+		return d.generate()
 	}
-	return nil
+	return d.updateInput(km)
 }
 
-func (d *keyDialog) setFocus(f int) tea.Cmd {
-	d.focus = f
+// choose picks an expiry.
+func (d *keyDialog) choose(i int) {
+	d.expiry = i
+	if d.err != "" && !strings.HasPrefix(d.err, "Use at most") {
+		d.err = ""
+	}
+	d.refocus()
+}
+
+// syncInputs gives the keyboard to the focused text field.
+func (d *keyDialog) syncInputs() tea.Cmd {
 	d.name.Blur()
 	d.date.Blur()
-	switch f {
+	switch d.focus.cur {
 	case kdName:
 		return d.name.Focus()
 	case kdDate:
 		return d.date.Focus()
 	}
 	return nil
+}
+
+// click answers the mouse: the fields, the expiry choices and the buttons
+// of whichever step the dialog is at.
+func (d *keyDialog) click(id string) tea.Cmd {
+	if d.generating {
+		return nil
+	}
+	if n, ok := strings.CutPrefix(id, expiryAreaP); ok && d.secret == "" {
+		i, _ := strconv.Atoi(n)
+		d.choose(i)
+		d.focus.focus(kdExpiry)
+		return d.syncInputs()
+	}
+	if !d.focus.focus(id) {
+		return nil
+	}
+	switch id {
+	case kdName, kdDate, kdExpiry:
+		return d.syncInputs()
+	}
+	return d.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 }
 
 // expiryOptions turns the choice into the store's terms, or says what is
@@ -204,16 +253,22 @@ func (d *keyDialog) expiryOptions() (store.KeyOptions, error) {
 
 var errBadDate = errors.New("enter the date as YYYY-MM-DD")
 
-// generate creates the key in the store; from here on the key exists and
-// works, so the dialog will not close without asking.
+// generate asks the store for the key; from the moment it answers the key
+// exists and works, so the dialog will not close without asking.
 func (d *keyDialog) generate() tea.Cmd {
+	if msg := nameLimit(d.name.Value()); msg != "" {
+		d.err = msg
+		d.focus.focus(kdName)
+		return d.syncInputs()
+	}
 	opts, err := d.expiryOptions()
 	if err != nil {
 		d.err = describe(err)
 		if errors.Is(err, errBadDate) {
 			d.err = fmt.Sprintf("Enter the date as YYYY-MM-DD, e.g. %s.", d.c.now().In(d.c.loc).AddDate(0, 1, 0).Format("2006-01-02"))
 		}
-		return d.setFocus(kdDate)
+		d.focus.focus(kdDate)
+		return d.syncInputs()
 	}
 	d.generating, d.err = true, ""
 	d.name.Blur()
@@ -234,9 +289,11 @@ func (d *keyDialog) generated(msg keyCreatedMsg) tea.Cmd {
 	if msg.err != nil {
 		d.err = describe(msg.err)
 		d.quitAfter, d.closeAfter = false, false
-		return d.setFocus(kdName)
+		d.focus.focus(kdName)
+		return d.syncInputs()
 	}
 	d.secret, d.created = msg.text, msg.key
+	d.refocus()
 	return d.afterShown()
 }
 
@@ -245,14 +302,19 @@ func (d *keyDialog) generated(msg keyCreatedMsg) tea.Cmd {
 func (d *keyDialog) afterShown() tea.Cmd {
 	switch {
 	case d.quitAfter:
-		d.leaving, d.leaveFocus, d.quit = true, 0, true
-		d.quitAfter, d.closeAfter = false, false
+		d.ask(true)
 		return d.c.post(quitAskedMsg{})
 	case d.closeAfter:
-		d.leaving, d.leaveFocus, d.quit = true, 0, false
-		d.closeAfter = false
+		d.ask(false)
 	}
 	return nil
+}
+
+// ask puts the question about leaving without copying under the key.
+func (d *keyDialog) ask(quit bool) {
+	d.leaving, d.quit, d.quitAfter, d.closeAfter = true, quit, false, false
+	d.refocus()
+	d.focus.focus(kdBack)
 }
 
 func (d *keyDialog) busy() string {
@@ -271,22 +333,21 @@ func (d *keyDialog) quitting() (tea.Cmd, quitAnswer) {
 		return nil, quitHeld
 	case d.secret == "":
 		return nil, quitFree
-	case d.leaving && d.quit:
-		return nil, quitAsked
+	case !d.leaving || !d.quit:
+		d.ask(true)
 	}
-	d.leaving, d.leaveFocus, d.quit = true, 0, true
 	return nil, quitAsked
 }
 
 func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
 	switch {
-	case key.Matches(km, k.Enter) && d.sent, key.Matches(km, k.Back) && d.sent:
+	case d.sent && key.Matches(km, k.Enter, k.Back):
 		return d.close()
 	case key.Matches(km, k.Enter):
 		return d.copy(d.secret)
 	case key.Matches(km, k.Back):
-		d.leaving, d.leaveFocus, d.quit = true, 0, false
+		d.ask(false)
 	}
 	return nil
 }
@@ -301,6 +362,8 @@ func (d *keyDialog) copied(msg copiedMsg) tea.Cmd {
 		return d.close()
 	}
 	d.sent = true
+	d.leaving = false
+	d.refocus()
 	return nil
 }
 
@@ -313,89 +376,106 @@ func (d *keyDialog) close() tea.Cmd {
 func (d *keyDialog) updateLeaving(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
 	switch {
+	case d.focus.move(km, k):
 	case key.Matches(km, k.Back):
 		d.leaving = false
-	case key.Matches(km, k.Next, k.Prev, k.Left, k.Right):
-		d.leaveFocus = 1 - d.leaveFocus
+		d.refocus()
 	case key.Matches(km, k.Enter):
-		if d.leaveFocus == 0 {
+		if d.focus.is(kdBack) {
 			d.leaving = false
+			d.refocus()
 			return nil
 		}
 		d.secret = ""
 		if d.quit {
 			return tea.Quit
 		}
-		return tea.Batch(d.c.post(closeDialogMsg{}), d.c.toast("API key %q created; it was not copied", d.created.Name))
+		return tea.Batch(d.c.post(closeDialogMsg{}),
+			d.c.post(toastMsg{text: fmt.Sprintf("API key %q created; it was not copied.", clean(d.created.Name)), kind: toastWarn}))
 	}
 	return nil
 }
 
-func (d *keyDialog) View() string {
+func (d *keyDialog) draw() drawing {
 	s, w := d.c.styles, d.c.dialogWidth()
-	lines := []string{s.DialogTitle.Render(d.title), s.Hint.Render("for " + truncate(clean(d.app.Name), w-4)), ""}
+	var b dialogBox
+	b.keep, b.focus = -1, d.focused()
+	b.head.add(s.DialogTitle.Render(d.title), s.Hint.Render(truncate("for "+clean(d.app.Name), w)), "")
+	if d.secret == "" {
+		d.drawNaming(&b, w)
+		return d.c.box(b, &d.scroll)
+	}
+	// The key's name in full, then when it stops working, then the key.
+	expires := "Never expires"
+	if !d.created.ExpiresAt.IsZero() {
+		expires = "Works " + d.c.until(d.created.ExpiresAt)
+	}
+	b.body.add(wrapStyled(s.Text, clean(d.created.Name)+" · "+expires, w)...)
+	b.keep = b.body.height()
+	b.body.add(s.Secret.Render(d.secret), "")
 	switch {
-	case d.secret == "":
-		lines = append(lines, "Name", s.field(d.name.View(), w, d.focus == kdName))
-		lines = strings.Split(strings.Join(lines, "\n"), "\n")
-		if d.err != "" {
-			lines = append(lines, wrapStyled(s.Error, d.err, w)...)
-		} else {
-			lines = append(lines, s.Hint.Render("Name it after the service or person that will use it."))
-		}
-		lines = append(lines, "", "Expires", d.expiryRow(w))
-		if expiryChoices[d.expiry].after == dateChoice {
-			lines = append(lines, strings.Split(s.field(d.date.View(), 13, d.focus == kdDate), "\n")...)
-		}
-		fi := -1
-		if d.focus >= kdCancel {
-			fi = d.focus - kdCancel
-		}
-		generate := button{label: "Generate Key"}
-		if d.generating {
-			fi, generate = -1, button{label: "Generating…", disabled: true}
-		}
-		lines = append(lines, "", s.buttonRow(w, fi, button{label: "Cancel", disabled: d.generating}, generate))
 	case d.leaving:
 		verb := "Close"
 		if d.quit {
 			verb = "Quit"
 		}
-		// The key stays in sight while the question is asked.
-		lines = append(lines, s.Secret.Render(d.secret), "", s.Title.Render(verb+" without copying?"), "")
-		lines = append(lines, wrapStyled(s.Caution, "This key will never be shown again. If you lose it, you'll need to delete it and generate a new one.", w)...)
-		lines = append(lines, "", s.buttonRow(w, d.leaveFocus, button{label: "Back to the key"}, button{label: verb + " without copying", danger: true}))
+		b.body.add(s.Title.Render(verb + " without copying?"))
+		b.body.add(wrapStyled(s.Caution, "This key will never be shown again. If you lose it, you'll need to delete it and generate a new one.", w)...)
+		b.foot.add("")
+		b.foot.buttons(s, w, d.focus.cur, button{id: kdBack, label: "Back to the key"},
+			button{id: kdLeave, label: verb + " without copying", danger: true})
+	case d.sent:
+		b.body.add(wrapStyled(s.Caution, "Sent to your terminal with OSC 52. If it did not arrive, copy it from the screen now: it is not shown again.", w)...)
+		b.foot.add("")
+		b.foot.buttons(s, w, d.focus.cur, button{id: kdClose, label: "Close"})
 	default:
-		expires := "Never expires"
-		if !d.created.ExpiresAt.IsZero() {
-			expires = "Works " + d.c.until(d.created.ExpiresAt)
-		}
-		lines = append(lines, s.Text.Render(clean(d.created.Name))+s.Hint.Render(" · "+expires), s.Secret.Render(d.secret), "")
 		if d.note != "" {
-			lines = append(lines, wrapStyled(s.Text, d.note, w)...)
-			lines = append(lines, "")
+			b.body.add(wrapStyled(s.Text, d.note, w)...)
+			b.body.add("")
 		}
-		if d.sent {
-			lines = append(lines, wrapStyled(s.Caution, "Sent to your terminal's clipboard with OSC 52. If your terminal does not support it, select the key above and copy it now: it is not shown again.", w)...)
-			lines = append(lines, "", s.buttonRow(w, 0, button{label: "Close"}))
-			break
-		}
-		lines = append(lines, wrapStyled(s.Caution, "For security reasons, the API key is only shown once and is not stored or displayed again. Copy and save it in a secure location.", w)...)
-		lines = append(lines, "", s.buttonRow(w, 0, button{label: "Copy and Close"}))
+		b.body.add(wrapStyled(s.Caution, "For security reasons, the API key is only shown once and is not stored or displayed again. Copy and save it in a secure location.", w)...)
+		b.foot.add("")
+		b.foot.buttons(s, w, d.focus.cur, button{id: kdCopy, label: "Copy and Close"})
 	}
-	return s.Dialog.Render(strings.Join(lines, "\n"))
+	return d.c.box(b, &d.scroll)
 }
 
-// expiryRow draws the expiry choices as radio buttons; when the row has the
-// focus the chosen one is highlighted, and ←/→ change it.
-func (d *keyDialog) expiryRow(width int) string {
-	return radioRow(d.c.styles, width, labels(expiryChoices, func(e expiryChoice) string { return e.label }),
-		d.expiry, d.focus == kdExpiry)
+func (d *keyDialog) drawNaming(b *dialogBox, w int) {
+	s := d.c.styles
+	b.body.add("Name")
+	y := b.body.height()
+	b.body.add(s.field(d.name.View(), w, d.focus.is(kdName)))
+	b.body.mark(kdName, 0, y, w, 2)
+	if d.err != "" {
+		b.body.add(wrapStyled(s.Error, d.err, w)...)
+	} else {
+		b.body.add(s.Hint.Render(truncate("Name it after the service or person that will use it.", w)))
+	}
+	b.body.add("", "Expires")
+	row, areas := radioRow(s, w, labels(expiryChoices, func(e expiryChoice) string { return e.label }), d.expiry, d.focus.is(kdExpiry))
+	y = b.body.height()
+	for _, a := range areas {
+		b.body.mark(expiryAreaP+strconv.Itoa(a.n), a.x, y+a.y, a.w, 1)
+	}
+	b.body.add(row)
+	if expiryChoices[d.expiry].after == dateChoice {
+		y = b.body.height()
+		b.body.add(s.field(d.date.View(), 13, d.focus.is(kdDate)))
+		b.body.mark(kdDate, 0, y, 13, 2)
+	}
+	b.foot.add("")
+	generate := button{id: kdGenerate, label: "Generate Key"}
+	if d.generating {
+		generate = button{id: kdGenerate, label: "Generating…", disabled: true}
+	}
+	b.foot.buttons(s, w, d.focus.cur, button{id: kdCancel, label: "Cancel", disabled: d.generating}, generate)
 }
 
 func (d *keyDialog) ShortHelp() []key.Binding {
 	k := d.c.keys
 	switch {
+	case d.generating:
+		return []key.Binding{with(k.Back, "close once shown")}
 	case d.leaving:
 		return []key.Binding{with(k.Next, "switch"), with(k.Enter, "press"), with(k.Back, "back to the key")}
 	case d.sent:
@@ -403,17 +483,16 @@ func (d *keyDialog) ShortHelp() []key.Binding {
 	case d.secret != "":
 		return []key.Binding{with(k.Enter, "copy and close"), with(k.Back, "close")}
 	}
-	if d.focus == kdExpiry {
+	if d.focus.is(kdExpiry) {
 		return []key.Binding{with(k.Next, "next field"), with(k.Right, "change expiry"), with(k.Enter, "generate key"), with(k.Back, "cancel")}
 	}
 	return []key.Binding{with(k.Next, "next field"), with(k.Enter, "generate key"), with(k.Back, "cancel")}
 }
 
-// wrapStyled wraps text to width and styles each line.
-func wrapStyled(st lipgloss.Style, text string, width int) []string {
-	var out []string
-	for _, l := range wrap(text, width) {
-		out = append(out, st.Render(l))
+// nameLimit is the message for a name longer than a name may be, or "".
+func nameLimit(name string) string {
+	if len([]rune(strings.TrimSpace(name))) > store.MaxNameLen {
+		return fmt.Sprintf("Use at most %d characters.", store.MaxNameLen)
 	}
-	return out
+	return ""
 }

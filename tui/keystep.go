@@ -2,8 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -17,23 +15,38 @@ type keyStep struct {
 	c     *common
 	app   store.App
 	keys  keyActions
-	focus field // fKeys, fCreateKey or fPrimary (Done)
+	focus focusRing // fKeys, fCreateKey and Done
+
+	// layout
+	short bool // a short screen: no blank lines between the parts
+	pane  []string
 }
+
+const ksDone = "done"
 
 // newKeyStep follows the creation of app, which has no keys yet.
 func newKeyStep(c *common, app store.App, copy Clipboard) *keyStep {
-	return &keyStep{c: c, app: app, keys: keyActions{c: c, appID: app.ID, copy: copy}, focus: fCreateKey}
+	p := &keyStep{c: c, app: app, keys: keyActions{c: c, appID: app.ID, copy: copy}}
+	p.refocus()
+	p.focus.focus(fCreateKey)
+	return p
 }
 
 func (p *keyStep) frame() pageFrame {
-	return pageFrame{section: sectionScopes, crumb: clean(p.app.Name), busy: p.keys.busy()}
+	f := pageFrame{section: sectionScopes, crumb: clean(p.app.Name), busy: p.keys.busy(), focus: p.focus.cur}
+	if p.focus.is(fKeys) {
+		f.focus = keyRowID(p.keys.table.cursor)
+	}
+	return f
 }
 
-func (p *keyStep) fields() []field {
+func (p *keyStep) refocus() {
 	if len(p.keys.table.keys) > 0 {
-		return []field{fKeys, fCreateKey, fPrimary}
+		p.focus.set(fKeys, fCreateKey, ksDone)
+	} else {
+		p.focus.set(fCreateKey, ksDone)
 	}
-	return []field{fCreateKey, fPrimary}
+	p.focus.sideBySide([]string{fCreateKey, ksDone})
 }
 
 func (p *keyStep) Update(msg tea.Msg) tea.Cmd {
@@ -44,11 +57,9 @@ func (p *keyStep) Update(msg tea.Msg) tea.Cmd {
 	case updateMsg, keysLoadedMsg, keyCreatedMsg, keyRolledMsg, keyDeletedMsg, resyncMsg:
 		before := len(p.keys.table.keys)
 		cmd := p.keys.update(msg)
+		p.refocus()
 		if len(p.keys.table.keys) > before {
-			p.focus = fPrimary // a key was made: Done is the next step
-		}
-		if !slices.Contains(p.fields(), p.focus) {
-			p.focus = fCreateKey
+			p.focus.focus(ksDone) // a key was made: Done is the next step
 		}
 		return cmd
 	}
@@ -57,64 +68,108 @@ func (p *keyStep) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	k := p.c.keys
-	fs := p.fields()
-	i := slices.Index(fs, p.focus)
 	switch {
 	case key.Matches(km, k.Back):
 		return p.done()
-	case key.Matches(km, k.Next), p.focus != fKeys && key.Matches(km, k.Right):
-		p.focus = fs[(i+1)%len(fs)]
-	case key.Matches(km, k.Prev), p.focus != fKeys && key.Matches(km, k.Left):
-		p.focus = fs[(i+len(fs)-1)%len(fs)]
 	case key.Matches(km, k.CreateKey):
 		return p.keys.create(p.app)
-	case p.focus == fKeys && key.Matches(km, k.Up):
+	case p.focus.is(fKeys) && key.Matches(km, k.Up):
 		p.keys.table.move(true)
-	case p.focus == fKeys && key.Matches(km, k.Down):
+	case p.focus.is(fKeys) && key.Matches(km, k.Down):
 		p.keys.table.move(false)
-	case p.focus == fKeys && key.Matches(km, k.Delete):
+	case p.focus.is(fKeys) && key.Matches(km, k.Delete):
 		return p.keys.confirmDelete(p.app.Name)
-	case p.focus == fKeys && key.Matches(km, k.Roll):
+	case p.focus.is(fKeys) && key.Matches(km, k.Roll):
 		return p.keys.roll(p.app)
+	case p.focus.move(km, k):
 	case key.Matches(km, k.Enter):
-		switch p.focus {
-		case fCreateKey:
-			return p.keys.create(p.app)
-		case fPrimary:
-			return p.done()
-		}
+		return p.press(p.focus.cur)
 	}
 	return nil
 }
 
-func (p *keyStep) done() tea.Cmd { return p.c.post(showListMsg{selectID: p.app.ID}) }
+func (p *keyStep) press(id string) tea.Cmd {
+	switch id {
+	case fCreateKey:
+		return p.keys.create(p.app)
+	case ksDone:
+		return p.done()
+	}
+	return nil
+}
 
-func (p *keyStep) View() string {
+// click answers the mouse: Create API Key, Done, or a key's row.
+func (p *keyStep) click(id string) tea.Cmd {
+	if p.keys.table.click(id) {
+		p.focus.focus(fKeys)
+		return nil
+	}
+	if p.focus.focus(id) {
+		return p.press(id)
+	}
+	return nil
+}
+
+// done goes back to the list; with no key yet it asks first, as the seed
+// calls the key step necessary: no service can use an app without one.
+func (p *keyStep) done() tea.Cmd {
+	back := func() tea.Cmd { return p.c.post(showListMsg{selectID: p.app.ID}) }
+	if len(p.keys.table.keys) > 0 {
+		return back()
+	}
+	return p.c.post(openDialogMsg{newConfirm(p.c, confirmDialog{
+		title: "Done without an API key?",
+		body: fmt.Sprintf("No service can use %q until it has an API key. You can also create one later, on the app's API Keys tab.",
+			clean(p.app.Name)),
+		cancel: "Create API Key", confirm: "Done without a key",
+		onYes: back,
+		onNo:  func() tea.Cmd { return p.keys.create(p.app) },
+	})})
+}
+
+// layout fits the key table and the selected key's pane between the
+// introduction and the buttons.
+func (p *keyStep) layout() {
+	w, h := p.c.width, p.c.height
+	p.short = h < 16
+	p.pane = p.keys.table.pane(p.c, w)
+	top := 2 + len(wrap(keyStepIntro, w)) + 1
+	if !p.short {
+		top += 2
+	}
+	room := h - top - 1
+	if len(p.pane) > room-3 {
+		p.pane = p.pane[:max(0, room-3)]
+	}
+	p.keys.table.layout(p.c, w, room-len(p.pane))
+}
+
+const keyStepIntro = "Create an API key to let a service use this app. Each key may use only this app's scopes, and is shown only once."
+
+func (p *keyStep) draw() drawing {
 	s, w := p.c.styles, p.c.width
-	lines := []string{
-		s.Title.Render(truncate(clean(p.app.Name), w)),
-		s.Hint.Render(truncate("Scopes: "+p.app.Scopes.Summary(), w)),
-		"",
+	var d drawing
+	d.add(s.Title.Render(truncate(clean(p.app.Name), w)), s.Hint.Render(truncate("Scopes: "+scopeSummary(p.app.Scopes), w)))
+	if !p.short {
+		d.add("")
 	}
-	lines = append(lines, wrapStyled(s.Text, "Create an API key to let a service use this app. Each key may use only this app's scopes, and is shown only once.", w)...)
-	lines = append(lines, "", s.Heading.Render(fmt.Sprintf("API Keys (%d)", len(p.keys.table.keys))))
-	tableH := max(2, p.c.height-len(lines)-2)
-	lines = append(lines, p.keys.table.view(p.c, w, tableH, p.focus == fKeys)...)
-	for len(lines) < p.c.height-1 {
-		lines = append(lines, "")
+	d.add(wrapStyled(s.Text, keyStepIntro, w)...)
+	if !p.short {
+		d.add("")
 	}
-	fi := map[field]int{fCreateKey: 0, fPrimary: 1}[p.focus]
-	if p.focus == fKeys {
-		fi = -1
-	}
-	lines = append(lines, s.buttonRow(w, fi, button{label: "Create API Key"}, button{label: "Done"}))
-	return strings.Join(lines, "\n")
+	d.add(s.Heading.Render(fmt.Sprintf("API Keys (%d)", len(p.keys.table.keys))))
+	d.embed(p.keys.table.view(p.c, p.focus.is(fKeys)))
+	d.fill(p.c.height - 1 - len(p.pane))
+	d.add(p.pane...)
+	d.fill(p.c.height - 1)
+	d.buttons(s, w, p.focus.cur, button{id: fCreateKey, label: "Create API Key"}, button{id: ksDone, label: "Done"})
+	return d
 }
 
 func (p *keyStep) ShortHelp() []key.Binding {
 	k := p.c.keys
 	b := []key.Binding{k.Next, k.CreateKey}
-	if p.focus == fKeys {
+	if p.focus.is(fKeys) {
 		b = append(b, k.Up, k.Down, k.Roll, with(k.Delete, "delete key"))
 	}
 	return append(b, with(k.Enter, "press"), with(k.Back, "done"))
@@ -122,5 +177,5 @@ func (p *keyStep) ShortHelp() []key.Binding {
 
 func (p *keyStep) FullHelp() [][]key.Binding {
 	k := p.c.keys
-	return [][]key.Binding{{k.Next, k.Prev, with(k.Enter, "press")}, {k.CreateKey, k.Roll, with(k.Delete, "delete key")}, {with(k.Back, "done"), k.ForceQuit}}
+	return [][]key.Binding{{k.Next, k.Prev, with(k.Enter, "press")}, {k.CreateKey, k.Roll, with(k.Delete, "delete key")}, {with(k.Back, "done")}}
 }

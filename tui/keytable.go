@@ -3,6 +3,12 @@ package tui
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -10,11 +16,14 @@ import (
 )
 
 // keyTable lists an app's API keys by name and hint: the key text itself is
-// never available after Copy and Close.
+// never available after Copy and Close. Its columns fit the width (see
+// keyColumns); the selected key is shown in full below it (pane).
 type keyTable struct {
 	keys   []store.Key
 	cursor int
 	offset int
+	height int // rows in view
+	widths []int
 }
 
 func (t *keyTable) set(keys []store.Key) {
@@ -67,44 +76,110 @@ func (t *keyTable) move(up bool) {
 	} else {
 		t.cursor = max(0, min(len(t.keys)-1, t.cursor+1))
 	}
+	t.offset = follow(t.offset, t.cursor, t.height, len(t.keys))
 }
 
-// view draws the table in at most height lines (header included). An
-// expired key's Expires cell is drawn in the error colour.
-func (t *keyTable) view(c *common, width, height int, focused bool) []string {
-	s := c.styles
-	if len(t.keys) == 0 {
-		return []string{s.Hint.Render("No API keys yet. Create one to let a service use this app.")}
+// keyRowID names the row of key i for the mouse.
+func keyRowID(i int) string { return "key:" + strconv.Itoa(i) }
+
+// click selects the key of a row, reporting whether id was one.
+func (t *keyTable) click(id string) bool {
+	n, err := strconv.Atoi(strings.TrimPrefix(id, "key:"))
+	if !strings.HasPrefix(id, "key:") || err != nil || n >= len(t.keys) {
+		return false
 	}
-	const hintW, onW, expW, usedW = 9, 10, 10, 11
-	byW := 10
-	if width >= 90 { // room for whole creator names when the screen has it
-		byW = 14
-	}
-	nameW := max(8, width-2-hintW-byW-onW-expW-usedW-10)
-	// The row is drawn in three parts so that the Expires cell can have a
-	// colour of its own inside the row's style.
-	lead := func(cursor, name, hint, by, on string) string {
-		return cursor + pad(name, nameW) + "  " + pad(hint, hintW) + "  " + pad(by, byW) + "  " + pad(on, onW) + "  "
-	}
-	head := s.TableHead.Render(lead("  ", "Name", "Key", "Created by", "Created on") + pad("Expires", expW) + "  " + "Last used")
+	t.cursor = n
+	return true
+}
+
+// The key table's columns: the hint is never cut; the name takes the room
+// left; who made a key and when give way first on a narrow screen, then
+// its last use (the pane below shows them all).
+// keyStatusCol is the Status column's index in keyColumns.
+const keyStatusCol = 4
+
+var keyColumns = []column{
+	{title: "Name", min: 12, max: 24, grow: true},
+	{title: "Key", min: 9, max: 9},
+	{title: "Created by", min: 8, max: 14, drop: 5},
+	{title: "Created on", min: 10, drop: 4},
+	{title: "Status", min: 8, max: 24},
+	{title: "Last used", min: 9, max: 11, drop: 3},
+}
+
+func (c *common) keyCells(now time.Time, k store.Key) []string {
+	return []string{clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt), c.keyState(now, k), c.ago(now, k.LastUsedAt)}
+}
+
+// layout fits the columns to width and the rows to height lines (header
+// included).
+func (t *keyTable) layout(c *common, width, height int) {
+	t.height = max(1, height-1)
+	t.offset = follow(t.offset, t.cursor, t.height, len(t.keys))
 	now := c.now()
-	var lines []string
-	for i, k := range t.keys {
-		st, cur := s.Row, "  "
-		if i == t.cursor && focused {
-			st, cur = s.RowActive, "› "
-		}
-		cell := c.expiresCell(now, k)
-		expSt := st
-		if state := k.State(now); state == store.KeyScheduled || !state.Works() {
-			expSt = st.Foreground(s.Danger)
-		}
-		lines = append(lines, st.Render(lead(cur, clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt)))+
-			expSt.Render(pad(cell, expW))+st.Render("  "+pad(c.ago(now, k.LastUsedAt), usedW)))
+	var rows [][]string
+	for _, k := range t.keys[t.offset:min(len(t.keys), t.offset+t.height)] {
+		rows = append(rows, c.keyCells(now, k))
 	}
-	body := window(lines, height-1, t.cursor, &t.offset)
-	return append([]string{head}, body...)
+	t.widths = layoutColumns(keyColumns, rows, width, 2)
+}
+
+// view draws the header and the rows in view. A key's Status is drawn in
+// the error colour once it is expired or on its way out.
+func (t *keyTable) view(c *common, focused bool) drawing {
+	s := c.styles
+	var d drawing
+	if len(t.keys) == 0 {
+		d.add(s.Hint.Render("No API keys yet. Create one to let a service use this app."))
+		return d
+	}
+	d.add(s.TableHead.Render("  " + tableRow(keyColumns, t.widths, colTitles(keyColumns))))
+	now := c.now()
+	for i := t.offset; i < len(t.keys) && i < t.offset+t.height; i++ {
+		k := t.keys[i]
+		st, lead := s.Row, "  "
+		if i == t.cursor {
+			st, lead = s.RowCurrent, "› "
+			if focused {
+				st = s.RowActive
+			}
+		}
+		cells := c.keyCells(now, k)
+		cells[0] = truncateMiddle(cells[0], t.widths[0]) // "svc-one…(rolled)" stays apart from "svc-one"
+		line := lead + tableRow(keyColumns, t.widths, cells)
+		row := st.Render(line)
+		if state := k.State(now); state == store.KeyScheduled || !state.Works() {
+			// The Status cell in the warning colour, within the row's style.
+			x, w := cellSpan(t.widths, keyStatusCol)
+			x += len([]rune(lead))
+			row = st.Render(ansi.Cut(line, 0, x)) + st.Foreground(s.Danger).Render(ansi.Cut(line, x, x+w)) + st.Render(ansi.Cut(line, x+w, lipgloss.Width(line)))
+		}
+		d.addArea(keyRowID(i), row)
+	}
+	return d
+}
+
+// pane shows the selected key in full: its name, hint, who made it and
+// when, its last use, and where it is in its life.
+func (t *keyTable) pane(c *common, width int) []string {
+	k, ok := t.selected()
+	if !ok {
+		return nil
+	}
+	s, now := c.styles, c.now()
+	names := wrap(clean(k.Name), width)
+	if len(names) > 2 {
+		names = append(names[:1], truncate(strings.Join(names[1:], " "), width))
+	}
+	var lines []string
+	for _, n := range names {
+		lines = append(lines, s.Title.Render(n))
+	}
+	if status := c.keyStatus(now, k); status != "" {
+		lines = append(lines, wrapStyled(s.Caution, status, width)...)
+	}
+	facts := fmt.Sprintf("%s · created %s by %s · used %s", clean(k.Hint), c.date(k.CreatedAt), clean(k.CreatedBy), c.ago(now, k.LastUsedAt))
+	return append(lines, wrapStyled(s.Hint, facts, width)...)
 }
 
 // countKeys is "1 API key" or "3 API keys".
@@ -201,7 +276,7 @@ func (a *keyActions) roll(app store.App) tea.Cmd {
 	if k.State(a.c.now()) == store.KeyScheduled {
 		return a.c.toastErr(store.ErrKeyRolled)
 	}
-	return a.c.post(openDialogMsg{&rollDialog{c: a.c, app: app, old: k, copy: a.copy, grace: defaultGrace}})
+	return a.c.post(openDialogMsg{newRollDialog(a.c, app, k, a.copy)})
 }
 
 func (a *keyActions) confirmDelete(appName string) tea.Cmd {
@@ -213,8 +288,8 @@ func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 	if !c.canWrite() {
 		return c.toastErr(fmt.Errorf("%w: viewers can't delete API keys", store.ErrPermission))
 	}
-	return c.post(openDialogMsg{&confirmDialog{
-		c: c, title: "Delete API key", confirm: "Delete", danger: true,
+	return c.post(openDialogMsg{newConfirm(c, confirmDialog{
+		title: "Delete API key", confirm: "Delete", danger: true,
 		body:    fmt.Sprintf("Delete the key %q (%s) of %s?", clean(k.Name), clean(k.Hint), clean(appName)),
 		caution: "Caution: The key you are deleting will no longer function if it is in use. You must generate a new key.",
 		onYes: func() tea.Cmd {
@@ -222,7 +297,7 @@ func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 			st, actor := c.store, c.actor
 			return c.write(func() tea.Msg { return keyDeletedMsg{key: k, err: st.DeleteKey(actor, k.ID)} })
 		},
-	}})
+	})})
 }
 
 // busy says what the keys wait for.

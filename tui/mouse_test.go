@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -36,9 +35,8 @@ func (ct *consoleTest) clickOn(text string, n int) {
 
 // TestMouseFlow: the seed's flow by clicks alone, keys only to type names.
 func TestMouseFlow(t *testing.T) {
-	for _, size := range [][2]int{{80, 24}, {120, 40}} {
-		w, h := size[0], size[1]
-		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+	forSizes(t, "mouse", func(t *testing.T, w, h int, _ func(string) string) {
+		{
 			st := newTestStore(t)
 			ct := startConsole(t, st, testAdmin, w, h)
 			ct.clickOn("[ Create an API App ]", 1)
@@ -47,6 +45,9 @@ func TestMouseFlow(t *testing.T) {
 			ct.clickOn("Deploy workflow", 1)
 			ct.clickOn("Deploy Model", 1)
 			ct.clickOn("Deploy Model", 1) // and off again
+			for range 3 {                 // on a short screen the list goes on below: the wheel brings it up
+				ct.tm.Send(tea.MouseWheelMsg{X: 10, Y: 10, Button: tea.MouseWheelDown})
+			}
 			ct.clickOn("Export Model", 1)
 			ct.waitFor("[x] Export Model")
 			ct.clickOn("[ Next ]", 1)
@@ -66,12 +67,12 @@ func TestMouseFlow(t *testing.T) {
 				t.Fatalf("copied %d keys", len(ct.copiedKeys()))
 			}
 			ct.clickOn("[ Done ]", 1)
-			ct.waitFor("Created on")
+			ct.waitFor("Create an App")
 
 			ct.clickOn("Risk & Compliance", 1) // the header's row: selected already, so it opens
 			ct.waitFor("API Keys")
 			ct.clickOn("API Keys", 1)
-			ct.waitFor("API keys can't be edited")
+			ct.waitFor("Last used")
 			ct.clickOn("reports-prod", 1)
 			ct.waitFor("› reports-prod")
 			ct.clickOn("[ Delete key ]", 1) // as the seed clicks a key's Delete icon
@@ -90,8 +91,8 @@ func TestMouseFlow(t *testing.T) {
 			if app := requireApps(t, st, 1)[0]; app.Scopes.Len() != 3 {
 				t.Errorf("saved scopes = %v", app.Scopes)
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestMouseDialogsAndNavigation: a confirmation's buttons, the navigation,

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,21 +17,30 @@ import (
 // move to the new key, and is then deleted. Roll Key shows the new key once,
 // with Copy and Close, as Generate Key does.
 type rollDialog struct {
-	c     *common
-	app   store.App
-	old   store.Key
-	copy  Clipboard
-	grace int // index into graceChoices
-	focus int // 0 the grace choices, 1 Cancel, 2 Roll Key
-	err   string
+	c      *common
+	app    store.App
+	old    store.Key
+	copy   Clipboard
+	grace  int // index into graceChoices
+	focus  focusRing
+	err    string
+	scroll int
 
 	// rolling: Roll Key is with the store. Nothing closes the dialog
 	// meanwhile: the new key is shown when it comes (with the question
-	// about quitting, if ctrl+c came in between).
+	// about leaving, if esc or ctrl+c came in between).
 	rolling    bool
 	closeAfter bool
 	quitAfter  bool
 }
+
+// The roll dialog's parts.
+const (
+	rdGrace  = "grace"
+	rdCancel = "cancel"
+	rdRoll   = "roll"
+	graceP   = "grace:"
+)
 
 // graceChoice is how long a rolled key keeps working.
 type graceChoice struct {
@@ -45,6 +55,20 @@ var graceChoices = []graceChoice{
 // defaultGrace is 24 hours: long enough to update a service's settings,
 // short enough that a leaked key does not live on for long.
 const defaultGrace = 2
+
+func newRollDialog(c *common, app store.App, old store.Key, copy Clipboard) *rollDialog {
+	d := &rollDialog{c: c, app: app, old: old, copy: copy, grace: defaultGrace}
+	d.focus.set(rdGrace, rdCancel, rdRoll)
+	d.focus.sideBySide([]string{rdCancel, rdRoll})
+	return d
+}
+
+func (d *rollDialog) focused() string {
+	if d.focus.is(rdGrace) {
+		return graceP + strconv.Itoa(d.grace)
+	}
+	return d.focus.cur
+}
 
 func (d *rollDialog) Update(msg tea.Msg) tea.Cmd {
 	if msg, ok := msg.(keyRolledMsg); ok {
@@ -64,21 +88,31 @@ func (d *rollDialog) Update(msg tea.Msg) tea.Cmd {
 	switch {
 	case key.Matches(km, k.Back):
 		return d.c.post(closeDialogMsg{})
-	case key.Matches(km, k.Next):
-		d.focus = (d.focus + 1) % 3
-	case key.Matches(km, k.Prev):
-		d.focus = (d.focus + 2) % 3
-	case d.focus == 0 && key.Matches(km, k.Left):
+	case d.focus.is(rdGrace) && key.Matches(km, k.Left):
 		d.grace = (d.grace + len(graceChoices) - 1) % len(graceChoices)
-	case d.focus == 0 && key.Matches(km, k.Right, k.Toggle):
+	case d.focus.is(rdGrace) && key.Matches(km, k.Right, k.Toggle):
 		d.grace = (d.grace + 1) % len(graceChoices)
-	case d.focus > 0 && key.Matches(km, k.Left, k.Right):
-		d.focus = 3 - d.focus
+	case d.focus.move(km, k):
 	case key.Matches(km, k.Enter):
-		if d.focus == 1 {
+		if d.focus.is(rdCancel) {
 			return d.c.post(closeDialogMsg{})
 		}
 		return d.roll()
+	}
+	return nil
+}
+
+func (d *rollDialog) click(id string) tea.Cmd {
+	if d.rolling {
+		return nil
+	}
+	if n, ok := strings.CutPrefix(id, graceP); ok {
+		d.grace, _ = strconv.Atoi(n)
+		d.focus.focus(rdGrace)
+		return nil
+	}
+	if d.focus.focus(id) && id != rdGrace {
+		return d.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	}
 	return nil
 }
@@ -129,32 +163,43 @@ func (d *rollDialog) quitting() (tea.Cmd, quitAnswer) {
 	return nil, quitFree
 }
 
-func (d *rollDialog) View() string {
+func (d *rollDialog) draw() drawing {
 	s, w := d.c.styles, d.c.dialogWidth()
-	lines := []string{s.DialogTitle.Render("Roll API key"), s.Hint.Render("for " + truncate(clean(d.app.Name), w-4)), ""}
-	lines = append(lines, wrap(fmt.Sprintf("A new key replaces %q (%s). Until the old key is deleted both work, so services can move to the new one.",
+	var b dialogBox
+	b.keep, b.focus = -1, d.focused()
+	b.head.add(s.DialogTitle.Render("Roll API key"), s.Hint.Render(truncate("for "+clean(d.app.Name), w)), "")
+	b.body.add(wrap(fmt.Sprintf("A new key replaces %q (%s). Until the old key is deleted both work, so services can move to the new one.",
 		clean(d.old.Name), clean(d.old.Hint)), w)...)
-	lines = append(lines, "", "Delete the old key")
-	lines = append(lines, radioRow(s, w, labels(graceChoices, func(g graceChoice) string { return g.label }), d.grace, d.focus == 0))
+	b.body.add("", "Delete the old key")
+	row, areas := radioRow(s, w, labels(graceChoices, func(g graceChoice) string { return g.label }), d.grace, d.focus.is(rdGrace))
+	y := b.body.height()
+	for _, a := range areas {
+		b.body.mark(graceP+strconv.Itoa(a.n), a.x, y+a.y, a.w, 1)
+	}
+	b.body.add(row)
 	switch {
 	case d.err != "":
-		lines = append(lines, "")
-		lines = append(lines, wrapStyled(s.Error, d.err, w)...)
+		b.body.add("")
+		b.body.add(wrapStyled(s.Error, d.err, w)...)
 	case graceChoices[d.grace].grace == 0:
-		lines = append(lines, "")
-		lines = append(lines, wrapStyled(s.Caution, "Caution: The old key stops working at once. Services still using it are refused.", w)...)
+		b.body.add("")
+		b.body.add(wrapStyled(s.Caution, "Caution: The old key stops working at once. Services still using it are refused.", w)...)
 	}
-	roll := button{label: "Roll Key"}
+	roll := button{id: rdRoll, label: "Roll Key"}
 	if d.rolling {
-		roll = button{label: "Rolling…", disabled: true}
+		roll = button{id: rdRoll, label: "Rolling…", disabled: true}
 	}
-	lines = append(lines, "", s.buttonRow(w, d.focus-1, button{label: "Cancel", disabled: d.rolling}, roll))
-	return s.Dialog.Render(strings.Join(lines, "\n"))
+	b.foot.add("")
+	b.foot.buttons(s, w, d.focus.cur, button{id: rdCancel, label: "Cancel", disabled: d.rolling}, roll)
+	return d.c.box(b, &d.scroll)
 }
 
 func (d *rollDialog) ShortHelp() []key.Binding {
 	k := d.c.keys
-	if d.focus == 0 {
+	switch {
+	case d.rolling:
+		return []key.Binding{with(k.Back, "close once shown")}
+	case d.focus.is(rdGrace):
 		return []key.Binding{with(k.Next, "next field"), with(k.Right, "change"), with(k.Enter, "roll key"), with(k.Back, "cancel")}
 	}
 	return []key.Binding{with(k.Next, "switch"), with(k.Enter, "press"), with(k.Back, "cancel")}

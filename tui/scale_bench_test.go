@@ -130,8 +130,8 @@ func BenchmarkScale(b *testing.B) {
 			ms[side].Update(keyPress("q"))
 			sink += len(ms[side].View().Content)
 		})
-		if l := ms[1].page.(*appList); l.filter.Value() != "q" {
-			b.Fatalf("the filter holds %q", l.filter.Value())
+		if l := ms[1].page.(*appList); l.list.filter.Value() != "q" {
+			b.Fatalf("the filter holds %q", l.list.filter.Value())
 		}
 	})
 

@@ -1,11 +1,8 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"testing"
-
-	tea "charm.land/bubbletea/v2"
 
 	"apiscopes/scopes"
 	"apiscopes/store"
@@ -40,10 +37,8 @@ func seedBank(t *testing.T, st *store.Store) {
 // TestScreens pins the screens and dialogs the seed flow does not pass
 // through, at 80×24 and 120×40.
 func TestScreens(t *testing.T) {
-	for _, size := range [][2]int{{80, 24}, {120, 40}} {
-		w, h := size[0], size[1]
-		name := func(s string) string { return fmt.Sprintf("screen-%dx%d-%s", w, h, s) }
-		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+	forSizes(t, "screen", func(t *testing.T, w, h int, name func(string) string) {
+		{
 			t.Run("filter", func(t *testing.T) {
 				st := newTestStore(t)
 				seedBank(t, st)
@@ -94,7 +89,7 @@ func TestScreens(t *testing.T) {
 				ct.golden(name("key-name-empty"), "Enter a name.")
 				ct.typeText("REPORTS-PROD")
 				ct.press("enter")
-				ct.golden(name("key-name-taken"), "already used by another key of this app")
+				ct.golden(name("key-name-taken"), "is already used by another key")
 			})
 			t.Run("close without copying", func(t *testing.T) {
 				st := newTestStore(t)
@@ -118,7 +113,7 @@ func TestScreens(t *testing.T) {
 				seedBank(t, st)
 				ct := startConsole(t, st, testAdmin, w, h)
 				ct.press("enter", "tab", "space", "esc")
-				ct.golden(name("discard-edit"), "haven't saved")
+				ct.golden(name("discard-edit"), "are not saved")
 				ct.press("tab", "enter")
 				ct.waitFor("Create an App")
 				app := requireApps(t, st, 3)[0]
@@ -126,8 +121,8 @@ func TestScreens(t *testing.T) {
 					t.Errorf("discarded change was saved: %v", app.Scopes)
 				}
 			})
-		})
-	}
+		}
+	})
 }
 
 // TestNameTakenIsCaseInsensitive shows the store's refusal inline and keeps
@@ -143,35 +138,27 @@ func TestNameTakenIsCaseInsensitive(t *testing.T) {
 	requireApps(t, st, 3)
 }
 
-// TestTooSmall: a terminal below the minimum gets a message, and growing it
-// brings the console back.
-func TestTooSmall(t *testing.T) {
-	st := newTestStore(t)
-	ct := startConsole(t, st, testAdmin, 50, 12)
-	ct.golden("screen-50x12-too-small", "Terminal too small")
-	ct.tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24})
-	ct.waitFor("Create an API App")
-}
-
 // TestViewerCannotChange: a viewer sees everything; every change is
 // visibly unavailable, and the store holds nothing they tried.
 func TestViewerCannotChange(t *testing.T) {
-	st := newTestStore(t)
-	seedBank(t, st)
-	viewer := store.Actor{Name: "victor", Role: store.Viewer}
-	ct := startConsole(t, st, viewer, 80, 24)
-	ct.press("n")
-	ct.waitFor("viewers can't create apps")
-	ct.press("d")
-	ct.golden("screen-80x24-viewer-refused", "viewers can't delete apps")
-	ct.press("enter") // view Customer Support: read-only
-	ct.waitFor("Read-only: viewers can look but not change anything.")
-	ct.press("tab", "space")
-	ct.golden("screen-80x24-viewer-edit", "viewers can't change scopes")
-	requireApps(t, st, 3)
-	if app := requireApps(t, st, 3)[0]; app.Scopes.Len() != 2 {
-		t.Errorf("a viewer changed scopes: %v", app.Scopes)
-	}
+	forSizes(t, "screen", func(t *testing.T, w, h int, name func(string) string) {
+		st := newTestStore(t)
+		seedBank(t, st)
+		viewer := store.Actor{Name: "victor", Role: store.Viewer}
+		ct := startConsole(t, st, viewer, w, h)
+		ct.press("n")
+		ct.waitFor("viewers can't create apps")
+		ct.press("d")
+		ct.golden(name("viewer-refused"), "viewers can't delete apps")
+		ct.press("enter") // view Customer Support: read-only
+		ct.waitFor("Read-only: viewers can look but not change anything.")
+		ct.press("tab", "space")
+		ct.golden(name("viewer-edit"), "viewers can't change scopes")
+		requireApps(t, st, 3)
+		if app := requireApps(t, st, 3)[0]; app.Scopes.Len() != 2 {
+			t.Errorf("a viewer changed scopes: %v", app.Scopes)
+		}
+	})
 }
 
 func TestCleanNeutralizesControls(t *testing.T) {

@@ -39,7 +39,10 @@ type Styles struct {
 	Button         lipgloss.Style
 	ButtonFocused  lipgloss.Style
 	ButtonDisabled lipgloss.Style
-	ButtonDanger   lipgloss.Style // a focused destructive button
+	// ButtonDisabledFocused is a button that cannot be pressed now but has
+	// the focus: the focus must show wherever it is.
+	ButtonDisabledFocused lipgloss.Style
+	ButtonDanger          lipgloss.Style // a focused destructive button
 
 	Tab       lipgloss.Style
 	TabActive lipgloss.Style
@@ -49,8 +52,10 @@ type Styles struct {
 	DialogDanger lipgloss.Style
 	DialogTitle  lipgloss.Style
 
-	ToastOK  lipgloss.Style
-	ToastErr lipgloss.Style
+	ToastOK   lipgloss.Style
+	ToastInfo lipgloss.Style
+	ToastWarn lipgloss.Style
+	ToastErr  lipgloss.Style
 
 	HelpKey  lipgloss.Style
 	HelpDesc lipgloss.Style
@@ -99,6 +104,7 @@ func NewStyles(isDark bool) *Styles {
 	s.Button = base.Foreground(s.Muted)
 	s.ButtonFocused = base.Bold(true).Foreground(onAccent).Background(s.Accent)
 	s.ButtonDisabled = base.Foreground(s.Subtle)
+	s.ButtonDisabledFocused = base.Foreground(s.Muted).Background(selBg).Underline(true)
 	s.ButtonDanger = base.Bold(true).Foreground(ld(lipgloss.Color("#FFFFFF"), lipgloss.Color("#1B1530"))).Background(s.Danger)
 
 	s.Tab = base.Foreground(s.Muted).Padding(0, 1)
@@ -110,6 +116,8 @@ func NewStyles(isDark bool) *Styles {
 	s.DialogTitle = base.Bold(true)
 
 	s.ToastOK = base.Foreground(s.Success)
+	s.ToastInfo = base
+	s.ToastWarn = base.Foreground(s.Warning)
 	s.ToastErr = base.Foreground(s.Danger)
 
 	s.HelpKey = base.Foreground(s.Muted).Bold(true)

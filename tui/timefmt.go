@@ -56,34 +56,37 @@ func (c *common) until(t time.Time) string {
 	return "until " + c.dateTime(t)
 }
 
-// expiresCell is a key's Expires column: "never", "expired", a date, or, for
-// a deadline within two days, how long is left.
-func (c *common) expiresCell(now time.Time, k store.Key) string {
-	switch end := k.Ends(); {
-	case !k.State(now).Works():
-		return "expired"
-	case end.IsZero():
-		return "never"
-	default:
-		return c.in(now, end)
-	}
-}
-
-// keyStatus is a sentence about the selected key's lifecycle, or "" when
-// there is nothing to say.
-func (c *common) keyStatus(now time.Time, k store.Key) string {
-	name := clean(k.Name)
+// keyState is a key's Status cell: where it is in its life, in a few
+// words: "active", "until 2026-06-30" (the last day it works), "expires in
+// 23 h", "rolled, goes in 23 h", "expired".
+func (c *common) keyState(now time.Time, k store.Key) string {
 	switch k.State(now) {
 	case store.KeyScheduled:
-		return fmt.Sprintf("%q was rolled: it works until it is deleted %s.", name, c.when(now, k.DeleteAt))
-	case store.KeyExpired:
-		return fmt.Sprintf("%q expired on %s: services using it are refused. Roll it to replace it, or delete it.",
-			name, c.date(k.ExpiresAt))
+		return "rolled, goes " + c.in(now, k.DeleteAt)
+	case store.KeyExpired, store.KeyGone:
+		return "expired"
 	case store.KeyExpiring:
-		return fmt.Sprintf("%q expires %s. Roll it before then to replace it.", name, c.when(now, k.ExpiresAt))
+		return "expires " + c.in(now, k.ExpiresAt)
 	}
 	if !k.ExpiresAt.IsZero() {
-		return fmt.Sprintf("%q works %s. Roll it before then to replace it.", name, c.until(k.ExpiresAt))
+		return "until " + c.lastDay(k.ExpiresAt)
+	}
+	return "active"
+}
+
+// keyStatus is a sentence about a key's lifecycle, for beside its name, or
+// "" when there is nothing to say.
+func (c *common) keyStatus(now time.Time, k store.Key) string {
+	switch k.State(now) {
+	case store.KeyScheduled:
+		return fmt.Sprintf("Rolled: works until deleted %s.", c.when(now, k.DeleteAt))
+	case store.KeyExpired:
+		return fmt.Sprintf("Expired on %s: services using it are refused.", c.date(k.ExpiresAt))
+	case store.KeyExpiring:
+		return fmt.Sprintf("Expires %s: roll it before then.", c.when(now, k.ExpiresAt))
+	}
+	if !k.ExpiresAt.IsZero() {
+		return fmt.Sprintf("Works %s: roll it before then.", c.until(k.ExpiresAt))
 	}
 	return ""
 }

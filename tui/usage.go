@@ -68,7 +68,7 @@ func (c *common) loadUsage() tea.Cmd {
 
 // warn shows a sentence about something the console would not do.
 func (c *common) warn(format string, a ...any) tea.Cmd {
-	return c.post(toastMsg{text: fmt.Sprintf(format, a...), isErr: true})
+	return c.post(toastMsg{text: fmt.Sprintf(format, a...), kind: toastErr})
 }
 
 // scopeUsage is the configuration window's knowledge of the app's use of
@@ -306,20 +306,20 @@ func (l *appList) hay(idx *appIndex) []string {
 
 // setQuery gives the rows the filter's text and its unused: word, reading
 // the apps' usage afresh whenever the word appears.
-func (l *appList) setQuery() tea.Cmd {
-	text, days := parseUnused(l.filter.Value())
+func (l *appList) setQuery(filter string) (string, tea.Cmd) {
+	text, days := parseUnused(filter)
 	var cmds []tea.Cmd
 	if days != l.usage.days {
 		if l.usage.days == 0 {
 			cmds = append(cmds, l.c.loadUsage())
 		}
 		l.usage.days = days
-		cmds = append(cmds, l.rows.setRows(l.hay(l.idx)))
+		cmds = append(cmds, l.list.rows.setRows(l.hay(l.idx)))
 	}
 	if days != 0 && strings.TrimSpace(text) == "" {
 		text = "\x00" // in every app's text: the word alone keeps every app it lets through
 	}
-	return tea.Batch(append(cmds, l.rows.setQuery(text))...)
+	return text, tea.Batch(cmds...)
 }
 
 // usageLoaded applies the apps' usage to the unused: word.
@@ -339,7 +339,6 @@ func (l *appList) usageLoaded(msg usageLoadedMsg) tea.Cmd {
 	if l.usage.days == 0 {
 		return nil
 	}
-	cmd := l.rows.setRows(l.hay(l.idx))
-	l.clamp()
-	return cmd
+	cmd := l.list.setRows(l.hay(l.idx))
+	return tea.Batch(cmd, l.list.applyFilter())
 }

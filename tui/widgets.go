@@ -1,47 +1,22 @@
 package tui
 
 import (
+	"strconv"
 	"strings"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
-// button is one push button of a row. A focused button is drawn filled;
-// enter presses it.
-type button struct {
-	label    string
-	disabled bool
-	danger   bool
-}
-
-// buttonRow draws buttons left to right, the focused one (or none, with -1)
-// highlighted, right-aligned within width.
-func (s *Styles) buttonRow(width int, focused int, btns ...button) string {
-	parts := make([]string, len(btns))
-	for i, b := range btns {
-		label := "[ " + b.label + " ]"
-		switch {
-		case b.disabled:
-			parts[i] = s.ButtonDisabled.Render(label)
-		case i == focused && b.danger:
-			parts[i] = s.ButtonDanger.Render(label)
-		case i == focused:
-			parts[i] = s.ButtonFocused.Render(label)
-		default:
-			parts[i] = s.Button.Render(label)
-		}
-	}
-	row := strings.Join(parts, "  ")
-	return lipgloss.PlaceHorizontal(width, lipgloss.Right, row)
-}
-
 // tabBar draws tab names over a rule that is heavy under the active tab, so
 // the active tab shows without colour too; when the bar itself has the focus
-// the active tab is also filled.
-func (s *Styles) tabBar(width int, names []string, active int, focused bool) string {
+// the active tab is also filled. It says where each tab is: tab i answers a
+// click as "tab:i".
+func (s *Styles) tabBar(width int, names []string, active int, focused bool) drawing {
 	parts := make([]string, len(names))
 	var rule strings.Builder
+	var areas []area
+	x := 0
 	for i, n := range names {
 		switch {
 		case i == active && focused:
@@ -54,7 +29,10 @@ func (s *Styles) tabBar(width int, names []string, active int, focused bool) str
 		w := lipgloss.Width(parts[i])
 		if i > 0 {
 			rule.WriteString(s.TabRule.Render("┴")) // under the separator
+			x++
 		}
+		areas = append(areas, area{id: "tab:" + strconv.Itoa(i), x: x, y: 0, w: w, h: 2})
+		x += w
 		if i == active {
 			rule.WriteString(s.TabActive.UnsetPadding().UnsetUnderline().Render(strings.Repeat("━", w)))
 		} else {
@@ -63,11 +41,27 @@ func (s *Styles) tabBar(width int, names []string, active int, focused bool) str
 	}
 	bar := strings.Join(parts, s.TabRule.Render("│"))
 	rest := max(0, width-lipgloss.Width(rule.String()))
-	return bar + "\n" + rule.String() + s.TabRule.Render(strings.Repeat("─", rest))
+	d := drawing{areas: areas}
+	d.add(bar, rule.String()+s.TabRule.Render(strings.Repeat("─", rest)))
+	return d
 }
 
 // truncate shortens text to width cells, marking the cut with "…".
 func truncate(s string, width int) string { return ansi.Truncate(s, width, "…") }
+
+// truncateMiddle shortens text to width cells by cutting its middle, so
+// that names which differ only at the end ("svc-one", "svc-one (rolled)")
+// still differ when cut.
+func truncateMiddle(s string, width int) string {
+	if lipgloss.Width(s) <= width {
+		return s
+	}
+	if width < 8 {
+		return truncate(s, width)
+	}
+	tail := min(10, (width-1)/2)
+	return ansi.Truncate(s, width-1-tail, "") + "…" + ansi.TruncateLeft(s, lipgloss.Width(s)-tail, "")
+}
 
 // pad truncates or pads text to exactly width cells.
 func pad(s string, width int) string {
@@ -90,20 +84,6 @@ func follow(offset, cursor, height, n int) int {
 	return max(0, min(offset, n-height))
 }
 
-// window returns at most height lines of lines, scrolled so that line focus
-// stays visible; offset is the first line shown last time and is updated.
-func window(lines []string, height, focus int, offset *int) []string {
-	if height <= 0 {
-		return nil
-	}
-	if len(lines) <= height {
-		*offset = 0
-		return lines
-	}
-	*offset = follow(*offset, focus, height, len(lines))
-	return lines[*offset : *offset+height]
-}
-
 // wrap breaks text into lines of at most width cells.
 func wrap(s string, width int) []string {
 	if width <= 0 {
@@ -112,10 +92,13 @@ func wrap(s string, width int) []string {
 	return strings.Split(lipgloss.Wrap(s, width, ""), "\n")
 }
 
+// radioArea is where choice n of a radio row was drawn.
+type radioArea struct{ n, x, y, w int }
+
 // radioRow draws one-of-many choices as "(•) Chosen  ( ) Other", wrapped to
-// width. When the row has the focus the chosen one is drawn as the focused
-// row of a list is.
-func radioRow(s *Styles, width int, options []string, chosen int, focused bool) string {
+// width, and says where each choice is. When the row has the focus the
+// chosen one is drawn as the focused row of a list is.
+func radioRow(s *Styles, width int, options []string, chosen int, focused bool) (string, []radioArea) {
 	parts := make([]string, len(options))
 	for i, o := range options {
 		switch {
@@ -128,8 +111,9 @@ func radioRow(s *Styles, width int, options []string, chosen int, focused bool) 
 		}
 	}
 	var lines []string
+	var areas []radioArea
 	line := ""
-	for _, p := range parts {
+	for i, p := range parts {
 		if line != "" && lipgloss.Width(line)+2+lipgloss.Width(p) > width {
 			lines = append(lines, line)
 			line = ""
@@ -137,9 +121,10 @@ func radioRow(s *Styles, width int, options []string, chosen int, focused bool) 
 		if line != "" {
 			line += "  "
 		}
+		areas = append(areas, radioArea{n: i, x: lipgloss.Width(line), y: len(lines), w: lipgloss.Width(p)})
 		line += p
 	}
-	return strings.Join(append(lines, line), "\n")
+	return strings.Join(append(lines, line), "\n"), areas
 }
 
 // labels maps a slice of choices to their labels.
