@@ -123,7 +123,7 @@ func TestUnusableAllowListKeepsTheLastGoodOne(t *testing.T) {
 	writeList(t, ts.admins, alice)
 	os.Chmod(ts.admins, 0o666)
 	ts.awaitLog("fix: chmod go-w " + ts.admins)
-	a.keys("\t", "\r", "n") // Done, back to the list, and a new app
+	a.keys("\t", "\r", "y", "n") // Done (yes, without a key), back to the list, and a new app
 	a.keys("Billing", "\t", " ", "\x13")
 	for i := 0; ; i++ { // the screen redraws only what changed: ask the store
 		if apps, _ := ts.st.Apps(); len(apps) == 2 {

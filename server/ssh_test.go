@@ -311,7 +311,7 @@ func TestCopyAndCloseSendsOSC52ToThatTerminal(t *testing.T) {
 	a.keys("billing-prod", "\r") // Generate Key
 	a.waitFor("Copy and Close")
 	a.keys("\r")
-	a.waitFor("Sent to your terminal's clipboard with OSC 52")
+	a.waitFor("Sent to your terminal with OSC 52")
 	m := osc52.FindStringSubmatch(a.out.String())
 	if m == nil {
 		t.Fatal("no OSC 52 sequence in the session's output")
