@@ -40,7 +40,8 @@ var demoStory = tui.Demo{
 		"Open an app with enter, press a for the audit log of who changed what, " +
 			"or n to make an app and key of your own.",
 	},
-	Note: "Nothing here is real: this database is deleted when you quit.",
+	Note:   "Nothing here is real: this database is deleted when you quit.",
+	Select: "Risk & Compliance",
 }
 
 // demoClock is the clock the demo's store runs on: set to moments in the
@@ -145,11 +146,13 @@ func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
 		label = fmt.Sprintf("Preparing the demo with %d more apps…", extra)
 	}
 	err = progress(cfg.status, label, func() error {
-		if err := seedDemo(st, clock, now()); err != nil {
-			return fmt.Errorf("seed the demo: %w", err)
-		}
+		// The bulk apps first, dated before the story, so the audit log's
+		// times rise with its sequence and the story is what is newest.
 		if err := seedScale(st, clock, now(), extra); err != nil {
 			return fmt.Errorf("add %d demo apps: %w", extra, err)
+		}
+		if err := seedDemo(st, clock, now()); err != nil {
+			return fmt.Errorf("seed the demo: %w", err)
 		}
 		return nil
 	})
