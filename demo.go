@@ -132,6 +132,7 @@ func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
 		}
 	}()
 	clock := &demoClock{now: now}
+	clock.set(now().AddDate(0, 0, -200)) // the database, and its tracking of use, began with the story
 	opts := []store.Option{store.WithClock(clock.Now)}
 	if cfg.random != nil {
 		opts = append(opts, store.WithRandom(cfg.random))
