@@ -383,3 +383,40 @@ func TestKeySlotFitsAMapSlot(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkUsageNoting measures what per-scope usage costs a check: Verify
+// (which notes the key's last use and its app's use of the scope) against
+// the same decision noting only the key's last use, as Verify did before,
+// over the same keys in alternating blocks. x-without is the ratio; the goal
+// is 1.1 or less.
+func BenchmarkUsageNoting(b *testing.B) {
+	s, keys := storeWithKeys(b, benchKeys)
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = (i * 7919) % len(keys)
+	}
+	run := func(note int, from, n int) time.Duration {
+		start := time.Now()
+		var d Decision
+		for i := from; i < from+n; i++ {
+			if s.decide(&d, keys[order[i%len(keys)]], scopes.ModelDeploy, note); d.Reason != Allowed {
+				b.Fatalf("%s", d.Reason)
+			}
+		}
+		return time.Since(start)
+	}
+	const block = 2048
+	var noting, plain time.Duration
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			noting += run(noteAll, i*block, block)
+			plain += run(noteKey, i*block, block)
+		} else {
+			plain += run(noteKey, i*block, block)
+			noting += run(noteAll, i*block, block)
+		}
+		i++
+	}
+	b.ReportMetric(float64(noting)/float64(plain), "x-without")
+}
