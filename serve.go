@@ -18,6 +18,7 @@ import (
 	"charm.land/ssh"
 
 	"apiscopes/server"
+	"apiscopes/server/api"
 	"apiscopes/store"
 	"apiscopes/store/bolt"
 )
@@ -109,8 +110,8 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 	backupDir := fs.String("backup-dir", "", "")
 	backupEvery := fs.Duration("backup-every", time.Hour, "")
 	metricsAddr := fs.String("metrics", "", "")
-	logPerSource := fs.Int("log-per-source", server.DefaultLogPerSource, "")
-	logTotal := fs.Int("log-total", server.DefaultLogTotal, "")
+	logPerSource := fs.Int("log-per-source", api.DefaultLogPerSource, "")
+	logTotal := fs.Int("log-total", api.DefaultLogTotal, "")
 	if code, ok := parseSub(fs, args, 0, 0, serveUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -192,15 +193,15 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 
 	failed := make(chan error, 3)
 	var stops []func(context.Context) error
-	var metrics *server.Metrics // nil without --metrics: every recording is then a no-op
+	var metrics *api.Metrics // nil without --metrics: every recording is then a no-op
 	if *metricsAddr != "" {
-		metrics = server.NewMetrics(st)
+		metrics = api.NewMetrics(st)
 		ln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
 			logger.Error("cannot listen on "+*metricsAddr+"; choose another address with --metrics", "err", err)
 			return 1
 		}
-		srv := server.NewMetricsServer(*metricsAddr, metrics, st, slog.New(logger))
+		srv := api.NewMetricsServer(*metricsAddr, metrics, st, slog.New(logger))
 		go func() {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("metrics: %w", err)
@@ -250,8 +251,8 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 			logger.Error("cannot listen on "+*httpAddr+"; choose another address with --http", "err", err)
 			return 1
 		}
-		srv := server.New(*httpAddr, st, slog.New(logger), server.WithMetrics(metrics),
-			server.WithLogLimits(*logPerSource, *logTotal))
+		srv := api.New(*httpAddr, st, slog.New(logger), api.WithMetrics(metrics),
+			api.WithLogLimits(*logPerSource, *logTotal))
 		go func() {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("http: %w", err)

@@ -15,7 +15,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"apiscopes/scopes"
-	"apiscopes/server"
+	"apiscopes/server/api"
 	"apiscopes/server/local"
 	"apiscopes/store"
 	"apiscopes/store/etcd"
@@ -120,7 +120,7 @@ func verifyCommand(args []string, db database, stdin io.Reader, stdout, stderr i
 // status: 0 allowed, 1 denied, 2 unavailable.
 func decided(d store.Decision, asJSON bool, stdout, stderr io.Writer) int {
 	if asJSON {
-		if err := writeJSONLine(stdout, server.NewResponse(d)); err != nil {
+		if err := writeJSONLine(stdout, api.NewResponse(d)); err != nil {
 			fmt.Fprintf(stderr, "apiscopes verify: write the decision: %v\n", err)
 			return 2
 		}

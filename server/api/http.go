@@ -2,7 +2,7 @@
 // ask it whether a key may use a scope, and get the answer the store gives
 // at that moment. It never logs, echoes or stores a key. Its metrics and
 // probes (metrics.go, probes.go) and the SSH console (ssh.go) live here too.
-package server
+package api
 
 import (
 	"bytes"
