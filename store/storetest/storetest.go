@@ -90,6 +90,7 @@ var suite = []struct {
 	{"Conflict", conflictCases},
 	{"Roles", roleCases},
 	{"Audit", auditCases},
+	{"Chain", chainCases},
 	{"Bulk", bulkCases},
 	{"Hostile", hostileCases},
 	{"Concurrency", concurrencyCases},
