@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/sha256"
 	"sort"
+	"time"
 )
 
 // apply brings the index and the feed in step with one committed change
@@ -86,12 +87,24 @@ func (s *Store) reload() {
 		defer func() { u.commit(snap.Revision()) }()
 		return u.loadFrom(snap)
 	})
-	_ = err // a failed reload leaves what was known; the next change set or resync tries again
+	if err != nil && s.IsOpen() {
+		// The index may hold part of the snapshot: read it whole again
+		// shortly. Change sets meanwhile apply on top, and those the next
+		// reload reads are skipped as already applied.
+		time.AfterFunc(reloadRetry, func() {
+			if s.IsOpen() {
+				s.reload()
+			}
+		})
+	}
 	s.appliedM.Lock()
 	s.applied.Broadcast()
 	s.appliedM.Unlock()
 	s.feed.resync()
 }
+
+// reloadRetry is how soon a reload that failed is tried again.
+const reloadRetry = time.Second
 
 // applied is the last revision the index applied.
 func (ix *index) applied() uint64 {
