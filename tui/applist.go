@@ -422,7 +422,7 @@ func (l *appList) detailLines(w int) []string {
 	if l.c.height < 16 {
 		room = 2
 	}
-	scopeNames := wrap(strings.Join(a.Scopes.Names(), ", "), w-8)
+	scopeNames := wrap(scopesLine(a), w-8)
 	if len(scopeNames) > room {
 		scopeNames = append(scopeNames[:room-1], truncate(strings.Join(scopeNames[room-1:], " "), w-8))
 	}
@@ -486,4 +486,19 @@ func (l *appList) busy() string {
 		return "Loading apps…"
 	}
 	return ""
+}
+
+// scopesLine is an app's scopes as its pane lists them: the names of those
+// it has, then any ids this apiscopes no longer knows (retired since), which
+// are kept but never granted.
+func scopesLine(a store.App) string {
+	line := strings.Join(a.Scopes.Names(), ", ")
+	if len(a.Retired) > 0 {
+		retired := make([]string, len(a.Retired))
+		for i, id := range a.Retired {
+			retired[i] = clean(id)
+		}
+		line += " · retired, not granted: " + strings.Join(retired, ", ")
+	}
+	return line
 }
