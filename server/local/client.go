@@ -185,57 +185,50 @@ func (c *Conn) decide(op, key string, scope scopes.ID) (store.Decision, error) {
 // Audit streams the audit trail, newest first, to each; it returns how
 // many events there were.
 func (c *Conn) Audit(each func(store.Event) error) (int64, error) {
-	if err := c.send(request{Op: "audit"}); err != nil {
-		return 0, err
-	}
-	var n int64
-	for {
-		kind, payload, err := c.next()
-		if err != nil {
-			return n, err
-		}
-		if kind != frameEvent {
-			r, err := c.final(kind, payload)
-			if err == nil && r.Count != n {
-				err = fmt.Errorf("the apiscopes process holding %s sent %d of %d events; try again", c.path, n, r.Count)
-			}
-			return n, err
-		}
+	return c.stream("audit", frameEvent, "events", func(payload []byte) (int64, error) {
 		var ev store.Event
 		if err := json.Unmarshal(payload, &ev); err != nil {
-			return n, c.garbled()
+			return 0, c.garbled()
 		}
-		n++
-		if err := each(ev); err != nil {
-			return n, err
-		}
-	}
+		return 1, each(ev)
+	})
 }
 
 // Backup streams a consistent copy of the database to w and returns its
 // size. The copy is whole only if the error is nil: check it before
 // keeping it (bolt.CheckFile).
 func (c *Conn) Backup(w io.Writer) (int64, error) {
-	if err := c.send(request{Op: "backup"}); err != nil {
+	return c.stream("backup", frameBytes, "bytes", func(payload []byte) (int64, error) {
+		n, err := w.Write(payload)
+		return int64(n), err
+	})
+}
+
+// stream asks for op and hands each frame of kind to take, which says how
+// much it counted, until the final answer; that answer's count must match
+// what was taken, or the stream was cut short.
+func (c *Conn) stream(op string, kind byte, unit string, take func(payload []byte) (int64, error)) (int64, error) {
+	if err := c.send(request{Op: op}); err != nil {
 		return 0, err
 	}
 	var n int64
 	for {
-		kind, payload, err := c.next()
+		k, payload, err := c.next()
 		if err != nil {
 			return n, err
 		}
-		if kind != frameBytes {
-			r, err := c.final(kind, payload)
+		if k != kind {
+			r, err := c.final(k, payload)
 			if err == nil && r.Count != n {
-				err = fmt.Errorf("the apiscopes process holding %s sent %d of %d bytes; try again", c.path, n, r.Count)
+				err = fmt.Errorf("the apiscopes process holding %s sent %d of %d %s; try again", c.path, n, r.Count, unit)
 			}
 			return n, err
 		}
-		if _, err := w.Write(payload); err != nil {
+		m, err := take(payload)
+		n += m
+		if err != nil {
 			return n, err
 		}
-		n += int64(len(payload))
 	}
 }
 
