@@ -204,7 +204,7 @@ func scanFile(path string) ([]finding, error) {
 		line += bytes.Count(data[counted:at], []byte{'\n'})
 		counted = at
 		key := string(data[at : at+store.KeyLen])
-		out = append(out, finding{path: path, line: line, hint: keyHintOf(key), key: key})
+		out = append(out, newFinding(path, line, key))
 	})
 	return out, nil
 }
@@ -237,7 +237,7 @@ func scanReader(name string, r io.Reader) ([]finding, error) {
 			line += bytes.Count(data[counted:at], []byte{'\n'})
 			counted = at
 			key := string(data[at : at+store.KeyLen])
-			out = append(out, finding{path: name, line: line, hint: keyHintOf(key), key: key})
+			out = append(out, newFinding(name, line, key))
 		})
 		if final {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -283,8 +283,12 @@ func isKeyByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
 }
 
-// keyHintOf is how a key is shown: "aps_…" and its last four characters.
-func keyHintOf(key string) string { return store.KeyPrefix + "…" + key[len(key)-4:] }
+// newFinding is a key found at path:line, named by its hint as the store
+// names keys everywhere ("aps_…" and its last four characters).
+func newFinding(path string, line int, key string) finding {
+	hint, _ := store.KeyShapeHint(key)
+	return finding{path: path, line: line, hint: hint, key: key}
+}
 
 // scanIgnore is the patterns of a .apiscopes-scan-ignore file.
 type scanIgnore []string
