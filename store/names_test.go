@@ -77,7 +77,7 @@ func TestCleanName(t *testing.T) {
 // FuzzCleanName checks that CleanName never panics and that what it accepts
 // is safe to show on a terminal.
 func FuzzCleanName(f *testing.F) {
-	for _, s := range []string{"Risk", "  Risk  ", "", "\x1b[2J", "a\u009bb", "a\u202Eb", strings.Repeat("é", 64)} {
+	for _, s := range []string{"Risk", "  Risk  ", "", "\x1b[2J", "a\u009bb", "a\u202Eb", strings.Repeat("é", 64), "\u200d", "a\u200db", "👨\u200d👩"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -86,7 +86,12 @@ func FuzzCleanName(f *testing.F) {
 			if out != "" {
 				t.Fatalf("CleanName(%q) returned %q with error %v", in, out, err)
 			}
-			if !errors.Is(err, ErrNameEmpty) && !errors.Is(err, ErrNameTooLong) && !errors.Is(err, ErrNameInvalid) {
+			var ne *NameError
+			if !errors.As(err, &ne) || ne.Name != in {
+				t.Fatalf("CleanName(%q) error %v is not a *NameError for it", in, err)
+			}
+			if !errors.Is(err, ErrNameEmpty) && !errors.Is(err, ErrNameTooLong) &&
+				!errors.Is(err, ErrNameInvalid) && !errors.Is(err, ErrNameJoiner) {
 				t.Fatalf("CleanName(%q) error %v is not a name error", in, err)
 			}
 			return
