@@ -131,11 +131,18 @@ func (t *txn) insertKey(app *appRecord, name string, expires time.Time) (string,
 		return "", keyRecord{}, err
 	}
 	digest := keyDigest(text)
-	if v, err := t.get(TableDigests, digest[:]); err != nil || v != nil { // 2^-256: a broken random source, not bad luck
-		if err == nil {
-			err = fmt.Errorf("generate key: the random source repeated itself")
+	// A digest already in use (2^-256: a broken random source, not bad
+	// luck) fails the commit's condition. Only a run after a failed
+	// commit reads the snapshot for it, to tell this from another
+	// writer's change; this attempt's own keys are checked every time.
+	t.b.Require(TableDigests, digest[:], nil)
+	if _, mine := t.written[tkey(TableDigests, digest[:])]; mine || t.attempt > 1 {
+		if v, err := t.get(TableDigests, digest[:]); err != nil || v != nil {
+			if err == nil {
+				err = fmt.Errorf("generate key: the random source repeated itself")
+			}
+			return "", keyRecord{}, err
 		}
-		return "", keyRecord{}, err
 	}
 	id, err := t.nextID(metaKeySeq)
 	if err != nil {

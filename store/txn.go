@@ -27,6 +27,8 @@ type txn struct {
 	at    time.Time
 	actor Actor
 
+	attempt int // 1 for the first run of the rule, then 2, 3… after stale snapshots
+
 	written map[string][]byte // what this attempt put (nil value: removed), for reads after writes
 	head    *auditHead        // the audit head as this attempt will leave it
 	counter map[string]uint64 // id counters as this attempt will leave them
@@ -64,6 +66,13 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 	for attempt := 1; ; attempt++ {
 		var t *txn
 		err := s.eng.Read(ctx, func(snap Snapshot) error {
+			t = &txn{s: s, snap: snap, at: s.clock.now().UTC(), actor: actor, attempt: attempt}
+			ruleErr := rule(t)
+			// The schema is checked after the rule, which changes nothing
+			// outside its txn, so that the rule's first read is the
+			// snapshot's first: on etcd one round trip that also brings
+			// the meta table, where the schema is. A rule that failed on a
+			// layout it does not know is told so.
 			schema, err := snap.Get(TableMeta, metaSchema)
 			if err != nil {
 				return err
@@ -71,8 +80,7 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 			if string(schema) != Schema {
 				return s.schemaError(schema)
 			}
-			t = &txn{s: s, snap: snap, at: s.clock.now().UTC(), actor: actor}
-			return rule(t)
+			return ruleErr
 		})
 		if err != nil {
 			return err

@@ -198,11 +198,33 @@ func testKeyRandomRepeats(t *testing.T, e *env) {
 	other := e.app("Other", scopes.Full())
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, id := range []uint64{app.ID, other.ID} {
-		if _, _, err := e.st.CreateKey(Admin, id, "second"); err == nil {
+		_, _, err := e.st.CreateKey(Admin, id, "second")
+		if err == nil {
 			t.Fatal("CreateKey accepted a key equal to an existing one")
+		}
+		if !strings.Contains(err.Error(), "random source repeated") {
+			t.Errorf("CreateKey of a repeated key: %v; want it to name the random source", err)
 		}
 	}
 	e.unchanged(t, "a repeated key", before, batches)
+
+	// Two keys of one change, equal to each other but to no stored key.
+	e.reopen(store.WithRandom(sameReader{7}))
+	before, batches = readState(t, e.st), e.eng.Batches()
+	if _, err := e.st.CreateApps(Admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"a", "b"}}}); err == nil {
+		t.Error("CreateApps made two keys of one text")
+	}
+	e.unchanged(t, "two equal keys in one change", before, batches)
+}
+
+// sameReader hands out the same byte again and again.
+type sameReader struct{ b byte }
+
+func (r sameReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.b
+	}
+	return len(p), nil
 }
 
 // overlapReader counts reads that start while another is under way.
