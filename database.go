@@ -161,14 +161,14 @@ func (d database) missing() error {
 // openReplica opens a serving replica on the cluster: it fails closed past
 // maxStaleness, and takes part in the election of the one replica that does
 // the housekeeping (deleting rolled keys, sweeping, hot backups); leads
-// says whether this one does now.
-func (d database) openReplica(maxStaleness time.Duration) (st *store.Store, leads func() bool, err error) {
+// says whether this one does now, and report hears why it cannot campaign.
+func (d database) openReplica(maxStaleness time.Duration, report func(error)) (st *store.Store, leads func() bool, err error) {
 	cfg := d.config(maxStaleness)
 	eng, err := etcd.Open(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	l := eng.Lead()
+	l := eng.Lead(report)
 	st, err = store.New(eng, store.WithName(eng.Name()), store.WithMaxStaleness(maxStaleness),
 		store.WithHousekeeping(l.Held))
 	if err != nil {

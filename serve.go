@@ -169,7 +169,12 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 	var lead func() bool // on a cluster: whether this replica does the housekeeping
 	if db.cluster() {
 		var err error
-		if st, lead, err = db.openReplica(*maxStale); err != nil {
+		electionFailed := func(err error) {
+			logger.Warn("this replica cannot take part in the housekeeping election, so it will not delete rolled keys "+
+				"or take backups; another replica may", "err", err,
+				"hint", "give apiscopes' etcd user readwrite on that prefix as well as on the database's")
+		}
+		if st, lead, err = db.openReplica(*maxStale, electionFailed); err != nil {
 			logger.Error("cannot open the database", "err", err)
 			return 1
 		}

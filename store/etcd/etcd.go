@@ -190,6 +190,16 @@ func Open(cfg Config) (*Engine, error) {
 	})
 	if err != nil {
 		e.cancel()
+		if why := dialProblem(cfg.Endpoints, tlsCfg, cfg.DialTimeout/2); why != nil {
+			return nil, fmt.Errorf("connect to %s: %w", e.name, why)
+		}
+		if refused(err) {
+			return nil, e.refusal(err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("connect to %s: no answer within %v: is the cluster running, and reachable at these endpoints?",
+				e.name, cfg.DialTimeout)
+		}
 		return nil, fmt.Errorf("connect to %s: %w", e.name, err)
 	}
 	e.cli = cli
@@ -198,6 +208,12 @@ func Open(cfg Config) (*Engine, error) {
 	if _, err := e.currentRevision(ctx); err != nil {
 		cli.Close()
 		e.cancel()
+		if refused(err) {
+			return nil, e.refusal(err)
+		}
+		if why := dialProblem(cfg.Endpoints, tlsCfg, cfg.DialTimeout/2); why != nil {
+			return nil, fmt.Errorf("connect to %s: %w", e.name, why)
+		}
 		return nil, fmt.Errorf("%s does not answer: %w", e.name, err)
 	}
 	if cfg.MaxStaleness > 0 {

@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -33,20 +34,34 @@ func (l *Leadership) Done() <-chan struct{} { return l.done }
 // lead: the next replica takes over within about this long.
 const leaseTTL = 10 // seconds
 
+// ElectionPrefix is where the housekeeping election keeps its keys: beside
+// the database's prefix, so a cluster user for apiscopes needs both.
+func (e *Engine) ElectionPrefix() string { return strings.TrimSuffix(e.prefix, "/") + ".leader/" }
+
 // Lead campaigns, until the engine closes, to be the replica that does the
 // housekeeping; Held says when it is. A lost lease (a partition) is
-// campaigned for again.
-func (e *Engine) Lead() *Leadership {
+// campaigned for again. A campaign that fails (most often a cluster user
+// without permission on ElectionPrefix) is tried again every second, and
+// report, if not nil, hears of each failure unlike the one before.
+func (e *Engine) Lead(report func(error)) *Leadership {
 	l := &Leadership{done: make(chan struct{})}
 	host, _ := os.Hostname()
 	id := host + "/" + strconv.Itoa(os.Getpid())
-	key := strings.TrimSuffix(e.prefix, "/") + ".leader"
+	key := strings.TrimSuffix(e.ElectionPrefix(), "/")
 	e.loops.Add(1)
 	go func() {
 		defer e.loops.Done()
 		defer close(l.done)
+		last := ""
 		for e.ctx.Err() == nil {
-			e.campaign(l, key, id)
+			err := e.campaign(l, key, id)
+			switch {
+			case err == nil || e.ctx.Err() != nil:
+				last = ""
+			case err.Error() != last && report != nil:
+				last = err.Error()
+				report(fmt.Errorf("the housekeeping election under %s: %w", e.ElectionPrefix(), err))
+			}
 			select {
 			case <-e.ctx.Done():
 			case <-time.After(time.Second): // a failed campaign: try again shortly
@@ -58,15 +73,15 @@ func (e *Engine) Lead() *Leadership {
 
 // campaign holds one session: it wins the election (waiting for its turn),
 // leads while the session lives, and steps down when it ends.
-func (e *Engine) campaign(l *Leadership, key, id string) {
+func (e *Engine) campaign(l *Leadership, key, id string) error {
 	sess, err := concurrency.NewSession(e.cli, concurrency.WithTTL(leaseTTL), concurrency.WithContext(e.ctx))
 	if err != nil {
-		return
+		return err
 	}
 	defer sess.Close()
 	el := concurrency.NewElection(sess, key)
 	if err := el.Campaign(e.ctx, id); err != nil {
-		return
+		return err
 	}
 	l.held.Store(true)
 	defer l.held.Store(false)
@@ -77,4 +92,5 @@ func (e *Engine) campaign(l *Leadership, key, id string) {
 		el.Resign(ctx)
 		cancel()
 	}
+	return nil
 }

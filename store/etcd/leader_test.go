@@ -10,7 +10,7 @@ import (
 func TestOneReplicaLeads(t *testing.T) {
 	prefix := newPrefix(t)
 	a, b := openEngine(t, prefix), openEngine(t, prefix)
-	la, lb := a.Lead(), b.Lead()
+	la, lb := a.Lead(nil), b.Lead(nil)
 	within := func(d time.Duration, what string, ok func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(d); !ok(); time.Sleep(10 * time.Millisecond) {
