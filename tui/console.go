@@ -14,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"apiscopes/store"
 )
@@ -510,10 +511,12 @@ func (m *Model) render() (string, *lipgloss.Compositor, map[string]image.Rectang
 			}
 		}
 	}
+	page := m.headerView() + "\n\n" + lipgloss.NewStyle().PaddingLeft(1).Render(body)
+	if m.dialog != nil {
+		page = c.styles.Backdrop.Render(ansi.Strip(page)) // the page goes faint behind the dialog
+	}
 	screen := strings.Join([]string{
-		m.headerView(),
-		"",
-		lipgloss.NewStyle().PaddingLeft(1).Render(body),
+		page,
 		m.toastView(),
 		lipgloss.NewStyle().PaddingLeft(1).Render(m.helpView()),
 	}, "\n")
@@ -530,7 +533,13 @@ func (m *Model) render() (string, *lipgloss.Compositor, map[string]image.Rectang
 				buttons = append(buttons, "d:"+a.id)
 			}
 		}
-		screen = lipgloss.NewCompositor(lipgloss.NewLayer(screen), lipgloss.NewLayer(box).X(x).Y(y).Z(1)).Render()
+		// The dialog's rows are cleared edge to edge: no word cut by its
+		// border reads as part of it.
+		screen = lipgloss.NewCompositor(
+			lipgloss.NewLayer(screen),
+			lipgloss.NewLayer(blank(c.termW, bh)).X(0).Y(y).Z(1),
+			lipgloss.NewLayer(box).X(x).Y(y).Z(2),
+		).Render()
 	}
 	return screen, lipgloss.NewCompositor(layers...), areas, buttons
 }

@@ -50,6 +50,7 @@ type Styles struct {
 
 	Dialog       lipgloss.Style
 	DialogDanger lipgloss.Style
+	Backdrop     lipgloss.Style // the page behind an open dialog
 	DialogTitle  lipgloss.Style
 
 	ToastOK   lipgloss.Style
@@ -113,6 +114,7 @@ func NewStyles(isDark bool) *Styles {
 
 	s.Dialog = base.Border(lipgloss.RoundedBorder()).BorderForeground(s.Accent).Padding(1, 2)
 	s.DialogDanger = s.Dialog.BorderForeground(s.Danger)
+	s.Backdrop = base.Foreground(s.Subtle)
 	s.DialogTitle = base.Bold(true)
 
 	s.ToastOK = base.Foreground(s.Success)
