@@ -181,12 +181,13 @@ func checkCmd(db database, args []string, stdout, stderr io.Writer) int {
 	}
 	var apps int
 	var head store.AuditHead
+	var unchecked *store.UncheckedError
 	err = db.reading(func(c *local.Conn) (err error) {
 		_, apps, head, err = c.Check()
 		return err
 	}, func(st *store.Store) error {
 		// Opening checked the file already; Check says so in one place.
-		if err := st.Check(); err != nil {
+		if err := st.Check(); err != nil && !errors.As(err, &unchecked) {
 			return err
 		}
 		all, err := st.Apps()
@@ -201,6 +202,9 @@ func checkCmd(db database, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s is sound: %s.\nAudit trail: %s\n", path, plural(apps, "app"), head)
+	if unchecked != nil {
+		fmt.Fprintf(stdout, "Not checked: %s: %s.\n", unchecked.What, unchecked.Why)
+	}
 	return 0
 }
 

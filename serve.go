@@ -287,10 +287,30 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 	}
 	logger.Info("serving", "db", st.Name())
 
+	// A replica says when it stops being able to answer truthfully, and
+	// when it can again: the operator sees the 503s' cause and their end.
+	var readiness <-chan time.Time
+	ready := false
+	if db.cluster() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		readiness = t.C
+	}
+
 	exit := 0
 wait:
 	for {
 		select {
+		case <-readiness:
+			now := st.Ready()
+			switch {
+			case now && !ready:
+				logger.Info("replica current: it answers verify")
+			case !now && ready:
+				logger.Warn("replica unavailable: it cannot confirm its keys are current within --max-staleness, "+
+					"so verify answers 503 until it can", "max-staleness", *maxStale)
+			}
+			ready = now
 		case <-ctx.Done():
 			logger.Info("shutting down")
 			break wait

@@ -30,6 +30,16 @@ type Checker interface {
 	CheckMedium() error
 }
 
+// UncheckedError is the part of a medium's check an engine could not run
+// (on etcd, comparing the members' data needs the cluster's root user),
+// returned only when the rest found nothing wrong.
+type UncheckedError struct {
+	What string // what was not checked
+	Why  string // why not, and what would let it be
+}
+
+func (e *UncheckedError) Error() string { return e.What + " was not checked: " + e.Why }
+
 // Check verifies the whole database: the engine's own check of its medium
 // where it has one, and the store's invariants on one snapshot (every key's
 // app exists, the digest and name indexes match the records, each app's key

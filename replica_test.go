@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+
+	"apiscopes/scopes"
+	"apiscopes/store"
+	"apiscopes/store/etcd"
+)
+
+// oneMember starts a one-member etcd cluster of the test's own and
+// returns its endpoint and how to stop and start it again, as a crash and
+// a restart would (same data, same address).
+func oneMember(t *testing.T) (endpoint string, stop, start func()) {
+	t.Helper()
+	var ports []int
+	for range 2 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+	}
+	dir := t.TempDir()
+	cfg := embed.NewConfig()
+	cfg.Name, cfg.Dir = "m", filepath.Join(dir, "m")
+	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[0])}
+	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	cfg.InitialCluster = "m=" + pu.String()
+	cfg.LogLevel = "error"
+	cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
+	var e *embed.Etcd
+	start = func() {
+		t.Helper()
+		var err error
+		if e, err = embed.StartEtcd(cfg); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-e.Server.ReadyNotify():
+		case <-time.After(30 * time.Second):
+			t.Fatal("etcd was not ready within 30 s")
+		}
+		cfg.ClusterState = embed.ClusterStateFlagExisting
+	}
+	stop = func() {
+		if e != nil {
+			e.Server.HardStop()
+			e.Close()
+			e = nil
+		}
+	}
+	start()
+	t.Cleanup(stop)
+	return cu.String(), stop, start
+}
+
+// TestServeReplica: `serve --etcd` answers from the cluster, fails closed
+// with 503 "unavailable" once it cannot confirm it is current, says so in
+// its log, and answers again, saying so too, when the cluster is back.
+func TestServeReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an etcd member")
+	}
+	endpoint, stopEtcd, startEtcd := oneMember(t)
+	admin := store.Actor{Name: "amara", Role: store.Admin, Origin: "test"}
+	st, err := etcd.OpenStore(etcd.Config{Endpoints: []string{endpoint}, MaxStaleness: -1}, store.WithMaintenance(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := st.CreateKey(admin, app.ID, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &lockedBuffer{}
+	done := make(chan int, 1)
+	args := []string{"--http", "127.0.0.1:0", "--max-staleness", "1s",
+		"--host-key", filepath.Join(t.TempDir(), "host_key")}
+	go func() { done <- serve(ctx, nil, args, database{endpoints: endpoint}, io.Discard, stderr) }()
+
+	logged := func(what string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); strings.Count(stderr.String(), what) < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the log never said %q %d times:\n%s", what, n, stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	logged("replica current", 1)
+	url := readyURL.FindStringSubmatch(stderr.String())[1]
+	ask := func() (int, string) {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"key":"`+key+`","scope":"model:deploy"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := ask(); code != http.StatusOK {
+		t.Fatalf("before the outage: %d %s", code, body)
+	}
+
+	stopEtcd()
+	logged("replica unavailable", 1)
+	if code, body := ask(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"reason":"unavailable"`) {
+		t.Errorf("during the outage: %d %s; want 503 unavailable", code, body)
+	}
+
+	startEtcd()
+	logged("replica current", 2)
+	if code, body := ask(); code != http.StatusOK {
+		t.Errorf("after the outage: %d %s", code, body)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if strings.Contains(stderr.String(), key) {
+		t.Error("the replica logged the key")
+	}
+}
