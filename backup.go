@@ -164,11 +164,11 @@ func checkCmd(db database, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() == 1 {
-		if db.cluster() {
-			fmt.Fprintln(stderr, "apiscopes check: a file, or --etcd, not both")
+		if givenFlag(args, "etcd") || givenFlag(args, "db") {
+			fmt.Fprintln(stderr, "apiscopes check: a file, or --db or --etcd, not both")
 			return 2
 		}
-		db.path = fs.Arg(0)
+		db = database{path: fs.Arg(0)} // the file named wins over the environment's database
 	}
 	if err := db.check(); err != nil {
 		fmt.Fprintf(stderr, "apiscopes check: %v\n", err)

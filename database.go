@@ -42,7 +42,8 @@ func (d *database) register(fs *flag.FlagSet) {
 }
 
 // databaseHelp is the database flags' part of every command's usage.
-const databaseHelp = `Database (each flag also read from APISCOPES_<FLAG>, e.g. APISCOPES_ETCD):
+const databaseHelp = `Database (each flag also read from APISCOPES_<FLAG>, e.g. APISCOPES_ETCD; the
+database the command line names wins over the other's variables):
   --db PATH            the database file (default: $XDG_DATA_HOME/apiscopes/apiscopes.db,
                        else ~/.local/share/apiscopes/apiscopes.db)
   --etcd ENDPOINTS     use an etcd cluster instead (comma-separated, e.g. https://etcd1:2379,…)
@@ -186,6 +187,23 @@ func namesCluster(args []string) bool {
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if strings.HasPrefix(a, "-") && strings.HasPrefix(name, "etcd") {
+			return true
+		}
+	}
+	return false
+}
+
+// givenFlag reports whether the command line itself gives flag name (not
+// its APISCOPES_ variable).
+func givenFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if n, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); n == name {
 			return true
 		}
 	}

@@ -139,7 +139,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		return err
 	}
-	return fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// --db and --etcd choose one database: the one the command line names
+	// wins over the other's variables (a replica's shell keeps
+	// APISCOPES_ETCD and its companions).
+	if fs.Lookup("db") != nil && fs.Lookup("etcd") != nil {
+		fileGiven, clusterGiven := givenFlag(args, "db"), givenFlag(args, "etcd")
+		fs.VisitAll(func(f *flag.Flag) {
+			switch {
+			case fileGiven && !clusterGiven && strings.HasPrefix(f.Name, "etcd") && !givenFlag(args, f.Name),
+				clusterGiven && !fileGiven && f.Name == "db":
+				f.Value.Set("")
+			}
+		})
+	}
+	return nil
 }
 
 // parseSub parses a subcommand's flags (environment first, see parseFlags)

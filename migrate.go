@@ -44,9 +44,12 @@ func migrateCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "apiscopes migrate: %s\n\n%s", msg, migrateUsage)
 		return 2
 	}
-	if cluster.path != "" || cluster.endpoints != "" {
+	if givenFlag(args, "db") || givenFlag(args, "etcd") {
 		return misused("use --from-db/--to-db and --from-etcd/--to-etcd, not --db or --etcd")
 	}
+	// APISCOPES_DB or APISCOPES_ETCD in the environment (a replica's shell
+	// has one) names neither side of a copy: the flags above do.
+	cluster.path, cluster.endpoints = "", ""
 	var file string
 	toCluster := false
 	switch {

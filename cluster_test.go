@@ -77,16 +77,15 @@ func TestServeReplica(t *testing.T) {
 		t.Skip("starts an etcd member")
 	}
 	endpoint, stopEtcd, startEtcd := oneMember(t)
-	admin := store.Actor{Name: "amara", Role: store.Admin, Origin: "test"}
 	st, err := etcd.OpenStore(etcd.Config{Endpoints: []string{endpoint}, MaxStaleness: -1}, store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(testAdmin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateKey(admin, app.ID, "ci")
+	key, _, err := st.CreateKey(testAdmin, app.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +147,54 @@ func TestServeReplica(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), key) {
 		t.Error("the replica logged the key")
+	}
+}
+
+// TestMigrateCommand: a file moves to a cluster and back with `apiscopes
+// migrate`, keys working on each side, whatever database the shell's
+// APISCOPES_ variables name; a cluster that holds a database already is
+// refused, and so are --db and --etcd.
+func TestMigrateCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an etcd member")
+	}
+	endpoint, _, _ := oneMember(t)
+	path, key := seededDB(t)
+	// A replica's shell: these name a database, but not for migrate.
+	t.Setenv("APISCOPES_ETCD", "http://127.0.0.1:1")
+	t.Setenv("APISCOPES_DB", filepath.Join(t.TempDir(), "elsewhere.db"))
+
+	code, out, errs := runCmd(t, "migrate", "--from-db", path, "--to-etcd", endpoint)
+	if code != 0 || !strings.Contains(out, "checked") {
+		t.Fatalf("migrate to the cluster: %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = runWithStdin(t, key, "verify", "--etcd", endpoint, "--scope", "model:deploy")
+	if code != 0 {
+		t.Errorf("verify on the cluster: %d\n%s%s", code, out, errs)
+	}
+	code, _, errs = runCmd(t, "migrate", "--from-db", path, "--to-etcd", endpoint)
+	if code == 0 || !strings.Contains(errs, "holds") {
+		t.Errorf("migrate onto a database: %d, %q; want a refusal", code, errs)
+	}
+
+	back := filepath.Join(t.TempDir(), "back.db")
+	code, out, errs = runCmd(t, "migrate", "--from-etcd", endpoint, "--to-db", back)
+	if code != 0 {
+		t.Fatalf("migrate back: %d\n%s%s", code, out, errs)
+	}
+	// A file named on the command line wins over a cluster's variables.
+	t.Setenv("APISCOPES_ETCD_CACERT", filepath.Join(t.TempDir(), "ca.crt"))
+	if code, out, errs = runWithStdin(t, key, "verify", "--db", back, "--scope", "model:deploy"); code != 0 {
+		t.Errorf("verify on the file migrated back: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs = runCmd(t, "check", back); code != 0 || !strings.Contains(out, "is sound: 1 app") {
+		t.Errorf("check of the file migrated back: %d\n%s%s", code, out, errs)
+	}
+
+	for _, flag := range []string{"--db", "--etcd"} {
+		code, _, errs := runCmd(t, "migrate", flag, "x", "--from-db", path, "--to-etcd", endpoint)
+		if code != 2 || !strings.Contains(errs, "not --db or --etcd") {
+			t.Errorf("migrate %s: %d, %q", flag, code, errs)
+		}
 	}
 }
