@@ -186,8 +186,11 @@ func checkCmd(db database, args []string, stdout, stderr io.Writer) int {
 		_, apps, head, err = c.Check()
 		return err
 	}, func(st *store.Store) error {
-		// Opening checked the file already; Check says so in one place.
-		if err := st.Check(); err != nil && !errors.As(err, &unchecked) {
+		check := st.Check
+		if !db.cluster() {
+			check = st.CheckRecords // opening the file checked its pages already
+		}
+		if err := check(); err != nil && !errors.As(err, &unchecked) {
 			return err
 		}
 		all, err := st.Apps()
