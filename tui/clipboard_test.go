@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/exp/teatest/v2"
 )
 
 // TestTerminalClipboardFallback: where the system clipboard fails, the key
@@ -57,4 +59,22 @@ func TestTerminalCopyKeepsKeyVisible(t *testing.T) {
 			t.Fatal("the key is still on screen after Close")
 		}
 	})
+}
+
+// TestCtrlCAfterTerminalCopyQuits: once the key went to the terminal, esc
+// closes at once, so ctrl+c quits at once: it does not ask "Quit without
+// copying?" of a key that was copied as far as anyone can tell.
+func TestCtrlCAfterTerminalCopyQuits(t *testing.T) {
+	st := newTestStore(t)
+	seedBank(t, st)
+	ct := &consoleTest{t: t, st: st}
+	startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: TerminalClipboard()}, 80, 24)
+	ct.press("e", "c")
+	ct.typeText("ssh-session")
+	ct.press("enter")
+	ct.waitFor("Copy and Close")
+	ct.press("enter")
+	ct.waitFor("Sent to your terminal with OSC 52.")
+	ct.press("ctrl+c")
+	ct.tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
 }

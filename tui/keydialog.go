@@ -325,13 +325,14 @@ func (d *keyDialog) busy() string {
 }
 
 // quitting keeps the key from being lost to ctrl+c: while it is on its way
-// it is shown first; once shown, ctrl+c asks as esc does.
+// it is shown first; once shown, ctrl+c asks as esc does, and once sent to
+// the terminal (when esc closes at once) it quits as esc closes.
 func (d *keyDialog) quitting() (tea.Cmd, quitAnswer) {
 	switch {
 	case d.generating:
 		d.quitAfter = true
 		return nil, quitHeld
-	case d.secret == "":
+	case d.secret == "", d.sent && !d.leaving:
 		return nil, quitFree
 	case !d.leaving || !d.quit:
 		d.ask(true)
