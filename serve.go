@@ -51,7 +51,8 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
   --max-unauthenticated N
                          connections not logged in yet at once; more are closed as they
                          arrive (default 64)
-  --log-refusals N       refused connections logged a second (default 20), and
+  --log-refusals N       refusals logged a second by the SSH console and by the verify
+                         API, each (default 20; 0 no limit), and
   --log-refusals-per-source N
                          from one address (default 2); the rest are counted
   --http ADDR            the verify API, e.g. 127.0.0.1:8080 (default: off):
@@ -59,8 +60,6 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
                          or Authorization: Bearer aps_… with {"scope": "…"};
                          200 allowed, 403 denied with the reason;
                          GET /healthz, /readyz (the database is open), /livez
-  --log-per-source N     refusal lines the verify API logs a minute per client address (default 60; 0 no limit)
-  --log-total N          refusal lines it logs a minute in all (default 600; 0 no limit)
   --metrics ADDR         Prometheus metrics at http://ADDR/metrics, with /livez and /readyz (default: off)
   --backup-dir DIR       keep checked hot backups here (default: none)
   --backup-every DUR     how often to take one (default 1h); the newest 7 are kept
@@ -110,8 +109,6 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 	backupDir := fs.String("backup-dir", "", "")
 	backupEvery := fs.Duration("backup-every", time.Hour, "")
 	metricsAddr := fs.String("metrics", "", "")
-	logPerSource := fs.Int("log-per-source", api.DefaultLogPerSource, "")
-	logTotal := fs.Int("log-total", api.DefaultLogTotal, "")
 	if code, ok := parseSub(fs, args, 0, 0, serveUsage, stdout, stderr); !ok {
 		return code
 	}
@@ -119,9 +116,8 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 		fmt.Fprintf(stderr, "apiscopes serve: nothing to serve: pass --http ADDR, or keep --ssh on\n\n%s", serveUsage)
 		return 2
 	}
-	if *idle < 0 || *logPerSource < 0 || *logTotal < 0 {
-		fmt.Fprintf(stderr, "apiscopes serve: --idle-timeout, --log-per-source and --log-total "+
-			"cannot be negative (0 means no limit)\n")
+	if *idle < 0 {
+		fmt.Fprintf(stderr, "apiscopes serve: --idle-timeout cannot be negative (0 means no limit)\n")
 		return 2
 	}
 	if err := limits.check(); err != nil {
@@ -257,7 +253,7 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 			return 1
 		}
 		srv := api.New(*httpAddr, st, slog.New(logger), api.WithMetrics(metrics),
-			api.WithLogLimits(*logPerSource, *logTotal))
+			api.WithLogLimits(limits.logPerSource, limits.logRefusals))
 		go func() {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("http: %w", err)

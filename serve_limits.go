@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"apiscopes/server"
+	"apiscopes/server/lograte"
 )
 
 // sshLimits are serve's bounds on what SSH clients can make the server
@@ -33,8 +34,8 @@ func addSSHLimits(fs *flag.FlagSet) *sshLimits {
 	fs.IntVar(&l.adminSlots, "admin-slots", 4, "")
 	fs.IntVar(&l.maxSessionsPerUser, "max-sessions-per-user", 4, "")
 	fs.DurationVar(&l.maxSessionTime, "max-session-time", 12*time.Hour, "")
-	fs.IntVar(&l.logRefusals, "log-refusals", 20, "")
-	fs.IntVar(&l.logPerSource, "log-refusals-per-source", 2, "")
+	fs.IntVar(&l.logRefusals, "log-refusals", lograte.DefaultTotal, "")
+	fs.IntVar(&l.logPerSource, "log-refusals-per-source", lograte.DefaultPerSource, "")
 	return l
 }
 

@@ -113,7 +113,7 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"serve", "--ssh", ""}, 2, "nothing to serve: pass --http ADDR"},
 		{[]string{"serve", "--max-sessions", "-3"}, 2, "cannot be negative"},
 		{[]string{"serve", "--idle-timeout", "-5s"}, 2, "cannot be negative"},
-		{[]string{"serve", "--http", "127.0.0.1:0", "--log-total", "-1"}, 2, "cannot be negative"},
+		{[]string{"serve", "--http", "127.0.0.1:0", "--log-refusals", "-1"}, 2, "cannot be negative"},
 		{[]string{"serve", "--http", "127.0.0.1:0", "--metrics", "256.0.0.1:http", "--db", t.TempDir() + "/b.db"}, 1,
 			"cannot listen on 256.0.0.1:http; choose another address with --metrics"},
 		{[]string{"serve", "--max-pty", "0x200"}, 2, `"0x200" is not a terminal size`},

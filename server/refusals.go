@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"charm.land/log/v2"
+
+	"apiscopes/server/lograte"
 )
 
 // Why a connection, login or session was refused: the reasons the refusal
@@ -36,61 +38,37 @@ type RefusalStats struct {
 	ByReason   map[string]uint64
 }
 
-// refusalLog writes refusals to the log at a bounded rate: at most
-// perSource lines a second for one remote address and total lines a
-// second in all (0: no bound). Someone hammering the port fills a counter,
-// not the disk; the next line logged says how many were left out.
+// refusalLog writes refusals to the log at a bounded rate (see lograte):
+// someone hammering the port fills a counter, not the disk; the next line
+// logged says how many were left out.
 type refusalLog struct {
-	log              *log.Logger
-	perSource, total int
-	now              func() time.Time
+	log   *log.Logger
+	limit *lograte.Limiter
 
-	mu       sync.Mutex
-	second   int64          // the second the counts below are for
-	bySource map[string]int // lines logged this second, by remote host
-	inSecond int            // lines logged this second
-	leftOut  uint64         // lines left out since the last one logged
-	stats    RefusalStats
+	mu    sync.Mutex
+	stats RefusalStats
 }
 
-// maxSources bounds the hosts remembered in one second when the overall
-// rate does not.
-const maxSources = 4096
-
 func newRefusalLog(l *log.Logger, perSource, total int, now func() time.Time) *refusalLog {
-	if now == nil {
-		now = time.Now
-	}
-	return &refusalLog{log: l, perSource: perSource, total: total, now: now,
-		bySource: map[string]int{}, stats: RefusalStats{ByReason: map[string]uint64{}}}
+	return &refusalLog{log: l, limit: lograte.New(perSource, total, now),
+		stats: RefusalStats{ByReason: map[string]uint64{}}}
 }
 
 // refuse counts a refusal and logs msg with its key-value pairs, the reason
 // and the remote address, unless this second's lines are spent.
 func (r *refusalLog) refuse(reason string, remote net.Addr, msg string, kv ...any) {
-	host := remoteHost(remote)
 	r.mu.Lock()
 	r.stats.Total++
 	r.stats.ByReason[reason]++
-	if sec := r.now().Unix(); sec != r.second {
-		r.second, r.inSecond = sec, 0
-		clear(r.bySource)
+	r.mu.Unlock()
+	source := ""
+	if remote != nil {
+		source = lograte.Source(remote.String())
 	}
-	_, known := r.bySource[host]
-	if (r.total > 0 && r.inSecond >= r.total) || (r.perSource > 0 && r.bySource[host] >= r.perSource) ||
-		(!known && len(r.bySource) >= maxSources) {
-		r.stats.Suppressed++
-		r.leftOut++
-		r.mu.Unlock()
+	ok, leftOut := r.limit.Allow(source)
+	if !ok {
 		return
 	}
-	r.inSecond++
-	r.bySource[host]++
-	r.stats.Logged++
-	leftOut := r.leftOut
-	r.leftOut = 0
-	r.mu.Unlock()
-
 	kv = append(kv, "reason", reason)
 	if remote != nil {
 		kv = append(kv, "remote", remote.String())
@@ -107,17 +85,6 @@ func (r *refusalLog) Stats() RefusalStats {
 	defer r.mu.Unlock()
 	s := r.stats
 	s.ByReason = maps.Clone(s.ByReason)
+	s.Logged, s.Suppressed = r.limit.Logged(), r.limit.Suppressed()
 	return s
-}
-
-// remoteHost is the address's host, without the port: one source however
-// many connections it opens.
-func remoteHost(a net.Addr) string {
-	if a == nil {
-		return ""
-	}
-	if host, _, err := net.SplitHostPort(a.String()); err == nil {
-		return host
-	}
-	return a.String()
 }

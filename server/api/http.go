@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"apiscopes/scopes"
+	"apiscopes/server/lograte"
 	"apiscopes/store"
 )
 
@@ -75,8 +76,8 @@ func Handler(st *store.Store, log *slog.Logger, opts ...Option) http.Handler {
 	}
 	c := newConfig(opts)
 	h := &handler{st: st, log: log, metrics: c.metrics,
-		sampler: newLogSampler(c.logPerSource, c.logTotal, c.now)}
-	c.metrics.countSuppressed(h.sampler.Suppressed)
+		limit: lograte.New(c.logPerSource, c.logTotal, c.now)}
+	c.metrics.countSuppressed(h.limit.Suppressed)
 	live, ready := Probes(st)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/verify", h.verify)
@@ -97,7 +98,7 @@ type handler struct {
 	st      *store.Store
 	log     *slog.Logger
 	metrics *Metrics // nil: none
-	sampler *logSampler
+	limit   *lograte.Limiter
 }
 
 // Response is the answer to a verify, as the HTTP API and `apiscopes verify
@@ -256,20 +257,19 @@ func outcome(status int, reason store.Reason) string {
 }
 
 // refusal logs a refused request at Info, if the log's bounds let it
-// through (see logSampler); when a minute begins after one that left lines
-// out, a warning says how many first.
+// through (see lograte); a line after some were left out says how many.
 func (h *handler) refusal(r *http.Request, attrs ...any) {
 	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
-	ok, leftOut := h.sampler.allow(r.RemoteAddr)
+	ok, leftOut := h.limit.Allow(lograte.Source(r.RemoteAddr))
+	if !ok {
+		return
+	}
 	if leftOut > 0 {
-		h.log.Warn("verify: refusal lines left out of the log", "lines", leftOut, "per", logWindow,
-			"limit_per_source", h.sampler.perSource, "limit_total", h.sampler.total)
+		attrs = append(attrs, "not_logged_before", leftOut)
 	}
-	if ok {
-		h.log.Info("verify", attrs...)
-	}
+	h.log.Info("verify", attrs...)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
