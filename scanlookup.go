@@ -11,6 +11,7 @@ import (
 	"apiscopes/scopes"
 	"apiscopes/server/local"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 	"apiscopes/store/etcd"
 )
 
@@ -45,7 +46,7 @@ func keyLookup(db database) (look func(key string) string, done func()) {
 			d, err = c.Lookup(key, anyScope)
 			return err
 		}, func() (err error) {
-			d, err = local.VerifyFile(path, key, anyScope, time.Now())
+			d, err = bolt.VerifyFile(path, key, anyScope, time.Now())
 			return err
 		})
 		switch {

@@ -18,6 +18,7 @@ import (
 	"apiscopes/server/api"
 	"apiscopes/server/local"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 	"apiscopes/store/etcd"
 )
 
@@ -105,7 +106,7 @@ func verifyCommand(args []string, db database, stdin io.Reader, stdout, stderr i
 		d, err = c.Verify(key, id)
 		return err
 	}, func() (err error) {
-		d, err = local.VerifyFile(path, key, id, time.Now())
+		d, err = bolt.VerifyFile(path, key, id, time.Now())
 		return err
 	})
 	if errors.Is(err, store.ErrLocked) {

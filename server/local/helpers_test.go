@@ -1,14 +1,12 @@
 package local
 
 import (
-	"crypto/sha256"
 	"hash/crc32"
 	"io"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +19,6 @@ var admin = store.Actor{Name: "amara", Role: store.Admin, Origin: "test"}
 
 // t0 is when the test databases are made.
 var t0 = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
-
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // seeded makes a database at path (created) with one app holding
 // model:deploy and one key, closes it, and returns the key.
@@ -124,5 +104,3 @@ func base62(n *big.Int, width int) string {
 // fixtureNow is a moment at which the fixture's keys are in every state:
 // reports-staging not yet expired, support-bot still in its grace.
 var fixtureNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-
-func digestOf(key string) [32]byte { return sha256.Sum256([]byte(key)) }

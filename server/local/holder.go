@@ -332,7 +332,7 @@ func (h *Holder) verify(out frames, req request) {
 			d, err = h.st.Verify(req.Key, scope)
 		}
 	default:
-		d, err = readDecision(h.eng, req.Key, scope, time.Now())
+		d, err = bolt.ReadDecision(h.eng, req.Key, scope, time.Now())
 	}
 	if err != nil {
 		out.fail(err)

@@ -22,7 +22,7 @@ func ask(path, key string, scope scopes.ID, now time.Time) (d store.Decision, er
 		d, err = c.Verify(key, scope)
 		return err
 	}, func() (err error) {
-		d, err = VerifyFile(path, key, scope, now)
+		d, err = bolt.VerifyFile(path, key, scope, now)
 		return err
 	})
 	return d, err
@@ -34,12 +34,12 @@ func ask(path, key string, scope scopes.ID, now time.Time) (d store.Decision, er
 func TestHolderAnswersEveryCommand(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
 	key := seeded(t, path)
-	clock := &testClock{t: t0.Add(time.Hour)}
-	h := hold(t, path, clock.now)
+	at := t0.Add(time.Hour)
+	h := hold(t, path, func() time.Time { return at })
 	if sock, err := h.Listening(); err != nil || sock != path+".sock" {
 		t.Fatalf("Listening = %q, %v", sock, err)
 	}
-	if _, err := VerifyFile(path, key, scopes.ModelDeploy, t0); !errors.Is(err, store.ErrLocked) {
+	if _, err := bolt.VerifyFile(path, key, scopes.ModelDeploy, t0); !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("the file is not held: %v", err)
 	}
 
@@ -53,7 +53,7 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 		t.Fatalf("Verify = %+v, %v", d, err)
 	}
 	keys, _ := h.Store().Keys(d.App.ID)
-	if len(keys) != 1 || !keys[0].LastUsedAt.Equal(clock.now()) {
+	if len(keys) != 1 || !keys[0].LastUsedAt.Equal(at) {
 		t.Errorf("the check through the socket was not noted as a use: %+v", keys)
 	}
 	if d, err := ask(path, key, scopes.GuardrailDeploy, t0); err != nil || d.Reason != store.ScopeNotGranted {
@@ -251,7 +251,7 @@ func TestHolderOfSchema1(t *testing.T) {
 		t.Errorf("copies kept before the migration: %v", copies)
 	}
 	h.Close()
-	if d, err := VerifyFile(path, keys[0], scopes.ModelDeploy, fixtureNow); err != nil || !d.Allowed {
+	if d, err := bolt.VerifyFile(path, keys[0], scopes.ModelDeploy, fixtureNow); err != nil || !d.Allowed {
 		t.Errorf("the migrated file, read directly: %+v, %v", d, err)
 	}
 }

@@ -1,6 +1,6 @@
 // Package local lets the command line's read commands (verify, audit,
 // backup, check) work while a console or `apiscopes serve` holds the
-// database file, and answers verify from a free file with a point lookup.
+// database file.
 //
 // A process that opens the file for writing (the holder) listens on a unix
 // socket beside it, NAME.sock, bound only once it holds the file's lock;
@@ -14,9 +14,8 @@
 // AnswerTimeout (a console stopped with ctrl+z) fails the command rather
 // than hanging it.
 //
-// When no process holds the file, verify reads it directly, under a shared
-// lock held for one lookup: the key's digest entry, its record and its
-// app's (store.VerifySnapshot). Such a check is not noted as a use.
+// When no process holds the file, Reach runs the command's own read of it
+// instead; verify's is bolt.VerifyFile, a point lookup that notes no use.
 package local
 
 import (

@@ -216,9 +216,3 @@ func writerHolds(path string) bool {
 	unix.Flock(fd, unix.LOCK_UN)
 	return false
 }
-
-// lockShared takes a shared lock on f at once, or fails with errWouldBlock:
-// the lock bbolt's readers take, which its writer's exclusive lock excludes.
-func lockShared(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) }
-
-var errWouldBlock = unix.EWOULDBLOCK

@@ -3,7 +3,6 @@
 package local
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -30,8 +29,3 @@ func owner(os.FileInfo) uint32 { return 0 }
 // writerHolds assumes a locked file has a writer: a second console gives up
 // after its timeout, as it always did.
 func writerHolds(string) bool { return true }
-
-// lockShared leaves quick reads to Linux: elsewhere bbolt reads the file.
-func lockShared(*os.File) error { return errOdd }
-
-var errWouldBlock = errors.New("would block")

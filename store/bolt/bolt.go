@@ -1,8 +1,9 @@
 // Package bolt is the embedded engine of apiscopes: the store's tables as
 // buckets of one bbolt file. It adds what only a file has: one process at a
 // time (a lock with a timeout), a check of the file's pages, a refusal of
-// damaged or foreign files that leaves them untouched, and consistent hot
-// copies (bbolt's tx.WriteTo) for backups.
+// damaged or foreign files that leaves them untouched, consistent hot
+// copies (bbolt's tx.WriteTo) for backups, and a point lookup in a free
+// file (VerifyFile) that reads a few of its pages rather than mapping it.
 package bolt
 
 import (

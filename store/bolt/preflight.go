@@ -15,7 +15,7 @@ import (
 const (
 	boltMagic        = 0xED0CDAED
 	boltVersion      = 2
-	boltPageHeader   = 16
+	boltPageHeader   = 16 // id u64, flags u16, count u16, overflow u32
 	boltFreelistFlag = 0x10
 	boltNoFreelist   = ^uint64(0)
 	boltMetaSum      = boltPageHeader + 56 // the meta bytes its checksum covers end here

@@ -1,6 +1,6 @@
 //go:build linux
 
-package local
+package bolt
 
 import (
 	"bytes"
@@ -143,13 +143,13 @@ func TestPageFileFallsBackOnAnOddFile(t *testing.T) {
 	put("old")
 	put("new")
 	db.Close()
-	data := readFile(t, path)
+	data := mustRead(t, path)
 	ps := os.Getpagesize()
 	newest := 0
-	if ne.Uint64(data[ps+pageHeader+48:]) > ne.Uint64(data[pageHeader+48:]) {
+	if ne.Uint64(data[ps+boltPageHeader+48:]) > ne.Uint64(data[boltPageHeader+48:]) {
 		newest = ps
 	}
-	data[newest+pageHeader+30] ^= 0xff // inside the checksummed fields
+	data[newest+boltPageHeader+30] ^= 0xff // inside the checksummed fields
 	os.WriteFile(path, data, 0o600)
 	db, err = bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
 	if err != nil {
@@ -180,7 +180,7 @@ func TestPageFileFallsBackOnAnOddFile(t *testing.T) {
 		}
 	}
 	pages := filepath.Join(dir, "pages")
-	data = readFile(t, path)
+	data = mustRead(t, path)
 	for off := 2 * ps; off+ps <= len(data); off += ps {
 		data[off] ^= 0xff // every page's id
 	}

@@ -1,4 +1,4 @@
-package local
+package bolt
 
 import (
 	"bytes"
@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"apiscopes/scopes"
 	"apiscopes/store"
-	"apiscopes/store/bolt"
 )
 
 // allScopes is every scope and one that does not exist.
@@ -26,13 +26,55 @@ func allScopes() []scopes.ID {
 	return ids
 }
 
+// t0 is when the point lookup's test databases are made.
+var t0 = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+
+// testClock is a clock the test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// seeded makes a database at path (created) with one app holding
+// model:deploy and one key, closes it, and returns the key.
+func seeded(t testing.TB, path string) string {
+	t.Helper()
+	st, err := OpenStore(path, Options{}, store.WithClock(func() time.Time { return t0 }),
+		store.WithRandom(rand.NewChaCha8([32]byte{7})), store.WithMaintenance(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	app, err := st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := st.CreateKey(admin, app.ID, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // TestPointLookupAgreesWithVerify: for keys in every state of their life
 // and every scope, the point lookup in a closed file decides exactly as
 // Store.Verify did on the open store at the same moment.
 func TestPointLookupAgreesWithVerify(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
 	clock := &testClock{t: t0}
-	st, err := bolt.OpenStore(path, bolt.Options{}, store.WithClock(clock.now),
+	st, err := OpenStore(path, Options{}, store.WithClock(clock.now),
 		store.WithRandom(rand.NewChaCha8([32]byte{3})), store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +158,7 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 			t.Errorf("no question was answered %s: the test does not cover every rule", r)
 		}
 	}
-	before := readFile(t, path)
+	before := mustRead(t, path)
 	for q, w := range want {
 		got, err := VerifyFile(path, q.key, q.scope, at)
 		if err != nil {
@@ -137,7 +179,7 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 			}
 		}
 	}
-	if !bytes.Equal(before, readFile(t, path)) {
+	if !bytes.Equal(before, mustRead(t, path)) {
 		t.Error("the point lookups changed the file")
 	}
 }
@@ -147,23 +189,14 @@ func seededElsewhere(t *testing.T) string {
 	return seeded(t, filepath.Join(t.TempDir(), "other.db"))
 }
 
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestPointLookupOfSchema1: the file the previous version wrote answers
 // through the point lookup as the store answers after migrating it, and
 // keeps every byte (a read-only look never migrates it).
 func TestPointLookupOfSchema1(t *testing.T) {
 	path := copyFixture(t)
-	before := readFile(t, path)
+	before := mustRead(t, path)
 	keys := fixtureKeys()
-	st, err := bolt.OpenStore(path, bolt.Options{ReadOnly: true}, store.ReadOnly(),
+	st, err := OpenStore(path, Options{ReadOnly: true}, store.ReadOnly(),
 		store.WithClock(func() time.Time { return fixtureNow }))
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +246,7 @@ func TestPointLookupOfSchema1(t *testing.T) {
 	if d, _ := VerifyFile(path, keys[1], scopes.ModelDeploy, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)); d.Reason != store.Expired {
 		t.Errorf("reports-staging on its expiry: %s, want expired", d.Reason)
 	}
-	if !bytes.Equal(before, readFile(t, path)) {
+	if !bytes.Equal(before, mustRead(t, path)) {
 		t.Error("reading the schema 1 file changed it")
 	}
 }
@@ -224,7 +257,7 @@ func TestPointLookupOfSchema1(t *testing.T) {
 func TestPointLookupReadsOneKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
 	key := seeded(t, path)
-	st, err := bolt.OpenStore(path, bolt.Options{}, store.WithMaintenance(0))
+	st, err := OpenStore(path, Options{}, store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +270,7 @@ func TestPointLookupReadsOneKey(t *testing.T) {
 	if err != nil || d.Reason != store.Allowed {
 		t.Fatalf("VerifyFile = %+v, %v; want allowed", d, err)
 	}
-	if err := bolt.CheckFile(path); !errors.Is(err, store.ErrDamaged) {
+	if err := CheckFile(path); !errors.Is(err, store.ErrDamaged) {
 		t.Fatalf("the whole check passed a damaged file: %v", err)
 	}
 }
@@ -245,7 +278,7 @@ func TestPointLookupReadsOneKey(t *testing.T) {
 // garble sets the byte at offset from every copy of record in the file.
 func garble(t *testing.T, path, record string, offset int, to byte) {
 	t.Helper()
-	data := readFile(t, path)
+	data := mustRead(t, path)
 	n := 0
 	for from := 0; ; {
 		i := bytes.Index(data[from:], []byte(record))
@@ -299,14 +332,14 @@ func TestPointLookupRefusals(t *testing.T) {
 	}
 
 	damaged := filepath.Join(dir, "damaged.db")
-	os.WriteFile(damaged, readFile(t, path), 0o600)
+	os.WriteFile(damaged, mustRead(t, path), 0o600)
 	garble(t, damaged, `"name":"ci"`, 7, '!')
 	if _, err := VerifyFile(damaged, key, scopes.ModelDeploy, t0); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), damaged) {
 		t.Errorf("a garbled key record: %v", err)
 	}
 
 	pages := filepath.Join(dir, "pages.db")
-	data := readFile(t, path)
+	data := mustRead(t, path)
 	for p := 2 * os.Getpagesize(); p+os.Getpagesize() <= len(data); p += os.Getpagesize() {
 		data[p+8], data[p+9] = 0xff, 0xff // every page's type
 	}
@@ -321,7 +354,7 @@ func TestPointLookupRefusals(t *testing.T) {
 		if _, err := VerifyFile(p, key, scopes.ModelDeploy, t0); !errors.Is(err, store.ErrNotDatabase) {
 			t.Errorf("%s: %v", name, err)
 		}
-		if !bytes.Equal(readFile(t, p), content) {
+		if !bytes.Equal(mustRead(t, p), content) {
 			t.Errorf("%s was changed", name)
 		}
 	}
@@ -329,7 +362,7 @@ func TestPointLookupRefusals(t *testing.T) {
 
 // BenchmarkPointLookup times the point lookup alone in a free file of
 // 50,000 keys against one of 10, in alternating blocks of the same run,
-// through the quick reader (what verify uses) and through bbolt (bolt.Open
+// through the quick reader (what verify uses) and through bbolt (Open
 // read-only, the path it falls back to), and reports x-few for each: how
 // many times the large file costs the small one's.
 func BenchmarkPointLookup(b *testing.B) {
@@ -374,7 +407,7 @@ func BenchmarkPointLookup(b *testing.B) {
 // text forgotten) and one more key, whose text it returns.
 func lookupDatabase(b *testing.B, path string, apps int) (string, string) {
 	b.Helper()
-	st, err := bolt.OpenStore(path, bolt.Options{}, store.WithMaintenance(0))
+	st, err := OpenStore(path, Options{}, store.WithMaintenance(0))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package local
+package bolt
 
 import (
 	"bytes"
@@ -31,18 +31,15 @@ type pageFile struct {
 	pages    map[uint64][]byte
 }
 
-// bbolt's layout, from go.etcd.io/bbolt/internal/common: native byte order.
+// bbolt's layout beyond the meta page's (preflight.go), from
+// go.etcd.io/bbolt/internal/common: native byte order.
 const (
-	pageHeader      = 16 // id u64, flags u16, count u16, overflow u32
-	elementSize     = 16 // branch: pos u32, ksize u32, pgid u64; leaf: flags, pos, ksize, vsize u32
-	bucketHeader    = 16 // root pgid u64, sequence u64
-	branchPage      = 0x01
-	leafPage        = 0x02
-	bucketLeafFlag  = 0x01
-	boltMagic       = 0xED0CDAED
-	boltVersion     = 2
-	metaChecksumEnd = pageHeader + 56 // the meta fields the checksum covers
-	maxDepth        = 64              // deeper than any real tree: a loop in a damaged file
+	elementSize    = 16 // branch: pos u32, ksize u32, pgid u64; leaf: flags, pos, ksize, vsize u32
+	bucketHeader   = 16 // root pgid u64, sequence u64
+	branchPage     = 0x01
+	leafPage       = 0x02
+	bucketLeafFlag = 0x01
+	maxDepth       = 64 // deeper than any real tree: a loop in a damaged file
 )
 
 var ne = binary.NativeEndian
@@ -62,7 +59,7 @@ func openPages(path string) (*pageFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lockShared(f); err != nil {
+	if err := tryLockShared(f); err != nil {
 		f.Close()
 		if errors.Is(err, errWouldBlock) {
 			return nil, &store.LockedError{Path: path}
@@ -95,14 +92,14 @@ func (p *pageFile) readMeta() error {
 		txid                 uint64
 	}
 	read := func(off int64) (m meta) {
-		b := make([]byte, pageHeader+64)
+		b := make([]byte, boltPageHeader+64)
 		if _, err := p.f.ReadAt(b, off); err != nil {
 			return m
 		}
-		f := b[pageHeader:]
+		f := b[boltPageHeader:]
 		h := fnv.New64a()
-		h.Write(b[pageHeader:metaChecksumEnd])
-		if ne.Uint32(f[0:]) != boltMagic || ne.Uint32(f[4:]) != boltVersion || h.Sum64() != ne.Uint64(b[metaChecksumEnd:]) {
+		h.Write(b[boltPageHeader:boltMetaSum])
+		if ne.Uint32(f[0:]) != boltMagic || ne.Uint32(f[4:]) != boltVersion || h.Sum64() != ne.Uint64(b[boltMetaSum:]) {
 			return m
 		}
 		return meta{true, uint64(ne.Uint32(f[8:])), ne.Uint64(f[16:]), ne.Uint64(f[40:]), ne.Uint64(f[48:])}
@@ -158,7 +155,7 @@ func (p *pageFile) page(id uint64) ([]byte, error) {
 // element is entry i of the page in b: its key, and for a branch the child
 // page, for a leaf the value and flags.
 func element(b []byte, i int) (key, value []byte, flags uint32, child uint64, err error) {
-	at := pageHeader + i*elementSize
+	at := boltPageHeader + i*elementSize
 	if at+elementSize > len(b) {
 		return nil, nil, 0, 0, errOdd
 	}
@@ -194,7 +191,7 @@ func (p *pageFile) find(root uint64, inline []byte, key []byte) ([]byte, uint32,
 				return nil, 0, err
 			}
 		}
-		if depth > maxDepth || len(b) < pageHeader {
+		if depth > maxDepth || len(b) < boltPageHeader {
 			return nil, 0, errOdd
 		}
 		count := int(ne.Uint16(b[10:]))
@@ -267,7 +264,7 @@ func (p *pageFile) bucket(name string) (root uint64, inline []byte, ok bool, err
 	}
 	root = ne.Uint64(v)
 	if root == 0 {
-		if len(v) < bucketHeader+pageHeader {
+		if len(v) < bucketHeader+boltPageHeader {
 			return 0, nil, false, errOdd
 		}
 		return 0, v[bucketHeader:], true, nil

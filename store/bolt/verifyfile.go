@@ -1,4 +1,4 @@
-package local
+package bolt
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
-	"apiscopes/store/bolt"
 )
 
 // VerifyFile answers verify from the database file at path, for a command
@@ -22,10 +21,10 @@ import (
 // unknown scope or a malformed key is refused without opening the file.
 //
 // A file another process holds fails at once with an error matching
-// store.ErrLocked (Reach then asks the holder). A file the quick reader
-// does not follow is read through bbolt (bolt.Open, read-only, without the
-// whole page check), whose verdict on a damaged file is an error, never a
-// crash: a panic, or a fault on the mapped file, becomes a
+// store.ErrLocked (the caller then asks the holder). A file the quick
+// reader does not follow is read through bbolt (Open, read-only, without
+// the whole page check), whose verdict on a damaged file is an error, never
+// a crash: a panic, or a fault on the mapped file, becomes a
 // store.DamageError.
 func VerifyFile(path, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
 	if !scopes.Known(scope) || store.CheckKey(key) != nil {
@@ -77,19 +76,20 @@ func boltVerify(path, key string, scope scopes.ID, now time.Time) (d store.Decis
 		}
 	}()
 	// A single try at the lock: a held file is for the holder to answer.
-	e, err := bolt.Open(path, bolt.Options{ReadOnly: true, SkipPageCheck: true, Timeout: time.Nanosecond})
+	e, err := Open(path, Options{ReadOnly: true, SkipPageCheck: true, Timeout: time.Nanosecond})
 	if err != nil {
 		return d, err
 	}
-	d, err = readDecision(e, key, scope, now)
+	d, err = ReadDecision(e, key, scope, now)
 	if cerr := e.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s: %w", path, cerr)
 	}
 	return d, err
 }
 
-// readDecision is VerifySnapshot on one snapshot of an open engine.
-func readDecision(e *bolt.Engine, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
+// ReadDecision is store.VerifySnapshot on one snapshot of an open engine:
+// it notes no use of the key (a holder answers with it while its store opens).
+func ReadDecision(e *Engine, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
 	err = e.Read(context.Background(), func(snap store.Snapshot) (err error) {
 		d, err = store.VerifySnapshot(snap, key, scope, now)
 		return err
