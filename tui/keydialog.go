@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,8 @@ type keyDialog struct {
 	// ignore without telling anyone, so the key stays on screen until the
 	// user closes the dialog.
 	sent bool
+
+	dateErr string // what is wrong with the date typed, shown under it
 }
 
 // The parts of the dialog, for the focus ring and the mouse.
@@ -160,7 +163,7 @@ func (d *keyDialog) updateInput(msg tea.Msg) tea.Cmd {
 		d.err = nameLimit(d.name.Value())
 	case d.focus.is(kdDate):
 		d.date, cmd = d.date.Update(msg)
-		d.err = ""
+		d.dateErr = ""
 	}
 	return cmd
 }
@@ -191,9 +194,7 @@ func (d *keyDialog) updateNaming(km tea.KeyPressMsg) tea.Cmd {
 // choose picks an expiry.
 func (d *keyDialog) choose(i int) {
 	d.expiry = i
-	if d.err != "" && !strings.HasPrefix(d.err, "Use at most") {
-		d.err = ""
-	}
+	d.dateErr = ""
 	d.refocus()
 }
 
@@ -239,8 +240,12 @@ func (d *keyDialog) expiryOptions() (store.KeyOptions, error) {
 	if ch.after != dateChoice {
 		return store.KeyOptions{ExpiresIn: ch.after}, nil
 	}
-	day, err := time.ParseInLocation("2006-01-02", strings.TrimSpace(d.date.Value()), d.c.loc)
+	typed := strings.TrimSpace(d.date.Value())
+	day, err := time.ParseInLocation("2006-01-02", typed, d.c.loc)
 	if err != nil {
+		if dateShape.MatchString(typed) {
+			return store.KeyOptions{}, fmt.Errorf("%w: %s", errNoSuchDay, typed)
+		}
 		return store.KeyOptions{}, errBadDate
 	}
 	// The key works through the chosen day: it expires as the next begins.
@@ -251,7 +256,11 @@ func (d *keyDialog) expiryOptions() (store.KeyOptions, error) {
 	return store.KeyOptions{ExpiresAt: end}, nil
 }
 
-var errBadDate = errors.New("enter the date as YYYY-MM-DD")
+var (
+	errBadDate   = errors.New("enter the date as YYYY-MM-DD")
+	errNoSuchDay = errors.New("no such day")
+	dateShape    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+)
 
 // generate asks the store for the key; from the moment it answers the key
 // exists and works, so the dialog will not close without asking.
@@ -263,14 +272,19 @@ func (d *keyDialog) generate() tea.Cmd {
 	}
 	opts, err := d.expiryOptions()
 	if err != nil {
-		d.err = describe(err)
-		if errors.Is(err, errBadDate) {
-			d.err = fmt.Sprintf("Enter the date as YYYY-MM-DD, e.g. %s.", d.c.now().In(d.c.loc).AddDate(0, 1, 0).Format("2006-01-02"))
+		example := d.c.now().In(d.c.loc).AddDate(0, 1, 0).Format("2006-01-02")
+		switch {
+		case errors.Is(err, errNoSuchDay):
+			d.dateErr = fmt.Sprintf("%s is not a day. Enter one like %s.", strings.TrimSpace(d.date.Value()), example)
+		case errors.Is(err, errBadDate):
+			d.dateErr = fmt.Sprintf("Enter the date as YYYY-MM-DD, e.g. %s.", example)
+		default:
+			d.dateErr = describe(err)
 		}
 		d.focus.focus(kdDate)
 		return d.syncInputs()
 	}
-	d.generating, d.err = true, ""
+	d.generating, d.err, d.dateErr = true, "", ""
 	d.name.Blur()
 	d.date.Blur()
 	st, actor, appID, name := d.c.store, d.c.actor, d.app.ID, d.name.Value()
@@ -462,7 +476,12 @@ func (d *keyDialog) drawNaming(b *dialogBox, w int) {
 	if expiryChoices[d.expiry].after == dateChoice {
 		y = b.body.height()
 		b.body.add(s.field(d.date.View(), 13, d.focus.is(kdDate)))
-		b.body.mark(kdDate, 0, y, 13, 2)
+		var problem []string
+		if d.dateErr != "" {
+			problem = wrapStyled(s.Error, d.dateErr, w)
+			b.body.add(problem...)
+		}
+		b.body.mark(kdDate, 0, y, 13, 2+len(problem)) // the problem scrolls into sight with the field
 	}
 	b.foot.add("")
 	generate := button{id: kdGenerate, label: "Generate Key"}

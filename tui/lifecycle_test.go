@@ -47,8 +47,14 @@ func TestKeyExpiryChoice(t *testing.T) {
 		ct.press("tab", "left", "tab")
 		ct.typeText("2026-02-30")
 		ct.press("enter")
-		ct.golden(name("expiry-date-bad"), "Enter the date as YYYY-MM-DD, e.g. 2026-04-14.")
+		ct.golden(name("expiry-date-bad"), "2026-02-30 is not a day.")
 		for range 10 {
+			ct.press("backspace")
+		}
+		ct.typeText("next week")
+		ct.press("enter")
+		ct.waitFor("Enter the date as YYYY-MM-DD, e.g. 2026-04-14.")
+		for range 9 {
 			ct.press("backspace")
 		}
 		ct.typeText("2026-03-01")
