@@ -36,14 +36,23 @@ func (e *Engine) refusal(err error) error {
 }
 
 // dialProblem says why the client could not connect, as well as a look at
-// the endpoints can tell: the first that fails a TLS handshake with cfg and
-// why, or the first that speaks TLS when cfg is nil. Nil: neither.
+// the endpoints can tell: that none accepts a connection, the first that
+// fails a TLS handshake with cfg and why, or the first that speaks TLS when
+// cfg is nil. Nil: none of these.
 func dialProblem(endpoints []string, cfg *tls.Config, timeout time.Duration) error {
+	var unreachable []string
+	var dialErr error
 	for _, ep := range endpoints {
 		host := ep
 		if u, err := url.Parse(ep); err == nil && u.Host != "" {
 			host = u.Host
 		}
+		conn, err := net.DialTimeout("tcp", host, timeout)
+		if err != nil {
+			unreachable, dialErr = append(unreachable, host), err
+			continue
+		}
+		conn.Close()
 		if cfg == nil {
 			// Only to tell a TLS server: nothing is sent, nothing trusted.
 			probe := &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}} //nolint:gosec
@@ -61,7 +70,20 @@ func dialProblem(endpoints []string, cfg *tls.Config, timeout time.Duration) err
 			return fmt.Errorf("TLS with %s: %w%s", host, err, tlsHint(err))
 		}
 	}
+	if len(unreachable) == len(endpoints) && dialErr != nil {
+		return fmt.Errorf("no endpoint accepts a connection (%s): %w; is the cluster running, and are these its client URLs?",
+			strings.Join(unreachable, ", "), unwrapOp(dialErr))
+	}
 	return nil
+}
+
+// unwrapOp is a dial error without the address it repeats.
+func unwrapOp(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }
 
 // handshake connects and reads the server's first bytes: with TLS 1.3 a

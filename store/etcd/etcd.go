@@ -214,6 +214,10 @@ func Open(cfg Config) (*Engine, error) {
 		if why := dialProblem(cfg.Endpoints, tlsCfg, cfg.DialTimeout/2); why != nil {
 			return nil, fmt.Errorf("connect to %s: %w", e.name, why)
 		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%s does not answer: no answer within %v (a cluster without a leader, or members too busy)",
+				e.name, cfg.DialTimeout)
+		}
 		return nil, fmt.Errorf("%s does not answer: %w", e.name, err)
 	}
 	if cfg.MaxStaleness > 0 {

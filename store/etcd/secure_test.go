@@ -273,6 +273,8 @@ func TestTLSAndAuth(t *testing.T) {
 		"wrong password": {withCfg(good, func(c *Config) { c.Password = "guess" }), "authentication failed"},
 		"unknown user":   {withCfg(good, func(c *Config) { c.Username = "mallory" }), "authentication failed"},
 		"plain text":     {withCfg(good, func(c *Config) { c.TLS = TLS{}; c.Endpoints = []string{cu.Host} }), "speaks TLS"},
+		"nothing there": {withCfg(good, func(c *Config) { c.TLS = TLS{}; c.Endpoints = []string{closedPort(t)} }),
+			"no endpoint accepts a connection"},
 		"no user":        {withCfg(good, func(c *Config) { c.Username, c.Password = "", "" }), "refused this client"},
 		"another prefix": {withCfg(good, func(c *Config) { c.Prefix = "/other/" }), "permission denied"},
 		"no client certificate": {withCfg(good, func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile = "", "" }),
@@ -289,8 +291,9 @@ func TestTLSAndAuth(t *testing.T) {
 				t.Fatal("opened")
 			}
 			t.Log(err)
-			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), cu.Host) {
-				t.Errorf("error %q; want it to name %s and say %q", err, cu.Host, c.want)
+			host := strings.TrimPrefix(c.cfg.Endpoints[0], "https://")
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), host) {
+				t.Errorf("error %q; want it to name %s and say %q", err, host, c.want)
 			}
 			if d := time.Since(start); d > 20*time.Second {
 				t.Errorf("refused after %v", d)
@@ -302,4 +305,16 @@ func TestTLSAndAuth(t *testing.T) {
 func withCfg(c Config, f func(*Config)) Config {
 	f(&c)
 	return c
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
