@@ -59,7 +59,8 @@ Flags (each also read from APISCOPES_<FLAG>, e.g. APISCOPES_ADMINS):
                          POST /v1/verify {"key": "aps_…", "scope": "model:deploy"}
                          or Authorization: Bearer aps_… with {"scope": "…"};
                          200 allowed, 403 denied with the reason;
-                         GET /healthz, /readyz (the database is open), /livez
+                         GET /livez, and /readyz and /healthz (the database is open
+                         and, on a cluster, confirmed current)
   --metrics ADDR         Prometheus metrics at http://ADDR/metrics, with /livez and /readyz (default: off)
   --backup-dir DIR       keep checked hot backups here (default: none)
   --backup-every DUR     how often to take one (default 1h); the newest 7 are kept
