@@ -239,6 +239,7 @@ func serve(ctx context.Context, reload <-chan os.Signal, args []string, db datab
 		sshSrv = srv
 		metrics.CountSessions(srv.OpenSessions)
 		metrics.CountRefusedLogins(func() uint64 { return srv.Refusals().Total })
+		metrics.CountSSHLinesLeftOut(func() uint64 { return srv.Refusals().Suppressed })
 		nAdmins, nViewers := allow.Size()
 		logger.Info("SSH console ready", "addr", ln.Addr().String(), "admins", nAdmins, "viewers", nViewers)
 		logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)

@@ -36,7 +36,8 @@ type Metrics struct {
 
 	sessions   atomic.Pointer[func(store.Role) int]
 	refused    atomic.Pointer[func() uint64]
-	suppressed atomic.Pointer[func() uint64]
+	suppressed atomic.Pointer[func() uint64] // the verify API's left-out log lines
+	sshOmitted atomic.Pointer[func() uint64] // the SSH console's
 }
 
 // NewMetrics makes the metrics of a server over st, with Go's runtime and
@@ -88,9 +89,15 @@ func NewMetrics(st *store.Store) *Metrics {
 			Help: "SSH logins refused.",
 		}, m.hook(&m.refused)),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "apiscopes_log_lines_suppressed_total",
-			Help: "Refusal log lines of the verify API left out by its per-source and total bounds.",
+			Name:        "apiscopes_log_lines_suppressed_total",
+			Help:        "Refusal log lines left out by the per-source and total bounds, by listener.",
+			ConstLabels: prometheus.Labels{"listener": "http"},
 		}, m.hook(&m.suppressed)),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "apiscopes_log_lines_suppressed_total",
+			Help:        "Refusal log lines left out by the per-source and total bounds, by listener.",
+			ConstLabels: prometheus.Labels{"listener": "ssh"},
+		}, m.hook(&m.sshOmitted)),
 	)
 	for _, role := range []store.Role{store.Admin, store.Viewer} {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -132,6 +139,14 @@ func (m *Metrics) CountSessions(open func(role store.Role) int) {
 func (m *Metrics) CountRefusedLogins(refused func() uint64) {
 	if m != nil {
 		m.refused.Store(&refused)
+	}
+}
+
+// CountSSHLinesLeftOut tells the metrics how many of the SSH console's
+// refusal log lines its bounds left out since the start.
+func (m *Metrics) CountSSHLinesLeftOut(n func() uint64) {
+	if m != nil {
+		m.sshOmitted.Store(&n)
 	}
 }
 

@@ -101,6 +101,7 @@ func TestMetrics(t *testing.T) {
 	m.BackupTaken(at)
 	m.CountSessions(func(role store.Role) int { return map[store.Role]int{store.Admin: 2, store.Viewer: 1}[role] })
 	m.CountRefusedLogins(func() uint64 { return 4 })
+	m.CountSSHLinesLeftOut(func() uint64 { return 7 })
 
 	after := scrape(t, metrics.URL)
 	for name, want := range map[string]float64{
@@ -113,14 +114,15 @@ func TestMetrics(t *testing.T) {
 		`apiscopes_verify_decisions_total{reason="too_large"}`:         1,
 		`apiscopes_verify_decisions_total{reason="unknown_key"}`:       0,
 		`apiscopes_verify_duration_seconds_count`:                      9,
-		`apiscopes_apps`:                             1,
-		`apiscopes_keys`:                             1,
-		`apiscopes_write_errors_total`:               0,
-		`apiscopes_ssh_sessions_open{role="admin"}`:  2,
-		`apiscopes_ssh_sessions_open{role="viewer"}`: 1,
-		`apiscopes_ssh_logins_refused_total`:         4,
-		`apiscopes_last_backup_timestamp_seconds`:    float64(at.Unix()),
-		`apiscopes_log_lines_suppressed_total`:       5, // 6 refusals, one line a source
+		`apiscopes_apps`:                                        1,
+		`apiscopes_keys`:                                        1,
+		`apiscopes_write_errors_total`:                          0,
+		`apiscopes_ssh_sessions_open{role="admin"}`:             2,
+		`apiscopes_ssh_sessions_open{role="viewer"}`:            1,
+		`apiscopes_ssh_logins_refused_total`:                    4,
+		`apiscopes_last_backup_timestamp_seconds`:               float64(at.Unix()),
+		`apiscopes_log_lines_suppressed_total{listener="http"}`: 5, // 6 refusals, one line a source
+		`apiscopes_log_lines_suppressed_total{listener="ssh"}`:  7,
 	} {
 		if got, ok := after[name]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
