@@ -2,72 +2,18 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
-
 	"apiscopes/scopes"
 	"apiscopes/store"
 	"apiscopes/store/etcd"
+	"apiscopes/store/etcd/etcdtest"
 )
-
-// oneMember starts a one-member etcd cluster of the test's own and
-// returns its endpoint and how to stop and start it again, as a crash and
-// a restart would (same data, same address).
-func oneMember(t *testing.T) (endpoint string, stop, start func()) {
-	t.Helper()
-	var ports []int
-	for range 2 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-		l.Close()
-	}
-	dir := t.TempDir()
-	cfg := embed.NewConfig()
-	cfg.Name, cfg.Dir = "m", filepath.Join(dir, "m")
-	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[0])}
-	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = "m=" + pu.String()
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
-	var e *embed.Etcd
-	start = func() {
-		t.Helper()
-		var err error
-		if e, err = embed.StartEtcd(cfg); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-e.Server.ReadyNotify():
-		case <-time.After(30 * time.Second):
-			t.Fatal("etcd was not ready within 30 s")
-		}
-		cfg.ClusterState = embed.ClusterStateFlagExisting
-	}
-	stop = func() {
-		if e != nil {
-			e.Server.HardStop()
-			e.Close()
-			e = nil
-		}
-	}
-	start()
-	t.Cleanup(stop)
-	return cu.String(), stop, start
-}
 
 // TestServeReplica: `serve --etcd` answers from the cluster, fails closed
 // with 503 "unavailable" once it cannot confirm it is current, says so in
@@ -76,7 +22,8 @@ func TestServeReplica(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an etcd member")
 	}
-	endpoint, stopEtcd, startEtcd := oneMember(t)
+	member := etcdtest.Start(t)
+	endpoint := member.Endpoint
 	st, err := etcd.OpenStore(etcd.Config{Endpoints: []string{endpoint}, MaxStaleness: -1}, store.WithMaintenance(0))
 	if err != nil {
 		t.Fatal(err)
@@ -124,13 +71,13 @@ func TestServeReplica(t *testing.T) {
 		t.Fatalf("before the outage: %d %s", code, body)
 	}
 
-	stopEtcd()
+	member.Stop()
 	logged("replica unavailable", 1)
 	if code, body := ask(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"reason":"unavailable"`) {
 		t.Errorf("during the outage: %d %s; want 503 unavailable", code, body)
 	}
 
-	startEtcd()
+	member.Restart()
 	logged("replica current", 2)
 	if code, body := ask(); code != http.StatusOK {
 		t.Errorf("after the outage: %d %s", code, body)
@@ -158,7 +105,7 @@ func TestMigrateCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an etcd member")
 	}
-	endpoint, _, _ := oneMember(t)
+	endpoint := etcdtest.Start(t).Endpoint
 	path, key := seededDB(t)
 	// A replica's shell: these name a database, but not for migrate.
 	t.Setenv("APISCOPES_ETCD", "http://127.0.0.1:1")

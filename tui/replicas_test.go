@@ -5,6 +5,8 @@ import (
 
 	"apiscopes/scopes"
 	"apiscopes/store"
+	"apiscopes/store/etcd"
+	"apiscopes/store/etcd/etcdtest"
 )
 
 // noClose keeps an engine two stores share open until the test ends.
@@ -16,11 +18,32 @@ func (noClose) Close() error { return nil }
 // database, as SSH consoles on two replicas of a cluster do, edit the same
 // app. The first Save wins and shows on the other console; the second is
 // refused with the conflict dialog, and Reload shows the first's version.
+// It runs on two stores sharing the in-memory engine, and on two replicas
+// of an etcd cluster, each with its own engine.
 func TestTwoReplicasEditOneApp(t *testing.T) {
-	eng := store.NewMemory()
-	t.Cleanup(func() { eng.Close() })
+	t.Run("memory", func(t *testing.T) {
+		eng := store.NewMemory()
+		t.Cleanup(func() { eng.Close() })
+		twoReplicasEditOneApp(t, func() store.Engine { return noClose{eng} })
+	})
+	t.Run("etcd", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts an etcd member")
+		}
+		member := etcdtest.Start(t)
+		twoReplicasEditOneApp(t, func() store.Engine {
+			eng, err := etcd.Open(etcd.Config{Endpoints: []string{member.Endpoint}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return eng
+		})
+	})
+}
+
+func twoReplicasEditOneApp(t *testing.T, engine func() store.Engine) {
 	open := func() *store.Store {
-		st, err := store.New(noClose{eng}, testStoreOptions()...)
+		st, err := store.New(engine(), testStoreOptions()...)
 		if err != nil {
 			t.Fatal(err)
 		}
