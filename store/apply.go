@@ -22,6 +22,9 @@ func (s *Store) apply(cs ChangeSet) {
 		if c.Table == TableDigests && c.Value == nil && len(c.Key) == sha256.Size {
 			digestsGone[[sha256.Size]byte(c.Key)] = true
 		}
+		if mirrored(c.Table) {
+			u.mirrorPut(c.Table, c.Key, c.Value)
+		}
 	}
 	var events []Event
 	for _, c := range cs.Changes { // apps first: their keys point at them

@@ -129,7 +129,7 @@ func (b *Batch) Require(t Table, key, value []byte) {
 
 // Compact leaves one operation per key, the last: a rule that writes a
 // record twice (an app's key count, an id counter) sends it once, as etcd
-// requires of a transaction.
+// requires of a transaction; and one of each condition.
 func (b *Batch) Compact() {
 	last := make(map[string]int, len(b.Ops))
 	for i, op := range b.Ops {
@@ -144,6 +144,23 @@ func (b *Batch) Compact() {
 		}
 	}
 	b.Ops = out
+	// A condition asked for twice is checked once; two that differ on one
+	// key both stay, and the commit fails as it must.
+	type cond struct {
+		table      Table
+		key, value string
+		absent     bool // unlike an empty value
+	}
+	seen := make(map[cond]bool, len(b.Conds))
+	conds := b.Conds[:0]
+	for _, c := range b.Conds {
+		k := cond{c.Table, string(c.Key), string(c.Value), c.Value == nil}
+		if !seen[k] {
+			seen[k] = true
+			conds = append(conds, c)
+		}
+	}
+	b.Conds = conds
 }
 
 // ChangeSet is what one commit changed, as the engine's change stream

@@ -27,6 +27,7 @@ type index struct {
 	slots   map[uint64]*appSlot
 	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
 	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
+	mirror  map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
 	rev     uint64                       // the last revision applied
 }
 
@@ -97,7 +98,7 @@ type useCell struct {
 
 func newIndex() *index {
 	ix := &index{byID: map[uint64]*keyInfo{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{},
-		names: map[uint64]map[string]int{}}
+		names: map[uint64]map[string]int{}, mirror: map[string][]byte{}}
 	ix.cur.Store(&ixState{base: map[[sha256.Size]byte]keySlot{}, over: map[[sha256.Size]byte]keySlot{}})
 	return ix
 }
@@ -122,12 +123,20 @@ func (ix *index) load(snap Snapshot) error {
 }
 
 func (u *update) loadFrom(snap Snapshot) error {
-	err := snap.Scan(TableApps, nil, ScanOptions{}, func(_, v []byte) error {
+	err := snap.Scan(TableMeta, nil, ScanOptions{}, func(k, v []byte) error {
+		u.mirrorPut(TableMeta, k, v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {
 			return err
 		}
 		u.putApp(rec.app())
+		u.mirrorPut(TableApps, k, v)
 		return nil
 	})
 	if err != nil {
@@ -174,6 +183,7 @@ func (u *update) reset() {
 	u.ix.byID = map[uint64]*keyInfo{}
 	u.ix.orphans = map[[sha256.Size]byte]uint64{}
 	u.ix.names = map[uint64]map[string]int{}
+	u.ix.mirror = map[string][]byte{}
 	for _, slot := range u.ix.slots {
 		slot.app.Store(nil)
 	}

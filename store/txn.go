@@ -64,24 +64,28 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 	defer s.writeMu.Unlock()
 	ctx := context.Background()
 	for attempt := 1; ; attempt++ {
-		var t *txn
-		err := s.eng.Read(ctx, func(snap Snapshot) error {
-			t = &txn{s: s, snap: snap, at: s.clock.now().UTC(), actor: actor, attempt: attempt}
-			ruleErr := rule(t)
-			// The schema is checked after the rule, which changes nothing
-			// outside its txn, so that the rule's first read is the
-			// snapshot's first: on etcd one round trip that also brings
-			// the meta table, where the schema is. A rule that failed on a
-			// layout it does not know is told so.
-			schema, err := snap.Get(TableMeta, metaSchema)
-			if err != nil {
-				return err
-			}
-			if string(schema) != Schema {
-				return s.schemaError(schema)
-			}
-			return ruleErr
-		})
+		at := s.clock.now().UTC()
+		t := s.onMirror(actor, rule, at, attempt)
+		var err error
+		if t == nil {
+			err = s.eng.Read(ctx, func(snap Snapshot) error {
+				t = &txn{s: s, snap: snap, at: at, actor: actor, attempt: attempt}
+				ruleErr := rule(t)
+				// The schema is checked after the rule, which changes
+				// nothing outside its txn, so that the rule's first read
+				// is the snapshot's first: on etcd one round trip that
+				// also brings the meta table, where the schema is. A rule
+				// that failed on a layout it does not know is told so.
+				schema, err := snap.Get(TableMeta, metaSchema)
+				if err != nil {
+					return err
+				}
+				if string(schema) != Schema {
+					return s.schemaError(schema)
+				}
+				return ruleErr
+			})
+		}
 		if err != nil {
 			return err
 		}
@@ -103,6 +107,34 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 		s.waitApplied(rev)
 		return nil
 	}
+}
+
+// onMirror runs a change's first attempt on the mirror (mirror.go), and
+// returns its txn with a condition for every record it read there, ready
+// to commit. It returns nil, for the attempt to run on a real snapshot,
+// when the rule read what the mirror does not keep, failed, or found
+// nothing to change: on records the stream may not have brought yet, only
+// a change made is sure to be checked (by its conditions), not a refusal
+// or a no-op.
+func (s *Store) onMirror(actor Actor, rule func(*txn) error, at time.Time, attempt int) *txn {
+	if attempt != 1 {
+		return nil
+	}
+	ms := s.ix.mirrorSnapshot()
+	if ms == nil {
+		return nil
+	}
+	t := &txn{s: s, snap: ms, at: at, actor: actor, attempt: attempt}
+	if err := rule(t); err != nil || ms.missed || len(t.b.Ops) == 0 {
+		return nil
+	}
+	if schema, _ := ms.Get(TableMeta, metaSchema); string(schema) != Schema {
+		return nil
+	}
+	for _, c := range ms.read {
+		t.b.Require(c.Table, c.Key, c.Value)
+	}
+	return t
 }
 
 var errReadOnly = errors.New("the database is open read-only")
