@@ -109,6 +109,12 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 	}
 }
 
+// maxMirrorReads bounds the records a change may read on the mirror, each
+// of which becomes a condition: well within etcd's 128 a transaction
+// together with the rule's own. A rule that reads more runs on a real
+// snapshot.
+const maxMirrorReads = 32
+
 // onMirror runs a change's first attempt on the mirror (mirror.go), and
 // returns its txn with a condition for every record it read there, ready
 // to commit. It returns nil, for the attempt to run on a real snapshot,
@@ -125,7 +131,7 @@ func (s *Store) onMirror(actor Actor, rule func(*txn) error, at time.Time, attem
 		return nil
 	}
 	t := &txn{s: s, snap: ms, at: at, actor: actor, attempt: attempt}
-	if err := rule(t); err != nil || ms.missed || len(t.b.Ops) == 0 {
+	if err := rule(t); err != nil || ms.missed || len(t.b.Ops) == 0 || len(ms.read) > maxMirrorReads {
 		return nil
 	}
 	if schema, _ := ms.Get(TableMeta, metaSchema); string(schema) != Schema {
