@@ -255,7 +255,7 @@ func (a *auditLog) draw() drawing {
 		return d
 	case len(a.events) == 0:
 		msg := lipgloss.JoinVertical(lipgloss.Center, append([]string{s.Title.Render("Nothing has changed yet")},
-			wrapStyled(s.Hint, "Creating, changing or deleting an app or key adds an entry here.", w)...)...)
+			wrapStyled(s.Hint, "Each app or key created, changed or deleted is listed here.", w)...)...)
 		d.add(lipgloss.Place(w, max(3, a.c.height-d.height()-2), lipgloss.Center, lipgloss.Center, msg))
 		return d
 	}
