@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/sha256"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -9,110 +10,173 @@ import (
 )
 
 // index is the database's apps and keys in memory, so that Verify answers
-// from a hash and a map lookup, with no lock and no allocation. It is fed
-// only by the engine's ordered change stream (the writer's own commits
+// from a hash and one read of memory, with no lock and no allocation. It is
+// fed only by the engine's ordered change stream (the writer's own commits
 // included), so it shows every committed change in commit order, and a
 // writer's change before its call returns.
 //
-// Verify reads an immutable state swapped atomically: a large base map and
-// a small overlay of recent changes, merged into a new base when it grows.
-// Each change set costs a copy of the overlay, not of the base. The maps
-// hold what Verify needs of a key in the map's own slot (see keySlot), so a
-// lookup reads the slot and then only the key's app and its note of use.
+// Verify reads an immutable state swapped atomically: a large base table
+// and a small overlay of recent changes, merged into a new base when it
+// grows. Each change set costs a copy of the overlay, not of the base. The
+// tables hold what Verify needs of a key beside its digest, and its note
+// of use (keytable.go), so a lookup reads the record and then only the
+// key's app.
 type index struct {
-	cur atomic.Pointer[ixState]
+	cur  atomic.Pointer[ixState]
+	mult uint64 // where digests land in this index's tables (keytable.go)
 
-	mu      sync.Mutex // held by apply and by the readers of the fields below
-	byID    map[uint64]*keyInfo
-	slots   map[uint64]*appSlot
-	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
-	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
-	mirror  map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
-	rev     uint64                       // the last revision applied
+	mu       sync.Mutex // held by apply and by the readers of the fields below
+	byID     map[uint64]*keyInfo
+	slots    map[uint64]*appSlot
+	orphans  map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
+	names    map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
+	mirror   map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
+	rev      uint64                       // the last revision applied
+	actors   []string                     // who created keys, by keySlot.createdBy; only grows
+	actorIDs map[string]uint32
 }
 
-// ixState is one immutable generation of the digest map.
+// ixState is one immutable generation of the digest tables.
 type ixState struct {
-	base map[[sha256.Size]byte]keySlot
-	over map[[sha256.Size]byte]keySlot // newer slots, shadowing base; one with no app: removed
+	base   *keyTable
+	over   *keyTable // newer records, shadowing base; a removal's app is removedKey
+	actors []string  // index.actors when the state was made
 }
 
 // appSlot is an app as Verify sees it; every key of the app points to its
 // slot, so a change of scopes is one pointer swap for all of them.
 type appSlot struct {
 	app atomic.Pointer[App] // nil once the app is deleted
-	use *scopeUse           // what its keys did with each scope (scopeusage.go)
+	use scopeUse            // what its keys did with each scope (scopeusage.go)
 }
 
 func newAppSlot() *appSlot { return &appSlot{use: newScopeUse()} }
 
-// keySlot is one key as Verify reads it, stored in the digest map's slot
-// itself: Go keeps map values of up to 128 bytes inline, so the lookup
-// that finds the digest has the key beside it, where a pointer to it would
-// cost another read from memory (the larger part of a check among many
-// keys). Times are kept as seconds and nanoseconds (a Key's three times
-// would not fit).
+// keySlot is one key as Verify reads it: 88 bytes, so that with its digest
+// and its note of use it fills a table record of two cache lines. Times are
+// kept as seconds and nanoseconds (a zero time as its own seconds), the
+// key's app comes from its app slot and its creator is a number in
+// index.actors.
 type keySlot struct {
-	app                      *appSlot // nil in an overlay: the key is gone
-	use                      *useCell
-	id, appID                uint64
-	name, hint, createdBy    string
-	createdS, expiresS, delS int64
+	app                      *appSlot
+	expiresS, delS           int64
+	id                       uint64
+	name, hint               string
+	createdS                 int64
 	createdN, expiresN, delN int32
-	deadline                 bool // it expires or is scheduled for deletion
+	createdBy                uint32
 }
 
-func newKeySlot(k Key, app *appSlot, use *useCell) keySlot {
-	return keySlot{app: app, use: use, id: k.ID, appID: k.AppID, name: k.Name, hint: k.Hint, createdBy: k.CreatedBy,
+// zeroS is the seconds of a zero time.Time.
+var zeroS = time.Time{}.Unix()
+
+func newKeySlot(k Key, app *appSlot, createdBy uint32) keySlot {
+	return keySlot{app: app, id: k.ID, name: k.Name, hint: k.Hint, createdBy: createdBy,
 		createdS: k.CreatedAt.Unix(), createdN: int32(k.CreatedAt.Nanosecond()),
 		expiresS: k.ExpiresAt.Unix(), expiresN: int32(k.ExpiresAt.Nanosecond()),
-		delS: k.DeleteAt.Unix(), delN: int32(k.DeleteAt.Nanosecond()),
-		deadline: !k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero()}
+		delS: k.DeleteAt.Unix(), delN: int32(k.DeleteAt.Nanosecond())}
 }
 
-// key is the slot's key (in UTC, as stored; a zero time stays zero).
-func (k *keySlot) key() Key {
-	return Key{ID: k.id, AppID: k.appID, Name: k.name, Hint: k.hint, CreatedBy: k.createdBy,
-		CreatedAt: time.Unix(k.createdS, int64(k.createdN)).UTC(),
-		ExpiresAt: time.Unix(k.expiresS, int64(k.expiresN)).UTC(),
-		DeleteAt:  time.Unix(k.delS, int64(k.delN)).UTC()}
+// deadline reports whether the key expires or is scheduled for deletion.
+func (k *keySlot) deadline() bool { return k.expiresS != zeroS || k.delS != zeroS }
+
+// key is the slot's key, of app appID, its creator named in actors (in
+// UTC, as stored; a zero time stays zero).
+func (k *keySlot) key(appID uint64, actors []string) Key {
+	var key Key
+	k.fill(&key, appID, actors)
+	return key
+}
+
+// fill sets *key to the slot's key, in place: Verify's answer is large, and
+// a copy of it costs a check more than the conversion.
+func (k *keySlot) fill(key *Key, appID uint64, actors []string) {
+	key.ID, key.AppID, key.Name, key.Hint, key.CreatedBy = k.id, appID, k.name, k.hint, actors[k.createdBy]
+	key.CreatedAt = time.Unix(k.createdS, int64(k.createdN)).UTC()
+	key.ExpiresAt, key.DeleteAt = time.Time{}, time.Time{}
+	if k.expiresS != zeroS {
+		key.ExpiresAt = time.Unix(k.expiresS, int64(k.expiresN)).UTC()
+	}
+	if k.delS != zeroS {
+		key.DeleteAt = time.Unix(k.delS, int64(k.delN)).UTC()
+	}
 }
 
 // keyInfo is what the index keeps of a key for the store's own work: the
-// sweep, the flush of last-used times and lookups by id.
+// sweep, the flush of last-used times and lookups by id. The key's latest
+// use is in its table record (keyRec.used).
 type keyInfo struct {
 	digest   [sha256.Size]byte
 	appID    uint64
 	name     string // folded
 	deleteAt time.Time
-	use      *useCell
+	written
 }
 
-// useCell is what is known of a key's use: the latest recognised check, and
-// (guarded by Store.usageMu) the last one written to the database.
-type useCell struct {
-	used      atomic.Int64 // unix nanoseconds; 0 never
+// written is what the database holds of a key's use: the latest use it
+// has, and when this process last wrote one (unix nanoseconds).
+type written struct {
 	persisted int64
 	writtenAt int64
 }
 
 func newIndex() *index {
 	ix := &index{byID: map[uint64]*keyInfo{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{},
-		names: map[uint64]map[string]int{}, mirror: map[string][]byte{}}
-	ix.cur.Store(&ixState{base: map[[sha256.Size]byte]keySlot{}, over: map[[sha256.Size]byte]keySlot{}})
+		names: map[uint64]map[string]int{}, mirror: map[string][]byte{}, actorIDs: map[string]uint32{},
+		mult: rand.Uint64() | 1}
+	ix.cur.Store(&ixState{base: newKeyTable(0, ix.mult), over: newKeyTable(0, ix.mult)})
 	return ix
 }
 
-// lookup finds the key with the given digest.
-func (ix *index) lookup(digest *[sha256.Size]byte) (keySlot, bool) {
-	st := ix.cur.Load()
-	if len(st.over) > 0 {
-		if k, ok := st.over[*digest]; ok {
-			return k, k.app != nil
+// lookup finds the record of the key with the given digest in state st:
+// nil if it has none. Only its note of use ever changes.
+func (st *ixState) lookup(digest *[sha256.Size]byte) *keyRec {
+	if st.over.used > 0 {
+		if r := st.over.find(digest); r != nil {
+			if r.app == removedKey {
+				return nil
+			}
+			return r
 		}
 	}
-	k, ok := st.base[*digest]
-	return k, ok
+	return st.base.find(digest)
+}
+
+// usedOf is the latest use noted in st of the key with the given digest.
+func (st *ixState) usedOf(digest *[sha256.Size]byte) int64 {
+	if r := st.lookup(digest); r != nil {
+		return r.used.Load()
+	}
+	return 0
+}
+
+// renote notes a use at now in the current state, after Verify noted it in
+// a state that a commit has since replaced: commit carries uses over from
+// the state it replaces only after publishing the new one (see commit), so
+// a use noted in the old state too late for that is carried here.
+func (ix *index) renote(digest *[sha256.Size]byte, now int64) {
+	for {
+		st := ix.cur.Load()
+		r := st.lookup(digest)
+		if r == nil {
+			return // the key is gone
+		}
+		noteUse(&r.used, now)
+		if ix.cur.Load() == st {
+			return
+		}
+	}
+}
+
+// actor is the number of a key creator's name in ix.actors.
+func (ix *index) actor(name string) uint32 {
+	id, ok := ix.actorIDs[name]
+	if !ok {
+		id = uint32(len(ix.actors))
+		ix.actors = append(ix.actors, name)
+		ix.actorIDs[name] = id
+	}
+	return id
 }
 
 // load fills an empty index from a snapshot.
@@ -173,12 +237,13 @@ func (u *update) loadFrom(snap Snapshot) error {
 }
 
 // reset empties the index for a reload, keeping what is known of each
-// key's use.
+// key's use (commit carries the latest uses over from the state it
+// replaces).
 func (u *update) reset() {
 	u.fresh = true
-	u.uses = map[uint64]*useCell{}
+	u.kept = map[uint64]written{}
 	for id, k := range u.ix.byID {
-		u.uses[id] = k.use
+		u.kept[id] = k.written
 	}
 	u.ix.byID = map[uint64]*keyInfo{}
 	u.ix.orphans = map[[sha256.Size]byte]uint64{}
@@ -194,15 +259,16 @@ func (u *update) reset() {
 // map, published by commit.
 type update struct {
 	ix      *index
-	changed map[[sha256.Size]byte]keySlot // changed digests; a slot with no app: removed
+	changed map[[sha256.Size]byte]keySlot // changed digests; a slot of removedKey: removed
+	used    map[[sha256.Size]byte]int64   // uses read from the database, for the new records
 	fresh   bool                          // a reload: changed is the whole map
-	uses    map[uint64]*useCell           // a reload: use kept from before
+	kept    map[uint64]written            // a reload: what was written of each key's use before
 }
 
 // begin starts an update; the index's lock is held until commit.
 func (ix *index) begin() *update {
 	ix.mu.Lock()
-	return &update{ix: ix, changed: map[[sha256.Size]byte]keySlot{}}
+	return &update{ix: ix, changed: map[[sha256.Size]byte]keySlot{}, used: map[[sha256.Size]byte]int64{}}
 }
 
 func (u *update) putApp(app App) {
@@ -228,14 +294,12 @@ func (u *update) putKey(rec keyRecord) {
 		slot = newAppSlot()
 		u.ix.slots[rec.AppID] = slot
 	}
-	var use *useCell
 	old, known := u.ix.byID[rec.ID]
+	var w written
 	if known {
-		use = old.use
-	} else if kept, ok := u.uses[rec.ID]; ok {
-		use = kept
+		w = old.written
 	} else {
-		use = &useCell{}
+		w = u.kept[rec.ID]
 	}
 	folded := FoldName(rec.Name)
 	if !known {
@@ -247,8 +311,8 @@ func (u *update) putKey(rec keyRecord) {
 	var digest [sha256.Size]byte
 	copy(digest[:], rec.Digest)
 	k := rec.key()
-	u.changed[digest] = newKeySlot(k, slot, use)
-	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, name: folded, deleteAt: k.DeleteAt, use: use}
+	u.changed[digest] = newKeySlot(k, slot, u.ix.actor(k.CreatedBy))
+	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, name: folded, deleteAt: k.DeleteAt, written: w}
 	delete(u.ix.orphans, digest)
 }
 
@@ -266,7 +330,7 @@ func (u *update) dropKey(id uint64, orphan bool) {
 			delete(u.ix.names, old.appID)
 		}
 	}
-	u.changed[old.digest] = keySlot{}
+	u.changed[old.digest] = keySlot{app: removedKey}
 	if orphan {
 		u.ix.orphans[old.digest] = id
 	}
@@ -276,11 +340,12 @@ func (u *update) dropKey(id uint64, orphan bool) {
 // flush, another replica's, or the load).
 func (u *update) noteStored(id uint64, used int64) {
 	if e, ok := u.ix.byID[id]; ok {
-		if e.use.used.Load() < used {
-			e.use.used.Store(used)
+		if r := u.ix.cur.Load().lookup(&e.digest); r != nil {
+			noteMax(&r.used, used)
 		}
-		if e.use.persisted < used {
-			e.use.persisted = used
+		u.used[e.digest] = max(u.used[e.digest], used)
+		if e.persisted < used {
+			e.persisted = used
 		}
 	}
 }
@@ -291,47 +356,62 @@ func (u *update) noteStored(id uint64, used int64) {
 func mergeAt(base int) int { return max(64, base/16) }
 
 // commit publishes the update as the index's new state.
+//
+// Each new record starts with the latest use noted of its key. Verify may
+// go on noting uses in the state being replaced until it sees the new one,
+// so once the new state is published its new records take the replaced
+// state's uses again; a use noted after that finds the new state (renote).
 func (u *update) commit(rev uint64) {
 	defer u.ix.mu.Unlock()
 	if rev > u.ix.rev {
 		u.ix.rev = rev
 	}
-	if u.fresh {
-		base := make(map[[sha256.Size]byte]keySlot, len(u.changed))
-		for d, k := range u.changed {
-			if k.app != nil {
-				base[d] = k
-			}
-		}
-		u.ix.cur.Store(&ixState{base: base, over: map[[sha256.Size]byte]keySlot{}})
-		return
-	}
-	if len(u.changed) == 0 {
-		return
-	}
 	st := u.ix.cur.Load()
-	next := &ixState{base: st.base, over: make(map[[sha256.Size]byte]keySlot, len(st.over)+len(u.changed))}
-	for d, k := range st.over {
-		next.over[d] = k
-	}
-	for d, k := range u.changed {
-		next.over[d] = k
-	}
-	if len(next.over) > mergeAt(len(st.base)) {
-		base := make(map[[sha256.Size]byte]keySlot, len(st.base)+len(next.over))
-		for d, k := range st.base {
-			base[d] = k
-		}
-		for d, k := range next.over {
-			if k.app == nil {
-				delete(base, d)
-			} else {
-				base[d] = k
+	var next *ixState
+	switch {
+	case u.fresh:
+		base := newKeyTable(len(u.changed), u.ix.mult)
+		for d, k := range u.changed {
+			if k.app != removedKey {
+				base.put(d, k, max(u.used[d], st.usedOf(&d)))
 			}
 		}
-		next = &ixState{base: base, over: map[[sha256.Size]byte]keySlot{}}
+		next = &ixState{base: base, over: newKeyTable(0, u.ix.mult)}
+	case len(u.changed) == 0:
+		return // a use read for an unchanged key went into its record (noteStored)
+	default:
+		over := newKeyTable(st.over.used+len(u.changed), u.ix.mult)
+		st.over.each(func(r *keyRec) { over.put(r.digest, r.keySlot, r.used.Load()) })
+		for d, k := range u.changed {
+			over.put(d, k, max(u.used[d], st.usedOf(&d)))
+		}
+		next = &ixState{base: st.base, over: over}
+		if over.used > mergeAt(st.base.used) {
+			base := newKeyTable(st.base.used+over.used, u.ix.mult)
+			st.base.each(func(r *keyRec) {
+				if over.find(&r.digest) == nil {
+					base.put(r.digest, r.keySlot, r.used.Load())
+				}
+			})
+			over.each(func(r *keyRec) {
+				if r.app != removedKey {
+					base.put(r.digest, r.keySlot, r.used.Load())
+				}
+			})
+			next = &ixState{base: base, over: newKeyTable(0, u.ix.mult)}
+		}
 	}
+	next.actors = u.ix.actors
 	u.ix.cur.Store(next)
+	carry := func(r *keyRec) {
+		if r.app != removedKey {
+			noteMax(&r.used, st.usedOf(&r.digest))
+		}
+	}
+	next.over.each(carry)
+	if next.base != st.base {
+		next.base.each(carry)
+	}
 }
 
 // appOf is the app of key id, if the index knows the key.
@@ -367,7 +447,7 @@ func (ix *index) lastUsed(id uint64) int64 {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if e, ok := ix.byID[id]; ok {
-		return e.use.used.Load()
+		return ix.cur.Load().usedOf(&e.digest)
 	}
 	return 0
 }

@@ -32,9 +32,9 @@ type scopeUse struct {
 	writtenAt     int64
 }
 
-func newScopeUse() *scopeUse {
+func newScopeUse() scopeUse {
 	n := scopes.Count()
-	return &scopeUse{last: make([]atomic.Int64, n), denied: make([]atomic.Int64, n),
+	return scopeUse{last: make([]atomic.Int64, n), denied: make([]atomic.Int64, n),
 		storedLast: make([]int64, n), storedDenied: make([]int64, n), flushedDenied: make([]int64, n)}
 }
 
@@ -77,7 +77,7 @@ func (u *update) noteUsage(k, v []byte) {
 			slot = newAppSlot()
 			u.ix.slots[appID] = slot
 		}
-		su := slot.use
+		su := &slot.use
 		su.storedLast[i] = max(su.storedLast[i], last)
 		su.storedDenied[i] = denied
 		if su.last[i].Load() < last {
@@ -159,7 +159,7 @@ func (s *Store) usageOf(a App) AppUsage {
 	for i, sc := range scopes.All() {
 		su := ScopeUse{Scope: sc.ID, Granted: a.Scopes.Allows(sc.ID)}
 		if slot != nil {
-			u := slot.use
+			u := &slot.use
 			if last := max(u.last[i].Load(), u.storedLast[i]); last > 0 {
 				su.LastUsed = time.Unix(0, last).UTC()
 			}
@@ -189,7 +189,7 @@ func (s *Store) flushScopeUse(all bool) error {
 	var todo []pending
 	s.ix.mu.Lock()
 	for appID, slot := range s.ix.slots {
-		u := slot.use
+		u := &slot.use
 		if !all && now-u.writtenAt < int64(usageEvery) {
 			continue
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,10 +13,22 @@ import (
 // the console edits, so noting them never conflicts with an admin's change.
 const usageEvery = time.Minute
 
-// noteUse records in memory that a key was recognised at now (unix ns).
-func noteUse(u *useCell, now int64) {
-	if u.used.Load() < now {
-		u.used.Store(now)
+// noteUse records in memory that a key was recognised at now (unix ns). It
+// writes only a newer time, so checks of one key on many cores share its
+// record's cache line until the coarse clock moves.
+func noteUse(used *atomic.Int64, now int64) {
+	if used.Load() < now {
+		used.Store(now)
+	}
+}
+
+// noteMax raises used to at least t, for uses carried from elsewhere.
+func noteMax(used *atomic.Int64, t int64) {
+	for {
+		old := used.Load()
+		if old >= t || used.CompareAndSwap(old, t) {
+			return
+		}
 	}
 }
 
@@ -30,7 +43,6 @@ func (s *Store) flushUsage(all bool) error {
 	s.usageMu.Lock()
 	defer s.usageMu.Unlock()
 	type pending struct {
-		use    *useCell
 		at     []byte // app id ‖ key id
 		digest [32]byte
 		used   int64
@@ -38,12 +50,13 @@ func (s *Store) flushUsage(all bool) error {
 	var todo []pending
 	now := s.clock.now().UnixNano()
 	s.ix.mu.Lock()
+	st := s.ix.cur.Load()
 	for id, e := range s.ix.byID {
-		used := e.use.used.Load()
-		if used <= e.use.persisted || !all && now-e.use.writtenAt < int64(usageEvery) {
+		used := st.usedOf(&e.digest)
+		if used <= e.persisted || !all && now-e.writtenAt < int64(usageEvery) {
 			continue
 		}
-		todo = append(todo, pending{e.use, keyKey(e.appID, id), e.digest, used})
+		todo = append(todo, pending{keyKey(e.appID, id), e.digest, used})
 	}
 	s.ix.mu.Unlock()
 	for len(todo) > 0 {
@@ -68,10 +81,14 @@ func (s *Store) flushUsage(all bool) error {
 		}
 		s.ix.mu.Lock()
 		for _, p := range chunk {
-			if p.use.persisted < p.used {
-				p.use.persisted = p.used
+			e, ok := s.ix.byID[btoi(p.at[8:])]
+			if !ok || e.digest != p.digest {
+				continue // deleted since
 			}
-			p.use.writtenAt = now
+			if e.persisted < p.used {
+				e.persisted = p.used
+			}
+			e.writtenAt = now
 		}
 		s.ix.mu.Unlock()
 		s.usageWrites.Add(int64(len(chunk)))

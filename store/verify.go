@@ -70,8 +70,7 @@ func (d Decision) String() string {
 // (CheckKey) only for a key it does not hold, to tell a typo from an
 // unknown key. The error is kept for callers that handle failures; every
 // refusal is a Decision.
-func (s *Store) Verify(key string, scope scopes.ID) (Decision, error) {
-	var d Decision
+func (s *Store) Verify(key string, scope scopes.ID) (d Decision, err error) {
 	s.decide(&d, key, scope, noteAll)
 	return d, nil
 }
@@ -110,38 +109,45 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		return
 	}
 	digest := keyDigest(key)
-	k, found := s.ix.lookup(&digest)
+	st := s.ix.cur.Load()
+	r := st.lookup(&digest)
 	var app *App
-	if found {
-		app = k.app.app.Load()
+	if r != nil {
+		app = r.app.app.Load()
 	}
 	if app == nil {
 		d.Reason = unknownReason(key)
 		return
 	}
+	k := &r.keySlot
 	var now int64
-	if !k.deadline {
+	if !k.deadline() {
 		now = s.clock.coarseNano()
 	} else {
 		t := s.clock.now()
-		switch k.key().State(t) {
+		key := k.key(app.ID, st.actors)
+		switch key.State(t) {
 		case KeyGone:
 			d.Reason = UnknownKey
 			return
 		case KeyExpired:
-			d.Reason, d.App, d.Key = Expired, *app, k.key()
+			d.Reason, d.App, d.Key = Expired, *app, key
 			return
 		}
 		now = t.UnixNano()
 	}
-	d.App, d.Key = *app, k.key()
+	d.App = *app
+	k.fill(&d.Key, app.ID, st.actors)
 	if app.Scopes.HasIndex(si) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {
 		d.Reason = ScopeNotGranted
 	}
 	if note >= noteKey {
-		noteUse(k.use, now)
+		noteUse(&r.used, now)
+		if s.ix.cur.Load() != st {
+			s.ix.renote(&digest, now)
+		}
 	}
 	if note == noteAll {
 		k.app.use.note(si, d.Allowed, now)
