@@ -150,10 +150,18 @@ func (st *ixState) usedOf(digest *[sha256.Size]byte) int64 {
 	return 0
 }
 
-// renote notes a use at now in the current state, after Verify noted it in
-// a state that a commit has since replaced: commit carries uses over from
-// the state it replaces only after publishing the new one (see commit), so
-// a use noted in the old state too late for that is carried here.
+// note notes a use at now of the key of record r, found in state st. A
+// commit carries uses over from the state it replaces once it has
+// published the new one (see commit); a use noted in st after that is
+// noted again in the state that replaced it.
+func (ix *index) note(st *ixState, r *keyRec, digest *[sha256.Size]byte, now int64) {
+	noteUse(&r.used, now)
+	if ix.cur.Load() != st {
+		ix.renote(digest, now)
+	}
+}
+
+// renote notes a use at now in the current state.
 func (ix *index) renote(digest *[sha256.Size]byte, now int64) {
 	for {
 		st := ix.cur.Load()

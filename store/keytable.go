@@ -69,10 +69,18 @@ func (t *keyTable) find(d *[sha256.Size]byte) *keyRec {
 		if r.app == nil {
 			return nil
 		}
-		if r.digest == *d {
+		if sameDigest(&r.digest, d) {
 			return r
 		}
 	}
+}
+
+// sameDigest is a == b, in four word compares where == on arrays calls
+// the runtime's memequal.
+func sameDigest(a, b *[sha256.Size]byte) bool {
+	le := binary.LittleEndian
+	return le.Uint64(a[:8]) == le.Uint64(b[:8]) && le.Uint64(a[8:16]) == le.Uint64(b[8:16]) &&
+		le.Uint64(a[16:24]) == le.Uint64(b[16:24]) && le.Uint64(a[24:]) == le.Uint64(b[24:])
 }
 
 // put sets the record of digest d, while the table is being built; slot's

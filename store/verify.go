@@ -144,10 +144,7 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		d.Reason = ScopeNotGranted
 	}
 	if note >= noteKey {
-		noteUse(&r.used, now)
-		if s.ix.cur.Load() != st {
-			s.ix.renote(&digest, now)
-		}
+		s.ix.note(st, r, &digest, now)
 	}
 	if note == noteAll {
 		k.app.use.note(si, d.Allowed, now)
