@@ -64,12 +64,13 @@ func (d Decision) String() string {
 // use is noted for its "last used" time, in memory (see usage.go).
 //
 // Verify reads the in-memory index, never the database: it takes no lock,
-// allocates nothing, and costs a hash and a map lookup. A key of the wrong
-// length is refused before it is hashed; a key the index holds was issued,
-// so its form and checksum are right by construction and are checked
-// (CheckKey) only for a key it does not hold, to tell a typo from an
-// unknown key. The error is kept for callers that handle failures; every
-// refusal is a Decision.
+// allocates nothing, and costs a hash and one read of the key's record in
+// a hash table that holds the key and its use (keytable.go). A key of the
+// wrong length is refused before it is hashed; a key the index holds was
+// issued, so its form and checksum are right by construction and are
+// checked (CheckKey) only for a key it does not hold, to tell a typo from
+// an unknown key. The error is kept for callers that handle failures;
+// every refusal is a Decision.
 func (s *Store) Verify(key string, scope scopes.ID) (d Decision, err error) {
 	s.decide(&d, key, scope, noteAll)
 	return d, nil
