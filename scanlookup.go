@@ -82,11 +82,12 @@ func cached(lookup func(key string) (store.Decision, error)) func(string) string
 
 // describeFound says what a found key is, from a decision on any scope.
 func describeFound(d store.Decision) string {
+	app := d.App()
 	switch d.Reason {
 	case store.Allowed, store.ScopeNotGranted:
-		return fmt.Sprintf("LIVE: app %q, scopes %s", cleanText(d.App.Name), strings.Join(d.App.Scopes.Strings(), ","))
+		return fmt.Sprintf("LIVE: app %q, scopes %s", cleanText(app.Name), strings.Join(app.Scopes.Strings(), ","))
 	case store.Expired:
-		return fmt.Sprintf("expired: app %q", cleanText(d.App.Name))
+		return fmt.Sprintf("expired: app %q", cleanText(app.Name))
 	}
 	return "unknown in this database"
 }

@@ -25,22 +25,19 @@ type index struct {
 	cur  atomic.Pointer[ixState]
 	mult uint64 // where digests land in this index's tables (keytable.go)
 
-	mu       sync.Mutex // held by apply and by the readers of the fields below
-	byID     map[uint64]*keyInfo
-	slots    map[uint64]*appSlot
-	orphans  map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
-	names    map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
-	mirror   map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
-	rev      uint64                       // the last revision applied
-	actors   []string                     // who created keys, by keySlot.createdBy; only grows
-	actorIDs map[string]uint32
+	mu      sync.Mutex // held by apply and by the readers of the fields below
+	byID    map[uint64]*keyInfo
+	slots   map[uint64]*appSlot
+	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
+	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
+	mirror  map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
+	rev     uint64                       // the last revision applied
 }
 
 // ixState is one immutable generation of the digest tables.
 type ixState struct {
-	base   *keyTable
-	over   *keyTable // newer records, shadowing base; a removal's app is removedKey
-	actors []string  // index.actors when the state was made
+	base *keyTable
+	over *keyTable // newer records, shadowing base; a removal's app is removedKey
 }
 
 // appSlot is an app as Verify sees it; every key of the app points to its
@@ -52,54 +49,21 @@ type appSlot struct {
 
 func newAppSlot() *appSlot { return &appSlot{use: newScopeUse()} }
 
-// keySlot is one key as Verify reads it: 88 bytes, so that with its digest
-// and its note of use it fills a table record of two cache lines. Times are
-// kept as seconds and nanoseconds (a zero time as its own seconds), the
-// key's app comes from its app slot and its creator is a number in
-// index.actors.
+// keySlot is one key as Verify reads it: its app's slot, the key itself,
+// never changed once made, and whether it has a deadline, so that a check
+// of a key without one reads no time but the coarse clock. Verify's answer
+// points to the same key and app, so a check copies neither (Decision).
 type keySlot struct {
-	app                      *appSlot
-	expiresS, delS           int64
-	id                       uint64
-	name, hint               string
-	createdS                 int64
-	createdN, expiresN, delN int32
-	createdBy                uint32
+	app      *appSlot
+	key      *Key
+	deadline bool // the key expires or is scheduled for deletion
 }
 
-// zeroS is the seconds of a zero time.Time.
-var zeroS = time.Time{}.Unix()
-
-func newKeySlot(k Key, app *appSlot, createdBy uint32) keySlot {
-	return keySlot{app: app, id: k.ID, name: k.Name, hint: k.Hint, createdBy: createdBy,
-		createdS: k.CreatedAt.Unix(), createdN: int32(k.CreatedAt.Nanosecond()),
-		expiresS: k.ExpiresAt.Unix(), expiresN: int32(k.ExpiresAt.Nanosecond()),
-		delS: k.DeleteAt.Unix(), delN: int32(k.DeleteAt.Nanosecond())}
-}
-
-// deadline reports whether the key expires or is scheduled for deletion.
-func (k *keySlot) deadline() bool { return k.expiresS != zeroS || k.delS != zeroS }
-
-// key is the slot's key, of app appID, its creator named in actors (in
-// UTC, as stored; a zero time stays zero).
-func (k *keySlot) key(appID uint64, actors []string) Key {
-	var key Key
-	k.fill(&key, appID, actors)
-	return key
-}
-
-// fill sets *key to the slot's key, in place: Verify's answer is large, and
-// a copy of it costs a check more than the conversion.
-func (k *keySlot) fill(key *Key, appID uint64, actors []string) {
-	key.ID, key.AppID, key.Name, key.Hint, key.CreatedBy = k.id, appID, k.name, k.hint, actors[k.createdBy]
-	key.CreatedAt = time.Unix(k.createdS, int64(k.createdN)).UTC()
-	key.ExpiresAt, key.DeleteAt = time.Time{}, time.Time{}
-	if k.expiresS != zeroS {
-		key.ExpiresAt = time.Unix(k.expiresS, int64(k.expiresN)).UTC()
-	}
-	if k.delS != zeroS {
-		key.DeleteAt = time.Unix(k.delS, int64(k.delN)).UTC()
-	}
+// newKeySlot is the slot of key k, of the app whose slot is app. The key's
+// last use is kept beside it (keyRec.used), not in it.
+func newKeySlot(k Key, app *appSlot) keySlot {
+	k.LastUsedAt = time.Time{}
+	return keySlot{app: app, key: &k, deadline: !k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero()}
 }
 
 // keyInfo is what the index keeps of a key for the store's own work: the
@@ -122,7 +86,7 @@ type written struct {
 
 func newIndex() *index {
 	ix := &index{byID: map[uint64]*keyInfo{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{},
-		names: map[uint64]map[string]int{}, mirror: map[string][]byte{}, actorIDs: map[string]uint32{},
+		names: map[uint64]map[string]int{}, mirror: map[string][]byte{},
 		mult: rand.Uint64() | 1}
 	ix.cur.Store(&ixState{base: newKeyTable(0, ix.mult), over: newKeyTable(0, ix.mult)})
 	return ix
@@ -174,17 +138,6 @@ func (ix *index) renote(digest *[sha256.Size]byte, now int64) {
 			return
 		}
 	}
-}
-
-// actor is the number of a key creator's name in ix.actors.
-func (ix *index) actor(name string) uint32 {
-	id, ok := ix.actorIDs[name]
-	if !ok {
-		id = uint32(len(ix.actors))
-		ix.actors = append(ix.actors, name)
-		ix.actorIDs[name] = id
-	}
-	return id
 }
 
 // load fills an empty index from a snapshot.
@@ -319,7 +272,7 @@ func (u *update) putKey(rec keyRecord) {
 	var digest [sha256.Size]byte
 	copy(digest[:], rec.Digest)
 	k := rec.key()
-	u.changed[digest] = newKeySlot(k, slot, u.ix.actor(k.CreatedBy))
+	u.changed[digest] = newKeySlot(k, slot)
 	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, name: folded, deleteAt: k.DeleteAt, written: w}
 	delete(u.ix.orphans, digest)
 }
@@ -409,7 +362,6 @@ func (u *update) commit(rev uint64) {
 			next = &ixState{base: base, over: newKeyTable(0, u.ix.mult)}
 		}
 	}
-	next.actors = u.ix.actors
 	u.ix.cur.Store(next)
 	carry := func(r *keyRec) {
 		if r.app != removedKey {

@@ -8,10 +8,10 @@ import (
 )
 
 // keyTable is an immutable hash table of key slots by digest, for Verify:
-// open addressing with linear probing over records of exactly two cache
-// lines, the digest first. A check among many keys reads one record where
-// a Go map reads its control word and then the slot, two reads from
-// memory one after the other: the larger part of a check.
+// open addressing with linear probing over records of one cache line, the
+// digest first. A check among many keys reads one record where a Go map
+// reads its control word and then the slot, two reads from memory one
+// after the other: the larger part of a check.
 //
 // A table is built, then published and never changed, so readers need no
 // lock. Digests are SHA-256 sums, evenly spread; a per-index odd multiplier
@@ -24,11 +24,12 @@ type keyTable struct {
 	used  int    // full records, removals included
 }
 
-// keyRec is one record: a digest, the key's latest use and the key. A
-// record whose app is nil is empty; one whose app is removedKey says, in an
-// overlay, that the key is gone. Once the table is published only used
-// changes, by Verify: it sits beside the digest, so noting a use costs no
-// read from memory beyond the lookup's.
+// keyRec is one record of 64 bytes: a digest, the key's latest use, its
+// app's slot and a pointer to the key. A record whose app is nil is empty;
+// one whose app is removedKey says, in an overlay, that the key is gone.
+// Once the table is published only used changes, by Verify: it sits beside
+// the digest, so noting a use costs no read from memory beyond the
+// lookup's.
 type keyRec struct {
 	digest [sha256.Size]byte
 	used   atomic.Int64 // unix nanoseconds; 0: never (see noteUse)

@@ -23,9 +23,9 @@ func TestKeyTable(t *testing.T) {
 		t.Fatalf("a table for %d keys has %d records", n, len(tbl.recs))
 	}
 	for i := range n {
-		tbl.put(testDigest(i), keySlot{app: app, id: uint64(i + 1)}, int64(i))
+		tbl.put(testDigest(i), newKeySlot(Key{ID: uint64(i + 1)}, app), int64(i))
 	}
-	tbl.put(testDigest(7), keySlot{app: app, id: 700}, 70) // a second put replaces the first
+	tbl.put(testDigest(7), newKeySlot(Key{ID: 700}, app), 70) // a second put replaces the first
 	if tbl.used != n {
 		t.Errorf("used = %d, want %d", tbl.used, n)
 	}
@@ -36,7 +36,7 @@ func TestKeyTable(t *testing.T) {
 		if i == 7 {
 			want, used = 700, 70
 		}
-		if r == nil || r.id != want || r.used.Load() != used || r.digest != d {
+		if r == nil || r.key.ID != want || r.used.Load() != used || r.digest != d {
 			t.Fatalf("find(digest %d) = %+v", i, r)
 		}
 	}
@@ -95,15 +95,15 @@ func TestIndexOverlayAndMerges(t *testing.T) {
 	t.Logf("base %d records, overlay %d", st.base.used, st.over.used)
 	for i, text := range texts {
 		d, _ := s.Verify(text, scopes.ModelDeploy)
-		if want := i%3 != 0; d.Allowed != want || want && d.Key.ID != ids[i] {
-			t.Errorf("key %d: %v (key %d), want allowed %v", i, d, d.Key.ID, want)
+		if want := i%3 != 0; d.Allowed != want || want && d.Key().ID != ids[i] {
+			t.Errorf("key %d: %v (key %d), want allowed %v", i, d, d.Key().ID, want)
 		}
 	}
 	if d, _ := s.Verify(rolled, scopes.ModelDeploy); !d.Allowed {
 		t.Errorf("the rolled key's successor: %v", d)
 	}
-	if d, _ := s.Verify(texts[1], scopes.ModelDeploy); !d.Allowed || d.Key.DeleteAt.IsZero() {
-		t.Errorf("the rolled key in its grace: %v, delete at %v", d, d.Key.DeleteAt)
+	if d, _ := s.Verify(texts[1], scopes.ModelDeploy); !d.Allowed || d.Key().DeleteAt.IsZero() {
+		t.Errorf("the rolled key in its grace: %v, delete at %v", d, d.Key().DeleteAt)
 	}
 }
 
@@ -165,7 +165,7 @@ func TestUsesSurviveRebuilds(t *testing.T) {
 			if !d.Allowed {
 				t.Fatalf("key %d: %v", i, d)
 			}
-			last[i], ids[i] = at, d.Key.ID
+			last[i], ids[i] = at, d.Key().ID
 		}
 	}
 	close(stop)

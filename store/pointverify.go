@@ -96,11 +96,12 @@ func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, now time.Time) (
 		d.Reason = UnknownKey
 		return d, nil
 	case KeyExpired:
-		d.Reason, d.App, d.Key = Expired, app.app(), k
-		return d, nil
+		d.Reason = Expired
+		return d.Naming(app.app(), k), nil
 	}
-	d.App, d.Key = app.app(), k
-	if d.App.Scopes.Allows(scope) {
+	a := app.app()
+	d = d.Naming(a, k)
+	if a.Scopes.Allows(scope) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {
 		d.Reason = ScopeNotGranted

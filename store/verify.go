@@ -1,8 +1,10 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"apiscopes/scopes"
 )
@@ -25,20 +27,78 @@ const (
 // Reasons lists every reason, allowed first, for documentation and tests.
 var Reasons = []Reason{Allowed, Malformed, BadChecksum, UnknownKey, Expired, ScopeNotGranted, UnknownScope, Unavailable}
 
-// Decision is the answer to "may this key use this scope?".
+// Decision is the answer to "may this key use this scope?". When the key
+// was found it names the key and its app (Found, App, Key): it shares them
+// with the store's index, which never changes them, so a check copies
+// neither; App and Key hand out copies.
 type Decision struct {
 	Allowed bool
 	Reason  Reason
 	Scope   scopes.ID
-	App     App // set when the key was found
-	Key     Key // set when the key was found
+	app     *App
+	key     *Key
+}
+
+// Found reports whether the key was found: then App and Key name it.
+func (d Decision) Found() bool { return d.key != nil }
+
+// App is the found key's app, or the zero App.
+func (d Decision) App() App {
+	if d.app == nil {
+		return App{}
+	}
+	a := *d.app
+	a.Retired = slices.Clone(a.Retired)
+	return a
+}
+
+// Key is the found key, or the zero Key. Its LastUsedAt is zero: a key's
+// use is the store's to report (Keys).
+func (d Decision) Key() Key {
+	if d.key == nil {
+		return Key{}
+	}
+	return *d.key
+}
+
+// Naming is d naming app and key, as a lookup that read them answers.
+func (d Decision) Naming(app App, key Key) Decision {
+	d.app, d.key = &app, &key
+	return d
+}
+
+// decisionJSON is a Decision as JSON: every field, as a struct of its
+// exported fields would be.
+type decisionJSON struct {
+	Allowed bool
+	Reason  Reason
+	Scope   scopes.ID
+	App     App
+	Key     Key
+}
+
+func (d Decision) MarshalJSON() ([]byte, error) {
+	return json.Marshal(decisionJSON{Allowed: d.Allowed, Reason: d.Reason, Scope: d.Scope, App: d.App(), Key: d.Key()})
+}
+
+func (d *Decision) UnmarshalJSON(b []byte) error {
+	var j decisionJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*d = Decision{Allowed: j.Allowed, Reason: j.Reason, Scope: j.Scope}
+	if j.Key.ID != 0 { // key ids start at 1
+		*d = d.Naming(j.App, j.Key)
+	}
+	return nil
 }
 
 // String is a one-line explanation, safe to log: it never holds the key.
 func (d Decision) String() string {
+	app, key := d.App(), d.Key()
 	switch d.Reason {
 	case Allowed:
-		return fmt.Sprintf("allowed: key %s of app %q may use %s", d.Key.Hint, d.App.Name, d.Scope)
+		return fmt.Sprintf("allowed: key %s of app %q may use %s", key.Hint, app.Name, d.Scope)
 	case Malformed:
 		return "denied: the API key is malformed (expected aps_ and 49 letters or digits)"
 	case BadChecksum:
@@ -46,12 +106,12 @@ func (d Decision) String() string {
 	case UnknownKey:
 		return "denied: the API key is unknown (never issued, or deleted)"
 	case Expired:
-		return fmt.Sprintf("denied: key %s of app %q expired on %s", d.Key.Hint, d.App.Name,
-			d.Key.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+		return fmt.Sprintf("denied: key %s of app %q expired on %s", key.Hint, app.Name,
+			key.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
 	case UnknownScope:
 		return fmt.Sprintf("denied: unknown scope %q", d.Scope)
 	case ScopeNotGranted:
-		return fmt.Sprintf("denied: app %q does not have scope %s", d.App.Name, d.Scope)
+		return fmt.Sprintf("denied: app %q does not have scope %s", app.Name, d.Scope)
 	case Unavailable:
 		return "denied: this server cannot confirm its copy of the keys is current (the cluster is out of reach); try again or ask another replica"
 	}
@@ -120,25 +180,22 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		d.Reason = unknownReason(key)
 		return
 	}
-	k := &r.keySlot
 	var now int64
-	if !k.deadline() {
+	if !r.deadline {
 		now = s.clock.coarseNano()
 	} else {
 		t := s.clock.now()
-		key := k.key(app.ID, st.actors)
-		switch key.State(t) {
+		switch r.key.State(t) {
 		case KeyGone:
 			d.Reason = UnknownKey
 			return
 		case KeyExpired:
-			d.Reason, d.App, d.Key = Expired, *app, key
+			d.Reason, d.app, d.key = Expired, app, r.key
 			return
 		}
 		now = t.UnixNano()
 	}
-	d.App = *app
-	k.fill(&d.Key, app.ID, st.actors)
+	d.app, d.key = app, r.key
 	if app.Scopes.HasIndex(si) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {
@@ -148,7 +205,7 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		s.ix.note(st, r, &digest, now)
 	}
 	if note == noteAll {
-		k.app.use.note(si, d.Allowed, now)
+		r.app.use.note(si, d.Allowed, now)
 	}
 	return
 }

@@ -143,10 +143,11 @@ func NewResponse(d store.Decision) Response {
 		}
 		return r
 	}
-	r.App = &AppBody{ID: d.App.ID, Name: d.App.Name}
-	r.Key = &KeyBody{ID: d.Key.ID, Name: d.Key.Name, Hint: d.Key.Hint, CreatedAt: d.Key.CreatedAt,
-		ExpiresAt: d.Key.ExpiresAt, DeleteAt: d.Key.DeleteAt}
-	r.Scopes = d.App.Scopes.Strings()
+	app, key := d.App(), d.Key()
+	r.App = &AppBody{ID: app.ID, Name: app.Name}
+	r.Key = &KeyBody{ID: key.ID, Name: key.Name, Hint: key.Hint, CreatedAt: key.CreatedAt,
+		ExpiresAt: key.ExpiresAt, DeleteAt: key.DeleteAt}
+	r.Scopes = app.Scopes.Strings()
 	return r
 }
 
@@ -201,8 +202,8 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	h.metrics.verified(string(d.Reason), took)
 	attrs := []any{"status", status, "reason", d.Reason, "scope", d.Scope, "remote", r.RemoteAddr,
 		"took", took.Round(time.Microsecond)}
-	if d.Key.ID != 0 {
-		attrs = append(attrs, "app", store.SafeText(d.App.Name), "key", store.SafeText(d.Key.Hint))
+	if d.Found() {
+		attrs = append(attrs, "app", store.SafeText(d.App().Name), "key", store.SafeText(d.Key().Hint))
 	}
 	if d.Allowed {
 		h.log.Debug("verify", attrs...)

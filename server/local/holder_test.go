@@ -49,10 +49,10 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	}
 	d, err := c.Verify(key, scopes.ModelDeploy)
 	c.Close()
-	if err != nil || !d.Allowed || d.App.Name != "Risk & Compliance" || d.Key.Name != "ci" {
+	if err != nil || !d.Allowed || d.App().Name != "Risk & Compliance" || d.Key().Name != "ci" {
 		t.Fatalf("Verify = %+v, %v", d, err)
 	}
-	keys, _ := h.Store().Keys(d.App.ID)
+	keys, _ := h.Store().Keys(d.App().ID)
 	if len(keys) != 1 || !keys[0].LastUsedAt.Equal(at) {
 		t.Errorf("the check through the socket was not noted as a use: %+v", keys)
 	}
@@ -61,7 +61,7 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	}
 
 	// A change in the console changes the next answer.
-	app, _ := h.Store().App(d.App.ID)
+	app, _ := h.Store().App(d.App().ID)
 	if _, err := h.Store().SaveApp(admin, app, app.Name, scopes.NewSet(scopes.GuardrailDeploy)); err != nil {
 		t.Fatal(err)
 	}

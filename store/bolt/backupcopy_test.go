@@ -33,7 +33,7 @@ func TestBackupOfAnotherEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if d, _ := b.Verify(key, scopes.ModelDeploy); !d.Allowed || d.App.Name != "Risk" {
+	if d, _ := b.Verify(key, scopes.ModelDeploy); !d.Allowed || d.App().Name != "Risk" {
 		t.Fatalf("the backup answers %+v", d)
 	}
 }

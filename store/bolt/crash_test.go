@@ -407,7 +407,7 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 			continue
 		}
 		granted, _ := scopes.Parse(m.apps[k.app].scopes[0])
-		if d, err := st.Verify(k.text, granted); err != nil || !d.Allowed || d.Key.ID != id {
+		if d, err := st.Verify(k.text, granted); err != nil || !d.Allowed || d.Key().ID != id {
 			t.Errorf("key %d no longer verifies for %s: %v, %v", id, granted, d, err)
 		}
 	}

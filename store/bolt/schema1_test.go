@@ -103,7 +103,7 @@ func answers(t *testing.T, st *store.Store) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprintf("key %d %s: %s app %d key %d %s", i+1, sc.ID, d.Reason, d.App.ID, d.Key.ID, d.Key.Hint))
+			out = append(out, fmt.Sprintf("key %d %s: %s app %d key %d %s", i+1, sc.ID, d.Reason, d.App().ID, d.Key().ID, d.Key().Hint))
 		}
 	}
 	return out

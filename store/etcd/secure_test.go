@@ -210,7 +210,7 @@ func TestTLSAndAuth(t *testing.T) {
 		}
 		eventually(t, 10*time.Second, "the second replica to see the rename", func() bool {
 			d, _ := st2.Verify(text, scopes.ModelDeploy)
-			return d.App.Name == "Risk & Compliance"
+			return d.App().Name == "Risk & Compliance"
 		})
 		l := e2.Lead(func(err error) { t.Errorf("the election: %v", err) })
 		eventually(t, 10*time.Second, "the replica to lead the housekeeping", l.Held)

@@ -264,8 +264,8 @@ func testReopen(t *testing.T, e *env) {
 		t.Errorf("after reopening: %+v\nwant %+v", after, before)
 	}
 	d := requireReason(t, e.st, "after reopening", text, scopes.ModelDeploy, store.Allowed)
-	if !appsEqual(d.App, app) || !keysEqual(d.Key, key) {
-		t.Errorf("after reopening the decision names %+v %+v", d.App, d.Key)
+	if !appsEqual(d.App(), app) || !keysEqual(d.Key(), key) {
+		t.Errorf("after reopening the decision names %+v %+v", d.App(), d.Key())
 	}
 	// Ids go on from where they were.
 	if next := e.app("Other", scopes.Full()); next.ID != app.ID+1 {

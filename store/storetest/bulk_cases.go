@@ -194,7 +194,7 @@ func testCreateLargeApp(t *testing.T, e *env) {
 		t.Fatalf("Keys = %d keys, %v", len(keys), err)
 	}
 	for i, text := range texts {
-		if d, _ := e.st.Verify(text, scopes.ModelDeploy); !d.Allowed || d.Key.ID != keys[i].ID {
+		if d, _ := e.st.Verify(text, scopes.ModelDeploy); !d.Allowed || d.Key().ID != keys[i].ID {
 			t.Fatalf("key %d: %v", i, d)
 		}
 	}

@@ -226,10 +226,10 @@ func afterAdmins(t *testing.T, st *store.Store, writes int64, texts map[string]u
 		}
 		switch {
 		case d.Reason == store.UnknownKey:
-		case !live[d.Key.ID] || d.App.ID != appID:
-			t.Errorf("key %d of app %d verifies for app %d, but is not among the keys", d.Key.ID, appID, d.App.ID)
-		case d.Allowed != d.App.Scopes.Allows(scopes.WorkflowDeploy):
-			t.Errorf("key %d: %v, but its app has %v", d.Key.ID, d, d.App.Scopes)
+		case !live[d.Key().ID] || d.App().ID != appID:
+			t.Errorf("key %d of app %d verifies for app %d, but is not among the keys", d.Key().ID, appID, d.App().ID)
+		case d.Allowed != d.App().Scopes.Allows(scopes.WorkflowDeploy):
+			t.Errorf("key %d: %v, but its app has %v", d.Key().ID, d, d.App().Scopes)
 		}
 	}
 	t.Logf("%d changes, %d scheduled deletions; %d apps and %d keys left", writes, scheduled, len(apps), len(live))

@@ -321,8 +321,8 @@ func testDecisionFlips(t *testing.T, e *env) {
 		if _, err := st.SaveApp(Admin, cur, "Credit", cur.Scopes); err != nil {
 			t.Fatal(err)
 		}
-		if d := requireReason(t, st, "after", text, scopes.ModelDeploy, store.Allowed); d.App.Name != "Credit" {
-			t.Errorf("the decision names app %q", d.App.Name)
+		if d := requireReason(t, st, "after", text, scopes.ModelDeploy, store.Allowed); d.App().Name != "Credit" {
+			t.Errorf("the decision names app %q", d.App().Name)
 		}
 	})
 	t.Run("key deleted", func(t *testing.T) {
@@ -356,8 +356,8 @@ func testDecisionFlips(t *testing.T, e *env) {
 		requireReason(t, st, "just before", text, scopes.ModelDeploy, store.Allowed)
 		e.clock.Advance(10 * time.Second)
 		d := requireReason(t, st, "after", text, scopes.ModelDeploy, store.Expired)
-		if d.Key.ID != key.ID || d.App.ID != app.ID {
-			t.Errorf("an expired key's decision names key %d of app %d", d.Key.ID, d.App.ID)
+		if d.Key().ID != key.ID || d.App().ID != app.ID {
+			t.Errorf("an expired key's decision names key %d of app %d", d.Key().ID, d.App().ID)
 		}
 		if msg := d.String(); !strings.Contains(msg, "expired on") || strings.Contains(msg, text) {
 			t.Errorf("String() = %q", msg)
@@ -763,11 +763,11 @@ func testVerifyReasons(t *testing.T, e *env) {
 			t.Errorf("%s: Verify = {Allowed:%v Reason:%s Scope:%s}, want %s", tt.name, d.Allowed, d.Reason, d.Scope, tt.reason)
 		}
 		if tt.found.ID != 0 {
-			if d.App.ID != app.ID || d.App.Name != "Risk" || d.Key.ID != tt.found.ID || d.Key.Hint != tt.found.Hint {
-				t.Errorf("%s: Decision app %+v key %+v; want app %d and key %d", tt.name, d.App, d.Key, app.ID, tt.found.ID)
+			if d.App().ID != app.ID || d.App().Name != "Risk" || d.Key().ID != tt.found.ID || d.Key().Hint != tt.found.Hint {
+				t.Errorf("%s: Decision app %+v key %+v; want app %d and key %d", tt.name, d.App(), d.Key(), app.ID, tt.found.ID)
 			}
-		} else if d.App.ID != 0 || d.Key.ID != 0 {
-			t.Errorf("%s: Decision names app %d / key %d for a refused key", tt.name, d.App.ID, d.Key.ID)
+		} else if d.App().ID != 0 || d.Key().ID != 0 {
+			t.Errorf("%s: Decision names app %d / key %d for a refused key", tt.name, d.App().ID, d.Key().ID)
 		}
 		msg := d.String()
 		if msg == "" || strings.HasPrefix(msg, "allowed") != d.Allowed {
@@ -824,8 +824,8 @@ func testVerifyFollowsAppScopes(t *testing.T, e *env) {
 	check("re-scoped again", scopes.GuardrailDeploy, store.ScopeNotGranted)
 	save("Credit risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
 	check("renamed", scopes.ModelDeploy, store.Allowed)
-	if d, _ := e.st.Verify(k1, scopes.ModelDeploy); d.App.Name != "Credit risk" {
-		t.Errorf("the decision's app name = %q after a rename", d.App.Name)
+	if d, _ := e.st.Verify(k1, scopes.ModelDeploy); d.App().Name != "Credit risk" {
+		t.Errorf("the decision's app name = %q after a rename", d.App().Name)
 	}
 	keys, _ := e.st.Keys(app.ID)
 	if err := e.st.DeleteKey(Admin, keys[0].ID); err != nil {
