@@ -97,10 +97,10 @@ func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, now time.Time) (
 		return d, nil
 	case KeyExpired:
 		d.Reason = Expired
-		return d.Naming(app.app(), k), nil
+		return d.naming(app.app(), k), nil
 	}
 	a := app.app()
-	d = d.Naming(a, k)
+	d = d.naming(a, k)
 	if a.Scopes.Allows(scope) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {

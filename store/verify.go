@@ -61,8 +61,8 @@ func (d Decision) Key() Key {
 	return *d.key
 }
 
-// Naming is d naming app and key, as a lookup that read them answers.
-func (d Decision) Naming(app App, key Key) Decision {
+// naming is d naming app and key, as a lookup that read them answers.
+func (d Decision) naming(app App, key Key) Decision {
 	d.app, d.key = &app, &key
 	return d
 }
@@ -88,7 +88,7 @@ func (d *Decision) UnmarshalJSON(b []byte) error {
 	}
 	*d = Decision{Allowed: j.Allowed, Reason: j.Reason, Scope: j.Scope}
 	if j.Key.ID != 0 { // key ids start at 1
-		*d = d.Naming(j.App, j.Key)
+		*d = d.naming(j.App, j.Key)
 	}
 	return nil
 }

@@ -17,9 +17,9 @@ func TestDecisionString(t *testing.T) {
 		d    Decision
 		want string
 	}{
-		{Decision{Allowed: true, Reason: Allowed, Scope: scopes.ModelDeploy}.Naming(app, key),
+		{Decision{Allowed: true, Reason: Allowed, Scope: scopes.ModelDeploy}.naming(app, key),
 			`allowed: key aps_…AbCd of app "Risk" may use model:deploy`},
-		{Decision{Reason: ScopeNotGranted, Scope: scopes.ModelDeploy}.Naming(app, key),
+		{Decision{Reason: ScopeNotGranted, Scope: scopes.ModelDeploy}.naming(app, key),
 			`denied: app "Risk" does not have scope model:deploy`},
 		{Decision{Reason: UnknownScope, Scope: "workflow:delete"}, `denied: unknown scope "workflow:delete"`},
 		{Decision{Reason: Malformed}, "denied: the API key is malformed (expected aps_ and 49 letters or digits)"},
@@ -59,8 +59,8 @@ func TestDecisionJSON(t *testing.T) {
 		CreatedBy: "Ada", CreatedAt: at, Revision: 4, Keys: 1}
 	key := Key{ID: 9, AppID: 3, Name: "ci", Hint: "aps_…AbCd", CreatedBy: "Ada", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	for _, d := range []Decision{
-		Decision{Allowed: true, Reason: Allowed, Scope: scopes.ModelDeploy}.Naming(app, key),
-		Decision{Reason: Expired, Scope: scopes.ModelExport}.Naming(app, key),
+		Decision{Allowed: true, Reason: Allowed, Scope: scopes.ModelDeploy}.naming(app, key),
+		Decision{Reason: Expired, Scope: scopes.ModelExport}.naming(app, key),
 		{Reason: UnknownKey, Scope: scopes.ModelDeploy},
 	} {
 		b, err := json.Marshal(d)
@@ -99,7 +99,7 @@ func TestDecisionHandsOutCopies(t *testing.T) {
 	if again.Allowed || again.App().Name != "Risk" || again.Key().Name != "ci" || d.App().Name != "Risk" {
 		t.Errorf("a changed copy reached the index: %v, app %q, key %q", again, again.App().Name, again.Key().Name)
 	}
-	named := Decision{Reason: Allowed}.Naming(App{Retired: []string{"model:train"}}, Key{ID: 1})
+	named := Decision{Reason: Allowed}.naming(App{Retired: []string{"model:train"}}, Key{ID: 1})
 	named.App().Retired[0] = "model:deploy"
 	if r := named.App().Retired; r[0] != "model:train" {
 		t.Errorf("a change to a copy's retired scopes reached the decision: %v", r)
