@@ -52,7 +52,9 @@ func (t *txn) createApp(name string, set scopes.Set) (appRecord, error) {
 	}
 	rec := appRecord{ID: id, Name: clean, Scopes: set.Strings(), CreatedBy: t.actor.Name, CreatedAt: t.at,
 		UpdatedBy: t.actor.Name, UpdatedAt: t.at, Revision: 1}
-	t.putApp(rec)
+	if err := t.writeRecord(TableApps, itob(id), nil, encode(rec)); err != nil { // a new id: nothing there
+		return appRecord{}, err
+	}
 	t.put(TableNames, []byte(FoldName(clean)), itob(id))
 	return rec, t.record(Event{Action: ActionAppCreate, AppID: id, AppName: clean, ScopesAfter: rec.Scopes})
 }
@@ -128,7 +130,9 @@ func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App
 		}
 		t.put(TableNames, []byte(FoldName(rec.Name)), itob(rec.ID))
 		rec.UpdatedBy, rec.UpdatedAt, rec.Revision = t.actor.Name, t.at, rec.Revision+1
-		t.putApp(rec)
+		if err := t.putApp(rec); err != nil {
+			return err
+		}
 		ev := Event{Action: ActionAppUpdate, AppID: rec.ID, AppName: rec.Name}
 		if renamed {
 			ev.NameBefore = before.Name
@@ -154,10 +158,14 @@ func (s *Store) DeleteApp(actor Actor, id uint64) error {
 		if err != nil {
 			return err
 		}
-		t.b.DeletePrefix(TableKeys, itob(id))
+		if err := t.removeAppKeys(id); err != nil {
+			return err
+		}
 		t.b.DeletePrefix(TableUsage, scopeUsePrefix(id))
 		t.del(TableNames, []byte(FoldName(rec.Name)))
-		t.del(TableApps, itob(id))
+		if err := t.replace(TableApps, itob(id), nil); err != nil {
+			return err
+		}
 		return t.record(Event{Action: ActionAppDelete, AppID: id, AppName: rec.Name,
 			ScopesBefore: rec.Scopes, KeysGone: rec.Keys})
 	})

@@ -49,6 +49,13 @@ type Event struct {
 
 	Session *SessionInfo `json:"session,omitempty"` // session.* events: whose session (see sessionaudit.go)
 
+	// State is the digest of the state hash of every app and key record
+	// once the change was made (statehash.go), in hex; Records marks each
+	// record the change wrote ("app 3 9f86d081884c7d65") or removed ("key
+	// 3/17 -"). Events written before schema 3 have neither.
+	State   string   `json:"state,omitempty"`
+	Records []string `json:"records,omitempty"`
+
 	// Hash chains the trail: SHA-256 of the previous event's hash and this
 	// event's canonical encoding (see chain.go), in hex.
 	Hash string `json:"hash,omitempty"`

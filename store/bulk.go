@@ -149,11 +149,12 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
 // maxBulkOps is the most operations one bulk change may hold.
 const maxBulkOps = 120
 
-// opsFor counts the operations of creating specs: per app its record, name,
-// counter, audit record and head; per key its record and digest (the app
-// record, counters and head are rewritten in place).
+// opsFor counts the operations of creating specs: the state hash's lanes;
+// per app its record, name, counter, audit record and head; per key its
+// record and digest (the app record, counters, head and lanes are
+// rewritten in place).
 func opsFor(specs []AppSpec) int {
-	n := 0
+	n := 1
 	for _, sp := range specs {
 		n += 5 + 3*len(sp.Keys)
 	}

@@ -37,11 +37,13 @@ import (
 // members in that order. Leaving out
 // empty fields keeps old events' encodings unchanged when a field is added.
 //
-// What the chain proves: that the trail is the one its head describes.
-// What it cannot prove: whoever can write the database can rewrite the
-// whole chain and its head, and a cut-off tail shows only against a head
-// kept elsewhere. Shipping `apiscopes audit --json` off the machine keeps
-// such a copy.
+// What the chain proves: that the trail is the one its head describes;
+// and, since each event from schema 3 on commits to the state its change
+// left (statehash.go), that the apps and keys are the ones the trail
+// produced. What it cannot prove: whoever can write the database can
+// rewrite records, trail and head together. A head saved elsewhere catches
+// that (VerifyAuditExtends), and so does one signed with a key kept
+// elsewhere (signhead.go).
 
 // Canonical is the encoding of an event that its hash covers.
 func Canonical(ev Event) []byte {
@@ -135,18 +137,41 @@ func canonicalValue(v reflect.Value) (string, bool) {
 }
 
 // AuditHead is the newest audit event's number and hash: what a copy of
-// the trail kept elsewhere is compared with.
+// the trail kept elsewhere is compared with. State is the digest of the
+// state hash the head commits to ("" before schema 3); the event's hash
+// covers it.
 type AuditHead struct {
-	Seq  uint64
-	Hash string
+	Seq   uint64
+	Hash  string
+	State string
 }
 
+// String is the head as `apiscopes audit --verify` prints it, and as
+// ParseAuditHead reads it back: "event 4211, sha256 3d5c…" (64 hex
+// digits), or "empty".
 func (h AuditHead) String() string {
 	if h.Seq == 0 {
 		return "empty"
 	}
 	return fmt.Sprintf("event %d, sha256 %s", h.Seq, h.Hash)
 }
+
+// Head reads the audit head as it is kept, without walking the trail: for
+// a metric or a log line. VerifyAudit proves it.
+func (s *Store) Head() (AuditHead, error) {
+	var head auditHead
+	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+		v, err := snap.Get(TableMeta, metaAuditHead)
+		if err != nil || v == nil {
+			return err
+		}
+		return decode(v, &head)
+	})
+	return head.public(), err
+}
+
+// public is the head as callers see it.
+func (h auditHead) public() AuditHead { return AuditHead{Seq: h.Seq, Hash: h.Hash, State: h.State} }
 
 // ChainError names the first audit event at which the chain breaks. It
 // matches ErrDamaged.
@@ -190,7 +215,7 @@ func verifyChain(snap Snapshot) (AuditHead, error) {
 			return AuditHead{}, err
 		}
 	}
-	head := AuditHead{Seq: stored.Seq, Hash: stored.Hash}
+	head := stored.public()
 	var prev string
 	var want uint64 = 1
 	var broken error

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,10 +44,12 @@ func (e *UncheckedError) Error() string { return e.What + " was not checked: " +
 // Check verifies the whole database: the engine's own check of its medium
 // where it has one, and the store's invariants on one snapshot (every key's
 // app exists, the digest and name indexes match the records, each app's key
-// count is right, ids stay below their counters, and the audit trail has no
-// hole). It reads every record; a nil result means the database is sound.
-func (s *Store) Check() error {
-	if err := s.CheckRecords(); err != nil {
+// count is right, ids stay below their counters, the audit trail has no
+// hole and its hash chain holds, the apps and keys are the state the trail
+// commits to, and every signed head is in the trail). It reads every
+// record; a nil result means the database is sound.
+func (s *Store) Check(opts ...CheckOption) error {
+	if err := s.CheckRecords(opts...); err != nil {
 		return err
 	}
 	if c, ok := s.eng.(Checker); ok {
@@ -57,13 +60,40 @@ func (s *Store) Check() error {
 
 // CheckRecords is Check without the engine's check of its medium, for a
 // caller that has just had it run (opening a file checks its pages).
-func (s *Store) CheckRecords() error {
-	return s.eng.Read(ctxBG, func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
+func (s *Store) CheckRecords(opts ...CheckOption) error {
+	var o checkOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return s.eng.Read(ctxBG, func(snap Snapshot) error { return checkAll(s.name, snap, o) })
 }
 
-// checkSnapshot runs the store's invariants on a schema 2 snapshot.
+// CheckOption configures Check.
+type CheckOption func(*checkOptions)
+
+type checkOptions struct {
+	auditKeys []ed25519.PublicKey
+}
+
+// WithAuditKeys has Check verify every signed audit head it finds
+// (signhead.go) with these public keys, and fail when it finds none: a
+// head signed by another key, or not at all, is a problem.
+func WithAuditKeys(keys ...ed25519.PublicKey) CheckOption {
+	return func(o *checkOptions) { o.auditKeys = append(o.auditKeys, keys...) }
+}
+
+// checkSnapshot runs the store's invariants on a snapshot, but for the
+// state hash and the signed heads: what a store checks as it opens.
 func checkSnapshot(name string, snap Snapshot) error {
-	c := &checker{snap: snap}
+	return runChecker(name, &checker{snap: snap})
+}
+
+// checkAll is the whole check of a snapshot's records.
+func checkAll(name string, snap Snapshot, o checkOptions) error {
+	return runChecker(name, &checker{snap: snap, full: true, opts: o})
+}
+
+func runChecker(name string, c *checker) error {
 	c.run()
 	if len(c.problems) > 0 {
 		return &DamageError{Path: name, Problems: c.problems}
@@ -74,6 +104,8 @@ func checkSnapshot(name string, snap Snapshot) error {
 // checker walks the tables once, collecting what does not agree.
 type checker struct {
 	snap     Snapshot
+	full     bool // the state hash and the signed heads too
+	opts     checkOptions
 	problems []string
 	appSeq   uint64
 	keySeq   uint64
@@ -81,6 +113,7 @@ type checker struct {
 	// (app id ‖ key id): the digests step compares entries against it
 	// instead of decoding every key record a second time.
 	keyDigests map[[16]byte][32]byte
+	state      StateHash // of the app and key records, as read (full only)
 }
 
 var errTooMany = errors.New("too many problems")
@@ -94,7 +127,11 @@ func (c *checker) addf(format string, a ...any) error {
 }
 
 func (c *checker) run() {
-	for _, step := range []func() error{c.meta, c.apps, c.names, c.keys, c.digests, c.audit} {
+	steps := []func() error{c.meta, c.apps, c.names, c.keys, c.digests, c.audit}
+	if c.full {
+		steps = append(steps, c.stateHash, c.signedHeads)
+	}
+	for _, step := range steps {
 		if err := step(); err != nil {
 			if !errors.Is(err, errTooMany) {
 				c.problems = append(c.problems, err.Error())
@@ -127,6 +164,9 @@ func (c *checker) meta() (err error) {
 // has a name index entry, and counts exactly the keys under its prefix.
 func (c *checker) apps() error {
 	return c.snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
+		if c.full {
+			c.state.Add(TableApps, k, v)
+		}
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {
 			return c.addf("app %s: %v", recordID(k), err)
@@ -183,6 +223,9 @@ func (c *checker) names() error {
 // counter, belongs to an existing app and has its digest entry.
 func (c *checker) keys() error {
 	return c.snap.Scan(TableKeys, nil, ScanOptions{}, func(k, v []byte) error {
+		if c.full {
+			c.state.Add(TableKeys, k, v)
+		}
 		var rec keyRecord
 		if err := decode(v, &rec); err != nil {
 			return c.addf("key %s: %v", recordID(k), err)

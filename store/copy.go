@@ -36,11 +36,12 @@ type CopyReport struct {
 	Head    uint64 // the source's newest audit event, now also the target's
 }
 
-// Copy writes every entry of the source's schema 2 tables into to, from
-// one snapshot of from, in batches; progress (if not nil) is told the
-// entries written so far. The target must be empty, or hold a copy of the
-// same source cut short (it resumes). A source of schema 1 is migrated in
-// memory first. The target is checked before Copy returns.
+// Copy writes every entry of the source's tables into to, from one
+// snapshot of from, in batches; progress (if not nil) is told the entries
+// written so far. The target must be empty, or hold a copy of the same
+// source cut short (it resumes). A source of an older schema is migrated in
+// memory first. The target is checked before Copy returns, its state hash
+// included.
 func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyReport, error) {
 	var rep CopyReport
 	src := from
@@ -52,13 +53,13 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 		switch string(v) {
 		case Schema:
 			return nil
-		case SchemaV1:
+		case SchemaV1, SchemaV2:
 			mem := NewMemory()
 			all, err := copyAll(snap, append(Tables, tableAppKeysV1))
 			if err != nil {
 				return err
 			}
-			mig, err := migrationV1(snap, time.Now())
+			mig, err := migration(snap, string(v), time.Now())
 			if err != nil {
 				return err
 			}
@@ -156,7 +157,7 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 		return rep, err
 	}
 	return rep, to.Read(ctx, func(snap Snapshot) error {
-		if err := checkSnapshot("the copy", snap); err != nil {
+		if err := checkAll("the copy", snap, checkOptions{}); err != nil {
 			return err
 		}
 		var head auditHead

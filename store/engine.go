@@ -45,7 +45,7 @@ type Engine interface {
 // bytewise.
 type Table string
 
-// The tables of the apiscopes schema (version 2). Keys are big-endian ids so
+// The tables of the apiscopes schema (version 3). Keys are big-endian ids so
 // that bytewise order is numeric order.
 const (
 	TableMeta    Table = "meta"    // schema version, id counters, the audit head, usage tracking start
@@ -55,10 +55,11 @@ const (
 	TableDigests Table = "digests" // SHA-256 of key text → app id ‖ key id (may outlive its key until swept)
 	TableAudit   Table = "audit"   // sequence → audit event
 	TableUsage   Table = "usage"   // "k" ‖ key id → last use; "s" ‖ app id ‖ scope id → use of a scope (usage.go)
+	TableSigned  Table = "signed"  // sequence → the audit head as signed then (signhead.go)
 )
 
 // Tables lists every table of the schema, in a fixed order.
-var Tables = []Table{TableMeta, TableApps, TableNames, TableKeys, TableDigests, TableAudit, TableUsage}
+var Tables = []Table{TableMeta, TableApps, TableNames, TableKeys, TableDigests, TableAudit, TableUsage, TableSigned}
 
 // Snapshot is a consistent, read-only view of the tables at one revision.
 // Slices it returns belong to the caller.

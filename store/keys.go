@@ -153,12 +153,16 @@ func (t *txn) insertKey(app *appRecord, name string, expires time.Time) (string,
 	}
 	rec := keyRecord{ID: id, AppID: app.ID, Name: name, Hint: keyHint(text), Digest: digest[:],
 		CreatedBy: t.actor.Name, CreatedAt: t.at, ExpiresAt: expires}
-	t.put(TableKeys, keyKey(app.ID, id), encode(rec))
+	if err := t.writeRecord(TableKeys, keyKey(app.ID, id), nil, encode(rec)); err != nil { // a new id: nothing there
+		return "", keyRecord{}, err
+	}
 	t.put(TableDigests, digest[:], keyKey(app.ID, id))
 	t.noteKeyName(app.ID, name, true)
 	app.Keys++
 	app.Revision++
-	t.putApp(*app)
+	if err := t.putApp(*app); err != nil {
+		return "", keyRecord{}, err
+	}
 	return text, rec, nil
 }
 
@@ -186,14 +190,15 @@ func (t *txn) removeKey(rec keyRecord) (appRecord, error) {
 	if err != nil {
 		return app, err
 	}
-	t.del(TableKeys, keyKey(rec.AppID, rec.ID))
+	if err := t.replace(TableKeys, keyKey(rec.AppID, rec.ID), nil); err != nil {
+		return app, err
+	}
 	t.del(TableDigests, rec.Digest)
 	t.del(TableUsage, keyUseKey(rec.ID))
 	t.noteKeyName(rec.AppID, rec.Name, false)
 	app.Keys--
 	app.Revision++
-	t.putApp(app)
-	return app, nil
+	return app, t.putApp(app)
 }
 
 // Keys lists an app's keys, oldest first. A key's LastUsedAt is the latest

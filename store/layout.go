@@ -9,27 +9,31 @@ import (
 	"apiscopes/scopes"
 )
 
-// The records of schema version 2, as every engine stores them. The layout
+// The records of schema version 3, as every engine stores them. The layout
 // is part of the file format: change it only with a new schema version and
 // a migration (see migrate.go).
 
 // Meta keys.
 var (
-	metaSchema     = []byte("schema")      // SchemaV2
+	metaSchema     = []byte("schema")      // Schema
 	metaAppSeq     = []byte("seq.apps")    // the last app id handed out
 	metaKeySeq     = []byte("seq.keys")    // the last key id handed out
 	metaAuditHead  = []byte("audit.head")  // the last audit event: auditHead
+	metaState      = []byte("audit.state") // the state hash's lanes (statehash.go), kept with the head
 	metaUsageSince = []byte("usage.since") // when this database began noting key use (RFC 3339)
 )
 
 // Schema versions. Version 1 kept a key under its own id with separate
 // app-key and digest indexes; version 2 keeps an app's keys under the app's
-// id, so an app and all its keys go in one range removal.
+// id, so an app and all its keys go in one range removal; version 3 keeps
+// the same records and a state hash of them with the audit head, which
+// every change keeps up to date (an older apiscopes writing would not).
 const (
 	SchemaV1 = "apiscopes/1"
 	SchemaV2 = "apiscopes/2"
+	SchemaV3 = "apiscopes/3"
 	// Schema is the version this apiscopes writes.
-	Schema = SchemaV2
+	Schema = SchemaV3
 )
 
 // App is an API app as the console lists it.
@@ -91,8 +95,17 @@ type keyRecord struct {
 // auditHead is the newest audit event: every audited change compares and
 // swaps it, which keeps the sequence gapless whichever process writes.
 type auditHead struct {
-	Seq  uint64 `json:"seq"`
-	Hash string `json:"hash"` // the newest event's Hash; "" before the first
+	Seq   uint64 `json:"seq"`
+	Hash  string `json:"hash"`            // the newest event's Hash; "" before the first
+	State string `json:"state,omitempty"` // the state hash's digest now; "" for no records (or schema 2)
+}
+
+// state is the digest of the state the head commits to.
+func (h *auditHead) state() string {
+	if h.State == "" {
+		return emptyState
+	}
+	return h.State
 }
 
 // app converts a record; scope ids this build does not know are kept aside

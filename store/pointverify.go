@@ -13,9 +13,9 @@ import (
 // VerifySnapshot decides whether key may use scope at now, by the rules of
 // Verify, from one snapshot of a database no index was loaded for: it reads
 // the key's digest entry, its record and its app's record, and nothing else,
-// so its cost does not grow with the number of keys. It reads schema 1
-// databases as well as schema 2, without migrating them, and notes no use
-// (it writes nothing).
+// so its cost does not grow with the number of keys. It reads schema 1 and
+// 2 databases as well as schema 3, without migrating them, and notes no
+// use (it writes nothing).
 //
 // An unknown scope or a key that fails CheckKey is refused before anything
 // is read: snap may then be nil. A database that is empty, newer or not an
@@ -44,7 +44,7 @@ func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, now time.Time) (
 		return d, err
 	}
 	switch v := string(schema); {
-	case v == Schema:
+	case v == Schema, v == SchemaV2: // one layout of keys
 		if at != nil && len(at) != 16 {
 			return d, fmt.Errorf("%w: the digest index entry of the key is not an app and key id", ErrDamaged)
 		}

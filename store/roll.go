@@ -55,7 +55,9 @@ func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (text st
 				return err
 			}
 			old.DeleteAt, old.DeleteBy = t.at.Add(grace), t.actor.Name
-			t.put(TableKeys, keyKey(old.AppID, old.ID), encode(old))
+			if err := t.replace(TableKeys, keyKey(old.AppID, old.ID), encode(old)); err != nil {
+				return err
+			}
 		}
 		ev.DeleteAt = old.DeleteAt
 		if text, rec, err = t.insertKey(&app, name, expires); err != nil {

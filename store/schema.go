@@ -35,8 +35,12 @@ func (s *Store) prepare(o options) error {
 		} else if err != nil {
 			return s.writeError(err)
 		}
-	case v == SchemaV1:
-		if err := s.migrateV1(o); err != nil {
+	case v == SchemaV2 && s.readOnly:
+		// Read as it is: schema 3 keeps the same records, with a state
+		// hash a reader has nothing to check against until a writer
+		// upgrades the database.
+	case v == SchemaV1, v == SchemaV2:
+		if err := s.migrate(o, v); err != nil {
 			return err
 		}
 	case v == Schema:
@@ -57,15 +61,15 @@ func (s *Store) schemaError(schema []byte) error {
 	return fmt.Errorf("%s: %w (schema %q)", s.name, ErrNotDatabase, schema)
 }
 
-// migrateV1 brings a schema 1 database to schema 2. A writer first has the
-// engine keep a checked copy, then rewrites the keys in one change; a
-// read-only store migrates a copy in memory and leaves the database as it
+// migrate brings a database of an older schema to this one. A writer
+// first has the engine keep a checked copy, then migrates it in one change;
+// a read-only store migrates a copy in memory and leaves the database as it
 // is, so an old file can be read by any later version without a writer.
-func (s *Store) migrateV1(o options) error {
+func (s *Store) migrate(o options, from string) error {
 	var b *Batch
 	var all *Batch
 	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
-		if b, err = migrationV1(snap, s.clock.now()); err != nil {
+		if b, err = migration(snap, from, s.clock.now()); err != nil {
 			return err
 		}
 		if s.readOnly {
@@ -74,7 +78,7 @@ func (s *Store) migrateV1(o options) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%s: read schema 1: %w", s.name, err)
+		return fmt.Errorf("%s: read schema %s: %w", s.name, strings.TrimPrefix(from, "apiscopes/"), err)
 	}
 	if s.readOnly {
 		mem := NewMemory()
@@ -100,20 +104,60 @@ func (s *Store) migrateV1(o options) error {
 // tableAppKeysV1 is schema 1's app id ‖ key id index, gone in schema 2.
 const tableAppKeysV1 Table = "app_keys"
 
-// migrationV1 is the change that turns a schema 1 snapshot into schema 2:
+// migration is the change that brings a snapshot of schema from to this
+// one.
+func migration(snap Snapshot, from string, now time.Time) (*Batch, error) {
+	if from == SchemaV1 {
+		return migrationV1(snap, now)
+	}
+	return migrationV2(snap)
+}
+
+// migrationV2 is the change that turns a schema 2 snapshot into schema 3:
+// the state hash of its apps and keys, computed once, kept with the audit
+// head. The records stay as they are.
+func migrationV2(snap Snapshot) (*Batch, error) {
+	b := &Batch{}
+	b.Require(TableMeta, metaSchema, []byte(SchemaV2))
+	raw, err := snap.Get(TableMeta, metaAuditHead)
+	if err != nil {
+		return nil, err
+	}
+	var head auditHead
+	if raw != nil {
+		if err := decode(raw, &head); err != nil {
+			return nil, err
+		}
+	}
+	b.Require(TableMeta, metaAuditHead, raw)
+	state, err := StateOf(snap)
+	if err != nil {
+		return nil, err
+	}
+	head.State = state.Sum()
+	b.Put(TableMeta, metaState, state.Bytes())
+	b.Put(TableMeta, metaAuditHead, encode(head))
+	b.Put(TableMeta, metaSchema, []byte(SchemaV3))
+	return b, nil
+}
+
+// migrationV1 is the change that turns a schema 1 snapshot into schema 3:
 // keys move under their app's id, the app-key index goes, digests point at
-// app and key, last-used times move to the usage table, and the id counters
-// and audit head (bucket sequences in schema 1) are written down. A counter
-// is the highest id the audit trail ever named, so no id is handed out
-// twice.
+// app and key, last-used times move to the usage table, the id counters
+// and audit head (bucket sequences in schema 1) are written down, and the
+// state hash of the apps and keys as they now are is kept with the head. A
+// counter is the highest id the audit trail ever named, so no id is handed
+// out twice.
 func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 	b := &Batch{}
 	b.Require(TableMeta, metaSchema, []byte(SchemaV1))
 	var appSeq, keySeq, auditSeq uint64
-	err := snap.Scan(TableApps, nil, ScanOptions{}, func(k, _ []byte) error {
+	var state StateHash
+	err := snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
 		if len(k) == 8 {
 			appSeq = max(appSeq, btoi(k))
 		}
+		state.Add(TableApps, k, v) // apps keep their records
 		return nil
 	})
 	if err != nil {
@@ -156,7 +200,9 @@ func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 		at := keyKey(rec.AppID, rec.ID)
 		used := rec.LastUsedAt
 		rec.LastUsedAt = time.Time{}
-		b.Put(TableKeys, at, encode(rec))
+		v := encode(rec)
+		b.Put(TableKeys, at, v)
+		state.Add(TableKeys, at, v)
 		b.Put(TableDigests, rec.Digest, at)
 		if !used.IsZero() {
 			b.Put(TableUsage, keyUseKey(rec.ID), itob(uint64(used.UnixNano())))
@@ -164,9 +210,10 @@ func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 	}
 	b.Put(TableMeta, metaAppSeq, itob(appSeq))
 	b.Put(TableMeta, metaKeySeq, itob(keySeq))
-	b.Put(TableMeta, metaAuditHead, encode(auditHead{Seq: auditSeq, Hash: chain}))
+	b.Put(TableMeta, metaAuditHead, encode(auditHead{Seq: auditSeq, Hash: chain, State: state.Sum()}))
+	b.Put(TableMeta, metaState, state.Bytes())
 	b.Put(TableMeta, metaUsageSince, []byte(now.UTC().Format(time.RFC3339)))
-	b.Put(TableMeta, metaSchema, []byte(SchemaV2))
+	b.Put(TableMeta, metaSchema, []byte(SchemaV3))
 	return b, nil
 }
 

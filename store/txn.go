@@ -34,6 +34,10 @@ type txn struct {
 	counter map[string]uint64 // id counters as this attempt will leave them
 	events  int               // audit events recorded
 
+	state  *StateHash     // the state hash as this attempt leaves it; nil until a record is written
+	marks  []string       // marks of the records written since the last event (statekeep.go)
+	markAt map[string]int // index in marks, by place
+
 	keyNameSnap  map[uint64]map[string]bool // folded key names in the snapshot, by app, read when first asked
 	keyNameDelta map[uint64]map[string]bool // folded key names this attempt made (true) or removed (false), by app
 }
@@ -88,6 +92,9 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 		}
 		if err != nil {
 			return err
+		}
+		if len(t.marks) > 0 {
+			return fmt.Errorf("store: a change wrote %s without an audit event", t.marks[0])
 		}
 		if len(t.b.Ops) == 0 {
 			return nil // nothing to change
@@ -218,28 +225,43 @@ func (t *txn) record(ev Event) error {
 	return t.recordBy(t.actor, t.at, ev)
 }
 
+// The event commits to the state the change leaves (statekeep.go) and
+// marks the records it wrote since the event before.
 func (t *txn) recordBy(actor Actor, at time.Time, ev Event) error {
-	if t.head == nil {
-		v, err := t.snap.Get(TableMeta, metaAuditHead)
-		if err != nil {
-			return err
-		}
-		t.head = &auditHead{}
-		if v != nil {
-			if err := decode(v, t.head); err != nil {
-				return err
-			}
-		}
-		t.b.Require(TableMeta, metaAuditHead, v)
+	if err := t.loadHead(); err != nil {
+		return err
 	}
 	t.head.Seq++
 	ev.Seq, ev.At = t.head.Seq, at
 	ev.Actor, ev.Role, ev.Origin = actor.Name, actor.Role, actor.Origin
+	ev.State, ev.Records = t.takeState()
 	ev.Hash = ChainHash(t.head.Hash, ev)
-	t.head.Hash = ev.Hash
+	t.head.Hash, t.head.State = ev.Hash, ev.State
 	t.put(TableAudit, itob(ev.Seq), encode(ev))
 	t.put(TableMeta, metaAuditHead, encode(t.head))
 	t.events++
+	return nil
+}
+
+// loadHead reads the audit head this attempt goes on from, once, and
+// makes it a condition of the change: two processes can never give two
+// events one number, nor keep the state hash from two different heads.
+func (t *txn) loadHead() error {
+	if t.head != nil {
+		return nil
+	}
+	v, err := t.snap.Get(TableMeta, metaAuditHead)
+	if err != nil {
+		return err
+	}
+	head := &auditHead{}
+	if v != nil {
+		if err := decode(v, head); err != nil {
+			return err
+		}
+	}
+	t.head = head
+	t.b.Require(TableMeta, metaAuditHead, v)
 	return nil
 }
 
@@ -256,7 +278,8 @@ func (t *txn) app(id uint64) (appRecord, error) {
 	return rec, decode(v, &rec)
 }
 
-func (t *txn) putApp(rec appRecord) { t.put(TableApps, itob(rec.ID), encode(rec)) }
+// putApp writes an app record over the one this attempt read.
+func (t *txn) putApp(rec appRecord) error { return t.replace(TableApps, itob(rec.ID), encode(rec)) }
 
 // appNamed reports the id of the app with this folded name, or 0.
 func (t *txn) appNamed(folded string) (uint64, error) {

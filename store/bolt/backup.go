@@ -137,15 +137,15 @@ func syncDir(dir string) {
 }
 
 // CheckFile opens the database file at path read-only and checks it from
-// end to end, as Check does: use it on a backup before relying on it. It
-// fails with ErrNotDatabase, ErrDamaged, or ErrLocked if a process holds
-// the file for writing.
-func CheckFile(path string) error {
+// end to end, as Check does (opening it checked its pages): use it on a
+// backup before relying on it. It fails with ErrNotDatabase, ErrDamaged, or
+// ErrLocked if a process holds the file for writing.
+func CheckFile(path string, opts ...store.CheckOption) error {
 	s, err := OpenStore(path, Options{ReadOnly: true}, store.ReadOnly())
 	if err != nil {
 		return err
 	}
-	return s.Close()
+	return errors.Join(s.CheckRecords(opts...), s.Close())
 }
 
 // Hot backups: a folder of timestamped, checked copies that a long-running

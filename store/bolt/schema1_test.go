@@ -279,16 +279,17 @@ func rawView(t *testing.T, path string, fn func(*bbolt.Tx) error) {
 	}
 }
 
-// TestMigrationV1ToV2 looks at the file a migration leaves: schema 2's
-// layout, written in one change.
-func TestMigrationV1ToV2(t *testing.T) {
+// TestMigrationV1ToV3 looks at the file a migration leaves: schema 3's
+// layout (schema 2's records and a state hash with the head), written in
+// one change.
+func TestMigrationV1ToV3(t *testing.T) {
 	path := copyFixture(t)
 	openFixture(t, path, false, fixtureNow).Close()
 	be := func(v uint64) string { return string(binary.BigEndian.AppendUint64(nil, v)) }
 	rawView(t, path, func(tx *bbolt.Tx) error {
 		meta := tx.Bucket([]byte("meta"))
 		for k, want := range map[string]string{
-			"schema":      store.SchemaV2,
+			"schema":      store.SchemaV3,
 			"seq.apps":    be(3), // app 3 was deleted: the counter remembers it
 			"seq.keys":    be(5),
 			"usage.since": fixtureNow.Format(time.RFC3339),
@@ -298,11 +299,18 @@ func TestMigrationV1ToV2(t *testing.T) {
 			}
 		}
 		var head struct {
-			Seq  uint64 `json:"seq"`
-			Hash string `json:"hash"`
+			Seq   uint64 `json:"seq"`
+			Hash  string `json:"hash"`
+			State string `json:"state"`
 		}
 		if err := json.Unmarshal(meta.Get([]byte("audit.head")), &head); err != nil || head.Seq != 10 || len(head.Hash) != 64 {
 			t.Errorf("audit head %s: the chained trail of 10 events, %v", meta.Get([]byte("audit.head")), err)
+		}
+		if state, err := store.StateOf(snapshot{tx}); err != nil || head.State != state.Sum() {
+			t.Errorf("the head commits to state %q, the apps and keys are %q (%v)", head.State, state.Sum(), err)
+		}
+		if lanes, err := store.ParseStateHash(meta.Get([]byte("audit.state"))); err != nil || lanes.Sum() != head.State {
+			t.Errorf("the lanes kept with the head: %v", err)
 		}
 		if got := tx.Bucket([]byte("engine")).Get([]byte("revision")); string(got) != be(1) {
 			t.Errorf("engine revision %x, want one change", got)

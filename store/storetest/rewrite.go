@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"strings"
@@ -16,10 +17,10 @@ import (
 // bypassing every rule of the store: edit gets each JSON record of bucket
 // ("apps", "keys" or "audit") decoded, and what it leaves in rec is written
 // back. When an app's name changes, its entry in the name index follows,
-// and when audit events change, the hash chain is computed anew (as whoever
-// holds the file can), so the file still passes the store's check: tests
-// use it to see what the store's callers do with text the store itself
-// would never have written.
+// and then the state hash, the trail's hash chain and its head are made
+// anew (ResealBatch), as whoever holds the file can, so the file still
+// passes the store's check: tests use it to see what the store's callers
+// do with text the store itself would never have written.
 func Rewrite(t testing.TB, path, bucket string, edit func(rec map[string]any)) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
@@ -58,8 +59,14 @@ func Rewrite(t testing.TB, path, bucket string, edit func(rec map[string]any)) {
 				return err
 			}
 		}
-		if bucket == "audit" {
-			return rechain(tx)
+		reseal, err := ResealBatch(boltSnapshot{tx})
+		if err != nil {
+			return err
+		}
+		for _, op := range reseal.Ops {
+			if err := tx.Bucket([]byte(op.Table)).Put(op.Key, op.Value); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -68,39 +75,31 @@ func Rewrite(t testing.TB, path, bucket string, edit func(rec map[string]any)) {
 	}
 }
 
-// rechain computes every audit event's hash anew, in order, and the head.
-func rechain(tx *bolt.Tx) error {
-	b := tx.Bucket([]byte("audit"))
-	var head struct {
-		Seq  uint64 `json:"seq"`
-		Hash string `json:"hash"`
+// boltSnapshot reads a bbolt transaction as a store.Snapshot, for
+// ResealBatch, which scans forward only.
+type boltSnapshot struct{ tx *bolt.Tx }
+
+func (s boltSnapshot) Revision() uint64 { return 0 }
+
+func (s boltSnapshot) Get(t store.Table, key []byte) ([]byte, error) {
+	if b := s.tx.Bucket([]byte(t)); b != nil {
+		return bytes.Clone(b.Get(key)), nil
 	}
-	type change struct{ k, v []byte }
-	var changes []change
-	err := b.ForEach(func(k, v []byte) error {
-		var ev store.Event
-		if err := json.Unmarshal(v, &ev); err != nil {
-			return err
-		}
-		ev.Hash = store.ChainHash(head.Hash, ev)
-		head.Seq, head.Hash = ev.Seq, ev.Hash
-		raw, err := json.Marshal(ev)
-		changes = append(changes, change{append([]byte(nil), k...), raw})
-		return err
-	})
-	if err != nil {
-		return err
+	return nil, nil
+}
+
+func (s boltSnapshot) Scan(t store.Table, prefix []byte, _ store.ScanOptions, fn func(k, v []byte) error) error {
+	b := s.tx.Bucket([]byte(t))
+	if b == nil {
+		return nil
 	}
-	for _, c := range changes {
-		if err := b.Put(c.k, c.v); err != nil {
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if err := fn(k, v); err != nil {
 			return err
 		}
 	}
-	raw, err := json.Marshal(head)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket([]byte("meta")).Put([]byte("audit.head"), raw)
+	return nil
 }
 
 // RewriteRaw replaces record n of bucket at the closed database at path

@@ -27,6 +27,9 @@ var schemaCases = []testCase{
 // schemaKey is where the schema version is kept: part of the format.
 var schemaKey = []byte("schema")
 
+// newerSchema is a schema version this apiscopes does not know.
+const newerSchema = "apiscopes/9"
+
 func itob(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // rawGet reads one record through an engine.
@@ -45,7 +48,7 @@ func rawGet(t *testing.T, eng store.Engine, tb store.Table, key []byte) []byte {
 func testNewerSchemaUnderneath(t *testing.T, e *env) {
 	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
 	text, key := e.key(app.ID, "ci")
-	commit(t, e.st.Engine(), put(store.TableMeta, "schema", "apiscopes/3"))
+	commit(t, e.st.Engine(), put(store.TableMeta, "schema", newerSchema))
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, w := range append(writes(e, app, key, "New"),
 		write{"DeleteApp", func(a store.Actor) error { return e.st.DeleteApp(a, app.ID) }},
@@ -53,7 +56,7 @@ func testNewerSchemaUnderneath(t *testing.T, e *env) {
 		write{"RollKey", func(a store.Actor) error { _, _, _, err := e.st.RollKey(a, key.ID, time.Hour); return err }},
 	) {
 		err := w.do(Admin)
-		if !errors.Is(err, store.ErrNewerSchema) || !strings.Contains(err.Error(), "apiscopes/3") {
+		if !errors.Is(err, store.ErrNewerSchema) || !strings.Contains(err.Error(), newerSchema) {
 			t.Errorf("%s under a newer schema = %v, want ErrNewerSchema", w.name, err)
 		}
 	}
@@ -63,7 +66,7 @@ func testNewerSchemaUnderneath(t *testing.T, e *env) {
 
 func testNewerSchemaAtOpen(t *testing.T, e *env) {
 	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	commit(t, e.st.Engine(), put(store.TableMeta, "schema", "apiscopes/3"))
+	commit(t, e.st.Engine(), put(store.TableMeta, "schema", newerSchema))
 	e.st.Close()
 	for _, opts := range [][]store.Option{nil, {store.ReadOnly()}} {
 		st, err := store.New(e.open(t), append(opts, store.WithClock(e.clock.Now))...)
@@ -77,7 +80,7 @@ func testNewerSchemaAtOpen(t *testing.T, e *env) {
 	}
 	eng := e.open(t)
 	defer eng.Close()
-	if v := rawGet(t, eng, store.TableMeta, schemaKey); string(v) != "apiscopes/3" {
+	if v := rawGet(t, eng, store.TableMeta, schemaKey); string(v) != newerSchema {
 		t.Errorf("the refused database's schema is now %q", v)
 	}
 	if v := rawGet(t, eng, store.TableApps, itob(app.ID)); v == nil {
@@ -142,6 +145,7 @@ func testRetiredScopes(t *testing.T, e *env) {
 	rec["scopes"] = append(rec["scopes"].([]any), retired)
 	changed, _ := json.Marshal(rec)
 	commit(t, e.st.Engine(), put(store.TableApps, string(itob(app.ID)), string(changed)))
+	Reseal(t, e.st.Engine()) // as the version that wrote it keeps the state hash
 	e.reopen()
 
 	got, err := e.st.App(app.ID)
