@@ -27,6 +27,7 @@ var ctx = context.Background()
 
 func commit(t *testing.T, eng store.Engine, b *store.Batch) uint64 {
 	t.Helper()
+	markForeign(eng)
 	rev, err := eng.Commit(ctx, b)
 	if err != nil {
 		t.Fatalf("Commit: %v", err)

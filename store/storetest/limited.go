@@ -30,6 +30,25 @@ type Limited struct {
 	maxOps  int
 	puts    map[store.Table]int
 	refused []string
+	foreign bool // a test committed a batch of its own through it (commit, Reseal)
+}
+
+// markForeign notes that a test changed the database behind its store's
+// back through eng, if eng is a Limited.
+func markForeign(eng store.Engine) {
+	if l, ok := eng.(*Limited); ok {
+		l.mu.Lock()
+		l.foreign = true
+		l.mu.Unlock()
+	}
+}
+
+// Foreign reports whether a test changed the database behind the store's
+// back through the engine.
+func (l *Limited) Foreign() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.foreign
 }
 
 // Limit wraps e.

@@ -114,6 +114,7 @@ func Reseal(t testing.TB, eng store.Engine) {
 	if err != nil {
 		t.Fatalf("reseal: %v", err)
 	}
+	markForeign(eng)
 	if _, err := eng.Commit(ctx, b); err != nil {
 		t.Fatalf("reseal: %v", err)
 	}
