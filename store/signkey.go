@@ -82,6 +82,10 @@ func LoadAuditPublicKeys(path string) ([]ed25519.PublicKey, error) {
 			break
 		}
 		rest = after
+		if block.Type != "PUBLIC KEY" {
+			return nil, fmt.Errorf("%w %s: it holds %q, not a public key; give the signing key's .pub file",
+				ErrSigningKey, path, block.Type)
+		}
 		k, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("%w %s: %v", ErrSigningKey, path, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"sync"
 )
 
 // The state hash: a set hash over the live app and key records, so that
@@ -51,48 +52,49 @@ type StateHash struct {
 const swarHigh = 0x8000_8000_8000_8000
 
 // Add adds the record with this key and value of table t.
-func (h *StateHash) Add(t Table, key, value []byte) {
-	var e StateHash
-	e.element(recordDigest(t, key, value))
-	h.add(&e)
-}
+func (h *StateHash) Add(t Table, key, value []byte) { h.apply(recordDigest(t, key, value), false) }
 
 // Remove takes the record with this key and value of table t out.
-func (h *StateHash) Remove(t Table, key, value []byte) {
-	var e StateHash
-	e.element(recordDigest(t, key, value))
-	h.sub(&e)
-}
+func (h *StateHash) Remove(t Table, key, value []byte) { h.apply(recordDigest(t, key, value), true) }
 
-// add adds e lane by lane, modulo 2^16: the low 15 bits of each lane add
-// without carrying into the next lane, the top bit by exclusive or.
-func (h *StateHash) add(e *StateHash) {
-	for j, b := range e.w {
-		a := h.w[j]
-		h.w[j] = ((a &^ swarHigh) + (b &^ swarHigh)) ^ ((a ^ b) & swarHigh)
-	}
-}
+// keystreams holds the buffers elements are drawn into: a record's
+// element is 2 KiB, which a change or a check should not allocate.
+var keystreams = sync.Pool{New: func() any { return new([stateSize]byte) }}
 
-// sub subtracts e lane by lane, modulo 2^16: each lane's top bit is set
-// in the minuend and cleared in the subtrahend, so no lane borrows from
-// the next; the top bit is then put right.
-func (h *StateHash) sub(e *StateHash) {
-	for j, b := range e.w {
-		a := h.w[j]
-		h.w[j] = ((a | swarHigh) - (b &^ swarHigh)) ^ ((a ^ ^b) & swarHigh)
-	}
-}
-
-// element sets h to the element of the record whose digest is d.
-func (h *StateHash) element(d [sha256.Size]byte) {
+// apply adds (or, with sub, subtracts) the element of the record whose
+// digest is d.
+func (h *StateHash) apply(d [sha256.Size]byte, sub bool) {
 	block, err := aes.NewCipher(d[:])
 	if err != nil {
 		panic(fmt.Sprintf("store: AES-256 refused a 32-byte key: %v", err))
 	}
-	var buf [stateSize]byte
+	buf := keystreams.Get().(*[stateSize]byte)
+	defer keystreams.Put(buf)
+	clear(buf[:])
 	var iv [aes.BlockSize]byte
 	cipher.NewCTR(block, iv[:]).XORKeyStream(buf[:], buf[:])
-	h.setBytes(buf[:])
+	for j := range h.w {
+		e := binary.LittleEndian.Uint64(buf[8*j:])
+		if sub {
+			h.w[j] = subLanes(h.w[j], e)
+		} else {
+			h.w[j] = addLanes(h.w[j], e)
+		}
+	}
+}
+
+// addLanes adds four lanes to four, each modulo 2^16: the low 15 bits of
+// each lane add without carrying into the next lane, the top bit by
+// exclusive or.
+func addLanes(a, b uint64) uint64 {
+	return ((a &^ swarHigh) + (b &^ swarHigh)) ^ ((a ^ b) & swarHigh)
+}
+
+// subLanes subtracts four lanes from four, each modulo 2^16: each lane's
+// top bit is set in the minuend and cleared in the subtrahend, so no lane
+// borrows from the next; the top bit is then put right.
+func subLanes(a, b uint64) uint64 {
+	return ((a | swarHigh) - (b &^ swarHigh)) ^ ((a ^ ^b) & swarHigh)
 }
 
 // recordDigest is SHA-256 of a record's canonical bytes, behind the

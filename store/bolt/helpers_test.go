@@ -136,7 +136,13 @@ func (v view) String() string {
 		}
 	}
 	for _, ev := range slices.Backward(v.audit) {
-		fmt.Fprintf(&b, "event %+v\n", ev)
+		session := ev.Session
+		ev.Session = nil
+		fmt.Fprintf(&b, "event %+v", ev)
+		if session != nil {
+			fmt.Fprintf(&b, " session %+v", *session)
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
