@@ -95,7 +95,9 @@ func (s *Store) migrate(o options, from string) error {
 			return fmt.Errorf("%s: keep a copy before upgrading its schema: %w (nothing was changed)", s.name, err)
 		}
 	}
-	if _, err := s.eng.Commit(ctxBG, b); err != nil {
+	if _, err := s.eng.Commit(ctxBG, b); errors.Is(err, ErrStale) {
+		return s.prepare(o) // another replica changed it first (an upgrade, or a change of the old schema)
+	} else if err != nil {
 		return s.writeError(err)
 	}
 	return nil

@@ -22,6 +22,7 @@ var schemaCases = []testCase{
 	{"NewerSchemaRefusedAtOpen", testNewerSchemaAtOpen},
 	{"AnotherProgramsDataRefused", testForeignSchema},
 	{"RetiredScopesKept", testRetiredScopes},
+	{"UpgradeFromSchema2", testUpgradeFromSchema2},
 }
 
 // schemaKey is where the schema version is kept: part of the format.
@@ -341,4 +342,80 @@ func testCheckFindsDamage(t *testing.T, e *env) {
 			}
 		})
 	}
+}
+
+// downgrade makes the test's database one the previous version (schema 2)
+// could have written: no state hash with the head, no state or marks in
+// the events, the chain computed without them.
+func downgrade(t *testing.T, eng store.Engine) {
+	t.Helper()
+	b := &store.Batch{}
+	var head struct {
+		Seq  uint64 `json:"seq"`
+		Hash string `json:"hash"`
+	}
+	err := eng.Read(ctx, func(snap store.Snapshot) error {
+		return snap.Scan(store.TableAudit, nil, store.ScanOptions{}, func(k, v []byte) error {
+			var ev store.Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return err
+			}
+			ev.State, ev.Records = "", nil
+			ev.Hash = store.ChainHash(head.Hash, ev)
+			head.Seq, head.Hash = ev.Seq, ev.Hash
+			raw, err := json.Marshal(ev)
+			b.Put(store.TableAudit, bytes.Clone(k), raw)
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(head)
+	b.Put(store.TableMeta, []byte("audit.head"), raw)
+	b.Delete(store.TableMeta, []byte("audit.state"))
+	b.Put(store.TableMeta, schemaKey, []byte(store.SchemaV2))
+	commit(t, eng, b)
+}
+
+// A database of schema 2 is read as it is by a reader, and upgraded by a
+// writer: its state hash computed once, the trail left as it was.
+func testUpgradeFromSchema2(t *testing.T, e *env) {
+	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	text, _ := e.key(app.ID, "ci")
+	e.app("Support", scopes.NewSet(scopes.GuardrailDeploy))
+	downgrade(t, e.st.Engine())
+	e.st.Close()
+
+	ro, err := store.New(e.open(t), store.ReadOnly(), store.WithClock(e.clock.Now))
+	if err != nil {
+		t.Fatalf("a reader of schema 2: %v", err)
+	}
+	old, err := ro.VerifyAudit()
+	if err != nil || old.Seq != 3 || old.State != "" {
+		t.Fatalf("a reader of schema 2 sees the head %+v, %v", old, err)
+	}
+	if err := ro.Check(); err != nil {
+		t.Fatalf("a reader's check of schema 2: %v", err)
+	}
+	requireReason(t, ro, "a reader of schema 2", text, scopes.ModelDeploy, store.Allowed)
+	ro.Close()
+	eng := e.open(t)
+	v := rawGet(t, eng, store.TableMeta, schemaKey)
+	eng.Close()
+	if string(v) != store.SchemaV2 {
+		t.Fatalf("a reader left schema %q", v)
+	}
+
+	st := e.reopen()
+	head, err := st.VerifyAuditExtends(old)
+	if err != nil || head.Seq != old.Seq || head.Hash != old.Hash || len(head.State) != 64 {
+		t.Fatalf("after the upgrade the head is %+v, %v; want %s with a state", head, err, old)
+	}
+	requireReason(t, st, "after the upgrade", text, scopes.ModelDeploy, store.Allowed)
+	if err := st.CheckRecords(); err != nil {
+		t.Fatal(err)
+	}
+	e.key(app.ID, "cd")
+	requireStateKept(t, st, "the first change after the upgrade")
 }
