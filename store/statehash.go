@@ -139,8 +139,11 @@ func ParseStateHash(b []byte) (StateHash, error) {
 }
 
 // Sum is the state's digest: SHA-256 of the lanes, in hex.
-func (h *StateHash) Sum() string {
-	d := sha256.Sum256(h.Bytes())
+func (h *StateHash) Sum() string { return sumOf(h.Bytes()) }
+
+// sumOf is the digest of lanes as Bytes lays them out.
+func sumOf(lanes []byte) string {
+	d := sha256.Sum256(lanes)
 	return hex.EncodeToString(d[:])
 }
 
@@ -169,9 +172,11 @@ func RecordMark(t Table, key, value []byte) string {
 	if value == nil {
 		return statePlace(t, key) + " -"
 	}
-	d := recordDigest(t, key, value)
-	return statePlace(t, key) + " " + hex.EncodeToString(d[:8])
+	return markOf(statePlace(t, key), recordDigest(t, key, value))
 }
+
+// markOf is the mark of the record at place whose digest is d.
+func markOf(place string, d [sha256.Size]byte) string { return place + " " + hex.EncodeToString(d[:8]) }
 
 // stated reports whether a table's records are in the state hash.
 func stated(t Table) bool { return t == TableApps || t == TableKeys }

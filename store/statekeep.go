@@ -42,13 +42,15 @@ func (t *txn) loadState() error {
 		}
 	}
 	var h StateHash
+	sum := emptyState
 	if v != nil {
 		var err error
 		if h, err = ParseStateHash(v); err != nil {
 			return err
 		}
+		sum = sumOf(v)
 	}
-	if h.Sum() != t.head.state() {
+	if sum != t.head.state() {
 		return errStateAstray
 	}
 	t.state = &h
@@ -66,13 +68,16 @@ func (t *txn) writeRecord(tb Table, key, old, value []byte) error {
 	if old != nil {
 		t.state.Remove(tb, key, old)
 	}
+	place := statePlace(tb, key)
 	if value != nil {
-		t.state.Add(tb, key, value)
+		d := recordDigest(tb, key, value)
+		t.state.apply(d, false)
 		t.put(tb, key, value)
+		t.mark(place, markOf(place, d))
 	} else {
 		t.del(tb, key)
+		t.mark(place, place+" -")
 	}
-	t.mark(statePlace(tb, key), RecordMark(tb, key, value))
 	return nil
 }
 
@@ -139,6 +144,7 @@ func (t *txn) takeState() (string, []string) {
 	}
 	marks := t.marks
 	t.marks, t.markAt = nil, nil
-	t.put(TableMeta, metaState, t.state.Bytes())
-	return t.state.Sum(), marks
+	lanes := t.state.Bytes()
+	t.put(TableMeta, metaState, lanes)
+	return sumOf(lanes), marks
 }
