@@ -23,10 +23,11 @@ id:N, for a name that is all digits or one you would rather not quote.
 
 Exit status: 0 done, 1 refused (unknown, not allowed, a rule), 2 usage or environment
 error, 3 worth retrying (someone else changed the app meanwhile).`,
-		Args: noArgs,
+		Args: subcommandsOnly,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(inv.appList(), inv.appShow(), inv.appCreate(), inv.appRename(), inv.appScopes(), inv.appDelete())
+	cmd.AddCommand(inv.appList(), inv.appShow(), markChange(inv.appCreate()), markChange(inv.appRename()),
+		markChange(inv.appScopes()), markChange(inv.appDelete()))
 	return cmd
 }
 

@@ -31,10 +31,10 @@ leaked key scan found); at a terminal, a hint (aps_…W1Jm) when exactly one key
 Exit status: 0 done, 1 refused (unknown, ambiguous, not allowed, a rule), 2 usage or
 environment error (a key that could not be delivered is deleted at once), 3 worth
 retrying.`,
-		Args: noArgs,
+		Args: subcommandsOnly,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(inv.keyList(), inv.keyCreate(), inv.keyRoll(), inv.keyDelete())
+	cmd.AddCommand(inv.keyList(), markChange(inv.keyCreate()), markChange(inv.keyRoll()), markChange(inv.keyDelete()))
 	return cmd
 }
 
@@ -119,9 +119,6 @@ func (o *keyOut) register(cmd *cobra.Command) {
 func (o *keyOut) prepare(inv *invocation, cmd *cobra.Command) (cleanup func(), err error) {
 	if o.out == "" {
 		return func() {}, nil
-	}
-	if inv.served != nil {
-		return nil, usagef(cmd, "--out names a file of the server: redirect the command's stdout instead")
 	}
 	f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {

@@ -40,12 +40,7 @@ const (
 //   - On a free file, fn runs on the file, opened for as long as fn runs.
 func (inv *invocation) onDatabase(cmd *cobra.Command, db *database, a access, fn func(*store.Store, store.Actor) error) error {
 	if inv.served != nil {
-		for _, name := range databaseFlags {
-			if given(cmd, name) {
-				return usagef(cmd, "--%s names a database, but this command runs on the server's own: leave it out", name)
-			}
-		}
-		return fn(inv.served.Store, inv.served.Actor)
+		return fn(inv.served.Store, inv.served.Actor) // its flags were checked by servedMayRun
 	}
 	if err := db.check(); err != nil {
 		return usageError(cmd, err)

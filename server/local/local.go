@@ -157,13 +157,13 @@ type errorBody struct {
 }
 
 func writeFrame(w io.Writer, kind byte, payload []byte) error {
-	var head [5]byte
-	head[0] = kind
-	binary.BigEndian.PutUint32(head[1:], uint32(len(payload)))
-	if _, err := w.Write(head[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(payload)
+	// One write for the frame: a frame of no payload must not add a write
+	// of nothing, which fails on a connection its peer has just closed.
+	b := make([]byte, 5+len(payload))
+	b[0] = kind
+	binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
+	copy(b[5:], payload)
+	_, err := w.Write(b)
 	return err
 }
 
