@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,7 @@ func (inv *invocation) auditCommand() *cobra.Command {
 	var db database
 	db.session = inv.served != nil
 	var asJSON, verify bool
+	var expect string
 	var follow followFlags
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -31,7 +33,10 @@ before and after. --json writes one JSON object per line, for log pipelines.
 
 --verify walks the audit trail's hash chain from the first event and prints its head,
 for a copy kept elsewhere to compare with; a broken chain names the first event altered,
-removed or inserted, and exits 1.
+removed or inserted, and exits 1. With --expect HEAD, a head --verify printed earlier
+("event 4211, sha256 …", alone or in its line), it also exits 1 unless the trail still
+holds that event with that hash: a trail rewritten at or before it, its head with it,
+or cut off before it.
 
 --follow prints events oldest first from --since (default: from now), each with its
 sequence number, then each new event as it commits, until interrupted: a log shipper
@@ -43,6 +48,7 @@ Exit status: 0 done, 1 a broken chain or a refusal, 2 usage or environment error
 		Example: `  apiscopes audit
   apiscopes audit --json | jq .
   apiscopes audit --verify
+  apiscopes audit --verify --expect "$(cat saved-head.txt)"
   apiscopes audit --follow --json --since 1200 >> trail.jsonl`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -51,24 +57,35 @@ Exit status: 0 done, 1 a broken chain or a refusal, 2 usage or environment error
 				return usagef(cmd, "--follow and --verify do different things: give one")
 			case given(cmd, "since") && !follow.on:
 				return usagef(cmd, "--since goes with --follow")
+			case given(cmd, "expect") && !verify:
+				return usagef(cmd, "--expect goes with --verify")
 			case follow.on:
 				return inv.followAudit(cmd, &db, follow, asJSON)
 			}
-			if inv.served != nil {
-				return inv.auditOf(cmd, inv.served.Store, asJSON, verify)
+			var want *store.AuditHead
+			if verify && expect != "" {
+				head, err := store.ParseAuditHead(expect)
+				if err != nil {
+					return usagef(cmd, "--expect: %v", err)
+				}
+				want = &head
 			}
-			return inv.audit(cmd, db, asJSON, verify)
+			if inv.served != nil {
+				return inv.auditOf(cmd, inv.served.Store, asJSON, verify, want)
+			}
+			return inv.audit(cmd, db, asJSON, verify, want)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "JSON Lines: one event a line")
 	cmd.Flags().BoolVar(&verify, "verify", false, "check the trail's hash chain and print its head")
+	cmd.Flags().StringVar(&expect, "expect", "", "with --verify: fail unless the trail extends this head, as --verify printed it")
 	follow.register(cmd)
 	db.register(cmd)
 	return cmd
 }
 
 // audit prints the log of the database db names.
-func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify bool) error {
+func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify bool, want *store.AuditHead) error {
 	if err := db.check(); err != nil {
 		return usageError(cmd, err)
 	}
@@ -80,7 +97,7 @@ func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify boo
 		return fail(ExitRefused, err)
 	}
 	if verify {
-		return inv.verifyAudit(db, name)
+		return inv.verifyAudit(cmd.Context(), db, name, want)
 	}
 	w := bufio.NewWriter(inv.stdout)
 	write := inv.eventWriter(w, asJSON)
@@ -115,13 +132,13 @@ func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify boo
 }
 
 // auditOf prints the log of a session's store.
-func (inv *invocation) auditOf(cmd *cobra.Command, st *store.Store, asJSON, verify bool) error {
+func (inv *invocation) auditOf(cmd *cobra.Command, st *store.Store, asJSON, verify bool, want *store.AuditHead) error {
 	if verify {
-		head, err := st.VerifyAudit()
+		head, err := verifyTrail(st, want)
 		if err != nil {
 			return fail(ExitRefused, err)
 		}
-		fmt.Fprintf(inv.stdout, "The audit trail of %s is intact: %s\n", st.Name(), head)
+		inv.intact(st.Name(), head, want)
 		return nil
 	}
 	w := bufio.NewWriter(inv.stdout)
@@ -182,19 +199,44 @@ func cell(text string, width int) string {
 // verifyAudit is `apiscopes audit --verify`: it walks the audit trail's
 // hash chain from the first event and prints its head, for a copy kept
 // elsewhere to be compared with; a broken chain names the first event
-// altered, removed or inserted, and exits 1.
-func (inv *invocation) verifyAudit(db database, name string) error {
+// altered, removed or inserted, and exits 1, as does a trail that does not
+// extend want, a head saved earlier (--expect).
+func (inv *invocation) verifyAudit(ctx context.Context, db database, name string, want *store.AuditHead) error {
 	var head store.AuditHead
 	err := db.reading(func(c *local.Conn) (err error) {
+		if want != nil { // the holder walks the chain, but knows no saved head: check a copy
+			return onHeldCopy(ctx, c, func(st *store.Store) (err error) {
+				head, err = verifyTrail(st, want)
+				return err
+			})
+		}
 		_, _, head, err = c.Check() // the holder's whole check walks the chain too
 		return err
 	}, func(st *store.Store) (err error) {
-		head, err = st.VerifyAudit()
+		head, err = verifyTrail(st, want)
 		return err
 	})
 	if err != nil {
 		return fail(ExitRefused, readError(name, err))
 	}
-	fmt.Fprintf(inv.stdout, "The audit trail of %s is intact: %s\n", name, head)
+	inv.intact(name, head, want)
 	return nil
+}
+
+// verifyTrail walks st's chain, against want when there is one.
+func verifyTrail(st *store.Store, want *store.AuditHead) (store.AuditHead, error) {
+	if want != nil {
+		return st.VerifyAuditExtends(*want)
+	}
+	return st.VerifyAudit()
+}
+
+// intact says that the trail of name holds, up to head, and extends want;
+// the line names one head with its hash, the one to save next.
+func (inv *invocation) intact(name string, head store.AuditHead, want *store.AuditHead) {
+	fmt.Fprintf(inv.stdout, "The audit trail of %s is intact: %s", name, head)
+	if want != nil && want.Seq > 0 {
+		fmt.Fprintf(inv.stdout, "; it holds event %d as expected", want.Seq)
+	}
+	fmt.Fprintln(inv.stdout)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +38,12 @@ type serveFlags struct {
 	backupDir   string
 	backupEvery time.Duration
 	metricsAddr string
+	signingKey  string
 }
+
+// auditHeadEvery is how often serve logs the audit head, and signs it
+// with --audit-signing-key.
+const auditHeadEvery = time.Hour
 
 // shutdownGrace is how long a stopping server waits for sessions and
 // requests in flight.
@@ -98,6 +104,7 @@ Exit status: 0 stopped cleanly, 1 failed while serving, 2 usage or environment e
 	fl.StringVar(&f.metricsAddr, "metrics", "", "Prometheus metrics at http://ADDR/metrics, with /livez and /readyz (default: off)")
 	fl.StringVar(&f.backupDir, "backup-dir", "", "keep checked hot backups in this folder (default: none)")
 	fl.DurationVar(&f.backupEvery, "backup-every", time.Hour, "how often to take one; the newest 7 are kept")
+	fl.StringVar(&f.signingKey, "audit-signing-key", "", "sign the audit head every hour with this ed25519 key, kept outside\nthe database's folder and readable by its owner alone (default: unsigned)")
 	return cmd
 }
 
@@ -131,6 +138,21 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 	}
 	if *backupDir != "" && *backupEvery <= 0 {
 		return usagef(cmd, "--backup-every %v: give a positive interval, e.g. 1h", *backupEvery)
+	}
+	var signingKey ed25519.PrivateKey
+	if f.signingKey != "" {
+		dir := "" // a cluster has no folder
+		if !db.cluster() {
+			path, err := dbPath(db.path)
+			if err != nil {
+				return usageError(cmd, err)
+			}
+			dir = filepath.Dir(path)
+		}
+		var err error
+		if signingKey, err = store.LoadSigningKey(f.signingKey, dir); err != nil {
+			return usageError(cmd, err)
+		}
 	}
 	logger := log.NewWithOptions(stderr, log.Options{ReportTimestamp: true, Prefix: "apiscopes"})
 
@@ -276,6 +298,25 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 		stopBackups = func() { cancel(); <-finished }
 		logger.Info("hot backups", "dir", *backupDir, "every", *backupEvery)
 	}
+	// Every hour the audit head goes to the log (and is signed, with
+	// --audit-signing-key), for monitoring to keep a copy elsewhere.
+	hctx, stopHeadsNow := context.WithCancel(context.Background())
+	headsStopped := make(chan struct{})
+	go func() {
+		defer close(headsStopped)
+		st.KeepHeads(hctx, auditHeadEvery, signingKey, lead, func(h store.SignedHead, err error) {
+			if err != nil {
+				logger.Error("cannot keep the audit head", "err", err)
+				return
+			}
+			logger.Info("audit head", "event", h.Seq, "sha256", h.Hash, "signed", h.Sig != nil)
+		})
+	}()
+	stopHeads := func() { stopHeadsNow(); <-headsStopped }
+	if signingKey != nil {
+		logger.Info("audit heads signed", "key", store.KeyFingerprint(signingKey.Public().(ed25519.PublicKey)),
+			"every", auditHeadEvery)
+	}
 	logger.Info("serving", "db", st.Name())
 
 	// A replica says when it stops being able to answer truthfully, and
@@ -326,6 +367,7 @@ wait:
 		}
 	}
 	stopBackups() // before the database closes
+	stopHeads()
 	if err := closeDB(); err != nil {
 		logger.Error("closing the database", "err", err)
 		return exit(1)

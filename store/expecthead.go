@@ -16,12 +16,14 @@ import (
 // --verify` prints it.
 var ErrBadHead = errors.New(`not an audit head: give it as apiscopes audit --verify prints it, "event 4211, sha256 <64 hex digits>"`)
 
-// headPattern is a head as AuditHead.String writes it.
-var headPattern = regexp.MustCompile(`event ([0-9]+), sha256 ([0-9a-f]{64})`)
+// headPattern is a head as AuditHead.String writes it, or as serve logs it
+// ("event=4211 sha256=3d5c…").
+var headPattern = regexp.MustCompile(`event(?: |=)([0-9]+),? sha256(?: |=)([0-9a-f]{64})\b`)
 
 // ParseAuditHead reads a head saved from `apiscopes audit --verify` or
-// `apiscopes check`: "event 4211, sha256 3d5c…", alone or within the line
-// that printed it; "empty" is the head of an empty trail.
+// `apiscopes check` ("event 4211, sha256 3d5c…"), or from serve's log
+// ("event=4211 sha256=3d5c…"), alone or within the line that printed it;
+// "empty" is the head of an empty trail.
 func ParseAuditHead(text string) (AuditHead, error) {
 	text = strings.TrimSpace(text)
 	if text == "empty" {

@@ -79,12 +79,14 @@ func (s *Store) SignHead(key ed25519.PrivateKey) (SignedHead, error) {
 
 // KeepHeads reports the audit head once at once and then every interval
 // until ctx ends, for serve's metric and log line: with a key it signs and
-// keeps the head first (SignHead) and reports the signed head; without one
-// it reports the head as kept (Head), unsigned. A failure is reported and
-// tried again at the next interval.
-func (s *Store) KeepHeads(ctx context.Context, every time.Duration, key ed25519.PrivateKey, report func(SignedHead, error)) {
+// keeps the head first (SignHead) and reports the signed head; without one,
+// or while leads says another replica does the housekeeping (nil: this one
+// does), it reports the head as kept (Head), unsigned. A failure is
+// reported and tried again at the next interval.
+func (s *Store) KeepHeads(ctx context.Context, every time.Duration, key ed25519.PrivateKey, leads func() bool,
+	report func(SignedHead, error)) {
 	once := func() {
-		if key != nil {
+		if key != nil && (leads == nil || leads()) {
 			report(s.SignHead(key))
 			return
 		}

@@ -38,7 +38,10 @@ func LoadSigningKey(path, dbDir string) (ed25519.PrivateKey, error) {
 	if dbDir != "" {
 		dir, err := filepath.EvalSymlinks(dbDir)
 		if err != nil {
-			dir = filepath.Clean(dbDir)
+			dir = dbDir // not made yet
+		}
+		if dir, err = filepath.Abs(dir); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSigningKey, err)
 		}
 		if rel, err := filepath.Rel(dir, real); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			return nil, fmt.Errorf("%w %s: it is inside the database's folder %s, where whoever can change the "+

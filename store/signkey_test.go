@@ -205,7 +205,7 @@ func TestKeepHeads(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			st.KeepHeads(ctx, time.Millisecond, key, func(h SignedHead, err error) {
+			st.KeepHeads(ctx, time.Millisecond, key, nil, func(h SignedHead, err error) {
 				if err != nil {
 					t.Error(err)
 				}
@@ -246,6 +246,7 @@ func TestParseAuditHead(t *testing.T) {
 		"  " + head.String() + "\n",
 		"The audit trail of /srv/apiscopes.db is intact: " + head.String(),
 		"Audit trail: " + head.String(),
+		"2026-12-01 10:00:00 INFO apiscopes: audit head event=4211 sha256=" + hash + " signed=true",
 	} {
 		if got, err := ParseAuditHead(text); err != nil || got != head {
 			t.Errorf("ParseAuditHead(%q) = %v, %v", text, got, err)
@@ -255,7 +256,8 @@ func TestParseAuditHead(t *testing.T) {
 		t.Errorf("ParseAuditHead(empty) = %v, %v", got, err)
 	}
 	for _, bad := range []string{"", "event 4211", "event 4211, sha256 " + hash[:63], "event 0, sha256 " + hash,
-		"event 1, sha256 " + hash + " event 2, sha256 " + hash, "4211 " + hash, "event 4211, sha256 " + strings.ToUpper(hash)} {
+		"event 1, sha256 " + hash + " event 2, sha256 " + hash, "4211 " + hash, "event 4211, sha256 " + strings.ToUpper(hash),
+		"event 4211, sha256 " + hash + "ab"} {
 		if _, err := ParseAuditHead(bad); !errors.Is(err, ErrBadHead) {
 			t.Errorf("ParseAuditHead(%q) = %v, want ErrBadHead", bad, err)
 		}
