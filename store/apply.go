@@ -63,6 +63,9 @@ func (s *Store) apply(cs ChangeSet) {
 	var updates []Update
 	if len(events) > 0 {
 		sort.Slice(events, func(i, j int) bool { return events[i].Seq < events[j].Seq })
+	}
+	u.followState(cs, events)
+	if len(events) > 0 {
 		for _, ev := range events {
 			up := Update{Event: ev}
 			if slot, ok := s.ix.slots[ev.AppID]; ok {

@@ -54,9 +54,11 @@ type Event struct {
 	Session *SessionInfo `json:"session,omitempty"` // session.* events: whose session (see sessionaudit.go)
 
 	// State is the digest of the state hash of every app and key record
-	// once the change was made (statehash.go), in hex; Records marks each
-	// record the change wrote ("app 3 9f86d081884c7d65") or removed ("key
-	// 3/17 -"). Events written before schema 3 have neither.
+	// once the change was made (statehash.go), in hex; Records says, for
+	// each record the change wrote, its place and the SHA-256 digests of
+	// the record now and before, "-" for none ("key 3/17 NOW -" for a new
+	// key): the state hash's changes (statekeep.go). Events written before
+	// schema 3 have neither.
 	State   string   `json:"state,omitempty"`
 	Records []string `json:"records,omitempty"`
 

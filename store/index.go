@@ -31,6 +31,7 @@ type index struct {
 	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
 	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
 	mirror  map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
+	state   indexState                   // the state hash (statefollow.go)
 	rev     uint64                       // the last revision applied
 }
 
@@ -155,6 +156,7 @@ func (u *update) loadFrom(snap Snapshot) error {
 	if err != nil {
 		return err
 	}
+	u.loadState(snap)
 	err = snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {

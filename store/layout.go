@@ -19,7 +19,7 @@ var (
 	metaAppSeq     = []byte("seq.apps")    // the last app id handed out
 	metaKeySeq     = []byte("seq.keys")    // the last key id handed out
 	metaAuditHead  = []byte("audit.head")  // the last audit event: auditHead
-	metaState      = []byte("audit.state") // the state hash's lanes (statehash.go), kept with the head
+	metaState      = []byte("audit.state") // a checkpoint of the state hash: an event number and the lanes then (statekeep.go)
 	metaUsageSince = []byte("usage.since") // when this database began noting key use (RFC 3339)
 )
 

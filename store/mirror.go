@@ -73,14 +73,6 @@ func (s *mirrorSnapshot) Get(t Table, key []byte) ([]byte, error) {
 	return v, nil
 }
 
-// peek reads a record without making it a condition: for the state hash's
-// lanes, which the head's condition covers (statekeep.go).
-func (s *mirrorSnapshot) peek(t Table, key []byte) []byte {
-	s.ix.mu.Lock()
-	defer s.ix.mu.Unlock()
-	return bytes.Clone(s.ix.mirror[tkey(t, key)])
-}
-
 func (s *mirrorSnapshot) Scan(Table, []byte, ScanOptions, func(k, v []byte) error) error {
 	s.missed = true
 	return errUnmirrored

@@ -137,7 +137,7 @@ func migrationV2(snap Snapshot) (*Batch, error) {
 		return nil, err
 	}
 	head.State = state.Sum()
-	b.Put(TableMeta, metaState, state.Bytes())
+	b.Put(TableMeta, metaState, checkpointBytes(head.Seq, state.Bytes()))
 	b.Put(TableMeta, metaAuditHead, encode(head))
 	b.Put(TableMeta, metaSchema, []byte(SchemaV3))
 	return b, nil
@@ -213,7 +213,7 @@ func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 	b.Put(TableMeta, metaAppSeq, itob(appSeq))
 	b.Put(TableMeta, metaKeySeq, itob(keySeq))
 	b.Put(TableMeta, metaAuditHead, encode(auditHead{Seq: auditSeq, Hash: chain, State: state.Sum()}))
-	b.Put(TableMeta, metaState, state.Bytes())
+	b.Put(TableMeta, metaState, checkpointBytes(auditSeq, state.Bytes()))
 	b.Put(TableMeta, metaUsageSince, []byte(now.UTC().Format(time.RFC3339)))
 	b.Put(TableMeta, metaSchema, []byte(SchemaV3))
 	return b, nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"cmp"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -29,20 +28,27 @@ func (c *checker) stateHash() error {
 	} else if v != nil && decode(v, &head) != nil {
 		return nil // reported by the audit step
 	}
-	raw, err := c.snap.Get(TableMeta, metaState)
-	if err != nil {
-		return err
-	}
-	var kept StateHash
-	if raw != nil {
-		if kept, err = ParseStateHash(raw); err != nil {
-			return c.addf("%v", err)
+	if derived, seq, err := deriveState(c.snap); err != nil {
+		if err := c.addf("the state hash kept with the audit head: %v", err); err != nil {
+			return err
+		}
+	} else if seq != head.Seq || derived.Sum() != head.state() {
+		if err := c.addf("the state hash kept with the audit head (its checkpoint and the events since) is not the " +
+			"one the head commits to: one of them was changed behind the store's back"); err != nil {
+			return err
 		}
 	}
-	if kept.Sum() != head.state() {
-		if err := c.addf("the state hash kept with the audit head is not the one the head commits to: " +
-			"one of them was changed behind the store's back"); err != nil {
+	if raw, err := c.snap.Get(TableMeta, metaState); err != nil {
+		return err
+	} else if cp, seq, err := parseCheckpoint(raw); err == nil && seq > 0 {
+		var at Event
+		if v, err := c.snap.Get(TableAudit, itob(seq)); err != nil {
 			return err
+		} else if v != nil && decode(v, &at) == nil && at.State != "" && at.State != cp.Sum() {
+			if err := c.addf("the state hash's checkpoint at event %d is not the state that event committed to: "+
+				"it was changed behind the store's back", seq); err != nil {
+				return err
+			}
 		}
 	}
 	var newest Event
@@ -104,10 +110,11 @@ func (c *checker) nameStrays() (named int, complete bool, err error) {
 			ids["key "+strconv.FormatUint(k, 10)] = true
 		}
 		for _, m := range ev.Records {
-			place, digest, ok := cutMark(m)
-			if !ok {
-				continue
+			place, now, _, err := parseMark(m)
+			if err != nil {
+				continue // the derivation of the state hash reported it
 			}
+			digest := digestText(now)
 			marks[place] = trailMark{digest, ev.Seq}
 			appID, _, isKey := keyPlace(place)
 			switch {
@@ -129,7 +136,8 @@ func (c *checker) nameStrays() (named int, complete bool, err error) {
 	live := map[string]bool{}
 	for _, t := range []Table{TableApps, TableKeys} {
 		err := c.snap.Scan(t, nil, ScanOptions{}, func(k, v []byte) error {
-			place, digest, _ := cutMark(RecordMark(t, k, v))
+			place, d := statePlace(t, k), recordDigest(t, k, v)
+			digest := digestText(&d)
 			live[place] = true
 			m, ok := marks[place]
 			var problem string
@@ -168,22 +176,6 @@ func (c *checker) nameStrays() (named int, complete bool, err error) {
 		}
 	}
 	return named, complete, nil
-}
-
-// cutMark splits a mark into the record's place and its digest ("-" for a
-// removal).
-func cutMark(m string) (place, digest string, ok bool) {
-	i := strings.LastIndexByte(m, ' ')
-	if i < 0 {
-		return "", "", false
-	}
-	place, digest = m[:i], m[i+1:]
-	if digest != "-" {
-		if _, err := hex.DecodeString(digest); err != nil {
-			return "", "", false
-		}
-	}
-	return place, digest, true
 }
 
 // keyPlace reads a key's place, "key 3/17".

@@ -163,23 +163,24 @@ func statePlace(t Table, key []byte) string {
 }
 
 // RecordMark is the mark an event carries for a record it wrote: its place
-// and the first 8 bytes of its digest in hex, or, for a record it removed
-// (nil value), its place and "-" (an app's removal takes its keys with
-// it). Marks name the records a change wrote, so that `check` can name a
-// record changed since without an event; the state hash, not the mark, is
-// what proves it.
-func RecordMark(t Table, key, value []byte) string {
-	if value == nil {
-		return statePlace(t, key) + " -"
+// ("app 3", "key 3/17"), then the digests (SHA-256 of the canonical bytes,
+// in hex) of the record now and of the one it replaced, "-" for none: a
+// record made, changed or removed. An app's removal takes its keys with it.
+// The marks name the records each change wrote, so that `check` can name
+// one changed since without an event, and they are the state hash's
+// changes, so that a store follows the hash from the trail.
+func RecordMark(t Table, key, now, was []byte) string {
+	m := markEntry{place: statePlace(t, key)}
+	if now != nil {
+		d := recordDigest(t, key, now)
+		m.now = &d
 	}
-	return markOf(statePlace(t, key), recordDigest(t, key, value))
+	if was != nil {
+		d := recordDigest(t, key, was)
+		m.was = &d
+	}
+	return m.String()
 }
-
-// markOf is the mark of the record at place whose digest is d.
-func markOf(place string, d [sha256.Size]byte) string { return place + " " + hex.EncodeToString(d[:8]) }
-
-// stated reports whether a table's records are in the state hash.
-func stated(t Table) bool { return t == TableApps || t == TableKeys }
 
 // StateOf computes the state hash of a snapshot's app and key records from
 // scratch, as `check` does: for a migration, and for tools that rewrite a

@@ -114,11 +114,23 @@ func TestStateHashPinned(t *testing.T) {
 	if got, want := h.Sum(), pinnedState; got != want {
 		t.Errorf("an app and a key = %s, want %s", got, want)
 	}
-	if got, want := RecordMark(TableKeys, keyKey(1, 1), []byte(`{"id":1,"app_id":1,"name":"ci"}`)), pinnedMark; got != want {
-		t.Errorf("a key's mark = %q, want %q", got, want)
+	key := []byte(`{"id":1,"app_id":1,"name":"ci"}`)
+	if got, want := RecordMark(TableKeys, keyKey(1, 1), key, nil), "key 1/1 "+pinnedDigest+" -"; got != want {
+		t.Errorf("a new key's mark = %q, want %q", got, want)
 	}
-	if got := RecordMark(TableApps, itob(3), nil); got != "app 3 -" {
-		t.Errorf("a removed app's mark = %q", got)
+	if got, want := RecordMark(TableKeys, keyKey(1, 1), nil, key), "key 1/1 - "+pinnedDigest; got != want {
+		t.Errorf("a removed key's mark = %q, want %q", got, want)
+	}
+	// An event's marks are the state's changes.
+	var h2 StateHash
+	h2.Add(TableApps, itob(1), []byte(`{"id":1,"name":"Risk","scopes":["model:deploy"]}`))
+	if err := h2.applyMarks([]string{RecordMark(TableKeys, keyKey(1, 1), key, nil)}); err != nil || h2 != h {
+		t.Errorf("adding a key by its mark: %v", err)
+	}
+	for _, bad := range []string{"key 1/1", "key 1/1 " + pinnedDigest, "key 1/1 xyz -", "key 1/1 - " + pinnedDigest[2:]} {
+		if err := h2.applyMarks([]string{bad}); err == nil {
+			t.Errorf("the mark %q was taken", bad)
+		}
 	}
 }
 
@@ -126,8 +138,8 @@ func TestStateHashPinned(t *testing.T) {
 // a separate implementation (SHA-256 and AES-256-CTR from another
 // language's libraries), not by this code.
 const (
-	pinnedState = "5029d89be0dccb25427afa6de4d47cfe21d4eb856e0ecca53021ea76dec52706"
-	pinnedMark  = "key 1/1 559190d88939a14a"
+	pinnedState  = "5029d89be0dccb25427afa6de4d47cfe21d4eb856e0ecca53021ea76dec52706"
+	pinnedDigest = "559190d88939a14ae43acfe35367685a5587648a024b79738465251a892e14b5"
 )
 
 // BenchmarkStateElement is the cost of one record in the state hash: what

@@ -31,12 +31,14 @@ type txn struct {
 
 	written map[string][]byte // what this attempt put (nil value: removed), for reads after writes
 	head    *auditHead        // the audit head as this attempt will leave it
+	base    auditHead         // the audit head as this attempt read it
 	counter map[string]uint64 // id counters as this attempt will leave them
 	events  int               // audit events recorded
 
-	state  *StateHash     // the state hash as this attempt leaves it; nil until a record is written
-	marks  []string       // marks of the records written since the last event (statekeep.go)
-	markAt map[string]int // index in marks, by place
+	state      *StateHash     // the state hash as this attempt leaves it; nil until needed
+	marks      []markEntry    // the records written since the last event (statekeep.go)
+	markAt     map[string]int // index in marks, by place
+	checkpoint bool           // the next event writes a checkpoint of the state hash
 
 	keyNameSnap  map[uint64]map[string]bool // folded key names in the snapshot, by app, read when first asked
 	keyNameDelta map[uint64]map[string]bool // folded key names this attempt made (true) or removed (false), by app
@@ -94,13 +96,16 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 			return err
 		}
 		if len(t.marks) > 0 {
-			return fmt.Errorf("store: a change wrote %s without an audit event", t.marks[0])
+			return fmt.Errorf("store: a change wrote %s without an audit event", t.marks[0].place)
 		}
 		if len(t.b.Ops) == 0 {
 			return nil // nothing to change
 		}
 		t.b.Require(TableMeta, metaSchema, []byte(Schema)) // never write a layout this build does not know
 		t.b.Compact()
+		if t.state != nil && t.head != nil {
+			s.ix.offerState(t.head.Seq, t.head.State, *t.state) // the stream brings the change back: no need to hash it again
+		}
 		rev, err := s.eng.Commit(ctx, &t.b)
 		if errors.Is(err, ErrStale) {
 			if attempt < maxAttempts {
@@ -234,7 +239,10 @@ func (t *txn) recordBy(actor Actor, at time.Time, ev Event) error {
 	t.head.Seq++
 	ev.Seq, ev.At = t.head.Seq, at
 	ev.Actor, ev.Role, ev.Origin = actor.Name, actor.Role, actor.Origin
-	ev.State, ev.Records = t.takeState()
+	var err error
+	if ev.State, ev.Records, err = t.takeState(ev.Seq); err != nil {
+		return err
+	}
 	ev.Hash = ChainHash(t.head.Hash, ev)
 	t.head.Hash, t.head.State = ev.Hash, ev.State
 	t.put(TableAudit, itob(ev.Seq), encode(ev))
@@ -260,7 +268,7 @@ func (t *txn) loadHead() error {
 			return err
 		}
 	}
-	t.head = head
+	t.head, t.base = head, *head
 	t.b.Require(TableMeta, metaAuditHead, v)
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 // changing its records or trail behind the store's back, without the
 // store's rules: compute the state hash of the apps and keys anew, make the
 // newest event commit to it and mark every record as it now is, chain the
-// trail anew from its first event, and write the head. The result passes
+// trail anew from its first event, and write the head and a checkpoint of
+// the state hash at it. The result passes
 // Check; only a head saved elsewhere, or signed with a key kept elsewhere,
 // tells it from the trail the store wrote. The batch writes the events
 // whose bytes change, the head and the state's lanes.
@@ -35,8 +36,12 @@ func ResealBatch(snap store.Snapshot) (*store.Batch, error) {
 		}
 		events = append(events, stored{bytes.Clone(k), bytes.Clone(v), ev})
 		for _, m := range ev.Records {
-			i := strings.LastIndexByte(m, ' ')
-			place, digest := m[:i], m[i+1:]
+			// "PLACE NOW WAS": the record's place, its digest now and before.
+			f := strings.Fields(m)
+			if len(f) < 3 {
+				continue
+			}
+			place, digest := strings.Join(f[:len(f)-2], " "), f[len(f)-2]
 			marks[place] = digest
 			if id, ok := strings.CutPrefix(place, "app "); ok && digest == "-" {
 				for p := range marks {
@@ -65,9 +70,9 @@ func ResealBatch(snap store.Snapshot) (*store.Batch, error) {
 		live := map[string]bool{}
 		for _, t := range []store.Table{store.TableApps, store.TableKeys} {
 			err := snap.Scan(t, nil, store.ScanOptions{}, func(k, v []byte) error {
-				m := store.RecordMark(t, k, v)
-				place := m[:strings.LastIndexByte(m, ' ')]
-				live[place] = true
+				m := store.RecordMark(t, k, v, nil)
+				f := strings.Fields(m)
+				live[strings.Join(f[:len(f)-2], " ")] = true
 				newest.Records = append(newest.Records, m)
 				return nil
 			})
@@ -77,7 +82,7 @@ func ResealBatch(snap store.Snapshot) (*store.Batch, error) {
 		}
 		for place, digest := range marks {
 			if digest != "-" && !live[place] {
-				newest.Records = append(newest.Records, place+" -")
+				newest.Records = append(newest.Records, place+" - -")
 			}
 		}
 		for i := range events {
@@ -99,7 +104,9 @@ func ResealBatch(snap store.Snapshot) (*store.Batch, error) {
 		return nil, err
 	}
 	b.Put(store.TableMeta, []byte("audit.head"), raw)
-	b.Put(store.TableMeta, []byte("audit.state"), state.Bytes())
+	// A checkpoint of the state hash at the head: the event's number, then
+	// the lanes.
+	b.Put(store.TableMeta, []byte("audit.state"), append(itob(head.Seq), state.Bytes()...))
 	return b, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,64 @@ var stateCases = []testCase{
 	{"ResealCaughtBySavedHead", testResealCaughtBySavedHead},
 	{"ResealCaughtBySignedHead", testResealCaughtBySignedHead},
 	{"SavedHeadExtended", testSavedHeadExtended},
+	{"CheckpointReplayedOnOpen", testCheckpointReplayed},
+	{"DamagedCheckpointRefused", testDamagedCheckpoint},
+}
+
+// A long trail's state hash is kept as a checkpoint now and then and the
+// records' changes since: a store opening replays them, and goes on.
+func testCheckpointReplayed(t *testing.T, e *env) {
+	var specs []store.AppSpec
+	for i := range 300 {
+		specs = append(specs, store.AppSpec{Name: fmt.Sprintf("App %d", i), Scopes: scopes.NewSet(scopes.ModelDeploy)})
+	}
+	if _, err := e.st.CreateApps(Admin, specs); err != nil {
+		t.Fatal(err)
+	}
+	if cp := rawGet(t, e.st.Engine(), store.TableMeta, []byte("audit.state")); len(cp) < 8 || btoi(cp[:8]) == 0 {
+		t.Fatalf("no checkpoint after 300 events: %x", cp)
+	}
+	requireStateKept(t, e.st, "300 apps")
+	st := e.reopen()
+	requireStateKept(t, st, "reopened")
+	app, err := st.AppNamed("App 7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.key(app.ID, "after")
+	requireStateKept(t, st, "a key after reopening")
+}
+
+// A checkpoint of the state hash changed behind the store's back fails
+// Check, and no change is made on it: the state it would commit to is not
+// the trail's.
+func testDamagedCheckpoint(t *testing.T, e *env) {
+	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	if err := e.st.DeleteApp(Admin, app.ID); err != nil { // a range removal writes a checkpoint
+		t.Fatal(err)
+	}
+	cp := rawGet(t, e.st.Engine(), store.TableMeta, []byte("audit.state"))
+	if len(cp) < 9 {
+		t.Fatalf("no checkpoint: %x", cp)
+	}
+	cp[len(cp)-1]++
+	commit(t, e.st.Engine(), put(store.TableMeta, "audit.state", string(cp)))
+	if err := e.st.Check(); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "checkpoint") {
+		t.Fatalf("Check = %v, want the checkpoint named", err)
+	}
+	st := e.reopen()
+	markForeign(st.Engine())
+	if _, err := st.CreateApp(Admin, "Next", scopes.NewSet(scopes.ModelDeploy)); !errors.Is(err, store.ErrDamaged) {
+		t.Fatalf("a change on a damaged checkpoint = %v, want ErrDamaged", err)
+	}
+}
+
+func btoi(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
 }
 
 // requireStateKept fails unless the head commits to the state of the apps
