@@ -49,7 +49,7 @@ func (inv *invocation) keyList() *cobra.Command {
 deletion, expired), who created each and when, when it expires, and when it was last
 used (UTC). Never a key's text. --json writes an array of keys.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key list Payments
   apiscopes key list id:12 --json | jq -r '.[] | select(.state == "expired") | .id'`,
 		Args: argsBetween(1, 1),
@@ -197,7 +197,7 @@ the key is deleted at once and the command fails.
 --expires DATE makes the key work through that day (YYYY-MM-DD, in UTC; or an RFC 3339
 time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never expires.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key create Payments --name ci > key.txt
   apiscopes key create Payments --name nightly --expires-in 90d --out nightly.key
   ssh -p 23234 apiscopes.internal key create Payments --name deploy-bot > key.txt`,
@@ -297,7 +297,7 @@ default 24h) so services can move over, and is deleted then. A key with an expir
 passes its lifetime on. A leaked key: roll it with --grace now, naming it by its text
 (--text - reads it from stdin, e.g. the file scan found it in).
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key roll Payments ci > new-key.txt
   apiscopes key roll id:42 --grace 7d --out ci.key
   apiscopes key roll --text - --grace now < leaked.env > new-key.txt`,
@@ -375,7 +375,7 @@ func (inv *invocation) keyDelete() *cobra.Command {
 		Long: `Deletes a key: it stops working at once, and services using it are refused. It asks
 first (or needs --yes). Keys are never edited: to replace one, roll it.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key delete Payments ci
   apiscopes key delete id:42 --yes
   apiscopes key delete --text - --yes < leaked.env`,
