@@ -433,7 +433,7 @@ func (l *appList) detailLines(w int) []string {
 		}
 		lines = append(lines, lead+sl)
 	}
-	for i, kl := range wrap(fmt.Sprintf("%s · created by %s on %s", countKeys(a.Keys), clean(a.CreatedBy), l.c.date(a.CreatedAt)), w-8) {
+	for i, kl := range wrap(fmt.Sprintf("%s · created by %s on %s", countKeys(a.Keys), clean(a.CreatedBy), l.c.dateTime(a.CreatedAt)), w-8) {
 		lead := label("")
 		if i == 0 {
 			lead = label("Keys")

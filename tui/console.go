@@ -24,8 +24,12 @@ type Options struct {
 	Store Store       // usually a *store.Store
 	Actor store.Actor // who acts: the "Created by" of what they create
 
-	Clipboard     Clipboard        // where Copy and Close copies; SystemClipboard if nil
-	Location      *time.Location   // for created-on dates; time.Local if nil
+	Clipboard Clipboard // where Copy and Close copies; SystemClipboard if nil
+	// Location is the zone every time on screen is shown in, and a date
+	// typed is read in. If nil, it is UTC, or the zone the TZ variable of
+	// the program's environment names (tea.EnvMsg): locally the process's
+	// TZ, over SSH the one the client sent.
+	Location      *time.Location
 	ToastDuration time.Duration    // how long success messages stay; 4 s if zero
 	Now           func() time.Time // for "3 min ago" and expiry; time.Now if nil
 
@@ -121,7 +125,8 @@ type Model struct {
 	held    []store.Update      // updates that arrived while this console's own change was in flight
 	askedCC bool                // the last key was a ctrl+c that asked instead of quitting
 
-	demo *Demo // non-nil in a demonstration
+	demo      *Demo // non-nil in a demonstration
+	zoneFixed bool  // Options.Location was given: TZ does not change it
 
 	initCmd tea.Cmd // the first page's start-up command, for Init
 	spin    spinnerState
@@ -138,8 +143,9 @@ func New(o Options) *Model {
 	if o.Clipboard == nil {
 		o.Clipboard = SystemClipboard()
 	}
+	zoneFixed := o.Location != nil
 	if o.Location == nil {
-		o.Location = time.Local
+		o.Location = time.UTC
 	}
 	if o.ToastDuration == 0 {
 		o.ToastDuration = 4 * time.Second
@@ -149,7 +155,7 @@ func New(o Options) *Model {
 	}
 	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
 		now: o.Now, termW: 80, termH: 24}
-	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo}
+	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo, zoneFixed: zoneFixed}
 	m.resize(80, 24)
 	m.restyle(true)
 	m.sub = o.Store.Subscribe()
@@ -243,6 +249,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.BackgroundColorMsg:
 		m.restyle(msg.IsDark())
 		return nil
+	case tea.EnvMsg:
+		return m.environ(msg)
 	case tea.KeyPressMsg:
 		return m.updateKey(msg)
 	case tea.MouseClickMsg, tea.MouseWheelMsg:

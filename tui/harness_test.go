@@ -118,6 +118,12 @@ type consoleTest struct {
 	st     *store.Store
 	mu     sync.Mutex
 	copied []string // what Copy and Close put on the clipboard
+
+	// The terminal, when a test needs another: variables added to the
+	// environment (with TZ, the console takes its zone from it), and the
+	// colour profile (256 colours if unset).
+	env     []string
+	profile colorprofile.Profile
 }
 
 func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *consoleTest {
@@ -139,16 +145,29 @@ func (ct *consoleTest) clipboard() Clipboard {
 }
 
 // startConsoleWith starts a console with the given options, filling in the
-// fixed test world (UTC dates, toasts that stay).
+// fixed test world (UTC dates unless the test sets TZ, toasts that stay, a
+// 256-colour xterm unless the test says otherwise).
 func startConsoleWith(t *testing.T, ct *consoleTest, o Options, w, h int) *consoleTest {
 	t.Helper()
-	o.Location, o.ToastDuration, o.Now = time.UTC, time.Hour, consoleNow
+	o.ToastDuration, o.Now = time.Hour, consoleNow
+	if !slices.ContainsFunc(ct.env, func(e string) bool { return strings.HasPrefix(e, "TZ=") }) {
+		o.Location = time.UTC
+	}
+	env := []string{"TERM=xterm-256color", "LANG=C.UTF-8"}
+	if i := slices.IndexFunc(ct.env, func(e string) bool { return strings.HasPrefix(e, "TERM=") }); i >= 0 {
+		env = env[1:]
+	}
+	env = append(env, ct.env...)
+	profile := ct.profile
+	if profile == colorprofile.Unknown {
+		profile = colorprofile.ANSI256
+	}
 	m := New(o)
 	ct.tm = teatest.NewTestModel(t, probe{m},
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(
-			tea.WithColorProfile(colorprofile.ASCII),
-			tea.WithEnvironment([]string{"TERM=xterm-256color", "LANG=C.UTF-8"}),
+			tea.WithColorProfile(profile),
+			tea.WithEnvironment(env),
 			tea.WithFPS(4), // the tests read the model's screen, not the terminal's: a slow frame rate leaves the program free
 		))
 	t.Cleanup(func() {

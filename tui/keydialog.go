@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"apiscopes/store"
 )
@@ -475,7 +476,9 @@ func (d *keyDialog) drawNaming(b *dialogBox, w int) {
 	b.body.add(row)
 	if expiryChoices[d.expiry].after == dateChoice {
 		y = b.body.height()
-		b.body.add(s.field(d.date.View(), 13, d.focus.is(kdDate)))
+		// The day is read where the screen's times are: it says which zone.
+		zone := s.Hint.Render(truncate(" the last day it works ("+d.c.zone(d.c.now())+")", w-13))
+		b.body.add(lipgloss.JoinHorizontal(lipgloss.Top, s.field(d.date.View(), 13, d.focus.is(kdDate)), zone))
 		var problem []string
 		if d.dateErr != "" {
 			problem = wrapStyled(s.Error, d.dateErr, w)

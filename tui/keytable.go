@@ -178,7 +178,7 @@ func (t *keyTable) pane(c *common, width int) []string {
 	if status := c.keyStatus(now, k); status != "" {
 		lines = append(lines, wrapStyled(s.Caution, status, width)...)
 	}
-	facts := fmt.Sprintf("%s · created %s by %s · used %s", clean(k.Hint), c.date(k.CreatedAt), clean(k.CreatedBy), c.ago(now, k.LastUsedAt))
+	facts := fmt.Sprintf("%s · created %s by %s · used %s", clean(k.Hint), c.dateTime(k.CreatedAt), clean(k.CreatedBy), c.ago(now, k.LastUsedAt))
 	return append(lines, wrapStyled(s.Hint, facts, width)...)
 }
 

@@ -1,0 +1,28 @@
+package tui
+
+import (
+	tea "charm.land/bubbletea/v2"
+
+	"apiscopes/store"
+)
+
+// environ follows the terminal's environment, as the program reports it
+// at start: the zone TZ names, unless the console was given one.
+func (m *Model) environ(env tea.EnvMsg) tea.Cmd {
+	if m.zoneFixed {
+		return nil
+	}
+	loc, err := store.ZoneFromTZ(env.Getenv("TZ"))
+	var cmd tea.Cmd
+	if err != nil {
+		cmd = m.c.post(toastMsg{text: describe(err) + " Times are shown in UTC.", kind: toastWarn})
+	}
+	if loc.String() == m.c.loc.String() {
+		return cmd
+	}
+	m.c.loc = loc
+	if m.audit != nil {
+		cmd = tea.Batch(cmd, m.audit.rezone())
+	}
+	return cmd
+}
