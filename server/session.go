@@ -11,6 +11,7 @@ import (
 	"charm.land/ssh"
 	"charm.land/wish/v2"
 	"charm.land/wish/v2/bubbletea"
+	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
 	"apiscopes/store"
@@ -92,7 +93,12 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 	// its cells: the first size and every later one are cut to MaxPTY
 	// before the program sees them. MakeOptions passes the requested size
 	// on unchecked; the options after it win, as each only sets a field.
-	opts := slices.Clip(bubbletea.MakeOptions(sess))
+	// The environment is the terminal's type and TZ, nothing more (see
+	// sessionEnv); the colour profile follows from it alone.
+	pty, _, _ := sess.Pty()
+	env := sessionEnv(pty.Term, sess.Environ())
+	opts := append(slices.Clip(bubbletea.MakeOptions(sess)), tea.WithEnvironment(env),
+		tea.WithColorProfile(colorprofile.Env(env)))
 	input := newInputRelay(sess)
 	defer input.close()
 	origin := fmt.Sprintf("ssh %s %s", o.remote, o.fp)
