@@ -418,6 +418,17 @@ func (f *appForm) quitting() (tea.Cmd, quitAnswer) {
 	return f.askDiscard(true, func() tea.Cmd { return tea.Quit }), quitAsked
 }
 
+// atStake says unsaved changes would be lost.
+func (f *appForm) atStake() string {
+	switch {
+	case !f.dirty() || f.saving:
+		return ""
+	case f.editing:
+		return fmt.Sprintf("Your changes to %q are not saved: enlarge the window to save or discard them.", truncate(clean(f.app.Name), 24))
+	}
+	return "The new app is not created yet: enlarge the window to finish or discard it."
+}
+
 // askDiscard asks before unsaved changes are lost, naming exactly what is
 // pending, and what stays: key changes made here took effect at once.
 func (f *appForm) askDiscard(quit bool, then func() tea.Cmd) tea.Cmd {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -89,8 +90,12 @@ type busyDialog interface{ busy() string }
 
 // guard is a page or dialog that has something to lose when the console
 // quits: a key on screen or on its way, unsaved edits. quitting asks about
-// it, as esc would, and says what it did.
-type guard interface{ quitting() (tea.Cmd, quitAnswer) }
+// it, as esc would, and says what it did; atStake says what would be lost,
+// in a sentence that ends with what to do, or "" when nothing would.
+type guard interface {
+	quitting() (tea.Cmd, quitAnswer)
+	atStake() string
+}
 
 // quitAnswer is a guard's answer to ctrl+c.
 type quitAnswer int
@@ -130,6 +135,8 @@ type Model struct {
 
 	initCmd tea.Cmd // the first page's start-up command, for Init
 	spin    spinnerState
+
+	shown atomic.Pointer[ShownKey] // the key shown once on screen, for ShownKey
 
 	screen  string                     // the screen as last drawn, at the end of Update
 	hits    *lipgloss.Compositor       // where each clickable area of it is, for the mouse
@@ -212,6 +219,12 @@ func (m *Model) helpHeight() int {
 }
 
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.small() && isInput(msg) {
+		// Nothing acts on a screen nobody can see (see smallInput).
+		cmd := m.smallInput(msg)
+		m.draw()
+		return m, cmd
+	}
 	cmd := m.update(msg)
 	for len(m.c.outbox) > 0 {
 		// What a message posts is handled right after it, before the
@@ -466,9 +479,11 @@ func (m *Model) View() tea.View {
 	return v
 }
 
-// draw draws the screen and records where its clickable areas are.
+// draw draws the screen and records where its clickable areas are, and
+// what the session around the console may ask about it (ShownKey).
 func (m *Model) draw() {
 	m.screen, m.hits, m.areas, m.buttons = m.render()
+	m.noteShownKey()
 }
 
 // focused is the area that has the focus, as the areas name it, and where
@@ -489,7 +504,7 @@ func (m *Model) focused() (id string, at image.Rectangle, ok bool) {
 func (m *Model) render() (string, *lipgloss.Compositor, map[string]image.Rectangle, []string) {
 	c := m.c
 	areas := map[string]image.Rectangle{}
-	if c.termW < MinWidth || c.termH < MinHeight {
+	if m.small() {
 		return m.tooSmall(), lipgloss.NewCompositor(), areas, nil
 	}
 	var layers []*lipgloss.Layer
@@ -550,24 +565,6 @@ func (m *Model) render() (string, *lipgloss.Compositor, map[string]image.Rectang
 		).Render()
 	}
 	return screen, lipgloss.NewCompositor(layers...), areas, buttons
-}
-
-// tooSmall says the terminal is too small, in as few words as it takes to
-// fit, however small it is.
-func (m *Model) tooSmall() string {
-	c, s := m.c, m.c.styles
-	w := max(1, c.termW-2)
-	lines := []string{s.Title.Render(truncate("Terminal too small", w))}
-	for _, l := range wrap(fmt.Sprintf("%d×%d — apiscopes needs at least %d×%d.", c.termW, c.termH, MinWidth, MinHeight), w) {
-		lines = append(lines, s.Hint.Render(l))
-	}
-	for _, l := range wrap("Enlarge the window, or press ctrl+c to quit.", w) {
-		lines = append(lines, s.Hint.Render(l))
-	}
-	if len(lines) > c.termH {
-		lines = lines[:max(1, c.termH)]
-	}
-	return lipgloss.Place(c.termW, c.termH, lipgloss.Center, lipgloss.Center, lipgloss.JoinVertical(lipgloss.Center, lines...))
 }
 
 func (m *Model) headerView() string {

@@ -355,6 +355,19 @@ func (d *keyDialog) quitting() (tea.Cmd, quitAnswer) {
 	return nil, quitAsked
 }
 
+// atStake says a key would be lost: one on its way, or on screen and not
+// yet copied (once sent to the terminal, quitting loses no more than
+// closing does).
+func (d *keyDialog) atStake() string {
+	switch {
+	case d.generating:
+		return "An API key is being generated: enlarge the window to copy it."
+	case d.secret != "" && !d.sent:
+		return fmt.Sprintf("The API key %q is on screen and not copied yet: enlarge the window to copy it.", truncate(clean(d.created.Name), 24))
+	}
+	return ""
+}
+
 func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
 	switch {

@@ -163,6 +163,14 @@ func (d *rollDialog) quitting() (tea.Cmd, quitAnswer) {
 	return nil, quitFree
 }
 
+// atStake says a new key would be lost while it is on its way.
+func (d *rollDialog) atStake() string {
+	if d.rolling {
+		return "A new API key is being generated: enlarge the window to copy it."
+	}
+	return ""
+}
+
 func (d *rollDialog) draw() drawing {
 	s, w := d.c.styles, d.c.dialogWidth()
 	var b dialogBox
