@@ -10,20 +10,36 @@ import (
 // idleClock ends a session its user has left: it restarts on every key,
 // click or paste, and fires once the session has had none for its length.
 // Output (a live update from another admin) does not count as activity.
+// While hold reports true (a key shown once is on screen: ending the
+// session would lose it) the clock starts again instead of firing.
 type idleClock struct {
 	length time.Duration
 	timer  *time.Timer
 	fired  chan struct{}
 	once   sync.Once
+	hold   func() bool // nil: nothing holds the session
+	held   func()      // tests: called each time hold kept the session open
 }
 
 // newIdleClock starts a clock; a zero or negative length never fires.
-func newIdleClock(length time.Duration) *idleClock {
-	c := &idleClock{length: length, fired: make(chan struct{})}
+func newIdleClock(length time.Duration, hold func() bool, held func()) *idleClock {
+	c := &idleClock{length: length, fired: make(chan struct{}), hold: hold, held: held}
 	if length > 0 {
-		c.timer = time.AfterFunc(length, func() { c.once.Do(func() { close(c.fired) }) })
+		c.timer = time.AfterFunc(length, c.expire)
 	}
 	return c
+}
+
+// expire ends the session, unless it is held: then the clock starts again.
+func (c *idleClock) expire() {
+	if c.hold != nil && c.hold() {
+		c.timer.Reset(c.length)
+		if c.held != nil {
+			c.held()
+		}
+		return
+	}
+	c.once.Do(func() { close(c.fired) })
 }
 
 // filter is the program's message filter: it restarts the clock on input,

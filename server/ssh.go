@@ -44,6 +44,7 @@ type Config struct {
 	now       func() time.Time // the refusal log's and login audit's clock; time.Now when nil
 	pollEvery time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
 	sizeSeen  func(TermSize)   // tests: called with each size the console is given
+	idleHeld  func()           // tests: called each time a key on screen keeps an idle session open
 }
 
 // SSH serves the console over SSH, one program per session, all on the one
