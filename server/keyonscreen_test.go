@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -107,4 +108,37 @@ func (tm *terminal) exitStatus() int {
 	}
 	tm.t.Fatalf("the session ended without a status: %v", err)
 	return -1
+}
+
+// TestSmallTerminalOverSSH: over SSH as locally, a terminal below the
+// minimum gets the message, keys typed there act on nothing, and ctrl+c
+// does not quit while a key is on screen.
+func TestSmallTerminalOverSSH(t *testing.T) {
+	alice := newUser(t, "Alice")
+	ts := startServer(t, t.TempDir(), []user{alice}, nil)
+	a := ts.open(alice)
+	a.showKey("Billing", "billing-prod")
+	if err := a.sess.WindowChange(10, 40); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor("Terminal too small")
+	a.keys("\x03", "\x03", "\x1b", "\r") // ctrl+c twice, esc, enter: none acts
+	mark := len(a.out.String())
+	if err := a.sess.WindowChange(30, 110); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(ansi.Strip(a.out.String()[mark:]), "Copy and Close"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the key dialog is not back at 110×30:\n%s", ansi.Strip(a.out.String()[mark:]))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.awaitOpen(1)
+	apps, err := ts.st.Apps()
+	if err != nil || len(apps) != 1 {
+		t.Fatalf("apps = %v, %v", apps, err)
+	}
+	if keys, err := ts.st.Keys(apps[0].ID); err != nil || len(keys) != 1 {
+		t.Fatalf("keys = %v, %v", keys, err)
+	}
 }
