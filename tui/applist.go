@@ -254,15 +254,16 @@ func (l *appList) confirmDelete() tea.Cmd {
 	})})
 }
 
-// The app table's columns: the name takes the room; the scope summary,
-// who and when give way in that order on a narrow screen (the pane below
-// shows them in full), the key count never.
+// The app table's columns: every one stays at the sizes the console
+// supports, and a long name is cut with "…" first (the pane below shows
+// it in full), then the scope summary and who made the app. Only on a
+// table narrower than the console draws would who and when give way.
 var appColumns = []column{
-	{title: "Name", min: 16, max: 32, grow: true},
-	{title: "Scopes", min: 10, max: 30, drop: 2},
-	{title: "Created by", min: 8, max: 16, drop: 3},
-	{title: "Created on", min: 10, drop: 4},
-	{title: "Keys", min: 4, right: true},
+	{title: "Name", min: 16, max: 32, grow: true, shrink: 2},
+	{title: "Scopes", min: 10, max: 30, shrink: 1, drop: 2},
+	{title: "Created by", min: 8, max: 16, shrink: 1, drop: 3},
+	{title: "Created on", whole: true, drop: 4},
+	{title: "Keys", whole: true, right: true},
 }
 
 // appCells are an app's cells of the table.

@@ -222,15 +222,15 @@ func (a *auditLog) add(ev store.Event) tea.Cmd {
 	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat([]store.EventText{ev.DescribeIn(a.c.loc)}, a.texts))
 }
 
-// The log's columns: what happened to which app or key takes the room;
-// who made a change gives way first on a narrow screen, then the change
-// itself (the pane below shows both in full).
+// The log's columns: when, who and what always show; who, which app or
+// key and the change share the room and its cuts; below 120 columns the
+// change gives way (the pane below shows everything in full).
 var auditColumns = []column{
-	{title: "When", min: 16},
-	{title: "Who", min: 8, max: 16, drop: 3},
-	{title: "What", min: 10, max: 15},
-	{title: "Target", min: 12, max: 24, grow: true, yield: 1},
-	{title: "Change", min: 16, max: 44, drop: 2},
+	{title: "When", whole: true},
+	{title: "Who", min: 8, max: 24, shrink: 2},
+	{title: "What", min: 10, max: 17},
+	{title: "Target", min: 11, grow: true, shrink: 2},
+	{title: "Change", min: 22, grow: true, shrink: 2, drop: 1},
 }
 
 func (a *auditLog) cells(i int) []string {

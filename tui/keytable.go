@@ -92,19 +92,20 @@ func (t *keyTable) click(id string) bool {
 	return true
 }
 
-// The key table's columns: the hint is never cut; the name takes the room
-// left; who made a key and when give way first on a narrow screen, then
-// its last use (the pane below shows them all).
+// The key table's columns: the hint and the status are never cut; the
+// name is cut first (in its middle, see view), and on a narrow screen who
+// made a key and when give way, then its last use (the pane below shows
+// them all).
 // keyStatusCol is the Status column's index in keyColumns.
 const keyStatusCol = 4
 
 var keyColumns = []column{
-	{title: "Name", min: 12, max: 24, grow: true},
-	{title: "Key", min: 9, max: 9},
-	{title: "Created by", min: 8, max: 14, drop: 5},
-	{title: "Created on", min: 10, drop: 4},
-	{title: "Status", min: 8, max: 24},
-	{title: "Last used", min: 9, max: 11, drop: 3},
+	{title: "Name", min: 12, max: 24, grow: true, shrink: 2},
+	{title: "Key", whole: true},
+	{title: "Created by", min: 8, max: 14, shrink: 1, drop: 5},
+	{title: "Created on", whole: true, drop: 4},
+	{title: "Status", whole: true},
+	{title: "Last used", min: 9, max: 11, shrink: 1, drop: 3},
 }
 
 func (c *common) keyCells(now time.Time, k store.Key) []string {
