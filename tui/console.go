@@ -15,6 +15,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 
 	"apiscopes/store"
@@ -133,6 +134,9 @@ type Model struct {
 	demo      *Demo // non-nil in a demonstration
 	zoneFixed bool  // Options.Location was given: TZ does not change it
 
+	profile colorprofile.Profile // the terminal's colours, once the program says
+	mono    bool                 // the terminal's type has no colour, whatever else says so
+
 	initCmd tea.Cmd // the first page's start-up command, for Init
 	spin    spinnerState
 
@@ -194,6 +198,9 @@ func (m *Model) Close() { m.sub.Close() }
 
 func (m *Model) restyle(isDark bool) {
 	m.c.styles = NewStyles(isDark)
+	if m.colourless() {
+		m.c.styles.withoutColour()
+	}
 	hs := help.DefaultStyles(isDark)
 	hs.ShortKey, hs.FullKey = m.c.styles.HelpKey, m.c.styles.HelpKey
 	hs.ShortDesc, hs.FullDesc = m.c.styles.HelpDesc, m.c.styles.HelpDesc
@@ -264,6 +271,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.EnvMsg:
 		return m.environ(msg)
+	case tea.ColorProfileMsg:
+		return m.colourProfile(msg.Profile)
 	case tea.KeyPressMsg:
 		return m.updateKey(msg)
 	case tea.MouseClickMsg, tea.MouseWheelMsg:

@@ -123,9 +123,12 @@ func (s *Styles) buttonRow(width int, focus string, btns ...button) (string, []a
 	return row, areas
 }
 
-// button draws one button.
+// button draws one button; without colour a focused one reads [›Save‹].
 func (s *Styles) button(b button, focused bool) string {
 	label := "[ " + b.label + " ]"
+	if focused && s.plain {
+		label = "[" + s.focusMark(b.label) + "]"
+	}
 	switch {
 	case b.disabled && focused:
 		return s.ButtonDisabledFocused.Render(label)

@@ -340,11 +340,22 @@ func (ct *consoleTest) requireFocusShown(sh shot, where string) {
 // part it stops at must be drawn on screen and look different while it has
 // the focus, and every button on the screen must be one of them. It leaves
 // the focus where it found it.
-func (ct *consoleTest) walkFocus(where string) {
+func (ct *consoleTest) walkFocus(where string) { ct.t.Helper(); ct.walkFocusBy(where, nil) }
+
+// walkFocusText is walkFocus where a part must differ with and without
+// the focus in its text alone, as on a terminal that draws no styling.
+func (ct *consoleTest) walkFocusText(where string) { ct.t.Helper(); ct.walkFocusBy(where, ansi.Strip) }
+
+// walkFocusBy is walkFocus comparing the parts as look sees them (nil:
+// styled).
+func (ct *consoleTest) walkFocusBy(where string, look func(string) string) {
 	ct.t.Helper()
+	if look == nil {
+		look = func(s string) string { return s }
+	}
 	start := ct.settled()
 	ct.requireFocusShown(start, where)
-	seen := map[string]string{start.focus: start.cut(start.at)}
+	seen := map[string]string{start.focus: look(start.cut(start.at))}
 	visited := []string{start.focus}
 	prev := start
 	for range 20 {
@@ -353,13 +364,13 @@ func (ct *consoleTest) walkFocus(where string) {
 		ct.requireFocusShown(sh, where)
 		// The part just left must look different now that it has lost
 		// the focus (unless it is the only one).
-		if r, ok := sh.areas[prev.focus]; ok && sh.focus != prev.focus && sh.cut(r) == seen[prev.focus] {
+		if r, ok := sh.areas[prev.focus]; ok && sh.focus != prev.focus && look(sh.cut(r)) == seen[prev.focus] {
 			ct.t.Errorf("%s: %q looks the same with and without the focus: %q", where, prev.focus, plain(seen[prev.focus]))
 		}
 		if sh.focus == start.focus {
 			break
 		}
-		seen[sh.focus] = sh.cut(sh.at)
+		seen[sh.focus] = look(sh.cut(sh.at))
 		visited = append(visited, sh.focus)
 		prev = sh
 	}

@@ -140,9 +140,9 @@ func (t *keyTable) view(c *common, focused bool) drawing {
 		k := t.keys[i]
 		st, lead := s.Row, "  "
 		if i == t.cursor {
-			st, lead = s.RowCurrent, "› "
+			st, lead = s.RowCurrent, s.currentLead()
 			if focused {
-				st = s.RowActive
+				st, lead = s.RowActive, "› "
 			}
 		}
 		cells := c.keyCells(now, k)

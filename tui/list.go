@@ -199,13 +199,13 @@ func (l *list) view(head string, draw func(i int, cursor bool) string, empty str
 // cursorStyle is how a row under the cursor is drawn: highlighted, with
 // "›", while the list has the keyboard; marked but quiet while the focus is
 // elsewhere (a button, the filter), so the pane below still shows which
-// row it describes.
+// row it describes (with "·" where there is no colour to tell them apart).
 func (l *list) cursorStyle(focused bool) (string, lipgloss.Style) {
 	s := l.c.styles
 	if focused && !l.editing {
 		return "› ", s.RowActive
 	}
-	return "› ", s.RowCurrent
+	return s.currentLead(), s.RowCurrent
 }
 
 // filterLine is the filter's input and how much passes, for above the

@@ -11,6 +11,9 @@ import (
 // has a light and a dark variant chosen by the terminal's background.
 type Styles struct {
 	isDark bool
+	// plain: the terminal draws no colour, so the focus is also marked in
+	// text (see withoutColour).
+	plain bool
 
 	Accent, Muted, Subtle, Success, Danger, Warning color.Color
 

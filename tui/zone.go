@@ -2,13 +2,24 @@ package tui
 
 import (
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 
 	"apiscopes/store"
 )
 
 // environ follows the terminal's environment, as the program reports it
-// at start: the zone TZ names, unless the console was given one.
+// at start: a monochrome TERM, and the zone TZ names unless the console
+// was given one.
 func (m *Model) environ(env tea.EnvMsg) tea.Cmd {
+	var colour tea.Cmd
+	if m.mono = monochrome(env.Getenv("TERM")); m.mono && m.profile > colorprofile.ASCII {
+		colour = send(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
+	}
+	return tea.Batch(colour, m.zone(env))
+}
+
+// zone shows times in the zone TZ names, unless the console was given one.
+func (m *Model) zone(env tea.EnvMsg) tea.Cmd {
 	if m.zoneFixed {
 		return nil
 	}
