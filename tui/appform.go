@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"apiscopes/scopes"
 	"apiscopes/store"
@@ -724,7 +725,15 @@ func (f *appForm) keysView() drawing {
 		btns = append(btns, button{id: fRoll, label: "Roll key", disabled: !f.c.canWrite() || k.State(f.c.now()) == store.KeyScheduled},
 			button{id: fDeleteKey, label: "Delete key", disabled: !f.c.canWrite()})
 	}
-	d.buttons(s, 0, f.focus.cur, btns...)
+	line, areas := s.buttonRow(0, f.focus.cur, btns...)
+	if reason := "viewers cannot change keys"; !f.c.canWrite() && lipgloss.Width(line)+2+len(reason) <= w {
+		line += "  " + s.Hint.Render(reason)
+	}
+	for _, a := range areas {
+		a.y = d.height()
+		d.areas = append(d.areas, a)
+	}
+	d.add(line)
 	return d
 }
 

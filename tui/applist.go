@@ -34,6 +34,10 @@ type appList struct {
 	widths []int
 }
 
+// viewersCannot is why a viewer's write buttons are disabled, said beside
+// them.
+const viewersCannot = "viewers cannot change apps"
+
 // The app list's parts.
 const (
 	partList   = "list"
@@ -46,7 +50,11 @@ const (
 // the app named want selected once it is there.
 func newAppList(c *common, err error, want string) *appList {
 	l := &appList{c: c, list: newList(c, "name, creator or scope"), err: err, want: want}
-	l.focus.set(partList, partCreate, partEdit, partDelete)
+	if c.canWrite() {
+		l.focus.set(partList, partCreate, partEdit, partDelete)
+	} else {
+		l.focus.set(partList, partEdit) // Create and Delete are shown disabled, and say why
+	}
 	l.focus.sideBySide([]string{partEdit, partDelete})
 	l.list.query = l.setQuery
 	l.setIndex(c.apps)
@@ -310,6 +318,9 @@ func (l *appList) draw() drawing {
 	if len(l.idx.apps) > 0 {
 		line, areas := s.buttonRow(w-lipgloss.Width(title), l.focused(),
 			button{id: partCreate, label: "Create an App", disabled: !l.c.canWrite()})
+		if !l.c.canWrite() {
+			line, areas = s.withReason(w-lipgloss.Width(title), viewersCannot, line, areas)
+		}
 		d.add(title + line)
 		for _, a := range areas {
 			a.x += lipgloss.Width(title)
@@ -377,21 +388,29 @@ func (l *appList) actionButtons() (string, []area) {
 
 func (l *appList) emptyView(height int) drawing {
 	s := l.c.styles
-	btn, areas := s.buttonRow(0, partCreate, button{id: partCreate, label: "Create an API App", disabled: !l.c.canWrite()})
-	block := lipgloss.JoinVertical(lipgloss.Center,
+	focus := partCreate
+	if !l.c.canWrite() {
+		focus = "" // nothing a viewer may press
+	}
+	btn, areas := s.buttonRow(0, focus, button{id: partCreate, label: "Create an API App", disabled: !l.c.canWrite()})
+	lines := []string{
 		s.Title.Render("No API apps yet"),
 		s.Hint.Render("Create an app, select the scopes it may use,"),
 		s.Hint.Render("then generate API keys for it."),
 		"",
 		btn,
-	)
+	}
+	if !l.c.canWrite() {
+		lines = append(lines, s.Caution.Render(viewersCannot+": ask an admin"))
+	}
+	block := lipgloss.JoinVertical(lipgloss.Center, lines...)
 	bh := max(lipgloss.Height(block), height-2)
 	placed := lipgloss.Place(l.c.width, bh, lipgloss.Center, lipgloss.Center, block)
 	var d drawing
 	d.add(placed)
-	// Where Place put the button: centred, on the block's last line.
+	// Where Place put the button: centred, on the block's fifth line.
 	x := (l.c.width - lipgloss.Width(block)) / 2
-	y := (bh-lipgloss.Height(block))/2 + lipgloss.Height(block) - 1
+	y := (bh-lipgloss.Height(block))/2 + 4
 	bx := x + (lipgloss.Width(block)-lipgloss.Width(btn))/2
 	for _, a := range areas {
 		a.x, a.y = bx+a.x, y
