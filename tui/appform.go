@@ -131,8 +131,10 @@ func (f *appForm) refocus() {
 	hasKeys := len(f.keys.table.keys) > 0 || f.keys.loading
 	var parts []string
 	switch {
+	// The primary button comes first after the fields: tab from the scopes
+	// goes to Next or Save, the step forward, then to Cancel.
 	case !f.editing:
-		parts = []string{fTitle, fScopes, fCancel, fPrimary}
+		parts = []string{fTitle, fScopes, fPrimary, fCancel}
 	case !f.c.canWrite() && f.tab == 0:
 		parts = []string{fTabs, fScopes, fCancel}
 	case !f.c.canWrite() && hasKeys:
@@ -140,11 +142,11 @@ func (f *appForm) refocus() {
 	case !f.c.canWrite():
 		parts = []string{fTabs, fCancel}
 	case f.tab == 0:
-		parts = []string{fTitle, fTabs, fScopes, fCancel, fPrimary}
+		parts = []string{fTitle, fTabs, fScopes, fPrimary, fCancel}
 	case hasKeys:
-		parts = []string{fTitle, fTabs, fKeys, fCreateKey, fRoll, fDeleteKey, fCancel, fPrimary}
+		parts = []string{fTitle, fTabs, fKeys, fCreateKey, fRoll, fDeleteKey, fPrimary, fCancel}
 	default:
-		parts = []string{fTitle, fTabs, fCreateKey, fCancel, fPrimary}
+		parts = []string{fTitle, fTabs, fCreateKey, fPrimary, fCancel}
 	}
 	f.focus.set(parts...)
 	f.focus.sideBySide([]string{fCreateKey, fRoll, fDeleteKey}, []string{fCancel, fPrimary})
@@ -349,6 +351,8 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			f.keys.table.move(true)
 		case key.Matches(msg, k.Down):
 			f.keys.table.move(false)
+		case key.Matches(msg, k.Home, k.End):
+			f.keys.table.moveTo(key.Matches(msg, k.End))
 		case key.Matches(msg, k.Left):
 			f.setTab(0) // back where → came from
 			f.focus.focus(fTabs)
@@ -678,7 +682,7 @@ func (f *appForm) layout() {
 func (f *appForm) draw() drawing {
 	s, w := f.c.styles, f.c.width
 	var d drawing
-	fieldW := min(w, 48)
+	fieldW := min(w, store.MaxNameLen+2) // a whole name, and the cursor after it
 	f.title.SetWidth(fieldW - 1)
 	d.add(s.field(s.Title.Render(f.title.View()), fieldW, f.focus.is(fTitle)))
 	d.mark(fTitle, 0, 0, fieldW, 2)
@@ -815,13 +819,13 @@ func (f *appForm) FullHelp() [][]key.Binding {
 	if !f.editing {
 		return [][]key.Binding{
 			{k.Next, k.Prev, with(k.Enter, "press")},
-			{k.Up, k.Down, k.Toggle},
+			{k.Up, k.Down, k.Home, k.End, k.Toggle},
 			{with(k.Save, "next"), with(k.Back, "back")},
 		}
 	}
 	return [][]key.Binding{
 		{k.Next, k.Prev, with(k.Enter, "press"), k.Toggle, k.Narrow},
-		{with(k.Left, "scopes tab"), with(k.Right, "keys tab"), k.CreateKey, k.Roll, with(k.Delete, "delete key")},
-		{k.Save, with(k.Back, "back")},
+		{k.Up, k.Down, k.Home, k.End, with(k.Left, "scopes tab"), with(k.Right, "keys tab")},
+		{k.CreateKey, k.Roll, with(k.Delete, "delete key"), k.Save, with(k.Back, "back")},
 	}
 }

@@ -34,6 +34,9 @@ type appList struct {
 	widths []int
 }
 
+// unusedWord explains the filter's unused: word while the filter is typed.
+var unusedWord = key.NewBinding(key.WithKeys("unused:30d"), key.WithHelp("unused:30d", "unused scopes"))
+
 // viewersCannot is why a viewer's write buttons are disabled, said beside
 // them.
 const viewersCannot = "viewers cannot change apps"
@@ -49,7 +52,7 @@ const (
 // newAppList shows the console's app index, or the error reading it, with
 // the app named want selected once it is there.
 func newAppList(c *common, err error, want string) *appList {
-	l := &appList{c: c, list: newList(c, "name, creator or scope"), err: err, want: want}
+	l := &appList{c: c, list: newList(c, "name, creator, scope or unused:30d"), err: err, want: want}
 	if c.canWrite() {
 		l.focus.set(partList, partCreate, partEdit, partDelete)
 	} else {
@@ -466,7 +469,7 @@ func (l *appList) detailLines(w int) []string {
 func (l *appList) ShortHelp() []key.Binding {
 	k := l.c.keys
 	if l.list.editing {
-		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
+		return []key.Binding{with(k.Enter, "apply filter"), unusedWord, with(k.Back, "clear filter")}
 	}
 	if len(l.idx.apps) == 0 {
 		if !l.c.canWrite() {
@@ -476,8 +479,11 @@ func (l *appList) ShortHelp() []key.Binding {
 	}
 	// Arrows need no introduction: the bar keeps its room for the rest.
 	b := []key.Binding{with(k.Enter, "edit"), k.New, k.Delete, k.Filter}
-	if l.focus.is(partCreate) {
+	switch {
+	case l.focus.is(partCreate):
 		b[0] = with(k.Enter, "create an app")
+	case l.usage.days > 0 && l.c.canWrite():
+		b[0] = with(k.Enter, "edit, then u unticks unused") // the filter found apps with scopes to narrow
 	}
 	if !l.c.canWrite() {
 		b = []key.Binding{with(k.Enter, "view"), k.Filter}

@@ -79,6 +79,15 @@ func (t *keyTable) move(up bool) {
 	t.offset = follow(t.offset, t.cursor, t.height, len(t.keys))
 }
 
+// moveTo selects the first key, or the last.
+func (t *keyTable) moveTo(last bool) {
+	t.cursor = 0
+	if last {
+		t.cursor = max(0, len(t.keys)-1)
+	}
+	t.offset = follow(t.offset, t.cursor, t.height, len(t.keys))
+}
+
 // keyRowID names the row of key i for the mouse.
 func keyRowID(i int) string { return "key:" + strconv.Itoa(i) }
 
