@@ -1,7 +1,5 @@
 package server
 
-import "strings"
-
 // sessionEnv is the environment a session's console sees: the terminal
 // type its PTY request named, and TZ if the client sent one (ssh -o
 // SendEnv=TZ), for times in the user's own zone. Nothing else a client
@@ -10,10 +8,8 @@ import "strings"
 // server's side.
 func sessionEnv(term string, sent []string) []string {
 	env := []string{"TERM=" + term}
-	for i := len(sent) - 1; i >= 0; i-- {
-		if tz, ok := strings.CutPrefix(sent[i], "TZ="); ok {
-			return append(env, "TZ="+tz)
-		}
+	if tz := sessionTZ(sent); tz != "" {
+		env = append(env, "TZ="+tz)
 	}
 	return env
 }
