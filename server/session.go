@@ -112,7 +112,7 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 		role, size, _, _ := o.state()
 		actor := store.Actor{Name: o.person, Role: role, Origin: origin,
 			Standing: func() (store.Role, error) { return s.standing(o) }}
-		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard()})
+		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard(), Term: pty.Term})
 		over := make(chan struct{})
 		p := tea.NewProgram(m, append(opts, tea.WithInput(input.reader(over)),
 			tea.WithWindowSize(size.Width, size.Height), tea.WithFilter(s.filter(idle)))...)

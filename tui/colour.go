@@ -20,9 +20,10 @@ func monochrome(term string) bool {
 	return strings.HasSuffix(term, "-mono") || strings.HasSuffix(term, "-m")
 }
 
-// colourProfile follows the terminal's colour profile: a monochrome
-// terminal gets none (the program is told ASCII, which keeps bold and
-// reverse video), and without colour the styles mark the focus in text.
+// colourProfile follows the terminal's colour profile: without colour the
+// styles mark the focus in text. A monochrome terminal's styles have no
+// colour at all, and the program is told ASCII too (which keeps bold and
+// reverse video), in case anything else would send one.
 func (m *Model) colourProfile(p colorprofile.Profile) tea.Cmd {
 	if m.mono && p > colorprofile.ASCII {
 		return send(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
@@ -32,16 +33,31 @@ func (m *Model) colourProfile(p colorprofile.Profile) tea.Cmd {
 	return nil
 }
 
+// term follows the terminal's type: a monochrome one is drawn without
+// colour from now on.
+func (m *Model) term(term string) tea.Cmd {
+	if mono := monochrome(term); mono != m.mono {
+		m.mono = mono
+		m.restyle(m.c.styles.isDark)
+	}
+	if m.mono && m.profile > colorprofile.ASCII {
+		return send(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
+	}
+	return nil
+}
+
 // colourless reports whether the terminal draws no colour.
 func (m *Model) colourless() bool {
 	return m.profile == colorprofile.NoTTY || m.profile == colorprofile.ASCII
 }
 
 // withoutColour makes the styles show the focus without colour: reverse
-// video for what colour filled, and text marks (see Styles.plain).
+// video for what colour filled, and text marks (see Styles.plain); what
+// goes faint behind a dialog is faint by the attribute.
 func (s *Styles) withoutColour() *Styles {
 	s.plain = true
 	base := lipgloss.NewStyle()
+	s.Backdrop = base.Faint(true)
 	s.ButtonFocused = base.Bold(true).Reverse(true)
 	s.ButtonDanger = base.Bold(true).Reverse(true)
 	s.ButtonDisabledFocused = base.Underline(true)

@@ -74,14 +74,15 @@ func colourParams(out string) []string {
 	return found
 }
 
-// TestMonochromeTerminalGetsNoColour: TERM=xterm-mono receives no colour
-// escape, whatever colours the program first took it for, and still sees
-// the focus, in reverse video and in the text.
+// TestMonochromeTerminalGetsNoColour: TERM=xterm-mono, as the command line
+// and the SSH server pass it, receives no colour escape from the first
+// frame, whatever colours the program took it for, and still sees the
+// focus, in reverse video and in the text.
 func TestMonochromeTerminalGetsNoColour(t *testing.T) {
 	st := newTestStore(t)
 	seedBank(t, st)
 	ct := &consoleTest{t: t, st: st, env: []string{"TERM=xterm-mono"}, profile: colorprofile.ANSI256}
-	startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: ct.clipboard()}, 80, 24)
+	startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: ct.clipboard(), Term: "xterm-mono"}, 80, 24)
 	ct.waitFor("› Customer Support")
 	ct.press("d")
 	ct.waitFor("[›Cancel‹]  [ Delete ]")
@@ -115,4 +116,16 @@ func TestColourTerminalGetsColour(t *testing.T) {
 	if len(colourParams(string(raw))) == 0 {
 		t.Errorf("a 256-colour terminal got no colour: the check cannot see colour")
 	}
+}
+
+// TestMonochromeFromTheEnvironment: a console not told its terminal's type
+// learns it from the program's environment and draws the focus in text.
+func TestMonochromeFromTheEnvironment(t *testing.T) {
+	st := newTestStore(t)
+	seedBank(t, st)
+	ct := &consoleTest{t: t, st: st, env: []string{"TERM=linux-m"}, profile: colorprofile.ANSI}
+	startConsoleWith(t, ct, Options{Store: st, Actor: testAdmin, Clipboard: ct.clipboard()}, 80, 24)
+	ct.waitFor("› Customer Support")
+	ct.press("d")
+	ct.waitFor("[›Cancel‹]  [ Delete ]")
 }

@@ -38,6 +38,11 @@ type Options struct {
 	// Demo, if set, marks the console as a demonstration and opens it with
 	// the demo's story.
 	Demo *Demo
+
+	// Term is the terminal's type (TERM), when known before the program
+	// starts: a monochrome one ("xterm-mono") is drawn without colour from
+	// the first frame. If empty, the program's environment says (tea.EnvMsg).
+	Term string
 }
 
 // MinWidth and MinHeight are the smallest terminal the layout fits; below
@@ -134,8 +139,9 @@ type Model struct {
 	demo      *Demo // non-nil in a demonstration
 	zoneFixed bool  // Options.Location was given: TZ does not change it
 
-	profile colorprofile.Profile // the terminal's colours, once the program says
-	mono    bool                 // the terminal's type has no colour, whatever else says so
+	profile   colorprofile.Profile // the terminal's colours, once the program says
+	mono      bool                 // the terminal's type has no colour, whatever else says so
+	termFixed bool                 // Options.Term was given
 
 	initCmd tea.Cmd // the first page's start-up command, for Init
 	spin    spinnerState
@@ -166,7 +172,8 @@ func New(o Options) *Model {
 	}
 	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
 		now: o.Now, termW: 80, termH: 24}
-	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo, zoneFixed: zoneFixed}
+	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo, zoneFixed: zoneFixed,
+		mono: monochrome(o.Term), termFixed: o.Term != ""}
 	m.resize(80, 24)
 	m.restyle(true)
 	m.sub = o.Store.Subscribe()
@@ -197,8 +204,8 @@ func (m *Model) Init() tea.Cmd {
 func (m *Model) Close() { m.sub.Close() }
 
 func (m *Model) restyle(isDark bool) {
-	m.c.styles = NewStyles(isDark)
-	if m.colourless() {
+	m.c.styles = newStyles(isDark, !m.mono)
+	if m.mono || m.colourless() {
 		m.c.styles.withoutColour()
 	}
 	hs := help.DefaultStyles(isDark)

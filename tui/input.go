@@ -17,6 +17,12 @@ func newInput(s *Styles, placeholder string) textinput.Model {
 	ti.Placeholder = placeholder
 	ti.CharLimit = 16 * store.MaxNameLen
 	st := textinput.DefaultStyles(s.isDark)
+	if !s.colour {
+		plain := lipgloss.NewStyle()
+		st.Focused = textinput.StyleState{Placeholder: plain, Suggestion: plain, Prompt: plain, Text: plain}
+		st.Blurred = st.Focused
+		st.Cursor.Color = lipgloss.NoColor{}
+	}
 	st.Cursor.Blink = false
 	st.Focused.Placeholder = lipgloss.NewStyle().Foreground(s.Muted)
 	st.Blurred.Placeholder = lipgloss.NewStyle().Foreground(s.Muted)

@@ -2,7 +2,6 @@ package tui
 
 import (
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/colorprofile"
 
 	"apiscopes/store"
 )
@@ -12,8 +11,8 @@ import (
 // was given one.
 func (m *Model) environ(env tea.EnvMsg) tea.Cmd {
 	var colour tea.Cmd
-	if m.mono = monochrome(env.Getenv("TERM")); m.mono && m.profile > colorprofile.ASCII {
-		colour = send(tea.ColorProfileMsg{Profile: colorprofile.ASCII})
+	if !m.termFixed {
+		colour = m.term(env.Getenv("TERM"))
 	}
 	return tea.Batch(colour, m.zone(env))
 }
