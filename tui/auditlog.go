@@ -227,8 +227,8 @@ func (a *auditLog) add(ev store.Event) tea.Cmd {
 // change gives way (the pane below shows everything in full).
 var auditColumns = []column{
 	{title: "When", whole: true},
-	{title: "Who", min: 8, max: 24, shrink: 2},
-	{title: "What", min: 10, max: 17},
+	{title: "Who", min: 8, max: 12, shrink: 1},
+	{title: "What", whole: true},
 	{title: "Target", min: 11, grow: true, shrink: 2},
 	{title: "Change", min: 22, grow: true, shrink: 2, drop: 1},
 }

@@ -119,6 +119,15 @@ func layoutColumns(cols []column, rows [][]string, width, lead int) []int {
 		}
 	}
 
+	// Still too wide (a table narrower than its columns' minimums, which
+	// the console's smallest size does not make): the columns are cut from
+	// the right, whole ones too, to their titles.
+	for i := len(cols) - 1; i >= 0 && total(w) > width; i-- {
+		if w[i] > 0 {
+			w[i] = max(lipgloss.Width(cols[i].title), w[i]-(total(w)-width))
+		}
+	}
+
 	var growing []int
 	for i, c := range cols {
 		if c.grow && w[i] > 0 {
