@@ -70,10 +70,25 @@ func (c *idleClock) hasExpired() bool {
 }
 
 // backstop is the connection-level idle limit behind the session's own: a
-// little longer, for connections that never open a session.
-func backstop(idle time.Duration) time.Duration {
+// little longer (slack; a minute if zero), for connections that never open
+// a session. Any traffic counts: a session that a key on screen holds open
+// sends a keepalive each time it holds (see keepAlive), so its connection
+// stays open too.
+func backstop(idle, slack time.Duration) time.Duration {
 	if idle <= 0 {
 		return 0
 	}
-	return idle + time.Minute
+	if slack <= 0 {
+		slack = time.Minute
+	}
+	return idle + slack
+}
+
+// keepAlive sends the client a request it may ignore, as sshd's
+// ClientAliveInterval does: traffic that keeps the connection's own idle
+// limit from closing a session the idle clock holds open.
+func keepAlive(sess interface {
+	SendRequest(string, bool, []byte) (bool, error)
+}) {
+	_, _ = sess.SendRequest("keepalive@openssh.com", false, nil)
 }

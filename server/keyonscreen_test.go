@@ -25,18 +25,20 @@ func (tm *terminal) showKey(app, key string) {
 }
 
 // TestIdleKeepsASessionWithAKeyOnScreen: a key shown once keeps an idle
-// session open (ending it would lose the key); once the key is closed the
-// idle timeout ends the session as ever.
+// session open (ending it would lose the key), and its connection too,
+// past the connection's own idle limit; once the key is closed the idle
+// timeout ends the session as ever.
 func TestIdleKeepsASessionWithAKeyOnScreen(t *testing.T) {
 	alice := newUser(t, "Alice")
 	held := make(chan struct{}, 8)
 	ts := startServerWith(t, t.TempDir(), []user{alice}, nil, func(c *Config) {
 		c.IdleTimeout = time.Second
+		c.backstopSlack = 300 * time.Millisecond // the connection's limit: 1.3 s without traffic
 		c.idleHeld = func() { held <- struct{}{} }
 	})
 	a := ts.open(alice)
 	a.showKey("Billing", "billing-prod")
-	for range 2 { // two whole idle periods go by with the key on screen
+	for range 3 { // three whole idle periods go by with the key on screen, past the connection's limit
 		select {
 		case <-held:
 		case <-time.After(10 * time.Second):

@@ -88,7 +88,12 @@ func (s *SSH) refuse(sess ssh.Session, reason, logMsg, userMsg string, kv ...any
 // closes and reopens read-only. Idleness never ends a session with a key
 // shown once on its screen.
 func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Window) string {
-	idle := newIdleClock(s.cfg.IdleTimeout, o.keyOnScreen, s.cfg.idleHeld)
+	idle := newIdleClock(s.cfg.IdleTimeout, o.keyOnScreen, func() {
+		keepAlive(sess)
+		if s.cfg.idleHeld != nil {
+			s.cfg.idleHeld()
+		}
+	})
 	life := newLifetime(s.cfg.MaxSessionTime)
 	defer life.stop()
 	ctx, cancel := context.WithCancel(sess.Context())
