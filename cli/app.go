@@ -41,7 +41,7 @@ func (inv *invocation) appList() *cobra.Command {
 		Long: `Lists the apps in the console's order (by name): id, name, scopes, number of keys, who
 created each and when (UTC). --json writes an array of apps (see the README's JSON).
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app list
   apiscopes app list --json | jq -r '.[].name'`,
 		Args: noArgs,
@@ -64,7 +64,7 @@ created each and when (UTC). --json writes an array of apps (see the README's JS
 				}
 				t := newTable(inv.stdout, "ID", "NAME", "SCOPES", "KEYS", "CREATED BY", "CREATED")
 				for _, a := range apps {
-					t.row(fmt.Sprint(a.ID), a.Name, scopeIDs(a), fmt.Sprint(a.Keys), a.CreatedBy, when(a.CreatedAt))
+					t.row(fmt.Sprint(a.ID), a.Name, scopeIDs(a), fmt.Sprint(a.Keys), a.CreatedBy, inv.when(a.CreatedAt))
 				}
 				return t.flush()
 			})
@@ -85,7 +85,7 @@ func (inv *invocation) appShow() *cobra.Command {
 		Long: `Shows one app: its scopes, when each was last used and how many checks were refused for
 lack of it, its keys (never their text), and who created and last changed it.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app show Payments
   apiscopes app show id:12 --json`,
 		Args: argsBetween(1, 1),
@@ -128,9 +128,9 @@ func (inv *invocation) showApp(st *store.Store, app store.App, keys []store.Key,
 	}
 	w := inv.stdout
 	fmt.Fprintf(w, "%s (id:%d)\n", store.SafeText(app.Name), app.ID)
-	fmt.Fprintf(w, "Created by %s on %s", store.SafeText(app.CreatedBy), when(app.CreatedAt))
+	fmt.Fprintf(w, "Created by %s on %s", store.SafeText(app.CreatedBy), inv.when(app.CreatedAt))
 	if app.UpdatedBy != "" && !app.UpdatedAt.Equal(app.CreatedAt) {
-		fmt.Fprintf(w, "; last changed by %s on %s", store.SafeText(app.UpdatedBy), when(app.UpdatedAt))
+		fmt.Fprintf(w, "; last changed by %s on %s", store.SafeText(app.UpdatedBy), inv.when(app.UpdatedAt))
 	}
 	fmt.Fprintln(w)
 	if len(app.Retired) > 0 {
@@ -147,7 +147,7 @@ func (inv *invocation) showApp(st *store.Store, app store.App, keys []store.Key,
 		if sc, ok := scopes.Lookup(s.Scope); ok {
 			name = sc.Name
 		}
-		t.row(string(s.Scope), name, granted, when(s.LastUsed), fmt.Sprint(s.Denied))
+		t.row(string(s.Scope), name, granted, inv.when(s.LastUsed), fmt.Sprint(s.Denied))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -157,7 +157,7 @@ func (inv *invocation) showApp(st *store.Store, app store.App, keys []store.Key,
 		fmt.Fprintln(w, "No API keys: create one with apiscopes key create APP --name NAME.")
 		return nil
 	}
-	return writeKeyTable(w, keys, now)
+	return inv.writeKeyTable(w, keys, now)
 }
 
 func (inv *invocation) appCreate() *cobra.Command {
@@ -174,7 +174,7 @@ Names are trimmed, 1–64 printable characters, unique among apps case-insensiti
 --if-absent makes it safe to run again: an app of that name with the same scopes is
 success and is printed; one with other scopes is an error (exit 1), and nothing changes.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app create Payments --scope model:deploy --scope workflow:export
   apiscopes app create "Risk & Compliance" --scope workflow:deploy,model:deploy --if-absent --json`,
 		Args: argsBetween(1, 1),
@@ -226,7 +226,7 @@ func (inv *invocation) appRename() *cobra.Command {
 		Short: "Rename an app",
 		Long: `Renames an app. Its keys, scopes and id stay as they are.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app rename "Risk" "Risk & Compliance"
   apiscopes app rename id:7 Marketing`,
 		Args: argsBetween(2, 2),
@@ -266,7 +266,7 @@ app gains and loses them on its next check. The impact (which keys gain and lose
 is shown first; removing scopes from an app with keys in use asks (or needs --yes).
 Scope ids this apiscopes does not know (retired) are kept as they are.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app scopes Payments --add model:export
   apiscopes app scopes Payments --remove model:deploy --yes
   apiscopes app scopes id:3 --set workflow:deploy,workflow:undeploy`,
@@ -343,7 +343,7 @@ func (inv *invocation) appDelete() *cobra.Command {
 		Long: `Deletes an app and, in the same change, all of its keys: they stop working at once.
 It asks first (or needs --yes), naming how many keys go with it.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app delete "Fraud Sandbox"
   apiscopes app delete id:9 --yes`,
 		Args: argsBetween(1, 1),

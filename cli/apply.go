@@ -45,7 +45,7 @@ as they are. A file naming an unknown scope, the same app twice, or a bad name i
 refused as a whole, naming the line. Removing scopes from apps with keys in use, and
 --prune, ask first (or need --yes). -f - reads the file from stdin.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes apply -f apps.yaml --dry-run
   apiscopes apply -f apps.yaml --yes
   ssh -p 23234 apiscopes.internal apply -f - --yes < apps.yaml`,

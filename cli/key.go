@@ -49,7 +49,7 @@ func (inv *invocation) keyList() *cobra.Command {
 deletion, expired), who created each and when, when it expires, and when it was last
 used (UTC). Never a key's text. --json writes an array of keys.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key list Payments
   apiscopes key list id:12 --json | jq -r '.[] | select(.state == "expired") | .id'`,
 		Args: argsBetween(1, 1),
@@ -75,7 +75,7 @@ used (UTC). Never a key's text. --json writes an array of keys.
 					fmt.Fprintf(inv.stderr, "App %q has no API keys: create one with apiscopes key create APP --name NAME.\n", store.SafeText(app.Name))
 					return nil
 				}
-				return writeKeyTable(inv.stdout, keys, now)
+				return inv.writeKeyTable(inv.stdout, keys, now)
 			})
 		},
 	}
@@ -85,18 +85,18 @@ used (UTC). Never a key's text. --json writes an array of keys.
 }
 
 // writeKeyTable lists keys for people.
-func writeKeyTable(w io.Writer, keys []store.Key, now time.Time) error {
+func (inv *invocation) writeKeyTable(w io.Writer, keys []store.Key, now time.Time) error {
 	t := newTable(w, "ID", "NAME", "HINT", "STATE", "CREATED BY", "CREATED", "EXPIRES", "LAST USED")
 	for _, k := range keys {
-		expires := when(k.ExpiresAt)
+		expires := inv.when(k.ExpiresAt)
 		if !k.DeleteAt.IsZero() {
-			expires = when(k.Ends()) + " (rolled)"
+			expires = inv.when(k.Ends()) + " (rolled)"
 		}
 		used := "never"
 		if !k.LastUsedAt.IsZero() {
-			used = when(k.LastUsedAt)
+			used = inv.when(k.LastUsedAt)
 		}
-		t.row(fmt.Sprint(k.ID), k.Name, k.Hint, k.State(now).String(), k.CreatedBy, when(k.CreatedAt), expires, used)
+		t.row(fmt.Sprint(k.ID), k.Name, k.Hint, k.State(now).String(), k.CreatedBy, inv.when(k.CreatedAt), expires, used)
 	}
 	return t.flush()
 }
@@ -137,18 +137,14 @@ func (o *keyOut) prepare(inv *invocation, cmd *cobra.Command) (cleanup func(), e
 	}, nil
 }
 
-// deliver hands out the output holding a new key: the caller's stdout, or
-// the --out file, once. If it does not arrive, the key is deleted at once
-// (audited as such): a key nobody received never stays valid.
-func (inv *invocation) deliver(st *store.Store, actor store.Actor, k store.Key, out []byte) error {
-	var err error
-	switch {
-	case inv.served != nil && inv.served.Deliver != nil:
-		err = inv.served.Deliver(out)
-	case inv.served != nil:
-		_, err = inv.served.Stdout.Write(out)
-	default:
-		err = inv.deliverHere(out)
+// handOut hands a new key to the caller: its text alone and a newline, or
+// the JSON that holds it once, on the caller's stdout or in the --out file.
+// If it does not arrive, the key is deleted at once (audited as such): a
+// key nobody received never stays valid.
+func (inv *invocation) handOut(st *store.Store, actor store.Actor, text string, k store.Key, app string, rolled *store.Key, asJSON bool) error {
+	out, err := newKeyOutput(text, k, app, rolled, st.Now(), asJSON)
+	if err == nil {
+		err = inv.deliver(out)
 	}
 	if err == nil {
 		return nil
@@ -159,6 +155,21 @@ func (inv *invocation) deliver(st *store.Store, actor store.Actor, k store.Key, 
 	}
 	return failf(ExitUsage, "the key %s could not be delivered (%v), so it was deleted at once: a key nobody received never stays valid; run the command again",
 		k.Hint, err)
+}
+
+// deliver writes output holding a new key where the caller asked for it,
+// and reports whether it arrived.
+func (inv *invocation) deliver(out []byte) error {
+	var err error
+	switch {
+	case inv.served != nil && inv.served.Deliver != nil:
+		err = inv.served.Deliver(out)
+	case inv.served != nil:
+		_, err = inv.served.Stdout.Write(out)
+	default:
+		err = inv.deliverHere(out)
+	}
+	return err
 }
 
 // newKeyOutput is what key create and key roll deliver: the key's text
@@ -197,7 +208,7 @@ the key is deleted at once and the command fails.
 --expires DATE makes the key work through that day (YYYY-MM-DD, in UTC; or an RFC 3339
 time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never expires.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key create Payments --name ci > key.txt
   apiscopes key create Payments --name nightly --expires-in 90d --out nightly.key
   ssh -p 23234 apiscopes.internal key create Payments --name deploy-bot > key.txt`,
@@ -224,15 +235,11 @@ time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never e
 				if err != nil {
 					return refused(err)
 				}
-				b, err := newKeyOutput(text, k, app.Name, nil, st.Now(), out.asJSON)
-				if err == nil {
-					err = inv.deliver(st, actor, k, b)
-				}
-				if err != nil {
+				if err := inv.handOut(st, actor, text, k, app.Name, nil, out.asJSON); err != nil {
 					return err
 				}
 				fmt.Fprintf(inv.stderr, "Created API key %q (id:%d, %s) for app %q%s. It is shown once: keep it safe.\n",
-					store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name), expiryNote(k))
+					store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name), inv.expiryNote(k))
 				return nil
 			})
 		},
@@ -275,11 +282,11 @@ func expiryOptions(cmd *cobra.Command, expires, expiresIn string) (store.KeyOpti
 var dateShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 
 // expiryNote says when a key expires, for a message.
-func expiryNote(k store.Key) string {
+func (inv *invocation) expiryNote(k store.Key) string {
 	if k.ExpiresAt.IsZero() {
 		return ", never expiring"
 	}
-	return ", expiring " + when(k.ExpiresAt)
+	return ", expiring " + inv.when(k.ExpiresAt)
 }
 
 func (inv *invocation) keyRoll() *cobra.Command {
@@ -297,7 +304,7 @@ default 24h) so services can move over, and is deleted then. A key with an expir
 passes its lifetime on. A leaked key: roll it with --grace now, naming it by its text
 (--text - reads it from stdin, e.g. the file scan found it in).
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key roll Payments ci > new-key.txt
   apiscopes key roll id:42 --grace 7d --out ci.key
   apiscopes key roll --text - --grace now < leaked.env > new-key.txt`,
@@ -328,16 +335,12 @@ passes its lifetime on. A leaked key: roll it with --grace now, naming it by its
 				if err != nil {
 					return refused(err)
 				}
-				b, err := newKeyOutput(text, k, app.Name, &rolled, st.Now(), out.asJSON)
-				if err == nil {
-					err = inv.deliver(st, actor, k, b)
-				}
-				if err != nil {
+				if err := inv.handOut(st, actor, text, k, app.Name, &rolled, out.asJSON); err != nil {
 					return err
 				}
 				gone := "was deleted at once"
 				if g > 0 {
-					gone = "works until " + when(rolled.DeleteAt) + ", then is deleted"
+					gone = "works until " + inv.when(rolled.DeleteAt) + ", then is deleted"
 				}
 				fmt.Fprintf(inv.stderr, "Rolled API key %q (%s) of app %q: the new key %q (id:%d, %s) is shown once; the old one %s.\n",
 					store.SafeText(old.Name), old.Hint, store.SafeText(app.Name), store.SafeText(k.Name), k.ID, k.Hint, gone)
@@ -375,7 +378,7 @@ func (inv *invocation) keyDelete() *cobra.Command {
 		Long: `Deletes a key: it stops working at once, and services using it are refused. It asks
 first (or needs --yes). Keys are never edited: to replace one, roll it.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key delete Payments ci
   apiscopes key delete id:42 --yes
   apiscopes key delete --text - --yes < leaked.env`,

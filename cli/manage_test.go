@@ -338,3 +338,28 @@ func TestWritesThroughAHolderReachItsConsoles(t *testing.T) {
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("Made Elsewhere")) },
 		teatest.WithDuration(10*time.Second))
 }
+
+// TestKeyTextNeverSentToTheHolder: a key named by its text (--text -) is
+// sent to the process holding the file as its digest: the command's words
+// and input there hold no key.
+func TestKeyTextNeverSentToTheHolder(t *testing.T) {
+	path, key := seededDB(t)
+	var sent []string
+	h, err := local.OpenStore(path, local.Options{Run: func(ctx context.Context, c local.Call) int {
+		in, _ := io.ReadAll(c.Stdin)
+		sent = append(sent, strings.Join(c.Args, " ")+"|"+string(in))
+		c.Stdin = bytes.NewReader(in)
+		return runForHolder(ctx, c)
+	}}, store.WithMaintenance(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	code, out, errs := runWithStdin(t, "API_KEY="+key+"\n", "key", "delete", "--db", path, "--text", "-", "--yes")
+	if code != 0 || !strings.Contains(out, `Deleted API key "ci"`) {
+		t.Fatalf("key delete --text - = %d, %q, %q", code, out, errs)
+	}
+	if len(sent) != 1 || strings.Contains(sent[0], key[4:47]) || !strings.Contains(sent[0], "--digest=") {
+		t.Errorf("the holder was sent %q", sent)
+	}
+}

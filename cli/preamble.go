@@ -95,11 +95,11 @@ func (inv *invocation) openFile(path string, a access) (*store.Store, func(), er
 		}
 		return st, func() { st.Close() }, nil
 	}
-	tightenMode(path, inv.stderr)
 	h, err := local.OpenStore(path, local.Options{Timeout: time.Nanosecond, ReaderWait: readerWait, Run: runForHolder})
 	if err != nil {
 		return nil, nil, err
 	}
+	inv.warnIfWasOpen(path, h)
 	return h.Store(), func() { h.Close() }, nil
 }
 

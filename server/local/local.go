@@ -34,7 +34,7 @@ import (
 // Version is the protocol a command speaks to a holder. A holder answers a
 // request of another version with an error frame, which every version
 // reads the same way.
-const Version = 1
+const Version = 2
 
 // Timeouts and limits.
 const (
@@ -107,10 +107,10 @@ func locate(path string) (place, error) {
 
 // request is what a command asks, as one JSON line.
 type request struct {
-	V     int    `json:"v"`
-	Op    string `json:"op"` // verify, lookup, audit, backup, check, run
-	Key   string `json:"key,omitempty"`
-	Scope string `json:"scope,omitempty"`
+	V      int    `json:"v"`
+	Op     string `json:"op"`               // verify, lookup, audit, backup, check, run
+	Digest string `json:"digest,omitempty"` // verify, lookup: the key's SHA-256, hex; never its text
+	Scope  string `json:"scope,omitempty"`
 
 	// run: a command line for the holder to run (see RunRequest).
 	Args     []string `json:"args,omitempty"`

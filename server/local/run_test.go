@@ -1,8 +1,10 @@
 package local
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -96,5 +98,58 @@ func TestRunKeyNotTaken(t *testing.T) {
 	}
 	if err := <-got; err == nil || err.Error() != "disk full" {
 		t.Errorf("Deliver = %v, want the caller's disk full", err)
+	}
+}
+
+// fakeHolder listens beside the database at path as a holder would,
+// records the first request line it is sent, and refuses it.
+func fakeHolder(t *testing.T, path string) <-chan string {
+	t.Helper()
+	p, err := locate(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _, err := listen(p)
+	if err != nil {
+		t.Skipf("no socket here: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			got <- line
+			writeFrame(c, frameError, mustJSON(errorBody{V: Version, Error: "recorded"}))
+			c.Close()
+		}
+	}()
+	return got
+}
+
+// TestNoKeyTextOnTheSocket: verify and the lookups of scan send the
+// process holding the file the key's digest, never its text.
+func TestNoKeyTextOnTheSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apiscopes.db")
+	key := seeded(t, path)
+	got := fakeHolder(t, path)
+	for _, ask := range []func(*Conn) error{
+		func(c *Conn) error { _, err := c.Verify(key, "model:deploy"); return err },
+		func(c *Conn) error { _, err := c.Lookup(key, "model:deploy"); return err },
+	} {
+		c, err := Dial(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ask(c)
+		c.Close()
+		line := <-got
+		digest := store.KeyDigest(key)
+		if strings.Contains(line, key) || strings.Contains(line, key[4:47]) || !strings.Contains(line, hex.EncodeToString(digest[:])) {
+			t.Errorf("the request %q holds the key, or not its digest", line)
+		}
 	}
 }
