@@ -109,10 +109,10 @@ func (inv *invocation) check(cmd *cobra.Command, db database, keys []ed25519.Pub
 	switch {
 	case anySigned && len(keys) > 0:
 		fmt.Fprintf(inv.stdout, "Signed heads: verified; the newest, event %d, signed at %s by %s.\n", signed.Seq,
-			when(signed.At), signed.Key)
+			inv.when(signed.At), signed.Key)
 	case anySigned:
 		fmt.Fprintf(inv.stdout, "Signed heads: in the trail; the newest, event %d, signed at %s by %s "+
-			"(give --audit-public-key to verify the signatures).\n", signed.Seq, when(signed.At), signed.Key)
+			"(give --audit-public-key to verify the signatures).\n", signed.Seq, inv.when(signed.At), signed.Key)
 	}
 	if unchecked != nil {
 		fmt.Fprintf(inv.stdout, "Not checked: %s: %s.\n", unchecked.What, unchecked.Why)
