@@ -36,7 +36,8 @@ for a copy kept elsewhere to compare with; a broken chain names the first event 
 removed or inserted, and exits 1. With --expect HEAD, a head --verify printed earlier
 ("event 4211, sha256 …", alone or in its line), it also exits 1 unless the trail still
 holds that event with that hash: a trail rewritten at or before it, its head with it,
-or cut off before it.
+or cut off before it. While a console or apiscopes serve holds the file, --expect
+checks a copy it sends.
 
 --follow prints events oldest first from --since (default: from now), each with its
 sequence number, then each new event as it commits, until interrupted: a log shipper
