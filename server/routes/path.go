@@ -108,13 +108,14 @@ func Clean(target string) (Path, error) {
 
 // HasPrefix reports whether prefix's segments begin p: "/admin" is a prefix
 // of "/admin" and "/admin/users", never of "/administrator"; "/" is a
-// prefix of every path.
+// prefix of every path. A segment's parameters (";…", which some servers
+// drop) are left out of the comparison, so "/admin;x" is under "/admin".
 func (p Path) HasPrefix(prefix Path) bool {
 	if len(prefix.segs) > len(p.segs) {
 		return false
 	}
 	for i, s := range prefix.segs {
-		if p.segs[i] != s {
+		if name, _, _ := strings.Cut(p.segs[i], ";"); name != s {
 			return false
 		}
 	}

@@ -75,6 +75,8 @@ func TestPrefixOnSegments(t *testing.T) {
 		{"/anything", "/", true},
 		{"/", "/", true},
 		{"/Admin", "/admin", false},
+		{"/admin;jsessionid=1/users", "/admin/users", true},
+		{"/admin%3Bx", "/admin", false},
 	} {
 		if got := p(tt.path).HasPrefix(p(tt.prefix)); got != tt.want {
 			t.Errorf("%s has prefix %s = %v, want %v", tt.path, tt.prefix, got, tt.want)

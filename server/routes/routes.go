@@ -201,8 +201,8 @@ func parsePath(v *yaml.Node) (Path, *LineError) {
 	if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
 		return Path{}, &LineError{Line: v.Line, Msg: "a path is a string such as /workflows"}
 	}
-	if strings.ContainsAny(v.Value, "?#") {
-		return Path{}, &LineError{Line: v.Line, Msg: "a path without query or fragment: routes match on the path alone"}
+	if strings.ContainsAny(v.Value, "?#;") {
+		return Path{}, &LineError{Line: v.Line, Msg: "a path without query, fragment or parameters (;): routes match on the path alone"}
 	}
 	p, err := Clean(v.Value)
 	if err != nil {

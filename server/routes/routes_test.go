@@ -88,6 +88,7 @@ func TestRoutesFileRefusals(t *testing.T) {
 		{"dot segments", "- path: /a/../b\n  scope: model:deploy\n", 1, "write the path as requests are compared to it: /b"},
 		{"encoded slash", "- path: /a%2Fb\n  scope: model:deploy\n", 1, "encoded"},
 		{"query", "- path: /a?x=1\n  scope: model:deploy\n", 1, "query"},
+		{"parameters", "- path: /a;b\n  scope: model:deploy\n", 1, "parameters"},
 		{"number path", "- path: 12\n  scope: model:deploy\n", 1, "string"},
 		{"hidden by a shorter prefix", "- path: /workflows\n  scope: workflow:export\n- method: POST\n  path: /workflows/deploy\n  scope: workflow:deploy\n", 3, "line 1 comes first"},
 		{"hidden by the same methods", "- method: [GET, POST]\n  path: /a\n  scope: model:deploy\n- method: POST\n  path: /a/b\n  scope: model:export\n", 4, "line 1"},
