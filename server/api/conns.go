@@ -35,18 +35,18 @@ import (
 // from the total.
 type ConnLimits struct {
 	Max          int           // connections at once (--http-max-conns)
-	MaxPerSource int           // from one address (--http-max-conns-per-source; 0: no bound)
+	MaxPerSource int           // from one address (--http-max-conns-per-source); negative: no bound
 	Idle         time.Duration // a keep-alive connection idle this long is closed (--http-idle-timeout)
-	Reserve      int           // descriptors the listener leaves to the rest of the process
+	Reserve      int           // descriptors the listener leaves to the rest of the process; negative: none
 }
 
-// The defaults, and the metrics listener's cap.
+// A zero field of ConnLimits takes its default.
 const (
 	DefaultMaxConns          = 2048
 	DefaultMaxConnsPerSource = 256
 	IdleTimeout              = 15 * time.Second
 	DefaultReserve           = 512
-	metricsMaxConns          = 64
+	metricsMaxConns          = 64 // the metrics listener's cap
 )
 
 // DefaultConnLimits are the bounds New uses unless told otherwise.
@@ -54,22 +54,27 @@ func DefaultConnLimits() ConnLimits {
 	return ConnLimits{Max: DefaultMaxConns, MaxPerSource: DefaultMaxConnsPerSource, Idle: IdleTimeout, Reserve: DefaultReserve}
 }
 
-// inBudget is l with Max cut to what budget descriptors allow.
+// inBudget is l with its zero fields set to the defaults and Max cut to
+// what budget descriptors allow (0: unknown, no cut).
 func (l ConnLimits) inBudget(budget int) ConnLimits {
-	if l.Idle <= 0 {
-		l.Idle = IdleTimeout
+	d := DefaultConnLimits()
+	if l.Max <= 0 {
+		l.Max = d.Max
 	}
-	if l.Reserve < 0 {
+	if l.MaxPerSource == 0 {
+		l.MaxPerSource = d.MaxPerSource
+	}
+	if l.Idle <= 0 {
+		l.Idle = d.Idle
+	}
+	switch {
+	case l.Reserve == 0:
+		l.Reserve = d.Reserve
+	case l.Reserve < 0:
 		l.Reserve = 0
 	}
-	if budget > 0 {
-		room := max(budget-l.Reserve, budget/2)
-		if l.Max <= 0 || l.Max > room {
-			l.Max = room
-		}
-	}
-	if l.Max <= 0 {
-		l.Max = DefaultMaxConns
+	if room := max(budget-l.Reserve, budget/2); budget > 0 && l.Max > room {
+		l.Max = room
 	}
 	return l
 }
