@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -222,45 +223,60 @@ type problem struct {
 }
 
 // answerAuth writes the answer: headers for the upstream when allowed, the
-// RFC 6750 challenge and a problem body when not.
+// refusal as Problem describes it when not.
 func (h *handler) answerAuth(w http.ResponseWriter, c *authCheck) {
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
-	status := authStatus(c.outcome)
 	if c.outcome == forwardauth.Allow {
 		for _, kv := range forwardauth.Upstream(c.d) {
 			hd.Set(kv[0], kv[1])
 		}
-		w.WriteHeader(status)
+		w.WriteHeader(http.StatusOK)
 		return
 	}
+	status, headers, body := Problem(c.outcome, c.d, c.detail)
+	for _, kv := range headers {
+		hd.Set(kv[0], kv[1])
+	}
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+// Problem is a forward-auth refusal as HTTP, for /v1/auth and for the
+// answer Envoy sends on Check's behalf: its status; its headers, the RFC
+// 6750 challenge (error="invalid_token", "insufficient_scope" with the
+// scope, "invalid_request") or Retry-After, and the body's type; and an RFC
+// 9457 problem details body with the reason a script matches on (the
+// store's, or no_key, no_route, no_scope, invalid_request) and detail, one
+// line for a person that never holds a request value.
+func Problem(o forwardauth.Outcome, d store.Decision, detail string) (status int, headers [][2]string, body string) {
+	status = authStatus(o)
 	scope := ""
-	if c.outcome == forwardauth.InsufficientScope && scopes.Known(c.d.Scope) {
-		scope = string(c.d.Scope)
+	if o == forwardauth.InsufficientScope && scopes.Known(d.Scope) {
+		scope = string(d.Scope) // validated: the only request value an answer repeats
 	}
-	switch c.outcome {
+	switch o {
 	case forwardauth.NoKey:
-		hd.Set("WWW-Authenticate", `Bearer realm="apiscopes"`)
+		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes"`})
 	case forwardauth.InvalidToken:
-		hd.Set("WWW-Authenticate", `Bearer realm="apiscopes", error="invalid_token"`)
+		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes", error="invalid_token"`})
 	case forwardauth.InsufficientScope:
-		hd.Set("WWW-Authenticate", `Bearer realm="apiscopes", error="insufficient_scope", scope="`+scope+`"`)
+		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes", error="insufficient_scope", scope="` + scope + `"`})
 	case forwardauth.BadRequest:
-		hd.Set("WWW-Authenticate", `Bearer realm="apiscopes", error="invalid_request"`)
+		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes", error="invalid_request"`})
 	case forwardauth.Unavailable:
-		hd.Set("Retry-After", "1")
+		headers = append(headers, [2]string{"Retry-After", "1"})
 	}
-	reason := c.outcome.Code()
-	if c.d.Reason != "" && c.outcome != forwardauth.NoScope {
-		reason = string(c.d.Reason)
+	headers = append(headers, [2]string{"Content-Type", "application/problem+json"}, [2]string{"Cache-Control", "no-store"})
+	reason := o.Code()
+	if d.Reason != "" && o != forwardauth.NoScope {
+		reason = string(d.Reason)
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.Encode(problem{Type: "about:blank", Title: http.StatusText(status), Status: status,
-		Detail: c.detail, Reason: reason, Scope: scope})
-	hd.Set("Content-Type", "application/problem+json")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(store.SafeJSON(b.Bytes()))
+		Detail: detail, Reason: reason, Scope: scope})
+	return status, headers, string(store.SafeJSON(b.Bytes()))
 }

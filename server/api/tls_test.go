@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,6 +28,7 @@ func TestServesTLS(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || resp.TLS == nil {
 		t.Fatalf("verify over TLS: %v %v", resp, err)
 	}
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	req, _ := http.NewRequest("GET", "https://"+addr+AuthPath, nil)
 	req.Header.Set("Authorization", "Bearer "+f.key)
@@ -35,10 +37,9 @@ func TestServesTLS(t *testing.T) {
 	if resp, err = client.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("auth over TLS: %v %v", resp, err)
 	}
+	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if open, _, _ := srv.Conns(); open != 1 {
-		t.Errorf("%d connections counted, want the one TLS connection", open)
-	}
+	waitFor(t, "the one TLS connection to be counted", func() bool { open, _, _ := srv.Conns(); return open == 1 })
 	if resp, err := http.Post("http://"+addr+"/v1/verify", "application/json", strings.NewReader(body(f.key, "model:deploy"))); err == nil {
 		if resp.StatusCode == 200 {
 			t.Error("plain HTTP was answered by the API")
