@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,7 +60,7 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) {
 		reason = outcomeNoScope
 	}
 	h.metrics.verified(reason, took)
-	attrs := []any{"status", authStatus(c.outcome), "reason", reason}
+	attrs := []any{"status", forwardauth.HTTPStatus(c.outcome), "reason", reason}
 	if c.d.Scope != "" && scopes.Known(c.d.Scope) {
 		attrs = append(attrs, "scope", c.d.Scope)
 	}
@@ -194,34 +192,6 @@ func methodToken(s string) bool {
 	return true
 }
 
-// authStatus is the HTTP status of an outcome.
-func authStatus(o forwardauth.Outcome) int {
-	switch o {
-	case forwardauth.Allow:
-		return http.StatusOK
-	case forwardauth.NoKey, forwardauth.InvalidToken:
-		return http.StatusUnauthorized
-	case forwardauth.InsufficientScope, forwardauth.NoRoute:
-		return http.StatusForbidden
-	case forwardauth.BadRequest:
-		return http.StatusBadRequest
-	case forwardauth.NoScope:
-		return http.StatusInternalServerError
-	}
-	return http.StatusServiceUnavailable
-}
-
-// problem is an RFC 9457 problem details body, with the reason a script
-// matches on.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	Reason string `json:"reason"`
-	Scope  string `json:"scope,omitempty"` // validated: the only request value an answer repeats
-}
-
 // answerAuth writes the answer: headers for the upstream when allowed, the
 // refusal as Problem describes it when not.
 func (h *handler) answerAuth(w http.ResponseWriter, c *authCheck) {
@@ -234,7 +204,7 @@ func (h *handler) answerAuth(w http.ResponseWriter, c *authCheck) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	status, headers, body := Problem(c.outcome, c.d, c.detail)
+	status, headers, body := forwardauth.Problem(c.outcome, c.d, c.detail)
 	for _, kv := range headers {
 		hd.Set(kv[0], kv[1])
 	}
@@ -243,40 +213,3 @@ func (h *handler) answerAuth(w http.ResponseWriter, c *authCheck) {
 	io.WriteString(w, body)
 }
 
-// Problem is a forward-auth refusal as HTTP, for /v1/auth and for the
-// answer Envoy sends on Check's behalf: its status; its headers, the RFC
-// 6750 challenge (error="invalid_token", "insufficient_scope" with the
-// scope, "invalid_request") or Retry-After, and the body's type; and an RFC
-// 9457 problem details body with the reason a script matches on (the
-// store's, or no_key, no_route, no_scope, invalid_request) and detail, one
-// line for a person that never holds a request value.
-func Problem(o forwardauth.Outcome, d store.Decision, detail string) (status int, headers [][2]string, body string) {
-	status = authStatus(o)
-	scope := ""
-	if o == forwardauth.InsufficientScope && scopes.Known(d.Scope) {
-		scope = string(d.Scope) // validated: the only request value an answer repeats
-	}
-	switch o {
-	case forwardauth.NoKey:
-		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes"`})
-	case forwardauth.InvalidToken:
-		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes", error="invalid_token"`})
-	case forwardauth.InsufficientScope:
-		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes", error="insufficient_scope", scope="` + scope + `"`})
-	case forwardauth.BadRequest:
-		headers = append(headers, [2]string{"WWW-Authenticate", `Bearer realm="apiscopes", error="invalid_request"`})
-	case forwardauth.Unavailable:
-		headers = append(headers, [2]string{"Retry-After", "1"})
-	}
-	headers = append(headers, [2]string{"Content-Type", "application/problem+json"}, [2]string{"Cache-Control", "no-store"})
-	reason := o.Code()
-	if d.Reason != "" && o != forwardauth.NoScope {
-		reason = string(d.Reason)
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(problem{Type: "about:blank", Title: http.StatusText(status), Status: status,
-		Detail: detail, Reason: reason, Scope: scope})
-	return status, headers, string(store.SafeJSON(b.Bytes()))
-}

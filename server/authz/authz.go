@@ -222,7 +222,7 @@ func (c *checker) answer(o forwardauth.Outcome, detail string, d store.Decision,
 	}
 	resp.Status.Message = o.Code()
 	denied := &authv3.DeniedHttpResponse{Status: &typev3.HttpStatus{Code: httpStatus(o)}}
-	_, headers, body := api.Problem(o, d, detail)
+	_, headers, body := forwardauth.Problem(o, d, detail)
 	for _, kv := range headers {
 		denied.Headers = append(denied.Headers, header(kv[0], kv[1]))
 	}
