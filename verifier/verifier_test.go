@@ -145,13 +145,25 @@ func TestFailsClosed(t *testing.T) {
 			io.Copy(io.Discard, r.Body) // then net/http sees the client go
 			<-r.Context().Done()
 		},
-		"answers 200 without an allow":   func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"allowed":false,"reason":"allowed"}`) },
-		"answers 200 with garbage":       func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `<html>ok</html>`) },
-		"answers 403 with an allow":      func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(403); io.WriteString(w, `{"allowed":true,"reason":"allowed"}`) },
-		"answers 500":                    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) },
-		"is unavailable (a replica)":     func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503); io.WriteString(w, `{"allowed":false,"reason":"unavailable"}`) },
-		"redirects":                      func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, f.api+"/v1/verify", http.StatusTemporaryRedirect) },
-		"answers a huge allow-like body": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"allowed":true,"reason":"allowed","x":"`+strings.Repeat("a", 1<<20)+`"}`) },
+		"answers 200 without an allow": func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"allowed":false,"reason":"allowed"}`)
+		},
+		"answers 200 with garbage": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `<html>ok</html>`) },
+		"answers 403 with an allow": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(403)
+			io.WriteString(w, `{"allowed":true,"reason":"allowed"}`)
+		},
+		"answers 500": func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) },
+		"is unavailable (a replica)": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(503)
+			io.WriteString(w, `{"allowed":false,"reason":"unavailable"}`)
+		},
+		"redirects": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, f.api+"/v1/verify", http.StatusTemporaryRedirect)
+		},
+		"answers a huge allow-like body": func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"allowed":true,"reason":"allowed","x":"`+strings.Repeat("a", 1<<20)+`"}`)
+		},
 	}
 	for name, h := range servers {
 		t.Run(name, func(t *testing.T) {
@@ -243,4 +255,3 @@ func TestRequirePanicsOnAnUnknownScope(t *testing.T) {
 	}()
 	New("http://127.0.0.1:1").Require("model:everything", service)
 }
-

@@ -212,4 +212,3 @@ func (h *handler) answerAuth(w http.ResponseWriter, c *authCheck) {
 	w.WriteHeader(status)
 	io.WriteString(w, body)
 }
-
