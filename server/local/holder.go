@@ -26,6 +26,9 @@ type Options struct {
 	// reading the file hold it, each for a moment under a shared lock (ten
 	// seconds if zero; never less than Timeout).
 	ReaderWait time.Duration
+	// Run runs a command line another process sent (see Call) and returns
+	// its exit status; nil: the holder answers no command lines.
+	Run func(ctx context.Context, c Call) int
 }
 
 // Holder is a database opened for writing, answering local commands on the
@@ -41,6 +44,9 @@ type Holder struct {
 
 	ready   chan struct{} // closed once the store is open, or failed to
 	openErr error
+
+	run       func(context.Context, Call) int
+	followers chan struct{} // a place for each command following the audit trail
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -65,7 +71,8 @@ func OpenStore(path string, o Options, opts ...store.Option) (*Holder, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Holder{eng: e, ready: make(chan struct{}), ctx: ctx, cancel: cancel}
+	h := &Holder{eng: e, ready: make(chan struct{}), ctx: ctx, cancel: cancel, run: o.Run,
+		followers: make(chan struct{}, MaxFollowers)}
 	h.listen(path)
 	fail := func(err error) (*Holder, error) {
 		h.openErr = err
@@ -225,17 +232,25 @@ func (h *Holder) accept() {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			defer func() { <-slots }()
+			var once sync.Once
+			release := func() { once.Do(func() { <-slots }) }
+			defer release()
 			defer c.Close()
-			h.answer(c)
+			h.answer(c, release)
 		}()
 	}
 }
 
-// frames writes an answer's frames, each within writeTimeout.
-type frames struct{ c *net.UnixConn }
+// frames writes an answer's frames, each within writeTimeout; a command
+// running writes from more than one goroutine.
+type frames struct {
+	c  *net.UnixConn
+	mu *sync.Mutex
+}
 
 func (f frames) write(kind byte, payload []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	return writeFrame(f.c, kind, payload)
 }
@@ -250,12 +265,15 @@ func (f frames) result(r result) {
 }
 
 // Write makes frames an io.Writer of backup bytes.
-func (f frames) Write(p []byte) (int, error) {
+func (f frames) Write(p []byte) (int, error) { return f.stream(frameBytes, p) }
+
+// stream writes p as frames of kind, in pieces a frame holds.
+func (f frames) stream(kind byte, p []byte) (int, error) {
 	const chunk = 64 << 10
 	n := 0
 	for len(p) > 0 {
 		part := p[:min(len(p), chunk)]
-		if err := f.write(frameBytes, part); err != nil {
+		if err := f.write(kind, part); err != nil {
 			return n, err
 		}
 		n += len(part)
@@ -264,16 +282,17 @@ func (f frames) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// answer serves one command: one request, one answer.
-func (h *Holder) answer(c *net.UnixConn) {
-	out := frames{c}
+// answer serves one command: one request, one answer. release gives up
+// the command's place among MaxConns, for one that follows the trail.
+func (h *Holder) answer(c *net.UnixConn, release func()) {
+	out := frames{c: c, mu: new(sync.Mutex)}
 	uid, err := peerUID(c)
 	if err != nil || uid != uint32(os.Geteuid()) && uid != 0 {
 		out.fail(errors.New("this apiscopes process answers only commands of its own user"))
 		return
 	}
 	c.SetReadDeadline(time.Now().Add(AnswerTimeout))
-	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadSlice('\n')
+	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), 4<<10).ReadBytes('\n')
 	if err != nil {
 		out.fail(errors.New("the request did not arrive whole"))
 		return
@@ -288,6 +307,8 @@ func (h *Holder) answer(c *net.UnixConn) {
 		return
 	}
 	switch req.Op {
+	case "run":
+		h.runCommand(c, out, req, uid, release)
 	case "verify", "lookup":
 		h.verify(out, req)
 	case "audit", "backup", "check":
