@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -60,6 +61,13 @@ func (h *handler) auth(w http.ResponseWriter, r *http.Request) {
 		reason = outcomeNoScope
 	}
 	h.metrics.verified(reason, took)
+	level := slog.LevelInfo
+	if c.outcome == forwardauth.Allow {
+		level = slog.LevelDebug
+	}
+	if !h.log.Enabled(r.Context(), level) {
+		return
+	}
 	attrs := []any{"status", forwardauth.HTTPStatus(c.outcome), "reason", reason}
 	if c.d.Scope != "" && scopes.Known(c.d.Scope) {
 		attrs = append(attrs, "scope", c.d.Scope)
@@ -102,7 +110,9 @@ func (h *handler) decideAuth(c *authCheck, r *http.Request, trusted bool) {
 	}
 	c.d, _ = h.st.Verify(key, scope)
 	c.outcome = forwardauth.Classify(c.d)
-	c.detail = store.SafeText(c.d.String())
+	if c.outcome != forwardauth.Allow {
+		c.detail = store.SafeText(c.d.String())
+	}
 	if c.outcome == forwardauth.NoScope { // a scope id the routes or the gateway gave, and the store refused
 		c.detail = "the scope this request needs is not one of this server's scope ids"
 	}

@@ -91,13 +91,16 @@ func newHandler(st *store.Store, log *slog.Logger, c config) http.Handler {
 	// /v1/auth and what follows it go to auth as they were sent: the mux
 	// would answer a path with dot segments with a redirect.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.EscapedPath(); p == AuthPath || strings.HasPrefix(p, AuthPath+"/") {
+		if strings.HasPrefix(r.URL.Path, AuthPath) && isAuthPath(r.URL.EscapedPath()) {
 			h.auth(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
 }
+
+// isAuthPath reports whether an escaped path is /v1/auth or below it.
+func isAuthPath(p string) bool { return p == AuthPath || strings.HasPrefix(p, AuthPath+"/") }
 
 type handler struct {
 	st      *store.Store

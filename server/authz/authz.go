@@ -73,11 +73,21 @@ func (c *checker) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 		scope, line, outcome, detail = c.scope(attrs.GetContextExtensions(), hr)
 		if outcome == forwardauth.Allow {
 			d, _ = c.st.Verify(key, scope)
-			outcome, detail = forwardauth.Classify(d), store.SafeText(d.String())
+			outcome = forwardauth.Classify(d)
 		}
 	}
+	if outcome != forwardauth.Allow && detail == "" {
+		detail = store.SafeText(d.String())
+	}
 	resp := c.answer(outcome, detail, d, hr)
+	c.record(ctx, start, outcome, d, line, attrs, resp)
+	return resp, nil
+}
 
+// record counts the check in the metrics and logs it: an allow at Debug,
+// a refusal at Info within the log's bounds.
+func (c *checker) record(ctx context.Context, start time.Time, outcome forwardauth.Outcome, d store.Decision, line int,
+	attrs *authv3.AttributeContext, resp *authv3.CheckResponse) {
 	took := time.Since(start)
 	reason := outcome.Code()
 	switch {
@@ -87,6 +97,26 @@ func (c *checker) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 		reason = "bad_request"
 	}
 	c.metrics.Checked(reason, took)
+	level := slog.LevelInfo
+	if outcome == forwardauth.Allow {
+		level = slog.LevelDebug
+	}
+	if !c.log.Enabled(ctx, level) {
+		return
+	}
+	client := ""
+	if sa := attrs.GetSource().GetAddress().GetSocketAddress(); sa != nil {
+		if a, ok := forwardauth.AddrOf(sa.GetAddress()); ok {
+			client = a.String()
+		}
+	}
+	var leftOut uint64
+	if outcome != forwardauth.Allow {
+		var ok bool
+		if ok, leftOut = c.limit.Allow(client); !ok {
+			return
+		}
+	}
 	logAttrs := []any{"code", code.Code(resp.GetStatus().GetCode()).String(), "reason", reason}
 	if scopes.Known(d.Scope) {
 		logAttrs = append(logAttrs, "scope", d.Scope)
@@ -94,26 +124,17 @@ func (c *checker) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 	if line > 0 {
 		logAttrs = append(logAttrs, "route_line", line)
 	}
-	client := ""
-	if sa := attrs.GetSource().GetAddress().GetSocketAddress(); sa != nil {
-		if a, ok := forwardauth.AddrOf(sa.GetAddress()); ok {
-			client = a.String()
-			logAttrs = append(logAttrs, "client", client)
-		}
+	if client != "" {
+		logAttrs = append(logAttrs, "client", client)
 	}
 	logAttrs = append(logAttrs, "took", took.Round(time.Microsecond))
 	if d.Found() {
 		logAttrs = append(logAttrs, "app", store.SafeText(d.App().Name), "key", store.SafeText(d.Key().Hint))
 	}
-	if outcome == forwardauth.Allow {
-		c.log.Debug("check", logAttrs...)
-	} else if ok, leftOut := c.limit.Allow(client); ok && c.log.Enabled(ctx, slog.LevelInfo) {
-		if leftOut > 0 {
-			logAttrs = append(logAttrs, "not_logged_before", leftOut)
-		}
-		c.log.Info("check", logAttrs...)
+	if leftOut > 0 {
+		logAttrs = append(logAttrs, "not_logged_before", leftOut)
 	}
-	return resp, nil
+	c.log.Log(ctx, level, "check", logAttrs...)
 }
 
 // scope finds the scope the request needs: the route's context extension,
