@@ -17,7 +17,9 @@ import (
 )
 
 // bare is the least a Check can do: answer OK without looking.
-type bare struct{ authv3.UnimplementedAuthorizationServer }
+type bare struct {
+	authv3.UnimplementedAuthorizationServer
+}
 
 func (bare) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	return &authv3.CheckResponse{Status: &rpcstatus.Status{Code: int32(code.Code_OK)},
