@@ -17,6 +17,13 @@ import (
 // few lines that let it run unprivileged from a test folder.
 func startNginx(t testing.TB, w *world) *gateway {
 	t.Helper()
+	return startNginxWith(t, w, "")
+}
+
+// startNginxWith is startNginx with more of the http block after the
+// documented one: the benchmark's baseline server.
+func startNginxWith(t testing.TB, w *world, more string) *gateway {
+	t.Helper()
 	bin := need(t, "nginx")
 	dir := t.TempDir()
 	gw := &gateway{name: "nginx", addr: freeAddr(t), log: filepath.Join(dir, "error.log"),
@@ -33,13 +40,13 @@ func startNginx(t testing.TB, w *world) *gateway {
 pid %[2]s/nginx.pid;
 error_log %[2]s/error.log;
 daemon off;
-events { worker_connections 512; }
+events { worker_connections 4096; }
 http {
   access_log off;
   client_body_temp_path %[2]s/body; proxy_temp_path %[2]s/proxy; fastcgi_temp_path %[2]s/fastcgi;
   uwsgi_temp_path %[2]s/uwsgi; scgi_temp_path %[2]s/scgi;
-%[3]s}
-`, user, dir, site)
+%[3]s%[4]s}
+`, user, dir, site, more)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
