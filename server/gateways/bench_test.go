@@ -55,7 +55,7 @@ func BenchmarkNginx(b *testing.B) {
 		rate := baseRPS / 2 / 2 // half the baseline's most
 		p99Base := openLoopP99(b, baseURL, w.key, rate, 3*time.Second)
 		p99Auth := openLoopP99(b, authURL, w.key, rate, 3*time.Second)
-		b.ReportMetric(float64((p99Auth-p99Base).Microseconds()), "p99-added-µs")
+		b.ReportMetric(float64((p99Auth - p99Base).Microseconds()), "p99-added-µs")
 		b.ReportMetric(float64(p99Base.Microseconds()), "p99-bare-µs")
 		b.ReportMetric(rate, "offered-req/s")
 	}
