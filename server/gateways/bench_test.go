@@ -55,7 +55,7 @@ func BenchmarkNginx(b *testing.B) {
 		b.ReportMetric(authRPS/2, "auth-req/s")
 		b.ReportMetric(baseRPS/2, "bare-req/s")
 
-		rate := baseRPS / 2 / 2 // half the baseline's most
+		rate := baseRPS / 2 / 2                           // half the baseline's most
 		openLoopP99(b, baseURL, w.key, rate, time.Second) // warm both up: connections, caches
 		openLoopP99(b, authURL, w.key, rate, time.Second)
 		p99Base := openLoopP99(b, baseURL, w.key, rate, 3*time.Second)
