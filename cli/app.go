@@ -23,10 +23,11 @@ id:N, for a name that is all digits or one you would rather not quote.
 
 Exit status: 0 done, 1 refused (unknown, not allowed, a rule), 2 usage or environment
 error, 3 worth retrying (someone else changed the app meanwhile).`,
-		Args: noArgs,
+		Args: subcommandsOnly,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(inv.appList(), inv.appShow(), inv.appCreate(), inv.appRename(), inv.appScopes(), inv.appDelete())
+	cmd.AddCommand(inv.appList(), inv.appShow(), markChange(inv.appCreate()), markChange(inv.appRename()),
+		markChange(inv.appScopes()), markChange(inv.appDelete()))
 	return cmd
 }
 
@@ -40,7 +41,7 @@ func (inv *invocation) appList() *cobra.Command {
 		Long: `Lists the apps in the console's order (by name): id, name, scopes, number of keys, who
 created each and when (UTC). --json writes an array of apps (see the README's JSON).
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app list
   apiscopes app list --json | jq -r '.[].name'`,
 		Args: noArgs,
@@ -84,7 +85,7 @@ func (inv *invocation) appShow() *cobra.Command {
 		Long: `Shows one app: its scopes, when each was last used and how many checks were refused for
 lack of it, its keys (never their text), and who created and last changed it.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app show Payments
   apiscopes app show id:12 --json`,
 		Args: argsBetween(1, 1),
@@ -173,7 +174,7 @@ Names are trimmed, 1–64 printable characters, unique among apps case-insensiti
 --if-absent makes it safe to run again: an app of that name with the same scopes is
 success and is printed; one with other scopes is an error (exit 1), and nothing changes.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app create Payments --scope model:deploy --scope workflow:export
   apiscopes app create "Risk & Compliance" --scope workflow:deploy,model:deploy --if-absent --json`,
 		Args: argsBetween(1, 1),
@@ -225,7 +226,7 @@ func (inv *invocation) appRename() *cobra.Command {
 		Short: "Rename an app",
 		Long: `Renames an app. Its keys, scopes and id stay as they are.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app rename "Risk" "Risk & Compliance"
   apiscopes app rename id:7 Marketing`,
 		Args: argsBetween(2, 2),
@@ -265,7 +266,7 @@ app gains and loses them on its next check. The impact (which keys gain and lose
 is shown first; removing scopes from an app with keys in use asks (or needs --yes).
 Scope ids this apiscopes does not know (retired) are kept as they are.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app scopes Payments --add model:export
   apiscopes app scopes Payments --remove model:deploy --yes
   apiscopes app scopes id:3 --set workflow:deploy,workflow:undeploy`,
@@ -342,7 +343,7 @@ func (inv *invocation) appDelete() *cobra.Command {
 		Long: `Deletes an app and, in the same change, all of its keys: they stop working at once.
 It asks first (or needs --yes), naming how many keys go with it.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes app delete "Fraud Sandbox"
   apiscopes app delete id:9 --yes`,
 		Args: argsBetween(1, 1),

@@ -45,7 +45,7 @@ as they are. A file naming an unknown scope, the same app twice, or a bad name i
 refused as a whole, naming the line. Removing scopes from apps with keys in use, and
 --prune, ask first (or need --yes). -f - reads the file from stdin.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes apply -f apps.yaml --dry-run
   apiscopes apply -f apps.yaml --yes
   ssh -p 23234 apiscopes.internal apply -f - --yes < apps.yaml`,
@@ -226,6 +226,9 @@ func parseWantedApp(n *yaml.Node) (wantedApp, error) {
 
 type applyOptions struct{ dryRun, prune, yes bool }
 
+// applied is told how many changes apply has made: tests interrupt it there.
+var applied = func(done int) {}
+
 // step is one change of a plan: an app created, changed or deleted.
 type step struct {
 	want   *wantedApp // nil: a deletion (--prune)
@@ -264,6 +267,9 @@ func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Ac
 	}
 	done := 0
 	for _, s := range plan {
+		if err := cmd.Context().Err(); err != nil {
+			return failf(ExitRetry, "interrupted after %d of %d changes: run apply again to go on", done, len(plan))
+		}
 		var err error
 		switch {
 		case s.have == nil:
@@ -278,6 +284,7 @@ func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Ac
 				stepTarget(s), err, done, len(plan))
 		}
 		done++
+		applied(done)
 	}
 	fmt.Fprintf(w, "Applied %s.\n", plural(done, "change"))
 	return nil

@@ -62,6 +62,9 @@ func (inv *invocation) newRoot() *cobra.Command {
 	root := inv.consoleCommand()
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		inv.cmd, inv.cmdArgs = cmd, args
+		if inv.served != nil {
+			return inv.servedMayRun(cmd)
+		}
 		return inv.bindEnvironment(cmd)
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, err) })
@@ -69,6 +72,9 @@ func (inv *invocation) newRoot() *cobra.Command {
 		for _, c := range inv.servedCommands() {
 			root.AddCommand(c)
 		}
+		// A command not served here ("verify --scope …") is an unknown
+		// command, not an unknown flag of the root's.
+		root.FParseErrWhitelist.UnknownFlags = true
 		return root
 	}
 	root.AddCommand(

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/user"
 	"strings"
@@ -48,7 +51,7 @@ Exit status: 0 done, 1 refused, 2 usage or environment error, 3 worth retrying.`
 			if err := db.check(); err != nil {
 				return usageError(cmd, err)
 			}
-			return inv.console(db)
+			return inv.console(cmd.Context(), db)
 		},
 	}
 	if inv.served == nil {
@@ -62,7 +65,7 @@ Exit status: 0 done, 1 refused, 2 usage or environment error, 3 worth retrying.`
 func isTerminal(f interface{ Fd() uintptr }) bool { return term.IsTerminal(f.Fd()) }
 
 // console opens the database and runs the console for the local user.
-func (inv *invocation) console(db database) error {
+func (inv *invocation) console(ctx context.Context, db database) error {
 	if f, ok := inv.stdin.(*os.File); !ok || !isTerminal(f) {
 		return failf(ExitUsage, "the console needs a terminal; run it in one (stdin is not a TTY)")
 	}
@@ -72,21 +75,24 @@ func (inv *invocation) console(db database) error {
 			return fail(ExitRefused, err)
 		}
 		defer st.Close()
-		return inv.runConsole(st)
+		return inv.runConsole(ctx, st)
 	}
 	h, err := inv.openHolder(db.path)
 	if err != nil {
 		return fail(ExitRefused, err)
 	}
 	defer h.Close()
-	return inv.runConsole(h.Store())
+	return inv.runConsole(ctx, h.Store())
 }
 
-// runConsole runs the console on st for the local user.
-func (inv *invocation) runConsole(st *store.Store) error {
+// runConsole runs the console on st for the local user until they quit,
+// or until ctx ends (SIGTERM, or a ctrl+c sent from outside): the terminal
+// is restored and the database closed cleanly either way.
+func (inv *invocation) runConsole(ctx context.Context, st *store.Store) error {
 	m := tui.New(tui.Options{Store: st, Actor: localActor()})
 	defer m.Close()
-	if _, err := tea.NewProgram(m, tea.WithInput(inv.stdin), tea.WithOutput(inv.stdout)).Run(); err != nil {
+	_, err := tea.NewProgram(m, tea.WithInput(inv.stdin), tea.WithOutput(inv.stdout), tea.WithContext(ctx)).Run()
+	if err != nil && !(errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil) {
 		return fail(ExitRefused, err)
 	}
 	return nil
@@ -110,8 +116,26 @@ func (inv *invocation) openHolder(path string) (*local.Holder, error) {
 	if err != nil {
 		return nil, err
 	}
-	tightenMode(path, inv.stderr)
-	return local.OpenStore(path, local.Options{ReaderWait: readerWait, Run: runForHolder})
+	h, err := local.OpenStore(path, local.Options{ReaderWait: readerWait, Run: runForHolder})
+	if err == nil {
+		inv.warnIfWasOpen(path, h)
+	}
+	return h, err
+}
+
+// warnIfWasOpen says on stderr that the database file let group or others
+// in, and that it is now private (0600) or why it could not be made so.
+func (inv *invocation) warnIfWasOpen(path string, h *local.Holder) {
+	was, err := h.MadePrivate()
+	switch {
+	case was == 0:
+	case err != nil:
+		fmt.Fprintf(inv.stderr, "apiscopes: warning: %s can be read or written by others (mode %04o), and making it private failed: %v\n",
+			path, was, err)
+	default:
+		fmt.Fprintf(inv.stderr, "apiscopes: warning: %s could be read or written by others (mode %04o); it is now private to its owner (0600)\n",
+			path, was)
+	}
 }
 
 // readerWait is how long a console or server waits for commands that are

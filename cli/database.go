@@ -54,6 +54,12 @@ func (d *database) register(cmd *cobra.Command) {
 // databaseFlags are the flags that name a database.
 var databaseFlags = []string{"db", "etcd", "etcd-prefix", "etcd-cacert", "etcd-cert", "etcd-key", "etcd-user", "etcd-password"}
 
+// changeNote ends the help of the commands that work on apps and keys.
+const changeNote = `
+
+Exit status: 0 done, 1 refused (unknown, ambiguous, not allowed, against a rule),
+2 usage or environment error, 3 worth retrying (a conflict, a cluster unavailable).`
+
 // databaseNote is the database flags' part of a command's help.
 const databaseNote = `The database: --db FILE (default $XDG_DATA_HOME/apiscopes/apiscopes.db), or an etcd
 cluster with --etcd ENDPOINTS. Each flag also reads APISCOPES_<FLAG> (APISCOPES_DB,

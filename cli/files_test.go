@@ -3,10 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -149,5 +152,84 @@ func TestBackupInterrupted(t *testing.T) {
 	code = Run(ctx, []string{"backup", "--db", path, "-"}, nil, &stdout, &stderr)
 	if code != 1 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "backup interrupted") {
 		t.Errorf("backup - = %d, %d bytes, %q", code, stdout.Len(), stderr.String())
+	}
+}
+
+// TestAWrongDatabaseIsLeftAsItIs: a file that is not an apiscopes
+// database, given to a writer (the console, serve, a change) by --db, by a
+// link or by APISCOPES_DB, is refused and keeps its mode and every byte:
+// nothing changes a file before it is known to be a database.
+func TestAWrongDatabaseIsLeftAsItIs(t *testing.T) {
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	content := []byte("root:x:0:0:root:/root:/bin/bash\n")
+	writeTestFile(t, passwd, content)
+	if err := os.Chmod(passwd, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.db")
+	if err := os.Symlink(passwd, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{passwd, link} {
+		if h, _, msg := openStore(path, io.Discard); h != nil || !strings.Contains(msg, "not an apiscopes database") {
+			t.Errorf("the console on %s: %q", path, msg)
+		}
+		if code, _, errs := runCmd(t, "app", "create", "--db", path, "X", "--scope", "model:deploy"); code == 0 || !strings.Contains(errs, "not an apiscopes database") {
+			t.Errorf("app create on %s = %d, %q", path, code, errs)
+		}
+		t.Setenv("APISCOPES_DB", path)
+		if code, _, errs := runCmd(t, "serve", "--http", "127.0.0.1:0"); code == 0 || !strings.Contains(errs, "not an apiscopes database") {
+			t.Errorf("serve with APISCOPES_DB=%s = %d, %q", path, code, errs)
+		}
+		t.Setenv("APISCOPES_DB", "")
+	}
+	fi, err := os.Stat(passwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("the file's mode is %04o, want it left at 0644", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(passwd); !bytes.Equal(b, content) {
+		t.Errorf("the file changed: %q", b)
+	}
+}
+
+// TestOnlyAFileIsADatabase: a FIFO, a folder or a device given as the
+// database is refused by every command at once, naming what it is, without
+// waiting for anything (a FIFO nobody writes would hang an open).
+func TestOnlyAFileIsADatabase(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.db")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no FIFO here: %v", err)
+	}
+	t.Setenv("APISCOPES_KEY", "aps_3NfOTmqnab7ycyLNjJx3nX32mEqHo8LaRrYcDWXFwRu2SH2Hc")
+	for path, what := range map[string]string{fifo: "a FIFO (named pipe)", dir: "a folder", "/dev/null": "a device"} {
+		for _, args := range [][]string{
+			{"verify", "--scope", "model:deploy"}, {"audit"}, {"audit", "--verify"}, {"check"}, {"usage"},
+			{"backup", filepath.Join(t.TempDir(), "copy.db")}, {"app", "list"}, {"app", "create", "X", "--scope", "model:deploy"},
+			{"key", "list", "X"}, {"serve", "--http", "127.0.0.1:0"}, {"audit", "--follow"},
+		} {
+			done := make(chan struct{})
+			var code int
+			var errs string
+			go func() {
+				defer close(done)
+				code, _, errs = runCmd(t, append(args, "--db", path)...)
+			}()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("%v on %s did not return", args, path)
+			}
+			if code == 0 || !strings.Contains(errs, what) {
+				t.Errorf("%v on %s = %d, %q; want it refused as %s", args, path, code, errs, what)
+			}
+		}
+	}
+	if code, _, errs := runCmd(t, "migrate", "--from-db", fifo, "--to-etcd", "http://127.0.0.1:1"); code == 0 || !strings.Contains(errs, "a FIFO") {
+		t.Errorf("migrate from a FIFO = %d, %q", code, errs)
 	}
 }

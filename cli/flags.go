@@ -118,3 +118,18 @@ func argsBetween(min, max int) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// subcommandsOnly is the Args of a command that only groups others (app,
+// key): a word that is none of them is an unknown command.
+func subcommandsOnly(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	return usagef(cmd, "unknown command %q for %q; its commands are %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+}

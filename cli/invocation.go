@@ -60,6 +60,9 @@ type Session struct {
 	// Sessions lists the SSH server's open sessions (the sessions
 	// command); nil where there is no such list.
 	Sessions func(w io.Writer)
+	// ReadOnly refuses every change: an SSH key listed with restrict (and
+	// no command= naming the one change it runs) reads only.
+	ReadOnly bool
 }
 
 // Serve runs args, the words of a command line, for a session and returns

@@ -31,10 +31,10 @@ leaked key scan found); at a terminal, a hint (aps_…W1Jm) when exactly one key
 Exit status: 0 done, 1 refused (unknown, ambiguous, not allowed, a rule), 2 usage or
 environment error (a key that could not be delivered is deleted at once), 3 worth
 retrying.`,
-		Args: noArgs,
+		Args: subcommandsOnly,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(inv.keyList(), inv.keyCreate(), inv.keyRoll(), inv.keyDelete())
+	cmd.AddCommand(inv.keyList(), markChange(inv.keyCreate()), markChange(inv.keyRoll()), markChange(inv.keyDelete()))
 	return cmd
 }
 
@@ -49,7 +49,7 @@ func (inv *invocation) keyList() *cobra.Command {
 deletion, expired), who created each and when, when it expires, and when it was last
 used (UTC). Never a key's text. --json writes an array of keys.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key list Payments
   apiscopes key list id:12 --json | jq -r '.[] | select(.state == "expired") | .id'`,
 		Args: argsBetween(1, 1),
@@ -120,9 +120,6 @@ func (o *keyOut) prepare(inv *invocation, cmd *cobra.Command) (cleanup func(), e
 	if o.out == "" {
 		return func() {}, nil
 	}
-	if inv.served != nil {
-		return nil, usagef(cmd, "--out names a file of the server: redirect the command's stdout instead")
-	}
 	f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return nil, failf(ExitUsage, "%s exists: --out writes only a new file, and never over a key (or anything else)", o.out)
@@ -140,18 +137,14 @@ func (o *keyOut) prepare(inv *invocation, cmd *cobra.Command) (cleanup func(), e
 	}, nil
 }
 
-// deliver hands out the output holding a new key: the caller's stdout, or
-// the --out file, once. If it does not arrive, the key is deleted at once
-// (audited as such): a key nobody received never stays valid.
-func (inv *invocation) deliver(st *store.Store, actor store.Actor, k store.Key, out []byte) error {
-	var err error
-	switch {
-	case inv.served != nil && inv.served.Deliver != nil:
-		err = inv.served.Deliver(out)
-	case inv.served != nil:
-		_, err = inv.served.Stdout.Write(out)
-	default:
-		err = inv.deliverHere(out)
+// handOut hands a new key to the caller: its text alone and a newline, or
+// the JSON that holds it once, on the caller's stdout or in the --out file.
+// If it does not arrive, the key is deleted at once (audited as such): a
+// key nobody received never stays valid.
+func (inv *invocation) handOut(st *store.Store, actor store.Actor, text string, k store.Key, app string, rolled *store.Key, asJSON bool) error {
+	out, err := newKeyOutput(text, k, app, rolled, st.Now(), asJSON)
+	if err == nil {
+		err = inv.deliver(out)
 	}
 	if err == nil {
 		return nil
@@ -162,6 +155,21 @@ func (inv *invocation) deliver(st *store.Store, actor store.Actor, k store.Key, 
 	}
 	return failf(ExitUsage, "the key %s could not be delivered (%v), so it was deleted at once: a key nobody received never stays valid; run the command again",
 		k.Hint, err)
+}
+
+// deliver writes output holding a new key where the caller asked for it,
+// and reports whether it arrived.
+func (inv *invocation) deliver(out []byte) error {
+	var err error
+	switch {
+	case inv.served != nil && inv.served.Deliver != nil:
+		err = inv.served.Deliver(out)
+	case inv.served != nil:
+		_, err = inv.served.Stdout.Write(out)
+	default:
+		err = inv.deliverHere(out)
+	}
+	return err
 }
 
 // newKeyOutput is what key create and key roll deliver: the key's text
@@ -200,7 +208,7 @@ the key is deleted at once and the command fails.
 --expires DATE makes the key work through that day (YYYY-MM-DD, in UTC; or an RFC 3339
 time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never expires.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key create Payments --name ci > key.txt
   apiscopes key create Payments --name nightly --expires-in 90d --out nightly.key
   ssh -p 23234 apiscopes.internal key create Payments --name deploy-bot > key.txt`,
@@ -227,11 +235,7 @@ time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never e
 				if err != nil {
 					return refused(err)
 				}
-				b, err := newKeyOutput(text, k, app.Name, nil, st.Now(), out.asJSON)
-				if err == nil {
-					err = inv.deliver(st, actor, k, b)
-				}
-				if err != nil {
+				if err := inv.handOut(st, actor, text, k, app.Name, nil, out.asJSON); err != nil {
 					return err
 				}
 				fmt.Fprintf(inv.stderr, "Created API key %q (id:%d, %s) for app %q%s. It is shown once: keep it safe.\n",
@@ -300,7 +304,7 @@ default 24h) so services can move over, and is deleted then. A key with an expir
 passes its lifetime on. A leaked key: roll it with --grace now, naming it by its text
 (--text - reads it from stdin, e.g. the file scan found it in).
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key roll Payments ci > new-key.txt
   apiscopes key roll id:42 --grace 7d --out ci.key
   apiscopes key roll --text - --grace now < leaked.env > new-key.txt`,
@@ -331,11 +335,7 @@ passes its lifetime on. A leaked key: roll it with --grace now, naming it by its
 				if err != nil {
 					return refused(err)
 				}
-				b, err := newKeyOutput(text, k, app.Name, &rolled, st.Now(), out.asJSON)
-				if err == nil {
-					err = inv.deliver(st, actor, k, b)
-				}
-				if err != nil {
+				if err := inv.handOut(st, actor, text, k, app.Name, &rolled, out.asJSON); err != nil {
 					return err
 				}
 				gone := "was deleted at once"
@@ -378,7 +378,7 @@ func (inv *invocation) keyDelete() *cobra.Command {
 		Long: `Deletes a key: it stops working at once, and services using it are refused. It asks
 first (or needs --yes). Keys are never edited: to replace one, roll it.
 
-` + databaseNote,
+` + databaseNote + changeNote,
 		Example: `  apiscopes key delete Payments ci
   apiscopes key delete id:42 --yes
   apiscopes key delete --text - --yes < leaked.env`,

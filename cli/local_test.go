@@ -2,9 +2,9 @@ package cli
 
 import (
 	"bytes"
-	"fmt"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/big"

@@ -40,12 +40,7 @@ const (
 //   - On a free file, fn runs on the file, opened for as long as fn runs.
 func (inv *invocation) onDatabase(cmd *cobra.Command, db *database, a access, fn func(*store.Store, store.Actor) error) error {
 	if inv.served != nil {
-		for _, name := range databaseFlags {
-			if given(cmd, name) {
-				return usagef(cmd, "--%s names a database, but this command runs on the server's own: leave it out", name)
-			}
-		}
-		return fn(inv.served.Store, inv.served.Actor)
+		return fn(inv.served.Store, inv.served.Actor) // its flags were checked by servedMayRun
 	}
 	if err := db.check(); err != nil {
 		return usageError(cmd, err)
@@ -100,11 +95,11 @@ func (inv *invocation) openFile(path string, a access) (*store.Store, func(), er
 		}
 		return st, func() { st.Close() }, nil
 	}
-	tightenMode(path, inv.stderr)
 	h, err := local.OpenStore(path, local.Options{Timeout: time.Nanosecond, ReaderWait: readerWait, Run: runForHolder})
 	if err != nil {
 		return nil, nil, err
 	}
+	inv.warnIfWasOpen(path, h)
 	return h.Store(), func() { h.Close() }, nil
 }
 

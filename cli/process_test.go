@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // A test can run the command line in a process of its own: this test
@@ -34,7 +36,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "\n%s%d\n", childElapsedAt, time.Since(start).Milliseconds())
 		os.Exit(code)
 	}
-	os.Exit(m.Run())
+	// The command scripts run apiscopes as a command of their own: this
+	// test binary, by that name (see TestScripts).
+	testscript.Main(m, map[string]func(){"apiscopes": func() {
+		if os.Getenv(scriptSSHAddr) != "" {
+			os.Exit(runOverSSH(os.Args[1:]))
+		}
+		os.Exit(Main())
+	}})
 }
 
 // childResult is how a command-line child process ended.

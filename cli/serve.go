@@ -221,7 +221,8 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 		if *hostKey == "" {
 			*hostKey = filepath.Join(filepath.Dir(st.Name()), "ssh_host_ed25519_key")
 		}
-		cfg := server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow, IdleTimeout: *idle, Log: logger}
+		cfg := server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow, IdleTimeout: *idle, Log: logger,
+			Commands: sshCommands(st)}
 		limits.apply(&cfg)
 		srv, err := server.NewSSH(st, cfg)
 		if err != nil {

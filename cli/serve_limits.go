@@ -21,6 +21,7 @@ type sshLimits struct {
 	adminSlots         int
 	maxSessionsPerUser int
 	maxSessionTime     time.Duration
+	maxFollowers       int
 	logRefusals        int
 	logPerSource       int
 }
@@ -35,6 +36,7 @@ func addSSHLimits(fs *pflag.FlagSet) *sshLimits {
 	fs.IntVar(&l.adminSlots, "admin-slots", 4, "of those, how many only admins may take")
 	fs.IntVar(&l.maxSessionsPerUser, "max-sessions-per-user", 4, "sessions one person may have open at once")
 	fs.DurationVar(&l.maxSessionTime, "max-session-time", 12*time.Hour, "end any SSH session this long after it began")
+	fs.IntVar(&l.maxFollowers, "max-followers", server.DefaultMaxFollowers, "SSH sessions following the audit trail (audit --follow) at once,\nbeside the others")
 	fs.IntVar(&l.logRefusals, "log-refusals", lograte.DefaultTotal, "refusals logged a second by the SSH console and by the\nverify API, each (0 no limit)")
 	fs.IntVar(&l.logPerSource, "log-refusals-per-source", lograte.DefaultPerSource, "of those, from one address; the rest are counted")
 	return l
@@ -50,7 +52,7 @@ func (l *sshLimits) check() error {
 	for name, v := range map[string]int64{"--handshake-timeout": int64(l.handshakeTimeout),
 		"--max-unauthenticated": int64(l.maxUnauthenticated), "--max-sessions": int64(l.maxSessions),
 		"--admin-slots": int64(l.adminSlots), "--max-sessions-per-user": int64(l.maxSessionsPerUser),
-		"--max-session-time": int64(l.maxSessionTime), "--log-refusals": int64(l.logRefusals),
+		"--max-session-time": int64(l.maxSessionTime), "--log-refusals": int64(l.logRefusals), "--max-followers": int64(l.maxFollowers),
 		"--log-refusals-per-source": int64(l.logPerSource)} {
 		if v < 0 {
 			return fmt.Errorf("%s cannot be negative (0 means no limit)", name)
@@ -74,5 +76,6 @@ func (l *sshLimits) apply(c *server.Config) {
 	c.AdminSlots = l.adminSlots
 	c.MaxSessionsPerUser = l.maxSessionsPerUser
 	c.MaxSessionTime = l.maxSessionTime
+	c.MaxFollowers = l.maxFollowers
 	c.LogTotal, c.LogPerSource = l.logRefusals, l.logPerSource
 }

@@ -33,7 +33,7 @@ func TestSSHLimitsDefaultsAndEnvironment(t *testing.T) {
 	}
 	want := sshLimits{maxPTY: server.TermSize{Width: 500, Height: 200}, handshakeTimeout: 10 * time.Second,
 		maxUnauthenticated: 64, maxSessions: 32, adminSlots: 4, maxSessionsPerUser: 4,
-		maxSessionTime: 12 * time.Hour, logRefusals: 20, logPerSource: 2}
+		maxSessionTime: 12 * time.Hour, maxFollowers: 8, logRefusals: 20, logPerSource: 2}
 	if got := parse(); *got != want {
 		t.Errorf("defaults %+v, want %+v", *got, want)
 	}
@@ -45,7 +45,7 @@ func TestSSHLimitsDefaultsAndEnvironment(t *testing.T) {
 	}
 	want = sshLimits{maxPTY: server.TermSize{Width: 120, Height: 40}, handshakeTimeout: 3 * time.Second,
 		maxUnauthenticated: 5, maxSessions: 9, adminSlots: 2, maxSessionsPerUser: 1,
-		maxSessionTime: time.Hour, logRefusals: 7, logPerSource: 3}
+		maxSessionTime: time.Hour, maxFollowers: 8, logRefusals: 7, logPerSource: 3}
 	if got := parse(); *got != want {
 		t.Errorf("from the environment %+v, want %+v", *got, want)
 	}

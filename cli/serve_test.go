@@ -290,7 +290,7 @@ func TestServeRefusesAllowListsItCannotHonour(t *testing.T) {
 		mode    os.FileMode
 		want    string
 	}{
-		{`command="/bin/sh" ` + key + " Alice\n", 0o600, admins + ":1: refused: option command="},
+		{`environment="X=1" ` + key + " Alice\n", 0o600, admins + ":1: refused: option environment="},
 		{key + "\n", 0o600, admins + ":1: refused: the key has no comment to name its person"},
 		{key + " Alice\n", 0o620, "fix: chmod go-w " + admins},
 	} {

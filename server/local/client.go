@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,7 +170,13 @@ func (c *Conn) Lookup(key string, scope scopes.ID) (store.Decision, error) {
 }
 
 func (c *Conn) decide(op, key string, scope scopes.ID) (store.Decision, error) {
-	if err := c.send(request{Op: op, Key: key, Scope: string(scope)}); err != nil {
+	// A key that is not one is refused here, by the rules every verify
+	// follows; the holder is sent only the digest of one that may be.
+	if !scopes.Known(scope) || store.CheckKey(key) != nil {
+		return store.VerifySnapshot(nil, key, scope, time.Now())
+	}
+	digest := store.KeyDigest(key)
+	if err := c.send(request{Op: op, Digest: hex.EncodeToString(digest[:]), Scope: string(scope)}); err != nil {
 		return store.Decision{}, err
 	}
 	kind, payload, err := c.next()

@@ -3,6 +3,8 @@ package local
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,7 +118,7 @@ func lock(path string, o Options) (*bolt.Engine, error) {
 	wait = max(wait, timeout)
 	start := time.Now()
 	for {
-		e, err := bolt.Open(path, bolt.Options{Timeout: time.Nanosecond, SkipPageCheck: true})
+		e, err := bolt.Open(path, bolt.Options{Timeout: time.Nanosecond, SkipPageCheck: true, MakePrivate: true})
 		if !errors.Is(err, store.ErrLocked) {
 			return e, err
 		}
@@ -176,6 +178,11 @@ func (h *Holder) listen(path string) {
 
 // Store is the open store.
 func (h *Holder) Store() *store.Store { return h.st }
+
+// MadePrivate reports the mode the file had when the holder found group or
+// others let in (0 if not), and why it could not make it private (0600),
+// if it could not: the caller warns about either.
+func (h *Holder) MadePrivate() (was os.FileMode, err error) { return h.eng.MadePrivate() }
 
 // Listening returns the socket local commands reach the holder on, or why
 // they cannot (a folder others can write, a file system without sockets).
@@ -336,11 +343,17 @@ func (h *Holder) answer(c *net.UnixConn, release func()) {
 }
 
 // verify answers from the store, where the check counts as a use of the
-// key; while the store is still opening, from the file.
+// key; while the store is still opening, from the file. The command sends
+// the key's digest, never its text.
 func (h *Holder) verify(out frames, req request) {
 	scope := scopes.ID(req.Scope)
+	b, err := hex.DecodeString(req.Digest)
+	if err != nil || len(b) != sha256.Size {
+		out.fail(errors.New("the request names no key digest; use the same version of apiscopes for both"))
+		return
+	}
+	digest := [sha256.Size]byte(b)
 	var d store.Decision
-	var err error
 	select {
 	case <-h.ready:
 		if h.openErr != nil {
@@ -348,16 +361,15 @@ func (h *Holder) verify(out frames, req request) {
 			return
 		}
 		if req.Op == "lookup" {
-			d, err = h.st.Lookup(req.Key, scope) // for reports and scans: not a use
+			d = h.st.LookupDigest(digest, scope) // for reports and scans: not a use
 		} else {
-			d, err = h.st.Verify(req.Key, scope)
+			d = h.st.VerifyDigest(digest, scope)
 		}
 	default:
-		d, err = bolt.ReadDecision(h.eng, req.Key, scope, time.Now())
-	}
-	if err != nil {
-		out.fail(err)
-		return
+		if d, err = bolt.ReadDecisionDigest(h.eng, digest, scope, time.Now()); err != nil {
+			out.fail(err)
+			return
+		}
 	}
 	out.result(result{Decision: &d})
 }

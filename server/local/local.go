@@ -34,7 +34,7 @@ import (
 // Version is the protocol a command speaks to a holder. A holder answers a
 // request of another version with an error frame, which every version
 // reads the same way.
-const Version = 1
+const Version = 2
 
 // Timeouts and limits.
 const (
@@ -108,9 +108,9 @@ func locate(path string) (place, error) {
 // request is what a command asks, as one JSON line.
 type request struct {
 	V     int    `json:"v"`
-	Op    string `json:"op"` // verify, lookup, audit, backup, check, run
-	Key   string `json:"key,omitempty"`
-	Scope string `json:"scope,omitempty"`
+	Op     string `json:"op"`               // verify, lookup, audit, backup, check, run
+	Digest string `json:"digest,omitempty"` // verify, lookup: the key's SHA-256, hex; never its text
+	Scope  string `json:"scope,omitempty"`
 
 	// run: a command line for the holder to run (see RunRequest).
 	Args     []string `json:"args,omitempty"`
@@ -157,13 +157,13 @@ type errorBody struct {
 }
 
 func writeFrame(w io.Writer, kind byte, payload []byte) error {
-	var head [5]byte
-	head[0] = kind
-	binary.BigEndian.PutUint32(head[1:], uint32(len(payload)))
-	if _, err := w.Write(head[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(payload)
+	// One write for the frame: a frame of no payload must not add a write
+	// of nothing, which fails on a connection its peer has just closed.
+	b := make([]byte, 5+len(payload))
+	b[0] = kind
+	binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
+	copy(b[5:], payload)
+	_, err := w.Write(b)
 	return err
 }
 
