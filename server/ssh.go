@@ -50,6 +50,9 @@ type Config struct {
 	now       func() time.Time // the refusal log's and login audit's clock; time.Now when nil
 	pollEvery time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
 	sizeSeen  func(TermSize)   // tests: called with each size the console is given
+	idleHeld  func()           // tests: called each time a key on screen keeps an idle session open
+
+	backstopSlack time.Duration // tests: the connection's limits' lead over the session's; a minute when zero
 }
 
 // DefaultMaxFollowers is how many sessions may follow the audit trail at
@@ -126,8 +129,8 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 		// Sessions end themselves when idle or at the end of their lifetime
 		// (see session), restoring the user's terminal first; these only
 		// catch connections that never open one.
-		wish.WithIdleTimeout(backstop(cfg.IdleTimeout)),
-		wish.WithMaxTimeout(backstop(cfg.MaxSessionTime)),
+		wish.WithIdleTimeout(backstop(cfg.IdleTimeout, cfg.backstopSlack)),
+		wish.WithMaxTimeout(backstop(cfg.MaxSessionTime, cfg.backstopSlack)),
 		wish.WithMiddleware(s.session),
 	)
 	if err != nil {

@@ -86,7 +86,7 @@ func newHandler(st *store.Store, log *slog.Logger, c config) http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: `use POST with {"key": "aps_…", "scope": "…"}`})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint: POST /v1/verify, /v1/auth, GET /healthz, /readyz and /livez are served"})
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint; this server answers POST /v1/verify, any method on /v1/auth, and GET /healthz, /readyz and /livez"})
 	})
 	// /v1/auth and what follows it go to auth as they were sent: the mux
 	// would answer a path with dot segments with a redirect.
