@@ -27,22 +27,8 @@ var b64Prefixes = func() (out [3]b64Prefix) {
 	return out
 }()
 
-// b64Value is the value of a base64 character in either alphabet, or -1.
-var b64Value = func() (t [256]int8) {
-	for i := range t {
-		t[i] = -1
-	}
-	for i, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") {
-		t[c] = int8(i)
-	}
-	t['+'], t['-'], t['/'], t['_'] = 62, 62, 63, 63
-	return t
-}()
-
 // decodeBase64Key decodes the key whose encoded prefix p starts at
 // data[pos], skipping line breaks, and reports it if its checksum holds.
-// The encoding may be in either alphabet; the checksum, not the alphabet,
-// makes it a key.
 func decodeBase64Key(data []byte, pos int, p b64Prefix, found func(hit)) {
 	at := pos
 	for range p.skip {
@@ -50,32 +36,28 @@ func decodeBase64Key(data []byte, pos int, p b64Prefix, found func(hit)) {
 		for at >= 0 && isLineBreak(data[at]) {
 			at--
 		}
-		if at < 0 || b64Value[data[at]] < 0 {
+		if at < 0 {
 			return
 		}
 	}
-	var buf [2 + store.KeyLen]byte
-	var acc uint32
-	bits, n, chars, end := 0, 0, 0, at
-	for ; chars < b64Len[p.align]; end++ {
+	var chars [76]byte
+	n, end := 0, at
+	for ; n < b64Len[p.align]; end++ {
 		if end >= len(data) {
 			return
 		}
-		c := data[end]
-		if isLineBreak(c) {
-			continue
-		}
-		v := b64Value[c]
-		if v < 0 {
-			return
-		}
-		chars++
-		acc, bits = acc<<6|uint32(v), bits+6
-		if bits >= 8 {
-			bits -= 8
-			buf[n] = byte(acc >> bits)
+		if !isLineBreak(data[end]) {
+			chars[n] = data[end]
 			n++
 		}
+	}
+	enc := base64.RawStdEncoding
+	if bytes.ContainsAny(chars[:n], "-_") {
+		enc = base64.RawURLEncoding
+	}
+	var buf [2 + store.KeyLen]byte
+	if _, err := enc.Decode(buf[:], chars[:n]); err != nil {
+		return
 	}
 	if key := buf[p.align : p.align+store.KeyLen]; isKey(key) {
 		found(hit{at: at, end: end, key: string(key), form: "base64"})

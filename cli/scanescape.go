@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"sort"
+	"strconv"
 
 	"apiscopes/store"
 )
@@ -10,9 +11,9 @@ import (
 // findEscaped calls found for every key in data with some of its
 // characters escaped as source code and URLs write them: \u0061,
 // \U00000061, \u{61}, \x61 and \141 (JSON, C, Go, JavaScript, Python), or
-// %61 (URL encoding). Backslash escapes and URL encoding are read apart, as
-// no text holds both: "%6" before "\u0061ps_" in a string is not an
-// escape. A key written wholly as itself is left to findKeys.
+// %61 (URL encoding). Backslash escapes and URL encoding are read apart: in
+// a string, "%6" before "\u0061ps_" is not an escape. A key written wholly
+// as itself is left to findKeys.
 func findEscaped(data []byte, found func(hit)) {
 	for _, mark := range []byte{'\\', '%'} {
 		if !hasKeyEscape(data, mark) {
@@ -88,24 +89,23 @@ func unescape(data []byte, mark byte) unescaped {
 
 // source maps text[from:to] back to where it lies in the original.
 func (u unescaped) source(from, to int) (at, end int) {
-	at, end = u.offset(from), u.offset(to-1)+1
-	if k := sort.Search(len(u.escapes), func(k int) bool { return u.escapes[k].at >= to-1 }); k < len(u.escapes) && u.escapes[k].at == to-1 {
-		end = u.escapes[k].src + u.escapes[k].n
-	}
-	return at, end
+	at, _ = u.origin(from)
+	last, n := u.origin(to - 1)
+	return at, last + n
 }
 
-// offset maps an index of text to the original's.
-func (u unescaped) offset(i int) int {
+// origin is where text[i] came from in the original, and how many bytes
+// it took there.
+func (u unescaped) origin(i int) (at, n int) {
 	k := sort.Search(len(u.escapes), func(k int) bool { return u.escapes[k].at > i }) - 1
 	if k < 0 {
-		return i
+		return i, 1
 	}
 	e := u.escapes[k]
 	if e.at == i {
-		return e.src
+		return e.src, e.n
 	}
-	return e.src + e.n + i - e.at - 1
+	return e.src + e.n + i - e.at - 1, 1
 }
 
 // unescapeOne decodes the escape s begins with when it stands for a
@@ -114,67 +114,43 @@ func unescapeOne(s []byte) (c byte, n int) {
 	if len(s) < 2 {
 		return 0, 0
 	}
-	var v, digits int
+	var v int
 	switch {
 	case s[0] == '%':
-		v, digits, n = hexValue(s[1:], 2), 2, 3
+		v, n = number(s[1:], 2, 16), 3
 	case s[0] != '\\':
 		return 0, 0
 	case s[1] == 'x':
-		v, digits, n = hexValue(s[2:], 2), 2, 4
-	case s[1] == 'u' && len(s) > 2 && s[2] == '{':
-		end := bytes.IndexByte(s[3:min(len(s), 10)], '}')
-		if end < 1 {
+		v, n = number(s[2:], 2, 16), 4
+	case s[1] == 'u' && len(s) > 2 && s[2] == '{': // \u{61}: one to six digits
+		digits := bytes.IndexByte(s[3:min(len(s), 10)], '}')
+		if digits < 1 {
 			return 0, 0
 		}
-		v, digits, n = hexValue(s[3:], end), end, end+4
+		v, n = number(s[3:], digits, 16), digits+4
 	case s[1] == 'u':
-		v, digits, n = hexValue(s[2:], 4), 4, 6
+		v, n = number(s[2:], 4, 16), 6
 	case s[1] == 'U':
-		v, digits, n = hexValue(s[2:], 8), 8, 10
+		v, n = number(s[2:], 8, 16), 10
 	case s[1] >= '0' && s[1] <= '3':
-		v, digits, n = octalValue(s[1:], 3), 3, 4
+		v, n = number(s[1:], 3, 8), 4
 	default:
 		return 0, 0
 	}
-	if digits == 0 || v < 0 || v > 0x7f || !isKeyByte(byte(v)) {
+	if v < 0 || v > 0x7f || !isKeyByte(byte(v)) {
 		return 0, 0
 	}
 	return byte(v), n
 }
 
-// hexValue is the number in the first n bytes of s in hexadecimal, or -1.
-func hexValue(s []byte, n int) int {
+// number is the first n bytes of s read as a number in base, or -1.
+func number(s []byte, n, base int) int {
 	if len(s) < n {
 		return -1
 	}
-	v := 0
-	for _, c := range s[:n] {
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | int(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | int(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			v = v<<4 | int(c-'A'+10)
-		default:
-			return -1
-		}
-	}
-	return v
-}
-
-// octalValue is the number in the first n bytes of s in octal, or -1.
-func octalValue(s []byte, n int) int {
-	if len(s) < n {
+	v, err := strconv.ParseUint(string(s[:n]), base, 32)
+	if err != nil {
 		return -1
 	}
-	v := 0
-	for _, c := range s[:n] {
-		if c < '0' || c > '7' {
-			return -1
-		}
-		v = v<<3 | int(c-'0')
-	}
-	return v
+	return int(v)
 }
