@@ -102,16 +102,9 @@ func (inv *invocation) scan(db database, paths []string) error {
 	case len(errs) > 0:
 		return exit(ExitUsage)
 	case len(found) > 0:
-		decoded := ""
-		for _, f := range found {
-			if f.form != "" {
-				decoded = "; one in a name or in another form is read the same way once decoded " +
-					"(e.g. zcat FILE | apiscopes key roll --text -)"
-				break
-			}
-		}
 		fmt.Fprintf(inv.stderr, "apiscopes scan: %d API key(s) found; remove them from these files, "+
-			"then roll or delete the live ones: apiscopes key roll --text - < FILE (or key delete --text -)%s\n", len(found), decoded)
+			"then roll or delete the live ones: apiscopes key roll --text - < FILE (or key delete --text -), "+
+			"which finds a key in the file as scan does\n", len(found))
 		return exit(ExitRefused)
 	}
 	return nil
