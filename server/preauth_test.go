@@ -170,7 +170,7 @@ func (ts *testServer) connFrom(from, claimed netip.Addr) net.Conn {
 
 // greeted reports whether the server sends its version line on c, rather
 // than closing it; c is then left idle, not logged in.
-func greeted(t *testing.T, c net.Conn) bool {
+func greeted(t testing.TB, c net.Conn) bool {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
