@@ -27,6 +27,7 @@ const (
 	RefusedSessions        = "session_limit"         // --max-sessions reached
 	RefusedAdminSlots      = "admin_slots"           // only the admins' reserved sessions are left
 	RefusedPerUser         = "user_limit"            // --max-sessions-per-user reached
+	RefusedMemory          = "memory_limit"          // another session would pass the memory budget
 	RefusedClosing         = "shutting_down"         // the server is stopping
 	RefusedCommand         = "command"               // an unknown command, or one only admins may run
 )

@@ -19,7 +19,7 @@ import (
 // screen again, in one write.
 
 const (
-	repaintEvery = 16              // frames drawn before the screen is repainted whole
+	repaintEvery = 16          // frames drawn before the screen is repainted whole
 	repaintQuiet = time.Second // and once no frame was drawn for this long (up to twice it)
 )
 

@@ -35,6 +35,8 @@ func (s *SSH) admit(o *openSession) *refusal {
 	switch {
 	case s.closing:
 		return &refusal{RefusedClosing, "the server is shutting down; try again shortly"}
+	case s.overBudget(n, o.role):
+		return s.memoryRefusal(n)
 	case l.max > 0 && n >= l.max:
 		return &refusal{RefusedSessions, fmt.Sprintf("the server is full (%d sessions open); try again later", n)}
 	case l.max > 0 && o.role != store.Admin && n >= l.max-l.adminSlots:

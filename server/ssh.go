@@ -50,6 +50,12 @@ type Config struct {
 	MaxSessionsPerUser int           // refuse a person's sessions beyond this many; 0 means no limit
 	MaxSessionTime     time.Duration // end any session this long after it began; 0 means never
 
+	// MemoryLimit is the memory the process is to stay within, the Go
+	// memory limit (see SetMemoryLimit): a new session is refused when it
+	// would not fit beside the verify index and the sessions open (see
+	// SessionsWithin). 0 means no budget.
+	MemoryLimit int64
+
 	// Refusals are logged at most LogPerSource lines a second for one remote
 	// address and LogTotal in all (0: no limit); the rest are only counted.
 	LogPerSource, LogTotal int
