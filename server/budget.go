@@ -17,13 +17,17 @@ const (
 	BaseBytes        = 32 << 20
 	BytesPerKey      = 640
 	SessionBaseBytes = 1 << 20
-	SessionCellBytes = 240
+	SessionCellBytes = 256
 )
 
 // collectorShare is the part of the memory limit left to garbage not yet
 // collected: the budget is the rest, so that the collector keeps the
-// process under the limit without running all the time.
-const collectorShare = 0.10
+// process under the limit without running all the time. A session's cells
+// are dense with pointers, so each collection reads all of them: with less
+// than a quarter of the limit free, thirty sessions at the cap drawing at
+// once kept it collecting nearly all the time, and a new console took over
+// a minute to draw.
+const collectorShare = 0.25
 
 // SessionBytes is what one console session costs at most on a terminal of
 // size (a session's terminal is cut to --max-pty, so size is that cap).

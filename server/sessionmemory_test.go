@@ -26,12 +26,20 @@ type frameWatch struct {
 	want  []byte
 	mu    sync.Mutex
 	tail  []byte
+	head  []byte // the first bytes, for a refusal's message
 	n     int64
 	shown chan struct{}
 }
 
 func newFrameWatch(want string) *frameWatch {
 	return &frameWatch{want: []byte(want), shown: make(chan struct{})}
+}
+
+// said is what the session wrote first, as text.
+func (w *frameWatch) said() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.TrimSpace(string(w.head))
 }
 
 func (w *frameWatch) written() int64 {
@@ -44,6 +52,9 @@ func (w *frameWatch) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.n += int64(len(p))
+	if len(w.head) < 512 {
+		w.head = append(w.head, p[:min(len(p), 512-len(w.head))]...)
+	}
 	select {
 	case <-w.shown:
 		return len(p), nil
@@ -71,6 +82,18 @@ type consoleSession struct {
 // list. Closing the client ends it.
 func (ts *testServer) console(u user, size TermSize) *consoleSession {
 	ts.t.Helper()
+	c, refused := ts.tryConsole(u, size)
+	if c == nil {
+		ts.t.Fatalf("%s's console at %v was refused: %s", u.name, size, refused)
+	}
+	return c
+}
+
+// tryConsole opens u's console at size and waits until it has drawn its
+// app list, or the server refused it: then it returns what the server
+// said.
+func (ts *testServer) tryConsole(u user, size TermSize) (*consoleSession, string) {
+	ts.t.Helper()
 	client, err := ts.dial(u)
 	if err != nil {
 		ts.t.Fatalf("%s: dial: %v", u.name, err)
@@ -92,12 +115,17 @@ func (ts *testServer) console(u user, size TermSize) *consoleSession {
 		ts.t.Fatal(err)
 	}
 	ts.t.Cleanup(func() { sess.Close(); client.Close() })
+	ended := make(chan struct{})
+	go func() { sess.Wait(); close(ended) }()
 	select {
 	case <-w.shown:
+	case <-ended:
+		client.Close()
+		return nil, w.said()
 	case <-time.After(60 * time.Second):
 		ts.t.Fatalf("%s's console at %v drew no app list in a minute (%d bytes)", u.name, size, w.written())
 	}
-	return &consoleSession{client: client, in: in, out: w}
+	return &consoleSession{client: client, in: in, out: w}, ""
 }
 
 // scroll moves the selection down n rows, one frame each: every row is
