@@ -95,7 +95,8 @@ func TestAllowListStartUpIsStrictReloadSkips(t *testing.T) {
 	for _, tt := range []struct {
 		line, want string
 	}{
-		{`command="/bin/sh" ` + bob.line(), admins + `:2: refused: option command="/bin/sh" is not supported`},
+		{`environment="PATH=/tmp" ` + bob.line(), admins + `:2: refused: option environment="PATH=/tmp" is not supported`},
+		{`command="" ` + bob.line(), admins + `:2: refused: command="" runs nothing`},
 		{`permitopen="localhost:80" ` + bob.line(), admins + `:2: refused: option permitopen="localhost:80" is not supported`},
 		{`from="192.0.2.1/24" ` + bob.line(), admins + `:2: refused: from= pattern "192.0.2.1/24" has bits set beyond its mask`},
 		{bob.keyText(), admins + ":2: refused: the key has no comment to name its person"},
@@ -113,12 +114,12 @@ func TestAllowListStartUpIsStrictReloadSkips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeLines(t, admins, alice.line(), `command="/bin/sh" `+bob.line(), carol.keyText(), `restrict,pty `+carol.line())
+	writeLines(t, admins, alice.line(), `environment="PATH=/tmp" `+bob.line(), carol.keyText(), `restrict,pty `+carol.line())
 	changed, problems, err := a.Reload()
 	if !changed || err != nil || len(problems) != 2 {
 		t.Fatalf("reload: %v %v %v", changed, problems, err)
 	}
-	if !strings.Contains(problems[0].Error(), `:2: refused: option command="/bin/sh" is not supported`) ||
+	if !strings.Contains(problems[0].Error(), `:2: refused: option environment="PATH=/tmp" is not supported`) ||
 		!strings.Contains(problems[1].Error(), ":3: refused: the key has no comment") {
 		t.Errorf("problems: %v", problems)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,10 +11,12 @@ import (
 // honours, read as sshd reads them, in order, so that a later option
 // overrides an earlier one ("restrict,pty").
 type keyOptions struct {
-	from    hostPatterns // nil: any address
-	expires time.Time    // zero: never
-	noPTY   bool
-	ptyOff  string // the option that turned the terminal off: "restrict" or "no-pty"
+	from     hostPatterns // nil: any address
+	expires  time.Time    // zero: never
+	noPTY    bool
+	ptyOff   string // the option that turned the terminal off: "restrict" or "no-pty"
+	restrict bool   // restrict: read commands only, unless command= names the one change it runs
+	command  string // command=: what every session of the key runs, whatever the client asks
 }
 
 // alwaysInForce are restrictions that hold for every apiscopes session, so
@@ -33,7 +36,13 @@ func parseKeyOptions(opts []string, loc *time.Location) (keyOptions, error) {
 		name = strings.ToLower(name)
 		switch {
 		case name == "restrict" && !hasValue:
-			o.noPTY, o.ptyOff = true, "restrict"
+			o.noPTY, o.ptyOff, o.restrict = true, "restrict", true
+		case name == "command" && hasValue:
+			v, err := unquoteCommand(value)
+			if err != nil {
+				return o, err
+			}
+			o.command = v
 		case name == "no-pty" && !hasValue:
 			o.noPTY, o.ptyOff = true, "no-pty"
 		case name == "pty" && !hasValue:
@@ -56,7 +65,7 @@ func parseKeyOptions(opts []string, loc *time.Location) (keyOptions, error) {
 				return o, err
 			}
 		default:
-			return o, fmt.Errorf("option %s is not supported by apiscopes (it honours from=, expiry-time=, restrict, no-pty and pty)", shortOption(opt))
+			return o, fmt.Errorf("option %s is not supported by apiscopes (it honours from=, expiry-time=, command=, restrict, no-pty and pty)", shortOption(opt))
 		}
 	}
 	return o, nil
@@ -68,6 +77,19 @@ func unquote(name, v string) (string, error) {
 		return "", fmt.Errorf("%s= needs its value in double quotes, e.g. %s=\"…\"", name, name)
 	}
 	return v[1 : len(v)-1], nil
+}
+
+// unquoteCommand reads command="…" as sshd does: in double quotes, where
+// \" stands for a quote. An empty command runs nothing and is refused.
+func unquoteCommand(v string) (string, error) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", errors.New(`command= needs its value in double quotes, e.g. command="key roll id:7 --grace 1h"`)
+	}
+	cmd := strings.TrimSpace(strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`))
+	if cmd == "" {
+		return "", errors.New(`command="" runs nothing: name the command the key may run`)
+	}
+	return cmd, nil
 }
 
 // shortOption names an option for a message: its name, and its value only

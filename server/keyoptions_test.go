@@ -72,23 +72,30 @@ func TestKeyOptions(t *testing.T) {
 			t.Errorf("%s: %+v, %v", tt.opts, o, err)
 		}
 	}
-	o, err := parseKeyOptions([]string{`from="192.0.2.0/24,!192.0.2.1"`}, berlin)
+	// command= is read as sshd reads it: quoted, with \" for a quote.
+	o, err := parseKeyOptions([]string{"restrict", `command="key roll \"Risk & Compliance\" ci --grace 1h"`}, berlin)
+	if err != nil || o.command != `key roll "Risk & Compliance" ci --grace 1h` || !o.restrict {
+		t.Errorf("command=: %+v, %v", o, err)
+	}
+	o, err = parseKeyOptions([]string{`from="192.0.2.0/24,!192.0.2.1"`}, berlin)
 	if err != nil || !o.from.allows(netip.MustParseAddr("192.0.2.2")) || o.from.allows(netip.MustParseAddr("192.0.2.1")) {
 		t.Errorf("from=: %+v, %v", o, err)
 	}
 
 	for opt, want := range map[string]string{
-		`command="/bin/sh"`:                   `option command="/bin/sh" is not supported`,
-		`permitopen="localhost:80"`:           `option permitopen="localhost:80" is not supported`,
-		"cert-authority":                      "option cert-authority is not supported",
-		"port-forwarding":                     "option port-forwarding is not supported",
-		"restrict=yes":                        "option restrict=yes is not supported",
-		`command="` + strings.Repeat("x", 60): "option command=… is not supported",
-		"from=192.0.2.1":                      "from= needs its value in double quotes",
-		`from=""`:                             "from= is empty",
-		`expiry-time="2026"`:                  `expiry-time="2026" is not a time`,
-		`expiry-time="20261301"`:              `expiry-time="20261301" is not a time`,
-		`expiry-time="tomorrow"`:              `expiry-time="tomorrow" is not a time`,
+		`environment="A=b"`:                  `option environment="A=b" is not supported`,
+		`command=""`:                         `command="" runs nothing`,
+		"command=key":                        "command= needs its value in double quotes",
+		`permitopen="localhost:80"`:          `option permitopen="localhost:80" is not supported`,
+		"cert-authority":                     "option cert-authority is not supported",
+		"port-forwarding":                    "option port-forwarding is not supported",
+		"restrict=yes":                       "option restrict=yes is not supported",
+		`tunnel="` + strings.Repeat("x", 60): "option tunnel=… is not supported",
+		"from=192.0.2.1":                     "from= needs its value in double quotes",
+		`from=""`:                            "from= is empty",
+		`expiry-time="2026"`:                 `expiry-time="2026" is not a time`,
+		`expiry-time="20261301"`:             `expiry-time="20261301" is not a time`,
+		`expiry-time="tomorrow"`:             `expiry-time="tomorrow" is not a time`,
 	} {
 		if _, err := parseKeyOptions([]string{opt}, berlin); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", opt, err, want)

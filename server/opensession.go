@@ -22,9 +22,13 @@ type openSession struct {
 	entry  Entry  // as it logged in
 	gen    uint64 // the allow-list in force at login
 
+	command string // what it runs instead of the console ("" for the console)
+	follows bool   // the command follows the audit trail until ended
+
 	mu      sync.Mutex
 	role    store.Role   // the console's role: the login's, until a demotion
 	program *tea.Program // the console running, if any
+	cancel  func()       // ends the command running, if any
 	size    TermSize     // the terminal's size, already cut to MaxPTY
 	restart bool         // the console is to reopen with the new role
 	ended   string       // why the server ended the session; "" while it may run
@@ -49,6 +53,15 @@ func (o *openSession) run(p *tea.Program) bool {
 	return o.ended == ""
 }
 
+// runCommand sets the cancel of the command the session runs, or reports
+// false when the session has been ended meanwhile.
+func (o *openSession) runCommand(cancel func()) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cancel = cancel
+	return o.ended == ""
+}
+
 // end asks the session to finish for reason; the first reason stands, and
 // end reports whether it was this one.
 func (o *openSession) end(reason string) bool {
@@ -57,10 +70,13 @@ func (o *openSession) end(reason string) bool {
 	if first {
 		o.ended = reason
 	}
-	p := o.program
+	p, cancel := o.program, o.cancel
 	o.mu.Unlock()
 	if p != nil {
 		p.Quit() // Bubble Tea restores the user's terminal on the way out
+	}
+	if cancel != nil {
+		cancel()
 	}
 	return first
 }

@@ -35,7 +35,7 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		}
 		o := &openSession{person: entry.Name, remote: sess.RemoteAddr(), key: key, fp: gossh.FingerprintSHA256(key),
 			since: time.Now(), entry: entry, gen: gen, role: entry.Role}
-		if args := sess.Command(); len(args) > 0 {
+		if args := sess.Command(); len(args) > 0 || entry.opts.command != "" {
 			s.command(sess, o, args)
 			return
 		}

@@ -9,8 +9,11 @@ import (
 // slots decides which sessions may open: at most max in all (0: any
 // number), of which the last adminSlots only for admins, so viewers filling
 // the server cannot lock admins out; and at most perUser for one person.
+// Sessions that follow the audit trail (a log shipper's) have followers
+// places of their own.
 type slots struct {
 	max, adminSlots, perUser int
+	followers                int // sessions following the audit trail, beside the others
 }
 
 // refusal is why a session may not open: a reason for the log and a
@@ -25,16 +28,26 @@ func (r *refusal) Error() string { return r.message }
 func (s *SSH) admit(o *openSession) *refusal {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, mine := len(s.sessions), 0
+	n, mine, followers := 0, 0, 0
 	for other := range s.sessions {
-		if other.person == o.person {
+		switch {
+		case other.follows:
+			followers++
+		case other.person == o.person:
 			mine++
+			n++
+		default:
+			n++
 		}
 	}
 	l := s.slots
 	switch {
 	case s.closing:
 		return &refusal{RefusedClosing, "the server is shutting down; try again shortly"}
+	case o.follows && followers >= l.followers:
+		return &refusal{RefusedSessions, fmt.Sprintf("%d sessions already follow the audit trail, the most the server allows; end one first", followers)}
+	case o.follows:
+		// Followers have places of their own: they never take a console's.
 	case s.overBudget(n, o.role):
 		return s.memoryRefusal(n)
 	case l.max > 0 && n >= l.max:

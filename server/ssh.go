@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,6 +50,11 @@ type Config struct {
 	AdminSlots         int           // of MaxSessions, how many only admins may take
 	MaxSessionsPerUser int           // refuse a person's sessions beyond this many; 0 means no limit
 	MaxSessionTime     time.Duration // end any session this long after it began; 0 means never
+	MaxFollowers       int           // sessions following the audit trail at once, beside the others; 0 means DefaultMaxFollowers
+
+	// Commands runs what a client asks instead of the console (`ssh HOST
+	// app list`); nil: only the console is served.
+	Commands func(ctx context.Context, c CommandCall) int
 
 	// MemoryLimit is the memory the process is to stay within, the Go
 	// memory limit (see SetMemoryLimit): a new session is refused when it
@@ -79,6 +85,10 @@ const DefaultMaxUnauthenticated = 64
 // address logging in at once, as each holds its place for a handshake's
 // milliseconds.
 const DefaultUnauthenticatedPerSource = 8
+
+// DefaultMaxFollowers is how many sessions may follow the audit trail at
+// once unless Config says otherwise.
+const DefaultMaxFollowers = 8
 
 // SSH serves the console over SSH, one program per session, all on the one
 // open store.
@@ -122,11 +132,12 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 		return nil, fmt.Errorf("ssh server: %d admin slots is more than the %d sessions allowed", cfg.AdminSlots, cfg.MaxSessions)
 	}
 	s := &SSH{
-		st:        st,
-		cfg:       cfg,
-		refusals:  newRefusalLog(cfg.Log, cfg.LogPerSource, cfg.LogTotal, cfg.now),
-		logins:    newLoginAudit(cfg.now),
-		slots:     slots{max: cfg.MaxSessions, adminSlots: cfg.AdminSlots, perUser: cfg.MaxSessionsPerUser},
+		st:       st,
+		cfg:      cfg,
+		refusals: newRefusalLog(cfg.Log, cfg.LogPerSource, cfg.LogTotal, cfg.now),
+		logins:   newLoginAudit(cfg.now),
+		slots: slots{max: cfg.MaxSessions, adminSlots: cfg.AdminSlots, perUser: cfg.MaxSessionsPerUser,
+			followers: cmp.Or(cfg.MaxFollowers, DefaultMaxFollowers)},
 		sessions:  map[*openSession]struct{}{},
 		conns:     newTally(),
 		running:   newTally(),

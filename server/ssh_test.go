@@ -97,7 +97,8 @@ func startServerWith(t testing.TB, dir string, admins, viewers []user, configure
 		t.Fatal(err)
 	}
 	allow.settle = 100 * time.Millisecond // the real second, shortened: two reads must still agree
-	cfg := Config{HostKeyPath: ts.hostKey, Allow: allow, MaxSessions: 8, Log: log.New(ts.logs), pollEvery: 20 * time.Millisecond}
+	cfg := Config{HostKeyPath: ts.hostKey, Allow: allow, MaxSessions: 8, Log: log.New(ts.logs), pollEvery: 20 * time.Millisecond,
+		Commands: testCommands}
 	if configure != nil {
 		configure(&cfg)
 	}

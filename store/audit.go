@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -15,6 +16,9 @@ const (
 	ActionKeyCreate Action = "key.create"
 	ActionKeyDelete Action = "key.delete"
 	ActionKeyRoll   Action = "key.roll" // a new key replaces KeyID, which is deleted at DeleteAt
+	// ActionKeyUndelivered is a key deleted right after it was made because
+	// its text never reached the one who asked for it (see DiscardKey).
+	ActionKeyUndelivered Action = "key.undelivered"
 )
 
 // Event is one audit record: who did what to which app or key, and when. It
@@ -86,4 +90,47 @@ func (s *Store) EachEvent(fn func(Event) error) error {
 		return nil
 	}
 	return err
+}
+
+// ReadEvents calls fn with the audit events of eng's database from
+// sequence number from on, oldest first, and returns the sequence number
+// after the last one read (from, if none): where the next read starts.
+// It needs no Store, so a command following the trail of a file no process
+// holds opens it only for a moment at a time. fn returning ErrStop ends
+// the read early.
+func ReadEvents(ctx context.Context, eng Engine, from uint64, fn func(Event) error) (next uint64, err error) {
+	next = max(from, 1)
+	err = eng.Read(ctx, func(snap Snapshot) error {
+		return snap.Scan(TableAudit, nil, ScanOptions{From: itob(next)}, func(_, v []byte) error {
+			var ev Event
+			if err := decode(v, &ev); err != nil {
+				return err
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+			next = ev.Seq + 1
+			return nil
+		})
+	})
+	if errors.Is(err, ErrStop) {
+		err = nil
+	}
+	return next, err
+}
+
+// AuditHeadOf is the sequence number of the newest event of eng's
+// database, 0 for none.
+func AuditHeadOf(ctx context.Context, eng Engine) (uint64, error) {
+	var seq uint64
+	err := eng.Read(ctx, func(snap Snapshot) error {
+		return snap.Scan(TableAudit, nil, ScanOptions{Reverse: true}, func(k, _ []byte) error {
+			seq = btoi(k)
+			return ErrStop
+		})
+	})
+	if errors.Is(err, ErrStop) {
+		err = nil
+	}
+	return seq, err
 }

@@ -59,14 +59,16 @@ func (ev Event) Describe() EventText {
 	case ActionAppDelete:
 		t.What = "deleted app"
 		t.Change = "with " + countKeys(ev.KeysGone)
-	case ActionKeyCreate, ActionKeyDelete:
+	case ActionKeyCreate, ActionKeyDelete, ActionKeyUndelivered:
 		t.What = "created API key"
-		if ev.Action == ActionKeyDelete {
+		if ev.Action != ActionKeyCreate {
 			t.What = "deleted API key"
 		}
 		t.Target = fmt.Sprintf("%s › %s", t.Target, Sanitize(ev.KeyName))
 		t.Change = Sanitize(ev.KeyHint)
 		switch {
+		case ev.Action == ActionKeyUndelivered:
+			t.Change += " · its text never reached the one who made it"
 		case ev.Scheduled:
 			t.Change += " · its roll's grace period ended"
 		case ev.Action == ActionKeyCreate && !ev.ExpiresAt.IsZero():

@@ -165,6 +165,17 @@ func (t *txn) insertKey(app *appRecord, name string, expires time.Time) (string,
 // DeleteKey removes a key; it stops working at once. Keys cannot be edited:
 // to replace one, roll it (RollKey) or delete it and create another.
 func (s *Store) DeleteKey(actor Actor, keyID uint64) error {
+	return s.deleteKey(actor, keyID, ActionKeyDelete)
+}
+
+// DiscardKey deletes a key just made whose text could not be handed to
+// whoever asked for it (their output closed, a write failed): a key nobody
+// received must not stay valid. The audit trail says why it went.
+func (s *Store) DiscardKey(actor Actor, keyID uint64) error {
+	return s.deleteKey(actor, keyID, ActionKeyUndelivered)
+}
+
+func (s *Store) deleteKey(actor Actor, keyID uint64, action Action) error {
 	return s.change(actor, func(t *txn) error {
 		rec, err := t.keyByID(keyID)
 		if err != nil {
@@ -174,7 +185,7 @@ func (s *Store) DeleteKey(actor Actor, keyID uint64) error {
 		if err != nil {
 			return err
 		}
-		return t.record(Event{Action: ActionKeyDelete, AppID: app.ID, AppName: app.Name,
+		return t.record(Event{Action: action, AppID: app.ID, AppName: app.Name,
 			KeyID: rec.ID, KeyName: rec.Name, KeyHint: rec.Hint})
 	})
 }
@@ -214,10 +225,7 @@ func (s *Store) Keys(appID uint64) ([]Key, error) {
 			if k.Deleting(now) {
 				continue
 			}
-			if used := s.ix.lastUsed(k.ID); used > 0 {
-				k.LastUsedAt = time.Unix(0, used).UTC()
-			}
-			out = append(out, k)
+			out = append(out, s.withUse(k))
 		}
 		return err
 	})

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,20 +166,51 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		d.Reason = Malformed
 		return
 	}
+	digest := keyDigest(key)
+	if !s.decideDigest(d, &digest, si, note) {
+		d.Reason = unknownReason(key)
+	}
+}
+
+// VerifyDigest is Verify for a key known by its digest alone (KeyDigest),
+// whose form and checksum the caller has checked: the process holding a
+// file answers commands this way, so no key's text crosses its socket.
+func (s *Store) VerifyDigest(digest [sha256.Size]byte, scope scopes.ID) Decision {
+	return s.byDigest(&digest, scope, noteAll)
+}
+
+// LookupDigest is Lookup for a key known by its digest alone.
+func (s *Store) LookupDigest(digest [sha256.Size]byte, scope scopes.ID) Decision {
+	return s.byDigest(&digest, scope, noteNothing)
+}
+
+func (s *Store) byDigest(digest *[sha256.Size]byte, scope scopes.ID, note int) Decision {
+	d := Decision{Scope: scope}
+	si := scopes.Index(scope)
+	if si < 0 {
+		d.Reason = UnknownScope
+	} else if !s.decideDigest(&d, digest, si, note) {
+		d.Reason = UnknownKey
+	}
+	return d
+}
+
+// decideDigest decides on the key of a digest and scope index si, from the
+// index, and reports false when the index holds no such key: the caller
+// says why (a typo, or a key never issued).
+func (s *Store) decideDigest(d *Decision, digest *[sha256.Size]byte, si, note int) bool {
 	if s.gate.on && !s.gate.fresh.Load() {
 		d.Reason = Unavailable
-		return
+		return true
 	}
-	digest := keyDigest(key)
 	st := s.ix.cur.Load()
-	r := st.lookup(&digest)
+	r := st.lookup(digest)
 	var app *App
 	if r != nil {
 		app = r.app.app.Load()
 	}
 	if app == nil {
-		d.Reason = unknownReason(key)
-		return
+		return false
 	}
 	var now int64
 	if !r.deadline {
@@ -188,10 +220,10 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		switch r.key.State(t) {
 		case KeyGone:
 			d.Reason = UnknownKey
-			return
+			return true
 		case KeyExpired:
 			d.Reason, d.app, d.key = Expired, app, r.key
-			return
+			return true
 		}
 		now = t.UnixNano()
 	}
@@ -202,12 +234,12 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		d.Reason = ScopeNotGranted
 	}
 	if note >= noteKey {
-		s.ix.note(st, r, &digest, now)
+		s.ix.note(st, r, digest, now)
 	}
 	if note == noteAll {
 		r.app.use.note(si, d.Allowed, now)
 	}
-	return
+	return true
 }
 
 // unknownReason tells a typo from a key that was never issued, for a key

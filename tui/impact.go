@@ -12,9 +12,9 @@ import (
 	"apiscopes/store"
 )
 
-// scopeImpact is what saving new scopes does to an app's keys: scopes belong
-// to the app, so every key that works gains and loses the same scopes, on
-// its next check.
+// scopeImpact is what saving new scopes does to an app's keys
+// (store.ScopeImpact), with the names of the keys that change made safe
+// for the screen.
 type scopeImpact struct {
 	added, removed scopes.Set
 	keys           []string // names of the keys that work and will change
@@ -22,13 +22,9 @@ type scopeImpact struct {
 }
 
 func newScopeImpact(before, after scopes.Set, keys []store.Key, now time.Time) scopeImpact {
-	im := scopeImpact{}
-	im.added, im.removed = before.Diff(after)
-	for _, k := range keys {
-		if !k.State(now).Works() {
-			im.expired++
-			continue
-		}
+	si := store.NewScopeImpact(before, after, keys, now)
+	im := scopeImpact{added: si.Added, removed: si.Removed, expired: si.Expired}
+	for _, k := range si.Keys {
 		im.keys = append(im.keys, clean(k.Name))
 	}
 	return im

@@ -54,7 +54,7 @@ func (t *keyTable) shows(ev store.Event) bool {
 	switch ev.Action {
 	case store.ActionKeyCreate:
 		return has(ev.KeyID)
-	case store.ActionKeyDelete:
+	case store.ActionKeyDelete, store.ActionKeyUndelivered:
 		return !has(ev.KeyID)
 	case store.ActionKeyRoll:
 		return has(ev.NewKeyID)

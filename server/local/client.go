@@ -1,6 +1,8 @@
 package local
 
 import (
+	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,7 +170,13 @@ func (c *Conn) Lookup(key string, scope scopes.ID) (store.Decision, error) {
 }
 
 func (c *Conn) decide(op, key string, scope scopes.ID) (store.Decision, error) {
-	if err := c.send(request{Op: op, Key: key, Scope: string(scope)}); err != nil {
+	// A key that is not one is refused here, by the rules every verify
+	// follows; the holder is sent only the digest of one that may be.
+	if !scopes.Known(scope) || store.CheckKey(key) != nil {
+		return store.VerifySnapshot(nil, key, scope, time.Now())
+	}
+	digest := store.KeyDigest(key)
+	if err := c.send(request{Op: op, Digest: hex.EncodeToString(digest[:]), Scope: string(scope)}); err != nil {
 		return store.Decision{}, err
 	}
 	kind, payload, err := c.next()
@@ -248,4 +256,85 @@ func (c *Conn) Check() (name string, apps int, head store.AuditHead, err error) 
 		head = *r.Head
 	}
 	return r.Name, r.Apps, head, err
+}
+
+// RunRequest is a command line for the holder to run on its store, as its
+// own user's (see Call).
+type RunRequest struct {
+	Args     []string // the command's words, without the database flags
+	Stdin    []byte   // at most MaxRunInput
+	Terminal bool     // whether this process's stdin is a terminal
+	TZ       string   // the zone times are shown in
+	Follow   bool     // it follows the audit trail until ended
+}
+
+// RunIO is where a command run by the holder writes, and how it reaches
+// the person who ran it.
+type RunIO struct {
+	Stdout, Stderr io.Writer
+	// Ask asks the person at this terminal a question and returns the line
+	// typed.
+	Ask func(question string) (string, error)
+	// Deliver writes output holding a new key's text where the command was
+	// asked to put it; an error makes the holder delete the key.
+	Deliver func(out []byte) error
+}
+
+// Run has the holder run req and returns the command's exit status. The
+// command ends when ctx does: the connection closes, and the holder stops
+// it.
+func (c *Conn) Run(ctx context.Context, req RunRequest, rio RunIO) (int, error) {
+	if len(req.Stdin) > MaxRunInput {
+		return 0, fmt.Errorf("the input is over %d MiB: more than a command may send the process holding %s", MaxRunInput>>20, c.path)
+	}
+	stop := context.AfterFunc(ctx, func() { c.c.Close() })
+	defer stop()
+	err := c.send(request{Op: "run", Args: req.Args, Stdin: req.Stdin, Terminal: req.Terminal, TZ: req.TZ, Follow: req.Follow})
+	for err == nil {
+		var kind byte
+		var payload []byte
+		kind, payload, err = c.next()
+		if err != nil {
+			break
+		}
+		switch kind {
+		case frameStdout:
+			_, err = rio.Stdout.Write(payload)
+		case frameStderr:
+			_, err = rio.Stderr.Write(payload)
+		case frameAsk:
+			var line string
+			if line, err = rio.Ask(string(payload)); err == nil {
+				err = c.reply(frameAnswer, []byte(line))
+			}
+		case frameKey:
+			var why []byte
+			if werr := rio.Deliver(payload); werr != nil {
+				why = []byte(werr.Error())
+				if len(why) == 0 {
+					why = []byte("not written")
+				}
+			}
+			err = c.reply(frameTaken, why)
+		default:
+			r, ferr := c.final(kind, payload)
+			if ferr != nil || r.Exit == nil {
+				return 0, c.garbled()
+			}
+			return *r.Exit, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	return 0, err
+}
+
+// reply sends the holder a frame while a command runs.
+func (c *Conn) reply(kind byte, payload []byte) error {
+	c.c.SetWriteDeadline(time.Now().Add(AnswerTimeout))
+	if err := writeFrame(c.c, kind, payload); err != nil {
+		return c.lost(err)
+	}
+	return nil
 }

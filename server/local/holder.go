@@ -3,6 +3,8 @@ package local
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,9 @@ type Options struct {
 	// reading the file hold it, each for a moment under a shared lock (ten
 	// seconds if zero; never less than Timeout).
 	ReaderWait time.Duration
+	// Run runs a command line another process sent (see Call) and returns
+	// its exit status; nil: the holder answers no command lines.
+	Run func(ctx context.Context, c Call) int
 }
 
 // Holder is a database opened for writing, answering local commands on the
@@ -41,6 +46,9 @@ type Holder struct {
 
 	ready   chan struct{} // closed once the store is open, or failed to
 	openErr error
+
+	run       func(context.Context, Call) int
+	followers chan struct{} // a place for each command following the audit trail
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -65,7 +73,8 @@ func OpenStore(path string, o Options, opts ...store.Option) (*Holder, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Holder{eng: e, ready: make(chan struct{}), ctx: ctx, cancel: cancel}
+	h := &Holder{eng: e, ready: make(chan struct{}), ctx: ctx, cancel: cancel, run: o.Run,
+		followers: make(chan struct{}, MaxFollowers)}
 	h.listen(path)
 	fail := func(err error) (*Holder, error) {
 		h.openErr = err
@@ -109,7 +118,7 @@ func lock(path string, o Options) (*bolt.Engine, error) {
 	wait = max(wait, timeout)
 	start := time.Now()
 	for {
-		e, err := bolt.Open(path, bolt.Options{Timeout: time.Nanosecond, SkipPageCheck: true})
+		e, err := bolt.Open(path, bolt.Options{Timeout: time.Nanosecond, SkipPageCheck: true, MakePrivate: true})
 		if !errors.Is(err, store.ErrLocked) {
 			return e, err
 		}
@@ -170,6 +179,11 @@ func (h *Holder) listen(path string) {
 // Store is the open store.
 func (h *Holder) Store() *store.Store { return h.st }
 
+// MadePrivate reports the mode the file had when the holder found group or
+// others let in (0 if not), and why it could not make it private (0600),
+// if it could not: the caller warns about either.
+func (h *Holder) MadePrivate() (was os.FileMode, err error) { return h.eng.MadePrivate() }
+
 // Listening returns the socket local commands reach the holder on, or why
 // they cannot (a folder others can write, a file system without sockets).
 func (h *Holder) Listening() (string, error) {
@@ -225,17 +239,25 @@ func (h *Holder) accept() {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			defer func() { <-slots }()
+			var once sync.Once
+			release := func() { once.Do(func() { <-slots }) }
+			defer release()
 			defer c.Close()
-			h.answer(c)
+			h.answer(c, release)
 		}()
 	}
 }
 
-// frames writes an answer's frames, each within writeTimeout.
-type frames struct{ c *net.UnixConn }
+// frames writes an answer's frames, each within writeTimeout; a command
+// running writes from more than one goroutine.
+type frames struct {
+	c  *net.UnixConn
+	mu *sync.Mutex
+}
 
 func (f frames) write(kind byte, payload []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	return writeFrame(f.c, kind, payload)
 }
@@ -250,12 +272,15 @@ func (f frames) result(r result) {
 }
 
 // Write makes frames an io.Writer of backup bytes.
-func (f frames) Write(p []byte) (int, error) {
+func (f frames) Write(p []byte) (int, error) { return f.stream(frameBytes, p) }
+
+// stream writes p as frames of kind, in pieces a frame holds.
+func (f frames) stream(kind byte, p []byte) (int, error) {
 	const chunk = 64 << 10
 	n := 0
 	for len(p) > 0 {
 		part := p[:min(len(p), chunk)]
-		if err := f.write(frameBytes, part); err != nil {
+		if err := f.write(kind, part); err != nil {
 			return n, err
 		}
 		n += len(part)
@@ -264,16 +289,17 @@ func (f frames) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// answer serves one command: one request, one answer.
-func (h *Holder) answer(c *net.UnixConn) {
-	out := frames{c}
+// answer serves one command: one request, one answer. release gives up
+// the command's place among MaxConns, for one that follows the trail.
+func (h *Holder) answer(c *net.UnixConn, release func()) {
+	out := frames{c: c, mu: new(sync.Mutex)}
 	uid, err := peerUID(c)
 	if err != nil || uid != uint32(os.Geteuid()) && uid != 0 {
 		out.fail(errors.New("this apiscopes process answers only commands of its own user"))
 		return
 	}
 	c.SetReadDeadline(time.Now().Add(AnswerTimeout))
-	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), maxRequest).ReadSlice('\n')
+	line, err := bufio.NewReaderSize(io.LimitReader(c, maxRequest), 4<<10).ReadBytes('\n')
 	if err != nil {
 		out.fail(errors.New("the request did not arrive whole"))
 		return
@@ -288,6 +314,8 @@ func (h *Holder) answer(c *net.UnixConn) {
 		return
 	}
 	switch req.Op {
+	case "run":
+		h.runCommand(c, out, req, uid, release)
 	case "verify", "lookup":
 		h.verify(out, req)
 	case "audit", "backup", "check":
@@ -315,11 +343,17 @@ func (h *Holder) answer(c *net.UnixConn) {
 }
 
 // verify answers from the store, where the check counts as a use of the
-// key; while the store is still opening, from the file.
+// key; while the store is still opening, from the file. The command sends
+// the key's digest, never its text.
 func (h *Holder) verify(out frames, req request) {
 	scope := scopes.ID(req.Scope)
+	b, err := hex.DecodeString(req.Digest)
+	if err != nil || len(b) != sha256.Size {
+		out.fail(errors.New("the request names no key digest; use the same version of apiscopes for both"))
+		return
+	}
+	digest := [sha256.Size]byte(b)
 	var d store.Decision
-	var err error
 	select {
 	case <-h.ready:
 		if h.openErr != nil {
@@ -327,16 +361,15 @@ func (h *Holder) verify(out frames, req request) {
 			return
 		}
 		if req.Op == "lookup" {
-			d, err = h.st.Lookup(req.Key, scope) // for reports and scans: not a use
+			d = h.st.LookupDigest(digest, scope) // for reports and scans: not a use
 		} else {
-			d, err = h.st.Verify(req.Key, scope)
+			d = h.st.VerifyDigest(digest, scope)
 		}
 	default:
-		d, err = bolt.ReadDecision(h.eng, req.Key, scope, time.Now())
-	}
-	if err != nil {
-		out.fail(err)
-		return
+		if d, err = bolt.ReadDecisionDigest(h.eng, digest, scope, time.Now()); err != nil {
+			out.fail(err)
+			return
+		}
 	}
 	out.result(result{Decision: &d})
 }

@@ -34,7 +34,7 @@ import (
 // Version is the protocol a command speaks to a holder. A holder answers a
 // request of another version with an error frame, which every version
 // reads the same way.
-const Version = 1
+const Version = 2
 
 // Timeouts and limits.
 const (
@@ -48,8 +48,15 @@ const (
 	// MaxConns is how many commands a holder serves at once; more wait
 	// their turn.
 	MaxConns = 32
-	// maxRequest bounds a request: a key is 53 bytes.
-	maxRequest = 4 << 10
+	// maxRequest bounds a request line: a command's words and its stdin
+	// (an apply file), base64 in JSON, with room to spare.
+	maxRequest = MaxRunInput*4/3 + 64<<10
+	// MaxRunInput bounds the stdin a command sends with its words.
+	MaxRunInput = 4 << 20
+	// MaxFollowers is how many commands following the audit trail a
+	// holder serves at once, beside the MaxConns others: followers never
+	// take the places verify needs.
+	MaxFollowers = 8
 	// maxFrame bounds one frame's payload.
 	maxFrame = 1 << 20
 	// writeTimeout is how long a holder waits for a command to take a
@@ -101,9 +108,16 @@ func locate(path string) (place, error) {
 // request is what a command asks, as one JSON line.
 type request struct {
 	V     int    `json:"v"`
-	Op    string `json:"op"` // verify, audit, backup, check
-	Key   string `json:"key,omitempty"`
-	Scope string `json:"scope,omitempty"`
+	Op     string `json:"op"`               // verify, lookup, audit, backup, check, run
+	Digest string `json:"digest,omitempty"` // verify, lookup: the key's SHA-256, hex; never its text
+	Scope  string `json:"scope,omitempty"`
+
+	// run: a command line for the holder to run (see RunRequest).
+	Args     []string `json:"args,omitempty"`
+	Stdin    []byte   `json:"stdin,omitempty"`
+	Terminal bool     `json:"terminal,omitempty"`
+	TZ       string   `json:"tz,omitempty"`
+	Follow   bool     `json:"follow,omitempty"`
 }
 
 // The answer is a sequence of frames: a kind byte, a big-endian 32-bit
@@ -114,6 +128,16 @@ const (
 	frameEvent  = 'e' // an audit event, JSON
 	frameResult = 'r' // the answer, JSON: the last frame
 	frameError  = 'x' // the request failed, JSON errorBody: the last frame
+
+	// run: the command's output, and what it needs of the caller.
+	frameStdout = 'o' // a piece of its stdout
+	frameStderr = 'E' // a piece of its stderr
+	frameAsk    = 'q' // a question for the caller's terminal; the caller answers with frameAnswer
+	frameKey    = 'k' // output holding a new key; the caller answers with frameTaken
+
+	// Sent by the caller while a command runs.
+	frameAnswer = 'a' // the line typed at the question
+	frameTaken  = 'K' // the key's output was written (empty), or why not
 )
 
 // result is the payload of a result frame.
@@ -124,6 +148,7 @@ type result struct {
 	Apps     int              `json:"apps,omitempty"`     // check
 	Name     string           `json:"name,omitempty"`
 	Head     *store.AuditHead `json:"head,omitempty"` // check: the audit trail's newest event
+	Exit     *int             `json:"exit,omitempty"` // run: the command's exit status
 }
 
 type errorBody struct {
@@ -132,13 +157,13 @@ type errorBody struct {
 }
 
 func writeFrame(w io.Writer, kind byte, payload []byte) error {
-	var head [5]byte
-	head[0] = kind
-	binary.BigEndian.PutUint32(head[1:], uint32(len(payload)))
-	if _, err := w.Write(head[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(payload)
+	// One write for the frame: a frame of no payload must not add a write
+	// of nothing, which fails on a connection its peer has just closed.
+	b := make([]byte, 5+len(payload))
+	b[0] = kind
+	binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
+	copy(b[5:], payload)
+	_, err := w.Write(b)
 	return err
 }
 

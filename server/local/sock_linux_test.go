@@ -2,6 +2,7 @@ package local
 
 import (
 	"bufio"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -206,14 +207,16 @@ func TestHolderRefusals(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apiscopes.db")
 	key := seeded(t, path)
 	hold(t, path, fixed)
-	req := string(mustJSON(request{V: Version, Op: "verify", Key: key, Scope: "model:deploy"}))
+	digest := store.KeyDigest(key)
+	req := string(mustJSON(request{V: Version, Op: "verify", Digest: hex.EncodeToString(digest[:]), Scope: "model:deploy"}))
 	if kind, payload := rawAsk(t, path, req); kind != frameResult || !strings.Contains(payload, `"Reason":"allowed"`) {
 		t.Fatalf("a good request: %c %s", kind, payload)
 	}
 	for _, tt := range []struct{ name, line, says string }{
-		{"another version", strings.Replace(req, `"v":1`, `"v":2`, 1), "speaks protocol version 1, the command 2"},
+		{"another version", strings.Replace(req, `"v":2`, `"v":1`, 1), "speaks protocol version 2, the command 1"},
 		{"not JSON", "verify " + key, "not valid JSON"},
-		{"unknown request", `{"v":1,"op":"delete"}`, `unknown request "delete"`},
+		{"unknown request", `{"v":2,"op":"delete"}`, `unknown request "delete"`},
+		{"a key's text", `{"v":2,"op":"verify","key":"` + key + `","scope":"model:deploy"}`, "names no key digest"},
 	} {
 		kind, payload := rawAsk(t, path, tt.line)
 		var e errorBody

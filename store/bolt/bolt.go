@@ -32,6 +32,9 @@ type Engine struct {
 	path     string
 	readOnly bool
 
+	wasOpen os.FileMode // the mode a MakePrivate open found, if it let others in
+	privErr error       // why it could not make the file private
+
 	mu      sync.Mutex // one commit at a time, and its followers called in order
 	follows map[int]func(store.ChangeSet)
 	next    int
@@ -59,6 +62,10 @@ type Options struct {
 	// the machine may then lose recent changes or damage the file. It is
 	// only for databases nobody needs afterwards (tests of the rules).
 	NoSync bool
+	// MakePrivate makes the file private to its owner (0600) once it is
+	// known to be an apiscopes database, through the open file, never
+	// through its path (see Engine.MadePrivate). Writers set it.
+	MakePrivate bool
 }
 
 // The engine keeps its revision in a bucket of its own, outside the
@@ -85,15 +92,18 @@ func Open(path string, o Options) (*Engine, error) {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)
 	}
+	if err := checkRegular(path); err != nil {
+		return nil, err
+	}
 	existed, err := existingFile(path)
 	if err != nil {
 		return nil, err
 	}
-	db, err := openBolt(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync})
+	db, file, err := openBolt(path, &bbolt.Options{Timeout: o.Timeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
 		return nil, &store.LockedError{Path: path}
-	case errors.Is(err, store.ErrDamaged):
+	case errors.Is(err, store.ErrDamaged), errors.Is(err, store.ErrNotDatabase):
 		return nil, err
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
 		errors.Is(err, bolterrors.ErrChecksum), tooSmall(err):
@@ -113,21 +123,45 @@ func Open(path string, o Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if o.MakePrivate && !o.ReadOnly {
+		e.makePrivate(file)
+	}
 	return e, nil
 }
+
+// makePrivate makes the open database file private to its owner when its
+// group or others may read or write it: it holds every key's digest and the
+// audit trail. apiscopes makes its files private, but a copy, a restore or
+// a umask may have widened one. It works on the open file, which is known
+// to be an apiscopes database by now, so neither a mistyped --db nor a link
+// can lead it to another file.
+func (e *Engine) makePrivate(f *os.File) {
+	if f == nil {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	e.wasOpen, e.privErr = fi.Mode().Perm(), f.Chmod(0o600)
+}
+
+// MadePrivate reports the mode a MakePrivate open found when it let group
+// or others in (0 if it did not), and the error of making it 0600, if
+// any: the caller warns about either.
+func (e *Engine) MadePrivate() (was os.FileMode, err error) { return e.wasOpen, e.privErr }
 
 // openBolt is bbolt.Open that survives a damaged file. bbolt panics on a
 // damaged freelist page, which preflight refuses beforehand; should another
 // page make it panic, the file is closed and the panic becomes a
 // DamageError (bbolt's mapping of the file may then hold its lock until
 // this process ends).
-func openBolt(path string, o *bbolt.Options) (db *bbolt.DB, err error) {
+func openBolt(path string, o *bbolt.Options) (db *bbolt.DB, file *os.File, err error) {
 	if err := preflight(path); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var file *os.File
 	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
-		f, err := os.OpenFile(name, flag, perm)
+		f, err := openRegular(name, flag, perm)
 		if name == path {
 			file = f
 		}
@@ -138,10 +172,11 @@ func openBolt(path string, o *bbolt.Options) (db *bbolt.DB, err error) {
 			if file != nil {
 				file.Close()
 			}
-			db, err = nil, damaged(path, r)
+			db, file, err = nil, nil, damaged(path, r)
 		}
 	}()
-	return bbolt.Open(path, 0o600, o)
+	db, err = bbolt.Open(path, 0o600, o)
+	return db, file, err
 }
 
 func damaged(path string, r any) error {

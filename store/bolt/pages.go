@@ -55,7 +55,7 @@ var errNoScan = errors.New("a point lookup reads single records")
 // not at all (a store.LockedError: a process holds the file for writing),
 // and reads its current meta page. Close releases it.
 func openPages(path string) (*pageFile, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

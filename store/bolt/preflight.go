@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -28,7 +29,10 @@ const (
 // before bbolt sees it. Anything preflight cannot judge (a file too short, no
 // valid meta page) is left to bbolt, which refuses it with an error.
 func preflight(path string) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY, 0)
+	if errors.Is(err, store.ErrNotDatabase) {
+		return err
+	}
 	if err != nil {
 		return nil // bbolt will create it, or say why it cannot
 	}

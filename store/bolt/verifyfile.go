@@ -32,6 +32,8 @@ func VerifyFile(path, key string, scope scopes.ID, now time.Time) (d store.Decis
 	}
 	if fi, err := os.Stat(path); err != nil {
 		return d, err
+	} else if !fi.Mode().IsRegular() {
+		return d, notAFile(path, fi.Mode())
 	} else if fi.Size() == 0 {
 		return d, fmt.Errorf("%s: %w: the file is empty (0 bytes); %s", path, store.ErrNotDatabase, store.HollowAdvice)
 	}
@@ -90,8 +92,22 @@ func boltVerify(path, key string, scope scopes.ID, now time.Time) (d store.Decis
 // ReadDecision is store.VerifySnapshot on one snapshot of an open engine:
 // it notes no use of the key (a holder answers with it while its store opens).
 func ReadDecision(e *Engine, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
+	return readDecision(e, scope, func(snap store.Snapshot) (store.Decision, error) {
+		return store.VerifySnapshot(snap, key, scope, now)
+	})
+}
+
+// ReadDecisionDigest is ReadDecision for a key known by its digest alone
+// (store.VerifySnapshotDigest).
+func ReadDecisionDigest(e *Engine, digest [32]byte, scope scopes.ID, now time.Time) (store.Decision, error) {
+	return readDecision(e, scope, func(snap store.Snapshot) (store.Decision, error) {
+		return store.VerifySnapshotDigest(snap, digest, scope, now)
+	})
+}
+
+func readDecision(e *Engine, scope scopes.ID, decide func(store.Snapshot) (store.Decision, error)) (d store.Decision, err error) {
 	err = e.Read(context.Background(), func(snap store.Snapshot) (err error) {
-		d, err = store.VerifySnapshot(snap, key, scope, now)
+		d, err = decide(snap)
 		return err
 	})
 	if err != nil {

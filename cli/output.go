@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"apiscopes/store"
+)
+
+// The JSON of --json. Field names are stable (the README documents them):
+// ids are numbers, times RFC 3339 in UTC, absent times left out, and a key's
+// text appears only in the output of the command that made it.
+
+// appJSON is an app.
+type appJSON struct {
+	ID        uint64    `json:"id"`
+	Name      string    `json:"name"`
+	Scopes    []string  `json:"scopes"`
+	Retired   []string  `json:"retired_scopes,omitempty"` // ids this apiscopes does not know: never granted, kept
+	KeyCount  int       `json:"key_count"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedBy string    `json:"updated_by,omitempty"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	Revision  uint64    `json:"revision"`
+}
+
+func newAppJSON(a store.App) appJSON {
+	return appJSON{ID: a.ID, Name: a.Name, Scopes: a.Scopes.Strings(), Retired: a.Retired, KeyCount: a.Keys,
+		CreatedBy: a.CreatedBy, CreatedAt: a.CreatedAt.UTC(), UpdatedBy: a.UpdatedBy, UpdatedAt: a.UpdatedAt.UTC(),
+		Revision: a.Revision}
+}
+
+// appDetailJSON is an app with its keys and each scope's use (app show).
+type appDetailJSON struct {
+	appJSON
+	Keys     []keyJSON      `json:"keys"`
+	ScopeUse []scopeUseJSON `json:"scope_use"`
+}
+
+// scopeUseJSON is one scope of an app: granted or not, its last use, and
+// how many checks were refused for lack of it.
+type scopeUseJSON struct {
+	Scope    string    `json:"scope"`
+	Granted  bool      `json:"granted"`
+	LastUsed time.Time `json:"last_used,omitzero"`
+	Denied   int64     `json:"denied"`
+}
+
+// keyJSON is a key: never its text.
+type keyJSON struct {
+	ID         uint64    `json:"id"`
+	AppID      uint64    `json:"app_id"`
+	App        string    `json:"app"`
+	Name       string    `json:"name"`
+	Hint       string    `json:"hint"`
+	State      string    `json:"state"` // active, expiring, scheduled for deletion, expired
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	DeleteAt   time.Time `json:"delete_at,omitzero"` // a rolled key's deletion
+}
+
+func newKeyJSON(k store.Key, app string, now time.Time) keyJSON {
+	return keyJSON{ID: k.ID, AppID: k.AppID, App: app, Name: k.Name, Hint: k.Hint, State: k.State(now).String(),
+		CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: utc(k.ExpiresAt),
+		LastUsedAt: utc(k.LastUsedAt), DeleteAt: utc(k.DeleteAt)}
+}
+
+// newKeyOutJSON is the answer of key create and key roll: the key's text,
+// once, and its record.
+type newKeyOutJSON struct {
+	Key    string   `json:"key"`
+	APIKey keyJSON  `json:"api_key"`
+	Rolled *keyJSON `json:"rolled,omitempty"` // key roll: the key it replaces, as it now is
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// writeJSON writes v as indented JSON, with stored text made safe for a
+// terminal as writeJSONLine does.
+func writeJSON(w io.Writer, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(store.SafeJSON(b.Bytes()))
+	return err
+}
+
+// writeJSONLine writes v as one line of JSON, as `verify --json` and
+// `audit --json` print it: HTML characters as they are (the output is not
+// HTML), and every control or bidi character in stored text as a \u escape
+// (store.SafeJSON), so that JSON read on a terminal cannot drive it while
+// every parser still reads the text as stored.
+func writeJSONLine(w io.Writer, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(store.SafeJSON(b.Bytes()))
+	return err
+}
+
+// table writes aligned columns for people; every cell is made safe for a
+// terminal.
+type table struct{ tw *tabwriter.Writer }
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t.row(header...)
+	return t
+}
+
+func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		cells[i] = strings.ReplaceAll(store.SafeText(c), "\t", " ")
+	}
+	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+}
+
+func (t *table) flush() error { return t.tw.Flush() }
+
+// when is a moment as the command line shows it: in UTC, said so.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
