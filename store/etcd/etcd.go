@@ -224,8 +224,11 @@ func Open(cfg Config) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("%s does not answer: %w", e.name, err)
 	}
+	// The stream goes through one member only where confirmations can move
+	// it off one that falls silent; otherwise through every endpoint, as
+	// the client balances them.
 	e.stream = &streamMember{cli: cli, endpoint: cfg.Endpoints[0], moved: make(chan struct{})}
-	if len(cfg.Endpoints) > 1 {
+	if cfg.MaxStaleness > 0 && len(cfg.Endpoints) > 1 {
 		m, err := e.answering(cfg.Endpoints, cfg.DialTimeout)
 		if err != nil {
 			cli.Close()

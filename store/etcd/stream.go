@@ -26,7 +26,7 @@ import (
 type streamMember struct {
 	cli      *clientv3.Client
 	endpoint string
-	own      bool          // cli is the stream's own (not the engine's, with one endpoint), closed on a move
+	own      bool          // cli is the stream's own, not the engine's: closed when the stream moves
 	moved    chan struct{} // closed when the stream moves off this member
 }
 
@@ -105,6 +105,9 @@ func (e *Engine) answering(endpoints []string, d time.Duration) (*streamMember, 
 // and reports whether it did. The followers resume there at once.
 func (e *Engine) move(d time.Duration) bool {
 	old := e.member()
+	if !old.own {
+		return false // through every endpoint: the client balances them
+	}
 	var others []string
 	for _, ep := range e.cfg.Endpoints {
 		if ep != old.endpoint {
