@@ -11,24 +11,31 @@ import (
 const gib = 1 << 30
 
 // TestBudgetArithmetic pins the README's figures: under MemoryMax=1G,
-// serve's memory limit is 90% of it, and 32 sessions at the default PTY
-// cap fit beside 50,000 keys.
+// serve's memory limit is 90% of it, three quarters of which are for what
+// lives: 24 sessions at the default PTY cap beside 50,000 keys, 40 at
+// 400x150; a million keys leave room for one.
 func TestBudgetArithmetic(t *testing.T) {
 	limit, from, err := setMemoryLimit(0, "", func() (int64, error) { return gib, nil }, func(int64) int64 { return 0 })
 	if err != nil || from != LimitFromCgroup || limit != ninetyPercent(gib) {
 		t.Fatalf("limit %d from %q, %v", limit, from, err)
 	}
-	if got := SessionBytes(DefaultMaxPTY); got != 1<<20+24_000_000 {
+	if got := SessionBytes(DefaultMaxPTY); got != 1<<20+25_600_000 {
 		t.Errorf("a session at the cap: %d bytes", got)
 	}
-	if got := SessionsWithin(limit, 50_000, DefaultMaxPTY); got != 32 {
-		t.Errorf("%d sessions fit in %d bytes beside 50,000 keys, want 32", got, limit)
-	}
-	if got := SessionsWithin(limit, 1_000_000, DefaultMaxPTY); got != 7 {
-		t.Errorf("%d sessions fit beside a million keys, want 7", got)
-	}
-	if got := SessionsWithin(limit, 2_000_000, DefaultMaxPTY); got != 0 {
-		t.Errorf("%d sessions fit beside two million keys", got)
+	for _, c := range []struct {
+		keys int
+		pty  TermSize
+		fit  int
+	}{
+		{0, DefaultMaxPTY, 25},
+		{50_000, DefaultMaxPTY, 24},
+		{50_000, TermSize{Width: 400, Height: 150}, 40},
+		{1_000_000, DefaultMaxPTY, 1},
+		{2_000_000, DefaultMaxPTY, 0},
+	} {
+		if got := SessionsWithin(limit, c.keys, c.pty); got != c.fit {
+			t.Errorf("%d sessions at %v fit in %d bytes beside %d keys, want %d", got, c.pty, limit, c.keys, c.fit)
+		}
 	}
 }
 
@@ -129,7 +136,7 @@ func TestSessionsBeyondTheMemoryBudgetAreRefused(t *testing.T) {
 	alice, victor, wendy := newUser(t, "Alice"), newUser(t, "Victor"), newUser(t, "Wendy")
 	size := TermSize{Width: 110, Height: 30} // what ts.open asks for
 	// Room for three sessions, with a little to spare.
-	limit := int64(float64(MemoryNeeded(0, 3, size)+SessionBytes(size)/2) / 0.9)
+	limit := int64(float64(MemoryNeeded(0, 3, size)+SessionBytes(size)/2) / (1 - collectorShare))
 	ts := startServerWith(t, t.TempDir(), []user{alice}, []user{victor, wendy}, func(c *Config) {
 		c.MaxSessions, c.AdminSlots, c.MaxPTY, c.MemoryLimit = 32, 1, size, limit
 	})
