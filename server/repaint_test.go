@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +104,34 @@ func TestRepaintBoundsTheFramesKept(t *testing.T) {
 		if step(tick()) {
 			t.Fatal("repainted on a quiet check with nothing new drawn")
 		}
+	}
+}
+
+// TestConsoleIsRepaintedWhole: over SSH, a console that has drawn
+// repaintEvery frames since it opened clears and draws its screen whole
+// again, which is what lets the renderer drop the frames before.
+func TestConsoleIsRepaintedWhole(t *testing.T) {
+	alice := newUser(t, "Alice")
+	ts := startServer(t, t.TempDir(), []user{alice}, nil)
+	seedApps(t, ts.st, 40)
+	ts.keepOutput = true
+	c := ts.console(alice, TermSize{Width: 110, Height: 30})
+	clears := func() int { return strings.Count(c.out.all(), "\x1b[H\x1b[2J") }
+	first := clears()
+	if err := c.scroll(repaintEvery - 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := clears(); n != first {
+		t.Fatalf("%d clears before %d frames, want %d", n, repaintEvery, first)
+	}
+	if err := c.scroll(3); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for clears() == first {
+		if time.Now().After(deadline) {
+			t.Fatalf("no repaint after %d frames", repaintEvery+1)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

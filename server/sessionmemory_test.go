@@ -27,12 +27,21 @@ type frameWatch struct {
 	mu    sync.Mutex
 	tail  []byte
 	head  []byte // the first bytes, for a refusal's message
+	keep  bool   // keep all the output (see all)
+	kept  []byte
 	n     int64
 	shown chan struct{}
 }
 
 func newFrameWatch(want string) *frameWatch {
 	return &frameWatch{want: []byte(want), shown: make(chan struct{})}
+}
+
+// all is everything the session wrote, when the watch keeps it.
+func (w *frameWatch) all() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.kept)
 }
 
 // said is what the session wrote first, as text.
@@ -52,6 +61,9 @@ func (w *frameWatch) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.n += int64(len(p))
+	if w.keep {
+		w.kept = append(w.kept, p...)
+	}
 	if len(w.head) < 512 {
 		w.head = append(w.head, p[:min(len(p), 512-len(w.head))]...)
 	}
@@ -103,6 +115,7 @@ func (ts *testServer) tryConsole(u user, size TermSize) (*consoleSession, string
 		ts.t.Fatal(err)
 	}
 	w := newFrameWatch("Create an App")
+	w.keep = ts.keepOutput
 	sess.Stdout, sess.Stderr = w, w
 	in, err := sess.StdinPipe()
 	if err != nil {

@@ -38,6 +38,8 @@ type testServer struct {
 	hostKey  string
 	logs     *syncBuffer
 	shutdown func()
+
+	keepOutput bool // consoles opened with console keep all they write
 }
 
 type user struct {
