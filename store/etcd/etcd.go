@@ -57,8 +57,9 @@ type Config struct {
 	// (see ErrOutcomeUnknown).
 	RequestTimeout time.Duration
 	// MaxStaleness is the bound the engine keeps its change stream
-	// confirmed within: it confirms every third of it (see Current). Zero
-	// means 5 s; a negative value turns confirmation off.
+	// confirmed within: it confirms every sixth of it (see Current), and
+	// moves the stream off a member that does not answer (see stream.go).
+	// Zero means 5 s; a negative value turns confirmation off.
 	MaxStaleness time.Duration
 	// Prefetch lists small tables that nearly every Read reads: the first
 	// read of a snapshot reads them whole in the same request, and later
