@@ -129,7 +129,7 @@ func (inv *invocation) demo(ctx context.Context, extra int) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stop()
 	err := withDemoStore(demoConfig{now: time.Now, extra: extra, status: inv.stderr}, func(st *store.Store) error {
-		m := tui.New(tui.Options{Store: st, Actor: localActor(), Demo: &demoStory})
+		m := tui.New(tui.Options{Store: st, Actor: localActor(), Demo: &demoStory, Term: inv.getenv("TERM")})
 		defer m.Close()
 		_, err := tea.NewProgram(m, tea.WithInput(inv.stdin), tea.WithOutput(inv.stdout), tea.WithContext(ctx)).Run()
 		if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {

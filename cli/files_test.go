@@ -205,7 +205,7 @@ func TestOnlyAFileIsADatabase(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("no FIFO here: %v", err)
 	}
-	t.Setenv("APISCOPES_KEY", "aps_3NfOTmqnab7ycyLNjJx3nX32mEqHo8LaRrYcDWXFwRu2SH2Hc")
+	t.Setenv("APISCOPES_KEY", scanFixtureKey)
 	for path, what := range map[string]string{fifo: "a FIFO (named pipe)", dir: "a folder", "/dev/null": "a device"} {
 		for _, args := range [][]string{
 			{"verify", "--scope", "model:deploy"}, {"audit"}, {"audit", "--verify"}, {"check"}, {"usage"},

@@ -137,18 +137,14 @@ func (o *keyOut) prepare(inv *invocation, cmd *cobra.Command) (cleanup func(), e
 	}, nil
 }
 
-// deliver hands out the output holding a new key: the caller's stdout, or
-// the --out file, once. If it does not arrive, the key is deleted at once
-// (audited as such): a key nobody received never stays valid.
-func (inv *invocation) deliver(st *store.Store, actor store.Actor, k store.Key, out []byte) error {
-	var err error
-	switch {
-	case inv.served != nil && inv.served.Deliver != nil:
-		err = inv.served.Deliver(out)
-	case inv.served != nil:
-		_, err = inv.served.Stdout.Write(out)
-	default:
-		err = inv.deliverHere(out)
+// handOut hands a new key to the caller: its text alone and a newline, or
+// the JSON that holds it once, on the caller's stdout or in the --out file.
+// If it does not arrive, the key is deleted at once (audited as such): a
+// key nobody received never stays valid.
+func (inv *invocation) handOut(st *store.Store, actor store.Actor, text string, k store.Key, app string, rolled *store.Key, asJSON bool) error {
+	out, err := newKeyOutput(text, k, app, rolled, st.Now(), asJSON)
+	if err == nil {
+		err = inv.deliver(out)
 	}
 	if err == nil {
 		return nil
@@ -159,6 +155,21 @@ func (inv *invocation) deliver(st *store.Store, actor store.Actor, k store.Key, 
 	}
 	return failf(ExitUsage, "the key %s could not be delivered (%v), so it was deleted at once: a key nobody received never stays valid; run the command again",
 		k.Hint, err)
+}
+
+// deliver writes output holding a new key where the caller asked for it,
+// and reports whether it arrived.
+func (inv *invocation) deliver(out []byte) error {
+	var err error
+	switch {
+	case inv.served != nil && inv.served.Deliver != nil:
+		err = inv.served.Deliver(out)
+	case inv.served != nil:
+		_, err = inv.served.Stdout.Write(out)
+	default:
+		err = inv.deliverHere(out)
+	}
+	return err
 }
 
 // newKeyOutput is what key create and key roll deliver: the key's text
@@ -224,11 +235,7 @@ time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never e
 				if err != nil {
 					return refused(err)
 				}
-				b, err := newKeyOutput(text, k, app.Name, nil, st.Now(), out.asJSON)
-				if err == nil {
-					err = inv.deliver(st, actor, k, b)
-				}
-				if err != nil {
+				if err := inv.handOut(st, actor, text, k, app.Name, nil, out.asJSON); err != nil {
 					return err
 				}
 				fmt.Fprintf(inv.stderr, "Created API key %q (id:%d, %s) for app %q%s. It is shown once: keep it safe.\n",
@@ -328,11 +335,7 @@ passes its lifetime on. A leaked key: roll it with --grace now, naming it by its
 				if err != nil {
 					return refused(err)
 				}
-				b, err := newKeyOutput(text, k, app.Name, &rolled, st.Now(), out.asJSON)
-				if err == nil {
-					err = inv.deliver(st, actor, k, b)
-				}
-				if err != nil {
+				if err := inv.handOut(st, actor, text, k, app.Name, &rolled, out.asJSON); err != nil {
 					return err
 				}
 				gone := "was deleted at once"

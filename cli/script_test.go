@@ -2,14 +2,12 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,11 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"charm.land/log/v2"
 	"github.com/rogpeppe/go-internal/testscript"
 	gossh "golang.org/x/crypto/ssh"
 
-	"apiscopes/server"
 	"apiscopes/server/local"
 	"apiscopes/store"
 	"apiscopes/store/bolt"
@@ -129,48 +125,25 @@ func scriptSSHServer(env *testscript.Env, path string) (addr, keyFile string, er
 	if err != nil {
 		return "", "", err
 	}
-	dir := filepath.Join(env.WorkDir, ".ssh-server")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", "", err
-	}
-	admins := filepath.Join(dir, "admins")
-	line := append(bytes.TrimSpace(gossh.MarshalAuthorizedKey(signer.PublicKey())), " Ada Admin\n"...)
-	if err := os.WriteFile(admins, line, 0o600); err != nil {
-		return "", "", err
-	}
 	block, err := gossh.MarshalPrivateKey(priv, "")
 	if err != nil {
+		return "", "", err
+	}
+	dir := filepath.Join(env.WorkDir, ".ssh-server")
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", "", err
 	}
 	keyFile = filepath.Join(dir, "ada")
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
 		return "", "", err
 	}
-	allow, err := server.NewAllowList(admins, "")
+	line := string(bytes.TrimSpace(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " Ada Admin\n"
+	addr, stop, err := serveSSH(h.Store(), dir, line, "")
 	if err != nil {
 		return "", "", err
 	}
-	st := h.Store()
-	srv, err := server.NewSSH(st, server.Config{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(dir, "host_key"), Allow: allow,
-		Log: log.New(io.Discard),
-		Commands: func(ctx context.Context, c server.CommandCall) int {
-			return Serve(ctx, Session{Store: st, Actor: c.Actor, Remote: true, Stdin: c.Stdin, Stdout: c.Stdout,
-				Stderr: c.Stderr, Terminal: c.Terminal, Ask: c.Ask, TZ: c.TZ, Sessions: c.Sessions, ReadOnly: c.ReadOnly}, c.Args)
-		}})
-	if err != nil {
-		return "", "", err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", "", err
-	}
-	go srv.Serve(ln)
-	env.Defer(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return ln.Addr().String(), keyFile, nil
+	env.Defer(stop)
+	return addr, keyFile, nil
 }
 
 // runOverSSH is the scripts' apiscopes in SSH mode: the command line sent

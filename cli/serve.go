@@ -217,10 +217,7 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 			*hostKey = filepath.Join(filepath.Dir(st.Name()), "ssh_host_ed25519_key")
 		}
 		cfg := server.Config{Addr: *sshAddr, HostKeyPath: *hostKey, Allow: allow, IdleTimeout: *idle, Log: logger,
-			Commands: func(ctx context.Context, c server.CommandCall) int {
-				return Serve(ctx, Session{Store: st, Actor: c.Actor, Remote: true, Stdin: c.Stdin, Stdout: c.Stdout,
-					Stderr: c.Stderr, Terminal: c.Terminal, Ask: c.Ask, TZ: c.TZ, Sessions: c.Sessions, ReadOnly: c.ReadOnly}, c.Args)
-			}}
+			Commands: sshCommands(st)}
 		limits.apply(&cfg)
 		srv, err := server.NewSSH(st, cfg)
 		if err != nil {

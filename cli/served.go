@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"apiscopes/server"
 	"apiscopes/server/local"
 	"apiscopes/store"
 )
@@ -73,6 +74,14 @@ Exit status: 0 done, 1 not allowed.`,
 			inv.served.Sessions(inv.stdout)
 			return nil
 		},
+	}
+}
+
+// sshCommands runs the commands SSH clients send the server, on st.
+func sshCommands(st *store.Store) func(context.Context, server.CommandCall) int {
+	return func(ctx context.Context, c server.CommandCall) int {
+		return Serve(ctx, Session{Store: st, Actor: c.Actor, Remote: true, Stdin: c.Stdin, Stdout: c.Stdout,
+			Stderr: c.Stderr, Terminal: c.Terminal, Ask: c.Ask, TZ: c.TZ, Sessions: c.Sessions, ReadOnly: c.ReadOnly}, c.Args)
 	}
 }
 

@@ -21,42 +21,51 @@ import (
 	"apiscopes/store"
 )
 
-// sshServer serves the database at path over SSH in this process, as
-// serve does, to the admins and viewers given as authorized_keys lines.
+// sshServer serves st over SSH in this process, as serve does, to the
+// admins and viewers given as authorized_keys lines.
 func sshServer(t *testing.T, st *store.Store, admins, viewers string) string {
 	t.Helper()
-	dir := t.TempDir()
+	addr, stop, err := serveSSH(st, t.TempDir(), admins, viewers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return addr
+}
+
+// serveSSH serves st over SSH on a free loopback port, with its
+// allow-lists and host key in dir; stop shuts it down.
+func serveSSH(st *store.Store, dir, admins, viewers string) (addr string, stop func(), err error) {
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
+		if err == nil {
+			err = os.WriteFile(p, []byte(content), 0o600)
 		}
 		return p
 	}
-	allow, err := server.NewAllowList(write("admins", admins), write("viewers", viewers))
+	adminsFile, viewersFile := write("admins", admins), write("viewers", viewers)
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
+	}
+	allow, err := server.NewAllowList(adminsFile, viewersFile)
+	if err != nil {
+		return "", nil, err
 	}
 	srv, err := server.NewSSH(st, server.Config{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(dir, "host_key"),
-		Allow: allow, Log: log.New(io.Discard),
-		Commands: func(ctx context.Context, c server.CommandCall) int {
-			return Serve(ctx, Session{Store: st, Actor: c.Actor, Remote: true, Stdin: c.Stdin, Stdout: c.Stdout,
-				Stderr: c.Stderr, Terminal: c.Terminal, Ask: c.Ask, TZ: c.TZ, Sessions: c.Sessions, ReadOnly: c.ReadOnly}, c.Args)
-		}})
+		Allow: allow, Log: log.New(io.Discard), Commands: sshCommands(st)})
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	go srv.Serve(ln)
-	t.Cleanup(func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
-	})
-	return ln.Addr().String()
+	}, nil
 }
 
 // person is an SSH identity of a test: its key and its authorized_keys line.

@@ -87,7 +87,7 @@ func (s *SSH) command(sess ssh.Session, o *openSession, args []string) {
 	}
 	life := newLifetime(s.cfg.MaxSessionTime)
 	defer life.stop()
-	go s.tendCommand(ctx, sess, o, newIdleClock(idle), life)
+	go s.tendCommand(ctx, sess, o, newIdleClock(idle, nil, nil), life)
 
 	_, _, hasPty := sess.Pty()
 	var stdout, stderr io.Writer = sess, sess.Stderr()

@@ -9,6 +9,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"apiscopes/store"
+	"apiscopes/tui"
 )
 
 // openSession is a session in progress: who, from where and since when,
@@ -28,6 +29,7 @@ type openSession struct {
 	mu      sync.Mutex
 	role    store.Role   // the console's role: the login's, until a demotion
 	program *tea.Program // the console running, if any
+	console *tui.Model   // its model, for the key it shows
 	cancel  func()       // ends the command running, if any
 	size    TermSize     // the terminal's size, already cut to MaxPTY
 	restart bool         // the console is to reopen with the new role
@@ -45,12 +47,34 @@ const (
 )
 
 // run sets the console the session shows, or reports false when the
-// session has been ended meanwhile.
-func (o *openSession) run(p *tea.Program) bool {
+// session has been ended meanwhile. The model stays known after its
+// program ends (run(nil, …)), for the goodbye to say what it showed.
+func (o *openSession) run(p *tea.Program, m *tui.Model) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.program = p
+	if m != nil {
+		o.console = m
+	}
 	return o.ended == ""
+}
+
+// shownKey is the API key shown once on the session's screen, if any.
+func (o *openSession) shownKey() (tui.ShownKey, bool) {
+	o.mu.Lock()
+	m := o.console
+	o.mu.Unlock()
+	if m == nil {
+		return tui.ShownKey{}, false
+	}
+	return m.ShownKey()
+}
+
+// keyOnScreen reports whether a key shown once is on the session's screen:
+// then idleness does not end the session (the key would be lost).
+func (o *openSession) keyOnScreen() bool {
+	_, ok := o.shownKey()
+	return ok
 }
 
 // runCommand sets the cancel of the command the session runs, or reports

@@ -30,6 +30,9 @@ func TestRevokedAdminSessionEnds(t *testing.T) {
 	if tail := raw[strings.LastIndex(raw, "\x1b[?1049h"):]; !strings.Contains(tail, "\x1b[?1049l") {
 		t.Errorf("the terminal was not restored before:\n%s", s[max(0, len(s)-200):])
 	}
+	if status := a.exitStatus(); status != 1 {
+		t.Errorf("a revoked session exits %d, want 1", status)
+	}
 	ts.awaitOpen(1)
 	b.createApp("Still here") // Bob's session is untouched
 	ts.awaitLog("session ended: access revoked")

@@ -11,6 +11,7 @@ import (
 	"charm.land/ssh"
 	"charm.land/wish/v2"
 	"charm.land/wish/v2/bubbletea"
+	"github.com/charmbracelet/colorprofile"
 	gossh "golang.org/x/crypto/ssh"
 
 	"apiscopes/store"
@@ -63,9 +64,13 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 		if ok, skipped := s.logins.record(o.fp); ok {
 			s.recordSession(store.ActionSessionLogin, o, "", skipped)
 		}
-		s.console(sess, o, windows)
+		ended := s.console(sess, o, windows)
 		s.cfg.Log.Info("disconnect", "user", o.person, "remote", o.remote.String(), "duration", time.Since(o.since).Round(time.Second), "open", s.openCount()-1)
-		_ = sess.Exit(0)
+		status := 0
+		if ended == endRevoked {
+			status = 1 // refused, as the exit codes have it everywhere
+		}
+		_ = sess.Exit(status)
 	}
 }
 
@@ -78,10 +83,17 @@ func (s *SSH) refuse(sess ssh.Session, reason, logMsg, userMsg string, kv ...any
 
 // console runs the console in the session until the user quits, the
 // connection drops, or the server ends it (idle, lifetime, revoked,
-// shutdown); then it says why, on the terminal Bubble Tea has handed back.
-// A demoted session's console closes and reopens read-only.
-func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Window) {
-	idle := newIdleClock(s.cfg.IdleTimeout)
+// shutdown); then it says why, on the terminal Bubble Tea has handed back,
+// and reports it ("" when the user quit). A demoted session's console
+// closes and reopens read-only. Idleness never ends a session with a key
+// shown once on its screen.
+func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Window) string {
+	idle := newIdleClock(s.cfg.IdleTimeout, o.keyOnScreen, func() {
+		keepAlive(sess)
+		if s.cfg.idleHeld != nil {
+			s.cfg.idleHeld()
+		}
+	})
 	life := newLifetime(s.cfg.MaxSessionTime)
 	defer life.stop()
 	ctx, cancel := context.WithCancel(sess.Context())
@@ -92,7 +104,12 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 	// its cells: the first size and every later one are cut to MaxPTY
 	// before the program sees them. MakeOptions passes the requested size
 	// on unchecked; the options after it win, as each only sets a field.
-	opts := slices.Clip(bubbletea.MakeOptions(sess))
+	// The environment is the terminal's type and TZ, nothing more (see
+	// sessionEnv); the colour profile follows from it alone.
+	pty, _, _ := sess.Pty()
+	env := sessionEnv(pty.Term, sess.Environ())
+	opts := append(slices.Clip(bubbletea.MakeOptions(sess)), tea.WithEnvironment(env),
+		tea.WithColorProfile(colorprofile.Env(env)))
 	input := newInputRelay(sess)
 	defer input.close()
 	origin := fmt.Sprintf("ssh %s %s", o.remote, o.fp)
@@ -100,17 +117,17 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 		role, size, _, _ := o.state()
 		actor := store.Actor{Name: o.person, Role: role, Origin: origin,
 			Standing: func() (store.Role, error) { return s.standing(o) }}
-		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard()})
+		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard(), Term: pty.Term})
 		over := make(chan struct{})
 		p := tea.NewProgram(newRepainting(m), append(opts, tea.WithInput(input.reader(over)),
 			tea.WithWindowSize(size.Width, size.Height), tea.WithFilter(s.filter(idle)))...)
-		if !o.run(p) {
+		if !o.run(p, m) {
 			m.Close()
 			break
 		}
 		_, err := p.Run()
 		close(over)
-		o.run(nil)
+		o.run(nil, nil)
 		m.Close()
 		if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 			s.cfg.Log.Error("session ended with an error", "user", o.person, "remote", o.remote.String(), "err", err)
@@ -121,18 +138,34 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 		wish.Println(sess, "\r\napiscopes: you are now a viewer: the console reopens read-only.\r")
 	}
 	_, _, ended, why := o.state()
+	lost := ""
+	if k, ok := o.shownKey(); ok {
+		lost = " " + keyLost(k)
+	}
 	switch ended {
 	case endShutdown:
-		wish.Println(sess, "\r\napiscopes: the server is shutting down. Your saved changes are safe. Goodbye.\r")
+		wish.Println(sess, "\r\napiscopes: the server is shutting down."+lost+" Your saved changes are safe. Goodbye.\r")
 	case endIdle:
 		s.cfg.Log.Info("idle timeout", "user", o.person, "remote", o.remote.String(), "after", s.cfg.IdleTimeout)
 		wish.Println(sess, fmt.Sprintf("\r\napiscopes: disconnected after %s without a keystroke. Your saved changes are safe.\r", s.cfg.IdleTimeout))
 	case endLifetime:
 		s.cfg.Log.Info("session time over", "user", o.person, "remote", o.remote.String(), "after", s.cfg.MaxSessionTime)
-		wish.Println(sess, fmt.Sprintf("\r\napiscopes: sessions last at most %s; connect again to go on. Your saved changes are safe.\r", s.cfg.MaxSessionTime))
+		wish.Println(sess, fmt.Sprintf("\r\napiscopes: sessions last at most %s; connect again to go on.%s Your saved changes are safe.\r", s.cfg.MaxSessionTime, lost))
 	case endRevoked:
-		wish.Println(sess, fmt.Sprintf("\r\napiscopes: your access was revoked (%s). Changes saved before now are kept.\r", why))
+		wish.Println(sess, fmt.Sprintf("\r\napiscopes: your access was revoked (%s).%s Changes saved before now are kept.\r", why, lost))
 	}
+	return ended
+}
+
+// keyLost tells whoever had a key shown once on screen when the session
+// ended that it cannot be shown again: named by its hint, never its text.
+func keyLost(k tui.ShownKey) string {
+	if k.Sent {
+		return fmt.Sprintf("The API key %q (%s) of %q was sent to your terminal with OSC 52 and is not shown again: "+
+			"if it did not arrive, delete it and create another.", k.Name, k.Hint, k.App)
+	}
+	return fmt.Sprintf("The API key %q (%s) of %q was on screen and not copied: it is not shown again, "+
+		"so delete it and create another.", k.Name, k.Hint, k.App)
 }
 
 // tend watches a session from outside its console: it passes on window

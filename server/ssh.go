@@ -72,6 +72,9 @@ type Config struct {
 	pollEvery time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
 	sizeSeen  func(TermSize)   // tests: called with each size the console is given
 	random    func(n int) int  // the early drop's dice, a number in [0, n); math/rand/v2's when nil
+	idleHeld  func()           // tests: called each time a key on screen keeps an idle session open
+
+	backstopSlack time.Duration // tests: the connection's limits' lead over the session's; a minute when zero
 }
 
 // DefaultMaxUnauthenticated is serve's bound on connections not logged in
@@ -158,8 +161,8 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 		// Sessions end themselves when idle or at the end of their lifetime
 		// (see session), restoring the user's terminal first; these only
 		// catch connections that never open one.
-		wish.WithIdleTimeout(backstop(cfg.IdleTimeout)),
-		wish.WithMaxTimeout(backstop(cfg.MaxSessionTime)),
+		wish.WithIdleTimeout(backstop(cfg.IdleTimeout, cfg.backstopSlack)),
+		wish.WithMaxTimeout(backstop(cfg.MaxSessionTime, cfg.backstopSlack)),
 		wish.WithMiddleware(s.session),
 	)
 	if err != nil {

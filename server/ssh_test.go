@@ -149,6 +149,13 @@ type terminal struct {
 
 func (ts *testServer) open(u user) *terminal {
 	ts.t.Helper()
+	return ts.openEnv(u, nil)
+}
+
+// openEnv is open with environment variables sent first, as ssh -o
+// SendEnv=… sends them (name, value, name, value…).
+func (ts *testServer) openEnv(u user, env []string) *terminal {
+	ts.t.Helper()
 	client, err := ts.dial(u)
 	if err != nil {
 		ts.t.Fatalf("%s: dial: %v", u.name, err)
@@ -161,6 +168,11 @@ func (ts *testServer) open(u user) *terminal {
 	sess.Stdout, sess.Stderr = term.out, term.out
 	if term.in, err = sess.StdinPipe(); err != nil {
 		ts.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(env); i += 2 {
+		if err := sess.Setenv(env[i], env[i+1]); err != nil {
+			ts.t.Fatal(err)
+		}
 	}
 	if err := sess.RequestPty("xterm-256color", 30, 110, gossh.TerminalModes{gossh.ECHO: 0}); err != nil {
 		ts.t.Fatal(err)

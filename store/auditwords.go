@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,8 +24,11 @@ type EventText struct {
 	ScopesBefore, ScopesAfter string
 }
 
-// Describe puts the event into words.
-func (ev Event) Describe() EventText {
+// Describe puts the event into words, its times in UTC.
+func (ev Event) Describe() EventText { return ev.DescribeIn(time.UTC) }
+
+// DescribeIn puts the event into words, its times in loc (see FormatTime).
+func (ev Event) DescribeIn(loc *time.Location) EventText {
 	t := EventText{Who: Sanitize(ev.Actor), Target: Sanitize(ev.AppName)}
 	if ev.Role != "" {
 		t.Who += " (" + Sanitize(string(ev.Role)) + ")"
@@ -72,14 +76,14 @@ func (ev Event) Describe() EventText {
 		case ev.Scheduled:
 			t.Change += " · its roll's grace period ended"
 		case ev.Action == ActionKeyCreate && !ev.ExpiresAt.IsZero():
-			t.Change += " · expires " + ev.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC"
+			t.Change += " · expires " + FormatTime(ev.ExpiresAt, loc)
 		}
 	case ActionKeyRoll:
 		t.What = "rolled API key"
 		t.Target = fmt.Sprintf("%s › %s", t.Target, Sanitize(ev.KeyName))
 		t.Change = fmt.Sprintf("%s → %s %s", Sanitize(ev.KeyHint), Sanitize(ev.NewKeyName), Sanitize(ev.NewKeyHint))
 		if !ev.DeleteAt.IsZero() {
-			t.Change += "; old key deleted " + ev.DeleteAt.UTC().Format("2006-01-02 15:04") + " UTC"
+			t.Change += "; old key deleted " + FormatTime(ev.DeleteAt, loc)
 		}
 	default:
 		t.What = Sanitize(string(ev.Action))

@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"apiscopes/scopes"
 	"apiscopes/store"
@@ -22,7 +23,8 @@ import (
 type appForm struct {
 	c       *common
 	editing bool
-	app     store.App // the app being edited, as last saved
+	app     store.App // the app being edited, as this window read it: what Save changes
+	stored  store.App // edit only: the app as stored now, which another admin may have changed since
 	title   textinput.Model
 	shown   string // edit only: app.Name as the title field first showed it, made safe to draw
 	touched bool   // new only: the title was typed in (untouched, it is the next free "Untitled app")
@@ -80,7 +82,7 @@ func newAppForm(c *common) (*appForm, tea.Cmd) {
 // newEditForm opens the configuration window on app as the list has it
 // (the change feed keeps the list current), and reads its keys.
 func newEditForm(c *common, app store.App, copy Clipboard) (*appForm, tea.Cmd) {
-	f := &appForm{c: c, editing: true, app: app, checks: newChecklist(app.Scopes),
+	f := &appForm{c: c, editing: true, app: app, stored: app, checks: newChecklist(app.Scopes),
 		keys: keyActions{c: c, appID: app.ID, copy: copy}}
 	f.title = newInput(c.styles, "App name")
 	f.showName(app.Name)
@@ -94,7 +96,7 @@ func newEditForm(c *common, app store.App, copy Clipboard) (*appForm, tea.Cmd) {
 func (f *appForm) frame() pageFrame {
 	fr := pageFrame{section: sectionScopes, crumb: "New app", typing: f.focus.is(fTitle), busy: f.busy(), focus: f.focused()}
 	if f.editing {
-		fr.crumb = clean(f.app.Name)
+		fr.crumb = clean(f.stored.Name)
 	}
 	return fr
 }
@@ -129,8 +131,10 @@ func (f *appForm) refocus() {
 	hasKeys := len(f.keys.table.keys) > 0 || f.keys.loading
 	var parts []string
 	switch {
+	// The primary button comes first after the fields: tab from the scopes
+	// goes to Next or Save, the step forward, then to Cancel.
 	case !f.editing:
-		parts = []string{fTitle, fScopes, fCancel, fPrimary}
+		parts = []string{fTitle, fScopes, fPrimary, fCancel}
 	case !f.c.canWrite() && f.tab == 0:
 		parts = []string{fTabs, fScopes, fCancel}
 	case !f.c.canWrite() && hasKeys:
@@ -138,11 +142,11 @@ func (f *appForm) refocus() {
 	case !f.c.canWrite():
 		parts = []string{fTabs, fCancel}
 	case f.tab == 0:
-		parts = []string{fTitle, fTabs, fScopes, fCancel, fPrimary}
+		parts = []string{fTitle, fTabs, fScopes, fPrimary, fCancel}
 	case hasKeys:
-		parts = []string{fTitle, fTabs, fKeys, fCreateKey, fRoll, fDeleteKey, fCancel, fPrimary}
+		parts = []string{fTitle, fTabs, fKeys, fCreateKey, fRoll, fDeleteKey, fPrimary, fCancel}
 	default:
-		parts = []string{fTitle, fTabs, fCreateKey, fCancel, fPrimary}
+		parts = []string{fTitle, fTabs, fCreateKey, fPrimary, fCancel}
 	}
 	f.focus.set(parts...)
 	f.focus.sideBySide([]string{fCreateKey, fRoll, fDeleteKey}, []string{fCancel, fPrimary})
@@ -167,11 +171,31 @@ func (f *appForm) dirty() bool {
 	return f.renamed() || f.checks.set != f.app.Scopes
 }
 
-// showName puts a stored name in the title field, made safe to draw, and
-// remembers it as the name the form shows unchanged.
+// showName puts a stored name in the title field, made safe to draw, with
+// the cursor at its end (what is typed next goes after it, wherever the
+// cursor was in the name it replaces), and remembers it as the name the
+// form shows unchanged.
 func (f *appForm) showName(name string) {
 	f.title.SetValue(clean(name))
+	f.title.CursorEnd()
 	f.shown = f.name()
+}
+
+// adopt makes app the one the window edits and shows: as stored now.
+func (f *appForm) adopt(app store.App) {
+	f.app, f.stored = app, app
+	f.showName(app.Name)
+	f.checks.set = app.Scopes
+}
+
+// unsaved reports whether leaving would lose an edit: a name or scopes
+// changed here and different from what is stored now.
+func (f *appForm) unsaved() bool {
+	if !f.editing {
+		return f.dirty()
+	}
+	return f.renamed() && f.name() != strings.TrimSpace(clean(f.stored.Name)) ||
+		f.checks.set != f.app.Scopes && f.checks.set != f.stored.Scopes
 }
 
 // renamed reports whether the title differs from the name the form opened
@@ -327,6 +351,8 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 			f.keys.table.move(true)
 		case key.Matches(msg, k.Down):
 			f.keys.table.move(false)
+		case key.Matches(msg, k.Home, k.End):
+			f.keys.table.moveTo(key.Matches(msg, k.End))
 		case key.Matches(msg, k.Left):
 			f.setTab(0) // back where → came from
 			f.focus.focus(fTabs)
@@ -404,7 +430,7 @@ func (f *appForm) click(id string) tea.Cmd {
 // leave goes back to the list, asking first when there are unsaved changes.
 func (f *appForm) leave() tea.Cmd {
 	back := func() tea.Cmd { return f.c.post(showListMsg{selectID: f.app.ID}) }
-	if !f.dirty() {
+	if !f.unsaved() {
 		return back()
 	}
 	return f.askDiscard(false, back)
@@ -412,10 +438,21 @@ func (f *appForm) leave() tea.Cmd {
 
 // quitting asks before ctrl+c discards unsaved changes.
 func (f *appForm) quitting() (tea.Cmd, quitAnswer) {
-	if !f.dirty() || f.saving {
+	if !f.unsaved() || f.saving {
 		return nil, quitFree
 	}
 	return f.askDiscard(true, func() tea.Cmd { return tea.Quit }), quitAsked
+}
+
+// atStake says unsaved changes would be lost.
+func (f *appForm) atStake() string {
+	switch {
+	case !f.unsaved() || f.saving:
+		return ""
+	case f.editing:
+		return fmt.Sprintf("Your changes to %q are not saved: enlarge the window to save or discard them.", truncate(clean(f.app.Name), 24))
+	}
+	return "The new app is not created yet: enlarge the window to finish or discard it."
 }
 
 // askDiscard asks before unsaved changes are lost, naming exactly what is
@@ -437,12 +474,15 @@ func (f *appForm) askDiscard(quit bool, then func() tea.Cmd) tea.Cmd {
 	var body string
 	var detail []string
 	if f.editing {
-		body = fmt.Sprintf("These changes to %q are not saved:", clean(f.app.Name))
-		if f.renamed() {
-			detail = append(detail, field("Name", fmt.Sprintf("%q → %q", f.shown, f.name()))...)
+		// Against what is stored now: discarding goes back to it, whoever
+		// changed it last.
+		stored := strings.TrimSpace(clean(f.stored.Name))
+		body = fmt.Sprintf("These changes to %q are not saved:", stored)
+		if f.renamed() && f.name() != stored {
+			detail = append(detail, field("Name", fmt.Sprintf("%q → %q", stored, f.name()))...)
 		}
-		if f.checks.set != f.app.Scopes {
-			detail = append(detail, field("Scopes", store.ScopeChange(f.app.Scopes.Strings(), f.checks.set.Strings()))...)
+		if f.checks.set != f.app.Scopes && f.checks.set != f.stored.Scopes {
+			detail = append(detail, field("Scopes", store.ScopeChange(f.stored.Scopes.Strings(), f.checks.set.Strings()))...)
 		}
 	} else {
 		body = "This app is not created yet:"
@@ -478,10 +518,12 @@ func (f *appForm) follow(up store.Update) tea.Cmd {
 	if up.App == nil && up.Event.Action == store.ActionAppDelete {
 		return tea.Batch(f.c.post(showListMsg{}), f.c.toastErr(fmt.Errorf("%q: %w", f.app.Name, store.ErrNotFound)))
 	}
-	if up.App != nil && up.App.Revision > f.app.Revision && !f.dirty() {
-		f.app = *up.App
-		f.showName(f.app.Name)
-		f.checks.set = f.app.Scopes
+	if up.App != nil && up.App.Revision > f.stored.Revision {
+		if f.dirty() {
+			f.stored = *up.App // the edits stay; leaving compares them with this
+		} else {
+			f.adopt(*up.App)
+		}
 	}
 	cmd := f.keys.update(updateMsg{up})
 	f.refocus()
@@ -491,15 +533,16 @@ func (f *appForm) follow(up store.Update) tea.Cmd {
 // confirmReload tells the editor that someone else saved first, and offers
 // to start again from their version; nothing is overwritten silently.
 func (f *appForm) confirmReload(c *store.ConflictError) tea.Cmd {
+	if c.Current.Revision > f.stored.Revision {
+		f.stored = c.Current
+	}
 	return f.c.post(openDialogMsg{newConfirm(f.c, confirmDialog{
 		title:   "Someone else changed this app",
 		body:    fmt.Sprintf("While you were editing, %s. Your changes were not saved.", clean(c.What())),
 		caution: "Reload shows their version and discards your edits; Keep editing lets you copy them first.",
 		cancel:  "Keep editing", confirm: "Reload",
 		onYes: func() tea.Cmd {
-			f.app = c.Current
-			f.showName(c.Current.Name)
-			f.checks.set = c.Current.Scopes
+			f.adopt(c.Current)
 			f.err = ""
 			return tea.Batch(f.keys.load(), f.c.toast("Reloaded %q.", clean(c.Current.Name)))
 		},
@@ -639,7 +682,7 @@ func (f *appForm) layout() {
 func (f *appForm) draw() drawing {
 	s, w := f.c.styles, f.c.width
 	var d drawing
-	fieldW := min(w, 48)
+	fieldW := min(w, store.MaxNameLen+2) // a whole name, and the cursor after it
 	f.title.SetWidth(fieldW - 1)
 	d.add(s.field(s.Title.Render(f.title.View()), fieldW, f.focus.is(fTitle)))
 	d.mark(fTitle, 0, 0, fieldW, 2)
@@ -713,7 +756,15 @@ func (f *appForm) keysView() drawing {
 		btns = append(btns, button{id: fRoll, label: "Roll key", disabled: !f.c.canWrite() || k.State(f.c.now()) == store.KeyScheduled},
 			button{id: fDeleteKey, label: "Delete key", disabled: !f.c.canWrite()})
 	}
-	d.buttons(s, 0, f.focus.cur, btns...)
+	line, areas := s.buttonRow(0, f.focus.cur, btns...)
+	if reason := "viewers cannot change keys"; !f.c.canWrite() && lipgloss.Width(line)+2+len(reason) <= w {
+		line += "  " + s.Hint.Render(reason)
+	}
+	for _, a := range areas {
+		a.y = d.height()
+		d.areas = append(d.areas, a)
+	}
+	d.add(line)
 	return d
 }
 
@@ -768,13 +819,13 @@ func (f *appForm) FullHelp() [][]key.Binding {
 	if !f.editing {
 		return [][]key.Binding{
 			{k.Next, k.Prev, with(k.Enter, "press")},
-			{k.Up, k.Down, k.Toggle},
+			{k.Up, k.Down, k.Home, k.End, k.Toggle},
 			{with(k.Save, "next"), with(k.Back, "back")},
 		}
 	}
 	return [][]key.Binding{
 		{k.Next, k.Prev, with(k.Enter, "press"), k.Toggle, k.Narrow},
-		{with(k.Left, "scopes tab"), with(k.Right, "keys tab"), k.CreateKey, k.Roll, with(k.Delete, "delete key")},
-		{k.Save, with(k.Back, "back")},
+		{k.Up, k.Down, k.Home, k.End, with(k.Left, "scopes tab"), with(k.Right, "keys tab")},
+		{k.CreateKey, k.Roll, with(k.Delete, "delete key"), k.Save, with(k.Back, "back")},
 	}
 }

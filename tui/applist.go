@@ -34,6 +34,13 @@ type appList struct {
 	widths []int
 }
 
+// unusedWord explains the filter's unused: word while the filter is typed.
+var unusedWord = key.NewBinding(key.WithKeys("unused:30d"), key.WithHelp("unused:30d", "unused scopes"))
+
+// viewersCannot is why a viewer's write buttons are disabled, said beside
+// them.
+const viewersCannot = "viewers cannot change apps"
+
 // The app list's parts.
 const (
 	partList   = "list"
@@ -45,8 +52,12 @@ const (
 // newAppList shows the console's app index, or the error reading it, with
 // the app named want selected once it is there.
 func newAppList(c *common, err error, want string) *appList {
-	l := &appList{c: c, list: newList(c, "name, creator or scope"), err: err, want: want}
-	l.focus.set(partList, partCreate, partEdit, partDelete)
+	l := &appList{c: c, list: newList(c, "name, creator, scope or unused:30d"), err: err, want: want}
+	if c.canWrite() {
+		l.focus.set(partList, partCreate, partEdit, partDelete)
+	} else {
+		l.focus.set(partList, partEdit) // Create and Delete are shown disabled, and say why
+	}
 	l.focus.sideBySide([]string{partEdit, partDelete})
 	l.list.query = l.setQuery
 	l.setIndex(c.apps)
@@ -254,15 +265,16 @@ func (l *appList) confirmDelete() tea.Cmd {
 	})})
 }
 
-// The app table's columns: the name takes the room; the scope summary,
-// who and when give way in that order on a narrow screen (the pane below
-// shows them in full), the key count never.
+// The app table's columns: every one stays at the sizes the console
+// supports, and a long name is cut with "…" first (the pane below shows
+// it in full), then the scope summary and who made the app. Only on a
+// table narrower than the console draws would who and when give way.
 var appColumns = []column{
-	{title: "Name", min: 16, max: 32, grow: true},
-	{title: "Scopes", min: 10, max: 30, drop: 2},
-	{title: "Created by", min: 8, max: 16, drop: 3},
-	{title: "Created on", min: 10, drop: 4},
-	{title: "Keys", min: 4, right: true},
+	{title: "Name", min: 16, max: 32, grow: true, shrink: 2},
+	{title: "Scopes", min: 10, max: 30, shrink: 1, drop: 2},
+	{title: "Created by", min: 8, max: 16, shrink: 1, drop: 3},
+	{title: "Created on", whole: true, drop: 4},
+	{title: "Keys", whole: true, right: true},
 }
 
 // appCells are an app's cells of the table.
@@ -309,6 +321,9 @@ func (l *appList) draw() drawing {
 	if len(l.idx.apps) > 0 {
 		line, areas := s.buttonRow(w-lipgloss.Width(title), l.focused(),
 			button{id: partCreate, label: "Create an App", disabled: !l.c.canWrite()})
+		if !l.c.canWrite() {
+			line, areas = s.withReason(w-lipgloss.Width(title), viewersCannot, line, areas)
+		}
 		d.add(title + line)
 		for _, a := range areas {
 			a.x += lipgloss.Width(title)
@@ -376,21 +391,29 @@ func (l *appList) actionButtons() (string, []area) {
 
 func (l *appList) emptyView(height int) drawing {
 	s := l.c.styles
-	btn, areas := s.buttonRow(0, partCreate, button{id: partCreate, label: "Create an API App", disabled: !l.c.canWrite()})
-	block := lipgloss.JoinVertical(lipgloss.Center,
+	focus := partCreate
+	if !l.c.canWrite() {
+		focus = "" // nothing a viewer may press
+	}
+	btn, areas := s.buttonRow(0, focus, button{id: partCreate, label: "Create an API App", disabled: !l.c.canWrite()})
+	lines := []string{
 		s.Title.Render("No API apps yet"),
 		s.Hint.Render("Create an app, select the scopes it may use,"),
 		s.Hint.Render("then generate API keys for it."),
 		"",
 		btn,
-	)
+	}
+	if !l.c.canWrite() {
+		lines = append(lines, s.Caution.Render(viewersCannot+": ask an admin"))
+	}
+	block := lipgloss.JoinVertical(lipgloss.Center, lines...)
 	bh := max(lipgloss.Height(block), height-2)
 	placed := lipgloss.Place(l.c.width, bh, lipgloss.Center, lipgloss.Center, block)
 	var d drawing
 	d.add(placed)
-	// Where Place put the button: centred, on the block's last line.
+	// Where Place put the button: centred, on the block's fifth line.
 	x := (l.c.width - lipgloss.Width(block)) / 2
-	y := (bh-lipgloss.Height(block))/2 + lipgloss.Height(block) - 1
+	y := (bh-lipgloss.Height(block))/2 + 4
 	bx := x + (lipgloss.Width(block)-lipgloss.Width(btn))/2
 	for _, a := range areas {
 		a.x, a.y = bx+a.x, y
@@ -433,7 +456,7 @@ func (l *appList) detailLines(w int) []string {
 		}
 		lines = append(lines, lead+sl)
 	}
-	for i, kl := range wrap(fmt.Sprintf("%s · created by %s on %s", countKeys(a.Keys), clean(a.CreatedBy), l.c.date(a.CreatedAt)), w-8) {
+	for i, kl := range wrap(fmt.Sprintf("%s · created by %s on %s", countKeys(a.Keys), clean(a.CreatedBy), l.c.dateTime(a.CreatedAt)), w-8) {
 		lead := label("")
 		if i == 0 {
 			lead = label("Keys")
@@ -446,7 +469,7 @@ func (l *appList) detailLines(w int) []string {
 func (l *appList) ShortHelp() []key.Binding {
 	k := l.c.keys
 	if l.list.editing {
-		return []key.Binding{with(k.Enter, "apply filter"), with(k.Back, "clear filter")}
+		return []key.Binding{with(k.Enter, "apply filter"), unusedWord, with(k.Back, "clear filter")}
 	}
 	if len(l.idx.apps) == 0 {
 		if !l.c.canWrite() {
@@ -456,8 +479,11 @@ func (l *appList) ShortHelp() []key.Binding {
 	}
 	// Arrows need no introduction: the bar keeps its room for the rest.
 	b := []key.Binding{with(k.Enter, "edit"), k.New, k.Delete, k.Filter}
-	if l.focus.is(partCreate) {
+	switch {
+	case l.focus.is(partCreate):
 		b[0] = with(k.Enter, "create an app")
+	case l.usage.days > 0 && l.c.canWrite():
+		b[0] = with(k.Enter, "edit, then u unticks unused") // the filter found apps with scopes to narrow
 	}
 	if !l.c.canWrite() {
 		b = []key.Binding{with(k.Enter, "view"), k.Filter}

@@ -3,6 +3,7 @@ package tui
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -44,6 +45,7 @@ type auditLog struct {
 type auditLoadedMsg struct {
 	events   []store.Event
 	texts    []store.EventText
+	loc      *time.Location // the zone of the texts' times
 	complete bool
 	err      error
 }
@@ -68,7 +70,7 @@ func (a *auditLog) frame() pageFrame {
 // load reads the newest n events (every event if n < 0).
 func (a *auditLog) load(n int) tea.Cmd {
 	a.loading++
-	st := a.c.store
+	st, loc := a.c.store, a.c.loc
 	return a.c.read(func() tea.Msg {
 		var evs []store.Event
 		err := st.EachEvent(func(ev store.Event) error {
@@ -81,16 +83,25 @@ func (a *auditLog) load(n int) tea.Cmd {
 		if err != nil {
 			return auditLoadedMsg{err: err}
 		}
-		return auditLoadedMsg{events: evs, texts: describeEvents(evs), complete: n < 0 || len(evs) < n}
+		return auditLoadedMsg{events: evs, texts: describeEvents(evs, loc), loc: loc, complete: n < 0 || len(evs) < n}
 	})
 }
 
-func describeEvents(evs []store.Event) []store.EventText {
+// describeEvents puts events into words, their times in loc.
+func describeEvents(evs []store.Event, loc *time.Location) []store.EventText {
 	texts := make([]store.EventText, len(evs))
 	for i, ev := range evs {
-		texts[i] = ev.Describe()
+		texts[i] = ev.DescribeIn(loc)
 	}
 	return texts
+}
+
+// rezone shows the events' times in the console's zone, which changed.
+func (a *auditLog) rezone() tea.Cmd {
+	if len(a.events) == 0 {
+		return nil
+	}
+	return a.set(a.events, describeEvents(a.events, a.c.loc))
 }
 
 // haystack is what the filter searches in an event: what the table and the
@@ -184,6 +195,9 @@ func (a *auditLog) loadedMsg(msg auditLoadedMsg) tea.Cmd {
 	if a.loading == 0 {
 		a.held = nil
 	}
+	if msg.loc != a.c.loc { // the zone changed while the events were read
+		msg.texts = describeEvents(msg.events, a.c.loc)
+	}
 	cmds := []tea.Cmd{a.set(msg.events, msg.texts)}
 	for _, up := range held {
 		cmds = append(cmds, a.add(up.Event))
@@ -205,18 +219,18 @@ func (a *auditLog) add(ev store.Event) tea.Cmd {
 	if !a.loaded || len(a.events) > 0 && ev.Seq <= a.events[0].Seq {
 		return nil
 	}
-	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat([]store.EventText{ev.Describe()}, a.texts))
+	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat([]store.EventText{ev.DescribeIn(a.c.loc)}, a.texts))
 }
 
-// The log's columns: what happened to which app or key takes the room;
-// who made a change gives way first on a narrow screen, then the change
-// itself (the pane below shows both in full).
+// The log's columns: when, who and what always show; who, which app or
+// key and the change share the room and its cuts; below 120 columns the
+// change gives way (the pane below shows everything in full).
 var auditColumns = []column{
-	{title: "When", min: 16},
-	{title: "Who", min: 8, max: 16, drop: 3},
-	{title: "What", min: 10, max: 15},
-	{title: "Target", min: 12, max: 24, grow: true, yield: 1},
-	{title: "Change", min: 16, max: 44, drop: 2},
+	{title: "When", whole: true},
+	{title: "Who", min: 8, max: 12, shrink: 1},
+	{title: "What", whole: true},
+	{title: "Target", min: 11, grow: true, shrink: 2},
+	{title: "Change", min: 22, grow: true, shrink: 2, drop: 1},
 }
 
 func (a *auditLog) cells(i int) []string {

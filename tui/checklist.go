@@ -11,7 +11,8 @@ import (
 )
 
 // checklist is the scope picker: the catalogue grouped by resource, one
-// checkbox a scope. ↑/↓ move, space (or enter) ticks.
+// checkbox a scope. ↑/↓ move, g/G to the first and the last, space (or
+// enter) ticks.
 type checklist struct {
 	set    scopes.Set
 	cursor int // index into the catalogue
@@ -29,6 +30,10 @@ func (c *checklist) update(msg tea.KeyPressMsg, km KeyMap) bool {
 		c.cursor = max(0, c.cursor-1)
 	case key.Matches(msg, km.Down):
 		c.cursor = min(len(c.all)-1, c.cursor+1)
+	case key.Matches(msg, km.Home):
+		c.cursor = 0
+	case key.Matches(msg, km.End):
+		c.cursor = len(c.all) - 1
 	case key.Matches(msg, km.Toggle), key.Matches(msg, km.Enter):
 		c.set = c.set.Toggle(c.all[c.cursor].ID)
 	default:

@@ -42,9 +42,6 @@ func (c *common) post(msg tea.Msg) tea.Cmd {
 // to show what is unavailable. The store enforces it regardless.
 func (c *common) canWrite() bool { return c.actor.Role == store.Admin }
 
-// date formats a created-on time the way the list shows it.
-func (c *common) date(t time.Time) string { return t.In(c.loc).Format("2006-01-02") }
-
 // Messages between screens. Pages never build each other: they ask the root.
 type (
 	showListMsg    struct{ selectID uint64 } // back to the app list, selecting an app if non-zero
@@ -121,6 +118,8 @@ func describe(err error) string {
 		return "This key was already rolled. Roll its new key instead."
 	case errors.Is(err, store.ErrBusy):
 		return "Not saved: the database is busy with other changes. Try again in a moment."
+	case errors.Is(err, store.ErrUnknownZone):
+		return clean(strings.TrimSuffix(err.Error(), ": "+store.ErrUnknownZone.Error())) + " is not a known time zone."
 	case errors.Is(err, store.ErrNotFound):
 		return "It no longer exists: it was deleted, perhaps in another session."
 	}

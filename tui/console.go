@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"image"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 
 	"apiscopes/store"
@@ -24,14 +26,23 @@ type Options struct {
 	Store Store       // usually a *store.Store
 	Actor store.Actor // who acts: the "Created by" of what they create
 
-	Clipboard     Clipboard        // where Copy and Close copies; SystemClipboard if nil
-	Location      *time.Location   // for created-on dates; time.Local if nil
+	Clipboard Clipboard // where Copy and Close copies; SystemClipboard if nil
+	// Location is the zone every time on screen is shown in, and a date
+	// typed is read in. If nil, it is UTC, or the zone the TZ variable of
+	// the program's environment names (tea.EnvMsg): locally the process's
+	// TZ, over SSH the one the client sent.
+	Location      *time.Location
 	ToastDuration time.Duration    // how long success messages stay; 4 s if zero
 	Now           func() time.Time // for "3 min ago" and expiry; time.Now if nil
 
 	// Demo, if set, marks the console as a demonstration and opens it with
 	// the demo's story.
 	Demo *Demo
+
+	// Term is the terminal's type (TERM), when known before the program
+	// starts: a monochrome one ("xterm-mono") is drawn without colour from
+	// the first frame. If empty, the program's environment says (tea.EnvMsg).
+	Term string
 }
 
 // MinWidth and MinHeight are the smallest terminal the layout fits; below
@@ -85,8 +96,12 @@ type busyDialog interface{ busy() string }
 
 // guard is a page or dialog that has something to lose when the console
 // quits: a key on screen or on its way, unsaved edits. quitting asks about
-// it, as esc would, and says what it did.
-type guard interface{ quitting() (tea.Cmd, quitAnswer) }
+// it, as esc would, and says what it did; atStake says what would be lost,
+// in a sentence that ends with what to do, or "" when nothing would.
+type guard interface {
+	quitting() (tea.Cmd, quitAnswer)
+	atStake() string
+}
 
 // quitAnswer is a guard's answer to ctrl+c.
 type quitAnswer int
@@ -121,10 +136,17 @@ type Model struct {
 	held    []store.Update      // updates that arrived while this console's own change was in flight
 	askedCC bool                // the last key was a ctrl+c that asked instead of quitting
 
-	demo *Demo // non-nil in a demonstration
+	demo      *Demo // non-nil in a demonstration
+	zoneFixed bool  // Options.Location was given: TZ does not change it
+
+	profile   colorprofile.Profile // the terminal's colours, once the program says
+	mono      bool                 // the terminal's type has no colour, whatever else says so
+	termFixed bool                 // Options.Term was given
 
 	initCmd tea.Cmd // the first page's start-up command, for Init
 	spin    spinnerState
+
+	shown atomic.Pointer[ShownKey] // the key shown once on screen, for ShownKey
 
 	screen  string                     // the screen as last drawn, at the end of Update
 	hits    *lipgloss.Compositor       // where each clickable area of it is, for the mouse
@@ -138,8 +160,9 @@ func New(o Options) *Model {
 	if o.Clipboard == nil {
 		o.Clipboard = SystemClipboard()
 	}
+	zoneFixed := o.Location != nil
 	if o.Location == nil {
-		o.Location = time.Local
+		o.Location = time.UTC
 	}
 	if o.ToastDuration == 0 {
 		o.ToastDuration = 4 * time.Second
@@ -149,7 +172,8 @@ func New(o Options) *Model {
 	}
 	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
 		now: o.Now, termW: 80, termH: 24}
-	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo}
+	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo, zoneFixed: zoneFixed,
+		mono: monochrome(o.Term), termFixed: o.Term != ""}
 	m.resize(80, 24)
 	m.restyle(true)
 	m.sub = o.Store.Subscribe()
@@ -180,7 +204,10 @@ func (m *Model) Init() tea.Cmd {
 func (m *Model) Close() { m.sub.Close() }
 
 func (m *Model) restyle(isDark bool) {
-	m.c.styles = NewStyles(isDark)
+	m.c.styles = newStyles(isDark, !m.mono)
+	if m.mono || m.colourless() {
+		m.c.styles.withoutColour()
+	}
 	hs := help.DefaultStyles(isDark)
 	hs.ShortKey, hs.FullKey = m.c.styles.HelpKey, m.c.styles.HelpKey
 	hs.ShortDesc, hs.FullDesc = m.c.styles.HelpDesc, m.c.styles.HelpDesc
@@ -206,6 +233,12 @@ func (m *Model) helpHeight() int {
 }
 
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.small() && isInput(msg) {
+		// Nothing acts on a screen nobody can see (see smallInput).
+		cmd := m.smallInput(msg)
+		m.draw()
+		return m, cmd
+	}
 	cmd := m.update(msg)
 	for len(m.c.outbox) > 0 {
 		// What a message posts is handled right after it, before the
@@ -243,6 +276,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case tea.BackgroundColorMsg:
 		m.restyle(msg.IsDark())
 		return nil
+	case tea.EnvMsg:
+		return m.environ(msg)
+	case tea.ColorProfileMsg:
+		return m.colourProfile(msg.Profile)
 	case tea.KeyPressMsg:
 		return m.updateKey(msg)
 	case tea.MouseClickMsg, tea.MouseWheelMsg:
@@ -458,9 +495,11 @@ func (m *Model) View() tea.View {
 	return v
 }
 
-// draw draws the screen and records where its clickable areas are.
+// draw draws the screen and records where its clickable areas are, and
+// what the session around the console may ask about it (ShownKey).
 func (m *Model) draw() {
 	m.screen, m.hits, m.areas, m.buttons = m.render()
+	m.noteShownKey()
 }
 
 // focused is the area that has the focus, as the areas name it, and where
@@ -481,7 +520,7 @@ func (m *Model) focused() (id string, at image.Rectangle, ok bool) {
 func (m *Model) render() (string, *lipgloss.Compositor, map[string]image.Rectangle, []string) {
 	c := m.c
 	areas := map[string]image.Rectangle{}
-	if c.termW < MinWidth || c.termH < MinHeight {
+	if m.small() {
 		return m.tooSmall(), lipgloss.NewCompositor(), areas, nil
 	}
 	var layers []*lipgloss.Layer
@@ -542,24 +581,6 @@ func (m *Model) render() (string, *lipgloss.Compositor, map[string]image.Rectang
 		).Render()
 	}
 	return screen, lipgloss.NewCompositor(layers...), areas, buttons
-}
-
-// tooSmall says the terminal is too small, in as few words as it takes to
-// fit, however small it is.
-func (m *Model) tooSmall() string {
-	c, s := m.c, m.c.styles
-	w := max(1, c.termW-2)
-	lines := []string{s.Title.Render(truncate("Terminal too small", w))}
-	for _, l := range wrap(fmt.Sprintf("%d×%d — apiscopes needs at least %d×%d.", c.termW, c.termH, MinWidth, MinHeight), w) {
-		lines = append(lines, s.Hint.Render(l))
-	}
-	for _, l := range wrap("Enlarge the window, or press ctrl+c to quit.", w) {
-		lines = append(lines, s.Hint.Render(l))
-	}
-	if len(lines) > c.termH {
-		lines = lines[:max(1, c.termH)]
-	}
-	return lipgloss.Place(c.termW, c.termH, lipgloss.Center, lipgloss.Center, lipgloss.JoinVertical(lipgloss.Center, lines...))
 }
 
 func (m *Model) headerView() string {

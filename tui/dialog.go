@@ -17,7 +17,7 @@ type dialogBox struct {
 	head, body drawing
 	foot       drawing
 	keep       int    // a body line to keep in view; -1: none
-	focus      string // the focused area: kept in view when the body scrolls
+	focus      string // the focused area: kept in view when the body scrolls, and with it keep if there is room
 }
 
 // box draws a dialog that fits the terminal: never wider than it, never so
@@ -41,11 +41,15 @@ func (c *common) box(b dialogBox, scroll *int) drawing {
 	var inner drawing
 	inner.embed(b.head)
 	body := b.body
+	var keep []int // the lines to keep in view, the last the one that matters most
+	if b.keep >= 0 {
+		keep = append(keep, b.keep)
+	}
 	if a, ok := body.find(b.focus); ok && b.focus != "" {
-		b.keep = a.y + a.h - 1
+		keep = append(keep, a.y+a.h-1)
 	}
 	if body.height() > bodyRoom {
-		body = scrolled(c.styles, body, bodyRoom, b.keep, scroll)
+		body = scrolled(c.styles, body, bodyRoom, keep, scroll)
 	} else {
 		*scroll = 0
 	}
@@ -61,14 +65,15 @@ func (c *common) box(b dialogBox, scroll *int) drawing {
 	return d
 }
 
-// scrolled is height lines of body, from *offset, moved to keep line keep
-// in view; a line at the top or at the bottom says when there is more.
-func scrolled(s *Styles, body drawing, height, keep int, offset *int) drawing {
+// scrolled is height lines of body, from *offset, moved to keep the lines
+// keep names in view (the last first, where they do not all fit); a line
+// at the top or at the bottom says when there is more.
+func scrolled(s *Styles, body drawing, height int, keep []int, offset *int) drawing {
 	n := body.height()
 	height = max(3, height)
 	view := height - 2 // room for both cue lines
-	if keep >= 0 {
-		*offset = follow(*offset, keep, view, n)
+	for _, k := range keep {
+		*offset = follow(*offset, k, view, n)
 	}
 	*offset = max(0, min(*offset, n-view))
 	top := *offset > 0

@@ -20,7 +20,7 @@ type drawing struct {
 type area struct {
 	id         string
 	x, y, w, h int
-	button     bool // a push button: the keyboard must reach it too
+	button     bool // a push button that can be pressed: the keyboard must reach it too
 }
 
 // add appends lines (each may hold several, separated by "\n").
@@ -110,7 +110,7 @@ func (s *Styles) buttonRow(width int, focus string, btns ...button) (string, []a
 	for i, b := range btns {
 		parts[i] = s.button(b, b.id == focus && focus != "")
 		w := lipgloss.Width(parts[i])
-		areas[i] = area{id: b.id, x: x, w: w, h: 1, button: true}
+		areas[i] = area{id: b.id, x: x, w: w, h: 1, button: !b.disabled}
 		x += w + 2
 	}
 	row := strings.Join(parts, "  ")
@@ -123,9 +123,30 @@ func (s *Styles) buttonRow(width int, focus string, btns ...button) (string, []a
 	return row, areas
 }
 
-// button draws one button.
+// withReason puts why the buttons of a row (drawn by buttonRow within
+// width) are disabled just left of them, when there is room for it.
+func (s *Styles) withReason(width int, reason, row string, areas []area) (string, []area) {
+	text := strings.TrimLeft(row, " ")
+	said := s.Hint.Render(reason) + "  "
+	lead := width - lipgloss.Width(text) - lipgloss.Width(said)
+	if width <= 0 || lead < 1 {
+		return row, areas
+	}
+	shift := lipgloss.Width(said) + lead - (lipgloss.Width(row) - lipgloss.Width(text))
+	moved := make([]area, len(areas))
+	for i, a := range areas {
+		a.x += shift
+		moved[i] = a
+	}
+	return strings.Repeat(" ", lead) + said + text, moved
+}
+
+// button draws one button; without colour a focused one reads [›Save‹].
 func (s *Styles) button(b button, focused bool) string {
 	label := "[ " + b.label + " ]"
+	if focused && s.plain {
+		label = "[" + s.focusMark(b.label) + "]"
+	}
 	switch {
 	case b.disabled && focused:
 		return s.ButtonDisabledFocused.Render(label)

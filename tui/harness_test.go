@@ -118,6 +118,12 @@ type consoleTest struct {
 	st     *store.Store
 	mu     sync.Mutex
 	copied []string // what Copy and Close put on the clipboard
+
+	// The terminal, when a test needs another: variables added to the
+	// environment (with TZ, the console takes its zone from it), and the
+	// colour profile (256 colours if unset).
+	env     []string
+	profile colorprofile.Profile
 }
 
 func startConsole(t *testing.T, st *store.Store, actor store.Actor, w, h int) *consoleTest {
@@ -139,16 +145,29 @@ func (ct *consoleTest) clipboard() Clipboard {
 }
 
 // startConsoleWith starts a console with the given options, filling in the
-// fixed test world (UTC dates, toasts that stay).
+// fixed test world (UTC dates unless the test sets TZ, toasts that stay, a
+// 256-colour xterm unless the test says otherwise).
 func startConsoleWith(t *testing.T, ct *consoleTest, o Options, w, h int) *consoleTest {
 	t.Helper()
-	o.Location, o.ToastDuration, o.Now = time.UTC, time.Hour, consoleNow
+	o.ToastDuration, o.Now = time.Hour, consoleNow
+	if !slices.ContainsFunc(ct.env, func(e string) bool { return strings.HasPrefix(e, "TZ=") }) {
+		o.Location = time.UTC
+	}
+	env := []string{"TERM=xterm-256color", "LANG=C.UTF-8"}
+	if i := slices.IndexFunc(ct.env, func(e string) bool { return strings.HasPrefix(e, "TERM=") }); i >= 0 {
+		env = env[1:]
+	}
+	env = append(env, ct.env...)
+	profile := ct.profile
+	if profile == colorprofile.Unknown {
+		profile = colorprofile.ANSI256
+	}
 	m := New(o)
 	ct.tm = teatest.NewTestModel(t, probe{m},
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(
-			tea.WithColorProfile(colorprofile.ASCII),
-			tea.WithEnvironment([]string{"TERM=xterm-256color", "LANG=C.UTF-8"}),
+			tea.WithColorProfile(profile),
+			tea.WithEnvironment(env),
 			tea.WithFPS(4), // the tests read the model's screen, not the terminal's: a slow frame rate leaves the program free
 		))
 	t.Cleanup(func() {
@@ -321,11 +340,22 @@ func (ct *consoleTest) requireFocusShown(sh shot, where string) {
 // part it stops at must be drawn on screen and look different while it has
 // the focus, and every button on the screen must be one of them. It leaves
 // the focus where it found it.
-func (ct *consoleTest) walkFocus(where string) {
+func (ct *consoleTest) walkFocus(where string) { ct.t.Helper(); ct.walkFocusBy(where, nil) }
+
+// walkFocusText is walkFocus where a part must differ with and without
+// the focus in its text alone, as on a terminal that draws no styling.
+func (ct *consoleTest) walkFocusText(where string) { ct.t.Helper(); ct.walkFocusBy(where, ansi.Strip) }
+
+// walkFocusBy is walkFocus comparing the parts as look sees them (nil:
+// styled).
+func (ct *consoleTest) walkFocusBy(where string, look func(string) string) {
 	ct.t.Helper()
+	if look == nil {
+		look = func(s string) string { return s }
+	}
 	start := ct.settled()
 	ct.requireFocusShown(start, where)
-	seen := map[string]string{start.focus: start.cut(start.at)}
+	seen := map[string]string{start.focus: look(start.cut(start.at))}
 	visited := []string{start.focus}
 	prev := start
 	for range 20 {
@@ -334,13 +364,13 @@ func (ct *consoleTest) walkFocus(where string) {
 		ct.requireFocusShown(sh, where)
 		// The part just left must look different now that it has lost
 		// the focus (unless it is the only one).
-		if r, ok := sh.areas[prev.focus]; ok && sh.focus != prev.focus && sh.cut(r) == seen[prev.focus] {
+		if r, ok := sh.areas[prev.focus]; ok && sh.focus != prev.focus && look(sh.cut(r)) == seen[prev.focus] {
 			ct.t.Errorf("%s: %q looks the same with and without the focus: %q", where, prev.focus, plain(seen[prev.focus]))
 		}
 		if sh.focus == start.focus {
 			break
 		}
-		seen[sh.focus] = sh.cut(sh.at)
+		seen[sh.focus] = look(sh.cut(sh.at))
 		visited = append(visited, sh.focus)
 		prev = sh
 	}

@@ -17,6 +17,12 @@ func newInput(s *Styles, placeholder string) textinput.Model {
 	ti.Placeholder = placeholder
 	ti.CharLimit = 16 * store.MaxNameLen
 	st := textinput.DefaultStyles(s.isDark)
+	if !s.colour {
+		plain := lipgloss.NewStyle()
+		st.Focused = textinput.StyleState{Placeholder: plain, Suggestion: plain, Prompt: plain, Text: plain}
+		st.Blurred = st.Focused
+		st.Cursor.Color = lipgloss.NoColor{}
+	}
 	st.Cursor.Blink = false
 	st.Focused.Placeholder = lipgloss.NewStyle().Foreground(s.Muted)
 	st.Blurred.Placeholder = lipgloss.NewStyle().Foreground(s.Muted)
@@ -24,11 +30,15 @@ func newInput(s *Styles, placeholder string) textinput.Model {
 	return ti
 }
 
-// field draws an input inside an underline-style frame that shows focus.
+// field draws an input inside an underline-style frame that shows focus:
+// in the accent colour, or heavy where there is no colour.
 func (s *Styles) field(view string, width int, focused bool) string {
 	st := lipgloss.NewStyle().Border(lipgloss.NormalBorder(), false, false, true, false).
 		BorderForeground(s.Subtle).Width(width)
-	if focused {
+	switch {
+	case focused && s.plain:
+		st = st.Border(lipgloss.ThickBorder(), false, false, true, false)
+	case focused:
 		st = st.BorderForeground(s.Accent)
 	}
 	return st.Render(view)

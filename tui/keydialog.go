@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"apiscopes/store"
 )
@@ -354,6 +355,19 @@ func (d *keyDialog) quitting() (tea.Cmd, quitAnswer) {
 	return nil, quitAsked
 }
 
+// atStake says a key would be lost: one on its way, or on screen and not
+// yet copied (once sent to the terminal, quitting loses no more than
+// closing does).
+func (d *keyDialog) atStake() string {
+	switch {
+	case d.generating:
+		return "An API key is being generated: enlarge the window to copy it."
+	case d.secret != "" && !d.sent:
+		return fmt.Sprintf("The API key %q is on screen and not copied yet: enlarge the window to copy it.", truncate(clean(d.created.Name), 24))
+	}
+	return ""
+}
+
 func (d *keyDialog) updateShown(km tea.KeyPressMsg) tea.Cmd {
 	k := d.c.keys
 	switch {
@@ -475,7 +489,9 @@ func (d *keyDialog) drawNaming(b *dialogBox, w int) {
 	b.body.add(row)
 	if expiryChoices[d.expiry].after == dateChoice {
 		y = b.body.height()
-		b.body.add(s.field(d.date.View(), 13, d.focus.is(kdDate)))
+		// The day is read where the screen's times are: it says which zone.
+		zone := s.Hint.Render(truncate(" the last day it works ("+d.c.zone(d.c.now())+")", w-13))
+		b.body.add(lipgloss.JoinHorizontal(lipgloss.Top, s.field(d.date.View(), 13, d.focus.is(kdDate)), zone))
 		var problem []string
 		if d.dateErr != "" {
 			problem = wrapStyled(s.Error, d.dateErr, w)

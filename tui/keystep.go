@@ -77,6 +77,8 @@ func (p *keyStep) Update(msg tea.Msg) tea.Cmd {
 		p.keys.table.move(true)
 	case p.focus.is(fKeys) && key.Matches(km, k.Down):
 		p.keys.table.move(false)
+	case p.focus.is(fKeys) && key.Matches(km, k.Home, k.End):
+		p.keys.table.moveTo(key.Matches(km, k.End))
 	case p.focus.is(fKeys) && key.Matches(km, k.Delete):
 		return p.keys.confirmDelete(p.app.Name)
 	case p.focus.is(fKeys) && key.Matches(km, k.Roll):

@@ -79,6 +79,15 @@ func (t *keyTable) move(up bool) {
 	t.offset = follow(t.offset, t.cursor, t.height, len(t.keys))
 }
 
+// moveTo selects the first key, or the last.
+func (t *keyTable) moveTo(last bool) {
+	t.cursor = 0
+	if last {
+		t.cursor = max(0, len(t.keys)-1)
+	}
+	t.offset = follow(t.offset, t.cursor, t.height, len(t.keys))
+}
+
 // keyRowID names the row of key i for the mouse.
 func keyRowID(i int) string { return "key:" + strconv.Itoa(i) }
 
@@ -92,19 +101,20 @@ func (t *keyTable) click(id string) bool {
 	return true
 }
 
-// The key table's columns: the hint is never cut; the name takes the room
-// left; who made a key and when give way first on a narrow screen, then
-// its last use (the pane below shows them all).
+// The key table's columns: the hint and the status are never cut; the
+// name is cut first (in its middle, see view), and on a narrow screen who
+// made a key and when give way, then its last use (the pane below shows
+// them all).
 // keyStatusCol is the Status column's index in keyColumns.
 const keyStatusCol = 4
 
 var keyColumns = []column{
-	{title: "Name", min: 12, max: 24, grow: true},
-	{title: "Key", min: 9, max: 9},
-	{title: "Created by", min: 8, max: 14, drop: 5},
-	{title: "Created on", min: 10, drop: 4},
-	{title: "Status", min: 8, max: 24},
-	{title: "Last used", min: 9, max: 11, drop: 3},
+	{title: "Name", min: 12, max: 24, grow: true, shrink: 2},
+	{title: "Key", whole: true},
+	{title: "Created by", min: 8, max: 14, shrink: 1, drop: 5},
+	{title: "Created on", whole: true, drop: 4},
+	{title: "Status", whole: true},
+	{title: "Last used", min: 9, max: 11, shrink: 1, drop: 3},
 }
 
 func (c *common) keyCells(now time.Time, k store.Key) []string {
@@ -139,9 +149,9 @@ func (t *keyTable) view(c *common, focused bool) drawing {
 		k := t.keys[i]
 		st, lead := s.Row, "  "
 		if i == t.cursor {
-			st, lead = s.RowCurrent, "› "
+			st, lead = s.RowCurrent, s.currentLead()
 			if focused {
-				st = s.RowActive
+				st, lead = s.RowActive, "› "
 			}
 		}
 		cells := c.keyCells(now, k)
@@ -178,7 +188,7 @@ func (t *keyTable) pane(c *common, width int) []string {
 	if status := c.keyStatus(now, k); status != "" {
 		lines = append(lines, wrapStyled(s.Caution, status, width)...)
 	}
-	facts := fmt.Sprintf("%s · created %s by %s · used %s", clean(k.Hint), c.date(k.CreatedAt), clean(k.CreatedBy), c.ago(now, k.LastUsedAt))
+	facts := fmt.Sprintf("%s · created %s by %s · used %s", clean(k.Hint), c.dateTime(k.CreatedAt), clean(k.CreatedBy), c.ago(now, k.LastUsedAt))
 	return append(lines, wrapStyled(s.Hint, facts, width)...)
 }
 

@@ -199,13 +199,13 @@ func (l *list) view(head string, draw func(i int, cursor bool) string, empty str
 // cursorStyle is how a row under the cursor is drawn: highlighted, with
 // "›", while the list has the keyboard; marked but quiet while the focus is
 // elsewhere (a button, the filter), so the pane below still shows which
-// row it describes.
+// row it describes (with "·" where there is no colour to tell them apart).
 func (l *list) cursorStyle(focused bool) (string, lipgloss.Style) {
 	s := l.c.styles
 	if focused && !l.editing {
 		return "› ", s.RowActive
 	}
-	return "› ", s.RowCurrent
+	return s.currentLead(), s.RowCurrent
 }
 
 // filterLine is the filter's input and how much passes, for above the
@@ -218,14 +218,22 @@ func (l *list) filterLine(width int, count string) string {
 
 // matchCount says how many rows pass the filter, or how far the search has
 // got while it is still running. complete is false while only the first
-// rows are known; noun names the rows ("apps", "events").
+// rows are known; noun names the rows ("apps", "events"): "0 of 1 app".
 func (l *list) matchCount(complete bool, first, noun string) string {
 	total := len(l.rows.hay)
 	switch {
 	case !l.rows.done():
 		return fmt.Sprintf("searching… %s found", thousands(l.rows.len()))
 	case !complete:
-		return fmt.Sprintf("%s of the %s %s %s", thousands(l.rows.len()), first, thousands(total), noun)
+		return fmt.Sprintf("%s of the %s %s %s", thousands(l.rows.len()), first, thousands(total), plural(total, noun))
 	}
-	return fmt.Sprintf("%s of %s %s", thousands(l.rows.len()), thousands(total), noun)
+	return fmt.Sprintf("%s of %s %s", thousands(l.rows.len()), thousands(total), plural(total, noun))
+}
+
+// plural is noun ("apps") for n of them: "app" for one.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return strings.TrimSuffix(noun, "s")
+	}
+	return noun
 }

@@ -16,8 +16,7 @@ import (
 // the dialog only, while there is one); the wheel moves the selection or
 // scrolls the dialog.
 func (m *Model) mouse(msg tea.Msg) tea.Cmd {
-	c := m.c
-	if c.termW < MinWidth || c.termH < MinHeight {
+	if m.small() {
 		return nil
 	}
 	switch msg := msg.(type) {

@@ -32,6 +32,10 @@ type rollDialog struct {
 	rolling    bool
 	closeAfter bool
 	quitAfter  bool
+
+	// free: the reader scrolled with ↑/↓, so the body stays where they
+	// put it until the focus moves.
+	free bool
 }
 
 // The roll dialog's parts.
@@ -85,7 +89,12 @@ func (d *rollDialog) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	k := d.c.keys
+	d.free = key.Matches(km, k.Up, k.Down)
 	switch {
+	case key.Matches(km, k.Up):
+		d.scroll--
+	case key.Matches(km, k.Down):
+		d.scroll++
 	case key.Matches(km, k.Back):
 		return d.c.post(closeDialogMsg{})
 	case d.focus.is(rdGrace) && key.Matches(km, k.Left):
@@ -163,10 +172,28 @@ func (d *rollDialog) quitting() (tea.Cmd, quitAnswer) {
 	return nil, quitFree
 }
 
+// atStake says a new key would be lost while it is on its way.
+func (d *rollDialog) atStake() string {
+	if d.rolling {
+		return "A new API key is being generated: enlarge the window to copy it."
+	}
+	return ""
+}
+
 func (d *rollDialog) draw() drawing {
+	b := d.box()
+	return d.c.box(b, &d.scroll)
+}
+
+// box is the dialog's parts. Unless the reader scrolled, the focus and,
+// when Now is chosen, the warning under it stay in sight.
+func (d *rollDialog) box() dialogBox {
 	s, w := d.c.styles, d.c.dialogWidth()
 	var b dialogBox
 	b.keep, b.focus = -1, d.focused()
+	if d.free {
+		b.focus = ""
+	}
 	b.head.add(s.DialogTitle.Render("Roll API key"), s.Hint.Render(truncate("for "+clean(d.app.Name), w)), "")
 	b.body.add(wrap(fmt.Sprintf("A new key replaces %q (%s). Until the old key is deleted both work, so services can move to the new one.",
 		clean(d.old.Name), clean(d.old.Hint)), w)...)
@@ -184,6 +211,9 @@ func (d *rollDialog) draw() drawing {
 	case graceChoices[d.grace].grace == 0:
 		b.body.add("")
 		b.body.add(wrapStyled(s.Caution, "Caution: The old key stops working at once. Services still using it are refused.", w)...)
+		if !d.free {
+			b.keep = b.body.height() - 1
+		}
 	}
 	roll := button{id: rdRoll, label: "Roll Key"}
 	if d.rolling {
@@ -191,7 +221,7 @@ func (d *rollDialog) draw() drawing {
 	}
 	b.foot.add("")
 	b.foot.buttons(s, w, d.focus.cur, button{id: rdCancel, label: "Cancel", disabled: d.rolling}, roll)
-	return d.c.box(b, &d.scroll)
+	return b
 }
 
 func (d *rollDialog) ShortHelp() []key.Binding {
@@ -199,8 +229,13 @@ func (d *rollDialog) ShortHelp() []key.Binding {
 	switch {
 	case d.rolling:
 		return []key.Binding{with(k.Back, "close once shown")}
-	case d.focus.is(rdGrace):
-		return []key.Binding{with(k.Next, "next field"), with(k.Right, "change"), with(k.Enter, "roll key"), with(k.Back, "cancel")}
 	}
-	return []key.Binding{with(k.Next, "switch"), with(k.Enter, "press"), with(k.Back, "cancel")}
+	b := []key.Binding{with(k.Next, "switch"), with(k.Enter, "press")}
+	if d.focus.is(rdGrace) {
+		b = []key.Binding{with(k.Next, "next field"), with(k.Right, "change"), with(k.Enter, "roll key")}
+	}
+	if d.c.scrolls(d.box()) {
+		b = append(b, with(k.Down, "scroll"))
+	}
+	return append(b, with(k.Back, "cancel"))
 }

@@ -11,6 +11,10 @@ import (
 // has a light and a dark variant chosen by the terminal's background.
 type Styles struct {
 	isDark bool
+	colour bool // false: no style has a colour
+	// plain: the terminal draws no colour, so the focus is also marked in
+	// text (see withoutColour).
+	plain bool
 
 	Accent, Muted, Subtle, Success, Danger, Warning color.Color
 
@@ -64,9 +68,17 @@ type Styles struct {
 }
 
 // NewStyles builds the styles for a dark or a light terminal background.
-func NewStyles(isDark bool) *Styles {
+func NewStyles(isDark bool) *Styles { return newStyles(isDark, true) }
+
+// newStyles builds the styles, in colour or with no colour at all (for a
+// monochrome terminal: not one colour escape reaches it).
+func newStyles(isDark, colour bool) *Styles {
 	ld := lipgloss.LightDark(isDark)
+	if !colour {
+		ld = func(color.Color, color.Color) color.Color { return lipgloss.NoColor{} }
+	}
 	s := &Styles{
+		colour:  colour,
 		isDark:  isDark,
 		Accent:  ld(lipgloss.Color("#5B4BD6"), lipgloss.Color("#9D8CFF")),
 		Muted:   ld(lipgloss.Color("#6E6E73"), lipgloss.Color("#8E8E93")),

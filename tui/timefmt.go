@@ -47,11 +47,12 @@ func (c *common) in(now, t time.Time) string {
 // and is listed as 2027-02-28.
 func (c *common) lastDay(t time.Time) string { return c.date(t.Add(-time.Nanosecond)) }
 
-// until says when a key stops working, in a sentence: "through 2027-02-28"
-// when that is a midnight, else "until 2026-12-03 17:08".
+// until says when a key stops working, in a sentence: "through 2027-02-28
+// (UTC)" when that is a midnight where the screen's times are, else "until
+// 2026-12-03 17:08 UTC".
 func (c *common) until(t time.Time) string {
 	if lt := t.In(c.loc); lt.Hour() == 0 && lt.Minute() == 0 && lt.Second() == 0 {
-		return "through " + c.lastDay(t)
+		return "through " + c.lastDay(t) + " (" + c.zone(t) + ")"
 	}
 	return "until " + c.dateTime(t)
 }
@@ -81,7 +82,7 @@ func (c *common) keyStatus(now time.Time, k store.Key) string {
 	case store.KeyScheduled:
 		return fmt.Sprintf("Rolled: works until deleted %s.", c.when(now, k.DeleteAt))
 	case store.KeyExpired:
-		return fmt.Sprintf("Expired on %s: services using it are refused.", c.date(k.ExpiresAt))
+		return fmt.Sprintf("Expired on %s: services using it are refused.", c.dateTime(k.ExpiresAt))
 	case store.KeyExpiring:
 		return fmt.Sprintf("Expires %s: roll it before then.", c.when(now, k.ExpiresAt))
 	}
@@ -100,5 +101,18 @@ func (c *common) when(now, t time.Time) string {
 	return "on " + c.dateTime(t)
 }
 
-// dateTime is a date and a time of day, for deadlines.
-func (c *common) dateTime(t time.Time) string { return t.In(c.loc).Format("2006-01-02 15:04") }
+// dateTime is a moment as every screen shows one: "2026-12-13 11:00 UTC",
+// or with the offset of the zone the console shows ("… 20:00 +09:00").
+func (c *common) dateTime(t time.Time) string { return store.FormatTime(t, c.loc) }
+
+// date is the day of a moment where the console's times are: for columns
+// of days ("Created on") and last days ("until 2027-02-28").
+func (c *common) date(t time.Time) string { return store.FormatDay(t, c.loc) }
+
+// zone is how dateTime labels the zone at t: "UTC" or "+09:00".
+func (c *common) zone(t time.Time) string {
+	if s := store.FormatTime(t, c.loc); len(s) > len("2006-01-02 15:04 ") {
+		return s[len("2006-01-02 15:04 "):]
+	}
+	return "UTC"
+}

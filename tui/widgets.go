@@ -19,6 +19,8 @@ func (s *Styles) tabBar(width int, names []string, active int, focused bool) dra
 	x := 0
 	for i, n := range names {
 		switch {
+		case i == active && focused && s.plain:
+			parts[i] = s.ButtonFocused.Render(s.focusMark(n))
 		case i == active && focused:
 			parts[i] = s.ButtonFocused.Padding(0, 1).Render(n)
 		case i == active:
@@ -103,7 +105,7 @@ func radioRow(s *Styles, width int, options []string, chosen int, focused bool) 
 	for i, o := range options {
 		switch {
 		case i == chosen && focused:
-			parts[i] = s.RowActive.Render("(•) " + o)
+			parts[i] = s.RowActive.Render(s.focusMark("(•) " + o))
 		case i == chosen:
 			parts[i] = "(" + s.Check.Render("•") + ") " + o
 		default:

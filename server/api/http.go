@@ -89,7 +89,7 @@ func Handler(st *store.Store, log *slog.Logger, opts ...Option) http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: `use POST with {"key": "aps_…", "scope": "…"}`})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint: POST /v1/verify, GET /healthz, /readyz and /livez are served"})
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint; this server answers POST /v1/verify, and GET /healthz, /readyz and /livez"})
 	})
 	return mux
 }

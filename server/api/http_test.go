@@ -349,6 +349,11 @@ func TestOtherMethodsAndPathsAnswerJSON(t *testing.T) {
 		if tt.status == http.StatusMethodNotAllowed && a.header.Get("Allow") != http.MethodPost {
 			t.Errorf("%s %s: Allow = %q", tt.method, tt.path, a.header.Get("Allow"))
 		}
+		// A 404 names what is served as served, never as if it too did not exist.
+		if msg, _ := a.body["error"].(string); tt.status == http.StatusNotFound &&
+			(strings.Contains(msg, "endpoint: POST") || !strings.Contains(msg, "this server answers POST /v1/verify")) {
+			t.Errorf("%s %s: the 404 reads %q", tt.method, tt.path, msg)
+		}
 	}
 }
 

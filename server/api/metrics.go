@@ -191,7 +191,7 @@ func MetricsHandler(m *Metrics, st *store.Store) http.Handler {
 	mux.HandleFunc("GET /livez", live)
 	mux.HandleFunc("GET /readyz", ready)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint: GET /metrics, /livez and /readyz are served"})
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint; this server answers GET /metrics, /livez and /readyz"})
 	})
 	return mux
 }

@@ -107,7 +107,7 @@ func locate(path string) (place, error) {
 
 // request is what a command asks, as one JSON line.
 type request struct {
-	V     int    `json:"v"`
+	V      int    `json:"v"`
 	Op     string `json:"op"`               // verify, lookup, audit, backup, check, run
 	Digest string `json:"digest,omitempty"` // verify, lookup: the key's SHA-256, hex; never its text
 	Scope  string `json:"scope,omitempty"`
