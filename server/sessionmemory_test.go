@@ -223,10 +223,8 @@ func sessionCost(ts *testServer, viewers []user, size TermSize, rows int) memory
 		}
 	}
 	after := measureMemory()
-	if prof := os.Getenv("PEAKPROF"); prof != "" && size == DefaultMaxPTY {
-		f, _ := os.Create(prof)
-		pprof.WriteHeapProfile(f)
-		f.Close()
+	if prof := os.Getenv("SESSION_HEAP_PROFILE"); prof != "" && size == DefaultMaxPTY {
+		writeHeapProfile(ts.t, prof)
 	}
 	for _, c := range sessions {
 		c.client.Close()
@@ -242,11 +240,27 @@ func sessionCost(ts *testServer, viewers []user, size TermSize, rows int) memory
 	return memory{heap: per(before.heap, after.heap), resident: per(before.resident, after.resident)}
 }
 
+// writeHeapProfile writes the heap's profile to path, for pprof.
+func writeHeapProfile(t testing.TB, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // BenchmarkSessionMemory measures what one console session costs at the
 // PTY cap, on a database whose app list fills the screen, once its user has
 // scrolled down the whole screen a row at a time: heap after a collection
 // and resident memory, per session, against a session at 80×24 measured in
-// the same run.
+// the same run. SESSION_HEAP_PROFILE=FILE writes the heap's profile with
+// the sessions at the cap open, to see where it goes:
+//
+//	SESSION_HEAP_PROFILE=/tmp/heap go test ./server -run '^$' -bench SessionMemory -benchtime 1x -memprofilerate 4096
+//	go tool pprof -sample_index=inuse_space -top /tmp/heap
 func BenchmarkSessionMemory(b *testing.B) {
 	const n = 8
 	var viewers []user
