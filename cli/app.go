@@ -64,7 +64,7 @@ created each and when (UTC). --json writes an array of apps (see the README's JS
 				}
 				t := newTable(inv.stdout, "ID", "NAME", "SCOPES", "KEYS", "CREATED BY", "CREATED")
 				for _, a := range apps {
-					t.row(fmt.Sprint(a.ID), a.Name, scopeIDs(a), fmt.Sprint(a.Keys), a.CreatedBy, when(a.CreatedAt))
+					t.row(fmt.Sprint(a.ID), a.Name, scopeIDs(a), fmt.Sprint(a.Keys), a.CreatedBy, inv.when(a.CreatedAt))
 				}
 				return t.flush()
 			})
@@ -128,9 +128,9 @@ func (inv *invocation) showApp(st *store.Store, app store.App, keys []store.Key,
 	}
 	w := inv.stdout
 	fmt.Fprintf(w, "%s (id:%d)\n", store.SafeText(app.Name), app.ID)
-	fmt.Fprintf(w, "Created by %s on %s", store.SafeText(app.CreatedBy), when(app.CreatedAt))
+	fmt.Fprintf(w, "Created by %s on %s", store.SafeText(app.CreatedBy), inv.when(app.CreatedAt))
 	if app.UpdatedBy != "" && !app.UpdatedAt.Equal(app.CreatedAt) {
-		fmt.Fprintf(w, "; last changed by %s on %s", store.SafeText(app.UpdatedBy), when(app.UpdatedAt))
+		fmt.Fprintf(w, "; last changed by %s on %s", store.SafeText(app.UpdatedBy), inv.when(app.UpdatedAt))
 	}
 	fmt.Fprintln(w)
 	if len(app.Retired) > 0 {
@@ -147,7 +147,7 @@ func (inv *invocation) showApp(st *store.Store, app store.App, keys []store.Key,
 		if sc, ok := scopes.Lookup(s.Scope); ok {
 			name = sc.Name
 		}
-		t.row(string(s.Scope), name, granted, when(s.LastUsed), fmt.Sprint(s.Denied))
+		t.row(string(s.Scope), name, granted, inv.when(s.LastUsed), fmt.Sprint(s.Denied))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -157,7 +157,7 @@ func (inv *invocation) showApp(st *store.Store, app store.App, keys []store.Key,
 		fmt.Fprintln(w, "No API keys: create one with apiscopes key create APP --name NAME.")
 		return nil
 	}
-	return writeKeyTable(w, keys, now)
+	return inv.writeKeyTable(w, keys, now)
 }
 
 func (inv *invocation) appCreate() *cobra.Command {

@@ -137,12 +137,12 @@ func (inv *invocation) eventWriter(w io.Writer, asJSON bool) func(store.Event) e
 	if asJSON {
 		return func(ev store.Event) error { return writeJSONLine(w, ev) }
 	}
-	return auditTable(w)
+	return inv.auditTable(w)
 }
 
 // auditTable returns a writer of the audit log as aligned text columns:
-// when (in UTC, said so), who, what, target and the change.
-func auditTable(w io.Writer) func(store.Event) error { return eventTable(w, false) }
+// when (with its zone), who, what, target and the change.
+func (inv *invocation) auditTable(w io.Writer) func(store.Event) error { return inv.eventTable(w, false) }
 
 // whatWidth fits the longest of the audit's words for what happened
 // ("ended SSH session").
@@ -150,14 +150,14 @@ const whatWidth = 17
 
 // eventTable is auditTable, with each event's sequence number first when
 // seq is set (audit --follow).
-func eventTable(w io.Writer, seq bool) func(store.Event) error {
+func (inv *invocation) eventTable(w io.Writer, seq bool) func(store.Event) error {
 	first := true
 	row := func(n, when, who, what, target, change string) error {
 		lead := ""
 		if seq {
 			lead = cell(n, 7)
 		}
-		_, err := fmt.Fprintln(w, lead+cell(when, 20)+cell(who, 24)+cell(what, whatWidth)+cell(target, 44)+change)
+		_, err := fmt.Fprintln(w, lead+cell(when, 24)+cell(who, 24)+cell(what, whatWidth)+cell(target, 44)+change)
 		return err
 	}
 	return func(ev store.Event) error {
@@ -167,8 +167,8 @@ func eventTable(w io.Writer, seq bool) func(store.Event) error {
 				return err
 			}
 		}
-		t := ev.Describe()
-		return row(fmt.Sprint(ev.Seq), when(ev.At), t.Who, t.What, t.Target, t.Change)
+		t := ev.DescribeIn(inv.zone())
+		return row(fmt.Sprint(ev.Seq), inv.when(ev.At), t.Who, t.What, t.Target, t.Change)
 	}
 }
 

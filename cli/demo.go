@@ -40,8 +40,8 @@ var demoStory = tui.Demo{
 			"interactions. Marketing only exports.",
 		"Open an app with enter, press a for the audit log of who changed what, " +
 			"or n to make an app and key of your own.",
-		"Press u on an app for the scopes its keys used, and filter with unused:30d " +
-			"for the apps with scopes nobody used for 30 days.",
+		"In an app's window (enter), u unticks the scopes its keys did not use for 90 days (u again: 30); " +
+			"filter the list with unused:30d for the apps with scopes nobody used for 30 days.",
 	},
 	Note:   "Nothing here is real: this database is deleted when you quit.",
 	Select: "Risk & Compliance",
@@ -88,8 +88,8 @@ story first. Nothing here is real: the database is deleted when you quit, and th
 demo never touches your own database or a cluster. --apps adds N more apps (up to
 50000), to try the console at scale.
 
-Press u on an app for the scopes its keys used, and filter the list with unused:30d
-for the apps with scopes unused for 30 days.
+In an app's window (enter), u unticks the scopes its keys did not use for 90 days;
+filter the list with unused:30d for the apps with scopes nobody used for 30 days.
 
 Exit status: 0 done, 1 failed, 2 usage error (no terminal).`,
 		Example: `  apiscopes demo

@@ -38,7 +38,7 @@ const followPoll = 500 * time.Millisecond
 func (inv *invocation) followAudit(cmd *cobra.Command, db *database, f followFlags, asJSON bool) error {
 	ctx := cmd.Context()
 	tracked := &seqTracker{w: inv.stdout, json: asJSON}
-	write := followWriter(tracked, asJSON)
+	write := inv.followWriter(tracked, asJSON)
 	if inv.served != nil {
 		return followStore(ctx, inv.served.Store, f.since, write)
 	}
@@ -146,11 +146,11 @@ func followStore(ctx context.Context, st *store.Store, since uint64, write func(
 
 // followWriter writes each event as it comes, flushed: a table with the
 // sequence number first, or JSON Lines.
-func followWriter(w io.Writer, asJSON bool) func(store.Event) error {
+func (inv *invocation) followWriter(w io.Writer, asJSON bool) func(store.Event) error {
 	if asJSON {
 		return func(ev store.Event) error { return writeJSONLine(w, ev) }
 	}
-	return eventTable(w, true)
+	return inv.eventTable(w, true)
 }
 
 // seqTracker passes a follower's output on and notes the sequence number

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,7 @@ type invocation struct {
 	// reach them. Nil in a process running its own command line.
 	served *Session
 
+	loc     *time.Location  // where times are shown (see zone)
 	root    *cobra.Command  // the tree
 	cmd     *cobra.Command  // the command running, once its flags are parsed
 	cmdArgs []string        // its arguments

@@ -75,7 +75,7 @@ used (UTC). Never a key's text. --json writes an array of keys.
 					fmt.Fprintf(inv.stderr, "App %q has no API keys: create one with apiscopes key create APP --name NAME.\n", store.SafeText(app.Name))
 					return nil
 				}
-				return writeKeyTable(inv.stdout, keys, now)
+				return inv.writeKeyTable(inv.stdout, keys, now)
 			})
 		},
 	}
@@ -85,18 +85,18 @@ used (UTC). Never a key's text. --json writes an array of keys.
 }
 
 // writeKeyTable lists keys for people.
-func writeKeyTable(w io.Writer, keys []store.Key, now time.Time) error {
+func (inv *invocation) writeKeyTable(w io.Writer, keys []store.Key, now time.Time) error {
 	t := newTable(w, "ID", "NAME", "HINT", "STATE", "CREATED BY", "CREATED", "EXPIRES", "LAST USED")
 	for _, k := range keys {
-		expires := when(k.ExpiresAt)
+		expires := inv.when(k.ExpiresAt)
 		if !k.DeleteAt.IsZero() {
-			expires = when(k.Ends()) + " (rolled)"
+			expires = inv.when(k.Ends()) + " (rolled)"
 		}
 		used := "never"
 		if !k.LastUsedAt.IsZero() {
-			used = when(k.LastUsedAt)
+			used = inv.when(k.LastUsedAt)
 		}
-		t.row(fmt.Sprint(k.ID), k.Name, k.Hint, k.State(now).String(), k.CreatedBy, when(k.CreatedAt), expires, used)
+		t.row(fmt.Sprint(k.ID), k.Name, k.Hint, k.State(now).String(), k.CreatedBy, inv.when(k.CreatedAt), expires, used)
 	}
 	return t.flush()
 }
@@ -239,7 +239,7 @@ time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never e
 					return err
 				}
 				fmt.Fprintf(inv.stderr, "Created API key %q (id:%d, %s) for app %q%s. It is shown once: keep it safe.\n",
-					store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name), expiryNote(k))
+					store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name), inv.expiryNote(k))
 				return nil
 			})
 		},
@@ -282,11 +282,11 @@ func expiryOptions(cmd *cobra.Command, expires, expiresIn string) (store.KeyOpti
 var dateShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 
 // expiryNote says when a key expires, for a message.
-func expiryNote(k store.Key) string {
+func (inv *invocation) expiryNote(k store.Key) string {
 	if k.ExpiresAt.IsZero() {
 		return ", never expiring"
 	}
-	return ", expiring " + when(k.ExpiresAt)
+	return ", expiring " + inv.when(k.ExpiresAt)
 }
 
 func (inv *invocation) keyRoll() *cobra.Command {
@@ -340,7 +340,7 @@ passes its lifetime on. A leaked key: roll it with --grace now, naming it by its
 				}
 				gone := "was deleted at once"
 				if g > 0 {
-					gone = "works until " + when(rolled.DeleteAt) + ", then is deleted"
+					gone = "works until " + inv.when(rolled.DeleteAt) + ", then is deleted"
 				}
 				fmt.Fprintf(inv.stderr, "Rolled API key %q (%s) of app %q: the new key %q (id:%d, %s) is shown once; the old one %s.\n",
 					store.SafeText(old.Name), old.Hint, store.SafeText(app.Name), store.SafeText(k.Name), k.ID, k.Hint, gone)

@@ -137,10 +137,29 @@ func (t *table) row(cells ...string) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
-// when is a moment as the command line shows it: in UTC, said so.
-func when(t time.Time) string {
+// when is a moment as the command line shows it: in the zone TZ names
+// (UTC by default), said so, in the format of every screen.
+func (inv *invocation) when(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format("2006-01-02 15:04 UTC")
+	return store.FormatTime(t, inv.zone())
+}
+
+// zone is where the caller's times are shown: the zone their TZ names, or
+// UTC. An unknown TZ is said once, and UTC stands.
+func (inv *invocation) zone() *time.Location {
+	if inv.loc != nil {
+		return inv.loc
+	}
+	tz := inv.getenv("TZ")
+	if inv.served != nil {
+		tz = inv.served.TZ
+	}
+	loc, err := store.ZoneFromTZ(tz)
+	if err != nil {
+		fmt.Fprintf(inv.stderr, "apiscopes: %v; times are in UTC\n", err)
+	}
+	inv.loc = loc
+	return loc
 }

@@ -87,9 +87,9 @@ func (inv *invocation) usageReport(st *store.Store, window time.Duration, unused
 	if !asJSON {
 		if window > 0 && since.After(cutoff) {
 			fmt.Fprintf(w, "Tracking began %s, less than %s ago: \"unused\" means not used since then.\n",
-				since.UTC().Format("2006-01-02 15:04 UTC"), unusedFor)
+				inv.when(since), unusedFor)
 		}
-		fmt.Fprintf(w, "%-32s %-20s %-24s %s\n", "APP", "SCOPE", "LAST USED", "DENIED")
+		fmt.Fprintf(w, "%-32s %-20s %-27s %s\n", "APP", "SCOPE", "LAST USED", "DENIED")
 	}
 	for _, a := range apps {
 		for _, s := range a.Scopes {
@@ -105,7 +105,7 @@ func (inv *invocation) usageReport(st *store.Store, window time.Duration, unused
 				}
 				continue
 			}
-			fmt.Fprintf(w, "%-32s %-20s %-24s %d\n", fit(cleanText(a.App.Name), 32), scopeLabel(s), lastUsed(s, since, now), s.Denied)
+			fmt.Fprintf(w, "%-32s %-20s %-27s %d\n", fit(cleanText(a.App.Name), 32), scopeLabel(s), inv.lastUsed(s, since), s.Denied)
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -124,12 +124,12 @@ func scopeLabel(s store.ScopeUse) string {
 }
 
 // lastUsed says when a scope was last used, or since when it was not.
-func lastUsed(s store.ScopeUse, since, now time.Time) string {
+func (inv *invocation) lastUsed(s store.ScopeUse, since time.Time) string {
 	switch {
 	case !s.LastUsed.IsZero():
-		return s.LastUsed.UTC().Format("2006-01-02 15:04 UTC")
+		return inv.when(s.LastUsed)
 	case s.Granted:
-		return "never since " + since.UTC().Format("2006-01-02")
+		return "never since " + store.FormatDay(since, inv.zone())
 	}
 	return "-"
 }
