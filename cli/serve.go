@@ -148,6 +148,15 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 	}
 	logger := log.NewWithOptions(stderr, log.Options{ReportTimestamp: true, Prefix: "apiscopes"})
 
+	// Go's memory limit first, so the collector keeps to it while the
+	// database loads: --memory-limit, GOMEMLIMIT, or the cgroup's.
+	if limit, from, err := server.SetMemoryLimit(limits.memoryLimit); err != nil {
+		logger.Warn("cannot read the cgroup's memory limit: no memory budget; give one with --memory-limit", "err", err)
+	} else if limit > 0 {
+		limits.memoryLimit = limit
+		logger.Info("memory limit", "limit", fmt.Sprintf("%d MiB", limit>>20), "from", from)
+	}
+
 	// With only --http (or --grpc), the verify API runs alone; the SSH
 	// console needs an allow-list, and without one it is off rather than open.
 	if (*httpAddr != "" || grpcAddr != "") && *admins == "" && *viewers == "" {
@@ -246,6 +255,11 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 		metrics.CountSSHLinesLeftOut(func() uint64 { return srv.Refusals().Suppressed })
 		nAdmins, nViewers := allow.Size()
 		logger.Info("SSH console ready", "addr", ln.Addr().String(), "admins", nAdmins, "viewers", nViewers)
+		if cfg.MemoryLimit > 0 {
+			_, keys := st.Size()
+			logger.Info("SSH sessions within the memory limit", "sessions", server.SessionsWithin(cfg.MemoryLimit, keys, cfg.MaxPTY),
+				"keys", keys, "max-pty", cfg.MaxPTY.String(), "session", fmt.Sprintf("%d MiB", server.SessionBytes(cfg.MaxPTY)>>20))
+		}
 		logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)
 		for _, p := range allow.Problems() {
 			logger.Warn("allow-list", "problem", p)
