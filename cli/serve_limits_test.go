@@ -33,7 +33,7 @@ func TestSSHLimitsDefaultsAndEnvironment(t *testing.T) {
 		}
 		return l
 	}
-	want := sshLimits{maxPTY: server.TermSize{Width: 500, Height: 200}, handshakeTimeout: 10 * time.Second,
+	want := sshLimits{maxPTY: server.TermSize{Width: 400, Height: 150}, handshakeTimeout: 10 * time.Second,
 		maxUnauthenticated: 64, perSource: 8, maxSessions: 32, adminSlots: 4, maxSessionsPerUser: 4,
 		maxSessionTime: 12 * time.Hour, maxFollowers: 8, logRefusals: 20, logPerSource: 2}
 	if got := parse(); !reflect.DeepEqual(*got, want) {

@@ -12,14 +12,14 @@ const gib = 1 << 30
 
 // TestBudgetArithmetic pins the README's figures: under MemoryMax=1G,
 // serve's memory limit is 90% of it, three quarters of which are for what
-// lives: 24 sessions at the default PTY cap beside 50,000 keys, 40 at
-// 400x150; a million keys leave room for one.
+// lives: 40 sessions at the default PTY cap (400×150) beside 50,000 keys,
+// 24 at 500×200; a million keys leave room for one at 500×200.
 func TestBudgetArithmetic(t *testing.T) {
 	limit, from, err := setMemoryLimit(0, "", func() (int64, error) { return gib, nil }, func(int64) int64 { return 0 })
 	if err != nil || from != LimitFromCgroup || limit != ninetyPercent(gib) {
 		t.Fatalf("limit %d from %q, %v", limit, from, err)
 	}
-	if got := SessionBytes(DefaultMaxPTY); got != 1<<20+25_600_000 {
+	if got := SessionBytes(DefaultMaxPTY); got != 1<<20+15_360_000 {
 		t.Errorf("a session at the cap: %d bytes", got)
 	}
 	for _, c := range []struct {
@@ -27,10 +27,10 @@ func TestBudgetArithmetic(t *testing.T) {
 		pty  TermSize
 		fit  int
 	}{
-		{0, DefaultMaxPTY, 25},
-		{50_000, DefaultMaxPTY, 24},
-		{50_000, TermSize{Width: 400, Height: 150}, 40},
-		{1_000_000, DefaultMaxPTY, 1},
+		{0, TermSize{Width: 500, Height: 200}, 25},
+		{50_000, TermSize{Width: 500, Height: 200}, 24},
+		{50_000, DefaultMaxPTY, 40},
+		{1_000_000, TermSize{Width: 500, Height: 200}, 1},
 		{2_000_000, DefaultMaxPTY, 0},
 	} {
 		if got := SessionsWithin(limit, c.keys, c.pty); got != c.fit {

@@ -70,13 +70,13 @@ func (p *peakMemory) end() (goMem, resident uint64) {
 // detector does not add its own), while verify keeps answering.
 func TestThirtyTwoSessionsAtTheCapStayWithinTheLimit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("opens 32 sessions of 500×200")
+		t.Skip("opens 32 sessions at the PTY cap")
 	}
 	if raceEnabled {
 		// Under the race detector each frame at the cap takes seconds and
 		// the detector's memory hides the program's: .ci/run runs this
 		// test on its own, without it.
-		t.Skip("32 sessions of 500×200 under the race detector: run without -race")
+		t.Skip("32 sessions at the PTY cap under the race detector: run without -race")
 	}
 	limit := ninetyPercent(gib)
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
