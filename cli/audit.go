@@ -160,7 +160,9 @@ func (inv *invocation) eventWriter(w io.Writer, asJSON bool) func(store.Event) e
 
 // auditTable returns a writer of the audit log as aligned text columns:
 // when (with its zone), who, what, target and the change.
-func (inv *invocation) auditTable(w io.Writer) func(store.Event) error { return inv.eventTable(w, false) }
+func (inv *invocation) auditTable(w io.Writer) func(store.Event) error {
+	return inv.eventTable(w, false)
+}
 
 // whatWidth fits the longest of the audit's words for what happened
 // ("ended SSH session").

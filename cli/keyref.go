@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -67,16 +69,18 @@ func (r *keyRef) readText(inv *invocation) error {
 	if len(data) > maxTextInput {
 		return failf(ExitUsage, "stdin holds more than %d KiB: give the file or the line that holds the key", maxTextInput>>10)
 	}
+	// The key is found as scan finds it: however it is written (escaped, in
+	// base64, UTF-16, a gzip file), so what scan reported can be piped here.
+	found, err := scanReader("(stdin)", bytes.NewReader(data))
+	if err != nil {
+		return failf(ExitUsage, "read the key from stdin: %v", err)
+	}
 	var keys []string
-	findKeys(data, len(data), func(at int) {
-		k := string(data[at : at+store.KeyLen])
-		for _, seen := range keys {
-			if seen == k {
-				return
-			}
+	for _, f := range found {
+		if !slices.Contains(keys, f.key) {
+			keys = append(keys, f.key)
 		}
-		keys = append(keys, k)
-	})
+	}
 	switch len(keys) {
 	case 0:
 		if hint, ok := store.KeyShapeHint(strings.TrimSpace(string(data))); ok {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"os"
@@ -361,5 +362,16 @@ func TestKeyTextNeverSentToTheHolder(t *testing.T) {
 	}
 	if len(sent) != 1 || strings.Contains(sent[0], key[4:47]) || !strings.Contains(sent[0], "--digest=") {
 		t.Errorf("the holder was sent %q", sent)
+	}
+}
+
+// TestTextFindsTheKeyAsScanDoes: --text - finds the key however scan found
+// it: here in base64, as a CI secret is often kept.
+func TestTextFindsTheKeyAsScanDoes(t *testing.T) {
+	path, key := seededDB(t)
+	encoded := base64.StdEncoding.EncodeToString([]byte("API_KEY=" + key + "\n"))
+	code, out, errs := runWithStdin(t, "secret: "+encoded+"\n", "key", "delete", "--db", path, "--text", "-", "--yes")
+	if code != 0 || !strings.Contains(out, `Deleted API key "ci"`) {
+		t.Fatalf("key delete --text - of a base64 key = %d, %q, %q", code, out, errs)
 	}
 }

@@ -38,6 +38,7 @@ type serveFlags struct {
 	backupDir   string
 	backupEvery time.Duration
 	metricsAddr string
+	gateways    gatewayFlags
 	signingKey  string
 }
 
@@ -73,6 +74,12 @@ Authorization: Bearer aps_… with {"scope": "…"}; 200 allowed, 403 denied wit
 reason; GET /livez, and /readyz and /healthz (the database is open and, on a cluster,
 confirmed current).
 
+Gateways (docs/gateways.md): /v1/auth answers nginx's auth_request, Caddy's
+forward_auth, Traefik's ForwardAuth and Envoy's HTTP ext_authz; --grpc serves Envoy's
+and Istio's ext_authz Check. The scope each request needs comes from --routes FILE, a
+YAML list of {method, path, scope}; a request no route matches is refused. SIGHUP
+reads the routes file and the TLS certificate again.
+
 Stops on ctrl+c or SIGTERM: sessions get a goodbye, requests in flight finish, and the
 database closes cleanly.
 
@@ -81,6 +88,7 @@ database closes cleanly.
 Exit status: 0 stopped cleanly, 1 failed while serving, 2 usage or environment error.`,
 		Example: `  apiscopes serve --admins admins.keys --viewers viewers.keys
   apiscopes serve --http 127.0.0.1:8080 --metrics 127.0.0.1:9090
+  apiscopes serve --http 127.0.0.1:8080 --routes /etc/apiscopes/routes.yaml --trusted-proxies 127.0.0.1
   ssh -p 23234 localhost sessions        # admins: the open sessions
   ssh -p 23234 localhost app list        # the commands, over SSH`,
 		Args: noArgs,
@@ -101,6 +109,7 @@ Exit status: 0 stopped cleanly, 1 failed while serving, 2 usage or environment e
 	fl.DurationVar(&f.idle, "idle-timeout", 30*time.Minute, "end SSH sessions without a keystroke this long (0 never)")
 	f.limits = addSSHLimits(fl)
 	fl.StringVar(&f.httpAddr, "http", "", "serve the verify API at this address, e.g. 127.0.0.1:8080 (default: off)")
+	f.gateways.register(fl)
 	fl.StringVar(&f.metricsAddr, "metrics", "", "Prometheus metrics at http://ADDR/metrics, with /livez and /readyz (default: off)")
 	fl.StringVar(&f.backupDir, "backup-dir", "", "keep checked hot backups in this folder (default: none)")
 	fl.DurationVar(&f.backupEvery, "backup-every", time.Hour, "how often to take one; the newest 7 are kept")
@@ -117,8 +126,9 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 	stderr := inv.stderr
 	db, maxStale, sshAddr, admins, viewers, hostKey := f.db, &f.maxStale, &f.sshAddr, &f.admins, &f.viewers, &f.hostKey
 	idle, limits, httpAddr, backupDir, backupEvery, metricsAddr := &f.idle, f.limits, &f.httpAddr, &f.backupDir, &f.backupEvery, &f.metricsAddr
-	if *sshAddr == "" && *httpAddr == "" {
-		return usagef(cmd, "nothing to serve: pass --http ADDR, or keep --ssh on")
+	grpcAddr := f.gateways.grpcAddr
+	if *sshAddr == "" && *httpAddr == "" && grpcAddr == "" {
+		return usagef(cmd, "nothing to serve: pass --http ADDR or --grpc ADDR, or keep --ssh on")
 	}
 	if *idle < 0 {
 		return usagef(cmd, "--idle-timeout cannot be negative (0 means no limit)")
@@ -139,6 +149,10 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 	if *backupDir != "" && *backupEvery <= 0 {
 		return usagef(cmd, "--backup-every %v: give a positive interval, e.g. 1h", *backupEvery)
 	}
+	gw, err := f.gateways.load(cmd.Flags(), *httpAddr)
+	if err != nil {
+		return usageError(cmd, err)
+	}
 	var signingKey ed25519.PrivateKey
 	if f.signingKey != "" {
 		dir := "" // a cluster has no folder
@@ -149,16 +163,24 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 			}
 			dir = filepath.Dir(path)
 		}
-		var err error
 		if signingKey, err = store.LoadSigningKey(f.signingKey, dir); err != nil {
 			return usageError(cmd, err)
 		}
 	}
 	logger := log.NewWithOptions(stderr, log.Options{ReportTimestamp: true, Prefix: "apiscopes"})
 
-	// With only --http, the verify API runs alone; the SSH console needs an
-	// allow-list, and without one it is off rather than open.
-	if *httpAddr != "" && *admins == "" && *viewers == "" {
+	// Go's memory limit first, so the collector keeps to it while the
+	// database loads: --memory-limit, GOMEMLIMIT, or the cgroup's.
+	if limit, from, err := server.SetMemoryLimit(limits.memoryLimit); err != nil {
+		logger.Warn("cannot read the cgroup's memory limit: no memory budget; give one with --memory-limit", "err", err)
+	} else if limit > 0 {
+		limits.memoryLimit = limit
+		logger.Info("memory limit", "limit", fmt.Sprintf("%d MiB", limit>>20), "from", from)
+	}
+
+	// With only --http (or --grpc), the verify API runs alone; the SSH
+	// console needs an allow-list, and without one it is off rather than open.
+	if (*httpAddr != "" || grpcAddr != "") && *admins == "" && *viewers == "" {
 		*sshAddr = ""
 	}
 	var allow *server.AllowList
@@ -204,7 +226,7 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 		}
 	}
 
-	failed := make(chan error, 3)
+	failed := make(chan error, 4)
 	var stops []func(context.Context) error
 	var metrics *api.Metrics // nil without --metrics: every recording is then a no-op
 	if *metricsAddr != "" {
@@ -254,6 +276,11 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 		metrics.CountSSHLinesLeftOut(func() uint64 { return srv.Refusals().Suppressed })
 		nAdmins, nViewers := allow.Size()
 		logger.Info("SSH console ready", "addr", ln.Addr().String(), "admins", nAdmins, "viewers", nViewers)
+		if cfg.MemoryLimit > 0 {
+			_, keys := st.Size()
+			logger.Info("SSH sessions within the memory limit", "sessions", server.SessionsWithin(cfg.MemoryLimit, keys, cfg.MaxPTY),
+				"keys", keys, "max-pty", cfg.MaxPTY.String(), "session", fmt.Sprintf("%d MiB", server.SessionBytes(cfg.MaxPTY)>>20))
+		}
 		logger.Info("host key", "fingerprint", srv.Fingerprint(), "file", *hostKey)
 		for _, p := range allow.Problems() {
 			logger.Warn("allow-list", "problem", p)
@@ -266,15 +293,30 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 			logger.Error("cannot listen on "+*httpAddr+"; choose another address with --http", "err", err)
 			return exit(1)
 		}
-		srv := api.New(*httpAddr, st, slog.New(logger), api.WithMetrics(metrics),
-			api.WithLogLimits(limits.logPerSource, limits.logRefusals))
+		srv := api.New(*httpAddr, st, slog.New(logger), append(gw.httpOptions(), api.WithMetrics(metrics),
+			api.WithLogLimits(limits.logPerSource, limits.logRefusals))...)
 		go func() {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				failed <- fmt.Errorf("http: %w", err)
 			}
 		}()
 		stops = append(stops, srv.Shutdown)
-		logger.Info("verify API ready", "url", "http://"+ln.Addr().String()+"/v1/verify")
+		logger.Info("verify API ready", "url", gw.scheme()+"://"+ln.Addr().String()+"/v1/verify")
+		bounds := srv.Limits()
+		logger.Info("HTTP bounds", "max-conns", bounds.Max, "per-source", bounds.MaxPerSource,
+			"idle-timeout", bounds.Idle, "trusted-proxies", gw.proxies.Len())
+		if gw.routes != nil {
+			logger.Info("forward-auth ready", "url", gw.scheme()+"://"+ln.Addr().String()+api.AuthPath,
+				"routes", gw.routes.Path(), "count", gw.routes.Len(), "scope-header", f.gateways.scopeHeader)
+		}
+	}
+	grpcSrv, err := gw.serveGRPC(st, logger, metrics, limits.logPerSource, limits.logRefusals, failed)
+	if err != nil {
+		logger.Error("cannot start ext_authz", "err", err)
+		return exit(1)
+	}
+	if grpcSrv != nil {
+		stops = append(stops, grpcSrv.Shutdown)
 	}
 
 	stopBackups := func() {}
@@ -348,6 +390,7 @@ wait:
 			code = 1
 			break wait
 		case <-reload:
+			gw.reload(logger)
 			if sshSrv == nil {
 				logger.Info("SIGHUP: no allow-lists to reload: the SSH console is off")
 				continue

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"net/netip"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -31,22 +33,26 @@ func TestSSHLimitsDefaultsAndEnvironment(t *testing.T) {
 		}
 		return l
 	}
-	want := sshLimits{maxPTY: server.TermSize{Width: 500, Height: 200}, handshakeTimeout: 10 * time.Second,
-		maxUnauthenticated: 64, maxSessions: 32, adminSlots: 4, maxSessionsPerUser: 4,
+	want := sshLimits{maxPTY: server.TermSize{Width: 400, Height: 150}, handshakeTimeout: 10 * time.Second,
+		maxUnauthenticated: 64, perSource: 8, maxSessions: 32, adminSlots: 4, maxSessionsPerUser: 4,
 		maxSessionTime: 12 * time.Hour, maxFollowers: 8, logRefusals: 20, logPerSource: 2}
-	if got := parse(); *got != want {
+	if got := parse(); !reflect.DeepEqual(*got, want) {
 		t.Errorf("defaults %+v, want %+v", *got, want)
 	}
 
 	for name, v := range map[string]string{"MAX_PTY": "120x40", "HANDSHAKE_TIMEOUT": "3s", "MAX_UNAUTHENTICATED": "5",
 		"MAX_SESSIONS": "9", "ADMIN_SLOTS": "2", "MAX_SESSIONS_PER_USER": "1", "MAX_SESSION_TIME": "1h",
-		"LOG_REFUSALS": "7", "LOG_REFUSALS_PER_SOURCE": "3"} {
+		"LOG_REFUSALS": "7", "LOG_REFUSALS_PER_SOURCE": "3", "MAX_UNAUTHENTICATED_PER_SOURCE": "2",
+		"EARLY_DROP": "3:50", "SSH_PROXY_PROTOCOL_FROM": "10.0.0.0/24, 192.0.2.7,2001:db8::/48", "MEMORY_LIMIT": "900M"} {
 		t.Setenv("APISCOPES_"+name, v)
 	}
 	want = sshLimits{maxPTY: server.TermSize{Width: 120, Height: 40}, handshakeTimeout: 3 * time.Second,
-		maxUnauthenticated: 5, maxSessions: 9, adminSlots: 2, maxSessionsPerUser: 1,
+		maxUnauthenticated: 5, perSource: 2, earlyDrop: server.EarlyDrop{Start: 3, Rate: 50},
+		proxyFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24"), netip.MustParsePrefix("192.0.2.7/32"),
+			netip.MustParsePrefix("2001:db8::/48")},
+		memoryLimit: 900 << 20, maxSessions: 9, adminSlots: 2, maxSessionsPerUser: 1,
 		maxSessionTime: time.Hour, maxFollowers: 8, logRefusals: 7, logPerSource: 3}
-	if got := parse(); *got != want {
+	if got := parse(); !reflect.DeepEqual(*got, want) {
 		t.Errorf("from the environment %+v, want %+v", *got, want)
 	}
 	if got := parse("--max-sessions-per-user", "2"); got.maxSessionsPerUser != 2 {
@@ -57,7 +63,8 @@ func TestSSHLimitsDefaultsAndEnvironment(t *testing.T) {
 	parse().apply(&cfg)
 	if cfg.MaxPTY != want.maxPTY || cfg.HandshakeTimeout != 3*time.Second || cfg.MaxUnauthenticated != 5 ||
 		cfg.MaxSessions != 9 || cfg.AdminSlots != 2 || cfg.MaxSessionsPerUser != 1 || cfg.MaxSessionTime != time.Hour ||
-		cfg.LogTotal != 7 || cfg.LogPerSource != 3 {
+		cfg.LogTotal != 7 || cfg.LogPerSource != 3 || cfg.MaxUnauthenticatedPerSource != 2 || cfg.EarlyDrop != want.earlyDrop ||
+		!reflect.DeepEqual(cfg.ProxyProtocolFrom, want.proxyFrom) || cfg.MemoryLimit != 900<<20 {
 		t.Errorf("the SSH server's configuration: %+v", cfg)
 	}
 }
@@ -74,6 +81,10 @@ func TestSSHLimitsRefuseNonsense(t *testing.T) {
 		{[]string{"--log-refusals-per-source", "-1"}, "--log-refusals-per-source cannot be negative"},
 		{[]string{"--max-sessions", "3", "--admin-slots", "4"}, "--admin-slots 4 is more than --max-sessions 3"},
 		{[]string{"--max-sessions", "0"}, "--admin-slots needs --max-sessions"},
+		{[]string{"--max-unauthenticated-per-source", "-1"}, "--max-unauthenticated-per-source cannot be negative"},
+		{[]string{"--early-drop", "32"}, "is not an early drop: give START:RATE"},
+		{[]string{"--ssh-proxy-protocol-from", "lb.example"}, `"lb.example" is neither an address nor a network`},
+		{[]string{"--memory-limit", "lots"}, `"lots" is not a memory size`},
 	} {
 		code, _, errs := runCmd(t, append([]string{"serve", "--http", "127.0.0.1:0"}, tt.args...)...)
 		if code != ExitUsage || !strings.Contains(errs, tt.err) {

@@ -45,10 +45,39 @@ func (t *tally) gone() <-chan struct{} {
 	return t.none
 }
 
+// connOpened takes a new connection, or closes it before any greeting: a
+// trusted proxy's without its header, or one the gate does not let in. It
+// runs on the connection's own goroutine, so a proxy's header is waited for
+// without holding up the others.
 func (s *SSH) connOpened(ctx ssh.Context, c net.Conn) net.Conn {
-	remember(ctx, c)
+	if withoutProxyHeader(c) {
+		s.refusals.refuse(RefusedProxyHeader, upstream(c), "connection closed: no PROXY protocol header from a trusted proxy")
+		return nil
+	}
+	pc, reason := s.gate.enter(c)
+	if pc == nil {
+		s.refuseAtGate(reason, c.RemoteAddr())
+		return nil
+	}
+	remember(ctx, pc)
 	s.conns.add(1)
-	return c
+	return pc
+}
+
+// refuseAtGate logs a connection the gate closed, saying which bound.
+func (s *SSH) refuseAtGate(reason string, remote net.Addr) {
+	g := s.gate
+	all, mine := g.held(sourceOf(remote))
+	switch reason {
+	case RefusedUnauthenticated:
+		s.refusals.refuse(reason, remote, "connection closed: too many not logged in", "limit", g.max)
+	case RefusedSourceShare:
+		s.refusals.refuse(reason, remote, "connection closed: too many not logged in from this address",
+			"limit", g.perSource, "held", mine)
+	case RefusedEarlyDrop:
+		s.refusals.refuse(reason, remote, "connection closed: dropped early, many not logged in",
+			"pending", all, "early_drop", g.drop.String(), "limit", g.max)
+	}
 }
 
 func (s *SSH) connClosed(net.Conn) { s.conns.add(-1) }

@@ -103,7 +103,9 @@ func TestHandshakeTimeoutEndsATrickle(t *testing.T) {
 // logged in do not count, and a closed one frees its place.
 func TestUnauthenticatedConnectionsAreCapped(t *testing.T) {
 	alice := newUser(t, "Alice")
-	ts := startServerWith(t, t.TempDir(), []user{alice}, nil, func(c *Config) { c.MaxUnauthenticated = 2 })
+	ts := startServerWith(t, t.TempDir(), []user{alice}, nil, func(c *Config) {
+		c.MaxUnauthenticated, c.EarlyDrop = 2, NoEarlyDrop // the hard bound alone
+	})
 	logged, err := ts.dial(alice) // logged in: holds no place
 	if err != nil {
 		t.Fatal(err)

@@ -13,10 +13,11 @@ type TermSize struct {
 
 // DefaultMaxPTY is the largest terminal a session is drawn for unless
 // configured otherwise. A console frame costs memory in proportion to its
-// cells, and a client chooses its size: 500×200 is 100,000 cells, wider and
-// taller than any real screen, and keeps the worst case of every session at
-// once small (see the README's "Running serve in production").
-var DefaultMaxPTY = TermSize{Width: 500, Height: 200}
+// cells, and a client chooses its size: 400×150 is 60,000 cells, wider and
+// taller than any screen people use, and lets the default 32 sessions at
+// that size fit under the README unit's MemoryMax=1G beside 50,000 keys
+// (see SessionsWithin and the README's "Running serve in production").
+var DefaultMaxPTY = TermSize{Width: 400, Height: 150}
 
 // ParseTermSize reads "COLSxROWS", e.g. "500x200"; both must be at least 1.
 func ParseTermSize(s string) (TermSize, error) {

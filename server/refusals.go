@@ -15,6 +15,9 @@ import (
 // log and RefusalStats use.
 const (
 	RefusedUnauthenticated = "unauthenticated_limit" // too many connections not yet logged in
+	RefusedSourceShare     = "source_limit"          // too many not yet logged in from one address (or IPv6 /64)
+	RefusedEarlyDrop       = "early_drop"            // refused at random: many connections not yet logged in
+	RefusedProxyHeader     = "proxy_header"          // a trusted proxy's connection without a PROXY protocol header
 	RefusedHandshake       = "handshake_timeout"     // no login within the handshake timeout
 	RefusedKey             = "unknown_key"           // the key is on no allow-list
 	RefusedFrom            = "from"                  // the key's from= does not allow the address
@@ -24,6 +27,7 @@ const (
 	RefusedSessions        = "session_limit"         // --max-sessions reached
 	RefusedAdminSlots      = "admin_slots"           // only the admins' reserved sessions are left
 	RefusedPerUser         = "user_limit"            // --max-sessions-per-user reached
+	RefusedMemory          = "memory_limit"          // another session would pass the memory budget
 	RefusedClosing         = "shutting_down"         // the server is stopping
 	RefusedCommand         = "command"               // an unknown command, or one only admins may run
 )

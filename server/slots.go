@@ -48,6 +48,8 @@ func (s *SSH) admit(o *openSession) *refusal {
 		return &refusal{RefusedSessions, fmt.Sprintf("%d sessions already follow the audit trail, the most the server allows; end one first", followers)}
 	case o.follows:
 		// Followers have places of their own: they never take a console's.
+	case s.overBudget(n, o.role):
+		return s.memoryRefusal(n)
 	case l.max > 0 && n >= l.max:
 		return &refusal{RefusedSessions, fmt.Sprintf("the server is full (%d sessions open); try again later", n)}
 	case l.max > 0 && o.role != store.Admin && n >= l.max-l.adminSlots:

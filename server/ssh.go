@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"sync"
@@ -31,6 +32,20 @@ type Config struct {
 
 	HandshakeTimeout   time.Duration // close a connection not logged in this long after it opened; 0 means never
 	MaxUnauthenticated int           // close new connections while this many are not logged in yet; 0 means no limit
+
+	// Of MaxUnauthenticated, how many one source (an IPv4 address, an IPv6
+	// /64) may hold; zero means DefaultUnauthenticatedPerSource (or
+	// MaxUnauthenticated, if that is less).
+	MaxUnauthenticatedPerSource int
+	// Below MaxUnauthenticated, refuse new connections at random from
+	// EarlyDrop.Start on (sshd's MaxStartups); the zero value means
+	// DefaultEarlyDrop(MaxUnauthenticated), NoEarlyDrop none.
+	EarlyDrop EarlyDrop
+	// Connections from these networks (a load balancer's) must open with a
+	// PROXY protocol header, whose source address then stands for the
+	// client's; none trusted when empty.
+	ProxyProtocolFrom []netip.Prefix
+
 	MaxSessions        int           // refuse sessions beyond this many at once; 0 means no limit
 	AdminSlots         int           // of MaxSessions, how many only admins may take
 	MaxSessionsPerUser int           // refuse a person's sessions beyond this many; 0 means no limit
@@ -41,6 +56,12 @@ type Config struct {
 	// app list`); nil: only the console is served.
 	Commands func(ctx context.Context, c CommandCall) int
 
+	// MemoryLimit is the memory the process is to stay within, the Go
+	// memory limit (see SetMemoryLimit): a new session is refused when it
+	// would not fit beside the verify index and the sessions open (see
+	// SessionsWithin). 0 means no budget.
+	MemoryLimit int64
+
 	// Refusals are logged at most LogPerSource lines a second for one remote
 	// address and LogTotal in all (0: no limit); the rest are only counted.
 	LogPerSource, LogTotal int
@@ -50,10 +71,23 @@ type Config struct {
 	now       func() time.Time // the refusal log's and login audit's clock; time.Now when nil
 	pollEvery time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
 	sizeSeen  func(TermSize)   // tests: called with each size the console is given
+	random    func(n int) int  // the early drop's dice, a number in [0, n); math/rand/v2's when nil
 	idleHeld  func()           // tests: called each time a key on screen keeps an idle session open
 
 	backstopSlack time.Duration // tests: the connection's limits' lead over the session's; a minute when zero
 }
+
+// DefaultMaxUnauthenticated is serve's bound on connections not logged in
+// yet, sshd's MaxStartups full at about two thirds: each costs a goroutine,
+// buffers and a key exchange until the handshake timeout ends it.
+const DefaultMaxUnauthenticated = 64
+
+// DefaultUnauthenticatedPerSource is how many connections not logged in
+// one source may hold unless configured otherwise: an eighth of the default
+// MaxUnauthenticated, plenty for the admins of one office behind one
+// address logging in at once, as each holds its place for a handshake's
+// milliseconds.
+const DefaultUnauthenticatedPerSource = 8
 
 // DefaultMaxFollowers is how many sessions may follow the audit trail at
 // once unless Config says otherwise.
@@ -114,9 +148,7 @@ func NewSSH(st *store.Store, cfg Config) (*SSH, error) {
 		served:    make(chan struct{}),
 		stopWatch: make(chan struct{}),
 	}
-	s.gate = &gate{max: cfg.MaxUnauthenticated, refused: func(remote net.Addr) {
-		s.refusals.refuse(RefusedUnauthenticated, remote, "connection closed: too many not logged in", "limit", cfg.MaxUnauthenticated)
-	}}
+	s.gate = newGate(cfg)
 	if _, err := os.Stat(cfg.HostKeyPath); err == nil {
 		if err := checkHostKeyModes(cfg.HostKeyPath); err != nil {
 			return nil, fmt.Errorf("ssh server: %w", err)
@@ -176,7 +208,7 @@ func (s *SSH) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	defer close(s.served)
 	go s.watch(s.stopWatch)
-	err := s.srv.Serve(&announcingListener{Listener: &gatedListener{Listener: ln, g: s.gate}, ready: s.serving})
+	err := s.srv.Serve(&announcingListener{Listener: proxied(ln, s.cfg.ProxyProtocolFrom, s.cfg.HandshakeTimeout), ready: s.serving})
 	if s.isClosing() {
 		return ssh.ErrServerClosed
 	}

@@ -28,7 +28,7 @@ import (
 // testServer is a real SSH server on a loopback port, with its allow-list
 // files and database in a temporary folder.
 type testServer struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	st       *store.Store
 	srv      *SSH
@@ -38,6 +38,8 @@ type testServer struct {
 	hostKey  string
 	logs     *syncBuffer
 	shutdown func()
+
+	keepOutput bool // consoles opened with console keep all they write
 }
 
 type user struct {
@@ -45,7 +47,7 @@ type user struct {
 	signer gossh.Signer
 }
 
-func newUser(t *testing.T, name string) user {
+func newUser(t testing.TB, name string) user {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -63,7 +65,7 @@ func (u user) line() string {
 	return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(u.signer.PublicKey()))) + " " + u.name + "\n"
 }
 
-func writeList(t *testing.T, path string, users ...user) {
+func writeList(t testing.TB, path string, users ...user) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("# apiscopes allow-list\n")
@@ -81,7 +83,7 @@ func startServer(t *testing.T, dir string, admins, viewers []user) *testServer {
 }
 
 // startServerWith is startServer with a chance to change the configuration.
-func startServerWith(t *testing.T, dir string, admins, viewers []user, configure func(*Config)) *testServer {
+func startServerWith(t testing.TB, dir string, admins, viewers []user, configure func(*Config)) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, dir: dir, admins: filepath.Join(dir, "admins"), viewers: filepath.Join(dir, "viewers"),
 		hostKey: filepath.Join(dir, "host_ed25519"), logs: &syncBuffer{}}
@@ -138,7 +140,7 @@ func (ts *testServer) dial(u user, auth ...gossh.AuthMethod) (*gossh.Client, err
 
 // terminal is an interactive session with a PTY, as `ssh -t` opens.
 type terminal struct {
-	t      *testing.T
+	t      testing.TB
 	client *gossh.Client
 	sess   *gossh.Session
 	in     io.WriteCloser

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"apiscopes/scopes"
+	"apiscopes/server/forwardauth"
 	"apiscopes/server/lograte"
+	"apiscopes/server/routes"
 	"apiscopes/store"
 )
 
@@ -27,29 +29,19 @@ const (
 	ReadHeaderTimeout = 5 * time.Second
 	ReadTimeout       = 10 * time.Second
 	WriteTimeout      = 10 * time.Second
-	IdleTimeout       = 2 * time.Minute
 	MaxHeaderBytes    = 16 << 10
 )
 
-// New returns an HTTP server for the verify API on addr, with timeouts and
-// header limits set and net/http's own errors sent to log (nil: discarded).
-func New(addr string, st *store.Store, log *slog.Logger, opts ...Option) *http.Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return newServer(addr, Handler(st, log, opts...), log)
-}
-
 // newServer is an http.Server for h with the API's timeouts and limits: the
 // verify API's, and the metrics listener's.
-func newServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+func newServer(addr string, h http.Handler, log *slog.Logger, idle time.Duration) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,
-		IdleTimeout:       IdleTimeout,
+		IdleTimeout:       idle,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -62,6 +54,7 @@ func newServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 //	GET  /healthz    200 {"status": "ok"} while the store is open, else 503
 //	GET  /readyz     the same as /healthz
 //	GET  /livez      200 {"status": "ok"} while the process serves
+//	ANY  /v1/auth    forward-auth for gateways (auth.go)
 //
 // A verify answers 200 with the app, the key and the app's scopes when the
 // key may use the scope, and 403 with the reason when it may not. A request
@@ -74,9 +67,13 @@ func Handler(st *store.Store, log *slog.Logger, opts ...Option) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := newConfig(opts)
+	return newHandler(st, log, newConfig(opts))
+}
+
+func newHandler(st *store.Store, log *slog.Logger, c config) http.Handler {
 	h := &handler{st: st, log: log, metrics: c.metrics,
-		limit: lograte.New(c.logPerSource, c.logTotal, c.now)}
+		limit:  lograte.New(c.logPerSource, c.logTotal, c.now),
+		routes: c.routes, keys: c.keys, scopeHeader: c.scopeHeader, proxies: c.proxies}
 	c.metrics.countSuppressed(h.limit.Suppressed)
 	live, ready := Probes(st)
 	mux := http.NewServeMux()
@@ -89,16 +86,32 @@ func Handler(st *store.Store, log *slog.Logger, opts ...Option) http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: `use POST with {"key": "aps_…", "scope": "…"}`})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint; this server answers POST /v1/verify, and GET /healthz, /readyz and /livez"})
+		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint; this server answers POST /v1/verify, any method on /v1/auth, and GET /healthz, /readyz and /livez"})
 	})
-	return mux
+	// /v1/auth and what follows it go to auth as they were sent: the mux
+	// would answer a path with dot segments with a redirect.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, AuthPath) && isAuthPath(r.URL.EscapedPath()) {
+			h.auth(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
+
+// isAuthPath reports whether an escaped path is /v1/auth or below it.
+func isAuthPath(p string) bool { return p == AuthPath || strings.HasPrefix(p, AuthPath+"/") }
 
 type handler struct {
 	st      *store.Store
 	log     *slog.Logger
 	metrics *Metrics // nil: none
 	limit   *lograte.Limiter
+
+	routes      *routes.Table // nil: /v1/auth finds no scope in paths
+	keys        forwardauth.Keys
+	scopeHeader bool
+	proxies     forwardauth.Proxies
 }
 
 // Response is the answer to a verify, as the HTTP API and `apiscopes verify
@@ -208,7 +221,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	if d.Allowed {
 		h.log.Debug("verify", attrs...)
 	} else {
-		h.refusal(r, attrs...)
+		h.refusal(r, "verify", r.RemoteAddr, attrs...)
 	}
 }
 
@@ -239,7 +252,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, start time.Time, 
 	writeJSON(w, status, errorBody{Reason: reason, Error: msg})
 	took := time.Since(start)
 	h.metrics.verified(outcome(status, reason), took)
-	h.refusal(r, "status", status, "error", msg, "remote", r.RemoteAddr, "took", took.Round(time.Microsecond))
+	h.refusal(r, "verify", r.RemoteAddr, "status", status, "error", msg, "remote", r.RemoteAddr, "took", took.Round(time.Microsecond))
 }
 
 // outcome is the metrics' reason for a request the store did not decide.
@@ -257,20 +270,21 @@ func outcome(status int, reason store.Reason) string {
 	return outcomeBadRequest
 }
 
-// refusal logs a refused request at Info, if the log's bounds let it
-// through (see lograte); a line after some were left out says how many.
-func (h *handler) refusal(r *http.Request, attrs ...any) {
+// refusal logs a refused request at Info as msg, if the log's bounds for
+// source (a client's address) let it through (see lograte); a line after
+// some were left out says how many.
+func (h *handler) refusal(r *http.Request, msg, source string, attrs ...any) {
 	if !h.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
-	ok, leftOut := h.limit.Allow(lograte.Source(r.RemoteAddr))
+	ok, leftOut := h.limit.Allow(lograte.Source(source))
 	if !ok {
 		return
 	}
 	if leftOut > 0 {
 		attrs = append(attrs, "not_logged_before", leftOut)
 	}
-	h.log.Info("verify", attrs...)
+	h.log.Info(msg, attrs...)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"apiscopes/server/forwardauth"
 	"apiscopes/store"
 )
 
@@ -20,7 +22,12 @@ const (
 	outcomeNoKey      = "no_key"      // 401: no key, or not as a bearer token
 	outcomeTooLarge   = "too_large"   // 413
 	outcomeError      = "error"       // 500
+	outcomeNoRoute    = "no_route"    // /v1/auth and Check: no route matches the request
+	outcomeNoScope    = "no_scope"    // /v1/auth and Check: nothing says which scope it needs
 )
+
+// outcomes are the values of the "reason" label beside store.Reasons.
+var outcomes = []string{outcomeBadRequest, outcomeNoKey, outcomeTooLarge, outcomeError, outcomeNoRoute, outcomeNoScope}
 
 // Metrics is what apiscopes serve tells Prometheus, on a listener of its
 // own (--metrics ADDR): verify decisions by reason and their latency, the
@@ -62,7 +69,7 @@ func NewMetrics(st *store.Store) *Metrics {
 	for _, r := range store.Reasons {
 		m.decisions.WithLabelValues(string(r))
 	}
-	for _, o := range []string{outcomeBadRequest, outcomeNoKey, outcomeTooLarge, outcomeError} {
+	for _, o := range outcomes {
 		m.decisions.WithLabelValues(o)
 	}
 	size := func(apps bool) func() float64 {
@@ -165,6 +172,20 @@ func (m *Metrics) verified(outcome string, took time.Duration) {
 	}
 }
 
+// Checked records a check that another listener answered (Envoy's Check)
+// as a verify's is counted: reason is one of store.Reasons or bad_request,
+// no_key, no_route, no_scope; anything else counts as "error", so no caller
+// can add a series.
+func (m *Metrics) Checked(reason string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	if !slices.Contains(outcomes, reason) && !slices.Contains(store.Reasons, store.Reason(reason)) {
+		reason = outcomeError
+	}
+	m.verified(reason, took)
+}
+
 // countSuppressed tells the metrics where the log's left-out lines are
 // counted.
 func (m *Metrics) countSuppressed(n func() uint64) {
@@ -179,7 +200,9 @@ func NewMetricsServer(addr string, m *Metrics, st *store.Store, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return newServer(addr, MetricsHandler(m, st), log)
+	srv := newServer(addr, MetricsHandler(m, st), log, IdleTimeout)
+	srv.ConnState = newConns(ConnLimits{Max: metricsMaxConns}, forwardauth.Proxies{}).state
+	return srv
 }
 
 // MetricsHandler serves GET /metrics in Prometheus's formats, and the

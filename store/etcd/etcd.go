@@ -57,8 +57,9 @@ type Config struct {
 	// (see ErrOutcomeUnknown).
 	RequestTimeout time.Duration
 	// MaxStaleness is the bound the engine keeps its change stream
-	// confirmed within: it confirms every third of it (see Current). Zero
-	// means 5 s; a negative value turns confirmation off.
+	// confirmed within: it confirms every sixth of it (see Current), and
+	// moves the stream off a member that does not answer (see stream.go).
+	// Zero means 5 s; a negative value turns confirmation off.
 	MaxStaleness time.Duration
 	// Prefetch lists small tables that nearly every Read reads: the first
 	// read of a snapshot reads them whole in the same request, and later
@@ -142,10 +143,11 @@ var (
 
 // Engine is a database in an etcd cluster. It implements store.Engine.
 type Engine struct {
-	cfg    Config
-	cli    *clientv3.Client
-	prefix string
-	name   string
+	cfg       Config
+	cli       *clientv3.Client
+	clientCfg clientv3.Config // cli's configuration, for the stream's member's client
+	prefix    string
+	name      string
 
 	ctx    context.Context // ended by Close: ends every follower and the confirmation loop
 	cancel context.CancelFunc
@@ -156,6 +158,8 @@ type Engine struct {
 	follows   map[*follower]struct{}
 	advanced  chan struct{} // closed (and replaced) whenever a follower gets further
 	confirmed confirmation
+	stream    *streamMember // the member the change stream and confirmations use
+	moves     int           // how often the stream moved off a silent member
 
 	floor atomic.Int64 // no snapshot is older: a revision this engine wrote, applied or confirmed
 
@@ -177,7 +181,7 @@ func Open(cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, prefix: cfg.Prefix, follows: map[*follower]struct{}{}, advanced: make(chan struct{})}
 	e.name = fmt.Sprintf("the etcd cluster at %s (prefix %s)", strings.Join(cfg.Endpoints, ","), cfg.Prefix)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
-	cli, err := clientv3.New(clientv3.Config{
+	e.clientCfg = clientv3.Config{
 		Endpoints:            cfg.Endpoints,
 		DialTimeout:          cfg.DialTimeout,
 		DialKeepAliveTime:    cfg.KeepAliveTime,
@@ -187,7 +191,8 @@ func Open(cfg Config) (*Engine, error) {
 		Password:             cfg.Password,
 		Logger:               cfg.Logger,
 		Context:              e.ctx,
-	})
+	}
+	cli, err := clientv3.New(e.clientCfg)
 	if err != nil {
 		e.cancel()
 		if why := dialProblem(cfg.Endpoints, tlsCfg, cfg.DialTimeout/2); why != nil {
@@ -219,6 +224,19 @@ func Open(cfg Config) (*Engine, error) {
 				e.name, cfg.DialTimeout)
 		}
 		return nil, fmt.Errorf("%s does not answer: %w", e.name, err)
+	}
+	// The stream goes through one member only where confirmations can move
+	// it off one that falls silent; otherwise through every endpoint, as
+	// the client balances them.
+	e.stream = &streamMember{cli: cli, endpoint: cfg.Endpoints[0], moved: make(chan struct{})}
+	if cfg.MaxStaleness > 0 && len(cfg.Endpoints) > 1 {
+		m, err := e.answering(cfg.Endpoints, cfg.DialTimeout)
+		if err != nil {
+			cli.Close()
+			e.cancel()
+			return nil, fmt.Errorf("%s: no member answers on its own: %w", e.name, err)
+		}
+		e.stream = m
 	}
 	if cfg.MaxStaleness > 0 {
 		e.loops.Add(1)
@@ -266,6 +284,9 @@ func (e *Engine) Close() error {
 		<-f.done
 	}
 	e.loops.Wait()
+	if m := e.member(); m.own {
+		m.cli.Close()
+	}
 	return e.cli.Close()
 }
 
@@ -283,7 +304,12 @@ func (e *Engine) request(ctx context.Context) (context.Context, context.CancelFu
 
 // currentRevision is the cluster's revision now, by a linearizable read.
 func (e *Engine) currentRevision(ctx context.Context) (int64, error) {
-	resp, err := e.cli.Get(ctx, e.prefix, clientv3.WithCountOnly())
+	return e.revisionThrough(ctx, e.cli)
+}
+
+// revisionThrough is currentRevision read through cli.
+func (e *Engine) revisionThrough(ctx context.Context, cli *clientv3.Client) (int64, error) {
+	resp, err := cli.Get(ctx, e.prefix, clientv3.WithCountOnly())
 	if err != nil {
 		return 0, err
 	}

@@ -75,7 +75,8 @@ func (f *follower) run(ctx context.Context, after uint64) {
 	for ctx.Err() == nil {
 		from := next
 		var compacted bool
-		next, compacted = f.watch(ctx, next)
+		m := f.e.member()
+		next, compacted = f.watch(ctx, m, next)
 		if ctx.Err() != nil {
 			return
 		}
@@ -92,6 +93,9 @@ func (f *follower) run(ctx context.Context, after uint64) {
 		}
 		select {
 		case <-time.After(wait):
+		case <-m.moved: // on the new member at once
+			wait = minBackoff
+			continue
 		case <-ctx.Done():
 			return
 		}
@@ -99,14 +103,22 @@ func (f *follower) run(ctx context.Context, after uint64) {
 	}
 }
 
-// watch delivers change sets from revision from until the watch ends. It
+// watch delivers change sets from revision from, watching through the
+// member m, until the watch ends or the stream moves off m. It
 // returns the revision to resume from, and whether the cluster had
 // compacted the revisions in between away.
-func (f *follower) watch(ctx context.Context, from int64) (next int64, compacted bool) {
+func (f *follower) watch(ctx context.Context, m *streamMember, from int64) (next int64, compacted bool) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
+	go func() { // a silent member never ends the watch: the move does
+		select {
+		case <-m.moved:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
 	next = from
-	w := f.e.cli.Watch(wctx, f.e.prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
+	w := m.cli.Watch(wctx, f.e.prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
 	for resp := range w {
 		if resp.CompactRevision != 0 {
 			return next, true

@@ -174,7 +174,7 @@ func TestTLSAndAuth(t *testing.T) {
 	}
 
 	good := Config{Endpoints: endpoint, TLS: tlsFiles, Username: "svc", Password: "svc-secret",
-		DialTimeout: 3 * time.Second, RequestTimeout: 3 * time.Second}
+		DialTimeout: 10 * time.Second, RequestTimeout: 10 * time.Second} // generous: a loaded machine is slow to answer a TLS handshake
 	t.Run("works", func(t *testing.T) {
 		st, err := OpenStore(good, store.WithMaintenance(0))
 		if err != nil {

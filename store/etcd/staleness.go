@@ -12,8 +12,9 @@ import (
 // recently: a linearizable read started at time T returned revision R, and
 // every follower has since applied every change up to R. Then at T no
 // change older than T was missing, so the replica lags by no more than the
-// time since T. The engine makes such a confirmation every third of
-// Config.MaxStaleness; Current says whether the latest is recent enough.
+// time since T. The engine makes such a confirmation every sixth of
+// Config.MaxStaleness, through the stream's member (see stream.go);
+// Current says whether the latest is recent enough.
 
 // confirmation is the latest revision shown delivered, and when the read
 // that returned it started.
@@ -59,14 +60,24 @@ func (e *Engine) Through() uint64 {
 	return low
 }
 
-func (e *Engine) confirmLoop(every time.Duration) {
+// confirmLoop confirms twice a round (a round is a third of the bound), so
+// that a member that stops answering is noticed, and the stream moved off
+// it, within a round: a confirmation with no answer in half a round moves
+// the stream to a member that answers, and confirms again through it.
+func (e *Engine) confirmLoop(round time.Duration) {
 	defer e.loops.Done()
-	t := time.NewTicker(every)
+	half := round / 2
+	t := time.NewTicker(half)
 	defer t.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(e.ctx, every)
-		_ = e.Confirm(ctx)
+		ctx, cancel := context.WithTimeout(e.ctx, half)
+		err := e.Confirm(ctx)
 		cancel()
+		if err != nil && e.ctx.Err() == nil && e.move(half) {
+			ctx, cancel := context.WithTimeout(e.ctx, half)
+			_ = e.Confirm(ctx)
+			cancel()
+		}
 		select {
 		case <-e.ctx.Done():
 			return
@@ -81,8 +92,9 @@ func (e *Engine) confirmLoop(every time.Duration) {
 // It fails if ctx ends first; the last confirmation then stands, and ages.
 func (e *Engine) Confirm(ctx context.Context) error {
 	start := time.Now()
+	m := e.member()
 	rctx, cancel := e.request(ctx)
-	rev, err := e.currentRevision(rctx)
+	rev, err := e.revisionThrough(rctx, m.cli)
 	cancel()
 	if err != nil {
 		return e.readError(err)
@@ -107,7 +119,7 @@ func (e *Engine) Confirm(ctx context.Context) error {
 		}
 		// Quiet: a watch reports how far it is only when asked. A member
 		// answers once every watch of the stream has caught up with it.
-		_ = e.cli.RequestProgress(clientv3.WithRequireLeader(ctx))
+		_ = m.cli.RequestProgress(clientv3.WithRequireLeader(ctx))
 		wait = min(2*wait, 100*time.Millisecond)
 	}
 }

@@ -166,3 +166,95 @@ func TestResyncAfterCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStalledMemberIsLeft: the member a replica's change stream uses stops
+// answering without closing a connection (a proxy that holds every byte,
+// as SIGSTOP does). The stream moves to a member that answers, confirms
+// through it, and the replica never stops answering, not once unavailable,
+// while it learns of a change made meanwhile within the bound; nor does it
+// raise the bound to do so.
+func TestStalledMemberIsLeft(t *testing.T) {
+	const bound = 3 * time.Second
+	proxies := map[string]*proxy{}
+	var eps []string
+	for _, m := range cluster.members {
+		p := newProxy(t, m.endpoint())
+		proxies[p.addr()] = p
+		eps = append(eps, p.addr())
+	}
+	prefix := newPrefix(t)
+	e := openEngine(t, prefix, func(c *Config) { c.Endpoints = eps; c.MaxStaleness = bound })
+	replica, err := store.New(e, store.WithName(e.Name()), store.WithMaintenance(0), store.WithMaxStaleness(bound))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { replica.Close() })
+	writer, _ := openStore(t, prefix)
+
+	app, err := writer.CreateApp(admin, "Search", scopes.NewSet(scopes.ModelDeploy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, key, err := writer.CreateKey(admin, app.ID, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the replica to allow the new key", func() bool {
+		return verify(t, replica, text, scopes.ModelDeploy).Allowed
+	})
+
+	stalled := e.member().endpoint
+	proxies[stalled].cut()
+	cutAt := time.Now()
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		if err := writer.DeleteKey(admin, key.ID); err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// Check without a pause for three bounds: never unavailable; the
+	// deletion reaches the replica within the bound.
+	var unavailable, checks int
+	var learnt time.Duration
+	for time.Since(cutAt) < 3*bound {
+		d := verify(t, replica, text, scopes.ModelDeploy)
+		checks++
+		switch d.Reason {
+		case store.Unavailable:
+			unavailable++
+		case store.UnknownKey:
+			if learnt == 0 {
+				learnt = time.Since(cutAt)
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	<-deleted
+	if unavailable > 0 {
+		t.Errorf("%d of %d checks unavailable with two members answering", unavailable, checks)
+	}
+	switch {
+	case learnt == 0:
+		t.Errorf("the deletion never reached the replica in %v", 3*bound)
+	case learnt > bound:
+		t.Errorf("the deletion reached the replica %v after the stall, not within the bound %v", learnt, bound)
+	}
+	m := e.member()
+	if m.endpoint == stalled {
+		t.Fatalf("the stream is still on the stalled member %s", stalled)
+	}
+	e.mu.Lock()
+	moves := e.moves
+	e.mu.Unlock()
+	if moves != 1 {
+		t.Errorf("the stream moved %d times, want once", moves)
+	}
+	if rev, at := e.Confirmed(); !at.After(cutAt) || rev == 0 {
+		t.Errorf("last confirmed revision %d at %v, not through the new member after the stall at %v", rev, at, cutAt)
+	}
+	if e.cfg.MaxStaleness != bound {
+		t.Errorf("the bound became %v", e.cfg.MaxStaleness)
+	}
+}
