@@ -349,6 +349,7 @@ func (inv *invocation) serve(cmd *cobra.Command, reload <-chan os.Signal, f serv
 				return
 			}
 			logger.Info("audit head", "event", h.Seq, "sha256", h.Hash, "signed", h.Sig != nil)
+			metrics.AuditHead(h.Seq)
 		})
 	}()
 	stopHeads := func() { stopHeadsNow(); <-headsStopped }

@@ -40,6 +40,7 @@ type Metrics struct {
 	decisions  *prometheus.CounterVec
 	latency    prometheus.Histogram
 	lastBackup prometheus.Gauge
+	auditHead  prometheus.Gauge
 
 	sessions   atomic.Pointer[func(store.Role) int]
 	refused    atomic.Pointer[func() uint64]
@@ -65,6 +66,10 @@ func NewMetrics(st *store.Store) *Metrics {
 			Name: "apiscopes_last_backup_timestamp_seconds",
 			Help: "When the last hot backup was written and checked, in Unix seconds; 0 before the first.",
 		}),
+		auditHead: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "apiscopes_audit_head_sequence",
+			Help: "The sequence number of the audit trail's newest event, as serve last logged (and signed) it.",
+		}),
 	}
 	for _, r := range store.Reasons {
 		m.decisions.WithLabelValues(string(r))
@@ -84,7 +89,7 @@ func NewMetrics(st *store.Store) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.decisions, m.latency, m.lastBackup,
+		m.decisions, m.latency, m.lastBackup, m.auditHead,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "apiscopes_apps", Help: "Apps in the store."}, size(true)),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "apiscopes_keys", Help: "API keys in the store."}, size(false)),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -154,6 +159,15 @@ func (m *Metrics) CountRefusedLogins(refused func() uint64) {
 func (m *Metrics) CountSSHLinesLeftOut(n func() uint64) {
 	if m != nil {
 		m.sshOmitted.Store(&n)
+	}
+}
+
+// AuditHead records the sequence number of the audit trail's newest
+// event, as serve logs (and signs) it every hour: monitoring that keeps it
+// can tell a trail rewritten from its head onwards.
+func (m *Metrics) AuditHead(seq uint64) {
+	if m != nil {
+		m.auditHead.Set(float64(seq))
 	}
 }
 

@@ -99,6 +99,7 @@ func TestMetrics(t *testing.T) {
 	}
 	at := time.Date(2026, 3, 14, 3, 0, 0, 0, time.UTC)
 	m.BackupTaken(at)
+	m.AuditHead(42)
 	m.CountSessions(func(role store.Role) int { return map[store.Role]int{store.Admin: 2, store.Viewer: 1}[role] })
 	m.CountRefusedLogins(func() uint64 { return 4 })
 	m.CountSSHLinesLeftOut(func() uint64 { return 7 })
@@ -121,6 +122,7 @@ func TestMetrics(t *testing.T) {
 		`apiscopes_ssh_sessions_open{role="viewer"}`:            1,
 		`apiscopes_ssh_logins_refused_total`:                    4,
 		`apiscopes_last_backup_timestamp_seconds`:               float64(at.Unix()),
+		`apiscopes_audit_head_sequence`:                         42,
 		`apiscopes_log_lines_suppressed_total{listener="http"}`: 5, // 6 refusals, one line a source
 		`apiscopes_log_lines_suppressed_total{listener="ssh"}`:  7,
 	} {

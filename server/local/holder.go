@@ -87,9 +87,7 @@ func OpenStore(path string, o Options, opts ...store.Option) (*Holder, error) {
 		return fail(err)
 	}
 	beforeStore()
-	opts = append([]store.Option{store.WithName(path), store.WithMigrationBackup(func() (string, error) {
-		return keepCopy(e, "schema1")
-	})}, opts...)
+	opts = append([]store.Option{store.WithName(path), store.WithMigrationBackup(e.KeepCopy)}, opts...)
 	st, err := store.New(e, opts...)
 	if err != nil {
 		return fail(err)
@@ -132,34 +130,6 @@ func lock(path string, o Options) (*bolt.Engine, error) {
 
 // lockRetry is how often a writer tries the lock again.
 const lockRetry = 20 * time.Millisecond
-
-// keepCopy writes a checked copy of the file beside it before a migration
-// changes it in a way older versions cannot read, as bolt.OpenStore does.
-func keepCopy(e *bolt.Engine, tag string) (string, error) {
-	path := fmt.Sprintf("%s.%s-%s.bak", e.Path(), tag, time.Now().UTC().Format("20060102T150405Z"))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
-	}
-	_, err = e.WriteBackup(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return "", err
-	}
-	c, err := bolt.Open(path, bolt.Options{ReadOnly: true})
-	if err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("the copy failed its check: %w", err)
-	}
-	c.Close()
-	return path, nil
-}
 
 // listen binds the socket and starts answering, or notes why it cannot.
 func (h *Holder) listen(path string) {
