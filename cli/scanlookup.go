@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ func keyLookup(db database) (look func(key string) string, done func()) {
 		return cached(func(key string) (store.Decision, error) {
 			var d store.Decision
 			err := eng.Read(context.Background(), func(snap store.Snapshot) (err error) {
-				d, err = store.VerifySnapshot(snap, key, anyScope, time.Now())
+				d, err = store.VerifySnapshot(snap, key, anyScope, netip.Addr{}, time.Now())
 				return err
 			})
 			return d, err
@@ -46,7 +47,7 @@ func keyLookup(db database) (look func(key string) string, done func()) {
 			d, err = c.Lookup(key, anyScope)
 			return err
 		}, func() (err error) {
-			d, err = bolt.VerifyFile(path, key, anyScope, time.Now())
+			d, err = bolt.VerifyFile(path, key, anyScope, netip.Addr{}, time.Now())
 			return err
 		})
 		switch {
@@ -86,6 +87,9 @@ func describeFound(d store.Decision) string {
 	switch d.Reason {
 	case store.Allowed, store.ScopeNotGranted:
 		return fmt.Sprintf("LIVE: app %q, scopes %s", cleanText(app.Name), strings.Join(app.Scopes.Strings(), ","))
+	case store.AddressNotAllowed, store.AddressUnknown: // a lookup names no address: the key has a list
+		return fmt.Sprintf("LIVE: app %q, scopes %s, from %s only", cleanText(app.Name), strings.Join(app.Scopes.Strings(), ","),
+			strings.Join(store.FormatAllowFrom(d.Key().AllowFrom), ","))
 	case store.Expired:
 		return fmt.Sprintf("expired: app %q", cleanText(app.Name))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -27,7 +28,7 @@ const maxKeyInput = 4 << 10
 // verifyCommand is `apiscopes verify`: 0 allowed, 1 denied, 2 error.
 func (inv *invocation) verifyCommand() *cobra.Command {
 	var db database
-	var scope string
+	var scope, clientIP string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "verify --scope ID < key",
@@ -39,11 +40,16 @@ file counts as a use of the key; one read from a free file does not.
 
 ` + databaseNote + `
 
+--client-ip ADDRESS is where the key is being used from: a key with an address list
+is refused from anywhere else (address_not_allowed), and without --client-ip
+(address_unknown).
+
 Exit status: 0 allowed, 1 denied, 2 error. The reason is one line on stderr: the
 stable reason first (allowed, scope_not_granted, unknown_key, expired, …), then what
 it means.`,
 		Example: `  apiscopes verify --scope model:deploy < key.txt
-  APISCOPES_KEY=$KEY apiscopes verify --scope workflow:export --json`,
+  APISCOPES_KEY=$KEY apiscopes verify --scope workflow:export --json
+  apiscopes verify --scope model:deploy --client-ip "$REMOTE_ADDR" < key.txt`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef(cmd, "unexpected argument; pass the key on stdin or in APISCOPES_KEY, "+
@@ -52,17 +58,26 @@ it means.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return inv.verify(cmd, db, scope, asJSON)
+			var client netip.Addr
+			if clientIP != "" {
+				a, err := netip.ParseAddr(clientIP)
+				if err != nil || a.Zone() != "" {
+					return usagef(cmd, "--client-ip: give the IP address the key is used from, e.g. 192.0.2.7 or 2001:db8::7 (no zone)")
+				}
+				client = a.Unmap()
+			}
+			return inv.verify(cmd, db, scope, client, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&scope, "scope", "", "the scope ID to check, e.g. model:deploy")
+	cmd.Flags().StringVar(&clientIP, "client-ip", "", "the IP address the key is used from, for keys limited to addresses")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "also write the decision as JSON on stdout")
 	db.register(cmd)
 	return cmd
 }
 
 // verify decides on the key read from stdin and says so.
-func (inv *invocation) verify(cmd *cobra.Command, db database, scope string, asJSON bool) error {
+func (inv *invocation) verify(cmd *cobra.Command, db database, scope string, client netip.Addr, asJSON bool) error {
 	if scope == "" {
 		return usagef(cmd, "which scope? pass --scope ID, one of %s", strings.Join(scopes.IDs(), ", "))
 	}
@@ -81,7 +96,7 @@ func (inv *invocation) verify(cmd *cobra.Command, db database, scope string, asJ
 	if db.cluster() {
 		// One linearizable read of the key's digest, then its record and
 		// its app at that revision: no index is loaded.
-		d, err = verifyOnCluster(cmd.Context(), db, key, id)
+		d, err = verifyOnCluster(cmd.Context(), db, key, id, client)
 		if err != nil {
 			return fail(ExitUsage, err)
 		}
@@ -97,10 +112,10 @@ func (inv *invocation) verify(cmd *cobra.Command, db database, scope string, asJ
 	// The process holding the file answers from its store; a free file is
 	// read for this one key.
 	err = local.Reach(path, func(c *local.Conn) (err error) {
-		d, err = c.Verify(key, id)
+		d, err = c.Verify(key, id, client)
 		return err
 	}, func() (err error) {
-		d, err = bolt.VerifyFile(path, key, id, time.Now())
+		d, err = bolt.VerifyFile(path, key, id, client, time.Now())
 		return err
 	})
 	if errors.Is(err, store.ErrLocked) {
@@ -124,7 +139,7 @@ func (inv *invocation) decided(d store.Decision, asJSON bool) error {
 	why := strings.TrimPrefix(strings.TrimPrefix(d.String(), "denied: "), "allowed: ")
 	fmt.Fprintf(inv.stderr, "%s: %s\n", d.Reason, store.SafeText(why))
 	switch {
-	case d.Reason == store.Unavailable:
+	case d.Reason.Failed():
 		return exit(ExitUsage)
 	case !d.Allowed:
 		return exit(ExitRefused)
@@ -134,14 +149,14 @@ func (inv *invocation) decided(d store.Decision, asJSON bool) error {
 
 // verifyOnCluster decides on one key with a linearizable read of a
 // cluster: nothing is loaded, and the check is not noted as a use.
-func verifyOnCluster(ctx context.Context, db database, key string, id scopes.ID) (d store.Decision, err error) {
+func verifyOnCluster(ctx context.Context, db database, key string, id scopes.ID, client netip.Addr) (d store.Decision, err error) {
 	eng, err := etcd.Open(db.config(-1))
 	if err != nil {
 		return d, err
 	}
 	defer eng.Close()
 	err = eng.Read(ctx, func(snap store.Snapshot) (err error) {
-		d, err = store.VerifySnapshot(snap, key, id, time.Now())
+		d, err = store.VerifySnapshot(snap, key, id, client, time.Now())
 		return err
 	})
 	return d, err

@@ -17,6 +17,10 @@ type Actor struct {
 	Name   string // display name, recorded as "Created by" and in the audit trail
 	Role   Role
 	Origin string // where the change came from, e.g. "local" or an SSH address and key fingerprint
+	// Key is the fingerprint of the SSH key the actor logged in with
+	// (SHA256:…), "" for a local user: with the name, it tells admins apart
+	// for four eyes (approvals.go).
+	Key string
 
 	// Standing, when set, is asked on every change for the actor's role as
 	// it is now, for a session that outlives its login (see standing.go).

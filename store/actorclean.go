@@ -20,6 +20,7 @@ const (
 func (a *Actor) clean() {
 	a.Name = cleanActorText(a.Name, maxActorName)
 	a.Origin = cleanActorText(a.Origin, maxActorOrigin)
+	a.Key = cleanActorText(a.Key, maxActorOrigin)
 }
 
 func cleanActorText(s string, limit int) string {

@@ -25,6 +25,9 @@ func (s *Store) apply(cs ChangeSet) {
 		if mirrored(c.Table) {
 			u.mirrorPut(c.Table, c.Key, c.Value)
 		}
+		if c.Table == TableMeta && string(c.Key) == string(metaSchema) {
+			s.noteSchema(c.Value)
+		}
 	}
 	var events []Event
 	for _, c := range cs.Changes { // apps first: their keys point at them
@@ -88,6 +91,9 @@ func (s *Store) apply(cs ChangeSet) {
 // stream lost changes, and tells every subscriber to reload too.
 func (s *Store) reload() {
 	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+		if v, err := snap.Get(TableMeta, metaSchema); err == nil {
+			s.noteSchema(v)
+		}
 		u := s.ix.begin()
 		u.reset()
 		defer func() { u.commit(snap.Revision()) }()

@@ -13,16 +13,52 @@ import (
 // CreateApp adds an app with the given name and scopes. An empty name (not
 // one of only spaces, which is refused) gets the next free default:
 // "Untitled app", "Untitled app 2", and so on.
+//
+// Scopes whose grant the key policy has wait for another admin: the app
+// is made with the others, and the error is a *PendingError holding the
+// app and the request. An app whose every scope would wait is refused
+// (ErrApprovalNeedsScope).
 func (s *Store) CreateApp(actor Actor, name string, set scopes.Set) (App, error) {
 	var rec appRecord
-	err := s.change(actor, func(t *txn) (err error) {
-		rec, err = t.createApp(name, set)
+	var pending []Approval
+	err := s.change(actor, func(t *txn) error {
+		pol, err := t.policy()
+		if err != nil {
+			return err
+		}
+		now, wait, err := splitGrant(set, set, pol)
+		if err != nil {
+			return err
+		}
+		if rec, err = t.createApp(name, now); err != nil {
+			return err
+		}
+		if pending = nil; !wait.IsEmpty() {
+			pending, err = t.requestGrant(rec, wait, pol)
+		}
 		return err
 	})
 	if err != nil {
 		return App{}, err
 	}
-	return rec.app(), nil
+	app := rec.app()
+	if len(pending) > 0 {
+		return app, &PendingError{App: &app, Requests: pending}
+	}
+	return app, nil
+}
+
+// splitGrant splits the scopes set an app is to hold, of which added are
+// new to it, into those it holds at once and those that wait for another
+// admin; an app left with no scope meanwhile is refused.
+func splitGrant(set, added scopes.Set, pol Policy) (now, wait scopes.Set, err error) {
+	wait = added & pol.Approval
+	now = set &^ wait
+	if !wait.IsEmpty() && now.IsEmpty() {
+		return 0, 0, fmt.Errorf("%w: %s waits for another admin's approval, and an app holds a scope meanwhile: "+
+			"give it another scope too", ErrApprovalNeedsScope, strings.Join(wait.Strings(), ", "))
+	}
+	return now, wait, nil
 }
 
 // createApp is the one rule for a new app, single or in bulk.
@@ -93,10 +129,18 @@ func (t *txn) nextDefaultName() (string, error) {
 // checked as CreateApp checks it. Scope ids this apiscopes does not know
 // (retired) stay as they are. The new scopes apply to every key of the app
 // from the next check on. A save that changes nothing writes nothing.
+//
+// The key policy holds: scopes whose grant it has wait for another admin
+// (the error is then a *PendingError holding the app as saved and the
+// request), and a scope gained whose maximum key lifetime some of the
+// app's keys outlive refuses the whole save (a *LifetimeError naming
+// them).
 func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App, error) {
 	var rec appRecord
+	var pending []Approval
 	err := s.change(actor, func(t *txn) error {
 		var err error
+		pending = nil
 		if rec, err = t.app(base.ID); err != nil {
 			return err
 		}
@@ -108,6 +152,17 @@ func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App
 		if set.IsEmpty() {
 			return ErrNoScopes
 		}
+		pol, err := t.policy()
+		if err != nil {
+			return err
+		}
+		set, wait, err := splitGrant(set, set&^cur.Scopes, pol)
+		if err != nil {
+			return err
+		}
+		if err := t.keysFit(rec, cur.Scopes, set, pol); err != nil {
+			return err
+		}
 		rec.Scopes = append(set.Strings(), cur.Retired...)
 		if name != base.Name {
 			if rec.Name, err = CleanName(name); err != nil {
@@ -117,7 +172,10 @@ func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App
 		renamed := rec.Name != before.Name
 		rescoped := !slices.Equal(rec.Scopes, before.Scopes)
 		if !renamed && !rescoped {
-			return nil
+			if !wait.IsEmpty() {
+				pending, err = t.requestGrant(rec, wait, pol)
+			}
+			return err
 		}
 		if FoldName(rec.Name) != FoldName(before.Name) {
 			if id, err := t.appNamed(FoldName(rec.Name)); err != nil || id != 0 {
@@ -140,12 +198,35 @@ func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App
 		if rescoped {
 			ev.ScopesBefore, ev.ScopesAfter = before.Scopes, rec.Scopes
 		}
-		return t.record(ev)
+		if err := t.record(ev); err != nil {
+			return err
+		}
+		if !wait.IsEmpty() {
+			pending, err = t.requestGrant(rec, wait, pol)
+		}
+		return err
 	})
 	if err != nil {
 		return App{}, err
 	}
-	return rec.app(), nil
+	app := rec.app()
+	if len(pending) > 0 {
+		return app, &PendingError{App: &app, Requests: pending}
+	}
+	return app, nil
+}
+
+// keysFit refuses moving app from before to after when a scope gained
+// brings a maximum key lifetime some of its working keys outlive.
+func (t *txn) keysFit(app appRecord, before, after scopes.Set, pol Policy) error {
+	was, _ := pol.Lifetime(before)
+	if max, _ := pol.Lifetime(after); max == 0 || was != 0 && max >= was {
+		return nil // no key to read
+	}
+	if max, by, broken := pol.Breaks(before, after, t.keyList(app.ID), t.at); len(broken) > 0 {
+		return &LifetimeError{App: app.Name, Max: max, Scope: by, Keys: broken}
+	}
+	return nil
 }
 
 // DeleteApp removes an app and, in the same change, all of its keys: they

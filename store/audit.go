@@ -19,6 +19,13 @@ const (
 	// ActionKeyUndelivered is a key deleted right after it was made because
 	// its text never reached the one who asked for it (see DiscardKey).
 	ActionKeyUndelivered Action = "key.undelivered"
+
+	// The key policy and four eyes (policy.go, approvals.go).
+	ActionPolicyUpdate    Action = "policy.update"    // the policy tightened, at once
+	ActionApprovalRequest Action = "approval.request" // a grant or a relaxed policy waits for another admin
+	ActionApprovalApprove Action = "approval.approve" // another admin approved it: it is in force
+	ActionApprovalReject  Action = "approval.reject"  // an admin closed it unapproved
+	ActionApprovalExpire  Action = "approval.expire"  // its window passed, or it was replaced
 )
 
 // Event is one audit record: who did what to which app or key, and when. It
@@ -52,6 +59,20 @@ type Event struct {
 	ScopesAfter  []string `json:"scopes_after,omitempty"`
 
 	Session *SessionInfo `json:"session,omitempty"` // session.* events: whose session (see sessionaudit.go)
+
+	// A key's address list (key.create, key.roll: the new key's, the same).
+	AllowFrom []string `json:"allow_from,omitempty"`
+
+	// The key policy and approvals: the request's number, the scopes a
+	// grant adds, who asked (name and SSH key) when another acts on it, the
+	// policy before and after, and a note on why the store closed one.
+	Approval     uint64      `json:"approval,omitempty"`
+	Grant        []string    `json:"grant,omitempty"`
+	RequestedBy  string      `json:"requested_by,omitempty"`
+	RequestedKey string      `json:"requested_key,omitempty"`
+	PolicyBefore *PolicyInfo `json:"policy_before,omitempty"`
+	PolicyAfter  *PolicyInfo `json:"policy_after,omitempty"`
+	Note         string      `json:"note,omitempty"`
 
 	// State is the digest of the state hash of every app and key record
 	// once the change was made (statehash.go), in hex; Records says, for

@@ -78,6 +78,9 @@ func (ev Event) DescribeIn(loc *time.Location) EventText {
 		case ev.Action == ActionKeyCreate && !ev.ExpiresAt.IsZero():
 			t.Change += " · expires " + FormatTime(ev.ExpiresAt, loc)
 		}
+		if ev.Action == ActionKeyCreate && len(ev.AllowFrom) > 0 {
+			t.Change += " · from " + Sanitize(strings.Join(ev.AllowFrom, ", "))
+		}
 	case ActionKeyRoll:
 		t.What = "rolled API key"
 		t.Target = fmt.Sprintf("%s › %s", t.Target, Sanitize(ev.KeyName))
@@ -85,10 +88,111 @@ func (ev Event) DescribeIn(loc *time.Location) EventText {
 		if !ev.DeleteAt.IsZero() {
 			t.Change += "; old key deleted " + FormatTime(ev.DeleteAt, loc)
 		}
+	case ActionPolicyUpdate, ActionApprovalRequest, ActionApprovalApprove, ActionApprovalReject, ActionApprovalExpire:
+		return describeApproval(t, ev, loc)
 	default:
 		t.What = Sanitize(string(ev.Action))
 	}
 	return t
+}
+
+// describeApproval puts the key policy's and the requests' events into
+// words: the target is the app, or "Key Policy"; the change says what the
+// request asked (a grant by scope names, a policy by its rules), its
+// number, and who asked when another acted on it.
+func describeApproval(t EventText, ev Event, loc *time.Location) EventText {
+	what := ""
+	switch {
+	case ev.PolicyAfter != nil:
+		t.Target = "Key Policy"
+		what = PolicyChange(ev.PolicyBefore, ev.PolicyAfter)
+	case len(ev.Grant) > 0:
+		what = ScopeChange(nil, ev.Grant)
+	}
+	num := fmt.Sprintf("request %d", ev.Approval)
+	switch ev.Action {
+	case ActionPolicyUpdate:
+		t.What = "tightened key policy"
+		t.Change = what
+		return t
+	case ActionApprovalRequest:
+		t.What = "asked for approval"
+		t.Change = num + ": " + what + " · waits until " + FormatTime(ev.ExpiresAt, loc)
+		return t
+	case ActionApprovalApprove:
+		t.What = "approved"
+	case ActionApprovalReject:
+		t.What = "rejected"
+	case ActionApprovalExpire:
+		t.What = "request expired"
+	}
+	t.Change = num + " of " + Sanitize(ev.RequestedBy)
+	if what != "" {
+		t.Change += ": " + what
+	}
+	if ev.Note != "" {
+		t.Change += " · " + Sanitize(ev.Note)
+	}
+	return t
+}
+
+// PolicyChange is what a change of the key policy changes, in words:
+// "every key 365d → 90d; model:deploy keys 30d; +approval guardrail:deploy".
+func PolicyChange(before, after *PolicyInfo) string {
+	if before == nil {
+		before = &PolicyInfo{}
+	}
+	if after == nil {
+		after = &PolicyInfo{}
+	}
+	var parts []string
+	ids := map[string]bool{}
+	for id := range before.MaxLifetime {
+		ids[id] = true
+	}
+	for id := range after.MaxLifetime {
+		ids[id] = true
+	}
+	names := make([]string, 0, len(ids))
+	for id := range ids {
+		names = append(names, id)
+	}
+	slices.Sort(names)
+	for _, id := range names {
+		b, a := before.MaxLifetime[id], after.MaxLifetime[id]
+		if a == b {
+			continue
+		}
+		label := Sanitize(id) + " keys"
+		if id == DefaultLifetimeScopeKey {
+			label = "every key"
+		}
+		switch {
+		case b == "":
+			parts = append(parts, label+" at most "+Sanitize(a))
+		case a == "":
+			parts = append(parts, label+" no maximum (was "+Sanitize(b)+")")
+		default:
+			parts = append(parts, label+" "+Sanitize(b)+" → "+Sanitize(a))
+		}
+	}
+	for _, id := range after.Approval {
+		if !slices.Contains(before.Approval, id) {
+			parts = append(parts, "+four eyes "+Sanitize(id))
+		}
+	}
+	for _, id := range before.Approval {
+		if !slices.Contains(after.Approval, id) {
+			parts = append(parts, "−four eyes "+Sanitize(id))
+		}
+	}
+	if before.ApprovalWindow != after.ApprovalWindow && before.ApprovalWindow != "" {
+		parts = append(parts, "window "+Sanitize(before.ApprovalWindow)+" → "+Sanitize(after.ApprovalWindow))
+	}
+	if len(parts) == 0 {
+		return "rules unchanged"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // ScopeChange is "+Deploy Model −Export workflow": what a change of scopes

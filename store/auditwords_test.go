@@ -90,3 +90,38 @@ func TestSanitize(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribePolicyEvents: the policy's and the requests' events say what
+// changed or was asked, the request's number, and who asked.
+func TestDescribePolicyEvents(t *testing.T) {
+	at := time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		ev                   Event
+		what, target, change string
+	}{
+		{Event{Action: ActionPolicyUpdate, PolicyBefore: &PolicyInfo{MaxLifetime: map[string]string{"*": "365d"}, ApprovalWindow: "24h"},
+			PolicyAfter: &PolicyInfo{MaxLifetime: map[string]string{"*": "90d", "model:deploy": "30d"}, Approval: []string{"guardrail:deploy"},
+				ApprovalWindow: "24h"}},
+			"tightened key policy", "Key Policy", "every key 365d → 90d; model:deploy keys at most 30d; +four eyes guardrail:deploy"},
+		{Event{Action: ActionApprovalRequest, Approval: 4, AppName: "Support", Grant: []string{"guardrail:deploy"}, ExpiresAt: at},
+			"asked for approval", "Support", "request 4: +Deploy Guardrails · waits until 2026-12-09 10:00 UTC"},
+		{Event{Action: ActionApprovalRequest, Approval: 5, ExpiresAt: at,
+			PolicyAfter: &PolicyInfo{ApprovalWindow: "24h"}}, // from none: a request keeps the rules proposed
+			"asked for approval", "Key Policy", "request 5: rules unchanged · waits until 2026-12-09 10:00 UTC"},
+		{Event{Action: ActionApprovalApprove, Approval: 4, AppName: "Support", Grant: []string{"guardrail:deploy"}, RequestedBy: "ada"},
+			"approved", "Support", "request 4 of ada: +Deploy Guardrails"},
+		{Event{Action: ActionApprovalReject, Approval: 6, RequestedBy: "ada", PolicyBefore: &PolicyInfo{Approval: []string{"model:deploy"}},
+			PolicyAfter: &PolicyInfo{}},
+			"rejected", "Key Policy", "request 6 of ada: −four eyes model:deploy"},
+		{Event{Action: ActionApprovalExpire, Approval: 7, AppName: "Support", Grant: []string{"model:deploy"}, RequestedBy: "bo\x1b[2J",
+			Note: "its window passed without a second admin"},
+			"request expired", "Support", "request 7 of bo�[2J: +Deploy Model · its window passed without a second admin"},
+		{Event{Action: ActionKeyCreate, AppName: "Support", KeyName: "office", KeyHint: "aps_…0000", AllowFrom: []string{"10.0.0.0/8", "192.0.2.7/32"}},
+			"created API key", "Support › office", "aps_…0000 · from 10.0.0.0/8, 192.0.2.7/32"},
+	} {
+		got := tt.ev.Describe()
+		if got.What != tt.what || got.Target != tt.target || got.Change != tt.change {
+			t.Errorf("Describe(%s) = %+v\nwant %q, %q, %q", tt.ev.Action, got, tt.what, tt.target, tt.change)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"apiscopes/scopes"
 )
@@ -71,7 +72,15 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 // createChunk creates a few apps and their keys in one change.
 func (s *Store) createChunk(actor Actor, chunk []AppSpec) error {
 	return s.change(actor, func(t *txn) error {
+		pol, err := t.policy()
+		if err != nil {
+			return err
+		}
 		for _, spec := range chunk {
+			if wait := spec.Scopes & pol.Approval; !wait.IsEmpty() {
+				return fmt.Errorf("%w: app %q: the key policy has a grant of %s wait for another admin, which a bulk load cannot",
+					ErrPolicy, SafeText(spec.Name), strings.Join(wait.Strings(), ", "))
+			}
 			app, err := t.createApp(spec.Name, spec.Scopes)
 			if err != nil {
 				return err

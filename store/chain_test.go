@@ -159,6 +159,29 @@ func TestCanonicalEncoding(t *testing.T) {
 	if first == store.ChainHash(first, ev) || len(first) != 64 {
 		t.Fatal("a hash must depend on its predecessor")
 	}
+
+	// Schema 4's members: a key's address list, a request's number and
+	// grant, who asked, and the policy before and after as compact JSON,
+	// its lifetimes by name in order.
+	ev = store.Event{Seq: 9, At: time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC), Actor: "bo", Role: store.Admin,
+		Origin: "ssh 10.0.0.2 SHA256:bo", Action: store.ActionApprovalApprove, AppID: 2, AppName: "Support",
+		ScopesBefore: []string{"model:export"}, ScopesAfter: []string{"model:export", "guardrail:deploy"},
+		AllowFrom: []string{"10.0.0.0/8", "2001:db8::/32"}, Approval: 4, Grant: []string{"guardrail:deploy"},
+		RequestedBy: "ada", RequestedKey: "SHA256:ada",
+		PolicyBefore: &store.PolicyInfo{ApprovalWindow: "24h"},
+		PolicyAfter: &store.PolicyInfo{MaxLifetime: map[string]string{"model:deploy": "30d", "*": "365d"},
+			Approval: []string{"guardrail:deploy"}, ApprovalWindow: "24h"},
+		Note: "a note"}
+	want = "seq 1 9\nat 20 2026-12-09T10:00:00Z\nactor 2 bo\nrole 5 admin\norigin 22 ssh 10.0.0.2 SHA256:bo\n" +
+		"action 16 approval.approve\napp_id 1 2\napp 7 Support\nscopes_before 12 model:export\n" +
+		"scopes_after 29 model:export,guardrail:deploy\nallow_from 24 10.0.0.0/8,2001:db8::/32\napproval 1 4\n" +
+		"grant 16 guardrail:deploy\nrequested_by 3 ada\nrequested_key 10 SHA256:ada\n" +
+		"policy_before 25 {\"approval_window\":\"24h\"}\n" +
+		"policy_after 106 {\"max_lifetime\":{\"*\":\"365d\",\"model:deploy\":\"30d\"},\"approval\":[\"guardrail:deploy\"],\"approval_window\":\"24h\"}\n" +
+		"note 6 a note\n"
+	if got := string(store.Canonical(ev)); got != want {
+		t.Fatalf("Canonical:\n%s\nwant:\n%s", got, want)
+	}
 }
 
 // FuzzCanonical: the encoding never panics, and two events with different

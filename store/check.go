@@ -127,7 +127,7 @@ func (c *checker) addf(format string, a ...any) error {
 }
 
 func (c *checker) run() {
-	steps := []func() error{c.meta, c.apps, c.names, c.keys, c.digests, c.audit}
+	steps := []func() error{c.meta, c.apps, c.names, c.keys, c.digests, c.policies, c.audit}
 	if c.full {
 		steps = append(steps, c.stateHash, c.signedHeads)
 	}
@@ -277,6 +277,42 @@ func (c *checker) digests() error {
 		}
 		// No sound key record there: gone (swept later), or damaged (keys
 		// reported it).
+		return nil
+	})
+}
+
+// policies: the key policy and each approval request decode, each request
+// under its own id below its counter. Both are in the state hash.
+func (c *checker) policies() error {
+	if v, err := c.snap.Get(TableMeta, metaPolicy); err != nil {
+		return err
+	} else if v != nil {
+		if c.full {
+			c.state.Add(TableMeta, metaPolicy, v)
+		}
+		var r policyRecord
+		if err := decode(v, &r); err != nil {
+			return c.addf("the key policy: %v", err)
+		}
+	}
+	seq, err := c.counter(metaApprSeq)
+	if err != nil {
+		return err
+	}
+	return c.snap.Scan(TableApprovals, nil, ScanOptions{}, func(k, v []byte) error {
+		if c.full {
+			c.state.Add(TableApprovals, k, v)
+		}
+		var r approvalRecord
+		if err := decode(v, &r); err != nil {
+			return c.addf("approval request %s: %v", recordID(k), err)
+		}
+		if len(k) != 8 || btoi(k) != r.ID {
+			return c.addf("approval request %d is stored under key %x", r.ID, k)
+		}
+		if r.ID > seq {
+			return c.addf("approval request %d is above its counter %d: ids could be reused", r.ID, seq)
+		}
 		return nil
 	})
 }

@@ -53,7 +53,7 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 		switch string(v) {
 		case Schema:
 			return nil
-		case SchemaV1, SchemaV2:
+		case SchemaV1, SchemaV2, SchemaV3:
 			mem := NewMemory()
 			all, err := copyAll(snap, append(Tables, tableAppKeysV1))
 			if err != nil {

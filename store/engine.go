@@ -45,7 +45,7 @@ type Engine interface {
 // bytewise.
 type Table string
 
-// The tables of the apiscopes schema (version 3). Keys are big-endian ids so
+// The tables of the apiscopes schema (version 4). Keys are big-endian ids so
 // that bytewise order is numeric order.
 const (
 	TableMeta    Table = "meta"    // schema version, id counters, the audit head, usage tracking start
@@ -56,10 +56,15 @@ const (
 	TableAudit   Table = "audit"   // sequence → audit event
 	TableUsage   Table = "usage"   // "k" ‖ key id → last use; "s" ‖ app id ‖ scope id → use of a scope (usage.go)
 	TableSigned  Table = "signed"  // sequence → the audit head as signed then (signhead.go)
+	// TableApprovals holds the approval requests waiting for a second
+	// admin (approvals.go): id → request. A request decided or expired is
+	// removed; the audit trail keeps its story.
+	TableApprovals Table = "approvals"
 )
 
 // Tables lists every table of the schema, in a fixed order.
-var Tables = []Table{TableMeta, TableApps, TableNames, TableKeys, TableDigests, TableAudit, TableUsage, TableSigned}
+var Tables = []Table{TableMeta, TableApps, TableNames, TableKeys, TableDigests, TableAudit, TableUsage, TableSigned,
+	TableApprovals}
 
 // Snapshot is a consistent, read-only view of the tables at one revision.
 // Slices it returns belong to the caller.

@@ -26,33 +26,62 @@ func WithMaxStaleness(d time.Duration) Option { return func(o *options) { o.maxS
 // Verify then reads one atomic flag.
 const freshEvery = 50 * time.Millisecond
 
-// gate keeps the freshness flag Verify reads.
+// gate is what Verify reads before it answers: one word, zero while it may
+// answer from memory. On a cluster the freshness watcher sets gateStale
+// while the engine cannot confirm the stream is current; gateNewer is set
+// for good once the stream shows the database moved to a schema past this
+// build's (schemagate.go).
 type gate struct {
-	on    bool        // the engine can fall behind: Verify looks at fresh
-	fresh atomic.Bool // confirmed current within the bound
+	shut   atomic.Uint32
+	newer  atomic.Pointer[string] // the schema the database moved to, once it did
+	behind atomic.Pointer[string] // WaitForUpgrade: the older schema the database is at, until upgraded
 }
 
-// watchFreshness keeps s.gate.fresh in step with the engine until Close.
+// The reasons the gate is shut, as bits of gate.shut.
+const (
+	gateStale uint32 = 1 << iota // not confirmed current within the bound
+	gateNewer                    // the database's schema moved past this build's
+)
+
+// reason is the Decision's reason while the gate is shut with bits g.
+func (g *gate) reason(bits uint32) Reason {
+	if bits&gateNewer != 0 {
+		return UpgradeRequired
+	}
+	return Unavailable
+}
+
+// setStale sets or clears the staleness bit.
+func (g *gate) setStale(stale bool) {
+	if stale {
+		g.shut.Or(gateStale)
+	} else {
+		g.shut.And(^gateStale)
+	}
+}
+
+// watchFreshness keeps the gate's staleness in step with the engine until
+// Close.
 func (s *Store) watchFreshness(c Confirmer, bound time.Duration) {
-	s.gate.on = true
-	s.gate.fresh.Store(c.Current(bound))
+	s.gate.setStale(!c.Current(bound))
 	go func() {
 		t := time.NewTicker(freshEvery)
 		defer t.Stop()
 		for {
 			select {
 			case <-s.stop:
-				s.gate.fresh.Store(false)
+				s.gate.setStale(true)
 				return
 			case <-t.C:
-				s.gate.fresh.Store(c.Current(bound))
+				s.gate.setStale(!c.Current(bound))
 			}
 		}
 	}()
 }
 
-// Ready reports whether the store can answer truthfully: it is open and,
-// on a cluster, confirmed current within its bound.
+// Ready reports whether the store can answer truthfully: it is open, on a
+// cluster confirmed current within its bound, and its database is of a
+// schema it knows.
 func (s *Store) Ready() bool {
-	return s.IsOpen() && (!s.gate.on || s.gate.fresh.Load())
+	return s.IsOpen() && s.gate.shut.Load() == 0
 }

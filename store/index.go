@@ -58,13 +58,14 @@ type keySlot struct {
 	app      *appSlot
 	key      *Key
 	deadline bool // the key expires or is scheduled for deletion
+	listSlot      // the key's address list, if it has one (allowslot.go)
 }
 
 // newKeySlot is the slot of key k, of the app whose slot is app. The key's
 // last use is kept beside it (keyRec.used), not in it.
 func newKeySlot(k Key, app *appSlot) keySlot {
 	k.LastUsedAt = time.Time{}
-	return keySlot{app: app, key: &k, deadline: !k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero()}
+	return keySlot{app: app, key: &k, deadline: !k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero(), listSlot: newListSlot(k.AllowFrom)}
 }
 
 // keyInfo is what the index keeps of a key for the store's own work: the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -13,6 +14,9 @@ type KeyOptions struct {
 	// ExpiresIn, when ExpiresAt is zero, sets it this long after the key's
 	// creation, by the store's clock ("30 days").
 	ExpiresIn time.Duration
+	// AllowFrom limits the key to checks from these networks (at most
+	// MaxAllowFrom; see ParseAllowFrom). Empty: from anywhere.
+	AllowFrom []netip.Prefix
 }
 
 // CreateKey generates a new API key for an app that never expires. The key
@@ -41,8 +45,9 @@ func (s *Store) CreateKeyWith(actor Actor, appID uint64, name string, o KeyOptio
 }
 
 // createKey is the one rule for a new key, single or in bulk: it checks
-// the name and expiry, draws the key, writes it with its digest entry,
-// counts it in app (whose record the caller need not write) and records it.
+// the name, expiry (the key policy's maximum lifetime too) and address
+// list, draws the key, writes it with its digest entry, counts it in app
+// (whose record the caller need not write) and records it.
 func (t *txn) createKey(app *appRecord, name string, o KeyOptions) (string, keyRecord, error) {
 	clean, err := CleanName(name)
 	if err != nil {
@@ -50,6 +55,10 @@ func (t *txn) createKey(app *appRecord, name string, o KeyOptions) (string, keyR
 	}
 	if o.ExpiresIn < 0 || !o.ExpiresAt.IsZero() && !o.ExpiresAt.After(t.at) {
 		return "", keyRecord{}, ErrExpiryPast
+	}
+	allow, err := NormalizeAllowFrom(o.AllowFrom)
+	if err != nil {
+		return "", keyRecord{}, err
 	}
 	if taken, err := t.keyNameTaken(app.ID, clean); err != nil || taken {
 		if err == nil {
@@ -61,12 +70,19 @@ func (t *txn) createKey(app *appRecord, name string, o KeyOptions) (string, keyR
 	if expires.IsZero() && o.ExpiresIn > 0 {
 		expires = t.at.Add(o.ExpiresIn)
 	}
-	text, rec, err := t.insertKey(app, clean, expires)
+	pol, err := t.policy()
+	if err != nil {
+		return "", keyRecord{}, err
+	}
+	if max, by := pol.Lifetime(app.app().Scopes); max > 0 && (expires.IsZero() || expires.Sub(t.at) > max) {
+		return "", keyRecord{}, &LifetimeError{App: app.Name, Max: max, Scope: by}
+	}
+	text, rec, err := t.insertKey(app, clean, expires, FormatAllowFrom(allow))
 	if err != nil {
 		return "", keyRecord{}, err
 	}
 	return text, rec, t.record(Event{Action: ActionKeyCreate, AppID: app.ID, AppName: app.Name,
-		KeyID: rec.ID, KeyName: clean, KeyHint: rec.Hint, ExpiresAt: rec.ExpiresAt})
+		KeyID: rec.ID, KeyName: clean, KeyHint: rec.Hint, ExpiresAt: rec.ExpiresAt, AllowFrom: rec.AllowFrom})
 }
 
 // keyNameTaken reports whether app appID has a key of this name (folded),
@@ -125,7 +141,7 @@ func (t *txn) noteKeyName(appID uint64, name string, present bool) {
 // insertKey draws a new key of app and writes it with its digest entry,
 // counting it in the app's record. The caller has checked the name and
 // records the audit event.
-func (t *txn) insertKey(app *appRecord, name string, expires time.Time) (string, keyRecord, error) {
+func (t *txn) insertKey(app *appRecord, name string, expires time.Time, allow []string) (string, keyRecord, error) {
 	text, err := newKeyText(t.s.rand)
 	if err != nil {
 		return "", keyRecord{}, err
@@ -152,7 +168,7 @@ func (t *txn) insertKey(app *appRecord, name string, expires time.Time) (string,
 		expires = expires.UTC()
 	}
 	rec := keyRecord{ID: id, AppID: app.ID, Name: name, Hint: keyHint(text), Digest: digest[:],
-		CreatedBy: t.actor.Name, CreatedAt: t.at, ExpiresAt: expires}
+		CreatedBy: t.actor.Name, CreatedAt: t.at, ExpiresAt: expires, AllowFrom: allow}
 	if err := t.writeRecord(TableKeys, keyKey(app.ID, id), nil, encode(rec)); err != nil { // a new id: nothing there
 		return "", keyRecord{}, err
 	}

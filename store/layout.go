@@ -4,36 +4,43 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"apiscopes/scopes"
 )
 
-// The records of schema version 3, as every engine stores them. The layout
+// The records of schema version 4, as every engine stores them. The layout
 // is part of the file format: change it only with a new schema version and
 // a migration (see migrate.go).
 
 // Meta keys.
 var (
-	metaSchema     = []byte("schema")      // Schema
-	metaAppSeq     = []byte("seq.apps")    // the last app id handed out
-	metaKeySeq     = []byte("seq.keys")    // the last key id handed out
-	metaAuditHead  = []byte("audit.head")  // the last audit event: auditHead
-	metaState      = []byte("audit.state") // a checkpoint of the state hash: an event number and the lanes then (statekeep.go)
-	metaUsageSince = []byte("usage.since") // when this database began noting key use (RFC 3339)
+	metaSchema     = []byte("schema")        // Schema
+	metaAppSeq     = []byte("seq.apps")      // the last app id handed out
+	metaKeySeq     = []byte("seq.keys")      // the last key id handed out
+	metaAuditHead  = []byte("audit.head")    // the last audit event: auditHead
+	metaState      = []byte("audit.state")   // a checkpoint of the state hash: an event number and the lanes then (statekeep.go)
+	metaUsageSince = []byte("usage.since")   // when this database began noting key use (RFC 3339)
+	metaPolicy     = []byte("policy")        // the key policy (policy.go); absent: none
+	metaApprSeq    = []byte("seq.approvals") // the last approval request id handed out
 )
 
 // Schema versions. Version 1 kept a key under its own id with separate
 // app-key and digest indexes; version 2 keeps an app's keys under the app's
 // id, so an app and all its keys go in one range removal; version 3 keeps
 // the same records and a state hash of them with the audit head, which
-// every change keeps up to date (an older apiscopes writing would not).
+// every change keeps up to date (an older apiscopes writing would not);
+// version 4 adds the key policy, approval requests and keys' address
+// lists, which an older apiscopes would ignore: it must neither write nor
+// answer checks from such a database.
 const (
 	SchemaV1 = "apiscopes/1"
 	SchemaV2 = "apiscopes/2"
 	SchemaV3 = "apiscopes/3"
+	SchemaV4 = "apiscopes/4"
 	// Schema is the version this apiscopes writes.
-	Schema = SchemaV3
+	Schema = SchemaV4
 )
 
 // App is an API app as the console lists it.
@@ -62,6 +69,10 @@ type Key struct {
 	ExpiresAt  time.Time // when the key stops working; zero: never
 	LastUsedAt time.Time // the last check that recognised the key; zero: never used
 	DeleteAt   time.Time // when a rolled key is deleted; zero: not scheduled
+
+	// AllowFrom is where the key may be used from: a check from any other
+	// address is refused (allowfrom.go). Empty: from anywhere.
+	AllowFrom []netip.Prefix
 }
 
 type appRecord struct {
@@ -90,6 +101,8 @@ type keyRecord struct {
 	DeleteBy  string    `json:"delete_by,omitempty"` // who rolled it, for the deletion's audit record
 
 	LastUsedAt time.Time `json:"last_used_at,omitzero"` // schema 1 only: version 2 keeps use in TableUsage
+
+	AllowFrom []string `json:"allow_from,omitempty"` // schema 4: networks in canonical form (allowfrom.go)
 }
 
 // auditHead is the newest audit event: every audited change compares and
@@ -118,7 +131,7 @@ func (r *appRecord) app() App {
 
 func (r *keyRecord) key() Key {
 	return Key{ID: r.ID, AppID: r.AppID, Name: r.Name, Hint: r.Hint, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt,
-		ExpiresAt: r.ExpiresAt, DeleteAt: r.DeleteAt}
+		ExpiresAt: r.ExpiresAt, DeleteAt: r.DeleteAt, AllowFrom: readAllowFrom(r.AllowFrom)}
 }
 
 // itob is the big-endian form of an id: bytewise order is numeric order.

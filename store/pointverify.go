@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 // An unknown scope or a key that fails CheckKey is refused before anything
 // is read: snap may then be nil. A database that is empty, newer or not an
 // apiscopes database, and a record that does not decode, are errors.
-func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, now time.Time) (Decision, error) {
+// client is the address the key is used from (the zero Addr: unknown), as
+// for VerifyFrom.
+func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, client netip.Addr, now time.Time) (Decision, error) {
 	d := Decision{Scope: scope}
 	if !scopes.Known(scope) {
 		d.Reason = UnknownScope
@@ -34,14 +37,14 @@ func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, now time.Time) (
 		d.Reason = r
 		return d, nil
 	}
-	return VerifySnapshotDigest(snap, keyDigest(key), scope, now)
+	return VerifySnapshotDigest(snap, keyDigest(key), scope, client, now)
 }
 
 // VerifySnapshotDigest is VerifySnapshot for a key known by its digest
 // alone (KeyDigest), whose form and checksum the caller has checked: a
 // command asks the process holding a file this way, so the key's text
 // never crosses the socket.
-func VerifySnapshotDigest(snap Snapshot, digest [32]byte, scope scopes.ID, now time.Time) (Decision, error) {
+func VerifySnapshotDigest(snap Snapshot, digest [32]byte, scope scopes.ID, client netip.Addr, now time.Time) (Decision, error) {
 	d := Decision{Scope: scope}
 	if !scopes.Known(scope) {
 		d.Reason = UnknownScope
@@ -56,7 +59,7 @@ func VerifySnapshotDigest(snap Snapshot, digest [32]byte, scope scopes.ID, now t
 		return d, err
 	}
 	switch v := string(schema); {
-	case v == Schema, v == SchemaV2: // one layout of keys
+	case v == Schema, v == SchemaV3, v == SchemaV2: // one layout of keys
 		if at != nil && len(at) != 16 {
 			return d, fmt.Errorf("%w: the digest index entry of the key is not an app and key id", ErrDamaged)
 		}
@@ -113,6 +116,13 @@ func VerifySnapshotDigest(snap Snapshot, digest [32]byte, scope scopes.ID, now t
 	}
 	a := app.app()
 	d = d.naming(a, k)
+	if !k.Allows(client) {
+		d.Reason = AddressNotAllowed
+		if !client.IsValid() {
+			d.Reason = AddressUnknown
+		}
+		return d, nil
+	}
 	if a.Scopes.Allows(scope) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {

@@ -20,7 +20,9 @@ const MaxGrace = 30 * 24 * time.Hour
 // The new key is named after the old one: the same name when the old key
 // goes at once, otherwise "<name> (rolled)" (or "(rolled 2)", …). An old key
 // with an expiry passes its lifetime on: the new key expires as long after
-// its creation as the old one did.
+// its creation as the old one did, but never longer than the key policy's
+// maximum lifetime for the app (a key that never expired gets that
+// lifetime). The new key keeps the old one's address list.
 func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey Key, err error) {
 	if grace < 0 || grace > MaxGrace {
 		return "", Key{}, Key{}, ErrGrace
@@ -42,8 +44,15 @@ func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (text st
 		if !old.ExpiresAt.IsZero() {
 			expires = t.at.Add(old.ExpiresAt.Sub(old.CreatedAt))
 		}
+		pol, err := t.policy()
+		if err != nil {
+			return err
+		}
+		if max, _ := pol.Lifetime(app.app().Scopes); max > 0 && (expires.IsZero() || expires.Sub(t.at) > max) {
+			expires = t.at.Add(max) // the new key gets no more than the policy's maximum
+		}
 		ev := Event{Action: ActionKeyRoll, AppID: app.ID, AppName: app.Name, KeyID: old.ID, KeyName: old.Name,
-			KeyHint: old.Hint, ExpiresAt: expires}
+			KeyHint: old.Hint, ExpiresAt: expires, AllowFrom: old.AllowFrom}
 		name := old.Name
 		if grace == 0 {
 			if app, err = t.removeKey(old); err != nil {
@@ -60,7 +69,7 @@ func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (text st
 			}
 		}
 		ev.DeleteAt = old.DeleteAt
-		if text, rec, err = t.insertKey(&app, name, expires); err != nil {
+		if text, rec, err = t.insertKey(&app, name, expires, old.AllowFrom); err != nil {
 			return err
 		}
 		ev.NewKeyID, ev.NewKeyName, ev.NewKeyHint = rec.ID, rec.Name, rec.Hint
@@ -93,9 +102,10 @@ func (t *txn) rolledName(appID uint64, name string) (string, error) {
 }
 
 // sweep deletes the rolled keys whose grace period has passed, each with a
-// key.delete audit record in the name of the admin who rolled it, and then
-// removes digest entries left behind by deleted apps; a bounded batch to a
-// change, until none is left.
+// key.delete audit record in the name of the admin who rolled it, then
+// removes digest entries left behind by deleted apps, a bounded batch to a
+// change, until none is left; and closes the approval requests whose
+// window has passed (approvals.go).
 func (s *Store) sweep() error {
 	now := s.clock.now()
 	due := s.ix.dueForDeletion(now)
@@ -133,7 +143,7 @@ func (s *Store) sweep() error {
 			return err
 		}
 	}
-	return s.sweepOrphans()
+	return errors.Join(s.sweepOrphans(), s.expireApprovals())
 }
 
 // maxSweepOps keeps a housekeeping change well within the smallest limit an

@@ -35,11 +35,16 @@ func (s *Store) prepare(o options) error {
 		} else if err != nil {
 			return s.writeError(err)
 		}
-	case v == SchemaV2 && s.readOnly:
-		// Read as it is: schema 3 keeps the same records, with a state
-		// hash a reader has nothing to check against until a writer
-		// upgrades the database.
-	case v == SchemaV1, v == SchemaV2:
+	case (v == SchemaV2 || v == SchemaV3) && s.readOnly:
+		// Read as it is: schema 4 keeps the same records and more (schema
+		// 3 a state hash a reader of schema 2 has nothing to check against
+		// until a writer upgrades the database).
+	case (v == SchemaV2 || v == SchemaV3) && o.waitUpgrade:
+		// Read as it is, and write nothing, until a store of this version
+		// upgrades it (its other replicas still run the older version):
+		// the change stream says when (apply.go).
+		s.gate.behind.Store(&v)
+	case v == SchemaV1, v == SchemaV2, v == SchemaV3:
 		if err := s.migrate(o, v); err != nil {
 			return err
 		}
@@ -50,11 +55,36 @@ func (s *Store) prepare(o options) error {
 	return s.eng.Read(ctxBG, func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
 }
 
+// keepsState reports whether a database of this schema keeps a state
+// hash with its audit head (schema 3 on).
+func keepsState(schema string) bool { return schema == SchemaV3 || schema == SchemaV4 }
+
+// older reports whether schema is one this version reads and upgrades.
+func older(schema string) bool {
+	return schema == SchemaV1 || schema == SchemaV2 || schema == SchemaV3
+}
+
+// WaitForUpgrade opens a database of the previous schema without
+// upgrading it: the store reads it as it is (its records are this
+// version's, without what this version adds), answers checks, and refuses
+// every change with ErrUpgradePending until a store opened without this
+// option upgrades it (`apiscopes upgrade`), which its change stream then
+// shows. For replicas joining a cluster that replicas of the previous
+// version still serve: they would ignore what only this version writes.
+func WaitForUpgrade() Option { return func(o *options) { o.waitUpgrade = true } }
+
+// ErrUpgradePending is a change refused by a store waiting for its
+// database to be upgraded (WaitForUpgrade).
+var ErrUpgradePending = errors.New("the database has not been upgraded to this apiscopes's schema yet")
+
 // schemaError refuses a database whose schema is not this build's: one a
 // newer apiscopes wrote (perhaps after this store opened it), or another
 // program's.
 func (s *Store) schemaError(schema []byte) error {
-	if v := string(schema); strings.HasPrefix(v, "apiscopes/") {
+	if v := string(schema); older(v) {
+		return fmt.Errorf("%s: %w (it is at schema %q; this apiscopes writes %q): once no replica of the older "+
+			"version writes it, upgrade it with `apiscopes upgrade`", s.name, ErrUpgradePending, v, Schema)
+	} else if strings.HasPrefix(v, "apiscopes/") {
 		return fmt.Errorf("%s: %w (schema %q; this apiscopes knows %q): upgrade apiscopes to use it", s.name,
 			ErrNewerSchema, v, Schema)
 	}
@@ -109,13 +139,29 @@ const tableAppKeysV1 Table = "app_keys"
 // migration is the change that brings a snapshot of schema from to this
 // one.
 func migration(snap Snapshot, from string, now time.Time) (*Batch, error) {
-	if from == SchemaV1 {
+	switch from {
+	case SchemaV1:
 		return migrationV1(snap, now)
+	case SchemaV2:
+		return migrationV2(snap)
 	}
-	return migrationV2(snap)
+	return migrationV3(), nil
 }
 
-// migrationV2 is the change that turns a schema 2 snapshot into schema 3:
+// migrationV3 is the change that turns a schema 3 snapshot into schema 4:
+// the version alone. Schema 4 adds records (the key policy, approval
+// requests, keys' address lists) that a store of schema 3 would ignore, so
+// the version moves: from then on such a store writes nothing (every
+// change requires the schema it knows), and one that follows the change
+// stream stops answering checks (apply.go).
+func migrationV3() *Batch {
+	b := &Batch{}
+	b.Require(TableMeta, metaSchema, []byte(SchemaV3))
+	b.Put(TableMeta, metaSchema, []byte(Schema))
+	return b
+}
+
+// migrationV2 is the change that turns a schema 2 snapshot into schema 4:
 // the state hash of its apps and keys, computed once, kept with the audit
 // head. The records stay as they are.
 func migrationV2(snap Snapshot) (*Batch, error) {
@@ -139,11 +185,11 @@ func migrationV2(snap Snapshot) (*Batch, error) {
 	head.State = state.Sum()
 	b.Put(TableMeta, metaState, checkpointBytes(head.Seq, state.Bytes()))
 	b.Put(TableMeta, metaAuditHead, encode(head))
-	b.Put(TableMeta, metaSchema, []byte(SchemaV3))
+	b.Put(TableMeta, metaSchema, []byte(Schema))
 	return b, nil
 }
 
-// migrationV1 is the change that turns a schema 1 snapshot into schema 3:
+// migrationV1 is the change that turns a schema 1 snapshot into schema 4:
 // keys move under their app's id, the app-key index goes, digests point at
 // app and key, last-used times move to the usage table, the id counters
 // and audit head (bucket sequences in schema 1) are written down, and the
@@ -215,7 +261,7 @@ func migrationV1(snap Snapshot, now time.Time) (*Batch, error) {
 	b.Put(TableMeta, metaAuditHead, encode(auditHead{Seq: auditSeq, Hash: chain, State: state.Sum()}))
 	b.Put(TableMeta, metaState, checkpointBytes(auditSeq, state.Bytes()))
 	b.Put(TableMeta, metaUsageSince, []byte(now.UTC().Format(time.RFC3339)))
-	b.Put(TableMeta, metaSchema, []byte(SchemaV3))
+	b.Put(TableMeta, metaSchema, []byte(Schema))
 	return b, nil
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -19,7 +20,7 @@ import (
 // the hash of the records the apps and keys steps read.
 func (c *checker) stateHash() error {
 	schema, err := c.snap.Get(TableMeta, metaSchema)
-	if err != nil || string(schema) != Schema {
+	if err != nil || !keepsState(string(schema)) {
 		return err // schema 2, read as it is: no state hash kept yet
 	}
 	var head auditHead
@@ -109,6 +110,12 @@ func (c *checker) nameStrays() (named int, complete bool, err error) {
 		for _, k := range []uint64{ev.KeyID, ev.NewKeyID} {
 			ids["key "+strconv.FormatUint(k, 10)] = true
 		}
+		if ev.Approval != 0 {
+			ids["approval "+strconv.FormatUint(ev.Approval, 10)] = true
+		}
+		if ev.PolicyAfter != nil {
+			ids["policy"] = true
+		}
 		for _, m := range ev.Records {
 			place, now, _, err := parseMark(m)
 			if err != nil {
@@ -134,8 +141,11 @@ func (c *checker) nameStrays() (named int, complete bool, err error) {
 		return 0, false, err
 	}
 	live := map[string]bool{}
-	for _, t := range []Table{TableApps, TableKeys} {
+	for _, t := range append(stateTables, TableMeta) {
 		err := c.snap.Scan(t, nil, ScanOptions{}, func(k, v []byte) error {
+			if t == TableMeta && !bytes.Equal(k, metaPolicy) {
+				return nil // of the meta table, the state covers the policy alone
+			}
 			place, d := statePlace(t, k), recordDigest(t, k, v)
 			digest := digestText(&d)
 			live[place] = true

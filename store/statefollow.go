@@ -55,7 +55,7 @@ func (u *update) loadState(snap Snapshot) {
 	s := &u.ix.state
 	*s = indexState{}
 	schema, err := snap.Get(TableMeta, metaSchema)
-	if err != nil || string(schema) != Schema {
+	if err != nil || !keepsState(string(schema)) {
 		return
 	}
 	var head auditHead

@@ -10,7 +10,8 @@ import (
 	"sync"
 )
 
-// The state hash: a set hash over the live app and key records, so that
+// The state hash: a set hash over the live app and key records, the key
+// policy and the approval requests waiting, so that
 // every audit event can commit to the state its change produced, and a
 // record changed behind the store's back shows against it.
 //
@@ -158,6 +159,10 @@ func statePlace(t Table, key []byte) string {
 		return fmt.Sprintf("app %d", btoi(key))
 	case t == TableKeys && len(key) == 16:
 		return fmt.Sprintf("key %d/%d", btoi(key[:8]), btoi(key[8:]))
+	case t == TableApprovals && len(key) == 8:
+		return fmt.Sprintf("approval %d", btoi(key))
+	case t == TableMeta && string(key) == string(metaPolicy):
+		return "policy"
 	}
 	return fmt.Sprintf("%s %x", t, key)
 }
@@ -182,12 +187,12 @@ func RecordMark(t Table, key, now, was []byte) string {
 	return m.String()
 }
 
-// StateOf computes the state hash of a snapshot's app and key records from
-// scratch, as `check` does: for a migration, and for tools that rewrite a
-// database (tests of tampering).
+// StateOf computes the state hash of a snapshot's records from scratch, as
+// `check` does: for a migration, and for tools that rewrite a database
+// (tests of tampering).
 func StateOf(snap Snapshot) (StateHash, error) {
 	var h StateHash
-	for _, t := range []Table{TableApps, TableKeys} {
+	for _, t := range stateTables {
 		err := snap.Scan(t, nil, ScanOptions{}, func(k, v []byte) error {
 			h.Add(t, k, v)
 			return nil
@@ -196,5 +201,13 @@ func StateOf(snap Snapshot) (StateHash, error) {
 			return h, err
 		}
 	}
-	return h, nil
+	v, err := snap.Get(TableMeta, metaPolicy)
+	if v != nil {
+		h.Add(TableMeta, metaPolicy, v)
+	}
+	return h, err
 }
+
+// stateTables are the tables whose every record the state hash covers;
+// of the meta table, it covers the policy alone.
+var stateTables = []Table{TableApps, TableKeys, TableApprovals}

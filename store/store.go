@@ -62,6 +62,8 @@ type options struct {
 	preserve func() (string, error)
 	maxStale time.Duration
 	leads    func() bool
+
+	waitUpgrade bool // WaitForUpgrade
 }
 
 // WithHousekeeping makes the store delete rolled keys after their grace

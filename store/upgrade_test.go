@@ -47,7 +47,7 @@ func oldWriter(t *testing.T, eng Engine, id uint64, name string) {
 }
 
 // overtaken is an engine on which a writer of the old schema commits a
-// change just before the first upgrade to schema 3 does.
+// change just before the first upgrade to this schema does.
 type overtaken struct {
 	Engine
 	t    *testing.T
@@ -56,7 +56,7 @@ type overtaken struct {
 
 func (o *overtaken) Commit(ctx context.Context, b *Batch) (uint64, error) {
 	for _, op := range b.Ops {
-		if !o.done && op.Kind == OpPut && op.Table == TableMeta && bytes.Equal(op.Key, metaSchema) && string(op.Value) == SchemaV3 {
+		if !o.done && op.Kind == OpPut && op.Table == TableMeta && bytes.Equal(op.Key, metaSchema) && string(op.Value) == Schema {
 			o.done = true
 			oldWriter(o.t, o.Engine, 2, "Overtaking")
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"apiscopes/scopes"
@@ -23,10 +24,26 @@ const (
 	Unavailable     Reason = "unavailable" // this replica cannot confirm it is current: it fails closed
 	ScopeNotGranted Reason = "scope_not_granted"
 	Expired         Reason = "expired"
+	// AddressNotAllowed is a key with an address list checked from an
+	// address outside it; AddressUnknown one checked with no address at
+	// all (allowfrom.go). Neither counts as a use of the key or a denial of
+	// the scope: they say where the key was, not what its app needs.
+	AddressNotAllowed Reason = "address_not_allowed"
+	AddressUnknown    Reason = "address_unknown"
+	// UpgradeRequired is every check of a store whose database was moved
+	// to a schema past this build's: it no longer understands every record,
+	// so it fails closed until it is upgraded (schemagate.go).
+	UpgradeRequired Reason = "upgrade_required"
 )
 
 // Reasons lists every reason, allowed first, for documentation and tests.
-var Reasons = []Reason{Allowed, Malformed, BadChecksum, UnknownKey, Expired, ScopeNotGranted, UnknownScope, Unavailable}
+var Reasons = []Reason{Allowed, Malformed, BadChecksum, UnknownKey, Expired, ScopeNotGranted, UnknownScope, Unavailable,
+	AddressNotAllowed, AddressUnknown, UpgradeRequired}
+
+// Failed reports whether a reason says the store could not decide (it
+// cannot confirm its copy is current, or its database moved past its
+// schema): HTTP 503, gRPC UNAVAILABLE, exit status 2.
+func (r Reason) Failed() bool { return r == Unavailable || r == UpgradeRequired }
 
 // Decision is the answer to "may this key use this scope?". When the key
 // was found it names the key and its app (Found, App, Key): it shares them
@@ -115,6 +132,14 @@ func (d Decision) String() string {
 		return fmt.Sprintf("denied: app %q does not have scope %s", app.Name, d.Scope)
 	case Unavailable:
 		return "denied: this server cannot confirm its copy of the keys is current (the cluster is out of reach); try again or ask another replica"
+	case AddressNotAllowed:
+		return fmt.Sprintf("denied: key %s of app %q may be used only from the addresses its list allows", key.Hint, app.Name)
+	case AddressUnknown:
+		return fmt.Sprintf("denied: key %s of app %q may be used only from the addresses its list allows, and the check "+
+			"named no address (send the client's address)", key.Hint, app.Name)
+	case UpgradeRequired:
+		return "denied: the database was upgraded to a newer schema than this server knows; it answers no check " +
+			"until it is upgraded: ask an upgraded replica"
 	}
 	return "denied: " + string(d.Reason)
 }
@@ -132,16 +157,30 @@ func (d Decision) String() string {
 // checked (CheckKey) only for a key it does not hold, to tell a typo from
 // an unknown key. The error is kept for callers that handle failures;
 // every refusal is a Decision.
+//
+// A check that names no address (Verify) is one from an unknown address: a
+// key with an address list is refused with AddressUnknown. VerifyFrom
+// names the client's.
 func (s *Store) Verify(key string, scope scopes.ID) (d Decision, err error) {
-	s.decide(&d, key, scope, noteAll)
+	s.decide(&d, key, scope, netip.Addr{}, noteAll)
 	return d, nil
 }
 
+// VerifyFrom is Verify for a check from client, the address the key is
+// used from (the zero Addr: unknown). A key with an address list that does
+// not hold it is refused with AddressNotAllowed.
+func (s *Store) VerifyFrom(key string, scope scopes.ID, client netip.Addr) Decision {
+	var d Decision
+	s.decide(&d, key, scope, client, noteAll)
+	return d
+}
+
 // Lookup decides as Verify does without noting a use of the key or its
-// scope: for reports and scans, which must not make an unused key look used.
+// scope: for reports and scans, which must not make an unused key look
+// used. It names no address: a key with a list is AddressUnknown.
 func (s *Store) Lookup(key string, scope scopes.ID) (Decision, error) {
 	var d Decision
-	s.decide(&d, key, scope, noteNothing)
+	s.decide(&d, key, scope, netip.Addr{}, noteNothing)
 	return d, nil
 }
 
@@ -155,7 +194,7 @@ const (
 )
 
 // decide fills d, the caller's result, in place.
-func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
+func (s *Store) decide(d *Decision, key string, scope scopes.ID, client netip.Addr, note int) {
 	d.Scope = scope
 	si := scopes.Index(scope) // one lookup for both questions: is it a scope, is it granted
 	if si < 0 {
@@ -167,7 +206,7 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 		return
 	}
 	digest := keyDigest(key)
-	if !s.decideDigest(d, &digest, si, note) {
+	if !s.decideDigest(d, &digest, si, client, note) {
 		d.Reason = unknownReason(key)
 	}
 }
@@ -176,20 +215,25 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, note int) {
 // whose form and checksum the caller has checked: the process holding a
 // file answers commands this way, so no key's text crosses its socket.
 func (s *Store) VerifyDigest(digest [sha256.Size]byte, scope scopes.ID) Decision {
-	return s.byDigest(&digest, scope, noteAll)
+	return s.byDigest(&digest, scope, netip.Addr{}, noteAll)
+}
+
+// VerifyDigestFrom is VerifyDigest for a check from client (see VerifyFrom).
+func (s *Store) VerifyDigestFrom(digest [sha256.Size]byte, scope scopes.ID, client netip.Addr) Decision {
+	return s.byDigest(&digest, scope, client, noteAll)
 }
 
 // LookupDigest is Lookup for a key known by its digest alone.
 func (s *Store) LookupDigest(digest [sha256.Size]byte, scope scopes.ID) Decision {
-	return s.byDigest(&digest, scope, noteNothing)
+	return s.byDigest(&digest, scope, netip.Addr{}, noteNothing)
 }
 
-func (s *Store) byDigest(digest *[sha256.Size]byte, scope scopes.ID, note int) Decision {
+func (s *Store) byDigest(digest *[sha256.Size]byte, scope scopes.ID, client netip.Addr, note int) Decision {
 	d := Decision{Scope: scope}
 	si := scopes.Index(scope)
 	if si < 0 {
 		d.Reason = UnknownScope
-	} else if !s.decideDigest(&d, digest, si, note) {
+	} else if !s.decideDigest(&d, digest, si, client, note) {
 		d.Reason = UnknownKey
 	}
 	return d
@@ -198,9 +242,9 @@ func (s *Store) byDigest(digest *[sha256.Size]byte, scope scopes.ID, note int) D
 // decideDigest decides on the key of a digest and scope index si, from the
 // index, and reports false when the index holds no such key: the caller
 // says why (a typo, or a key never issued).
-func (s *Store) decideDigest(d *Decision, digest *[sha256.Size]byte, si, note int) bool {
-	if s.gate.on && !s.gate.fresh.Load() {
-		d.Reason = Unavailable
+func (s *Store) decideDigest(d *Decision, digest *[sha256.Size]byte, si int, client netip.Addr, note int) bool {
+	if g := s.gate.shut.Load(); g != 0 {
+		d.Reason = s.gate.reason(g)
 		return true
 	}
 	st := s.ix.cur.Load()
@@ -228,6 +272,15 @@ func (s *Store) decideDigest(d *Decision, digest *[sha256.Size]byte, si, note in
 		now = t.UnixNano()
 	}
 	d.app, d.key = app, r.key
+	if r.list != listNone && !r.allows(r.key, client) {
+		// Where the key was, not what its app needs: no use is noted,
+		// and the scope's refusals do not count it.
+		d.Reason = AddressNotAllowed
+		if !client.IsValid() {
+			d.Reason = AddressUnknown
+		}
+		return true
+	}
 	if app.Scopes.HasIndex(si) {
 		d.Allowed, d.Reason = true, Allowed
 	} else {

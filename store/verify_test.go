@@ -40,11 +40,13 @@ func TestReasonValues(t *testing.T) {
 	for _, r := range Reasons {
 		seen[r] = true
 	}
-	if len(Reasons) != 8 || len(seen) != 8 || Reasons[0] != Allowed {
+	if len(Reasons) != 11 || len(seen) != 11 || Reasons[0] != Allowed {
 		t.Errorf("Reasons = %v", Reasons)
 	}
 	for r, want := range map[Reason]string{Allowed: "allowed", Malformed: "malformed", BadChecksum: "bad_checksum",
-		UnknownKey: "unknown_key", UnknownScope: "unknown_scope", ScopeNotGranted: "scope_not_granted", Expired: "expired"} {
+		UnknownKey: "unknown_key", UnknownScope: "unknown_scope", ScopeNotGranted: "scope_not_granted", Expired: "expired",
+		Unavailable: "unavailable", AddressNotAllowed: "address_not_allowed", AddressUnknown: "address_unknown",
+		UpgradeRequired: "upgrade_required"} {
 		if string(r) != want {
 			t.Errorf("Reason %q, want %q", r, want)
 		}

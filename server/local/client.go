@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -157,26 +158,31 @@ func (c *Conn) final(kind byte, payload []byte) (result, error) {
 	return r, nil
 }
 
-// Verify asks the holder whether key may use scope. The holder answers
-// from its store, where the check counts as a use of the key.
-func (c *Conn) Verify(key string, scope scopes.ID) (store.Decision, error) {
-	return c.decide("verify", key, scope)
+// Verify asks the holder whether key may use scope from client, the
+// address the key is used from (the zero Addr: unknown). The holder
+// answers from its store, where the check counts as a use of the key.
+func (c *Conn) Verify(key string, scope scopes.ID, client netip.Addr) (store.Decision, error) {
+	return c.decide("verify", key, scope, client)
 }
 
 // Lookup is Verify for reports and scans: the holder decides the same way
-// but does not note the check as a use of the key.
+// but does not note the check as a use of the key. It names no address.
 func (c *Conn) Lookup(key string, scope scopes.ID) (store.Decision, error) {
-	return c.decide("lookup", key, scope)
+	return c.decide("lookup", key, scope, netip.Addr{})
 }
 
-func (c *Conn) decide(op, key string, scope scopes.ID) (store.Decision, error) {
+func (c *Conn) decide(op, key string, scope scopes.ID, client netip.Addr) (store.Decision, error) {
 	// A key that is not one is refused here, by the rules every verify
 	// follows; the holder is sent only the digest of one that may be.
 	if !scopes.Known(scope) || store.CheckKey(key) != nil {
-		return store.VerifySnapshot(nil, key, scope, time.Now())
+		return store.VerifySnapshot(nil, key, scope, client, time.Now())
 	}
 	digest := store.KeyDigest(key)
-	if err := c.send(request{Op: op, Digest: hex.EncodeToString(digest[:]), Scope: string(scope)}); err != nil {
+	req := request{Op: op, Digest: hex.EncodeToString(digest[:]), Scope: string(scope)}
+	if client.IsValid() {
+		req.Client = client.String()
+	}
+	if err := c.send(req); err != nil {
 		return store.Decision{}, err
 	}
 	kind, payload, err := c.next()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -323,6 +324,13 @@ func (h *Holder) verify(out frames, req request) {
 		return
 	}
 	digest := [sha256.Size]byte(b)
+	var client netip.Addr
+	if req.Client != "" {
+		if client, err = netip.ParseAddr(req.Client); err != nil {
+			out.fail(errors.New("the request's client address is not an IP address"))
+			return
+		}
+	}
 	var d store.Decision
 	select {
 	case <-h.ready:
@@ -333,10 +341,10 @@ func (h *Holder) verify(out frames, req request) {
 		if req.Op == "lookup" {
 			d = h.st.LookupDigest(digest, scope) // for reports and scans: not a use
 		} else {
-			d = h.st.VerifyDigest(digest, scope)
+			d = h.st.VerifyDigestFrom(digest, scope, client)
 		}
 	default:
-		if d, err = bolt.ReadDecisionDigest(h.eng, digest, scope, time.Now()); err != nil {
+		if d, err = bolt.ReadDecisionDigest(h.eng, digest, scope, client, time.Now()); err != nil {
 			out.fail(err)
 			return
 		}

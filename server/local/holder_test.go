@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,10 +20,10 @@ import (
 // ask is what a command does: the holder, else the file.
 func ask(path, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
 	err = Reach(path, func(c *Conn) (err error) {
-		d, err = c.Verify(key, scope)
+		d, err = c.Verify(key, scope, netip.Addr{})
 		return err
 	}, func() (err error) {
-		d, err = bolt.VerifyFile(path, key, scope, now)
+		d, err = bolt.VerifyFile(path, key, scope, netip.Addr{}, now)
 		return err
 	})
 	return d, err
@@ -39,7 +40,7 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	if sock, err := h.Listening(); err != nil || sock != path+".sock" {
 		t.Fatalf("Listening = %q, %v", sock, err)
 	}
-	if _, err := bolt.VerifyFile(path, key, scopes.ModelDeploy, t0); !errors.Is(err, store.ErrLocked) {
+	if _, err := bolt.VerifyFile(path, key, scopes.ModelDeploy, netip.Addr{}, t0); !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("the file is not held: %v", err)
 	}
 
@@ -47,7 +48,7 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := c.Verify(key, scopes.ModelDeploy)
+	d, err := c.Verify(key, scopes.ModelDeploy, netip.Addr{})
 	c.Close()
 	if err != nil || !d.Allowed || d.App().Name != "Risk & Compliance" || d.Key().Name != "ci" {
 		t.Fatalf("Verify = %+v, %v", d, err)
@@ -251,7 +252,7 @@ func TestHolderOfSchema1(t *testing.T) {
 		t.Errorf("copies kept before the migration: %v", copies)
 	}
 	h.Close()
-	if d, err := bolt.VerifyFile(path, keys[0], scopes.ModelDeploy, fixtureNow); err != nil || !d.Allowed {
+	if d, err := bolt.VerifyFile(path, keys[0], scopes.ModelDeploy, netip.Addr{}, fixtureNow); err != nil || !d.Allowed {
 		t.Errorf("the migrated file, read directly: %+v, %v", d, err)
 	}
 }

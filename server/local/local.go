@@ -111,6 +111,7 @@ type request struct {
 	Op     string `json:"op"`               // verify, lookup, audit, backup, check, run
 	Digest string `json:"digest,omitempty"` // verify, lookup: the key's SHA-256, hex; never its text
 	Scope  string `json:"scope,omitempty"`
+	Client string `json:"client,omitempty"` // verify: the address the key is used from, if known
 
 	// run: a command line for the holder to run (see RunRequest).
 	Args     []string `json:"args,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,7 +138,7 @@ func TestNoKeyTextOnTheSocket(t *testing.T) {
 	key := seeded(t, path)
 	got := fakeHolder(t, path)
 	for _, ask := range []func(*Conn) error{
-		func(c *Conn) error { _, err := c.Verify(key, "model:deploy"); return err },
+		func(c *Conn) error { _, err := c.Verify(key, "model:deploy", netip.Addr{}); return err },
 		func(c *Conn) error { _, err := c.Lookup(key, "model:deploy"); return err },
 	} {
 		c, err := Dial(path)

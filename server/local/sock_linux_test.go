@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -276,7 +277,7 @@ func TestConnectionCap(t *testing.T) {
 	go func() {
 		c, err := Dial(path)
 		if err == nil {
-			_, err = c.Verify(key, scopes.ModelDeploy)
+			_, err = c.Verify(key, scopes.ModelDeploy, netip.Addr{})
 			c.Close()
 		}
 		answered <- err

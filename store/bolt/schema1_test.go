@@ -279,17 +279,17 @@ func rawView(t *testing.T, path string, fn func(*bbolt.Tx) error) {
 	}
 }
 
-// TestMigrationV1ToV3 looks at the file a migration leaves: schema 3's
-// layout (schema 2's records and a state hash with the head), written in
-// one change.
-func TestMigrationV1ToV3(t *testing.T) {
+// TestMigrationV1ToV4 looks at the file a migration leaves: schema 4's
+// layout (schema 2's records and a state hash with the head; no policy
+// yet), written in one change.
+func TestMigrationV1ToV4(t *testing.T) {
 	path := copyFixture(t)
 	openFixture(t, path, false, fixtureNow).Close()
 	be := func(v uint64) string { return string(binary.BigEndian.AppendUint64(nil, v)) }
 	rawView(t, path, func(tx *bbolt.Tx) error {
 		meta := tx.Bucket([]byte("meta"))
 		for k, want := range map[string]string{
-			"schema":      store.SchemaV3,
+			"schema":      store.SchemaV4,
 			"seq.apps":    be(3), // app 3 was deleted: the counter remembers it
 			"seq.keys":    be(5),
 			"usage.since": fixtureNow.Format(time.RFC3339),

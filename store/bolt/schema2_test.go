@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,7 +129,7 @@ func TestSchema2ReadOnlyLeavesTheFileAsItIs(t *testing.T) {
 	if err := CheckFile(path); err != nil {
 		t.Errorf("CheckFile: %v", err)
 	}
-	d, err := VerifyFile(path, fixture2Keys()[0], scopes.ModelDeploy, fixtureNow)
+	d, err := VerifyFile(path, fixture2Keys()[0], scopes.ModelDeploy, netip.Addr{}, fixtureNow)
 	if err != nil || d.Reason != store.Allowed {
 		t.Errorf("VerifyFile = %v, %v", d, err)
 	}
@@ -194,7 +195,7 @@ func TestSchema2Migration(t *testing.T) {
 	if s := rawMeta(t, path, "schema"); string(s) != store.Schema {
 		t.Errorf("schema %q after the upgrade", s)
 	}
-	if d, err := VerifyFile(path, fixture2Keys()[4], scopes.GuardrailDeploy, fixtureNow); err != nil || d.Reason != store.Allowed {
+	if d, err := VerifyFile(path, fixture2Keys()[4], scopes.GuardrailDeploy, netip.Addr{}, fixtureNow); err != nil || d.Reason != store.Allowed {
 		t.Errorf("VerifyFile of the upgraded file = %v, %v", d, err)
 	}
 

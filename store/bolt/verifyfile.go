@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"time"
@@ -26,9 +27,9 @@ import (
 // the whole page check), whose verdict on a damaged file is an error, never
 // a crash: a panic, or a fault on the mapped file, becomes a
 // store.DamageError.
-func VerifyFile(path, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
+func VerifyFile(path, key string, scope scopes.ID, client netip.Addr, now time.Time) (d store.Decision, err error) {
 	if !scopes.Known(scope) || store.CheckKey(key) != nil {
-		return store.VerifySnapshot(nil, key, scope, now)
+		return store.VerifySnapshot(nil, key, scope, client, now)
 	}
 	if fi, err := os.Stat(path); err != nil {
 		return d, err
@@ -37,15 +38,15 @@ func VerifyFile(path, key string, scope scopes.ID, now time.Time) (d store.Decis
 	} else if fi.Size() == 0 {
 		return d, fmt.Errorf("%s: %w: the file is empty (0 bytes); %s", path, store.ErrNotDatabase, store.HollowAdvice)
 	}
-	d, err = quickVerify(path, key, scope, now)
+	d, err = quickVerify(path, key, scope, client, now)
 	if errors.Is(err, errOdd) {
-		d, err = boltVerify(path, key, scope, now)
+		d, err = boltVerify(path, key, scope, client, now)
 	}
 	return d, err
 }
 
 // quickVerify is the point lookup through pageFile.
-func quickVerify(path, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
+func quickVerify(path, key string, scope scopes.ID, client netip.Addr, now time.Time) (d store.Decision, err error) {
 	defer func() {
 		if r := recover(); r != nil { // every read is checked: never expected
 			d, err = store.Decision{Scope: scope}, errOdd
@@ -62,7 +63,7 @@ func quickVerify(path, key string, scope scopes.ID, now time.Time) (d store.Deci
 	case foreign:
 		return d, fmt.Errorf("%s: %w (it holds another program's data; choose another file with --db)", path, store.ErrNotDatabase)
 	}
-	d, err = store.VerifySnapshot(p, key, scope, now)
+	d, err = store.VerifySnapshot(p, key, scope, client, now)
 	if err != nil && !errors.Is(err, errOdd) {
 		err = fmt.Errorf("%s: %w", path, err)
 	}
@@ -70,7 +71,7 @@ func quickVerify(path, key string, scope scopes.ID, now time.Time) (d store.Deci
 }
 
 // boltVerify is the point lookup through bbolt.
-func boltVerify(path, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
+func boltVerify(path, key string, scope scopes.ID, client netip.Addr, now time.Time) (d store.Decision, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -82,7 +83,7 @@ func boltVerify(path, key string, scope scopes.ID, now time.Time) (d store.Decis
 	if err != nil {
 		return d, err
 	}
-	d, err = ReadDecision(e, key, scope, now)
+	d, err = ReadDecision(e, key, scope, client, now)
 	if cerr := e.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s: %w", path, cerr)
 	}
@@ -91,17 +92,17 @@ func boltVerify(path, key string, scope scopes.ID, now time.Time) (d store.Decis
 
 // ReadDecision is store.VerifySnapshot on one snapshot of an open engine:
 // it notes no use of the key (a holder answers with it while its store opens).
-func ReadDecision(e *Engine, key string, scope scopes.ID, now time.Time) (d store.Decision, err error) {
+func ReadDecision(e *Engine, key string, scope scopes.ID, client netip.Addr, now time.Time) (d store.Decision, err error) {
 	return readDecision(e, scope, func(snap store.Snapshot) (store.Decision, error) {
-		return store.VerifySnapshot(snap, key, scope, now)
+		return store.VerifySnapshot(snap, key, scope, client, now)
 	})
 }
 
 // ReadDecisionDigest is ReadDecision for a key known by its digest alone
 // (store.VerifySnapshotDigest).
-func ReadDecisionDigest(e *Engine, digest [32]byte, scope scopes.ID, now time.Time) (store.Decision, error) {
+func ReadDecisionDigest(e *Engine, digest [32]byte, scope scopes.ID, client netip.Addr, now time.Time) (store.Decision, error) {
 	return readDecision(e, scope, func(snap store.Snapshot) (store.Decision, error) {
-		return store.VerifySnapshotDigest(snap, digest, scope, now)
+		return store.VerifySnapshotDigest(snap, digest, scope, client, now)
 	})
 }
 

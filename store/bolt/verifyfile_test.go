@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -109,6 +110,7 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 	deleted := key(support, "old", store.KeyOptions{})                     // deleted
 	key(sandbox, "notebook", store.KeyOptions{})                           // its app deleted
 	key(sandbox, "lab", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour})  // its app deleted
+	key(risk, "office", store.KeyOptions{AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
 	if _, err := st.SaveApp(admin, risk, "Risk", scopes.NewSet(scopes.ModelExport, scopes.WorkflowDeploy)); err != nil {
 		t.Fatal(err)
 	}
@@ -135,32 +137,32 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 	at := t0.Add(8 * 24 * time.Hour)
 	clock.set(at)
 	type question struct {
-		key   string
-		scope scopes.ID
+		key    string
+		scope  scopes.ID
+		client netip.Addr
 	}
 	want := map[question]store.Decision{}
 	reasons := map[store.Reason]int{}
 	for _, k := range keys {
 		for _, s := range allScopes() {
-			d, err := st.Verify(k, s)
-			if err != nil {
-				t.Fatal(err)
+			for _, client := range []netip.Addr{{}, netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("::ffff:198.51.100.1")} {
+				d := st.VerifyFrom(k, s, client)
+				want[question{k, s, client}] = d
+				reasons[d.Reason]++
 			}
-			want[question{k, s}] = d
-			reasons[d.Reason]++
 		}
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range store.Reasons {
-		if reasons[r] == 0 && r != store.Unavailable { // only a replica on a cluster says it
+		if reasons[r] == 0 && !r.Failed() { // only a replica on a cluster says it
 			t.Errorf("no question was answered %s: the test does not cover every rule", r)
 		}
 	}
 	before := mustRead(t, path)
 	for q, w := range want {
-		got, err := VerifyFile(path, q.key, q.scope, at)
+		got, err := VerifyFile(path, q.key, q.scope, q.client, at)
 		if err != nil {
 			t.Fatalf("VerifyFile(%s): %v", q.scope, err)
 		}
@@ -171,9 +173,9 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 			continue // answered without the file
 		}
 		// Both readers, each on its own: the quick one must not fall back.
-		for name, read := range map[string]func(string, string, scopes.ID, time.Time) (store.Decision, error){
+		for name, read := range map[string]func(string, string, scopes.ID, netip.Addr, time.Time) (store.Decision, error){
 			"quick": quickVerify, "bbolt": boltVerify} {
-			got, err := read(path, q.key, q.scope, at)
+			got, err := read(path, q.key, q.scope, q.client, at)
 			if err != nil || !reflect.DeepEqual(got, w) {
 				t.Errorf("%s reader, scope %s: %+v, %v; Verify said %+v", name, q.scope, got, err, w)
 			}
@@ -214,7 +216,7 @@ func TestPointLookupOfSchema1(t *testing.T) {
 	st.Close()
 	for i, k := range keys {
 		for _, s := range allScopes() {
-			got, err := VerifyFile(path, k, s, fixtureNow)
+			got, err := VerifyFile(path, k, s, netip.Addr{}, fixtureNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,10 +242,10 @@ func TestPointLookupOfSchema1(t *testing.T) {
 			t.Errorf("key %d, %s: %s, want %s", tt.key+1, tt.scope, d.Reason, tt.reason)
 		}
 	}
-	if d, _ := VerifyFile(path, keys[2], scopes.GuardrailDeploy, time.Date(2026, 12, 7, 9, 10, 0, 0, time.UTC)); d.Reason != store.UnknownKey {
+	if d, _ := VerifyFile(path, keys[2], scopes.GuardrailDeploy, netip.Addr{}, time.Date(2026, 12, 7, 9, 10, 0, 0, time.UTC)); d.Reason != store.UnknownKey {
 		t.Errorf("support-bot after its grace: %s, want unknown_key", d.Reason)
 	}
-	if d, _ := VerifyFile(path, keys[1], scopes.ModelDeploy, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)); d.Reason != store.Expired {
+	if d, _ := VerifyFile(path, keys[1], scopes.ModelDeploy, netip.Addr{}, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)); d.Reason != store.Expired {
 		t.Errorf("reports-staging on its expiry: %s, want expired", d.Reason)
 	}
 	if !bytes.Equal(before, mustRead(t, path)) {
@@ -266,7 +268,7 @@ func TestPointLookupReadsOneKey(t *testing.T) {
 	}
 	st.Close()
 	garble(t, path, `"name":"Marketing"`, 7, '!')
-	d, err := VerifyFile(path, key, scopes.ModelDeploy, t0)
+	d, err := VerifyFile(path, key, scopes.ModelDeploy, netip.Addr{}, t0)
 	if err != nil || d.Reason != store.Allowed {
 		t.Fatalf("VerifyFile = %+v, %v; want allowed", d, err)
 	}
@@ -307,7 +309,7 @@ func TestPointLookupRefusals(t *testing.T) {
 	key := seeded(t, path)
 
 	missing := filepath.Join(dir, "none.db")
-	if _, err := VerifyFile(missing, key, scopes.ModelDeploy, t0); !errors.Is(err, os.ErrNotExist) {
+	if _, err := VerifyFile(missing, key, scopes.ModelDeploy, netip.Addr{}, t0); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a missing file: %v", err)
 	}
 	if _, err := os.Stat(missing); err == nil {
@@ -325,7 +327,7 @@ func TestPointLookupRefusals(t *testing.T) {
 		if tt.reason == store.BadChecksum && key[20] == '0' {
 			tt.key = key[:20] + "1" + key[21:]
 		}
-		d, err := VerifyFile(missing, tt.key, tt.scope, t0)
+		d, err := VerifyFile(missing, tt.key, tt.scope, netip.Addr{}, t0)
 		if err != nil || d.Reason != tt.reason {
 			t.Errorf("%s without a file: %+v, %v", tt.reason, d, err)
 		}
@@ -334,7 +336,7 @@ func TestPointLookupRefusals(t *testing.T) {
 	damaged := filepath.Join(dir, "damaged.db")
 	os.WriteFile(damaged, mustRead(t, path), 0o600)
 	garble(t, damaged, `"name":"ci"`, 7, '!')
-	if _, err := VerifyFile(damaged, key, scopes.ModelDeploy, t0); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), damaged) {
+	if _, err := VerifyFile(damaged, key, scopes.ModelDeploy, netip.Addr{}, t0); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), damaged) {
 		t.Errorf("a garbled key record: %v", err)
 	}
 
@@ -344,14 +346,14 @@ func TestPointLookupRefusals(t *testing.T) {
 		data[p+8], data[p+9] = 0xff, 0xff // every page's type
 	}
 	os.WriteFile(pages, data, 0o600)
-	if _, err := VerifyFile(pages, key, scopes.ModelDeploy, t0); err == nil {
+	if _, err := VerifyFile(pages, key, scopes.ModelDeploy, netip.Addr{}, t0); err == nil {
 		t.Error("a file of garbled pages was read")
 	}
 
 	for name, content := range map[string][]byte{"list.db": bytes.Repeat([]byte("eggs, milk\n"), 1000), "empty.db": nil} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, content, 0o600)
-		if _, err := VerifyFile(p, key, scopes.ModelDeploy, t0); !errors.Is(err, store.ErrNotDatabase) {
+		if _, err := VerifyFile(p, key, scopes.ModelDeploy, netip.Addr{}, t0); !errors.Is(err, store.ErrNotDatabase) {
 			t.Errorf("%s: %v", name, err)
 		}
 		if !bytes.Equal(mustRead(t, p), content) {
@@ -369,11 +371,11 @@ func BenchmarkPointLookup(b *testing.B) {
 	dir := b.TempDir()
 	few, fewKey := lookupDatabase(b, filepath.Join(dir, "few.db"), 1)
 	many, manyKey := lookupDatabase(b, filepath.Join(dir, "many.db"), 10_000)
-	for name, read := range map[string]func(string, string, scopes.ID, time.Time) (store.Decision, error){
+	for name, read := range map[string]func(string, string, scopes.ID, netip.Addr, time.Time) (store.Decision, error){
 		"quick": quickVerify, "bbolt": boltVerify} {
 		b.Run(name, func(b *testing.B) {
 			lookup := func(path, key string) {
-				if d, err := read(path, key, scopes.ModelDeploy, t0); err != nil || !d.Allowed {
+				if d, err := read(path, key, scopes.ModelDeploy, netip.Addr{}, t0); err != nil || !d.Allowed {
 					b.Fatalf("%+v, %v", d, err)
 				}
 			}

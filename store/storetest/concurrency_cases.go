@@ -251,6 +251,7 @@ var replicaCases = []testCase{
 	{"SeeEachOthersChanges", testReplicasSee},
 	{"ActOnChangesNotYetHeardOf", testLaggingReplica},
 	{"AdminsOnTwoReplicas", testReplicaAdmins},
+	{"OlderReplicaFailsClosedWhenTheClusterMigrates", testOlderReplicaFailsClosed},
 }
 
 func replica(t *testing.T, e *env) *store.Store {

@@ -68,8 +68,11 @@ func ResealBatch(snap store.Snapshot) (*store.Batch, error) {
 		newest := &events[len(events)-1].ev
 		newest.State, newest.Records = state.Sum(), nil
 		live := map[string]bool{}
-		for _, t := range []store.Table{store.TableApps, store.TableKeys} {
+		for _, t := range []store.Table{store.TableApps, store.TableKeys, store.TableApprovals, store.TableMeta} {
 			err := snap.Scan(t, nil, store.ScanOptions{}, func(k, v []byte) error {
+				if t == store.TableMeta && string(k) != "policy" {
+					return nil // of the meta table, the state covers the policy alone
+				}
 				m := store.RecordMark(t, k, v, nil)
 				f := strings.Fields(m)
 				live[strings.Join(f[:len(f)-2], " ")] = true

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -45,11 +46,41 @@ func rawGet(t *testing.T, eng store.Engine, tb store.Table, key []byte) []byte {
 
 // Every change requires the schema it was computed under: once a newer
 // apiscopes has written its schema, this one's changes are refused with a
-// clear error and write nothing.
+// clear error and write nothing; and as soon as its change stream shows
+// the new schema, it answers no check (it would not understand every
+// record) and is not ready: a replica of the older version during a
+// rolling upgrade fails closed.
 func testNewerSchemaUnderneath(t *testing.T, e *env) {
 	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
 	text, key := e.key(app.ID, "ci")
+	if !e.st.Ready() || e.st.Outdated() != nil {
+		t.Fatalf("before the upgrade: ready %v, outdated %v", e.st.Ready(), e.st.Outdated())
+	}
+	sub := e.st.Subscribe()
+	defer sub.Close()
 	commit(t, e.st.Engine(), put(store.TableMeta, "schema", newerSchema))
+	eventually(t, "the store sees the newer schema", func() bool { return e.st.Outdated() != nil })
+	if err := e.st.Outdated(); !errors.Is(err, store.ErrNewerSchema) || !strings.Contains(err.Error(), newerSchema) {
+		t.Errorf("Outdated = %v", err)
+	}
+	if e.st.Ready() {
+		t.Error("a store whose database moved past its schema is ready")
+	}
+	select {
+	case up := <-sub.C:
+		if !up.Resync {
+			t.Errorf("subscribers were told %+v, not to read again", up)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("subscribers were not told to read again")
+	}
+	for _, scope := range []scopes.ID{scopes.ModelDeploy, scopes.WorkflowDeploy} {
+		requireReason(t, e.st, "checks fail closed", text, scope, store.UpgradeRequired)
+	}
+	if d := e.st.VerifyFrom(text, scopes.ModelDeploy, netip.MustParseAddr("192.0.2.1")); d.Reason != store.UpgradeRequired ||
+		d.Found() || !d.Reason.Failed() {
+		t.Errorf("VerifyFrom = %v, found %v", d, d.Found())
+	}
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, w := range append(writes(e, app, key, "New"),
 		write{"DeleteApp", func(a store.Actor) error { return e.st.DeleteApp(a, app.ID) }},
@@ -62,7 +93,7 @@ func testNewerSchemaUnderneath(t *testing.T, e *env) {
 		}
 	}
 	e.unchanged(t, "changes under a newer schema", before, batches)
-	requireReason(t, e.st, "reads go on", text, scopes.ModelDeploy, store.Allowed)
+	requireReason(t, e.st, "checks stay closed", text, scopes.ModelDeploy, store.UpgradeRequired)
 }
 
 func testNewerSchemaAtOpen(t *testing.T, e *env) {

@@ -277,6 +277,20 @@ var recordTampers = []tamper{
 		b.Put(store.TableMeta, []byte("seq.apps"), itob(7))
 		return b
 	}, []string{"app 7 was inserted without an audit event"}},
+	{"a policy slipped in", func(t *testing.T, f *stateFixture) *store.Batch {
+		b := &store.Batch{}
+		rec, _ := json.Marshal(map[string]any{"max_lifetime": map[string]int{"*": 3600}, "revision": 1})
+		b.Put(store.TableMeta, []byte("policy"), rec)
+		return b
+	}, []string{"policy was inserted without an audit event"}},
+	{"an approval request slipped in", func(t *testing.T, f *stateFixture) *store.Batch {
+		b := &store.Batch{}
+		rec, _ := json.Marshal(map[string]any{"id": 4, "kind": "grant", "app_id": f.risk.ID, "app": "Risk",
+			"grant": []string{"guardrail:deploy"}, "requested_by": "Mallory", "requested_at": Epoch, "expires_at": Epoch.Add(time.Hour)})
+		b.Put(store.TableApprovals, itob(4), rec)
+		b.Put(store.TableMeta, []byte("seq.approvals"), itob(4))
+		return b
+	}, []string{"approval 4 was inserted without an audit event"}},
 	{"a deleted app", func(t *testing.T, f *stateFixture) *store.Batch {
 		b := &store.Batch{}
 		b.Delete(store.TableApps, itob(f.support.ID))

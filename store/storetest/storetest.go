@@ -97,6 +97,7 @@ var suite = []struct {
 	{"Concurrency", concurrencyCases},
 	{"Feed", feedCases},
 	{"Schema", schemaCases},
+	{"Policy", policyCases},
 	{"AtRest", atRestCases},
 	{"Check", checkCases},
 	{"Replicas", replicaCases},
