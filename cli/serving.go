@@ -131,7 +131,7 @@ func (inv *invocation) openServed(s *serving) error {
 				"or take backups; another replica may", "err", err,
 				"hint", "give apiscopes' etcd user readwrite on that prefix as well as on the database's")
 		}
-		st, lead, err := db.openReplica(s.f.maxStale, electionFailed)
+		st, lead, err := db.openReplica(s.f.maxStale, electionFailed, store.WithLogger(slog.New(s.log)))
 		if err != nil {
 			s.log.Error("cannot open the database", "err", err)
 			return exit(ExitRefused)
@@ -140,7 +140,7 @@ func (inv *invocation) openServed(s *serving) error {
 		s.log.Info("replica", "db", st.Name(), "max-staleness", s.f.maxStale)
 		return nil
 	}
-	h, err := inv.openHolder(db.path)
+	h, err := inv.openHolder(db.path, store.WithLogger(slog.New(s.log)))
 	if err != nil {
 		return fail(ExitRefused, err)
 	}

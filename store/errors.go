@@ -61,6 +61,20 @@ type NameError struct {
 func (e *NameError) Error() string { return e.Err.Error() }
 func (e *NameError) Unwrap() error { return e.Err }
 
+// ErrOutcomeUnknown matches a change an engine could not confirm: a
+// cluster that did not answer in time may yet have applied it.
+var ErrOutcomeUnknown = errors.New("the cluster did not say whether the change was saved")
+
+// WriteFailure is a change an engine refused or could not confirm, as a
+// person is told about it: the cause in a few words and what to do. A
+// *WriteError (the file) and the etcd engine's commit errors are
+// WriteFailures, so every screen and command says the same of either.
+type WriteFailure interface {
+	error
+	Reason() string // "the disk is full"
+	Remedy() string // "Free some space and try again."
+}
+
 // WriteError is a change the file system refused to store: the disk is full,
 // the file system is read-only, the file cannot be written. bbolt rolled the
 // transaction back, so nothing of the change is in the file and the store
@@ -110,3 +124,5 @@ func isErrno(err error, errnos ...syscall.Errno) bool {
 	}
 	return false
 }
+
+var _ WriteFailure = (*WriteError)(nil)
