@@ -596,7 +596,7 @@ func TestEngineErrors(t *testing.T) {
 // commits at once, and never go back in time.
 func TestReadAnyMember(t *testing.T) {
 	prefix := newPrefix(t)
-	e := openEngine(t, prefix, func(c *Config) { c.ReadAnyMember = true })
+	e := openEngine(t, prefix, func(c *Config) { c.readAnyMember = true })
 	other := openEngine(t, prefix)
 	last := uint64(0)
 	for i := range 60 {
@@ -701,7 +701,7 @@ func TestReadAhead(t *testing.T) {
 // TestNoPrefetch: with no table read ahead, a snapshot's first read is
 // the record asked for, or nothing but the revision.
 func TestNoPrefetch(t *testing.T) {
-	e := openEngine(t, newPrefix(t), func(c *Config) { c.Prefetch = []store.Table{} })
+	e := openEngine(t, newPrefix(t), func(c *Config) { c.prefetch = []store.Table{} })
 	r := commit(t, e, put(store.TableMeta, "schema", "x"))
 	err := e.Read(context.Background(), func(s store.Snapshot) error {
 		if rev := s.Revision(); rev < r {
