@@ -83,7 +83,6 @@ func (l *Limiter) Suppressed() uint64 {
 	return l.suppressed
 }
 
-
 // Source is the host of a network address ("host:port"): one source
 // however many connections it opens.
 func Source(addr string) string {
