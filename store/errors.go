@@ -38,7 +38,7 @@ var (
 // HollowAdvice is what to do with an existing file that holds no apiscopes
 // data yet: most often a copy or a restore that was cut short.
 const HollowAdvice = "was a copy or a restore cut short? Restore the backup again " +
-	"(see \"Restoring a backup\" in the README), or remove the file to start a new database"
+	"(see \"Restoring a backup\" in docs/operations.md), or remove the file to start a new database"
 
 // LockedError says which database file is held by another process and what
 // to do about it. It matches ErrLocked.
