@@ -39,7 +39,7 @@ func (inv *invocation) appList() *cobra.Command {
 		Use:   "list",
 		Short: "List the apps: name, scopes, keys, created by and on",
 		Long: `Lists the apps in the console's order (by name): id, name, scopes, number of keys, who
-created each and when (UTC). --json writes an array of apps (see the README's JSON).
+created each and when (UTC). --json writes an array of apps (docs/automation.md has its fields).
 
 ` + databaseNote + changeNote,
 		Example: `  apiscopes app list

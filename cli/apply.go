@@ -178,7 +178,7 @@ func parseAppsFile(data []byte) ([]wantedApp, error) {
 func parseWantedApp(n *yaml.Node) (wantedApp, error) {
 	a := wantedApp{line: n.Line}
 	if n.Kind != yaml.MappingNode {
-		return a, fmt.Errorf("line %d: an app is a mapping: name: and scopes:", n.Line)
+		return a, fmt.Errorf("line %d: an app is a mapping of its name and scopes", n.Line)
 	}
 	var hasName, hasScopes bool
 	for i := 0; i+1 < len(n.Content); i += 2 {

@@ -111,12 +111,12 @@ func dbPath(path string) (string, error) {
 // other processes run on it (verify, audit, backup, check, and the
 // changes of app, key and apply). A file others may read is made private
 // first, with a warning on stderr. An error names the file and what to do.
-func (inv *invocation) openHolder(path string) (*local.Holder, error) {
+func (inv *invocation) openHolder(path string, opts ...store.Option) (*local.Holder, error) {
 	path, err := dbPath(path)
 	if err != nil {
 		return nil, err
 	}
-	h, err := local.OpenStore(path, local.Options{ReaderWait: readerWait, Run: runForHolder})
+	h, err := local.OpenStore(path, local.Options{ReaderWait: readerWait, Run: runForHolder}, opts...)
 	if err == nil {
 		inv.warnIfWasOpen(path, h)
 	}

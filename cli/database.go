@@ -175,15 +175,15 @@ func (d database) missing() error {
 // maxStaleness, and takes part in the election of the one replica that does
 // the housekeeping (deleting rolled keys, sweeping, hot backups); leads
 // says whether this one does now, and report hears why it cannot campaign.
-func (d database) openReplica(maxStaleness time.Duration, report func(error)) (st *store.Store, leads func() bool, err error) {
+func (d database) openReplica(maxStaleness time.Duration, report func(error), opts ...store.Option) (st *store.Store, leads func() bool, err error) {
 	cfg := d.config(maxStaleness)
 	eng, err := etcd.Open(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	l := eng.Lead(report)
-	st, err = store.New(eng, store.WithName(eng.Name()), store.WithMaxStaleness(maxStaleness),
-		store.WithHousekeeping(l.Held))
+	st, err = store.New(eng, append([]store.Option{store.WithName(eng.Name()), store.WithMaxStaleness(maxStaleness),
+		store.WithHousekeeping(l.Held)}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}

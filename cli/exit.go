@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"apiscopes/store"
-	"apiscopes/store/etcd"
 )
 
 // Exit statuses, the same for every command, locally and over SSH.
@@ -76,7 +75,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &e):
 		return e.code
-	case errors.Is(err, store.ErrConflict), errors.Is(err, etcd.ErrOutcomeUnknown):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrOutcomeUnknown):
 		return ExitRetry
 	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrWriteFailed), errors.Is(err, store.ErrDamaged),
 		errors.Is(err, store.ErrNotDatabase):

@@ -186,7 +186,7 @@ func TestVerifyWhenTheHolderIsStopped(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "did not answer") || !strings.Contains(errs, path) || !strings.Contains(errs, "fg") {
 		t.Errorf("verify against a stopped holder = %d, %q", code, errs)
 	}
-	if took > local.AnswerTimeout+time.Second {
+	if took > local.AnswerTimeout+5*time.Second { // about AnswerTimeout, with room for a loaded machine: never a hang
 		t.Errorf("verify took %v against a stopped holder", took)
 	}
 	if strings.Contains(errs, key) {

@@ -12,7 +12,7 @@ import (
 	"apiscopes/store"
 )
 
-// The JSON of --json. Field names are stable (the README documents them):
+// The JSON of --json. Field names are stable (docs/automation.md documents them):
 // ids are numbers, times RFC 3339 in UTC, absent times left out, and a key's
 // text appears only in the output of the command that made it.
 

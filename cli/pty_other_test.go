@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package cli
 
 import (
 	"os"
@@ -12,4 +12,9 @@ import (
 func openTerminal(t *testing.T) *os.File {
 	t.Skip("pseudo-terminals are opened on Linux only")
 	return nil
+}
+
+func openPTY(t *testing.T) (ptmx, tty *os.File) {
+	t.Skip("pseudo-terminals are opened on Linux only")
+	return nil, nil
 }

@@ -15,8 +15,8 @@ type TermSize struct {
 // configured otherwise. A console frame costs memory in proportion to its
 // cells, and a client chooses its size: 400×150 is 60,000 cells, wider and
 // taller than any screen people use, and lets the default 32 sessions at
-// that size fit under the README unit's MemoryMax=1G beside 50,000 keys
-// (see SessionsWithin and the README's "Running serve in production").
+// that size fit under the systemd unit's MemoryMax=1G beside 50,000 keys
+// (see SessionsWithin, and docs/operations.md).
 var DefaultMaxPTY = TermSize{Width: 400, Height: 150}
 
 // ParseTermSize reads "COLSxROWS", e.g. "500x200"; both must be at least 1.

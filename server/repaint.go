@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -30,7 +31,8 @@ type repaintMsg struct{ gen uint64 }
 // the renderer lets go of old frames.
 type repainting struct {
 	tea.Model
-	after func(time.Duration, func() tea.Msg) tea.Cmd // tea.Tick, or a test's clock
+	after    func(time.Duration, func() tea.Msg) tea.Cmd // tea.Tick, or a test's clock
+	quietFor time.Duration                               // repaintQuiet, or a test's
 
 	frame   string // the last frame drawn
 	gen     uint64 // frames drawn
@@ -38,8 +40,8 @@ type repainting struct {
 	pending bool   // a quiet check is scheduled
 }
 
-func newRepainting(m tea.Model) *repainting {
-	return &repainting{Model: m, after: func(d time.Duration, f func() tea.Msg) tea.Cmd {
+func newRepainting(m tea.Model, quietFor time.Duration) *repainting {
+	return &repainting{Model: m, quietFor: cmp.Or(quietFor, repaintQuiet), after: func(d time.Duration, f func() tea.Msg) tea.Cmd {
 		return tea.Tick(d, func(time.Time) tea.Msg { return f() })
 	}}
 }
@@ -84,5 +86,5 @@ func (r *repainting) repaint() tea.Cmd {
 func (r *repainting) quiet() tea.Cmd {
 	r.pending = true
 	gen := r.gen
-	return r.after(repaintQuiet, func() tea.Msg { return repaintMsg{gen: gen} })
+	return r.after(r.quietFor, func() tea.Msg { return repaintMsg{gen: gen} })
 }

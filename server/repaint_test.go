@@ -51,7 +51,7 @@ type tickMsg struct{ f func() tea.Msg }
 // after drawing more than one frame; a console that drew nothing new is
 // never repainted.
 func TestRepaintBoundsTheFramesKept(t *testing.T) {
-	r := newRepainting(&frames{})
+	r := newRepainting(&frames{}, 0)
 	r.after = func(d time.Duration, f func() tea.Msg) tea.Cmd {
 		if d != repaintQuiet {
 			t.Fatalf("quiet after %v", d)
@@ -112,7 +112,9 @@ func TestRepaintBoundsTheFramesKept(t *testing.T) {
 // again, which is what lets the renderer drop the frames before.
 func TestConsoleIsRepaintedWhole(t *testing.T) {
 	alice := newUser(t, "Alice")
-	ts := startServer(t, t.TempDir(), []user{alice}, nil)
+	// Only frames count here: a console going quiet for a moment (a slow
+	// machine between two keys) must not repaint it meanwhile.
+	ts := startServerWith(t, t.TempDir(), []user{alice}, nil, func(c *Config) { c.repaintQuiet = time.Hour })
 	seedApps(t, ts.st, 40)
 	ts.keepOutput = true
 	c := ts.console(alice, TermSize{Width: 110, Height: 30})

@@ -119,7 +119,7 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 			Standing: func() (store.Role, error) { return s.standing(o) }}
 		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard(), Term: pty.Term})
 		over := make(chan struct{})
-		p := tea.NewProgram(newRepainting(m), append(opts, tea.WithInput(input.reader(over)),
+		p := tea.NewProgram(newRepainting(m, s.cfg.repaintQuiet), append(opts, tea.WithInput(input.reader(over)),
 			tea.WithWindowSize(size.Width, size.Height), tea.WithFilter(s.filter(idle)))...)
 		if !o.run(p, m) {
 			m.Close()

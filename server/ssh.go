@@ -68,11 +68,12 @@ type Config struct {
 
 	Log *log.Logger
 
-	now       func() time.Time // the refusal log's and login audit's clock; time.Now when nil
-	pollEvery time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
-	sizeSeen  func(TermSize)   // tests: called with each size the console is given
-	random    func(n int) int  // the early drop's dice, a number in [0, n); math/rand/v2's when nil
-	idleHeld  func()           // tests: called each time a key on screen keeps an idle session open
+	now          func() time.Time // the refusal log's and login audit's clock; time.Now when nil
+	pollEvery    time.Duration    // how often open sessions follow the allow-lists; defaultPollEvery when zero
+	sizeSeen     func(TermSize)   // tests: called with each size the console is given
+	repaintQuiet time.Duration    // how long a console draws nothing before it is repainted; repaintQuiet when zero
+	random       func(n int) int  // the early drop's dice, a number in [0, n); math/rand/v2's when nil
+	idleHeld     func()           // tests: called each time a key on screen keeps an idle session open
 
 	backstopSlack time.Duration // tests: the connection's limits' lead over the session's; a minute when zero
 }

@@ -481,7 +481,7 @@ func (t *txn) grant(r approvalRecord, a Approval, ev Event) error {
 // checks; a read that fails leaves the list empty and the change to fail
 // on its snapshot.
 func (t *txn) keyList(appID uint64) []Key {
-	recs, err := t.keys(appID)
+	recs, err := appKeys(t.snap, appID)
 	if err != nil {
 		return nil
 	}

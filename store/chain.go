@@ -171,7 +171,7 @@ func (s *Store) Head() (AuditHead, error) {
 }
 
 // public is the head as callers see it.
-func (h auditHead) public() AuditHead { return AuditHead{Seq: h.Seq, Hash: h.Hash, State: h.State} }
+func (h auditHead) public() AuditHead { return AuditHead(h) }
 
 // ChainError names the first audit event at which the chain breaks. It
 // matches ErrDamaged.

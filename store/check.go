@@ -20,7 +20,7 @@ type DamageError struct {
 }
 
 func (e *DamageError) Error() string {
-	return fmt.Sprintf("%s: %v: %s (restore a backup: see \"Restoring a backup\" in the README)",
+	return fmt.Sprintf("%s: %v: %s (restore a backup: see \"Restoring a backup\" in docs/operations.md)",
 		e.Path, ErrDamaged, strings.Join(e.Problems, "; "))
 }
 

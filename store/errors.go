@@ -38,7 +38,7 @@ var (
 // HollowAdvice is what to do with an existing file that holds no apiscopes
 // data yet: most often a copy or a restore that was cut short.
 const HollowAdvice = "was a copy or a restore cut short? Restore the backup again " +
-	"(see \"Restoring a backup\" in the README), or remove the file to start a new database"
+	"(see \"Restoring a backup\" in docs/operations.md), or remove the file to start a new database"
 
 // LockedError says which database file is held by another process and what
 // to do about it. It matches ErrLocked.
@@ -60,6 +60,20 @@ type NameError struct {
 
 func (e *NameError) Error() string { return e.Err.Error() }
 func (e *NameError) Unwrap() error { return e.Err }
+
+// ErrOutcomeUnknown matches a change an engine could not confirm: a
+// cluster that did not answer in time may yet have applied it.
+var ErrOutcomeUnknown = errors.New("the cluster did not say whether the change was saved")
+
+// WriteFailure is a change an engine refused or could not confirm, as a
+// person is told about it: the cause in a few words and what to do. A
+// *WriteError (the file) and the etcd engine's commit errors are
+// WriteFailures, so every screen and command says the same of either.
+type WriteFailure interface {
+	error
+	Reason() string // "the disk is full"
+	Remedy() string // "Free some space and try again."
+}
 
 // WriteError is a change the file system refused to store: the disk is full,
 // the file system is read-only, the file cannot be written. bbolt rolled the
@@ -110,3 +124,5 @@ func isErrno(err error, errnos ...syscall.Errno) bool {
 	}
 	return false
 }
+
+var _ WriteFailure = (*WriteError)(nil)

@@ -26,11 +26,10 @@ type feed struct {
 
 // Subscription is one reader of the feed.
 type Subscription struct {
-	C    <-chan Update // closed by Close or when the store closes
-	ch   chan Update
-	seq  uint64
-	f    *feed
-	once sync.Once
+	C   <-chan Update // closed by Close or when the store closes
+	ch  chan Update
+	seq uint64
+	f   *feed
 }
 
 // Subscribe starts a subscription to every change committed from now on,

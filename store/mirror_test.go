@@ -17,6 +17,7 @@ import (
 type lagging struct {
 	Engine
 	reads, stale atomic.Int32
+	commits      atomic.Int32 // that succeeded
 
 	mu    sync.Mutex
 	held  bool
@@ -31,8 +32,11 @@ func (l *lagging) Read(ctx context.Context, fn func(Snapshot) error) error {
 
 func (l *lagging) Commit(ctx context.Context, b *Batch) (uint64, error) {
 	rev, err := l.Engine.Commit(ctx, b)
-	if errors.Is(err, ErrStale) {
+	switch {
+	case errors.Is(err, ErrStale):
 		l.stale.Add(1)
+	case err == nil:
+		l.commits.Add(1)
 	}
 	return rev, err
 }
@@ -128,10 +132,13 @@ func TestMirrorBehindTheStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 2)
+	committed := lag.commits.Load()
 	go func() { _, _, err := a.CreateKey(admin, app.ID, "ci"); done <- err }()
 	waitFor(t, func() bool { return lag.stale.Load() == 1 }) // the mirror's attempt, refused
 	go func() { _, _, err := a.CreateKey(admin, other.ID, "ci"); done <- err }()
-	time.Sleep(50 * time.Millisecond) // both wait for the stream to bring their own change
+	// The first commits on a real snapshot and waits for the stream to
+	// bring its change back, which is held; the second waits its turn.
+	waitFor(t, func() bool { return lag.commits.Load() == committed+1 })
 	lag.release()
 	for range 2 {
 		if err := <-done; err != nil {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,8 +36,9 @@ type Store struct {
 
 	gate gate // on a cluster: whether Verify may answer from memory (fresh.go)
 
-	leads func() bool // nil: this store does the housekeeping; else while it returns true
-	swept bool        // the first sweep as leader went over everything
+	leads func() bool  // nil: this store does the housekeeping; else while it returns true
+	log   *slog.Logger // what the store does by itself and cannot return: maintenance that failed
+	swept bool         // the first sweep as leader went over everything
 
 	writeMu     sync.Mutex // one change at a time from this process (see commitRule)
 	usageMu     sync.Mutex // one flush of last-used times at a time
@@ -62,9 +64,15 @@ type options struct {
 	preserve func() (string, error)
 	maxStale time.Duration
 	leads    func() bool
+	log      *slog.Logger
 
 	waitUpgrade bool // WaitForUpgrade
 }
+
+// WithLogger gives the store a logger for what it does by itself and so
+// cannot return to a caller: a round of maintenance that failed (it is
+// tried again on the next). Without one, such failures are not logged.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithHousekeeping makes the store delete rolled keys after their grace
 // and sweep what deleted apps left only while leads says so: of replicas
@@ -111,8 +119,11 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
 	s := &Store{eng: eng, name: o.name, clock: newClock(o.now), rand: &lockedReader{r: o.rand},
-		readOnly: o.readOnly, ix: newIndex(), stop: make(chan struct{}), stopped: make(chan struct{})}
+		readOnly: o.readOnly, ix: newIndex(), stop: make(chan struct{}), stopped: make(chan struct{}), log: o.log}
 	s.applied.L = &s.appliedM
 	if err := s.prepare(o); err != nil {
 		s.clock.stop()
@@ -252,7 +263,9 @@ func (s *Store) maintain(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_ = s.Maintain()
+			if err := s.Maintain(); err != nil {
+				s.log.Warn("maintenance failed; it is tried again", "db", s.name, "err", err, "next", every)
+			}
 		}
 	}
 }

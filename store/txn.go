@@ -301,11 +301,7 @@ func (t *txn) appNamed(folded string) (uint64, error) {
 	return btoi(v), nil
 }
 
-// keys reads every key record of an app, oldest first.
-func (t *txn) keys(appID uint64) ([]keyRecord, error) {
-	return appKeys(t.snap, appID)
-}
-
+// appKeys reads every key record of an app, oldest first.
 func appKeys(snap Snapshot, appID uint64) ([]keyRecord, error) {
 	var out []keyRecord
 	err := snap.Scan(TableKeys, itob(appID), ScanOptions{}, func(_, v []byte) error {

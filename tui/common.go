@@ -92,10 +92,12 @@ func (c *common) toastErr(err error) tea.Cmd {
 // what to do about it.
 func describe(err error) string {
 	var nameErr *store.NameError
-	var writeErr *store.WriteError
+	var writeErr store.WriteFailure
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &writeErr) && errors.Is(err, store.ErrOutcomeUnknown):
+		return "Perhaps not saved: " + writeErr.Reason() + ". " + writeErr.Remedy()
 	case errors.As(err, &writeErr):
 		return "Not saved: " + writeErr.Reason() + ". " + writeErr.Remedy()
 	case errors.Is(err, store.ErrNameEmpty):

@@ -85,6 +85,7 @@ type shot struct {
 	areas   map[string]image.Rectangle
 	buttons []string
 	w, h    int
+	feedSeq uint64 // the audit sequence of the newest change the feed brought and the console handled
 }
 
 // cut is the styled text of the screen inside r.
@@ -97,15 +98,23 @@ func (sh shot) cut(r image.Rectangle) string {
 	return strings.Join(out, "\n")
 }
 
-// probe wraps the console to answer screenReq; everything else passes through.
-type probe struct{ *Model }
+// probe wraps the console to answer screenReq, and notes how far the
+// change feed has come; everything else passes through.
+type probe struct {
+	*Model
+	feedSeq *uint64 // the program's goroutine alone touches it
+}
 
 func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if req, ok := msg.(screenReq); ok {
 		id, at, drawn := p.focused()
 		req <- shot{screen: p.screen, idle: p.idle(), focus: id, at: at, drawn: drawn,
-			areas: maps.Clone(p.areas), buttons: slices.Clone(p.buttons), w: p.c.termW, h: p.c.termH}
+			areas: maps.Clone(p.areas), buttons: slices.Clone(p.buttons), w: p.c.termW, h: p.c.termH,
+			feedSeq: *p.feedSeq}
 		return p, nil
+	}
+	if f, ok := msg.(feedMsg); ok && f.up.Event.Seq > *p.feedSeq {
+		*p.feedSeq = f.up.Event.Seq
 	}
 	_, cmd := p.Model.Update(msg)
 	return p, cmd
@@ -163,7 +172,7 @@ func startConsoleWith(t *testing.T, ct *consoleTest, o Options, w, h int) *conso
 		profile = colorprofile.ANSI256
 	}
 	m := New(o)
-	ct.tm = teatest.NewTestModel(t, probe{m},
+	ct.tm = teatest.NewTestModel(t, probe{Model: m, feedSeq: new(uint64)},
 		teatest.WithInitialTermSize(w, h),
 		teatest.WithProgramOptions(
 			tea.WithColorProfile(profile),
@@ -381,14 +390,43 @@ func (ct *consoleTest) walkFocusBy(where string, look func(string) string) {
 	}
 }
 
-// settled is the shot once the console is idle.
+// settled is the shot once the console is idle; a console that never is
+// fails the test.
 func (ct *consoleTest) settled() shot {
 	ct.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		sh := ct.shot()
-		if sh.idle || time.Now().After(deadline) {
+		if sh.idle {
 			return sh
+		}
+		if time.Now().After(deadline) {
+			ct.t.Fatalf("the console was still busy after 5 s; it shows:\n%s", plain(sh.screen))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// caughtUp is the shot once the console has handled the change feed's news
+// of every change in the store so far, and whatever it started for them.
+func (ct *consoleTest) caughtUp() shot {
+	ct.t.Helper()
+	events, err := ct.st.Audit()
+	if err != nil {
+		ct.t.Fatal(err)
+	}
+	var head uint64
+	if len(events) > 0 {
+		head = events[0].Seq
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sh := ct.shot()
+		if sh.feedSeq >= head && sh.idle {
+			return sh
+		}
+		if time.Now().After(deadline) {
+			ct.t.Fatalf("the console has not handled the feed's news up to event %d (it is at %d, idle %v)", head, sh.feedSeq, sh.idle)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -21,7 +21,7 @@ import (
 const AuthPath = "/v1/auth"
 
 // The headers that carry the original request, by convention: Traefik's and
-// Caddy's, and the ones the README's nginx configuration sets.
+// Caddy's, and the ones docs/gateways.md's nginx configuration sets.
 var originals = [][2]string{
 	{"X-Forwarded-Method", "X-Forwarded-Uri"},
 	{"X-Original-Method", "X-Original-Uri"},

@@ -18,7 +18,7 @@ import (
 // descriptors the rest of the server needs (the SSH console, the local
 // socket, the database) or keep another client out.
 //
-// With the README unit's LimitNOFILE=4096 and the defaults: 2,048 HTTP
+// With the systemd unit's LimitNOFILE=4096 (docs/operations.md) and the defaults: 2,048 HTTP
 // connections at most, 256 from one address (IPv6: one /64), 8 addresses to
 // fill them; the other 2,048 descriptors stay for the rest, of which it
 // needs about 250 (64 SSH connections before login, 32 sessions, 32 local

@@ -98,6 +98,9 @@ func TestConnectionCaps(t *testing.T) {
 		if i == 0 {
 			first = c
 		}
+		// The server counts a connection idle a moment after its answer:
+		// the next waits for it, so the first is the one idle the longest.
+		waitFor(t, "the connection to go idle", func() bool { return srv.idleConns() == i+1 })
 	}
 	if !closedByServer(dialFrom(t, "127.0.0.2", addr)) {
 		t.Fatal("a source's 4th connection was kept, over its cap of 3")

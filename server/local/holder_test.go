@@ -287,7 +287,7 @@ func TestWriterWaitsOutReaders(t *testing.T) {
 	if !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("a second holder: %v", err)
 	}
-	if waited := time.Since(start); waited > 1500*time.Millisecond {
+	if waited := time.Since(start); waited > 5*time.Second { // its 500 ms, and room for a loaded machine
 		t.Errorf("a second holder took %v to give up", waited)
 	}
 }

@@ -83,9 +83,6 @@ func (l *Limiter) Suppressed() uint64 {
 	return l.suppressed
 }
 
-// Limits are the bounds it was made with, for a line that names them.
-func (l *Limiter) Limits() (perSource, total int) { return l.perSource, l.total }
-
 // Source is the host of a network address ("host:port"): one source
 // however many connections it opens.
 func Source(addr string) string {

@@ -28,7 +28,7 @@ import (
 // The two alternate, one of each per iteration, the baseline first every
 // other time, so that both see the same cluster and the same disk.
 //
-// reads=any-member is the same with Config.ReadAnyMember, which matters
+// reads=any-member is the same with Config.readAnyMember, which matters
 // only when a change falls back to a real snapshot: it then starts with a
 // read from any member at least as new as what the engine has seen,
 // instead of a linearizable read.
@@ -38,7 +38,7 @@ func BenchmarkCreateKey(b *testing.B) {
 }
 
 func benchCreateKey(b *testing.B, anyMember bool) {
-	st, _ := openStore(b, newPrefix(b), func(c *Config) { c.ReadAnyMember = anyMember })
+	st, _ := openStore(b, newPrefix(b), func(c *Config) { c.readAnyMember = anyMember })
 	cli := rawClient(b)
 	bare := newPrefix(b) + "bare/"
 	ctx := context.Background()

@@ -162,7 +162,7 @@ func (e *Engine) plan(ops []store.Op) (out []clientv3.Op, puts int) {
 // ErrOutcomeUnknown matches a commit the cluster did not answer in time (a
 // lost connection, a leader change, a timeout): it may have been applied
 // or not. Reading again tells.
-var ErrOutcomeUnknown = errors.New("the cluster did not say whether the change was saved")
+var ErrOutcomeUnknown = store.ErrOutcomeUnknown
 
 // CommitError is a commit the cluster refused or did not answer. It matches
 // store.ErrWriteFailed, and ErrOutcomeUnknown when the change may have
@@ -234,3 +234,6 @@ func (e *Engine) commitError(err error) error {
 	}
 	return &CommitError{Cluster: e.name, Err: err, Unknown: !definite}
 }
+
+// A refused or unconfirmed commit is told to people as the file's are.
+var _ store.WriteFailure = (*CommitError)(nil)

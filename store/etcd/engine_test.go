@@ -445,16 +445,22 @@ func TestFollowExactlyOnce(t *testing.T) {
 	}
 	// The other database moves the cluster's revision, never a follower's.
 	commit(t, openEngine(t, newPrefix(t)), put(store.TableApps, "elsewhere", "x"))
+	// A last change after all of them: the stream is ordered, so a
+	// duplicate of any would arrive before it.
+	end := commit(t, a, put(store.TableMeta, "end", "1"))
 	for i, l := range logs {
 		eventually(t, 20*time.Second, "every change set", func() bool {
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			return len(l.sets) >= 2*perWriter
+			return len(l.sets) > 0 && l.sets[len(l.sets)-1].Revision >= end
 		})
-		time.Sleep(50 * time.Millisecond) // a duplicate would arrive now
 		l.mu.Lock()
 		sets := slices.Clone(l.sets)
 		l.mu.Unlock()
+		if last := sets[len(sets)-1]; last.Revision != end {
+			t.Fatalf("follower %d: the last change set is at %d, want the last change at %d", i, last.Revision, end)
+		}
+		sets = sets[:len(sets)-1]
 		if len(sets) != 2*perWriter {
 			t.Fatalf("follower %d: %d change sets, want %d", i, len(sets), 2*perWriter)
 		}
@@ -596,7 +602,7 @@ func TestEngineErrors(t *testing.T) {
 // commits at once, and never go back in time.
 func TestReadAnyMember(t *testing.T) {
 	prefix := newPrefix(t)
-	e := openEngine(t, prefix, func(c *Config) { c.ReadAnyMember = true })
+	e := openEngine(t, prefix, func(c *Config) { c.readAnyMember = true })
 	other := openEngine(t, prefix)
 	last := uint64(0)
 	for i := range 60 {
@@ -701,7 +707,7 @@ func TestReadAhead(t *testing.T) {
 // TestNoPrefetch: with no table read ahead, a snapshot's first read is
 // the record asked for, or nothing but the revision.
 func TestNoPrefetch(t *testing.T) {
-	e := openEngine(t, newPrefix(t), func(c *Config) { c.Prefetch = []store.Table{} })
+	e := openEngine(t, newPrefix(t), func(c *Config) { c.prefetch = []store.Table{} })
 	r := commit(t, e, put(store.TableMeta, "schema", "x"))
 	err := e.Read(context.Background(), func(s store.Snapshot) error {
 		if rev := s.Revision(); rev < r {

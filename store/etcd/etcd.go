@@ -61,20 +61,18 @@ type Config struct {
 	// moves the stream off a member that does not answer (see stream.go).
 	// Zero means 5 s; a negative value turns confirmation off.
 	MaxStaleness time.Duration
-	// Prefetch lists small tables that nearly every Read reads: the first
+	// prefetch lists small tables that nearly every Read reads: the first
 	// read of a snapshot reads them whole in the same request, and later
 	// reads of them cost nothing. Nil means the meta table (the schema, id
 	// counters and audit head, read by every change); empty, none.
-	Prefetch []store.Table
-	// ReadAnyMember lets a Read start from whichever member answers,
+	prefetch []store.Table
+	// readAnyMember lets a Read start from whichever member answers,
 	// provided it has a leader and is no older than anything this engine
 	// has written, applied or confirmed, instead of with a linearizable
 	// read (a round of the leader's heartbeats to a quorum). A replica then
 	// sees its own changes and never goes back in time, but may miss for a
 	// moment a change another replica just made (see Read).
-	ReadAnyMember bool
-	// Logger receives the etcd client's logs (none if nil).
-	Logger *zap.Logger
+	readAnyMember bool
 }
 
 // TLS names the files of a TLS client. All empty: plain connections,
@@ -127,11 +125,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxStaleness == 0 {
 		c.MaxStaleness = 5 * time.Second
 	}
-	if c.Logger == nil {
-		c.Logger = zap.NewNop()
-	}
-	if c.Prefetch == nil {
-		c.Prefetch = []store.Table{store.TableMeta}
+	if c.prefetch == nil {
+		c.prefetch = []store.Table{store.TableMeta}
 	}
 	return c
 }
@@ -189,7 +184,7 @@ func Open(cfg Config) (*Engine, error) {
 		TLS:                  tlsCfg,
 		Username:             cfg.Username,
 		Password:             cfg.Password,
-		Logger:               cfg.Logger,
+		Logger:               zap.NewNop(), // the engine says what matters in its own errors
 		Context:              e.ctx,
 	}
 	cli, err := clientv3.New(e.clientCfg)
@@ -257,13 +252,6 @@ func OpenStore(cfg Config, opts ...store.Option) (*store.Store, error) {
 
 // Name is how messages name the database: the cluster and the prefix.
 func (e *Engine) Name() string { return e.name }
-
-// Prefix is where the database lives in the cluster's keyspace.
-func (e *Engine) Prefix() string { return e.prefix }
-
-// Client is the engine's etcd client, for what the store does not do
-// through the engine (a member list for a health page, an election).
-func (e *Engine) Client() *clientv3.Client { return e.cli }
 
 // Close ends every follower and the confirmation loop, and closes the
 // client. Calling it again does nothing.

@@ -21,14 +21,10 @@ import (
 // Leadership is a replica's standing in the housekeeping election.
 type Leadership struct {
 	held atomic.Bool
-	done chan struct{}
 }
 
 // Held reports whether this replica leads now.
 func (l *Leadership) Held() bool { return l.held.Load() }
-
-// Done is closed when the campaign has ended (the engine closed).
-func (l *Leadership) Done() <-chan struct{} { return l.done }
 
 // leaseTTL is how long a leader that vanished (killed, cut off) keeps the
 // lead: the next replica takes over within about this long.
@@ -44,14 +40,13 @@ func (e *Engine) ElectionPrefix() string { return strings.TrimSuffix(e.prefix, "
 // without permission on ElectionPrefix) is tried again every second, and
 // report, if not nil, hears of each failure unlike the one before.
 func (e *Engine) Lead(report func(error)) *Leadership {
-	l := &Leadership{done: make(chan struct{})}
+	l := &Leadership{}
 	host, _ := os.Hostname()
 	id := host + "/" + strconv.Itoa(os.Getpid())
 	key := strings.TrimSuffix(e.ElectionPrefix(), "/")
 	e.loops.Add(1)
 	go func() {
 		defer e.loops.Done()
-		defer close(l.done)
 		last := ""
 		for e.ctx.Err() == nil {
 			err := e.campaign(l, key, id)

@@ -39,12 +39,12 @@ const maxSeen = 4 << 20
 // Read implements store.Engine. The snapshot reads lazily: the first read
 // fixes the snapshot's revision, and every later read asks for that
 // revision, from whichever member answers. The first read also reads the
-// small tables of Config.Prefetch whole, in the same request. A read fails
+// small tables of Config.prefetch whole, in the same request. A read fails
 // if the cluster compacted the revision away meanwhile (an etcd compaction
 // keeps far more than one Read takes).
 //
 // The first read is linearizable: the snapshot shows every change
-// committed anywhere before Read was called. With Config.ReadAnyMember it
+// committed anywhere before Read was called. With Config.readAnyMember it
 // is instead the newest state of whichever member answers, provided that
 // member has a leader and is no older than anything this engine has
 // written, applied from its change stream or confirmed (see Confirm); a
@@ -109,11 +109,11 @@ func (s *snapshot) begin(first *request) error {
 	}
 	ctx, cancel := s.e.request(s.ctx)
 	defer cancel()
-	reqs := make([]request, 0, 1+len(s.e.cfg.Prefetch))
+	reqs := make([]request, 0, 1+len(s.e.cfg.prefetch))
 	if first != nil {
 		reqs = append(reqs, *first)
 	}
-	for _, t := range s.e.cfg.Prefetch {
+	for _, t := range s.e.cfg.prefetch {
 		reqs = append(reqs, request{key: s.e.base(t), end: prefixEnd(s.e.base(t))})
 	}
 	if len(reqs) == 0 {
@@ -135,7 +135,7 @@ func (s *snapshot) begin(first *request) error {
 	if s.tables == nil {
 		s.tables = map[store.Table][]*mvccpb.KeyValue{}
 	}
-	for i, t := range s.e.cfg.Prefetch {
+	for i, t := range s.e.cfg.prefetch {
 		s.tables[t] = rs[i].GetResponseRange().Kvs
 	}
 	return nil
@@ -143,12 +143,12 @@ func (s *snapshot) begin(first *request) error {
 
 // first is a snapshot's first read, which fixes its revision: one
 // read-only transaction, at one revision: linearizable, or with
-// ReadAnyMember from whichever member answers if that member is no older
+// readAnyMember from whichever member answers if that member is no older
 // than the floor (what this engine wrote, applied or confirmed), else
 // linearizable.
 func (e *Engine) first(ctx context.Context, reqs []request) (*clientv3.TxnResponse, error) {
 	ops := make([]clientv3.Op, len(reqs))
-	if e.cfg.ReadAnyMember {
+	if e.cfg.readAnyMember {
 		for i, r := range reqs {
 			ops[i] = r.op(clientv3.WithSerializable())
 		}
@@ -282,7 +282,7 @@ func (s *snapshot) table(t store.Table) ([]*mvccpb.KeyValue, bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if slices.Contains(s.e.cfg.Prefetch, t) {
+	if slices.Contains(s.e.cfg.prefetch, t) {
 		if err := s.begin(nil); err != nil {
 			return nil, false, err
 		}

@@ -136,7 +136,7 @@ func testEngineScan(t *testing.T, e *env) {
 			return fmt.Errorf("changing what Get returned changed the record: %q", again)
 		}
 		if v, err := snap.Get(store.TableApps, []byte("zz")); v != nil || err != nil {
-			return fmt.Errorf("Get(missing) = %q, %v", v, err)
+			return fmt.Errorf("snap.Get(missing) = %q, %v", v, err)
 		}
 		if v, err := snap.Get(store.TableUsage, []byte("a")); v != nil || err != nil {
 			return fmt.Errorf("Get in an empty table = %q, %v", v, err)

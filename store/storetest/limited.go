@@ -28,7 +28,6 @@ type Limited struct {
 	mu      sync.Mutex
 	batches int
 	maxOps  int
-	puts    map[store.Table]int
 	refused []string
 	foreign bool // a test committed a batch of its own through it (commit, Reseal)
 }
@@ -52,7 +51,7 @@ func (l *Limited) Foreign() bool {
 }
 
 // Limit wraps e.
-func Limit(e store.Engine) *Limited { return &Limited{Engine: e, puts: map[store.Table]int{}} }
+func Limit(e store.Engine) *Limited { return &Limited{Engine: e} }
 
 // Commit implements store.Engine: a batch etcd would refuse is refused (and
 // noted, for Verify), anything else goes to the wrapped engine.
@@ -70,7 +69,6 @@ func (l *Limited) Commit(ctx context.Context, b *store.Batch) (uint64, error) {
 		l.maxOps = max(l.maxOps, len(b.Ops), len(b.Conds))
 		for _, op := range b.Ops {
 			if op.Kind == store.OpPut {
-				l.puts[op.Table]++
 				if op.Table == store.TableUsage && len(op.Key) > 0 && op.Key[0] == 'k' {
 					l.keyUses++
 				}
@@ -139,13 +137,6 @@ func (l *Limited) MaxOpsSeen() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.maxOps
-}
-
-// Puts is how many values were written to table t.
-func (l *Limited) Puts(t store.Table) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.puts[t]
 }
 
 // KeyUses is how many notes of a key's last use were written (the usage
