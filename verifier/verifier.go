@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -51,6 +52,7 @@ type Verifier struct {
 	timeout   time.Duration
 	log       *slog.Logger
 	rootCAs   *x509.CertPool
+	clientIP  func(*http.Request) netip.Addr
 }
 
 // Option configures a Verifier.
@@ -71,6 +73,22 @@ func WithKeyHeader(name string) Option { return func(v *Verifier) { v.keys.Heade
 // pooled client (WithRootCAs then does nothing).
 func WithHTTPClient(c *http.Client) Option { return func(v *Verifier) { v.client = c } }
 
+// WithClientIP says where a request comes from, for keys limited to
+// addresses: by default the address of the connection (RemoteAddr). Behind
+// a proxy, give the client's address as the proxy names it, for requests
+// from the proxy alone; the zero Addr is an unknown address, which such a
+// key is refused from.
+func WithClientIP(f func(*http.Request) netip.Addr) Option {
+	return func(v *Verifier) { v.clientIP = f }
+}
+
+// RemoteIP is the address of the connection a request came on: the
+// default WithClientIP.
+func RemoteIP(r *http.Request) netip.Addr {
+	a, _ := forwardauth.AddrOf(r.RemoteAddr)
+	return a
+}
+
 // WithLogger logs why requests were refused for an error (never a key).
 func WithLogger(l *slog.Logger) Option { return func(v *Verifier) { v.log = l } }
 
@@ -78,7 +96,7 @@ func WithLogger(l *slog.Logger) Option { return func(v *Verifier) { v.log = l } 
 // A URL it cannot use does not stop the program: Err says why, and every
 // request the verifier guards is refused.
 func New(baseURL string, opts ...Option) *Verifier {
-	v := &Verifier{timeout: DefaultTimeout, log: slog.New(slog.DiscardHandler)}
+	v := &Verifier{timeout: DefaultTimeout, log: slog.New(slog.DiscardHandler), clientIP: RemoteIP}
 	for _, o := range opts {
 		o(v)
 	}
@@ -147,7 +165,7 @@ func (v *Verifier) Require(scope string, next http.Handler) http.Handler {
 			refuse(w, forwardauth.BadRequest, store.Decision{}, err.Error())
 			return
 		}
-		c, d, err := v.Check(r.Context(), key, id)
+		c, d, err := v.CheckFrom(r.Context(), key, id, v.clientIP(r))
 		if err != nil {
 			v.log.Warn("apiscopes check failed: refused", "err", err)
 			refuse(w, forwardauth.Unavailable, store.Decision{}, "the key could not be checked; try again")
@@ -197,11 +215,22 @@ type answer struct {
 // Decision (its Reason says why); an error is a check that could not be
 // made, which a caller must treat as a refusal. Nothing is cached.
 func (v *Verifier) Check(ctx context.Context, key string, scope scopes.ID) (Caller, store.Decision, error) {
+	return v.CheckFrom(ctx, key, scope, netip.Addr{})
+}
+
+// CheckFrom is Check for a key used from client (the zero Addr: unknown),
+// sent as "client_ip": a key limited to addresses is refused from any
+// other.
+func (v *Verifier) CheckFrom(ctx context.Context, key string, scope scopes.ID, client netip.Addr) (Caller, store.Decision, error) {
 	d := store.Decision{Scope: scope}
 	if v.err != nil {
 		return Caller{}, d, v.err
 	}
-	body, _ := json.Marshal(map[string]string{"scope": string(scope)})
+	fields := map[string]string{"scope": string(scope)}
+	if client.IsValid() {
+		fields["client_ip"] = client.Unmap().WithZone("").String()
+	}
+	body, _ := json.Marshal(fields)
 	ctx, cancel := context.WithTimeout(ctx, v.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.verifyURL, bytes.NewReader(body))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -254,4 +255,47 @@ func TestRequirePanicsOnAnUnknownScope(t *testing.T) {
 		}
 	}()
 	New("http://127.0.0.1:1").Require("model:everything", service)
+}
+
+// TestRequireSendsTheClientsAddress: a key limited to addresses passes the
+// middleware only from an address in its list: the connection's by
+// default, or what WithClientIP says; from elsewhere the client gets 403
+// with reason address_not_allowed and the service is not called.
+func TestRequireSendsTheClientsAddress(t *testing.T) {
+	f := newFixture(t)
+	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "office", store.KeyOptions{
+		AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(h http.Handler, remote string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/models", nil)
+		req.RemoteAddr = remote
+		req.Header.Set("Authorization", "Bearer "+text)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	plain := New(f.api).Require("model:deploy", service)
+	if rec := send(plain, "192.0.2.7:4321"); rec.Code != http.StatusOK {
+		t.Errorf("from inside: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(plain, "203.0.113.9:4321"); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "address_not_allowed") {
+		t.Errorf("from outside: %d %s", rec.Code, rec.Body)
+	}
+	behind := New(f.api, WithClientIP(func(r *http.Request) netip.Addr {
+		return netip.MustParseAddr(r.Header.Get("X-Test-Client"))
+	})).Require("model:deploy", service)
+	req := httptest.NewRequest("POST", "/models", nil)
+	req.RemoteAddr = "203.0.113.9:4321" // the proxy
+	req.Header.Set("Authorization", "Bearer "+text)
+	req.Header.Set("X-Test-Client", "192.0.2.8")
+	rec := httptest.NewRecorder()
+	behind.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("behind a proxy, the client inside: %d %s", rec.Code, rec.Body)
+	}
+	if _, d, err := New(f.api).Check(t.Context(), text, "model:deploy"); err != nil || d.Reason != store.AddressUnknown {
+		t.Errorf("Check without an address = %v, %v", d, err)
+	}
 }

@@ -1,11 +1,15 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -369,5 +373,78 @@ func TestAuthHeadersReadBack(t *testing.T) {
 	got, err := url.PathUnescape(a.header.Get(forwardauth.HeaderApp))
 	if err != nil || got != name {
 		t.Errorf("X-Apiscopes-App reads back as %q, %v", got, err)
+	}
+}
+
+// TestAuthTakesTheClientAddress: /v1/auth checks a key limited to
+// addresses against the client a trusted proxy names (X-Forwarded-For's
+// rightmost untrusted entry, or X-Real-IP): 403 address_not_allowed from
+// outside its list, address_unknown when no trusted proxy named one; what
+// anyone else sends in those headers is not believed.
+func TestAuthTakesTheClientAddress(t *testing.T) {
+	f := newFixture(t)
+	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "office", store.KeyOptions{
+		AllowFrom: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loopback, _ := forwardauth.ParseProxies("127.0.0.0/8, ::1")
+	trusted := f.authServer(t, WithTrustedProxies(loopback)) + AuthPath
+	untrusted := f.authServer(t) + AuthPath
+	req := []string{"Authorization", "Bearer " + text, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/models"}
+	for _, tt := range []struct {
+		name   string
+		url    string
+		header []string
+		status int
+		reason string
+	}{
+		{"inside, through the proxy", trusted, []string{"X-Forwarded-For", "203.0.113.9, 198.51.100.7"}, 200, ""},
+		{"inside, X-Real-IP", trusted, []string{"X-Real-Ip", "198.51.100.8"}, 200, ""},
+		{"outside", trusted, []string{"X-Forwarded-For", "198.51.100.7, 203.0.113.9"}, 403, "address_not_allowed"},
+		{"no address named", trusted, nil, 403, "address_unknown"},
+		{"from an untrusted peer", untrusted, []string{"X-Forwarded-For", "198.51.100.7"}, 403, "address_unknown"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := authGet(t, tt.url, append(slices.Clone(req), tt.header...)...)
+			if a.status != tt.status || tt.reason != "" && a.body["reason"] != tt.reason {
+				t.Fatalf("%d %s; want %d %s", a.status, a.raw, tt.status, tt.reason)
+			}
+			if tt.status == 403 && (a.header.Get("WWW-Authenticate") != "" || strings.Contains(a.raw, "198.51.100") ||
+				strings.Contains(a.raw, "203.0.113")) {
+				t.Errorf("the refusal challenges or repeats an address: %v %s", a.header, a.raw)
+			}
+		})
+	}
+}
+
+// TestVerifyFailsClosedWhenTheSchemaMoves: once the database moves to a
+// schema past this server's (a replica of a newer version upgraded it),
+// /v1/verify and /v1/auth answer 503 upgrade_required, never allowed, and
+// /readyz fails, naming the upgrade.
+func TestVerifyFailsClosedWhenTheSchemaMoves(t *testing.T) {
+	f := newFixture(t)
+	url := f.authServer(t)
+	b := &store.Batch{}
+	b.Put(store.TableMeta, []byte("schema"), []byte("apiscopes/5"))
+	if _, err := f.st.Engine().Commit(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if a := f.post(t, body(f.key, "model:deploy"), ""); a.status != http.StatusServiceUnavailable || a.body["reason"] != "upgrade_required" ||
+		a.body["allowed"] != false {
+		t.Errorf("verify: %d %s", a.status, a.raw)
+	}
+	a := authGet(t, url+AuthPath, "Authorization", "Bearer "+f.key, "X-Forwarded-Method", "GET", "X-Forwarded-Uri", "/models")
+	if a.status != http.StatusServiceUnavailable || a.body["reason"] != "upgrade_required" || a.header.Get("Retry-After") == "" {
+		t.Errorf("auth: %d %s", a.status, a.raw)
+	}
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(raw), "upgrade") {
+		t.Errorf("readyz: %d %s", resp.StatusCode, raw)
 	}
 }

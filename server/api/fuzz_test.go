@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,10 @@ func FuzzVerifyRequest(f *testing.F) {
 		{`{"key": 7}`, ""},
 		{`{"scope": "model:deploy"} {"scope": "model:deploy"}`, ""},
 		{`{"key": "aps_\u0000", "scope": "\u202e"}`, "Bearer"},
+		{`{"key": "aps_x", "scope": "model:deploy", "client_ip": "192.0.2.1"}`, ""},
+		{`{"client_ip": "::ffff:10.0.0.1", "scope": "model:deploy"}`, "Bearer aps_0000000000000000000000000000000000000000000000000"},
+		{`{"client_ip": "fe80::1%eth0", "scope": "model:deploy", "key": "aps_x"}`, ""},
+		{`{"client_ip": "192.0.2.1", "client_ip": "192.0.2.2", "scope": "model:deploy"}`, ""},
 		{strings.Repeat(`{"a":`, 200), ""},
 		{"", ""},
 	} {
@@ -56,14 +61,19 @@ func FuzzVerifyRequest(f *testing.F) {
 		}
 		if rec.Code != http.StatusBadRequest && rec.Code != http.StatusRequestEntityTooLarge {
 			// The body was accepted: any JSON parser reads in it only a
-			// "key" and a "scope", as strings.
+			// "key", a "scope" and a "client_ip", as strings, the last an
+			// IP address without a zone.
 			var members map[string]any
 			if err := json.Unmarshal([]byte(body), &members); err != nil {
 				t.Fatalf("accepted a body encoding/json refuses: %v", err)
 			}
 			for name, v := range members {
-				if _, ok := v.(string); !ok || (name != "key" && name != "scope") {
+				s, ok := v.(string)
+				if !ok || (name != "key" && name != "scope" && name != "client_ip") {
 					t.Fatalf("accepted member %q = %v", name, v)
+				}
+				if a, err := netip.ParseAddr(s); name == "client_ip" && (err != nil || a.Zone() != "") {
+					t.Fatalf("accepted client_ip %q", s)
 				}
 			}
 		}

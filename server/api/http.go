@@ -50,14 +50,18 @@ func newServer(addr string, h http.Handler, log *slog.Logger, idle time.Duration
 // Handler serves the API over st:
 //
 //	POST /v1/verify  {"key": "aps_…", "scope": "model:deploy"}, or the key
-//	                 as "Authorization: Bearer aps_…" and {"scope": "…"}
+//	                 as "Authorization: Bearer aps_…" and {"scope": "…"};
+//	                 "client_ip": "192.0.2.7" for a key limited to addresses
 //	GET  /healthz    200 {"status": "ok"} while the store is open, else 503
 //	GET  /readyz     the same as /healthz
 //	GET  /livez      200 {"status": "ok"} while the process serves
 //	ANY  /v1/auth    forward-auth for gateways (auth.go)
 //
 // A verify answers 200 with the app, the key and the app's scopes when the
-// key may use the scope, and 403 with the reason when it may not. A request
+// key may use the scope, 403 with the reason when it may not (its scope, or
+// the address it was used from), and 503 when the store cannot answer
+// truthfully (a replica not current, or one whose database moved past its
+// schema). A request
 // it cannot decide on gets 400 (bad JSON, no or unknown scope), 401 (no
 // key) or 413 (a body over MaxBodyBytes). Refusals and errors are logged at
 // Info, no more than the log's bounds allow (WithLogLimits), allowed checks
@@ -193,19 +197,14 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, start, http.StatusBadRequest, "", `no scope: add "scope", one of `+strings.Join(scopes.IDs(), ", "))
 		return
 	}
-	d, err := h.st.Verify(key, scopes.ID(req.Scope))
-	switch {
-	case err != nil:
-		h.log.Error("verify failed", "err", err)
-		h.fail(w, r, start, http.StatusInternalServerError, "", "the check failed on the server; try again")
-		return
-	case d.Reason == store.UnknownScope:
+	d := h.st.VerifyFrom(key, scopes.ID(req.Scope), req.Client)
+	if d.Reason == store.UnknownScope {
 		h.fail(w, r, start, http.StatusBadRequest, store.UnknownScope, unknownScope(req.Scope))
 		return
 	}
 	status := http.StatusOK
 	switch {
-	case d.Reason == store.Unavailable:
+	case d.Reason.Failed():
 		status = http.StatusServiceUnavailable
 	case !d.Allowed:
 		status = http.StatusForbidden
@@ -215,6 +214,9 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	h.metrics.verified(string(d.Reason), took)
 	attrs := []any{"status", status, "reason", d.Reason, "scope", d.Scope, "remote", r.RemoteAddr,
 		"took", took.Round(time.Microsecond)}
+	if req.Client.IsValid() {
+		attrs = append(attrs, "client", req.Client.String())
+	}
 	if d.Found() {
 		attrs = append(attrs, "app", store.SafeText(d.App().Name), "key", store.SafeText(d.Key().Hint))
 	}

@@ -92,6 +92,16 @@ func NewMetrics(st *store.Store) *Metrics {
 		m.decisions, m.latency, m.lastBackup, m.auditHead,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "apiscopes_apps", Help: "Apps in the store."}, size(true)),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "apiscopes_keys", Help: "API keys in the store."}, size(false)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "apiscopes_keys_beyond_policy",
+			Help: "Keys that work and outlive the key policy's maximum lifetime for their app: made before the policy, never cut.",
+		}, func() float64 {
+			beyond, err := st.KeysBeyondPolicy()
+			if err != nil {
+				return 0
+			}
+			return float64(len(beyond))
+		}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "apiscopes_write_errors_total",
 			Help: "Changes the file system refused (a full or read-only disk).",

@@ -117,6 +117,7 @@ func TestMetrics(t *testing.T) {
 		`apiscopes_verify_duration_seconds_count`:                      9,
 		`apiscopes_apps`:                                        1,
 		`apiscopes_keys`:                                        1,
+		`apiscopes_keys_beyond_policy`:                          0,
 		`apiscopes_write_errors_total`:                          0,
 		`apiscopes_ssh_sessions_open{role="admin"}`:             2,
 		`apiscopes_ssh_sessions_open{role="viewer"}`:            1,
@@ -140,5 +141,29 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, ok := after["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
+	}
+}
+
+// TestKeysBeyondPolicyMetric: a key older than a policy that caps its
+// lifetime is counted, and no longer once it is rolled into one that fits.
+func TestKeysBeyondPolicyMetric(t *testing.T) {
+	f := newFixture(t)
+	metrics := httptest.NewServer(MetricsHandler(NewMetrics(f.st), f.st))
+	defer metrics.Close()
+	gauge := func() float64 { return scrape(t, metrics.URL)["apiscopes_keys_beyond_policy"] }
+	if g := gauge(); g != 0 {
+		t.Fatalf("before a policy: %v", g)
+	}
+	if _, err := f.st.SetPolicy(admin, store.Policy{}, store.Policy{DefaultMaxLifetime: 90 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if g := gauge(); g != 1 {
+		t.Errorf("with the policy: %v, want the one never-expiring key", g)
+	}
+	if _, _, _, err := f.st.RollKey(admin, f.keyID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if g := gauge(); g != 0 {
+		t.Errorf("after a roll: %v", g)
 	}
 }

@@ -10,7 +10,8 @@ import (
 // answers 200 while the process runs and serves. /readyz answers 200 only
 // while the server can answer truthfully, its store open, and 503 from the
 // moment the store starts to close; /healthz is the same as /readyz. Both
-// answer JSON, {"status": "ok"} or {"status": "unavailable", …}.
+// answer JSON, {"status": "ok"} or {"status": "unavailable", …}; a replica
+// whose database moved past its schema {"status": "upgrade_required", …}.
 func Probes(st *store.Store) (live, ready http.HandlerFunc) {
 	live = func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, probeBody{Status: "ok"})
@@ -19,6 +20,11 @@ func Probes(st *store.Store) (live, ready http.HandlerFunc) {
 		if st == nil || !st.IsOpen() {
 			writeJSON(w, http.StatusServiceUnavailable, probeBody{Status: "unavailable",
 				Error: "the database is closed: this server is stopping"})
+			return
+		}
+		if err := st.Outdated(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, probeBody{Status: "upgrade_required",
+				Error: "the database was upgraded to a newer schema than this server knows: upgrade this replica"})
 			return
 		}
 		if !st.Ready() {

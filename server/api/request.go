@@ -6,18 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
 // verifyRequest is the body of POST /v1/verify.
 type verifyRequest struct {
-	Key   string
-	Scope string
+	Key    string
+	Scope  string
+	Client netip.Addr // "client_ip": where the key is used from; invalid when not sent
 }
 
 // requestMembers are the only members a verify body may hold, each at most
 // once, named exactly so.
-var requestMembers = []string{"key", "scope"}
+var requestMembers = []string{"key", "scope", "client_ip"}
 
 // badRequest is a body the API refuses: the status to answer and what to
 // say. The message never repeats what the body held.
@@ -33,8 +35,8 @@ func refuse(format string, a ...any) *badRequest {
 }
 
 // decodeRequest reads a verify body strictly: one JSON object whose members
-// are "key" and "scope", each a string, each at most once, and nothing
-// after it. encoding/json alone would take the last of two "scope"s and
+// are "key", "scope" and "client_ip", each a string, each at most once, and
+// nothing after it; "client_ip" an IP address, without a zone. encoding/json alone would take the last of two "scope"s and
 // match "Scope", "SCOPE" or "ſcope" (it folds case, with Unicode's special
 // cases), so two services reading the same body could disagree on what it
 // asks; walking its tokens sees every member as it was sent.
@@ -76,10 +78,17 @@ func decodeRequest(body io.Reader) (verifyRequest, error) {
 		if !ok {
 			return req, refuse("%q must be a string", name)
 		}
-		if name == "key" {
+		switch name {
+		case "key":
 			req.Key = value
-		} else {
+		case "scope":
 			req.Scope = value
+		default:
+			a, err := netip.ParseAddr(value)
+			if err != nil || a.Zone() != "" {
+				return req, refuse(`"client_ip" must be the IP address the key is used from, such as "192.0.2.7" or "2001:db8::7", without a zone`)
+			}
+			req.Client = a.Unmap()
 		}
 	}
 	if _, err := next(); err != nil { // the closing brace
@@ -94,8 +103,9 @@ func decodeRequest(body io.Reader) (verifyRequest, error) {
 	return req, nil
 }
 
-// checkMember refuses a member that is not "key" or "scope" exactly, or
-// one seen before. Only a name that is one of those two is repeated.
+// checkMember refuses a member that is not "key", "scope" or "client_ip"
+// exactly, or one seen before. Only a name that is one of those is
+// repeated.
 func checkMember(name string, seen map[string]bool) error {
 	for _, m := range requestMembers {
 		switch {

@@ -8,6 +8,7 @@ package authz
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -72,7 +73,7 @@ func (c *checker) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 		var scope scopes.ID
 		scope, line, outcome, detail = c.scope(attrs.GetContextExtensions(), hr)
 		if outcome == forwardauth.Allow {
-			d, _ = c.st.Verify(key, scope)
+			d = c.st.VerifyFrom(key, scope, sourceAddr(attrs))
 			outcome = forwardauth.Classify(d)
 		}
 	}
@@ -105,10 +106,8 @@ func (c *checker) record(ctx context.Context, start time.Time, outcome forwardau
 		return
 	}
 	client := ""
-	if sa := attrs.GetSource().GetAddress().GetSocketAddress(); sa != nil {
-		if a, ok := forwardauth.AddrOf(sa.GetAddress()); ok {
-			client = a.String()
-		}
+	if a := sourceAddr(attrs); a.IsValid() {
+		client = a.String()
 	}
 	var leftOut uint64
 	if outcome != forwardauth.Allow {
@@ -186,6 +185,18 @@ func headerValues(hr *authv3.AttributeContext_HttpRequest) func(string) []string
 	}
 }
 
+// sourceAddr is the address of the client whose request Envoy asks about
+// (attributes.source.address), the zero Addr when it names none: a key
+// limited to addresses is then refused (address_unknown).
+func sourceAddr(attrs *authv3.AttributeContext) netip.Addr {
+	if sa := attrs.GetSource().GetAddress().GetSocketAddress(); sa != nil {
+		if a, ok := forwardauth.AddrOf(sa.GetAddress()); ok && a.Zone() == "" {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
 // grpcCode is the status of an outcome.
 func grpcCode(o forwardauth.Outcome) code.Code {
 	switch o {
@@ -193,7 +204,7 @@ func grpcCode(o forwardauth.Outcome) code.Code {
 		return code.Code_OK
 	case forwardauth.NoKey, forwardauth.InvalidToken:
 		return code.Code_UNAUTHENTICATED
-	case forwardauth.InsufficientScope, forwardauth.NoRoute:
+	case forwardauth.InsufficientScope, forwardauth.NoRoute, forwardauth.Forbidden:
 		return code.Code_PERMISSION_DENIED
 	case forwardauth.BadRequest:
 		return code.Code_INVALID_ARGUMENT
@@ -208,7 +219,7 @@ func httpStatus(o forwardauth.Outcome) typev3.StatusCode {
 	switch o {
 	case forwardauth.NoKey, forwardauth.InvalidToken:
 		return typev3.StatusCode_Unauthorized
-	case forwardauth.InsufficientScope, forwardauth.NoRoute:
+	case forwardauth.InsufficientScope, forwardauth.NoRoute, forwardauth.Forbidden:
 		return typev3.StatusCode_Forbidden
 	case forwardauth.BadRequest:
 		return typev3.StatusCode_BadRequest

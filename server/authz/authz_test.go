@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -434,4 +435,61 @@ func scrape(t testing.TB, m *api.Metrics, st *store.Store) map[string]float64 {
 		}
 	}
 	return samples
+}
+
+// TestCheckTakesTheSourceAddress: Check decides a key limited to addresses
+// by attributes.source.address: PERMISSION_DENIED and 403
+// address_not_allowed from outside its list, address_unknown with no
+// address; and once the database moves past this server's schema,
+// UNAVAILABLE upgrade_required, never OK.
+func TestCheckTakesTheSourceAddress(t *testing.T) {
+	f := newFixture(t, Config{})
+	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "office", store.KeyOptions{
+		AllowFrom: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := func(addr string) *authv3.CheckRequest {
+		req := envoyRequest("GET", "/models", map[string]string{"authorization": "Bearer " + text}, nil)
+		if addr == "" {
+			req.Attributes.Source = nil
+		} else {
+			req.Attributes.Source.Address.GetSocketAddress().Address = addr
+		}
+		return req
+	}
+	for _, tt := range []struct {
+		addr   string
+		code   code.Code
+		reason string
+	}{
+		{"198.51.100.7", code.Code_OK, ""},
+		{"::ffff:198.51.100.9", code.Code_OK, ""},
+		{"203.0.113.9", code.Code_PERMISSION_DENIED, "address_not_allowed"},
+		{"", code.Code_PERMISSION_DENIED, "address_unknown"},
+	} {
+		resp := f.check(t, from(tt.addr))
+		if got := code.Code(resp.GetStatus().GetCode()); got != tt.code {
+			t.Errorf("from %q: %s, want %s", tt.addr, got, tt.code)
+			continue
+		}
+		if tt.reason == "" {
+			continue
+		}
+		denied := resp.GetDeniedResponse()
+		if denied.GetStatus().GetCode() != 403 || !strings.Contains(denied.GetBody(), `"reason":"`+tt.reason+`"`) ||
+			strings.Contains(denied.GetBody(), "203.0.113") {
+			t.Errorf("from %q: %d %s", tt.addr, denied.GetStatus().GetCode(), denied.GetBody())
+		}
+	}
+	b := &store.Batch{}
+	b.Put(store.TableMeta, []byte("schema"), []byte("apiscopes/5"))
+	if _, err := f.st.Engine().Commit(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the store to fail closed", func() bool { return !f.st.Ready() })
+	resp := f.check(t, from("198.51.100.7"))
+	if resp.GetStatus().GetCode() != int32(code.Code_UNAVAILABLE) || !strings.Contains(resp.GetDeniedResponse().GetBody(), "upgrade_required") {
+		t.Errorf("after the schema moved: %v", resp)
+	}
 }

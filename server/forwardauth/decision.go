@@ -19,6 +19,8 @@ func Classify(d store.Decision) Outcome {
 		return InvalidToken
 	case store.UnknownScope:
 		return NoScope
+	case store.AddressNotAllowed, store.AddressUnknown:
+		return Forbidden
 	}
 	return Unavailable // fails closed on anything else
 }

@@ -22,7 +22,8 @@ const (
 	NoRoute                          // 403 no_route: no route matches the request
 	BadRequest                       // 400 invalid_request: two keys, an ambiguous path, a repeated header
 	NoScope                          // 500 no_scope: nothing says which scope the request needs
-	Unavailable                      // 503 unavailable: the store cannot confirm it is current
+	Unavailable                      // 503 unavailable: the store cannot confirm it is current (or upgrade_required)
+	Forbidden                        // 403 address_not_allowed, address_unknown: the key is limited to other addresses
 )
 
 // Code is the outcome's name in answers, logs and metrics.
@@ -42,6 +43,8 @@ func (o Outcome) Code() string {
 		return "invalid_request"
 	case NoScope:
 		return "no_scope"
+	case Forbidden:
+		return "forbidden"
 	}
 	return "unavailable"
 }

@@ -105,6 +105,7 @@ func TestClassify(t *testing.T) {
 		store.Allowed: Allow, store.Malformed: InvalidToken, store.BadChecksum: InvalidToken,
 		store.UnknownKey: InvalidToken, store.Expired: InvalidToken, store.ScopeNotGranted: InsufficientScope,
 		store.UnknownScope: NoScope, store.Unavailable: Unavailable,
+		store.AddressNotAllowed: Forbidden, store.AddressUnknown: Forbidden, store.UpgradeRequired: Unavailable,
 	}
 	for _, r := range store.Reasons {
 		d := store.Decision{Reason: r, Allowed: r == store.Allowed}

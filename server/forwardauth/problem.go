@@ -16,7 +16,7 @@ func HTTPStatus(o Outcome) int {
 		return http.StatusOK
 	case NoKey, InvalidToken:
 		return http.StatusUnauthorized
-	case InsufficientScope, NoRoute:
+	case InsufficientScope, NoRoute, Forbidden:
 		return http.StatusForbidden
 	case BadRequest:
 		return http.StatusBadRequest
