@@ -86,6 +86,7 @@ func (inv *invocation) newRoot() *cobra.Command {
 		inv.checkCommand(),
 		inv.scanCommand(),
 		inv.migrateCommand(),
+		inv.upgradeCommand(),
 		inv.demoCommand(),
 		inv.versionCommand(),
 	)

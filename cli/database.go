@@ -96,8 +96,12 @@ func (d database) config(maxStaleness time.Duration) etcd.Config {
 
 // openCluster opens the store on the cluster; a command that only reads
 // passes store.ReadOnly. Confirmations of the change stream run only for
-// serve, which gives a bound.
+// serve, which gives a bound. A cluster of the previous schema is not
+// upgraded by opening it (replicas of the older version may serve it):
+// the store reads it and makes no change until `apiscopes upgrade` moves
+// it on.
 func (d database) openCluster(maxStaleness time.Duration, opts ...store.Option) (*store.Store, error) {
+	opts = append([]store.Option{store.WaitForUpgrade()}, opts...)
 	cfg := d.config(maxStaleness)
 	if maxStaleness <= 0 {
 		cfg.MaxStaleness = -1

@@ -339,7 +339,7 @@ func (s *serving) keepHeads() {
 // can again: the operator sees the 503s' cause and their end.
 func (s *serving) wait(ctx context.Context, reload <-chan os.Signal) int {
 	var readiness <-chan time.Time
-	ready := false
+	ready, behind, outdated := false, s.st.Behind() != nil, false
 	if s.f.db.cluster() {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
@@ -349,7 +349,17 @@ func (s *serving) wait(ctx context.Context, reload <-chan os.Signal) int {
 		select {
 		case <-readiness:
 			now := s.st.Ready()
+			if err := s.st.Outdated(); err != nil && !outdated {
+				outdated = true
+				s.log.Error("replica outdated: the database was upgraded to a schema this apiscopes does not know, "+
+					"so verify answers 503 upgrade_required and nothing changes here until this replica is upgraded", "err", err)
+			}
+			if behind && s.st.Behind() == nil {
+				behind = false
+				s.log.Info("the database was upgraded to this version's schema: changes are made here again")
+			}
 			switch {
+			case outdated:
 			case now && !ready:
 				s.log.Info("replica current: it answers verify")
 			case !now && ready:
