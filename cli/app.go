@@ -174,6 +174,10 @@ Names are trimmed, 1–64 printable characters, unique among apps case-insensiti
 --if-absent makes it safe to run again: an app of that name with the same scopes is
 success and is printed; one with other scopes is an error (exit 1), and nothing changes.
 
+A scope the key policy has wait for a second admin is not granted at once: the app is
+made with its other scopes and the grant waits as a request (exit 4, its id printed;
+{"pending": ID} with --json). An app naming no other scope is refused.
+
 ` + databaseNote + changeNote,
 		Example: `  apiscopes app create Payments --scope model:deploy --scope workflow:export
   apiscopes app create "Risk & Compliance" --scope workflow:deploy,model:deploy --if-absent --json`,
@@ -188,6 +192,13 @@ success and is printed; one with other scopes is an error (exit 1), and nothing 
 			}
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
 				app, err := st.CreateApp(actor, args[0], set)
+				var pe *store.PendingError
+				if errors.As(err, &pe) {
+					if !asJSON {
+						fmt.Fprintf(inv.stdout, "Created app %q (id:%d) with %s\n", store.SafeText(app.Name), app.ID, scopeIDs(app))
+					}
+					return inv.waiting(pe, asJSON, &app)
+				}
 				existed := false
 				if errors.Is(err, store.ErrNameTaken) && ifAbsent {
 					if app, err = st.AppNamed(args[0]); err == nil && app.Scopes != set {
@@ -237,6 +248,11 @@ func (inv *invocation) appRename() *cobra.Command {
 					return err
 				}
 				saved, err := st.SaveApp(actor, app, args[1], app.Scopes)
+				var pe *store.PendingError
+				if errors.As(err, &pe) {
+					fmt.Fprintf(inv.stdout, "Renamed app id:%d from %q to %q\n", app.ID, store.SafeText(app.Name), store.SafeText(saved.Name))
+					return inv.waiting(pe, false, nil)
+				}
 				if err != nil {
 					return refused(err)
 				}
@@ -257,7 +273,7 @@ func (inv *invocation) appScopes() *cobra.Command {
 	var db database
 	db.session = inv.served != nil
 	var add, remove, set []string
-	var yes bool
+	var yes, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "scopes APP [--add ID…] [--remove ID…] [--set ID…]",
 		Short: "Change the scopes an app's keys may use",
@@ -265,6 +281,11 @@ func (inv *invocation) appScopes() *cobra.Command {
 app gains and loses them on its next check. The impact (which keys gain and lose what)
 is shown first; removing scopes from an app with keys in use asks (or needs --yes).
 Scope ids this apiscopes does not know (retired) are kept as they are.
+
+A scope the key policy has wait for a second admin is not added: the rest of the
+change is made, and the grant waits as a request (exit 4, its id printed; {"pending":
+ID} with --json) until another admin approves it. A scope whose maximum key lifetime
+keys of the app outlive is refused, naming them.
 
 ` + databaseNote + changeNote,
 		Example: `  apiscopes app scopes Payments --add model:export
@@ -317,10 +338,19 @@ Scope ids this apiscopes does not know (retired) are kept as they are.
 					}
 				}
 				saved, err := st.SaveApp(actor, app, app.Name, next)
-				if err != nil {
+				var pe *store.PendingError
+				if err != nil && !errors.As(err, &pe) {
 					return refused(err)
 				}
-				fmt.Fprintf(inv.stdout, "App %q (id:%d) now has %s\n", store.SafeText(saved.Name), saved.ID, scopeIDs(saved))
+				if !asJSON {
+					fmt.Fprintf(inv.stdout, "App %q (id:%d) now has %s\n", store.SafeText(saved.Name), saved.ID, scopeIDs(saved))
+				}
+				if pe != nil {
+					return inv.waiting(pe, asJSON, &saved)
+				}
+				if asJSON {
+					return writeJSON(inv.stdout, newAppJSON(saved))
+				}
 				return nil
 			})
 		},
@@ -328,6 +358,7 @@ Scope ids this apiscopes does not know (retired) are kept as they are.
 	cmd.Flags().StringSliceVar(&add, "add", nil, "scope IDs to add (repeat, or comma-separate)")
 	cmd.Flags().StringSliceVar(&remove, "remove", nil, "scope IDs to remove")
 	cmd.Flags().StringSliceVar(&set, "set", nil, "all of the app's scope IDs")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "write the app (or the request waiting) as JSON")
 	yesFlag(cmd, &yes)
 	db.register(cmd)
 	return cmd

@@ -266,6 +266,7 @@ func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Ac
 		}
 	}
 	done := 0
+	var waits []store.Approval
 	for _, s := range plan {
 		if err := cmd.Context().Err(); err != nil {
 			return failf(ExitRetry, "interrupted after %d of %d changes: run apply again to go on", done, len(plan))
@@ -279,6 +280,14 @@ func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Ac
 		default:
 			_, err = st.SaveApp(actor, *s.have, s.want.name, s.want.scopes)
 		}
+		// A grant the key policy has wait for a second admin: the rest of
+		// the app's change is made, and apply goes on; run again, it asks
+		// nothing twice.
+		var pe *store.PendingError
+		if errors.As(err, &pe) {
+			waits = append(waits, pe.Requests...)
+			err = nil
+		}
 		if err != nil {
 			return failf(ExitCode(err), "%s: %v; %d of %d changes made: run apply again to go on",
 				stepTarget(s), err, done, len(plan))
@@ -287,6 +296,9 @@ func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Ac
 		applied(done)
 	}
 	fmt.Fprintf(w, "Applied %s.\n", plural(done, "change"))
+	if len(waits) > 0 {
+		return inv.waiting(&store.PendingError{Requests: waits}, false, nil)
+	}
 	return nil
 }
 

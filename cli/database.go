@@ -187,7 +187,7 @@ func (d database) openReplica(maxStaleness time.Duration, report func(error), op
 	}
 	l := eng.Lead(report)
 	st, err = store.New(eng, append([]store.Option{store.WithName(eng.Name()), store.WithMaxStaleness(maxStaleness),
-		store.WithHousekeeping(l.Held)}, opts...)...)
+		store.WithHousekeeping(l.Held), store.WaitForUpgrade()}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}

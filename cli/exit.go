@@ -16,7 +16,7 @@ const (
 	ExitRefused = 1 // refused: denied, unknown, ambiguous, not allowed
 	ExitUsage   = 2 // a usage or environment error: nothing was asked of the store
 	ExitRetry   = 3 // worth trying again: a conflict, a cluster unavailable
-	ExitPending = 4 // reserved: a change waiting for a second admin's approval
+	ExitPending = 4 // a change (or part of one) waits for a second admin's approval
 )
 
 // exitError ends a command with a status; a nil err means the command has
@@ -67,7 +67,7 @@ func refused(err error) error {
 }
 
 // ExitCode is the exit status for an error of the store or of a command:
-// 1 refused, 2 environment, 3 worth retrying.
+// 1 refused, 2 environment, 3 worth retrying, 4 waiting for approval.
 func ExitCode(err error) int {
 	var e *exitError
 	switch {
@@ -75,6 +75,8 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &e):
 		return e.code
+	case errors.Is(err, store.ErrPending):
+		return ExitPending
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrOutcomeUnknown):
 		return ExitRetry
 	case errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrWriteFailed), errors.Is(err, store.ErrDamaged),

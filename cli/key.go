@@ -46,8 +46,9 @@ func (inv *invocation) keyList() *cobra.Command {
 		Use:   "list APP",
 		Short: "List an app's keys: id, name, hint, state, created, expires, last used",
 		Long: `Lists an app's keys, oldest first: id, name, hint, state (active, expiring, scheduled for
-deletion, expired), who created each and when, when it expires, and when it was last
-used (UTC). Never a key's text. --json writes an array of keys.
+deletion, expired), who created each and when, when it expires, when it was last used
+(UTC), and the addresses it may be used from. Never a key's text. --json writes an
+array of keys.
 
 ` + databaseNote + changeNote,
 		Example: `  apiscopes key list Payments
@@ -86,7 +87,7 @@ used (UTC). Never a key's text. --json writes an array of keys.
 
 // writeKeyTable lists keys for people.
 func (inv *invocation) writeKeyTable(w io.Writer, keys []store.Key, now time.Time) error {
-	t := newTable(w, "ID", "NAME", "HINT", "STATE", "CREATED BY", "CREATED", "EXPIRES", "LAST USED")
+	t := newTable(w, "ID", "NAME", "HINT", "STATE", "CREATED BY", "CREATED", "EXPIRES", "LAST USED", "FROM")
 	for _, k := range keys {
 		expires := inv.when(k.ExpiresAt)
 		if !k.DeleteAt.IsZero() {
@@ -96,7 +97,11 @@ func (inv *invocation) writeKeyTable(w io.Writer, keys []store.Key, now time.Tim
 		if !k.LastUsedAt.IsZero() {
 			used = inv.when(k.LastUsedAt)
 		}
-		t.row(fmt.Sprint(k.ID), k.Name, k.Hint, k.State(now).String(), k.CreatedBy, inv.when(k.CreatedAt), expires, used)
+		from := "anywhere"
+		if len(k.AllowFrom) > 0 {
+			from = strings.Join(store.FormatAllowFrom(k.AllowFrom), ",")
+		}
+		t.row(fmt.Sprint(k.ID), k.Name, k.Hint, k.State(now).String(), k.CreatedBy, inv.when(k.CreatedAt), expires, used, from)
 	}
 	return t.flush()
 }
@@ -193,7 +198,7 @@ func newKeyOutput(text string, k store.Key, app string, rolled *store.Key, now t
 func (inv *invocation) keyCreate() *cobra.Command {
 	var db database
 	db.session = inv.served != nil
-	var name, expires, expiresIn string
+	var name, expires, expiresIn, allowFrom string
 	var out keyOut
 	cmd := &cobra.Command{
 		Use:   "create APP --name NAME",
@@ -206,7 +211,14 @@ puts it in the JSON, once. If it cannot be delivered (stdout closed, a write err
 the key is deleted at once and the command fails.
 
 --expires DATE makes the key work through that day (YYYY-MM-DD, in UTC; or an RFC 3339
-time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never expires.
+time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never expires,
+unless the key policy gives the app's keys a maximum lifetime: then the key must expire
+within it (apiscopes policy show).
+
+--allow-from CIDR,… limits the key to those addresses and networks (IPv4 or IPv6, at
+most 32): every check from elsewhere is refused (address_not_allowed), and so is one
+that names no address (address_unknown). A roll keeps the list; a new list means a new
+key.
 
 ` + databaseNote + changeNote,
 		Example: `  apiscopes key create Payments --name ci > key.txt
@@ -220,6 +232,14 @@ time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never e
 			opts, err := expiryOptions(cmd, expires, expiresIn)
 			if err != nil {
 				return err
+			}
+			if allowFrom != "" {
+				if opts.AllowFrom, err = store.ParseAllowFrom(allowFrom); err != nil {
+					return usagef(cmd, "--allow-from: %v", err)
+				}
+				if len(opts.AllowFrom) == 0 {
+					return usagef(cmd, "--allow-from: give the addresses or networks, e.g. 10.0.0.0/8,192.0.2.7")
+				}
 			}
 			cleanup, err := out.prepare(inv, cmd)
 			if err != nil {
@@ -238,8 +258,8 @@ time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never e
 				if err := inv.handOut(st, actor, text, k, app.Name, nil, out.asJSON); err != nil {
 					return err
 				}
-				fmt.Fprintf(inv.stderr, "Created API key %q (id:%d, %s) for app %q%s. It is shown once: keep it safe.\n",
-					store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name), inv.expiryNote(k))
+				fmt.Fprintf(inv.stderr, "Created API key %q (id:%d, %s) for app %q%s%s. It is shown once: keep it safe.\n",
+					store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name), inv.expiryNote(k), fromNote(k))
 				return nil
 			})
 		},
@@ -247,6 +267,7 @@ time); --expires-in DURATION from now (e.g. 30d, 12h). Without either it never e
 	cmd.Flags().StringVar(&name, "name", "", "the key's name: the service or person that will use it")
 	cmd.Flags().StringVar(&expires, "expires", "", "the key works through this date (YYYY-MM-DD, UTC) or until an RFC 3339 time")
 	cmd.Flags().StringVar(&expiresIn, "expires-in", "", "the key works this long from now, e.g. 30d, 12h")
+	cmd.Flags().StringVar(&allowFrom, "allow-from", "", "the addresses and networks the key may be used from, e.g. 10.0.0.0/8,192.0.2.7")
 	out.register(cmd)
 	db.register(cmd)
 	return cmd
@@ -280,6 +301,15 @@ func expiryOptions(cmd *cobra.Command, expires, expiresIn string) (store.KeyOpti
 }
 
 var dateShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+
+// fromNote says where a key may be used from, for a message: nothing for
+// anywhere.
+func fromNote(k store.Key) string {
+	if len(k.AllowFrom) == 0 {
+		return ""
+	}
+	return ", from " + strings.Join(store.FormatAllowFrom(k.AllowFrom), ", ") + " only"
+}
 
 // expiryNote says when a key expires, for a message.
 func (inv *invocation) expiryNote(k store.Key) string {

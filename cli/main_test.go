@@ -28,7 +28,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-h"}, 0, "apiscopes [command]", ""},
 		{[]string{"help"}, 0, "--db", ""},
 		{[]string{"version"}, 0, "apiscopes ", ""},
-		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate" for "apiscopes"; the commands are app, apply, audit`},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate" for "apiscopes"; the commands are app, apply, approvals, audit`},
 		{[]string{"--nope"}, 2, "", "apiscopes: unknown flag: --nope\nrun 'apiscopes --help' for usage\n"},
 		{[]string{"--db"}, 2, "", "flag needs an argument: --db"},
 		{[]string{"-db", "x.db"}, 2, "", "-db: long flags take two dashes: --db"},

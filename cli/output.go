@@ -64,13 +64,101 @@ type keyJSON struct {
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at,omitzero"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
-	DeleteAt   time.Time `json:"delete_at,omitzero"` // a rolled key's deletion
+	DeleteAt   time.Time `json:"delete_at,omitzero"`   // a rolled key's deletion
+	AllowFrom  []string  `json:"allow_from,omitempty"` // the networks it may be used from; absent: any
 }
 
 func newKeyJSON(k store.Key, app string, now time.Time) keyJSON {
 	return keyJSON{ID: k.ID, AppID: k.AppID, App: app, Name: k.Name, Hint: k.Hint, State: k.State(now).String(),
 		CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: utc(k.ExpiresAt),
-		LastUsedAt: utc(k.LastUsedAt), DeleteAt: utc(k.DeleteAt)}
+		LastUsedAt: utc(k.LastUsedAt), DeleteAt: utc(k.DeleteAt), AllowFrom: store.FormatAllowFrom(k.AllowFrom)}
+}
+
+// policyJSON is the key policy (policy show, policy set): its rules, who
+// set them when, the keys made before it that outlive it, and the requests
+// to relax it waiting.
+type policyJSON struct {
+	MaxLifetime    map[string]string `json:"max_lifetime"` // "*" or a scope id → "30d"
+	Approval       []string          `json:"approval"`
+	ApprovalWindow string            `json:"approval_window"`
+	Revision       uint64            `json:"revision"`
+	UpdatedBy      string            `json:"updated_by,omitempty"`
+	UpdatedAt      time.Time         `json:"updated_at,omitzero"`
+	Beyond         []beyondJSON      `json:"keys_beyond_policy"`
+}
+
+// beyondJSON is a key that outlives the policy's maximum for its app.
+type beyondJSON struct {
+	App          string    `json:"app"`
+	Key          keyJSON   `json:"key"`
+	MaxLifetime  string    `json:"max_lifetime"`
+	SetByScope   string    `json:"set_by_scope,omitempty"` // the scope whose maximum applies; absent: the default
+	LifetimeEnds time.Time `json:"ends,omitzero"`          // when it stops working; absent: never
+}
+
+func newPolicyJSON(p store.Policy, beyond []store.BeyondPolicy, now time.Time) policyJSON {
+	info := p.Info()
+	out := policyJSON{MaxLifetime: info.MaxLifetime, Approval: info.Approval, ApprovalWindow: info.ApprovalWindow,
+		Revision: p.Revision, UpdatedBy: p.UpdatedBy, UpdatedAt: utc(p.UpdatedAt), Beyond: []beyondJSON{}}
+	if out.MaxLifetime == nil {
+		out.MaxLifetime = map[string]string{}
+	}
+	if out.Approval == nil {
+		out.Approval = []string{}
+	}
+	for _, b := range beyond {
+		out.Beyond = append(out.Beyond, beyondJSON{App: b.App, Key: newKeyJSON(b.Key, b.App, now),
+			MaxLifetime: store.FormatDuration(b.Max), SetByScope: string(b.Scope), LifetimeEnds: utc(b.Key.Ends())})
+	}
+	return out
+}
+
+// approvalJSON is a request waiting for another admin (approvals list).
+type approvalJSON struct {
+	ID           uint64            `json:"id"`
+	Kind         string            `json:"kind"` // grant or policy
+	AppID        uint64            `json:"app_id,omitempty"`
+	App          string            `json:"app,omitempty"`
+	Grant        []string          `json:"grant,omitempty"`
+	Policy       *store.PolicyInfo `json:"policy,omitempty"` // the policy proposed
+	RequestedBy  string            `json:"requested_by"`
+	RequestedKey string            `json:"requested_key,omitempty"`
+	RequestedAt  time.Time         `json:"requested_at"`
+	ExpiresAt    time.Time         `json:"expires_at"`
+	State        string            `json:"state"`           // waiting, stale or expired
+	Stale        string            `json:"stale,omitempty"` // why it can no longer be approved
+}
+
+func newApprovalJSON(a store.Approval, now time.Time) approvalJSON {
+	out := approvalJSON{ID: a.ID, Kind: string(a.Kind), AppID: a.AppID, App: a.AppName, Grant: a.Grant.Strings(),
+		RequestedBy: a.RequestedBy, RequestedKey: a.RequestedKey, RequestedAt: a.RequestedAt.UTC(),
+		ExpiresAt: a.ExpiresAt.UTC(), State: approvalState(a, now), Stale: a.Stale}
+	if len(out.Grant) == 0 {
+		out.Grant = nil
+	}
+	if a.Policy != nil {
+		out.Policy = a.Policy.Info()
+	}
+	return out
+}
+
+// approvalState is where a request is: waiting, stale or expired.
+func approvalState(a store.Approval, now time.Time) string {
+	switch {
+	case a.Expired(now):
+		return "expired"
+	case a.Stale != "":
+		return "stale"
+	}
+	return "waiting"
+}
+
+// pendingJSON is what a command whose change waits for approval prints
+// with --json: the request's id (the first, when the change opened more).
+type pendingJSON struct {
+	Pending  uint64   `json:"pending"`
+	Requests []uint64 `json:"requests,omitempty"` // every request, when there are several
+	App      *appJSON `json:"app,omitempty"`      // a change of an app: the app as saved meanwhile
 }
 
 // newKeyOutJSON is the answer of key create and key roll: the key's text,

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +44,7 @@ func TestMain(m *testing.M) {
 			os.Exit(runOverSSH(os.Args[1:]))
 		}
 		os.Exit(Main())
-	}})
+	}, "status": status})
 }
 
 // childResult is how a command-line child process ended.
@@ -92,4 +93,34 @@ func runChild(t *testing.T, stdin *os.File, args ...string) childResult {
 // run runs the command line in this process, as Main does.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return Run(context.Background(), args, stdin, stdout, stderr)
+}
+
+// status is the scripts' check of an exit status: `exec status N CMD ARG…`
+// runs CMD with its stdin, stdout and stderr, and succeeds only when it
+// exits with status N (testscript's ! exec takes any failure).
+func status() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: status N CMD [ARG…]")
+		os.Exit(2)
+	}
+	want, err := strconv.Atoi(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "status: N is a number")
+		os.Exit(2)
+	}
+	c := exec.Command(os.Args[2], os.Args[3:]...)
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	code := 0
+	var exitErr *exec.ExitError
+	if err := c.Run(); errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, "status:", err)
+		os.Exit(2)
+	}
+	if code != want {
+		fmt.Fprintf(os.Stderr, "status: %s exited %d, want %d\n", os.Args[2], code, want)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

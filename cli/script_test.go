@@ -102,48 +102,53 @@ func scriptSetup(t *testing.T, mode string) func(*testscript.Env) error {
 }
 
 // The variables that make the scripts' apiscopes a client of an SSH
-// server (see runOverSSH).
+// server (see runOverSSH). With APISCOPES_TEST_AS=bo a command runs as
+// the second admin, Bo, whose key is in the folder beside Ada's.
 const (
 	scriptSSHAddr = "APISCOPES_TEST_SSH_ADDR"
 	scriptSSHKey  = "APISCOPES_TEST_SSH_KEY"
+	scriptSSHAs   = "APISCOPES_TEST_AS"
 )
 
 // scriptSSHServer serves the database at path over SSH, in this process,
-// to one admin, "Ada Admin", whose private key it writes into the script's
-// folder. It returns the address and the key's file.
+// to two admins, "Ada Admin" and "Bo Admin", whose private keys it writes
+// into the script's folder (ada and bo). It returns the address and Ada's
+// key's file.
 func scriptSSHServer(env *testscript.Env, path string) (addr, keyFile string, err error) {
 	h, err := local.OpenStore(path, local.Options{Run: runForHolder}, store.WithMaintenance(0))
 	if err != nil {
 		return "", "", err
 	}
 	env.Defer(func() { h.Close() })
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return "", "", err
-	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		return "", "", err
-	}
-	block, err := gossh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		return "", "", err
-	}
 	dir := filepath.Join(env.WorkDir, ".ssh-server")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", "", err
 	}
-	keyFile = filepath.Join(dir, "ada")
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		return "", "", err
+	var lines string
+	for _, who := range []struct{ file, name string }{{"ada", "Ada Admin"}, {"bo", "Bo Admin"}} {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return "", "", err
+		}
+		signer, err := gossh.NewSignerFromKey(priv)
+		if err != nil {
+			return "", "", err
+		}
+		block, err := gossh.MarshalPrivateKey(priv, "")
+		if err != nil {
+			return "", "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, who.file), pem.EncodeToMemory(block), 0o600); err != nil {
+			return "", "", err
+		}
+		lines += string(bytes.TrimSpace(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " " + who.name + "\n"
 	}
-	line := string(bytes.TrimSpace(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " Ada Admin\n"
-	addr, stop, err := serveSSH(h.Store(), dir, line, "")
+	addr, stop, err := serveSSH(h.Store(), dir, lines, "")
 	if err != nil {
 		return "", "", err
 	}
 	env.Defer(stop)
-	return addr, keyFile, nil
+	return addr, filepath.Join(dir, "ada"), nil
 }
 
 // runOverSSH is the scripts' apiscopes in SSH mode: the command line sent
@@ -152,7 +157,11 @@ func scriptSSHServer(env *testscript.Env, path string) (addr, keyFile string, er
 // the remote exit status as its own. A -f FILE is sent as the server wants
 // it: -f - with the file on stdin.
 func runOverSSH(args []string) int {
-	key, err := os.ReadFile(os.Getenv(scriptSSHKey))
+	keyFile := os.Getenv(scriptSSHKey)
+	if as := os.Getenv(scriptSSHAs); as != "" {
+		keyFile = filepath.Join(filepath.Dir(keyFile), as)
+	}
+	key, err := os.ReadFile(keyFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -10,10 +10,11 @@ import (
 	"apiscopes/store"
 )
 
-// managementCommands change apps and keys: the same in this process, sent
-// to a holder, and over SSH.
+// managementCommands change apps, keys, the key policy and approvals: the
+// same in this process, sent to a holder, and over SSH.
 func (inv *invocation) managementCommands() []*cobra.Command {
-	return []*cobra.Command{inv.appCommand(), inv.keyCommand(), markChange(inv.applyCommand())}
+	return []*cobra.Command{inv.appCommand(), inv.keyCommand(), markChange(inv.applyCommand()), inv.policyCommand(),
+		inv.approvalsCommand()}
 }
 
 // servedCommands are the tree a session runs: the changes of apps and

@@ -198,7 +198,7 @@ func TestCommandsOverSSH(t *testing.T) {
 		"app list --db /etc/passwd":                 "--db names a database, but this command runs on the server's own",
 		"app list --etcd http://10.0.0.1:2379":      "--etcd names a database",
 		"apply -f /etc/passwd":                      "-f /etc/passwd names a file of the server: send the file on stdin with -f -",
-		"verify --scope model:deploy":               `unknown command "verify" for "apiscopes"; the commands are app, apply, audit, key, sessions, usage`,
+		"verify --scope model:deploy":               `unknown command "verify" for "apiscopes"; the commands are app, apply, approvals, audit, key, policy, sessions, usage`,
 		"backup /tmp/copy.db":                       `unknown command "backup"`,
 		"serve":                                     `unknown command "serve"`,
 	} {

@@ -92,7 +92,7 @@ func (s *SSH) command(sess ssh.Session, o *openSession, args []string) {
 	_, _, hasPty := sess.Pty()
 	var stdout, stderr io.Writer = sess, sess.Stderr()
 	call := CommandCall{
-		Actor: store.Actor{Name: o.person, Role: o.role, Origin: fmt.Sprintf("ssh %s %s", o.remote, o.fp),
+		Actor: store.Actor{Name: o.person, Role: o.role, Origin: fmt.Sprintf("ssh %s %s", o.remote, o.fp), Key: o.fp,
 			Standing: func() (store.Role, error) { return s.standing(o) }},
 		Args: args, Stdin: sess, Stdout: stdout, Stderr: stderr, Terminal: hasPty,
 		TZ: sessionTZ(sess.Environ()), ReadOnly: o.entry.opts.restrict && o.entry.opts.command == "",

@@ -115,7 +115,7 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 	origin := fmt.Sprintf("ssh %s %s", o.remote, o.fp)
 	for {
 		role, size, _, _ := o.state()
-		actor := store.Actor{Name: o.person, Role: role, Origin: origin,
+		actor := store.Actor{Name: o.person, Role: role, Origin: origin, Key: o.fp,
 			Standing: func() (store.Role, error) { return s.standing(o) }}
 		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard(), Term: pty.Term})
 		over := make(chan struct{})

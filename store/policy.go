@@ -221,12 +221,12 @@ func (p Policy) validate() error {
 }
 
 // FormatDuration writes a policy's duration as people and --max-lifetime
-// write it: "30d", "12h", "90m".
+// write it: "30d", "24h", "12h", "90m" (days from two days on).
 func FormatDuration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "none"
-	case d%(24*time.Hour) == 0:
+	case d%(24*time.Hour) == 0 && d >= 48*time.Hour:
 		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
 	case d%time.Hour == 0:
 		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"

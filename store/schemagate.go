@@ -52,3 +52,9 @@ func (s *Store) Behind() error {
 	}
 	return s.schemaError([]byte(*v))
 }
+
+// writable reports whether the database's schema is the one this store
+// writes: not while it waits for an upgrade, nor once the database moved
+// past it. Last-used times and housekeeping wait meanwhile (they would
+// be refused); the times are kept in memory.
+func (s *Store) writable() bool { return s.gate.behind.Load() == nil && s.gate.newer.Load() == nil }

@@ -199,7 +199,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.stopped
 		var flushErr error
-		if !s.readOnly {
+		if !s.readOnly && s.writable() {
 			flushErr = s.flushUsage(true)
 		}
 		if s.unfollow != nil {
@@ -241,7 +241,7 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // The store runs it every WithMaintenance interval; with the interval at
 // zero, the caller runs it when it likes. A read-only store does nothing.
 func (s *Store) Maintain() error {
-	if s.readOnly {
+	if s.readOnly || !s.writable() {
 		return nil
 	}
 	return errors.Join(s.flushUsage(false), s.housekeep())
