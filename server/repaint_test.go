@@ -108,8 +108,11 @@ func TestRepaintBoundsTheFramesKept(t *testing.T) {
 }
 
 // TestConsoleIsRepaintedWhole: over SSH, a console that has drawn
-// repaintEvery frames since it opened clears and draws its screen whole
-// again, which is what lets the renderer drop the frames before.
+// repaintEvery frames clears and draws its screen whole again, which is
+// what lets the renderer drop the frames before. (How many frames exactly
+// is TestRepaintBoundsTheFramesKept's: a console may draw a frame of its
+// own meanwhile, such as the rest of a list it loaded, so here the count
+// of keystrokes only bounds it.)
 func TestConsoleIsRepaintedWhole(t *testing.T) {
 	alice := newUser(t, "Alice")
 	// Only frames count here: a console going quiet for a moment (a slow
@@ -120,13 +123,7 @@ func TestConsoleIsRepaintedWhole(t *testing.T) {
 	c := ts.console(alice, TermSize{Width: 110, Height: 30})
 	clears := func() int { return strings.Count(c.out.all(), "\x1b[H\x1b[2J") }
 	first := clears()
-	if err := c.scroll(repaintEvery - 2); err != nil {
-		t.Fatal(err)
-	}
-	if n := clears(); n != first {
-		t.Fatalf("%d clears before %d frames, want %d", n, repaintEvery, first)
-	}
-	if err := c.scroll(3); err != nil {
+	if err := c.scroll(repaintEvery + 1); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
