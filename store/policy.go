@@ -182,6 +182,14 @@ func (p Policy) stricter(q Policy) Policy {
 	return out
 }
 
+// Relaxes reports whether moving from p to next relaxes any rule: that
+// part of the change waits for another admin (SetPolicy).
+func (p Policy) Relaxes(next Policy) bool { return !next.Same(p.stricter(next)) }
+
+// Tightens reports whether moving from p to next tightens any rule: that
+// part applies at once.
+func (p Policy) Tightens(next Policy) bool { return !p.stricter(next).Same(p) }
+
 // shorter is the shorter of two maximums, zero being none.
 func shorter(a, b time.Duration) time.Duration {
 	switch {

@@ -17,7 +17,9 @@ func (s *Store) noteSchema(v []byte) {
 	switch sv := string(v); {
 	case v == nil:
 	case sv == Schema:
-		s.gate.behind.Store(nil) // upgraded: changes go on
+		if s.gate.behind.Swap(nil) != nil { // upgraded: changes go on
+			s.feed.resync() // every console reads again, and finds it can write
+		}
 	case older(sv):
 		// A database restored from an older copy under a running store:
 		// its records are ones this version reads; its changes are refused

@@ -336,7 +336,7 @@ func (f *appForm) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case f.focus.is(fScopes):
 		if !f.c.canWrite() && key.Matches(msg, k.Toggle, k.Enter) {
-			return f.c.toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission))
+			return f.c.refuseWrite("viewers can't change scopes")
 		}
 		if f.checks.update(msg, k) {
 			f.err = ""
@@ -409,7 +409,7 @@ func (f *appForm) click(id string) tea.Cmd {
 		f.focus.focus(fScopes)
 		f.checks.cursor = i
 		if !f.c.canWrite() {
-			return tea.Batch(f.syncTitle(), f.c.toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission)))
+			return tea.Batch(f.syncTitle(), f.c.refuseWrite("viewers can't change scopes"))
 		}
 		f.checks.set = f.checks.set.Toggle(f.checks.all[i].ID)
 		f.err = ""
@@ -581,6 +581,17 @@ func (f *appForm) submit() tea.Cmd {
 	if !f.dirty() {
 		return f.c.post(showListMsg{selectID: f.app.ID})
 	}
+	if why := f.outlivers(); why != "" {
+		// Refused before it is asked, naming the keys, with the way to them.
+		return f.c.post(openDialogMsg{newConfirm(f.c, confirmDialog{
+			title: "Keys outlive the key policy", body: why, cancel: "Keep editing", confirm: "Open API Keys",
+			onYes: func() tea.Cmd {
+				f.setTab(1)
+				f.focus.focus(fKeys)
+				return nil
+			},
+		})})
+	}
 	if cmd, asked := f.confirmScopes(f.save); asked {
 		return cmd
 	}
@@ -594,10 +605,31 @@ func (f *appForm) created(msg appCreatedMsg) tea.Cmd {
 		return nil
 	}
 	f.saving = false
+	var pe *store.PendingError
+	if errors.As(msg.err, &pe) {
+		return tea.Batch(f.c.post(showKeyStepMsg{app: msg.app}), f.c.post(toastMsg{kind: toastWarn,
+			text: "App created; " + waitsText(pe)}))
+	}
 	if msg.err != nil {
 		return f.fail(msg.err)
 	}
 	return tea.Batch(f.c.post(showKeyStepMsg{app: msg.app}), f.c.toast("App %q created.", clean(msg.app.Name)))
+}
+
+// waitsText says which grants wait for another admin: "Deploy Guardrails
+// waits for another admin's approval (request 3)."
+func waitsText(pe *store.PendingError) string {
+	var grant scopes.Set
+	ids := make([]string, len(pe.Requests))
+	for i, a := range pe.Requests {
+		grant |= a.Grant
+		ids[i] = fmt.Sprint(a.ID)
+	}
+	verb := "waits"
+	if grant.Len() > 1 {
+		verb = "wait"
+	}
+	return fmt.Sprintf("%s %s for approval: request %s.", strings.Join(grant.Names(), ", "), verb, strings.Join(ids, ", "))
 }
 
 // save writes the edited name and scopes, unless someone else changed them
@@ -623,6 +655,11 @@ func (f *appForm) saved(msg appSavedMsg) tea.Cmd {
 	var conflict *store.ConflictError
 	if errors.As(msg.err, &conflict) {
 		return f.confirmReload(conflict)
+	}
+	var pe *store.PendingError
+	if errors.As(msg.err, &pe) {
+		return tea.Batch(f.c.post(showListMsg{selectID: msg.app.ID}), f.c.post(toastMsg{kind: toastWarn,
+			text: "Saved; " + waitsText(pe)}))
 	}
 	if msg.err != nil {
 		return f.fail(msg.err)

@@ -224,7 +224,7 @@ func (l *appList) click(id string) tea.Cmd {
 
 func (l *appList) create() tea.Cmd {
 	if !l.c.canWrite() {
-		return l.c.toastErr(fmt.Errorf("%w: viewers can't create apps", store.ErrPermission))
+		return l.c.refuseWrite("viewers can't create apps")
 	}
 	return l.c.post(showNewAppMsg{})
 }
@@ -242,7 +242,7 @@ func (l *appList) confirmDelete() tea.Cmd {
 		return nil
 	}
 	if !l.c.canWrite() {
-		return l.c.toastErr(fmt.Errorf("%w: viewers can't delete apps", store.ErrPermission))
+		return l.c.refuseWrite("viewers can't delete apps")
 	}
 	if l.deleting != 0 {
 		return nil // one at a time
@@ -322,7 +322,7 @@ func (l *appList) draw() drawing {
 		line, areas := s.buttonRow(w-lipgloss.Width(title), l.focused(),
 			button{id: partCreate, label: "Create an App", disabled: !l.c.canWrite()})
 		if !l.c.canWrite() {
-			line, areas = s.withReason(w-lipgloss.Width(title), viewersCannot, line, areas)
+			line, areas = s.withReason(w-lipgloss.Width(title), l.c.cannotWrite(viewersCannot), line, areas)
 		}
 		d.add(title + line)
 		for _, a := range areas {
@@ -404,7 +404,7 @@ func (l *appList) emptyView(height int) drawing {
 		btn,
 	}
 	if !l.c.canWrite() {
-		lines = append(lines, s.Caution.Render(viewersCannot+": ask an admin"))
+		lines = append(lines, s.Caution.Render(l.c.cannotWrite(viewersCannot+": ask an admin")))
 	}
 	block := lipgloss.JoinVertical(lipgloss.Center, lines...)
 	bh := max(lipgloss.Height(block), height-2)
@@ -499,7 +499,7 @@ func (l *appList) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
 		{with(k.Enter, "edit app"), with(k.Edit, "edit app"), with(k.Delete, "delete app"), k.New, with(k.Next, "create button")},
-		{k.Filter, with(k.Back, "clear filter"), k.Audit, k.Quit},
+		{k.Filter, with(k.Back, "clear filter"), k.Audit, k.Policy, k.Approvals, k.Quit},
 	}
 }
 

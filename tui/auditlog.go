@@ -375,7 +375,7 @@ func (a *auditLog) FullHelp() [][]key.Binding {
 	k := a.c.keys
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Home, k.End},
-		{k.Filter, with(k.Back, "clear filter / back"), k.Scopes},
+		{k.Filter, with(k.Back, "clear filter / back"), k.Scopes, k.Policy, k.Approvals},
 		{k.Quit},
 	}
 }

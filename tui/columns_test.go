@@ -41,7 +41,11 @@ func seedLongApp(t *testing.T, st *store.Store) {
 func headerOf(t *testing.T, s, title string) string {
 	t.Helper()
 	for _, l := range strings.Split(s, "\n") {
-		if strings.HasPrefix(strings.TrimLeft(strings.TrimLeft(l, " │"), " "), title+" ") {
+		content := l
+		if _, after, ok := strings.Cut(l, "│"); ok { // right of the navigation
+			content = after
+		}
+		if strings.HasPrefix(strings.TrimLeft(strings.TrimLeft(content, " │"), " "), title+" ") {
 			return l
 		}
 	}

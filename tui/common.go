@@ -22,6 +22,11 @@ type common struct {
 	apps   *appIndex // the app list's data, kept between visits to the list
 	now    func() time.Time
 
+	policy      store.Policy // the key policy in force, kept by the root from the change feed
+	waiting     int          // requests waiting for a second admin
+	readOnly    string       // why this console makes no change though its actor may ("" when it may)
+	readOnlyWhy string       // the same in a few words, beside a disabled button
+
 	outbox []tea.Msg // messages for the root to handle before the next input
 
 	writes, reads int // store calls in flight
@@ -38,9 +43,28 @@ func (c *common) post(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// canWrite reports whether the actor's role allows changes; screens use it
-// to show what is unavailable. The store enforces it regardless.
-func (c *common) canWrite() bool { return c.actor.Role == store.Admin }
+// canWrite reports whether the actor's role allows changes, and the
+// database takes them; screens use it to show what is unavailable. The
+// store enforces it regardless.
+func (c *common) canWrite() bool { return c.actor.Role == store.Admin && c.readOnly == "" }
+
+// cannotWrite is why write buttons are disabled, for a page's own words
+// about viewers ("viewers cannot change apps").
+func (c *common) cannotWrite(viewers string) string {
+	if c.readOnly != "" {
+		return "read-only: " + c.readOnlyWhy
+	}
+	return viewers
+}
+
+// refuseWrite says why a change is not made: the database takes none, or
+// the actor is a viewer (viewers says what a viewer cannot do).
+func (c *common) refuseWrite(viewers string) tea.Cmd {
+	if c.readOnly != "" {
+		return c.post(toastMsg{text: "Read-only: " + c.readOnly, kind: toastErr})
+	}
+	return c.toastErr(fmt.Errorf("%w: %s", store.ErrPermission, viewers))
+}
 
 // Messages between screens. Pages never build each other: they ask the root.
 type (
@@ -49,6 +73,8 @@ type (
 	showKeyStepMsg struct{ app store.App }
 	showEditAppMsg struct{ app store.App }
 	showAuditMsg   struct{}
+	showPolicyMsg  struct{}
+	showApprovMsg  struct{}
 
 	openDialogMsg  struct{ d dialog }
 	closeDialogMsg struct{}
@@ -122,6 +148,18 @@ func describe(err error) string {
 		return "Not saved: the database is busy with other changes. Try again in a moment."
 	case errors.Is(err, store.ErrUnknownZone):
 		return clean(strings.TrimSuffix(err.Error(), ": "+store.ErrUnknownZone.Error())) + " is not a known time zone."
+	case errors.Is(err, store.ErrOwnRequest):
+		return "You asked for this: another admin approves it."
+	case errors.Is(err, store.ErrApprovalStale), errors.Is(err, store.ErrApprovalExpired),
+		errors.Is(err, store.ErrApprovalNeedsScope), errors.Is(err, store.ErrLifetime), errors.Is(err, store.ErrPolicy),
+		errors.Is(err, store.ErrAllowFrom), errors.Is(err, store.ErrTooManyRequests):
+		return sentence(err)
+	case errors.Is(err, store.ErrPolicyConflict):
+		return "Not saved: someone changed the key policy meanwhile. It shows as it is now; make your change again."
+	case errors.Is(err, store.ErrUpgradePending):
+		return "Not saved: the database waits for its upgrade to this version (apiscopes upgrade); until then nothing changes here."
+	case errors.Is(err, store.ErrNewerSchema):
+		return "Not saved: the database was upgraded to a newer apiscopes; this one changes nothing until it is upgraded too."
 	case errors.Is(err, store.ErrNotFound):
 		return "It no longer exists: it was deleted, perhaps in another session."
 	}
@@ -133,4 +171,18 @@ func takenWhere(err error) string {
 		return "by another key of this app"
 	}
 	return "by another app"
+}
+
+// sentence is a store's error as a sentence for the screen: its text made
+// safe, with a capital and a full stop.
+func sentence(err error) string {
+	t := clean(err.Error())
+	if t == "" {
+		return ""
+	}
+	t = strings.ToUpper(t[:1]) + t[1:]
+	if !strings.HasSuffix(t, ".") {
+		t += "."
+	}
+	return t
 }

@@ -5,6 +5,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"strings"
@@ -124,6 +125,8 @@ type Model struct {
 
 	list   *appList  // kept between visits, as the audit log is
 	audit  *auditLog // nil until first opened
+	policy *policyPage
+	approv *approvalsPage
 	page   page
 	dialog dialog
 	help   help.Model
@@ -177,6 +180,11 @@ func New(o Options) *Model {
 	m.resize(80, 24)
 	m.restyle(true)
 	m.sub = o.Store.Subscribe()
+	c.policy, _ = o.Store.Policy() // unreadable: no policy shown; the pages that need it read it again
+	if list, err := o.Store.Approvals(); err == nil {
+		c.waiting = len(list)
+	}
+	m.checkReadOnly()
 	var err error
 	c.apps, err = firstApps(o.Store)
 	if !c.apps.complete {
@@ -305,6 +313,23 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.audit, cmd = newAuditLog(m.c)
 		}
 		return tea.Batch(m.show(m.audit), cmd)
+	case showPolicyMsg:
+		var cmd tea.Cmd
+		if m.policy == nil {
+			m.policy, cmd = newPolicyPage(m.c)
+		}
+		return tea.Batch(m.show(m.policy), cmd)
+	case showApprovMsg:
+		var cmd tea.Cmd
+		if m.approv == nil {
+			m.approv, cmd = newApprovalsPage(m.c)
+		}
+		return tea.Batch(m.show(m.approv), cmd)
+	case policyLoadedMsg:
+		if msg.err == nil {
+			m.c.policy, m.c.waiting = msg.policy, msg.waiting
+		}
+		return m.broadcast(msg)
 	case spinnerMsg:
 		return m.spin.update(msg)
 	case showNewAppMsg:
@@ -376,12 +401,12 @@ func (m *Model) done(d doneMsg) tea.Cmd {
 			m.c.apps = msg.idx.replay(m.c.apps)
 		}
 	case appCreatedMsg:
-		if msg.err == nil {
+		if msg.err == nil || errors.Is(msg.err, store.ErrPending) { // made, with a grant waiting
 			m.c.apps.put(msg.app)
 			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
 		}
 	case appSavedMsg:
-		if msg.err == nil {
+		if msg.err == nil || errors.Is(msg.err, store.ErrPending) {
 			m.c.apps.put(msg.app)
 			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
 		}
@@ -389,6 +414,10 @@ func (m *Model) done(d doneMsg) tea.Cmd {
 		if msg.err == nil {
 			m.c.apps.remove(msg.app.ID)
 			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
+		}
+	case policyLoadedMsg:
+		if msg.err == nil {
+			m.c.policy, m.c.waiting = msg.policy, msg.waiting
 		}
 	}
 	cmds = append(cmds, m.broadcast(d.msg))
@@ -407,13 +436,31 @@ func (m *Model) done(d doneMsg) tea.Cmd {
 // unless the feed lost updates (Resync).
 func (m *Model) apply(up store.Update) tea.Cmd {
 	if up.Resync {
-		return tea.Batch(m.c.loadApps(), m.broadcast(resyncMsg{}))
+		m.checkReadOnly()
+		return tea.Batch(m.c.loadApps(), m.c.loadPolicy(), m.broadcast(resyncMsg{}))
 	}
 	var cmds []tea.Cmd
 	if m.c.apps.apply(up) {
 		cmds = append(cmds, m.broadcast(appsChangedMsg{}))
 	}
+	if touchesPolicy(up.Event) || up.Event.Action == store.ActionAppDelete || up.Event.Action == store.ActionAppUpdate {
+		cmds = append(cmds, m.c.loadPolicy()) // a request's app changing makes it stale
+	}
 	return tea.Batch(append(cmds, m.broadcast(updateMsg{up}))...)
+}
+
+// checkReadOnly asks the store whether the database takes changes from
+// this console: not once it moved past this version's schema, nor while
+// it waits for its upgrade to it. The console then reads and says why.
+func (m *Model) checkReadOnly() {
+	switch {
+	case m.c.store.Outdated() != nil:
+		m.c.readOnly, m.c.readOnlyWhy = "the database was upgraded by a newer apiscopes: upgrade this one", "upgrade apiscopes"
+	case m.c.store.Behind() != nil:
+		m.c.readOnly, m.c.readOnlyWhy = "the database waits for its upgrade (apiscopes upgrade)", "waiting for the upgrade"
+	default:
+		m.c.readOnly, m.c.readOnlyWhy = "", ""
+	}
 }
 
 // broadcast gives a message to the pages that keep state between visits,
@@ -423,7 +470,13 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 	if m.audit != nil {
 		cmds = append(cmds, m.audit.Update(msg))
 	}
-	if m.page != page(m.list) && m.page != page(m.audit) {
+	if m.policy != nil {
+		cmds = append(cmds, m.policy.Update(msg))
+	}
+	if m.approv != nil {
+		cmds = append(cmds, m.approv.Update(msg))
+	}
+	if m.page != page(m.list) && m.page != page(m.audit) && m.page != page(m.policy) && m.page != page(m.approv) {
 		cmds = append(cmds, m.page.Update(msg))
 	}
 	if m.dialog != nil {
@@ -449,6 +502,10 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case !f.typing && f.quits && key.Matches(msg, k.Quit):
 		return tea.Quit
+	case !f.typing && f.quits && key.Matches(msg, k.Policy) && f.section != sectionPolicy:
+		return m.c.post(showPolicyMsg{})
+	case !f.typing && f.quits && key.Matches(msg, k.Approvals) && f.section != sectionApprovals:
+		return m.c.post(showApprovMsg{})
 	}
 	return m.page.Update(msg)
 }
@@ -655,11 +712,15 @@ func (m *Model) navView() (string, []area) {
 	section := m.page.frame().section
 	for i, item := range navItems(m.c.keys) {
 		areas = append(areas, area{id: item.name, x: 0, y: i + 1, w: navWidth - 1, h: 1})
+		label := item.name
+		if item.name == sectionApprovals && m.c.waiting > 0 {
+			label = fmt.Sprintf("%s (%d)", item.name, m.c.waiting)
+		}
 		if item.name == section {
-			lines = append(lines, s.NavActive.Render(item.name))
+			lines = append(lines, s.NavActive.Render(label))
 		} else {
 			hint := s.HelpSep.Render(item.key.Help().Key)
-			name := s.NavItem.Render(item.name)
+			name := s.NavItem.Render(label)
 			lines = append(lines, name+strings.Repeat(" ", max(1, navWidth-2-lipgloss.Width(name)-lipgloss.Width(hint)))+hint)
 		}
 	}
@@ -674,15 +735,21 @@ type navItem struct {
 
 // The navigation's pages.
 const (
-	sectionScopes = "API Scopes"
-	sectionAudit  = "Audit Log"
+	sectionScopes    = "API Scopes"
+	sectionAudit     = "Audit Log"
+	sectionPolicy    = "Key Policy"
+	sectionApprovals = "Approvals"
 )
 
 func navItems(k KeyMap) []navItem {
-	return []navItem{{sectionScopes, k.Scopes}, {sectionAudit, k.Audit}}
+	return []navItem{{sectionScopes, k.Scopes}, {sectionAudit, k.Audit}, {sectionPolicy, k.Policy}, {sectionApprovals, k.Approvals}}
 }
 
 func (m *Model) toastView() string {
+	if m.toast == "" && m.c.readOnly != "" {
+		// Said until it is so no more: a message would vanish, the state not.
+		return " " + m.c.styles.ToastWarn.Render(truncate("! Read-only: "+m.c.readOnly, m.c.termW-2))
+	}
 	if m.toast == "" {
 		return ""
 	}

@@ -46,7 +46,7 @@ func (c *common) box(b dialogBox, scroll *int) drawing {
 		keep = append(keep, b.keep)
 	}
 	if a, ok := body.find(b.focus); ok && b.focus != "" {
-		keep = append(keep, a.y+a.h-1)
+		keep = append(keep, a.y, a.y+a.h-1) // the whole area, its end first where it does not fit
 	}
 	if body.height() > bodyRoom {
 		body = scrolled(c.styles, body, bodyRoom, keep, scroll)

@@ -59,7 +59,11 @@ func (im scopeImpact) lines(s *Styles, width int) []string {
 	if !im.removed.IsEmpty() {
 		field("Lose", s.Error, "− "+strings.Join(im.removed.Names(), ", "), 3)
 	}
-	field("Keys", s.Text, keyList(im.keys, 6), 2)
+	if len(im.keys) == 0 {
+		field("Keys", s.Hint, "no key in use changes", 1)
+	} else {
+		field("Keys", s.Text, keyList(im.keys, 6), 2)
+	}
 	if im.expired > 0 {
 		out = append(out, strings.Repeat(" ", labelW)+s.Hint.Render(truncate(fmt.Sprintf("(and %s that expired: refused anyway)", countKeys(im.expired)), width-labelW)))
 	}
@@ -77,22 +81,51 @@ func keyList(names []string, n int) string {
 // confirmScopes asks before a save that changes what keys in use may do,
 // showing which keys gain and lose which scopes. It reports false, and does
 // nothing, when no key in use is affected.
+//
+// Under the key policy, scopes whose grant waits for a second admin are not
+// in the preview but named apart (they wait; the rest is saved), and it
+// always asks then.
 func (f *appForm) confirmScopes(save func() tea.Cmd) (tea.Cmd, bool) {
-	im := newScopeImpact(f.app.Scopes, f.checks.set, f.keys.table.keys, f.c.now())
-	if !im.matters() {
+	wait := (f.checks.set &^ f.app.Scopes) & f.c.policy.Approval
+	im := newScopeImpact(f.app.Scopes, f.checks.set&^wait, f.keys.table.keys, f.c.now())
+	if !im.matters() && wait.IsEmpty() {
 		return nil, false
 	}
 	body := fmt.Sprintf("The %s of %q change on their next check:", countKeys(len(im.keys)), clean(f.app.Name))
-	if len(im.keys) == 1 {
+	switch {
+	case !im.matters():
+		body = fmt.Sprintf("No key of %q changes now.", clean(f.app.Name))
+	case len(im.keys) == 1:
 		body = fmt.Sprintf("The API key of %q changes on its next check:", clean(f.app.Name))
 	}
 	caution := ""
 	if !im.removed.IsEmpty() {
 		caution = "Services using these keys for " + strings.Join(im.removed.Names(), ", ") + " are refused from then on."
 	}
+	if !wait.IsEmpty() {
+		caution = strings.TrimSpace(caution + " " + strings.Join(wait.Names(), ", ") +
+			" waits for another admin's approval, by the key policy: the rest is saved now.")
+	}
+	var detail []string
+	if im.matters() {
+		detail = im.lines(f.c.styles, f.c.dialogWidth())
+	}
 	return f.c.post(openDialogMsg{newConfirm(f.c, confirmDialog{
-		title: "Save scope changes?", body: body, detail: im.lines(f.c.styles, f.c.dialogWidth()),
+		title: "Save scope changes?", body: body, detail: detail,
 		caution: caution, cancel: "Keep editing", confirm: "Save", danger: !im.removed.IsEmpty(),
 		onYes: save,
 	})}), true
+}
+
+// outlivers is why a save is refused before it is asked: a scope gained
+// whose maximum key lifetime (the key policy's) keys of the app outlive,
+// naming them; "" when none does.
+func (f *appForm) outlivers() string {
+	wait := (f.checks.set &^ f.app.Scopes) & f.c.policy.Approval
+	after := f.checks.set &^ wait
+	max, by, broken := f.c.policy.Breaks(f.app.Scopes, after, f.keys.table.keys, f.c.now())
+	if len(broken) == 0 {
+		return ""
+	}
+	return sentence(&store.LifetimeError{App: f.app.Name, Max: max, Scope: by, Keys: broken})
 }

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"apiscopes/scopes"
 	"apiscopes/store"
 )
 
@@ -24,11 +25,16 @@ type keyDialog struct {
 	app    store.App
 	copy   Clipboard
 	name   textinput.Model
-	expiry int             // index into expiryChoices
+	expiry int             // index into choices
 	date   textinput.Model // the date, when the expiry is "Date"
+	from   textinput.Model // the allowed addresses: none means any
 	focus  focusRing
-	err    string
-	scroll int
+
+	choices []expiryChoice // the expiries the key policy allows for the app
+	max     time.Duration  // the key policy's maximum lifetime for the app; 0: none
+	maxBy   string         // what sets it: a scope's name, or "" for every key
+	err     string
+	scroll  int
 
 	title   string // "Create new API key" unless a roll made the key
 	note    string // under the key once shown, e.g. what happens to a rolled key
@@ -51,6 +57,7 @@ type keyDialog struct {
 	sent bool
 
 	dateErr string // what is wrong with the date typed, shown under it
+	fromErr string // what is wrong with the addresses typed, shown under them
 }
 
 // The parts of the dialog, for the focus ring and the mouse.
@@ -58,6 +65,7 @@ const (
 	kdName      = "name"
 	kdExpiry    = "expiry"
 	kdDate      = "date"
+	kdFrom      = "from"
 	kdCancel    = "cancel"
 	kdGenerate  = "generate"
 	kdCopy      = "copy"
@@ -83,13 +91,47 @@ var expiryChoices = []expiryChoice{
 
 func newKeyDialog(c *common, app store.App, copy Clipboard) (*keyDialog, tea.Cmd) {
 	d := &keyDialog{c: c, app: app, copy: copy, title: "Create new API key",
-		name: newInput(c.styles, "e.g. reports-prod"), date: newInput(c.styles, "YYYY-MM-DD")}
+		name: newInput(c.styles, "e.g. reports-prod"), date: newInput(c.styles, "YYYY-MM-DD"),
+		from: newInput(c.styles, "any address; or e.g. 10.0.0.0/8, 192.0.2.7")}
 	d.name.SetWidth(c.dialogWidth() - 1)
+	d.from.SetWidth(c.dialogWidth() - 1)
+	d.from.CharLimit = 1200 // 32 networks, each as long as an IPv6 one written out
 	d.date.CharLimit = len("2006-01-02")
 	d.date.SetWidth(12)
+	max, by := c.policy.Lifetime(app.Scopes)
+	d.max = max
+	if sc, ok := scopes.Lookup(by); ok {
+		d.maxBy = sc.Name
+	}
+	d.choices = keyExpiryChoices(max)
+	if max > 0 {
+		d.expiry = len(d.choices) - 2 // the longest the policy allows
+	}
 	d.refocus()
 	d.focus.focus(kdName)
 	return d, d.name.Focus()
+}
+
+// keyExpiryChoices are the expiries offered under a maximum lifetime (0:
+// none): those that fit it, the maximum itself when no preset is, and a
+// date, which is checked against it.
+func keyExpiryChoices(max time.Duration) []expiryChoice {
+	if max <= 0 {
+		return expiryChoices
+	}
+	var out []expiryChoice
+	exact := false
+	for _, ch := range expiryChoices {
+		if ch.after == dateChoice || ch.after <= 0 || ch.after > max {
+			continue
+		}
+		out = append(out, ch)
+		exact = exact || ch.after == max
+	}
+	if !exact {
+		out = append(out, expiryChoice{durationWords(max), max})
+	}
+	return append(out, expiryChoice{"Date", dateChoice})
 }
 
 // newShownKeyDialog opens straight at a key made elsewhere (a roll), to
@@ -110,11 +152,11 @@ func (d *keyDialog) refocus() {
 		d.focus.set(kdClose)
 	case d.secret != "":
 		d.focus.set(kdCopy)
-	case expiryChoices[d.expiry].after == dateChoice:
-		d.focus.set(kdName, kdExpiry, kdDate, kdCancel, kdGenerate)
+	case d.choices[d.expiry].after == dateChoice:
+		d.focus.set(kdName, kdExpiry, kdDate, kdFrom, kdCancel, kdGenerate)
 		d.focus.sideBySide([]string{kdCancel, kdGenerate})
 	default:
-		d.focus.set(kdName, kdExpiry, kdCancel, kdGenerate)
+		d.focus.set(kdName, kdExpiry, kdFrom, kdCancel, kdGenerate)
 		d.focus.sideBySide([]string{kdCancel, kdGenerate})
 	}
 }
@@ -165,6 +207,9 @@ func (d *keyDialog) updateInput(msg tea.Msg) tea.Cmd {
 	case d.focus.is(kdDate):
 		d.date, cmd = d.date.Update(msg)
 		d.dateErr = ""
+	case d.focus.is(kdFrom):
+		d.from, cmd = d.from.Update(msg)
+		d.fromErr = ""
 	}
 	return cmd
 }
@@ -177,9 +222,9 @@ func (d *keyDialog) updateNaming(km tea.KeyPressMsg) tea.Cmd {
 	case d.focus.is(kdExpiry) && key.Matches(km, k.Left, k.Right, k.Toggle):
 		step := 1
 		if key.Matches(km, k.Left) {
-			step = len(expiryChoices) - 1
+			step = len(d.choices) - 1
 		}
-		d.choose((d.expiry + step) % len(expiryChoices))
+		d.choose((d.expiry + step) % len(d.choices))
 		return nil
 	case d.focus.move(km, k):
 		return d.syncInputs()
@@ -203,11 +248,14 @@ func (d *keyDialog) choose(i int) {
 func (d *keyDialog) syncInputs() tea.Cmd {
 	d.name.Blur()
 	d.date.Blur()
+	d.from.Blur()
 	switch d.focus.cur {
 	case kdName:
 		return d.name.Focus()
 	case kdDate:
 		return d.date.Focus()
+	case kdFrom:
+		return d.from.Focus()
 	}
 	return nil
 }
@@ -228,7 +276,7 @@ func (d *keyDialog) click(id string) tea.Cmd {
 		return nil
 	}
 	switch id {
-	case kdName, kdDate, kdExpiry:
+	case kdName, kdDate, kdExpiry, kdFrom:
 		return d.syncInputs()
 	}
 	return d.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
@@ -237,7 +285,7 @@ func (d *keyDialog) click(id string) tea.Cmd {
 // expiryOptions turns the choice into the store's terms, or says what is
 // wrong with the date typed.
 func (d *keyDialog) expiryOptions() (store.KeyOptions, error) {
-	ch := expiryChoices[d.expiry]
+	ch := d.choices[d.expiry]
 	if ch.after != dateChoice {
 		return store.KeyOptions{ExpiresIn: ch.after}, nil
 	}
@@ -254,13 +302,17 @@ func (d *keyDialog) expiryOptions() (store.KeyOptions, error) {
 	if !end.After(d.c.now()) {
 		return store.KeyOptions{}, store.ErrExpiryPast
 	}
+	if d.max > 0 && end.Sub(d.c.now()) > d.max {
+		return store.KeyOptions{}, errPastPolicy
+	}
 	return store.KeyOptions{ExpiresAt: end}, nil
 }
 
 var (
-	errBadDate   = errors.New("enter the date as YYYY-MM-DD")
-	errNoSuchDay = errors.New("no such day")
-	dateShape    = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+	errPastPolicy = errors.New("past the key policy's maximum lifetime")
+	errBadDate    = errors.New("enter the date as YYYY-MM-DD")
+	errNoSuchDay  = errors.New("no such day")
+	dateShape     = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 )
 
 // generate asks the store for the key; from the moment it answers the key
@@ -275,6 +327,9 @@ func (d *keyDialog) generate() tea.Cmd {
 	if err != nil {
 		example := d.c.now().In(d.c.loc).AddDate(0, 1, 0).Format("2006-01-02")
 		switch {
+		case errors.Is(err, errPastPolicy):
+			last := d.c.now().Add(d.max).In(d.c.loc).AddDate(0, 0, -1).Format("2006-01-02")
+			d.dateErr = fmt.Sprintf("The key policy lets this app's keys live %s at most: choose %s or earlier.", durationWords(d.max), last)
 		case errors.Is(err, errNoSuchDay):
 			d.dateErr = fmt.Sprintf("%s is not a day. Enter one like %s.", strings.TrimSpace(d.date.Value()), example)
 		case errors.Is(err, errBadDate):
@@ -285,9 +340,15 @@ func (d *keyDialog) generate() tea.Cmd {
 		d.focus.focus(kdDate)
 		return d.syncInputs()
 	}
-	d.generating, d.err, d.dateErr = true, "", ""
+	if opts.AllowFrom, err = store.ParseAllowFrom(d.from.Value()); err != nil {
+		d.fromErr = sentence(err)
+		d.focus.focus(kdFrom)
+		return d.syncInputs()
+	}
+	d.generating, d.err, d.dateErr, d.fromErr = true, "", "", ""
 	d.name.Blur()
 	d.date.Blur()
+	d.from.Blur()
 	st, actor, appID, name := d.c.store, d.c.actor, d.app.ID, d.name.Value()
 	return d.c.write(func() tea.Msg {
 		text, k, err := st.CreateKeyWith(actor, appID, name, opts)
@@ -440,6 +501,9 @@ func (d *keyDialog) draw() drawing {
 		expires = "Works " + d.c.until(d.created.ExpiresAt)
 	}
 	b.body.add(wrapStyled(s.Text, clean(d.created.Name)+" · "+expires, w)...)
+	if len(d.created.AllowFrom) > 0 {
+		b.body.add(wrapStyled(s.Text, "Works only from "+strings.Join(store.FormatAllowFrom(d.created.AllowFrom), ", "), w)...)
+	}
 	b.keep = b.body.height()
 	b.body.add(s.Secret.Render(d.secret), "")
 	switch {
@@ -481,13 +545,21 @@ func (d *keyDialog) drawNaming(b *dialogBox, w int) {
 		b.body.add(s.Hint.Render(truncate("Name it after the service or person that will use it.", w)))
 	}
 	b.body.add("", "Expires")
-	row, areas := radioRow(s, w, labels(expiryChoices, func(e expiryChoice) string { return e.label }), d.expiry, d.focus.is(kdExpiry))
+	row, areas := radioRow(s, w, labels(d.choices, func(e expiryChoice) string { return e.label }), d.expiry, d.focus.is(kdExpiry))
 	y = b.body.height()
 	for _, a := range areas {
 		b.body.mark(expiryAreaP+strconv.Itoa(a.n), a.x, y+a.y, a.w, 1)
 	}
 	b.body.add(row)
-	if expiryChoices[d.expiry].after == dateChoice {
+	if d.max > 0 {
+		// Why Never (and longer choices) are not offered.
+		by := "every key"
+		if d.maxBy != "" {
+			by = d.maxBy
+		}
+		b.body.add(wrapStyled(s.Hint, fmt.Sprintf("The key policy: keys of this app live %s at most (%s).", durationWords(d.max), by), w)...)
+	}
+	if d.choices[d.expiry].after == dateChoice {
 		y = b.body.height()
 		// The day is read where the screen's times are: it says which zone.
 		zone := s.Hint.Render(truncate(" the last day it works ("+d.c.zone(d.c.now())+")", w-13))
@@ -499,6 +571,17 @@ func (d *keyDialog) drawNaming(b *dialogBox, w int) {
 		}
 		b.body.mark(kdDate, 0, y, 13, 2+len(problem)) // the problem scrolls into sight with the field
 	}
+	b.body.add("", "Allowed addresses")
+	y = b.body.height()
+	b.body.add(s.field(d.from.View(), w, d.focus.is(kdFrom)))
+	var problem []string
+	if d.fromErr != "" {
+		problem = wrapStyled(s.Error, d.fromErr, w)
+	} else {
+		problem = []string{s.Hint.Render(truncate("Optional: the key works only from these networks.", w))}
+	}
+	b.body.add(problem...)
+	b.body.mark(kdFrom, 0, y, w, 2+len(problem))
 	b.foot.add("")
 	generate := button{id: kdGenerate, label: "Generate Key"}
 	if d.generating {

@@ -15,6 +15,7 @@ type KeyMap struct {
 	PageUp, PageDown        key.Binding
 	Home, End               key.Binding
 	Audit, Scopes           key.Binding // the navigation's pages
+	Policy, Approvals       key.Binding
 	Roll                    key.Binding // replace an API key, deleting the old one after a grace period
 	Narrow                  key.Binding // untick the scopes an app did not use for a while
 }
@@ -47,6 +48,8 @@ func DefaultKeyMap() KeyMap {
 		End:       key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "last")),
 		Audit:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "audit log")),
 		Scopes:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "API scopes")),
+		Policy:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "key policy")),
+		Approvals: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "approvals")),
 		Roll:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "roll key")),
 		Narrow:    key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "untick unused")),
 	}

@@ -115,10 +115,36 @@ var keyColumns = []column{
 	{title: "Created on", whole: true, drop: 4},
 	{title: "Status", whole: true},
 	{title: "Last used", min: 9, max: 11, shrink: 1, drop: 3},
+	{title: "From", min: 8, max: 20, shrink: 3, drop: 6},
+}
+
+// columns are the key table's columns: From only where a key of the app
+// is limited to addresses, since "anywhere" on every row says nothing.
+func (t *keyTable) columns() []column {
+	for _, k := range t.keys {
+		if len(k.AllowFrom) > 0 {
+			return keyColumns
+		}
+	}
+	return keyColumns[:len(keyColumns)-1]
 }
 
 func (c *common) keyCells(now time.Time, k store.Key) []string {
-	return []string{clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt), c.keyState(now, k), c.ago(now, k.LastUsedAt)}
+	return []string{clean(k.Name), clean(k.Hint), clean(k.CreatedBy), c.date(k.CreatedAt), c.keyState(now, k), c.ago(now, k.LastUsedAt),
+		allowedFrom(k)}
+}
+
+// allowedFrom is where a key may be used from, for its row: "anywhere", its
+// one network, or its first and how many more.
+func allowedFrom(k store.Key) string {
+	list := store.FormatAllowFrom(k.AllowFrom)
+	switch len(list) {
+	case 0:
+		return "anywhere"
+	case 1:
+		return list[0]
+	}
+	return fmt.Sprintf("%s +%d", list[0], len(list)-1)
 }
 
 // layout fits the columns to width and the rows to height lines (header
@@ -131,7 +157,7 @@ func (t *keyTable) layout(c *common, width, height int) {
 	for _, k := range t.keys[t.offset:min(len(t.keys), t.offset+t.height)] {
 		rows = append(rows, c.keyCells(now, k))
 	}
-	t.widths = layoutColumns(keyColumns, rows, width, 2)
+	t.widths = layoutColumns(t.columns(), rows, width, 2)
 }
 
 // view draws the header and the rows in view. A key's Status is drawn in
@@ -143,7 +169,8 @@ func (t *keyTable) view(c *common, focused bool) drawing {
 		d.add(s.Hint.Render("No API keys yet. Create one to let a service use this app."))
 		return d
 	}
-	d.add(s.TableHead.Render("  " + tableRow(keyColumns, t.widths, colTitles(keyColumns))))
+	cols := t.columns()
+	d.add(s.TableHead.Render("  " + tableRow(cols, t.widths, colTitles(cols))))
 	now := c.now()
 	for i := t.offset; i < len(t.keys) && i < t.offset+t.height; i++ {
 		k := t.keys[i]
@@ -156,7 +183,7 @@ func (t *keyTable) view(c *common, focused bool) drawing {
 		}
 		cells := c.keyCells(now, k)
 		cells[0] = truncateMiddle(cells[0], t.widths[0]) // "svc-one…(rolled)" stays apart from "svc-one"
-		line := lead + tableRow(keyColumns, t.widths, cells)
+		line := lead + tableRow(cols, t.widths, cells)
 		row := st.Render(line)
 		if state := k.State(now); state == store.KeyScheduled || !state.Works() {
 			// The Status cell in the warning colour, within the row's style.
@@ -189,6 +216,9 @@ func (t *keyTable) pane(c *common, width int) []string {
 		lines = append(lines, wrapStyled(s.Caution, status, width)...)
 	}
 	facts := fmt.Sprintf("%s · created %s by %s · used %s", clean(k.Hint), c.dateTime(k.CreatedAt), clean(k.CreatedBy), c.ago(now, k.LastUsedAt))
+	if len(k.AllowFrom) > 0 {
+		facts += " · from " + strings.Join(store.FormatAllowFrom(k.AllowFrom), ", ") + " only"
+	}
 	return append(lines, wrapStyled(s.Hint, facts, width)...)
 }
 
@@ -268,7 +298,7 @@ func (a *keyActions) update(msg tea.Msg) tea.Cmd {
 
 func (a *keyActions) create(app store.App) tea.Cmd {
 	if !a.c.canWrite() {
-		return a.c.toastErr(fmt.Errorf("%w: viewers can't create API keys", store.ErrPermission))
+		return a.c.refuseWrite("viewers can't create API keys")
 	}
 	d, cmd := newKeyDialog(a.c, app, a.copy)
 	return tea.Batch(a.c.post(openDialogMsg{d}), cmd)
@@ -281,7 +311,7 @@ func (a *keyActions) roll(app store.App) tea.Cmd {
 		return nil
 	}
 	if !a.c.canWrite() {
-		return a.c.toastErr(fmt.Errorf("%w: viewers can't roll API keys", store.ErrPermission))
+		return a.c.refuseWrite("viewers can't roll API keys")
 	}
 	if k.State(a.c.now()) == store.KeyScheduled {
 		return a.c.toastErr(store.ErrKeyRolled)
@@ -296,7 +326,7 @@ func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 	}
 	c := a.c
 	if !c.canWrite() {
-		return c.toastErr(fmt.Errorf("%w: viewers can't delete API keys", store.ErrPermission))
+		return c.refuseWrite("viewers can't delete API keys")
 	}
 	return c.post(openDialogMsg{newConfirm(c, confirmDialog{
 		title: "Delete API key", confirm: "Delete", danger: true,

@@ -66,8 +66,13 @@ func (m *Model) clickNav(section string) tea.Cmd {
 	if f.typing || !f.quits || section == f.section {
 		return nil
 	}
-	if section == sectionAudit {
+	switch section {
+	case sectionAudit:
 		return m.c.post(showAuditMsg{})
+	case sectionPolicy:
+		return m.c.post(showPolicyMsg{})
+	case sectionApprovals:
+		return m.c.post(showApprovMsg{})
 	}
 	return m.c.post(showListMsg{})
 }

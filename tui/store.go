@@ -17,6 +17,7 @@ import (
 // that it is waiting.
 type Store interface {
 	FirstApps(n int) ([]store.App, error)
+	App(id uint64) (store.App, error)
 	NextAppName() (string, error)
 	CreateApp(actor store.Actor, name string, set scopes.Set) (store.App, error)
 	SaveApp(actor store.Actor, base store.App, name string, set scopes.Set) (store.App, error)
@@ -32,6 +33,18 @@ type Store interface {
 	Usage() ([]store.AppUsage, error)
 	UsageSince() (time.Time, error)
 	Subscribe() *store.Subscription
+
+	Policy() (store.Policy, error)
+	SetPolicy(actor store.Actor, base, next store.Policy) (store.Policy, error)
+	KeysBeyondPolicy() ([]store.BeyondPolicy, error)
+	Approvals() ([]store.Approval, error)
+	Approve(actor store.Actor, id uint64) (store.Approval, error)
+	Reject(actor store.Actor, id uint64) (store.Approval, error)
+
+	// Outdated and Behind say why the database takes no change from this
+	// console: moved past its schema, or not yet upgraded to it.
+	Outdated() error
+	Behind() error
 }
 
 var _ Store = (*store.Store)(nil)
@@ -74,7 +87,56 @@ type (
 		err   error
 	}
 	nextNameMsg struct{ name string }
+
+	// policyLoadedMsg brings the key policy and how many requests wait,
+	// read again after a change of either; the root keeps both in common.
+	policyLoadedMsg struct {
+		policy  store.Policy
+		waiting int
+		err     error
+	}
+	policySavedMsg struct {
+		policy store.Policy
+		err    error
+	}
+	approvalsLoadedMsg struct {
+		list []store.Approval
+		err  error
+	}
+	approvalDecidedMsg struct {
+		approve bool
+		a       store.Approval
+		err     error
+	}
+	beyondLoadedMsg struct {
+		keys []store.BeyondPolicy
+		err  error
+	}
 )
+
+// loadPolicy reads the key policy and how many requests wait.
+func (c *common) loadPolicy() tea.Cmd {
+	st := c.store
+	return c.read(func() tea.Msg {
+		p, err := st.Policy()
+		if err != nil {
+			return policyLoadedMsg{err: err}
+		}
+		list, err := st.Approvals()
+		return policyLoadedMsg{policy: p, waiting: len(list), err: err}
+	})
+}
+
+// touchesPolicy reports whether an event changes the key policy or the
+// requests waiting, which the root reads again after it.
+func touchesPolicy(ev store.Event) bool {
+	switch ev.Action {
+	case store.ActionPolicyUpdate, store.ActionApprovalRequest, store.ActionApprovalApprove, store.ActionApprovalReject,
+		store.ActionApprovalExpire:
+		return true
+	}
+	return false
+}
 
 // doneMsg carries the answer of a store call back to the root, which counts
 // the calls in flight before it passes the answer on.

@@ -200,7 +200,7 @@ func (u *scopeUsage) unused(set, granted scopes.Set, days int) scopes.Set {
 func (f *appForm) narrow() tea.Cmd {
 	c, u := f.c, &f.usage
 	if !c.canWrite() {
-		return c.toastErr(fmt.Errorf("%w: viewers can't change scopes", store.ErrPermission))
+		return c.refuseWrite("viewers can't change scopes")
 	}
 	if !u.loaded {
 		u.typedAhead = true
