@@ -330,8 +330,21 @@ keys of the app outlive is refused, naming them.
 				if err != nil {
 					return refused(err)
 				}
-				im := store.NewScopeImpact(app.Scopes, next, keys, st.Now())
-				writeImpact(inv.stderr, app, im)
+				pol, err := st.Policy()
+				if err != nil {
+					return refused(err)
+				}
+				// What waits for a second admin changes no key now: it is
+				// said apart.
+				wait := (next &^ app.Scopes) & pol.Approval
+				im := store.NewScopeImpact(app.Scopes, next&^wait, keys, st.Now())
+				if !im.Added.IsEmpty() || !im.Removed.IsEmpty() {
+					writeImpact(inv.stderr, app, im)
+				}
+				if !wait.IsEmpty() {
+					fmt.Fprintf(inv.stderr, "%s: %s waits for another admin's approval (the key policy)\n",
+						store.SafeText(app.Name), strings.Join(wait.Strings(), ", "))
+				}
 				if im.Matters() && !im.Removed.IsEmpty() {
 					if err := inv.confirm(cmd, yes, fmt.Sprintf("remove %s from %q", strings.Join(im.Removed.Strings(), ", "), store.SafeText(app.Name))); err != nil {
 						return err

@@ -106,7 +106,11 @@ func (inv *invocation) writePolicy(p store.Policy, beyond []store.BeyondPolicy, 
 	if len(beyond) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\n%s made before the policy outlive it (they keep working: roll or delete them):\n", plural(len(beyond), "key"))
+	verb := "outlive"
+	if len(beyond) == 1 {
+		verb = "outlives"
+	}
+	fmt.Fprintf(w, "\n%s made before the policy %s it (they keep working: roll or delete them):\n", plural(len(beyond), "key"), verb)
 	t := newTable(w, "APP", "KEY", "HINT", "CREATED", "ENDS", "MAXIMUM")
 	for _, b := range beyond {
 		ends := "never"
@@ -206,8 +210,12 @@ shorter lifetime keep working and are listed by policy show.
 					return writeJSON(inv.stdout, newPolicyJSON(now, beyond, st.Now()))
 				}
 				if beyond, err := st.KeysBeyondPolicy(); err == nil && len(beyond) > 0 {
-					fmt.Fprintf(inv.stderr, "%s made before it outlive it and keep working: see apiscopes policy show.\n",
-						plural(len(beyond), "key"))
+					verbs := "outlive it and keep"
+					if len(beyond) == 1 {
+						verbs = "outlives it and keeps"
+					}
+					fmt.Fprintf(inv.stderr, "%s made before it %s working: see apiscopes policy show.\n",
+						plural(len(beyond), "key"), verbs)
 				}
 				return nil
 			})

@@ -61,3 +61,25 @@ func (s *listSlot) allows(k *Key, client netip.Addr) bool {
 	}
 	return k.Allows(client)
 }
+
+// keyWithList is a key of the index with its address list in the same
+// allocation, right after the slice that points to it (AllowFrom is the
+// Key's last field): a check beyond the list's first network reads the
+// list from the key's last cache line and the next, not from a third
+// place in memory. Lists of up to four networks, most of them, fit.
+type keyWithList struct {
+	key  Key
+	nets [4]netip.Prefix
+}
+
+// indexKey is k as the index keeps it: with its list beside it when it
+// has a short one.
+func indexKey(k Key) *Key {
+	if n := len(k.AllowFrom); n > 0 && n <= 4 {
+		kl := &keyWithList{key: k}
+		copy(kl.nets[:], k.AllowFrom)
+		kl.key.AllowFrom = kl.nets[:n:n]
+		return &kl.key
+	}
+	return &k
+}

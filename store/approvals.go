@@ -290,11 +290,25 @@ func (t *txn) newRequest(r approvalRecord, window time.Duration) (Approval, erro
 	}
 	ev := Event{Action: ActionApprovalRequest, Approval: r.ID, AppID: r.AppID, AppName: r.AppName, Grant: r.Grant,
 		ExpiresAt: r.ExpiresAt}
-	if r.Policy != nil {
-		p := r.Policy.policy()
-		ev.PolicyAfter = p.Info()
+	if err := t.policyEvent(&ev, r); err != nil {
+		return Approval{}, err
 	}
 	return r.approval(), t.record(ev)
+}
+
+// policyEvent has an event about a policy request say the policy in
+// force and the one proposed.
+func (t *txn) policyEvent(ev *Event, r approvalRecord) error {
+	if r.Policy == nil {
+		return nil
+	}
+	cur, err := t.policy()
+	if err != nil {
+		return err
+	}
+	proposed := r.Policy.policy()
+	ev.PolicyBefore, ev.PolicyAfter = cur.Info(), proposed.Info()
+	return nil
 }
 
 // requestGrant has the scopes of sensitive, which app (as this change
@@ -368,6 +382,9 @@ func (t *txn) closeRequest(r approvalRecord, action Action, note string) error {
 	}
 	ev := Event{Action: action, Approval: r.ID, AppID: r.AppID, AppName: r.AppName, Grant: r.Grant,
 		RequestedBy: r.RequestedBy, RequestedKey: r.RequestedKey, Note: note}
+	if err := t.policyEvent(&ev, r); err != nil {
+		return err
+	}
 	if action == ActionApprovalExpire {
 		return t.recordBy(approvalClock, t.at, ev)
 	}

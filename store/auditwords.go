@@ -112,11 +112,11 @@ func describeApproval(t EventText, ev Event, loc *time.Location) EventText {
 	num := fmt.Sprintf("request %d", ev.Approval)
 	switch ev.Action {
 	case ActionPolicyUpdate:
-		t.What = "tightened key policy"
+		t.What = "tightened policy"
 		t.Change = what
 		return t
 	case ActionApprovalRequest:
-		t.What = "asked for approval"
+		t.What = "requested"
 		t.Change = num + ": " + what + " · waits until " + FormatTime(ev.ExpiresAt, loc)
 		return t
 	case ActionApprovalApprove:

@@ -65,7 +65,7 @@ type keySlot struct {
 // last use is kept beside it (keyRec.used), not in it.
 func newKeySlot(k Key, app *appSlot) keySlot {
 	k.LastUsedAt = time.Time{}
-	return keySlot{app: app, key: &k, deadline: !k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero(), listSlot: newListSlot(k.AllowFrom)}
+	return keySlot{app: app, key: indexKey(k), deadline: !k.ExpiresAt.IsZero() || !k.DeleteAt.IsZero(), listSlot: newListSlot(k.AllowFrom)}
 }
 
 // keyInfo is what the index keeps of a key for the store's own work: the
