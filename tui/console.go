@@ -405,10 +405,16 @@ func (m *Model) done(d doneMsg) tea.Cmd {
 			m.c.apps.put(msg.app)
 			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
 		}
+		if errors.Is(msg.err, store.ErrPending) {
+			cmds = append(cmds, m.c.loadPolicy()) // the requests waiting, counted in the navigation
+		}
 	case appSavedMsg:
 		if msg.err == nil || errors.Is(msg.err, store.ErrPending) {
 			m.c.apps.put(msg.app)
 			cmds = append(cmds, m.broadcast(appsChangedMsg{}))
+		}
+		if errors.Is(msg.err, store.ErrPending) {
+			cmds = append(cmds, m.c.loadPolicy())
 		}
 	case appDeletedMsg:
 		if msg.err == nil {

@@ -184,7 +184,7 @@ func TestKeyDialogUnderThePolicy(t *testing.T) {
 		seedPolicy(t, st)
 		ct := startConsole(t, st, testAdmin, w, h)
 		ct.press("down", "down", "e") // Risk & Compliance, which holds model:deploy
-		ct.waitFor("Risk & Compliance")
+		ct.waitFor("Keys change at once")
 		ct.press("c")
 		s := ct.golden(name("policy-expiry"), "Generate Key")
 		if flat := strings.Join(strings.Fields(strings.ReplaceAll(s, "│", "")), " "); strings.Contains(s, "( ) Never") || strings.Contains(s, "90 days") ||
@@ -234,7 +234,7 @@ func TestSaveWithASensitiveScope(t *testing.T) {
 		seedPolicy(t, st)
 		ct := startConsole(t, st, testAdmin, w, h)
 		ct.press("down", "e") // Marketing: workflow:export, model:export
-		ct.waitFor("Marketing")
+		ct.waitFor("Keys change at once")
 		ct.press("tab")
 		for range 8 { // Deploy Guardrails, after the workflows and the models
 			ct.press("down")
@@ -253,7 +253,7 @@ func TestSaveWithASensitiveScope(t *testing.T) {
 		// Deploy Model on Marketing: its never-expiring keys? It has none;
 		// Customer Support's support-bot never expires.
 		ct.press("up", "e")
-		ct.waitFor("Customer Support")
+		ct.waitFor("Keys change at once")
 		ct.press("tab")
 		for range 4 { // Deploy Model
 			ct.press("down")
