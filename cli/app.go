@@ -201,7 +201,23 @@ made with its other scopes and the grant waits as a request (exit 4, its id prin
 				}
 				existed := false
 				if errors.Is(err, store.ErrNameTaken) && ifAbsent {
-					if app, err = st.AppNamed(args[0]); err == nil && app.Scopes != set {
+					if app, err = st.AppNamed(args[0]); err != nil {
+						return refused(err)
+					}
+					waiting, grant, err := pendingGrants(st, app.ID)
+					if err != nil {
+						return refused(err)
+					}
+					switch {
+					case app.Scopes == set:
+					case app.Scopes|grant == set && len(waiting) > 0:
+						// Made before, its sensitive grant still waiting: the
+						// same request, not a second.
+						if !asJSON {
+							fmt.Fprintf(inv.stdout, "Already there: app %q (id:%d) with %s\n", store.SafeText(app.Name), app.ID, scopeIDs(app))
+						}
+						return inv.waiting(&store.PendingError{App: &app, Requests: waiting}, asJSON, &app)
+					default:
 						return failf(ExitRefused, "app %q exists with other scopes (%s): --if-absent leaves it as it is; "+
 							"change them with apiscopes app scopes", store.SafeText(app.Name), scopeIDs(app))
 					}
@@ -511,4 +527,22 @@ func writeImpact(w interface{ Write([]byte) (int, error) }, app store.App, im st
 	if im.Expired > 0 {
 		fmt.Fprintf(w, "  (and %s that expired: refused anyway)\n", plural(im.Expired, "key"))
 	}
+}
+
+// pendingGrants is an app's open requests for grants, and what they
+// would grant it.
+func pendingGrants(st *store.Store, appID uint64) ([]store.Approval, scopes.Set, error) {
+	var out []store.Approval
+	var grant scopes.Set
+	reqs, err := st.Approvals()
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, r := range reqs {
+		if r.AppID == appID && r.Kind == store.ApprovalGrant && r.Stale == "" {
+			out = append(out, r)
+			grant |= r.Grant
+		}
+	}
+	return out, grant, nil
 }
