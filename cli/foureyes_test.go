@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func TestFourEyesOverSSH(t *testing.T) {
 	}
 	refused := func(step string) {
 		t.Helper()
-		if d, _ := st.Verify(text, scopes.GuardrailDeploy); d.Allowed {
+		if d := st.Verify(text, scopes.GuardrailDeploy, netip.Addr{}); d.Allowed {
 			t.Fatalf("%s: the grant is in force", step)
 		}
 		if p, _ := st.Policy(); p.Approval.IsEmpty() {
@@ -79,7 +80,7 @@ func TestFourEyesOverSSH(t *testing.T) {
 	if !strings.Contains(out, "Approved request 2 of Ada: grant guardrail:deploy") || !strings.Contains(errs, "bot ("+k.Hint+")") {
 		t.Errorf("Bo's approval: %s%s", out, errs)
 	}
-	if d, _ := st.Verify(text, scopes.GuardrailDeploy); !d.Allowed {
+	if d := st.Verify(text, scopes.GuardrailDeploy, netip.Addr{}); !d.Allowed {
 		t.Errorf("after Bo's approval: %v", d)
 	}
 	run(bo, ExitOK, "approvals reject 1")

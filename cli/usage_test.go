@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,9 +26,9 @@ func TestUsageCommand(t *testing.T) {
 	app, _ := st.CreateApp(admin, "Risk & Compliance",
 		scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport, scopes.WorkflowDeploy, scopes.WorkflowExport))
 	key, _, _ := st.CreateKey(admin, app.ID, "prod")
-	st.Verify(key, scopes.ModelDeploy)
-	st.Verify(key, scopes.WorkflowDeploy)
-	st.Verify(key, scopes.GuardrailDeploy)
+	st.Verify(key, scopes.ModelDeploy, netip.Addr{})
+	st.Verify(key, scopes.WorkflowDeploy, netip.Addr{})
+	st.Verify(key, scopes.GuardrailDeploy, netip.Addr{})
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -335,9 +336,8 @@ func TestCopyAndCloseSendsOSC52ToThatTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ts.st.Verify(string(key), scopes.WorkflowDeploy)
-	if err != nil || !d.Allowed {
-		t.Fatalf("the OSC 52 payload is not the new key: %v, %v", d, err)
+	if d := ts.st.Verify(string(key), scopes.WorkflowDeploy, netip.Addr{}); !d.Allowed {
+		t.Fatalf("the OSC 52 payload is not the new key: %v", d)
 	}
 	if strings.Contains(ts.logs.String(), string(key)) {
 		t.Fatal("the key is in the server log")

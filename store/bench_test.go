@@ -177,9 +177,8 @@ func BenchmarkVerify(b *testing.B) {
 			}
 			blockStart = time.Now()
 		}
-		d, err := s.Verify(keys[order[n%len(keys)]], scopes.ModelDeploy)
-		if err != nil || !d.Allowed {
-			b.Fatalf("Verify = %v, %v", d, err)
+		if d := s.Verify(keys[order[n%len(keys)]], scopes.ModelDeploy, netip.Addr{}); !d.Allowed {
+			b.Fatalf("Verify = %v", d)
 		}
 		n++
 	}
@@ -190,15 +189,15 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric((float64(verify)/float64(n))/(float64(baseline)/float64(nBase)), "x-baseline")
 }
 
-// BenchmarkVerifyFrom measures a check of keys limited to addresses
-// (VerifyFrom from an address in the key's list) against its floor,
+// BenchmarkVerifyWithList measures a check of keys limited to addresses
+// (Verify from an address in the key's list) against its floor,
 // Verify of keys without a list, among 50,000 keys each, in alternating
 // blocks of the same run. x-without-list is the ratio; the goal is 1.2 or
 // less. A key's record says whether it has a list and holds its first
 // network when it is IPv4 (allowslot.go): "first" checks from inside it,
 // as a key with one office network is checked; "beyond" from inside the
 // list's second network, which reads the key's whole list.
-func BenchmarkVerifyFrom(b *testing.B) {
+func BenchmarkVerifyWithList(b *testing.B) {
 	plain, plainKeys := storeWithKeys(b, benchKeys)
 	lists := []string{"192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32"}
 	for _, tt := range []struct {
@@ -221,9 +220,9 @@ func BenchmarkVerifyFrom(b *testing.B) {
 					j := order[i%benchKeys]
 					var d Decision
 					if withList {
-						d = listed.VerifyFrom(listedKeys[j], scopes.ModelDeploy, tt.client)
+						d = listed.Verify(listedKeys[j], scopes.ModelDeploy, tt.client)
 					} else {
-						d, _ = plain.Verify(plainKeys[j], scopes.ModelDeploy)
+						d = plain.Verify(plainKeys[j], scopes.ModelDeploy, netip.Addr{})
 					}
 					if !d.Allowed {
 						b.Fatalf("%s", d.Reason)
@@ -268,15 +267,15 @@ func TestVerifyAllocatesNothing(t *testing.T) {
 		"malformed":         {"aps_short", scopes.ModelDeploy},
 	}
 	for name, c := range cases {
-		if n := testing.AllocsPerRun(100, func() { s.Verify(c.key, c.scope) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { s.Verify(c.key, c.scope, netip.Addr{}) }); n != 0 {
 			t.Errorf("%s: Verify allocates %v times", name, n)
 		}
 	}
 	listed, listedKeys := storeWithListedKeys(t, 100, []string{"192.0.2.0/24", "2001:db8::/32"})
 	for _, client := range []string{"192.0.2.7", "2001:db8::7", "::ffff:192.0.2.8", "203.0.113.1"} {
 		a := netip.MustParseAddr(client)
-		if n := testing.AllocsPerRun(100, func() { listed.VerifyFrom(listedKeys[3], scopes.ModelDeploy, a) }); n != 0 {
-			t.Errorf("VerifyFrom %s allocates %v times", client, n)
+		if n := testing.AllocsPerRun(100, func() { listed.Verify(listedKeys[3], scopes.ModelDeploy, a) }); n != 0 {
+			t.Errorf("Verify from %s allocates %v times", client, n)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"apiscopes/scopes"
@@ -52,7 +53,7 @@ func TestCopyResumesAndChecks(t *testing.T) {
 	}
 	app, _ := st.CreateApp(admin, "live", scopes.NewSet(scopes.ModelExport))
 	key, _, _ := st.CreateKey(admin, app.ID, "prod")
-	st.Verify(key, scopes.ModelExport) // a use, written at Close... the copy takes the source as it is
+	st.Verify(key, scopes.ModelExport, netip.Addr{}) // a use, written at Close... the copy takes the source as it is
 
 	dst := store.NewMemory()
 	_, err = store.Copy(context.Background(), src, &failAfter{dst, 3}, nil)
@@ -71,7 +72,7 @@ func TestCopyResumesAndChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cp.Close()
-	if d, _ := cp.Verify(key, scopes.ModelExport); !d.Allowed {
+	if d := cp.Verify(key, scopes.ModelExport, netip.Addr{}); !d.Allowed {
 		t.Fatalf("the copy refuses a live key: %+v", d)
 	}
 	if err := cp.Check(); err != nil {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func TestFailsClosedWhenNotCurrent(t *testing.T) {
 	admin := store.Actor{Name: "amara", Role: store.Admin}
 	app, _ := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	key, _, _ := st.CreateKey(admin, app.ID, "prod")
-	if d, _ := st.Verify(key, scopes.ModelDeploy); d.Reason != store.Unavailable || d.Allowed || st.Ready() {
+	if d := st.Verify(key, scopes.ModelDeploy, netip.Addr{}); d.Reason != store.Unavailable || d.Allowed || st.Ready() {
 		t.Fatalf("before the first confirmation: %+v, ready %v", d, st.Ready())
 	}
 	wait := func(want bool) {
@@ -45,19 +46,19 @@ func TestFailsClosedWhenNotCurrent(t *testing.T) {
 	}
 	eng.current.Store(true)
 	wait(true)
-	if d, _ := st.Verify(key, scopes.ModelDeploy); !d.Allowed {
+	if d := st.Verify(key, scopes.ModelDeploy, netip.Addr{}); !d.Allowed {
 		t.Fatalf("current: %+v", d)
 	}
 	eng.current.Store(false)
 	wait(false)
 	for _, k := range []string{key, "aps_" + key[4:10] + "0" + key[11:]} {
-		if d, _ := st.Verify(k, scopes.ModelDeploy); d.Reason != store.Unavailable {
+		if d := st.Verify(k, scopes.ModelDeploy, netip.Addr{}); d.Reason != store.Unavailable {
 			t.Fatalf("stale: %+v", d)
 		}
 	}
 	eng.current.Store(true)
 	wait(true)
-	if d, _ := st.Verify(key, scopes.ModelDeploy); !d.Allowed {
+	if d := st.Verify(key, scopes.ModelDeploy, netip.Addr{}); !d.Allowed {
 		t.Fatalf("recovered: %+v", d)
 	}
 }

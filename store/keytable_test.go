@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,15 +95,15 @@ func TestIndexOverlayAndMerges(t *testing.T) {
 	st := s.ix.cur.Load()
 	t.Logf("base %d records, overlay %d", st.base.used, st.over.used)
 	for i, text := range texts {
-		d, _ := s.Verify(text, scopes.ModelDeploy)
+		d := s.Verify(text, scopes.ModelDeploy, netip.Addr{})
 		if want := i%3 != 0; d.Allowed != want || want && d.Key().ID != ids[i] {
 			t.Errorf("key %d: %v (key %d), want allowed %v", i, d, d.Key().ID, want)
 		}
 	}
-	if d, _ := s.Verify(rolled, scopes.ModelDeploy); !d.Allowed {
+	if d := s.Verify(rolled, scopes.ModelDeploy, netip.Addr{}); !d.Allowed {
 		t.Errorf("the rolled key's successor: %v", d)
 	}
-	if d, _ := s.Verify(texts[1], scopes.ModelDeploy); !d.Allowed || d.Key().DeleteAt.IsZero() {
+	if d := s.Verify(texts[1], scopes.ModelDeploy, netip.Addr{}); !d.Allowed || d.Key().DeleteAt.IsZero() {
 		t.Errorf("the rolled key in its grace: %v, delete at %v", d, d.Key().DeleteAt)
 	}
 }
@@ -161,7 +162,7 @@ func TestUsesSurviveRebuilds(t *testing.T) {
 	for pass := 0; pass < 3 || merges() == firstBase; pass++ {
 		for i, text := range texts {
 			at := clk.Add(1) // only this loop moves the clock: the check notes this time
-			d, _ := s.Verify(text, scopes.ModelDeploy)
+			d := s.Verify(text, scopes.ModelDeploy, netip.Addr{})
 			if !d.Allowed {
 				t.Fatalf("key %d: %v", i, d)
 			}

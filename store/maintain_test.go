@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func TestMaintenanceFailuresAreLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.FailCommits(eng, errors.New("no space left on device"))
-	st.Verify(key, scopes.ModelDeploy) // a use to write: the next round fails
+	st.Verify(key, scopes.ModelDeploy, netip.Addr{}) // a use to write: the next round fails
 	select {
 	case msg := <-logged:
 		if msg != "maintenance failed; it is tried again" {

@@ -12,27 +12,25 @@ import (
 )
 
 // VerifySnapshot decides whether key may use scope at now, by the rules of
-// Verify, from one snapshot of a database no index was loaded for: it reads
-// the key's digest entry, its record and its app's record, and nothing else,
-// so its cost does not grow with the number of keys. It reads schema 1 and
-// 2 databases as well as schema 3, without migrating them, and notes no
-// use (it writes nothing).
+// Verify (which both follow: see verify.go), from one snapshot of a
+// database no index was loaded for: it reads the key's digest entry, its
+// record and its app's record, and nothing else, so its cost does not grow
+// with the number of keys. It reads schema 1 and 2 databases as well as
+// schema 3, without migrating them, and notes no use (it writes nothing).
 //
 // An unknown scope or a key that fails CheckKey is refused before anything
 // is read: snap may then be nil. A database that is empty, newer or not an
 // apiscopes database, and a record that does not decode, are errors.
 // client is the address the key is used from (the zero Addr: unknown), as
-// for VerifyFrom.
+// for Verify.
 func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, client netip.Addr, now time.Time) (Decision, error) {
-	d := Decision{Scope: scope}
-	if !scopes.Known(scope) {
-		d.Reason = UnknownScope
+	var d Decision
+	if admit(&d, len(key), scope) < 0 {
 		return d, nil
 	}
-	if len(key) != KeyLen {
-		d.Reason = Malformed
-		return d, nil
-	}
+	// The second step of the rules says why a key not found is refused; a
+	// key that fails CheckKey was never issued, so it is refused for its
+	// typo before anything is read, as the index would after its lookup.
 	if r := unknownReason(key); r != UnknownKey {
 		d.Reason = r
 		return d, nil
@@ -45,9 +43,9 @@ func VerifySnapshot(snap Snapshot, key string, scope scopes.ID, client netip.Add
 // command asks the process holding a file this way, so the key's text
 // never crosses the socket.
 func VerifySnapshotDigest(snap Snapshot, digest [32]byte, scope scopes.ID, client netip.Addr, now time.Time) (Decision, error) {
-	d := Decision{Scope: scope}
-	if !scopes.Known(scope) {
-		d.Reason = UnknownScope
+	var d Decision
+	si := admit(&d, KeyLen, scope) // a digest is of a key whose form the caller checked
+	if si < 0 {
 		return d, nil
 	}
 	schema, err := snap.Get(TableMeta, metaSchema)
@@ -105,28 +103,7 @@ func VerifySnapshotDigest(snap Snapshot, digest [32]byte, scope scopes.ID, clien
 	if err := decode(rawApp, &app); err != nil {
 		return d, errors.Join(ErrDamaged, err)
 	}
-	k := rec.key()
-	switch k.State(now) {
-	case KeyGone:
-		d.Reason = UnknownKey
-		return d, nil
-	case KeyExpired:
-		d.Reason = Expired
-		return d.naming(app.app(), k), nil
-	}
-	a := app.app()
-	d = d.naming(a, k)
-	if !k.Allows(client) {
-		d.Reason = AddressNotAllowed
-		if !client.IsValid() {
-			d.Reason = AddressUnknown
-		}
-		return d, nil
-	}
-	if a.Scopes.Allows(scope) {
-		d.Allowed, d.Reason = true, Allowed
-	} else {
-		d.Reason = ScopeNotGranted
-	}
+	k, a := rec.key(), app.app()
+	judge(&d, &found{app: &a, key: &k, state: k.State(now), inList: k.Allows(client), granted: a.Scopes.HasIndex(si)}, client)
 	return d, nil
 }

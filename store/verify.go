@@ -144,44 +144,35 @@ func (d Decision) String() string {
 	return "denied: " + string(d.Reason)
 }
 
-// Verify decides whether key may use scope, from the key's app's scopes at
-// this moment. An expired key is refused with Expired, and a rolled key
-// whose grace period has passed as if it were deleted. A recognised key's
-// use is noted for its "last used" time, in memory (see usage.go).
+// Verify decides whether key may use scope, used from client (the zero
+// Addr: an unknown address), from the key's app's scopes at this moment.
+// An expired key is refused with Expired, and a rolled key whose grace
+// period has passed as if it were deleted; a key with an address list is
+// refused with AddressNotAllowed from an address outside it, and with
+// AddressUnknown from an unknown one. A recognised key's use is noted for
+// its "last used" time, in memory (see usage.go).
 //
-// Verify reads the in-memory index, never the database: it takes no lock,
-// allocates nothing, and costs a hash and one read of the key's record in
-// a hash table that holds the key and its use (keytable.go). A key of the
-// wrong length is refused before it is hashed; a key the index holds was
-// issued, so its form and checksum are right by construction and are
-// checked (CheckKey) only for a key it does not hold, to tell a typo from
-// an unknown key. The error is kept for callers that handle failures;
-// every refusal is a Decision.
-//
-// A check that names no address (Verify) is one from an unknown address: a
-// key with an address list is refused with AddressUnknown. VerifyFrom
-// names the client's.
-func (s *Store) Verify(key string, scope scopes.ID) (d Decision, err error) {
-	s.decide(&d, key, scope, netip.Addr{}, noteAll)
-	return d, nil
-}
-
-// VerifyFrom is Verify for a check from client, the address the key is
-// used from (the zero Addr: unknown). A key with an address list that does
-// not hold it is refused with AddressNotAllowed.
-func (s *Store) VerifyFrom(key string, scope scopes.ID, client netip.Addr) Decision {
+// Verify reads the in-memory index, never the database: it takes no
+// context and no lock, allocates nothing, and costs a hash and one read of
+// the key's record in a hash table that holds the key and its use
+// (keytable.go). A key of the wrong length is refused before it is hashed;
+// a key the index holds was issued, so its form and checksum are right by
+// construction and are checked (CheckKey) only for a key it does not hold,
+// to tell a typo from an unknown key. It cannot fail: every refusal,
+// including a store that cannot answer (Reason.Failed), is a Decision.
+func (s *Store) Verify(key string, scope scopes.ID, client netip.Addr) Decision {
 	var d Decision
 	s.decide(&d, key, scope, client, noteAll)
 	return d
 }
 
-// Lookup decides as Verify does without noting a use of the key or its
-// scope: for reports and scans, which must not make an unused key look
-// used. It names no address: a key with a list is AddressUnknown.
-func (s *Store) Lookup(key string, scope scopes.ID) (Decision, error) {
+// Lookup decides as Verify does, from an unknown address, without noting a
+// use of the key or its scope: for reports and scans, which must not make
+// an unused key look used. A key with an address list is AddressUnknown.
+func (s *Store) Lookup(key string, scope scopes.ID) Decision {
 	var d Decision
 	s.decide(&d, key, scope, netip.Addr{}, noteNothing)
-	return d, nil
+	return d
 }
 
 // What a decision notes: Verify notes the key's last use and its app's use
@@ -193,16 +184,81 @@ const (
 	noteAll
 )
 
-// decide fills d, the caller's result, in place.
-func (s *Store) decide(d *Decision, key string, scope scopes.ID, client netip.Addr, note int) {
+// The rules of a check, in the order they apply. Every check follows them
+// through the same three steps, whether it reads the store's index
+// (decide, decideDigest) or one snapshot of a database no index was loaded
+// for (VerifySnapshot, VerifySnapshotDigest); the paths differ only in how
+// they find the key and what they read it from:
+//
+//  1. admit: an unknown scope is refused (UnknownScope), then a key that
+//     is not the length of a key (Malformed), before anything is read.
+//  2. The path finds the key and its app. A store that cannot answer says
+//     so first: the index's gate (Unavailable, UpgradeRequired), a
+//     snapshot's schema (an error). A key not found, or whose app is gone,
+//     is refused by unknownReason: BadChecksum or Malformed for a typo,
+//     else UnknownKey (a key known by its digest alone: UnknownKey).
+//  3. judge: the key found, named in the decision from here on, is
+//     refused if its scheduled deletion is due (UnknownKey, unnamed), if
+//     it has expired (Expired), if it is used from outside its address
+//     list (AddressNotAllowed, or AddressUnknown from no address); else it
+//     is Allowed if its app holds the scope, ScopeNotGranted if not. Only
+//     these last two are a use of the key.
+
+// admit is the first step of the rules, for a key of keyLen bytes: it
+// returns the scope's index, or -1 with d refused.
+func admit(d *Decision, keyLen int, scope scopes.ID) int {
 	d.Scope = scope
 	si := scopes.Index(scope) // one lookup for both questions: is it a scope, is it granted
 	if si < 0 {
 		d.Reason = UnknownScope
-		return
+	} else if keyLen != KeyLen {
+		d.Reason, si = Malformed, -1
 	}
-	if len(key) != KeyLen {
-		d.Reason = Malformed
+	return si
+}
+
+// found is what a check gathered about the key it found, for judge.
+type found struct {
+	app     *App
+	key     *Key
+	state   KeyState // at the check's moment
+	inList  bool     // the key has no address list, or its list holds the client's address
+	granted bool     // the app holds the scope
+}
+
+// judge is the last step of the rules: it decides on the key f found,
+// used from client, and reports whether the check is a use of the key.
+func judge(d *Decision, f *found, client netip.Addr) (use bool) {
+	switch f.state {
+	case KeyGone:
+		d.Reason = UnknownKey
+		return false
+	case KeyExpired:
+		d.Reason, d.app, d.key = Expired, f.app, f.key
+		return false
+	}
+	d.app, d.key = f.app, f.key
+	if !f.inList {
+		// Where the key was, not what its app needs: no use is noted,
+		// and the scope's refusals do not count it.
+		d.Reason = AddressNotAllowed
+		if !client.IsValid() {
+			d.Reason = AddressUnknown
+		}
+		return false
+	}
+	if f.granted {
+		d.Allowed, d.Reason = true, Allowed
+	} else {
+		d.Reason = ScopeNotGranted
+	}
+	return true
+}
+
+// decide fills d, the caller's result, in place.
+func (s *Store) decide(d *Decision, key string, scope scopes.ID, client netip.Addr, note int) {
+	si := admit(d, len(key), scope)
+	if si < 0 {
 		return
 	}
 	digest := keyDigest(key)
@@ -214,12 +270,7 @@ func (s *Store) decide(d *Decision, key string, scope scopes.ID, client netip.Ad
 // VerifyDigest is Verify for a key known by its digest alone (KeyDigest),
 // whose form and checksum the caller has checked: the process holding a
 // file answers commands this way, so no key's text crosses its socket.
-func (s *Store) VerifyDigest(digest [sha256.Size]byte, scope scopes.ID) Decision {
-	return s.byDigest(&digest, scope, netip.Addr{}, noteAll)
-}
-
-// VerifyDigestFrom is VerifyDigest for a check from client (see VerifyFrom).
-func (s *Store) VerifyDigestFrom(digest [sha256.Size]byte, scope scopes.ID, client netip.Addr) Decision {
+func (s *Store) VerifyDigest(digest [sha256.Size]byte, scope scopes.ID, client netip.Addr) Decision {
 	return s.byDigest(&digest, scope, client, noteAll)
 }
 
@@ -229,19 +280,18 @@ func (s *Store) LookupDigest(digest [sha256.Size]byte, scope scopes.ID) Decision
 }
 
 func (s *Store) byDigest(digest *[sha256.Size]byte, scope scopes.ID, client netip.Addr, note int) Decision {
-	d := Decision{Scope: scope}
-	si := scopes.Index(scope)
-	if si < 0 {
-		d.Reason = UnknownScope
-	} else if !s.decideDigest(&d, digest, si, client, note) {
+	var d Decision
+	// A digest is of a key whose form the caller checked.
+	if si := admit(&d, KeyLen, scope); si >= 0 && !s.decideDigest(&d, digest, si, client, note) {
 		d.Reason = UnknownKey
 	}
 	return d
 }
 
-// decideDigest decides on the key of a digest and scope index si, from the
-// index, and reports false when the index holds no such key: the caller
-// says why (a typo, or a key never issued).
+// decideDigest is the second and third steps of the rules on the index,
+// for the key of a digest and scope index si, and reports false when the
+// index holds no such key: the caller says why (a typo, or a key never
+// issued).
 func (s *Store) decideDigest(d *Decision, digest *[sha256.Size]byte, si int, client netip.Addr, note int) bool {
 	if g := s.gate.shut.Load(); g != 0 {
 		d.Reason = s.gate.reason(g)
@@ -256,41 +306,23 @@ func (s *Store) decideDigest(d *Decision, digest *[sha256.Size]byte, si int, cli
 	if app == nil {
 		return false
 	}
+	f := found{app: app, key: r.key, state: KeyActive}
 	var now int64
-	if !r.deadline {
+	if !r.deadline { // a key with no expiry and no deletion ahead: active whatever the time
 		now = s.clock.coarseNano()
 	} else {
 		t := s.clock.now()
-		switch r.key.State(t) {
-		case KeyGone:
-			d.Reason = UnknownKey
-			return true
-		case KeyExpired:
-			d.Reason, d.app, d.key = Expired, app, r.key
-			return true
+		f.state, now = r.key.State(t), t.UnixNano()
+	}
+	f.inList = r.list == listNone || r.allows(r.key, client)
+	f.granted = app.Scopes.HasIndex(si)
+	if judge(d, &f, client) {
+		if note >= noteKey {
+			s.ix.note(st, r, digest, now)
 		}
-		now = t.UnixNano()
-	}
-	d.app, d.key = app, r.key
-	if r.list != listNone && !r.allows(r.key, client) {
-		// Where the key was, not what its app needs: no use is noted,
-		// and the scope's refusals do not count it.
-		d.Reason = AddressNotAllowed
-		if !client.IsValid() {
-			d.Reason = AddressUnknown
+		if note == noteAll {
+			r.app.use.note(si, d.Allowed, now)
 		}
-		return true
-	}
-	if app.Scopes.HasIndex(si) {
-		d.Allowed, d.Reason = true, Allowed
-	} else {
-		d.Reason = ScopeNotGranted
-	}
-	if note >= noteKey {
-		s.ix.note(st, r, digest, now)
-	}
-	if note == noteAll {
-		r.app.use.note(si, d.Allowed, now)
 	}
 	return true
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -91,13 +92,13 @@ func TestDecisionHandsOutCopies(t *testing.T) {
 	s := newTestStore(t)
 	app := mustCreateApp(t, s, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	text, _ := mustCreateKey(t, s, app.ID, "ci")
-	d, _ := s.Verify(text, scopes.ModelDeploy)
+	d := s.Verify(text, scopes.ModelDeploy, netip.Addr{})
 	if !d.Found() || !d.Allowed {
 		t.Fatalf("the new key: %v", d)
 	}
 	a, k := d.App(), d.Key()
 	a.Name, a.Scopes, k.Name, k.Hint = "Mallory", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport), "x", "y"
-	again, _ := s.Verify(text, scopes.ModelExport)
+	again := s.Verify(text, scopes.ModelExport, netip.Addr{})
 	if again.Allowed || again.App().Name != "Risk" || again.Key().Name != "ci" || d.App().Name != "Risk" {
 		t.Errorf("a changed copy reached the index: %v, app %q, key %q", again, again.App().Name, again.Key().Name)
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -181,9 +182,8 @@ func requireKeys(t *testing.T, st *store.Store, appID uint64, n int) []store.Key
 
 func requireDecision(t *testing.T, st *store.Store, key string, scope scopes.ID, want store.Reason) {
 	t.Helper()
-	d, err := st.Verify(key, scope)
-	if err != nil || d.Reason != want {
-		t.Fatalf("Verify(%s) = %v, %v; want %s", scope, d.Reason, err, want)
+	if d := st.Verify(key, scope, netip.Addr{}); d.Reason != want {
+		t.Fatalf("Verify(%s) = %v; want %s", scope, d.Reason, want)
 	}
 }
 

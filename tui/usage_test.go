@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -47,12 +48,12 @@ func newUsageWorld(t *testing.T, four scopes.Set, used ...scopes.ID) *usageWorld
 	}
 	w.set(consoleNow().Add(-3 * time.Minute))
 	for _, id := range used {
-		if d, _ := st.Verify(w.key, id); !d.Allowed {
+		if d := st.Verify(w.key, id, netip.Addr{}); !d.Allowed {
 			t.Fatalf("check of %s refused: %v", id, d.Reason)
 		}
 	}
 	for range 4 {
-		if d, _ := st.Verify(w.key, scopes.GuardrailDeploy); d.Allowed {
+		if d := st.Verify(w.key, scopes.GuardrailDeploy, netip.Addr{}); d.Allowed {
 			t.Fatal("a scope the app lacks was allowed")
 		}
 	}
@@ -148,7 +149,7 @@ func TestUsageNarrowScreen(t *testing.T) {
 func TestNarrowWindows(t *testing.T) {
 	w := newUsageWorld(t, fourScopes, scopes.WorkflowDeploy, scopes.ModelDeploy)
 	w.set(consoleNow().Add(-40 * day))
-	if d, _ := w.st.Verify(w.key, scopes.ModelExport); !d.Allowed {
+	if d := w.st.Verify(w.key, scopes.ModelExport, netip.Addr{}); !d.Allowed {
 		t.Fatal(d.Reason)
 	}
 	w.set(consoleNow())
@@ -225,7 +226,7 @@ func TestListFilterUnused(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.set(consoleNow().Add(-40 * day))
-	w.st.Verify(text, scopes.ModelExport)
+	w.st.Verify(text, scopes.ModelExport, netip.Addr{})
 	w.set(consoleNow())
 
 	ct := startConsole(t, w.st, testAdmin, 80, 24)

@@ -108,7 +108,7 @@ func (h *handler) decideAuth(c *authCheck, r *http.Request, trusted bool) {
 	if !ok {
 		return
 	}
-	c.d = h.st.VerifyFrom(key, scope, c.client) // the address a trusted proxy named; none: unknown
+	c.d = h.st.Verify(key, scope, c.client) // the address a trusted proxy named; none: unknown
 	c.outcome = forwardauth.Classify(c.d)
 	if c.outcome != forwardauth.Allow {
 		c.detail = store.SafeText(c.d.String())

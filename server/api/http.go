@@ -197,7 +197,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, start, http.StatusBadRequest, "", `no scope: add "scope", one of `+strings.Join(scopes.IDs(), ", "))
 		return
 	}
-	d := h.st.VerifyFrom(key, scopes.ID(req.Scope), req.Client)
+	d := h.st.Verify(key, scopes.ID(req.Scope), req.Client)
 	if d.Reason == store.UnknownScope {
 		h.fail(w, r, start, http.StatusBadRequest, store.UnknownScope, unknownScope(req.Scope))
 		return

@@ -73,7 +73,7 @@ func (c *checker) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.
 		var scope scopes.ID
 		scope, line, outcome, detail = c.scope(attrs.GetContextExtensions(), hr)
 		if outcome == forwardauth.Allow {
-			d = c.st.VerifyFrom(key, scope, sourceAddr(attrs))
+			d = c.st.Verify(key, scope, sourceAddr(attrs))
 			outcome = forwardauth.Classify(d)
 		}
 	}

@@ -341,7 +341,7 @@ func (h *Holder) verify(out frames, req request) {
 		if req.Op == "lookup" {
 			d = h.st.LookupDigest(digest, scope) // for reports and scans: not a use
 		} else {
-			d = h.st.VerifyDigestFrom(digest, scope, client)
+			d = h.st.VerifyDigest(digest, scope, client)
 		}
 	default:
 		if d, err = bolt.ReadDecisionDigest(h.eng, digest, scope, client, time.Now()); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,8 +42,8 @@ func TestBackupFileIsACheckedPrivateCopy(t *testing.T) {
 		t.Errorf("the backup differs from the database:\n%s\nwant\n%s", got, want)
 	}
 	for _, text := range texts {
-		if d, err := b.Verify(text, scopes.WorkflowDeploy); err != nil || !d.Allowed {
-			t.Errorf("a key does not verify in the backup: %v, %v", d, err)
+		if d := b.Verify(text, scopes.WorkflowDeploy, netip.Addr{}); !d.Allowed {
+			t.Errorf("a key does not verify in the backup: %v", d)
 		}
 	}
 	// A read-only store refuses changes with a write error, and the file
@@ -266,11 +267,11 @@ func TestRestoreFromBackup(t *testing.T) {
 		t.Errorf("the restored database differs from the backup's moment:\n%s\nwant\n%s", got, want)
 	}
 	for _, text := range old {
-		if d, _ := st.Verify(text, scopes.WorkflowDeploy); !d.Allowed {
+		if d := st.Verify(text, scopes.WorkflowDeploy, netip.Addr{}); !d.Allowed {
 			t.Errorf("a key from before the backup is %v after the restore", d.Reason)
 		}
 	}
-	if d, _ := st.Verify(newer, scopes.WorkflowDeploy); d.Reason != store.UnknownKey {
+	if d := st.Verify(newer, scopes.WorkflowDeploy, netip.Addr{}); d.Reason != store.UnknownKey {
 		t.Errorf("a key made after the backup is %v after the restore", d.Reason)
 	}
 	if _, err := st.CreateApp(admin, "after the restore", scopes.Full()); err != nil {

@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestBackupOfAnotherEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if d, _ := b.Verify(key, scopes.ModelDeploy); !d.Allowed || d.App().Name != "Risk" {
+	if d := b.Verify(key, scopes.ModelDeploy, netip.Addr{}); !d.Allowed || d.App().Name != "Risk" {
 		t.Fatalf("the backup answers %+v", d)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -407,13 +408,13 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 			continue
 		}
 		granted, _ := scopes.Parse(m.apps[k.app].scopes[0])
-		if d, err := st.Verify(k.text, granted); err != nil || !d.Allowed || d.Key().ID != id {
-			t.Errorf("key %d no longer verifies for %s: %v, %v", id, granted, d, err)
+		if d := st.Verify(k.text, granted, netip.Addr{}); !d.Allowed || d.Key().ID != id {
+			t.Errorf("key %d no longer verifies for %s: %v", id, granted, d)
 		}
 	}
 	for _, text := range m.gone {
-		if d, err := st.Verify(text, scopes.WorkflowDeploy); err != nil || d.Reason != store.UnknownKey {
-			t.Errorf("a deleted key verifies again: %v, %v", d, err)
+		if d := st.Verify(text, scopes.WorkflowDeploy, netip.Addr{}); d.Reason != store.UnknownKey {
+			t.Errorf("a deleted key verifies again: %v", d)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,7 +44,7 @@ func TestNoKeyTextAnywhereAtRest(t *testing.T) {
 			t.Fatal(err)
 		}
 		texts = append(texts, text)
-		st.Verify(text, scopes.ModelDeploy) // a use to note
+		st.Verify(text, scopes.ModelDeploy, netip.Addr{}) // a use to note
 	}
 	if err := st.DeleteApp(admin, apps[1].ID); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"testing"
 
@@ -24,8 +25,8 @@ func TestReadOnlyStoreVerifiesAndClosesWithoutWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := r.Verify(text, scopes.ModelDeploy); err != nil || !d.Allowed {
-		t.Fatalf("Verify = %v, %v", d, err)
+	if d := r.Verify(text, scopes.ModelDeploy, netip.Addr{}); !d.Allowed {
+		t.Fatalf("Verify = %v", d)
 	}
 	if err := r.Close(); err != nil {
 		t.Fatalf("Close = %v", err)

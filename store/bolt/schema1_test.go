@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -99,10 +100,7 @@ func answers(t *testing.T, st *store.Store) []string {
 	var out []string
 	for i, key := range fixtureKeys() {
 		for _, sc := range scopes.All() {
-			d, err := st.Verify(key, sc.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := st.Verify(key, sc.ID, netip.Addr{})
 			out = append(out, fmt.Sprintf("key %d %s: %s app %d key %d %s", i+1, sc.ID, d.Reason, d.App().ID, d.Key().ID, d.Key().Hint))
 		}
 	}
@@ -387,7 +385,7 @@ func TestSchema1RolledKeyDueAtMigration(t *testing.T) {
 	}
 	keys := fixtureKeys()
 	for i, want := range []store.Reason{store.Allowed, store.Allowed, store.UnknownKey, store.UnknownKey, store.Allowed} {
-		d, _ := st.Verify(keys[i], scopes.All()[0].ID)
+		d := st.Verify(keys[i], scopes.All()[0].ID, netip.Addr{})
 		if d.Reason != want && !(want == store.Allowed && d.Reason == store.ScopeNotGranted) {
 			t.Errorf("key %d: %s, want %s", i+1, d.Reason, want)
 		}

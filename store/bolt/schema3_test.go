@@ -79,7 +79,7 @@ func checkFixture3Answers(t *testing.T, st *store.Store) {
 	} {
 		// No key of schema 3 has an address list: any address, or none.
 		for _, from := range []netip.Addr{{}, netip.MustParseAddr("203.0.113.9")} {
-			if d := st.VerifyFrom(keys[tt.key-1], tt.scope, from); d.Reason != tt.want {
+			if d := st.Verify(keys[tt.key-1], tt.scope, from); d.Reason != tt.want {
 				t.Errorf("key %d %s from %v: %v; want %s", tt.key, tt.scope, from, d.Reason, tt.want)
 			}
 		}

@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -33,12 +34,12 @@ func TestScopeUsage(t *testing.T) {
 	app, _ := st.CreateApp(admin, "Risk", four)
 	text, key, _ := st.CreateKey(admin, app.ID, "prod")
 	now = now.Add(time.Hour)
-	st.Verify(text, scopes.ModelDeploy)
+	st.Verify(text, scopes.ModelDeploy, netip.Addr{})
 	now = now.Add(time.Minute)
-	st.Verify(text, scopes.WorkflowDeploy)
-	st.Verify(text, scopes.GuardrailDeploy)
-	st.Verify(text, scopes.GuardrailDeploy)
-	st.Verify("aps_"+text[4:10]+"x"+text[11:], scopes.ModelExport) // not a key it knows
+	st.Verify(text, scopes.WorkflowDeploy, netip.Addr{})
+	st.Verify(text, scopes.GuardrailDeploy, netip.Addr{})
+	st.Verify(text, scopes.GuardrailDeploy, netip.Addr{})
+	st.Verify("aps_"+text[4:10]+"x"+text[11:], scopes.ModelExport, netip.Addr{}) // not a key it knows
 	if err := st.DeleteKey(admin, key.ID); err != nil {
 		t.Fatal(err)
 	}

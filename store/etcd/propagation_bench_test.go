@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func BenchmarkPropagation(b *testing.B) {
 			b.Fatal(err)
 		}
 		for {
-			if d, _ := r.Verify(text, scopes.ModelDeploy); d.Reason == want {
+			if d := r.Verify(text, scopes.ModelDeploy, netip.Addr{}); d.Reason == want {
 				break
 			}
 			if time.Since(start) > 10*time.Second {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -189,7 +190,7 @@ func TestTLSAndAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d, _ := st.Verify(text, scopes.ModelDeploy); !d.Allowed {
+		if d := st.Verify(text, scopes.ModelDeploy, netip.Addr{}); !d.Allowed {
 			t.Errorf("a key made through TLS and auth: %v", d)
 		}
 
@@ -209,7 +210,7 @@ func TestTLSAndAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 10*time.Second, "the second replica to see the rename", func() bool {
-			d, _ := st2.Verify(text, scopes.ModelDeploy)
+			d := st2.Verify(text, scopes.ModelDeploy, netip.Addr{})
 			return d.App().Name == "Risk & Compliance"
 		})
 		l := e2.Lead(func(err error) { t.Errorf("the election: %v", err) })

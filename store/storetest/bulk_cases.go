@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -194,7 +195,7 @@ func testCreateLargeApp(t *testing.T, e *env) {
 		t.Fatalf("Keys = %d keys, %v", len(keys), err)
 	}
 	for i, text := range texts {
-		if d, _ := e.st.Verify(text, scopes.ModelDeploy); !d.Allowed || d.Key().ID != keys[i].ID {
+		if d := e.st.Verify(text, scopes.ModelDeploy, netip.Addr{}); !d.Allowed || d.Key().ID != keys[i].ID {
 			t.Fatalf("key %d: %v", i, d)
 		}
 	}
@@ -231,7 +232,7 @@ func testDeleteLargeApp(t *testing.T, e *env) {
 			t.Errorf("deleting an app with 500 keys took %d changes", n)
 		}
 		for i, text := range texts {
-			if d, _ := e.st.Verify(text, scopes.ModelDeploy); d.Reason != store.UnknownKey {
+			if d := e.st.Verify(text, scopes.ModelDeploy, netip.Addr{}); d.Reason != store.UnknownKey {
 				t.Fatalf("key %d of the deleted app: %v", i, d)
 			}
 		}

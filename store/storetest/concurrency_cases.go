@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -148,10 +149,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 					if len(mine) == 0 {
 						continue
 					}
-					d, err := st.Verify(mine[rng.IntN(len(mine))], scopes.All()[rng.IntN(10)].ID)
-					if err != nil {
-						fail("Verify", err)
-					}
+					d := st.Verify(mine[rng.IntN(len(mine))], scopes.All()[rng.IntN(10)].ID, netip.Addr{})
 					switch d.Reason {
 					case store.Allowed, store.ScopeNotGranted, store.UnknownKey:
 					default:
@@ -220,10 +218,7 @@ func afterAdmins(t *testing.T, st *store.Store, writes int64, texts map[string]u
 		}
 	}
 	for text, appID := range texts {
-		d, err := st.Verify(text, scopes.WorkflowDeploy)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := st.Verify(text, scopes.WorkflowDeploy, netip.Addr{})
 		switch {
 		case d.Reason == store.UnknownKey:
 		case !live[d.Key().ID] || d.App().ID != appID:
@@ -276,7 +271,7 @@ func testReplicasSee(t *testing.T, e *env) {
 	}
 	receive(t, sub)
 	eventually(t, "the key verifies on the other replica", func() bool {
-		d, _ := b.Verify(text, scopes.ModelDeploy)
+		d := b.Verify(text, scopes.ModelDeploy, netip.Addr{})
 		return d.Allowed
 	})
 	cur, err := b.App(app.ID)
@@ -287,7 +282,7 @@ func testReplicasSee(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	eventually(t, "the re-scope reaches the first replica", func() bool {
-		d, _ := e.st.Verify(text, scopes.ModelDeploy)
+		d := e.st.Verify(text, scopes.ModelDeploy, netip.Addr{})
 		return d.Reason == store.ScopeNotGranted
 	})
 	// A save from the first replica's old copy is a conflict there too.
@@ -312,7 +307,7 @@ func testLaggingReplica(t *testing.T, e *env) {
 	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
 	_, k1 := e.key(app.ID, "one")
 	_, k2 := e.key(app.ID, "two")
-	if d, _ := b.Verify(KeyText(make([]byte, 32)), scopes.ModelDeploy); d.Reason != store.UnknownKey {
+	if d := b.Verify(KeyText(make([]byte, 32)), scopes.ModelDeploy, netip.Addr{}); d.Reason != store.UnknownKey {
 		t.Fatal(d)
 	}
 	if err := b.DeleteKey(Admin, k1.ID); err != nil {
@@ -327,7 +322,7 @@ func testLaggingReplica(t *testing.T, e *env) {
 		t.Fatalf("rolling a key this replica has not heard of: %v", err)
 	}
 	eventually(t, "the rolled key verifies on the first replica", func() bool {
-		d, _ := e.st.Verify(text, scopes.ModelDeploy)
+		d := e.st.Verify(text, scopes.ModelDeploy, netip.Addr{})
 		return d.Allowed
 	})
 	keys, _ := e.st.Keys(app.ID)
@@ -358,7 +353,7 @@ func testReplicaAdmins(t *testing.T, e *env) {
 		writes += 2
 		texts[text] = app.ID
 		eventually(t, "the other replica hears of the last change", func() bool {
-			d, _ := pair[1].Verify(text, scopes.ModelDeploy)
+			d := pair[1].Verify(text, scopes.ModelDeploy, netip.Addr{})
 			return d.Allowed
 		})
 	}

@@ -683,8 +683,8 @@ func testVerifyBesideWrites(t *testing.T, e *env) {
 					return
 				default:
 				}
-				if d, err := e.st.Verify(stable, scopes.ModelDeploy); err != nil || !d.Allowed {
-					t.Errorf("a concurrent check failed: %v, %v", d, err)
+				if d := e.st.Verify(stable, scopes.ModelDeploy, netip.Addr{}); !d.Allowed {
+					t.Errorf("a concurrent check failed: %v", d)
 					return
 				}
 			}
@@ -771,10 +771,10 @@ func testVerifyReasons(t *testing.T, e *env) {
 	}
 	seen := map[store.Reason]bool{}
 	for _, tt := range tests {
-		d := e.st.VerifyFrom(tt.key, tt.scope, tt.from)
+		d := e.st.Verify(tt.key, tt.scope, tt.from)
 		if !tt.from.IsValid() {
-			if plain, err := e.st.Verify(tt.key, tt.scope); err != nil || plain.Reason != d.Reason {
-				t.Errorf("%s: Verify = %v, %v; VerifyFrom without an address = %v", tt.name, plain, err, d)
+			if plain := e.st.Lookup(tt.key, tt.scope); plain.Reason != d.Reason {
+				t.Errorf("%s: Lookup = %v; Verify without an address = %v", tt.name, plain, d)
 			}
 		}
 		seen[d.Reason] = true
@@ -846,7 +846,7 @@ func testVerifyFollowsAppScopes(t *testing.T, e *env) {
 	check("re-scoped again", scopes.GuardrailDeploy, store.ScopeNotGranted)
 	save("Credit risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
 	check("renamed", scopes.ModelDeploy, store.Allowed)
-	if d, _ := e.st.Verify(k1, scopes.ModelDeploy); d.App().Name != "Credit risk" {
+	if d := e.st.Verify(k1, scopes.ModelDeploy, netip.Addr{}); d.App().Name != "Credit risk" {
 		t.Errorf("the decision's app name = %q after a rename", d.App().Name)
 	}
 	keys, _ := e.st.Keys(app.ID)

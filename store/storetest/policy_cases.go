@@ -697,7 +697,7 @@ func testAddressLists(t *testing.T, e *env) {
 	from := func(a string) netip.Addr { return netip.MustParseAddr(a) }
 	for addr, want := range map[string]store.Reason{"10.9.8.7": store.Allowed, "::ffff:10.1.1.1": store.Allowed,
 		"198.51.100.7": store.Allowed, "198.51.100.8": store.AddressNotAllowed, "2001:db9::1": store.AddressNotAllowed} {
-		if d := e.st.VerifyFrom(text, scopes.ModelDeploy, from(addr)); d.Reason != want {
+		if d := e.st.Verify(text, scopes.ModelDeploy, from(addr)); d.Reason != want {
 			t.Errorf("from %s: %v, want %s", addr, d, want)
 		}
 	}
@@ -708,7 +708,7 @@ func testAddressLists(t *testing.T, e *env) {
 	if strings.Join(store.FormatAllowFrom(rolled.AllowFrom), ",") != strings.Join(store.FormatAllowFrom(list), ",") {
 		t.Errorf("the rolled key's list: %v", rolled.AllowFrom)
 	}
-	if d := e.st.VerifyFrom(newText, scopes.ModelDeploy, from("203.0.113.1")); d.Reason != store.AddressNotAllowed {
+	if d := e.st.Verify(newText, scopes.ModelDeploy, from("203.0.113.1")); d.Reason != store.AddressNotAllowed {
 		t.Errorf("the rolled key from outside: %v", d)
 	}
 	// Refused: not addresses, zones, too many.
@@ -792,7 +792,7 @@ func testOlderReplicaFailsClosed(t *testing.T, e *env) {
 	}
 	inside := netip.MustParseAddr("10.1.2.3")
 	eventually(t, "the key reaches the older replica", func() bool {
-		return older.VerifyFrom(text, scopes.ModelDeploy, inside).Allowed
+		return older.Verify(text, scopes.ModelDeploy, inside).Allowed
 	})
 	// The next version's migration, as one change: the schema moves, and
 	// the key gains a rule this version has never heard of.
@@ -811,7 +811,7 @@ func testOlderReplicaFailsClosed(t *testing.T, e *env) {
 
 	for name, st := range map[string]*store.Store{"the replica that saw the commit": e.st, "the other replica": older} {
 		eventually(t, name+" fails closed", func() bool { return !st.Ready() })
-		if d := st.VerifyFrom(text, scopes.ModelDeploy, inside); d.Reason != store.UpgradeRequired || d.Allowed {
+		if d := st.Verify(text, scopes.ModelDeploy, inside); d.Reason != store.UpgradeRequired || d.Allowed {
 			t.Errorf("%s answers %v", name, d)
 		}
 		if err := st.Outdated(); !errors.Is(err, store.ErrNewerSchema) {

@@ -77,9 +77,9 @@ func testNewerSchemaUnderneath(t *testing.T, e *env) {
 	for _, scope := range []scopes.ID{scopes.ModelDeploy, scopes.WorkflowDeploy} {
 		requireReason(t, e.st, "checks fail closed", text, scope, store.UpgradeRequired)
 	}
-	if d := e.st.VerifyFrom(text, scopes.ModelDeploy, netip.MustParseAddr("192.0.2.1")); d.Reason != store.UpgradeRequired ||
+	if d := e.st.Verify(text, scopes.ModelDeploy, netip.MustParseAddr("192.0.2.1")); d.Reason != store.UpgradeRequired ||
 		d.Found() || !d.Reason.Failed() {
-		t.Errorf("VerifyFrom = %v, found %v", d, d.Found())
+		t.Errorf("Verify = %v, found %v", d, d.Found())
 	}
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, w := range append(writes(e, app, key, "New"),
