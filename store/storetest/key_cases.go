@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -731,6 +733,10 @@ func testVerifyReasons(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rolledText, rolledKey := e.key(app.ID, "rolled")
+	if _, _, _, err := e.st.RollKey(Admin, rolledKey.ID, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	e.clock.Advance(time.Hour)
 	flipped := text[:20] + string("AB"[boolIndex(text[20] == 'A')]) + text[21:]
 	unissued := WithChecksum("aps_" + strings.Repeat("7", 43))
@@ -759,6 +765,7 @@ func testVerifyReasons(t *testing.T, e *env) {
 		{"secret too large", WithChecksum("aps_" + strings.Repeat("z", 43)), scopes.ModelDeploy, store.Malformed, store.Key{}, netip.Addr{}},
 		{"bad checksum", flipped, scopes.ModelDeploy, store.BadChecksum, store.Key{}, netip.Addr{}},
 		{"unknown key", unissued, scopes.ModelDeploy, store.UnknownKey, store.Key{}, netip.Addr{}},
+		{"rolled, past its grace", rolledText, scopes.ModelDeploy, store.UnknownKey, store.Key{}, netip.Addr{}},
 		{"a key without a list, from anywhere", text, scopes.ModelDeploy, store.Allowed, key, outside},
 		{"listed, from inside", listed, scopes.ModelDeploy, store.Allowed, listedKey, inside},
 		{"listed, from inside as IPv4-mapped IPv6", listed, scopes.ModelDeploy, store.Allowed, listedKey,
@@ -778,6 +785,7 @@ func testVerifyReasons(t *testing.T, e *env) {
 			}
 		}
 		seen[d.Reason] = true
+		sameFromSnapshot(t, e, tt.name, d, tt.key, tt.scope, tt.from)
 		if d.Allowed != (tt.reason == store.Allowed) || d.Reason != tt.reason || d.Scope != tt.scope {
 			t.Errorf("%s: Verify = {Allowed:%v Reason:%s Scope:%s}, want %s", tt.name, d.Allowed, d.Reason, d.Scope, tt.reason)
 		}
@@ -807,6 +815,39 @@ func testVerifyReasons(t *testing.T, e *env) {
 			t.Errorf("no case gives reason %s", r)
 		}
 	}
+}
+
+// sameFromSnapshot asks the question the index answered with d of one
+// snapshot of the database (store.VerifySnapshot, which follows the same
+// rules without an index), and, for a key of the right form, by its digest
+// both ways: every answer must be d.
+func sameFromSnapshot(t *testing.T, e *env, name string, d store.Decision, key string, scope scopes.ID, from netip.Addr) {
+	t.Helper()
+	at := e.clock.Peek() // the moment the index decided at
+	read := func(how string, decide func(store.Snapshot) (store.Decision, error)) {
+		t.Helper()
+		var got store.Decision
+		err := e.eng.Read(context.Background(), func(snap store.Snapshot) (err error) {
+			got, err = decide(snap)
+			return err
+		})
+		if err != nil || !reflect.DeepEqual(got, d) {
+			t.Errorf("%s: %s = %+v, %v; the index said %+v", name, how, got, err, d)
+		}
+	}
+	read("VerifySnapshot", func(snap store.Snapshot) (store.Decision, error) {
+		return store.VerifySnapshot(snap, key, scope, from, at)
+	})
+	if store.CheckKey(key) != nil {
+		return // a digest is of a key of the right form
+	}
+	digest := store.KeyDigest(key)
+	if got := e.st.VerifyDigest(digest, scope, from); !reflect.DeepEqual(got, d) {
+		t.Errorf("%s: VerifyDigest = %+v; Verify said %+v", name, got, d)
+	}
+	read("VerifySnapshotDigest", func(snap store.Snapshot) (store.Decision, error) {
+		return store.VerifySnapshotDigest(snap, digest, scope, from, at)
+	})
 }
 
 func boolIndex(b bool) int {
