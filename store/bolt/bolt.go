@@ -3,7 +3,7 @@
 // time (a lock with a timeout), a check of the file's pages, a refusal of
 // damaged or foreign files that leaves them untouched, consistent hot
 // copies (bbolt's tx.WriteTo) for backups, and a point lookup in a free
-// file (VerifyFile) that reads a few of its pages rather than mapping it.
+// file (VerifyFile) through a read-only open of it.
 package bolt
 
 import (

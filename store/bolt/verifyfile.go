@@ -14,19 +14,20 @@ import (
 )
 
 // VerifyFile answers verify from the database file at path, for a command
-// that found no process holding it. It reads the file under a shared lock,
-// which other commands share and which it holds for one lookup: the key's
-// digest entry, its record and its app's record (store.VerifySnapshot),
-// never the whole file, with a few positioned reads (see pageFile). It
-// neither creates nor writes the file, and notes no use of the key. An
+// that found no process holding it: bbolt opens the file read-only, under
+// the shared lock that other readers share and a writer's lock excludes,
+// and one read transaction finds the key's digest entry, its record and
+// its app's record (store.VerifySnapshot), never the whole file. A
+// read-only open maps the file without reading it (the pages a lookup
+// touches are read as it touches them) and loads no freelist, so the
+// lookup costs about the same in a file of any size (docs/performance.md).
+// It neither creates nor writes the file, and notes no use of the key. An
 // unknown scope or a malformed key is refused without opening the file.
 //
 // A file another process holds fails at once with an error matching
-// store.ErrLocked (the caller then asks the holder). A file the quick
-// reader does not follow is read through bbolt (Open, read-only, without
-// the whole page check), whose verdict on a damaged file is an error, never
-// a crash: a panic, or a fault on the mapped file, becomes a
-// store.DamageError.
+// store.ErrLocked (the caller then asks the holder). bbolt's verdict on a
+// damaged file is an error, never a crash: a panic, or a fault on the
+// mapped file, becomes a store.DamageError.
 func VerifyFile(path, key string, scope scopes.ID, client netip.Addr, now time.Time) (d store.Decision, err error) {
 	if !scopes.Known(scope) || store.CheckKey(key) != nil {
 		return store.VerifySnapshot(nil, key, scope, client, now)
@@ -38,40 +39,6 @@ func VerifyFile(path, key string, scope scopes.ID, client netip.Addr, now time.T
 	} else if fi.Size() == 0 {
 		return d, fmt.Errorf("%s: %w: the file is empty (0 bytes); %s", path, store.ErrNotDatabase, store.HollowAdvice)
 	}
-	d, err = quickVerify(path, key, scope, client, now)
-	if errors.Is(err, errOdd) {
-		d, err = boltVerify(path, key, scope, client, now)
-	}
-	return d, err
-}
-
-// quickVerify is the point lookup through pageFile.
-func quickVerify(path, key string, scope scopes.ID, client netip.Addr, now time.Time) (d store.Decision, err error) {
-	defer func() {
-		if r := recover(); r != nil { // every read is checked: never expected
-			d, err = store.Decision{Scope: scope}, errOdd
-		}
-	}()
-	p, err := openPages(path)
-	if err != nil {
-		return d, err
-	}
-	defer p.Close()
-	switch foreign, err := p.foreign(); {
-	case err != nil:
-		return d, err
-	case foreign:
-		return d, fmt.Errorf("%s: %w (it holds another program's data; choose another file with --db)", path, store.ErrNotDatabase)
-	}
-	d, err = store.VerifySnapshot(p, key, scope, client, now)
-	if err != nil && !errors.Is(err, errOdd) {
-		err = fmt.Errorf("%s: %w", path, err)
-	}
-	return d, err
-}
-
-// boltVerify is the point lookup through bbolt.
-func boltVerify(path, key string, scope scopes.ID, client netip.Addr, now time.Time) (d store.Decision, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -79,6 +46,8 @@ func boltVerify(path, key string, scope scopes.ID, client netip.Addr, now time.T
 		}
 	}()
 	// A single try at the lock: a held file is for the holder to answer.
+	// Without the whole page check: the store's own check runs on the
+	// records the lookup reads.
 	e, err := Open(path, Options{ReadOnly: true, SkipPageCheck: true, Timeout: time.Nanosecond})
 	if err != nil {
 		return d, err
