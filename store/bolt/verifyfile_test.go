@@ -415,3 +415,35 @@ func lookupDatabase(b *testing.B, path string, apps int) (string, string) {
 	}
 	return path, key
 }
+
+// TestPointLookupOfAHeldFile: a file a writer holds is refused at once with
+// a LockedError, for the caller to ask the holder; one that another reader
+// has open read-only is read (the lock is shared); once the writer is gone
+// the file answers, unchanged.
+func TestPointLookupOfAHeldFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apiscopes.db")
+	key := seeded(t, path)
+	before := mustRead(t, path)
+	w, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *store.LockedError
+	if _, err := VerifyFile(path, key, scopes.ModelDeploy, netip.Addr{}, t0); !errors.As(err, &le) || le.Path != path {
+		t.Errorf("a held file: %v, want a LockedError naming it", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if d, err := VerifyFile(path, key, scopes.ModelDeploy, netip.Addr{}, t0); err != nil || !d.Allowed {
+		t.Errorf("a file another reader has open: %+v, %v", d, err)
+	}
+	if !bytes.Equal(before, mustRead(t, path)) {
+		t.Error("the point lookups changed the file")
+	}
+}
