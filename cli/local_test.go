@@ -130,7 +130,7 @@ func TestLocalCommandsWhileAConsoleHolds(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "checked") {
 			t.Errorf("backup = %d, %q, %q", code, out, errs)
 		}
-		if err := bolt.CheckFile(copy); err != nil {
+		if err := bolt.CheckFile(t.Context(), copy); err != nil {
 			t.Errorf("the backup: %v", err)
 		}
 		code, out, errs = runCmd(t, "check", path)
@@ -157,7 +157,7 @@ func TestLocalCommandsWhileAConsoleHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	keys, _ := st.Keys(1)
+	keys, _ := st.Keys(t.Context(), 1)
 	if len(keys) != 1 || keys[0].LastUsedAt.IsZero() {
 		t.Errorf("the checks the console answered were not noted as uses: %+v", keys)
 	}
@@ -446,7 +446,7 @@ func benchDatabase(b *testing.B, path string, apps, keys int) (string, []string)
 	}
 	for len(specs) > 0 {
 		n := min(2000, len(specs))
-		if _, err := st.CreateApps(testAdmin, specs[:n]); err != nil {
+		if _, err := st.CreateApps(b.Context(), testAdmin, specs[:n]); err != nil {
 			b.Fatal(err)
 		}
 		specs = specs[n:]
@@ -457,13 +457,13 @@ func benchDatabase(b *testing.B, path string, apps, keys int) (string, []string)
 // knownKeys makes an app of that name with five keys and returns their text.
 func knownKeys(b *testing.B, st *store.Store, name string) []string {
 	b.Helper()
-	app, err := st.CreateApp(testAdmin, name, scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(b.Context(), testAdmin, name, scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		b.Fatal(err)
 	}
 	var texts []string
 	for i := range 5 {
-		text, _, err := st.CreateKey(testAdmin, app.ID, "known-"+string(rune('a'+i)))
+		text, _, err := st.CreateKey(b.Context(), testAdmin, app.ID, "known-"+string(rune('a'+i)))
 		if err != nil {
 			b.Fatal(err)
 		}
