@@ -315,7 +315,7 @@ func TestVerifyOfADamagedFile(t *testing.T) {
 // databases see the same machine (the block that goes second swaps each
 // time). "process" runs the built binary, as a script does.
 //
-// APISCOPES_SCALE_KEYS=N adds "process/scale", the process against a
+// APISCOPES_SCALE_KEYS=N adds "process-scale", the process against a
 // database of about N keys (ten an app), against the same baseline. Such a
 // database takes minutes to make (a million keys: about 8 minutes and 1.3
 // GB): APISCOPES_SCALE_DB=PATH keeps it there between runs, made once if
@@ -340,26 +340,33 @@ func BenchmarkVerifyCommand(b *testing.B) {
 		}
 		benchAlternating(b, func(i int) { verify(many, manyKeys[i%len(manyKeys)]) }, func(i int) { verify(few, fewKeys[i%len(fewKeys)]) }, 64)
 	})
-	b.Run("process", func(b *testing.B) {
-		bin := filepath.Join(b.TempDir(), "apiscopes")
-		// The command, package main at the module's root: this package is a library.
-		if out, err := exec.Command("go", "build", "-o", bin, "apiscopes").CombinedOutput(); err != nil {
-			b.Skipf("go build: %v\n%s", err, out)
+	var bin string
+	command := func(b *testing.B) func(path, key string) {
+		if bin == "" {
+			bin = filepath.Join(dir, "apiscopes")
+			// The command, package main at the module's root: this package is a library.
+			if out, err := exec.Command("go", "build", "-o", bin, "apiscopes").CombinedOutput(); err != nil {
+				b.Skipf("go build: %v\n%s", err, out)
+			}
 		}
-		verify := func(path, key string) {
+		return func(path, key string) {
 			cmd := exec.Command(bin, "verify", "--db", path, "--scope", "model:deploy")
 			cmd.Stdin = strings.NewReader(key)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("verify: %v: %s", err, out)
 			}
 		}
+	}
+	b.Run("process", func(b *testing.B) {
+		verify := command(b)
 		benchAlternating(b, func(i int) { verify(many, manyKeys[i%len(manyKeys)]) }, func(i int) { verify(few, fewKeys[i%len(fewKeys)]) }, 8)
-		if scale != "" {
-			b.Run("scale", func(b *testing.B) {
-				benchAlternating(b, func(i int) { verify(scale, scaleKeys[i%len(scaleKeys)]) }, func(i int) { verify(few, fewKeys[i%len(fewKeys)]) }, 8)
-			})
-		}
 	})
+	if scale != "" {
+		b.Run("process-scale", func(b *testing.B) {
+			verify := command(b)
+			benchAlternating(b, func(i int) { verify(scale, scaleKeys[i%len(scaleKeys)]) }, func(i int) { verify(few, fewKeys[i%len(fewKeys)]) }, 8)
+		})
+	}
 }
 
 // scaleDatabase is the database of APISCOPES_SCALE_KEYS keys, at
