@@ -109,11 +109,15 @@ type checker struct {
 	problems []string
 	appSeq   uint64
 	keySeq   uint64
-	// keyDigests is each sound key record's digest, by the key's place
-	// (app id ‖ key id): the digests step compares entries against it
-	// instead of decoding every key record a second time.
-	keyDigests map[[16]byte][32]byte
-	state      StateHash // of the app and key records, as read (full only)
+	// indexed counts the key records whose digest entry points back at
+	// them. The digests step counts the entries that point at a key at
+	// all: as many, and no entry points at a key of another digest. The
+	// check so holds no record of every key, and its memory stays the
+	// same whatever the number of keys.
+	indexed  int
+	appCount int       // app records read
+	head     AuditHead // the head the audit trail's chain proves
+	state    StateHash // of the app and key records, as read (full only)
 }
 
 var errTooMany = errors.New("too many problems")
@@ -164,6 +168,7 @@ func (c *checker) meta() (err error) {
 // has a name index entry, and counts exactly the keys under its prefix.
 func (c *checker) apps() error {
 	return c.snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
+		c.appCount++
 		if c.full {
 			c.state.Add(TableApps, k, v)
 		}
@@ -253,10 +258,7 @@ func (c *checker) keys() error {
 		if !bytes.Equal(at, k) {
 			return c.addf("key %d has no entry in the digest index", rec.ID)
 		}
-		if c.keyDigests == nil {
-			c.keyDigests = map[[16]byte][32]byte{}
-		}
-		c.keyDigests[[16]byte(k)] = [32]byte(rec.Digest)
+		c.indexed++
 		return nil
 	})
 }
@@ -264,19 +266,41 @@ func (c *checker) keys() error {
 // digests: each entry names a key by app and id; where that key exists it
 // has this digest. An entry whose key is gone is left from an app's
 // deletion, to be swept: it is never taken for a key.
+//
+// The keys step found each key's own entry; the entries that point at a
+// key are counted here, and only when there are more of them than keys
+// with their own entry are they read again to name the stray ones.
 func (c *checker) digests() error {
-	return c.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+	pointing := 0
+	err := c.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
 		if len(v) != 16 || len(k) != 32 {
 			return c.addf("digest index entry %x is malformed", k)
 		}
-		if d, ok := c.keyDigests[[16]byte(v)]; ok {
-			if d != [32]byte(k) {
-				return c.addf("digest index entry %x points at key %d, which has another digest", k, btoi(v[8:]))
-			}
-			return nil
+		rec, err := c.snap.Get(TableKeys, v)
+		if err != nil || rec == nil {
+			return err
 		}
-		// No sound key record there: gone (swept later), or damaged (keys
-		// reported it).
+		pointing++
+		return nil
+	})
+	if err != nil || pointing == c.indexed {
+		return err
+	}
+	return c.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+		if len(v) != 16 || len(k) != 32 {
+			return nil // reported above
+		}
+		raw, err := c.snap.Get(TableKeys, v)
+		if err != nil || raw == nil {
+			return err
+		}
+		var rec keyRecord
+		if decode(raw, &rec) != nil {
+			return nil // reported by keys
+		}
+		if !bytes.Equal(rec.Digest, k) {
+			return c.addf("digest index entry %x points at key %d, which has another digest", k, btoi(v[8:]))
+		}
 		return nil
 	})
 }
@@ -355,7 +379,7 @@ func (c *checker) audit() error {
 	if last := want - 1; last != head.Seq {
 		return c.addf("audit trail ends at %d but its head is %d: events are missing", last, head.Seq)
 	}
-	if _, err := verifyChain(c.snap); err != nil {
+	if c.head, err = verifyChain(c.snap); err != nil {
 		return c.addf("%v", err)
 	}
 	return nil

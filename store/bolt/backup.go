@@ -140,7 +140,22 @@ func syncDir(dir string) {
 // end to end, as Check does (opening it checked its pages): use it on a
 // backup before relying on it. It fails with ErrNotDatabase, ErrDamaged, or
 // ErrLocked if a process holds the file for writing.
+//
+// It reads the records once, as they are, holding one at a time: its
+// memory does not grow with the file. A file of an older schema is read
+// through a store, which migrates it in memory first.
 func CheckFile(path string, opts ...store.CheckOption) error {
+	e, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	_, err = store.CheckEngine(context.Background(), path, e, opts...)
+	if cerr := e.Close(); err == nil {
+		err = cerr
+	}
+	if !errors.Is(err, store.ErrNotDirect) {
+		return err
+	}
 	s, err := OpenStore(path, Options{ReadOnly: true}, store.ReadOnly())
 	if err != nil {
 		return err

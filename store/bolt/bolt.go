@@ -431,6 +431,13 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 	return cs.Revision, nil
 }
 
+// BatchLimits implements store.BatchLimiter: a file takes changes far
+// larger than a cluster's transaction. The bound keeps one change's
+// records, its change set and the pages bbolt rewrites for it to some tens
+// of megabytes of memory, while a commit's two syncs are paid once for
+// thousands of records.
+func (e *Engine) BatchLimits() (ops, bytes int) { return 40_000, 16 << 20 }
+
 // Follow implements store.Engine. Only this process writes the file while
 // it holds it, so every change set is one of its own commits, delivered
 // from within Commit; a follower that starts behind is first given the
