@@ -32,6 +32,12 @@ func readsDirectly(snap Snapshot) error {
 	return ErrNotDirect
 }
 
+// ReadsDirectly says whether eng's database is read as it is by these
+// functions and by a copy of its bytes: nil, or ErrNotDirect.
+func ReadsDirectly(ctx context.Context, eng Engine) error {
+	return eng.Read(ctx, readsDirectly)
+}
+
 // readDirect runs fn on one snapshot of eng whose schema reads directly.
 func readDirect(ctx context.Context, eng Engine, fn func(Snapshot) error) error {
 	return eng.Read(ctx, func(snap Snapshot) error {

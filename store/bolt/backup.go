@@ -33,16 +33,23 @@ func BackupFile(st *store.Store, path string) error {
 // beside path, is removed on every failure; those that a killed backup
 // left are removed by the next backup into the same folder.
 func BackupFileContext(ctx context.Context, st *store.Store, path string) error {
-	if err := refuseSelf(st, path); err != nil {
+	return BackupEngineFile(ctx, st.Engine(), path)
+}
+
+// BackupEngineFile is BackupFileContext on an engine no store is open on:
+// a command copying a database no process holds needs none of what a
+// store loads as it opens.
+func BackupEngineFile(ctx context.Context, eng store.Engine, path string) error {
+	if err := refuseSelf(eng, path); err != nil {
 		return err
 	}
-	if err := backupFile(ctx, st, path); err != nil {
+	if err := backupFile(ctx, eng, path); err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil
 }
 
-func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
+func backupFile(ctx context.Context, eng store.Engine, path string) (err error) {
 	f, err := createBackupTemp(filepath.Dir(path))
 	if err != nil {
 		return err
@@ -54,7 +61,7 @@ func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = WriteBackup(st, ctxWriter{ctx, f}); err != nil {
+	if _, err = WriteEngineBackup(eng, ctxWriter{ctx, f}); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // bbolt's copy error keeps only its text
 		}
@@ -84,7 +91,12 @@ func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
 // A store on another engine (a cluster) is copied at one revision into a
 // new file first (store.Copy), which is then written to w.
 func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
-	if e, ok := st.Engine().(*Engine); ok {
+	return WriteEngineBackup(st.Engine(), w)
+}
+
+// WriteEngineBackup is WriteBackup of an engine no store is open on.
+func WriteEngineBackup(eng store.Engine, w io.Writer) (int64, error) {
+	if e, ok := eng.(*Engine); ok {
 		return e.WriteBackup(w)
 	}
 	dir, err := os.MkdirTemp("", ".apiscopes-backup-")
@@ -97,7 +109,7 @@ func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, err = store.Copy(context.Background(), st.Engine(), e, nil)
+	_, err = store.Copy(context.Background(), eng, e, nil)
 	if cerr := e.Close(); err == nil {
 		err = cerr
 	}
@@ -113,8 +125,8 @@ func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
 }
 
 // refuseSelf refuses path if it is the database file itself.
-func refuseSelf(st *store.Store, path string) error {
-	e, ok := st.Engine().(*Engine)
+func refuseSelf(eng store.Engine, path string) error {
+	e, ok := eng.(*Engine)
 	if !ok {
 		return nil
 	}
