@@ -216,36 +216,59 @@ func verifyChain(snap Snapshot) (AuditHead, error) {
 		}
 	}
 	head := stored.public()
-	var prev string
-	var want uint64 = 1
-	var broken error
+	var w chainWalk
 	err = snap.Scan(TableAudit, nil, ScanOptions{}, func(k, v []byte) error {
 		var ev Event
-		if err := decode(v, &ev); err != nil {
-			broken = &ChainError{Seq: want, Reason: "its record cannot be read"}
+		if !w.next(k, &ev, decode(v, &ev)) {
 			return ErrStop
 		}
-		switch {
-		case len(k) != 8 || btoi(k) != want || ev.Seq != want:
-			broken = &ChainError{Seq: want, Reason: fmt.Sprintf("the trail goes on with event %d: events were removed or renumbered", ev.Seq)}
-		case ev.Hash != ChainHash(prev, ev):
-			broken = &ChainError{Seq: want, Reason: "its hash does not follow from its content and the event before: it was altered, or an event before it was removed or inserted"}
-		}
-		if broken != nil {
-			return ErrStop
-		}
-		prev = ev.Hash
-		want++
 		return nil
 	})
 	if err != nil {
 		return head, err
 	}
-	if broken != nil {
-		return head, broken
+	return head, w.end(stored)
+}
+
+// chainWalk checks the audit trail's chain an event at a time, oldest
+// first, so that a walk over the trail for another reason checks it too.
+type chainWalk struct {
+	prev   string
+	seen   uint64 // events that followed
+	broken error
+}
+
+// next takes the event stored under k, decoded into ev (or not, with
+// decodeErr), and reports whether the chain holds so far.
+func (w *chainWalk) next(k []byte, ev *Event, decodeErr error) bool {
+	if w.broken != nil {
+		return false
 	}
-	if last := want - 1; last != stored.Seq || prev != stored.Hash {
-		return head, &ChainError{Seq: last + 1, Reason: fmt.Sprintf("the trail ends at event %d but its head says event %d: events were removed from the end, or the head was changed", last, stored.Seq)}
+	want := w.seen + 1
+	switch {
+	case decodeErr != nil:
+		w.broken = &ChainError{Seq: want, Reason: "its record cannot be read"}
+	case len(k) != 8 || btoi(k) != want || ev.Seq != want:
+		w.broken = &ChainError{Seq: want, Reason: fmt.Sprintf("the trail goes on with event %d: events were removed or renumbered", ev.Seq)}
+	case ev.Hash != ChainHash(w.prev, *ev):
+		w.broken = &ChainError{Seq: want, Reason: "its hash does not follow from its content and the event before: it was altered, or an event before it was removed or inserted"}
 	}
-	return head, nil
+	if w.broken != nil {
+		return false
+	}
+	w.prev = ev.Hash
+	w.seen++
+	return true
+}
+
+// end is the walk's verdict once every event was taken, against the head
+// as stored.
+func (w *chainWalk) end(stored auditHead) error {
+	if w.broken != nil {
+		return w.broken
+	}
+	if last := w.seen; last != stored.Seq || w.prev != stored.Hash {
+		return &ChainError{Seq: last + 1, Reason: fmt.Sprintf("the trail ends at event %d but its head says event %d: events were removed from the end, or the head was changed", last, stored.Seq)}
+	}
+	return nil
 }
