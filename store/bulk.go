@@ -89,7 +89,11 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 
 // createChunk creates a few apps and their keys in one change.
 func (s *Store) createChunk(actor Actor, chunk []AppSpec) error {
+	ops := opsFor(chunk)
 	return s.change(actor, func(t *txn) error {
+		if cap(t.b.Ops) < 2*ops { // a key writes its app's record and the head again: Compact keeps one
+			t.b.Ops = make([]Op, 0, 2*ops)
+		}
 		pol, err := t.policy()
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,36 +47,96 @@ import (
 // elsewhere (signhead.go).
 
 // Canonical is the encoding of an event that its hash covers.
-func Canonical(ev Event) []byte {
-	var b []byte
-	v := reflect.ValueOf(ev)
+func Canonical(ev Event) []byte { return appendCanonical(nil, &ev) }
+
+// appendCanonical appends Canonical(*ev) to b. It reads the fields in
+// place and formats numbers, names and times without allocating, as a walk
+// of the whole trail does it for every event.
+func appendCanonical(b []byte, ev *Event) []byte {
+	v := reflect.ValueOf(ev).Elem()
+	var scratch [64]byte
 	for _, f := range eventFields {
-		text, ok := canonicalValue(v.Field(f.index))
-		if !ok {
+		fv := v.Field(f.index)
+		var text []byte
+		switch {
+		case fv.Type() == timeType:
+			t := fv.Addr().Interface().(*time.Time)
+			if t.IsZero() {
+				continue
+			}
+			text = t.UTC().AppendFormat(scratch[:0], time.RFC3339Nano)
+		case fv.IsZero():
+			continue
+		case fv.Kind() == reflect.String:
+			b = appendField(b, f.name, fv.String())
+			continue
+		case fv.CanUint():
+			text = strconv.AppendUint(scratch[:0], fv.Uint(), 10)
+		case fv.CanInt():
+			text = strconv.AppendInt(scratch[:0], fv.Int(), 10)
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+			n := fv.Len()
+			size := max(n-1, 0)
+			for i := range n {
+				size += len(fv.Index(i).String())
+			}
+			b = append(b, f.name...)
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(size), 10)
+			b = append(b, ' ')
+			for i := range n {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, fv.Index(i).String()...)
+			}
+			b = append(b, '\n')
+			continue
+		default:
+			t, ok := canonicalValue(fv)
+			if !ok {
+				continue
+			}
+			b = appendField(b, f.name, t)
 			continue
 		}
-		b = append(b, f.name...)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, int64(len(text)), 10)
-		b = append(b, ' ')
-		b = append(b, text...)
-		b = append(b, '\n')
+		b = appendField(b, f.name, string(text))
 	}
 	return b
 }
 
+// appendField appends one line of the canonical encoding.
+func appendField(b []byte, name, text string) []byte {
+	b = append(b, name...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(text)), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	return append(b, '\n')
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
 // ChainHash is the hash of ev following an event whose hash is prev (hex;
 // "" for the first event).
-func ChainHash(prev string, ev Event) string {
-	var p [sha256.Size]byte
+func ChainHash(prev string, ev Event) string { return chainHash(prev, &ev) }
+
+func chainHash(prev string, ev *Event) string {
+	buf := canonicalBufs.Get().(*[]byte)
+	defer canonicalBufs.Put(buf)
+	b := (*buf)[:0]
+	b = append(b, make([]byte, sha256.Size)...)
 	if prev != "" {
-		hex.Decode(p[:], []byte(prev))
+		hex.Decode(b[:sha256.Size], []byte(prev))
 	}
-	h := sha256.New()
-	h.Write(p[:])
-	h.Write(Canonical(ev))
-	return hex.EncodeToString(h.Sum(nil))
+	b = appendCanonical(b, ev)
+	*buf = b
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
 }
+
+// canonicalBufs are the buffers chainHash encodes events into.
+var canonicalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 type eventField struct {
 	index int
@@ -250,7 +311,7 @@ func (w *chainWalk) next(k []byte, ev *Event, decodeErr error) bool {
 		w.broken = &ChainError{Seq: want, Reason: "its record cannot be read"}
 	case len(k) != 8 || btoi(k) != want || ev.Seq != want:
 		w.broken = &ChainError{Seq: want, Reason: fmt.Sprintf("the trail goes on with event %d: events were removed or renumbered", ev.Seq)}
-	case ev.Hash != ChainHash(w.prev, *ev):
+	case ev.Hash != chainHash(w.prev, ev):
 		w.broken = &ChainError{Seq: want, Reason: "its hash does not follow from its content and the event before: it was altered, or an event before it was removed or inserted"}
 	}
 	if w.broken != nil {

@@ -432,11 +432,12 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 }
 
 // BatchLimits implements store.BatchLimiter: a file takes changes far
-// larger than a cluster's transaction. The bound keeps one change's
-// records, its change set and the pages bbolt rewrites for it to some tens
-// of megabytes of memory, while a commit's two syncs are paid once for
-// thousands of records.
-func (e *Engine) BatchLimits() (ops, bytes int) { return 40_000, 16 << 20 }
+// larger than a cluster's transaction, so that a commit's two syncs are
+// paid once for thousands of records. Not much larger: a change rewrites
+// every page it touches, and the pages it frees are reused only by the
+// changes after it, so one that touched most of a table's pages (new
+// keys' digests land all over theirs) would grow the file by that table.
+func (e *Engine) BatchLimits() (ops, bytes int) { return 10_000, 4 << 20 }
 
 // Follow implements store.Engine. Only this process writes the file while
 // it holds it, so every change set is one of its own commits, delivered
