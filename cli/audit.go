@@ -104,7 +104,7 @@ func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify boo
 	write := inv.eventWriter(w, asJSON)
 	var n int64
 	print := func() error {
-		return db.readingDirect(func(c *local.Conn) (err error) {
+		return db.readingDirect(false, func(c *local.Conn) (err error) {
 			// The process holding the file streams its trail.
 			if n, err = c.Audit(write); err != nil {
 				return err
@@ -212,7 +212,7 @@ func cell(text string, width int) string {
 // extend want, a head saved earlier (--expect).
 func (inv *invocation) verifyAudit(ctx context.Context, db database, name string, want *store.AuditHead) error {
 	var head store.AuditHead
-	err := db.readingDirect(func(c *local.Conn) (err error) {
+	err := db.readingDirect(false, func(c *local.Conn) (err error) {
 		if want != nil { // the holder walks the chain, but knows no saved head: check a copy
 			return onHeldCopy(ctx, c, func(st *store.Store) (err error) {
 				head, err = verifyTrail(st, want)

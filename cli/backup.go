@@ -66,7 +66,7 @@ func (inv *invocation) backup(ctx context.Context, cmd *cobra.Command, db databa
 		}
 	}
 	var size int64
-	err = db.readingDirect(func(c *local.Conn) (err error) {
+	err = db.readingDirect(true, func(c *local.Conn) (err error) {
 		if out == "-" {
 			_, err = c.Backup(interruptible{ctx, stdout})
 			return err

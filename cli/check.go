@@ -89,7 +89,7 @@ func (inv *invocation) check(cmd *cobra.Command, db database, keys []ed25519.Pub
 		}
 		return err
 	}
-	err = db.readingDirect(func(c *local.Conn) (err error) {
+	err = db.readingDirect(true, func(c *local.Conn) (err error) {
 		if len(keys) > 0 { // the holder checks without the keys: check a copy it sends
 			return onHeldCopy(cmd.Context(), c, func(st *store.Store) error { return run(st, st.CheckRecords) })
 		}

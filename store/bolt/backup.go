@@ -71,6 +71,11 @@ func backupFile(ctx context.Context, eng store.Engine, path string) (err error) 
 		return err
 	}
 	if err = CheckFile(tmp); err != nil {
+		var de *store.DamageError
+		if src, ok := eng.(*Engine); ok && errors.As(err, &de) {
+			// The copy is the file's own bytes: the file is damaged.
+			return &store.DamageError{Path: src.path, Problems: de.Problems}
+		}
 		return fmt.Errorf("the copy failed its check: %w", err)
 	}
 	if err = ctx.Err(); err != nil {
