@@ -207,11 +207,25 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 		last.Require(TableMeta, metaSchema, nil)
 		last.Delete(TableMeta, metaCopyMarker)
 		last.Put(TableMeta, metaSchema, []byte(Schema))
-		_, err := to.Commit(ctx, last)
-		return err
+		if _, err := to.Commit(ctx, last); err != nil {
+			return err
+		}
+		if _, local := to.(BatchLimiter); local {
+			return nil // the copy is checked below, where its reads are local
+		}
+		// A cluster answers each record the check looks up with a round
+		// trip: the source is checked instead, and the copy read back a
+		// page at a time and compared with it, entry by entry.
+		if err := checkAll("the source", snap, checkOptions{}); err != nil {
+			return err
+		}
+		return sameEntries(ctx, snap, to)
 	})
 	if err != nil {
 		return rep, err
+	}
+	if _, local := to.(BatchLimiter); !local {
+		return rep, nil
 	}
 	return rep, to.Read(ctx, func(snap Snapshot) error {
 		if err := checkAll("the copy", snap, checkOptions{}); err != nil {
@@ -267,4 +281,72 @@ func tableOrder(t Table) int {
 		}
 	}
 	return len(Tables)
+}
+
+// comparePage is how many entries of the copy sameEntries reads at a time.
+const comparePage = 4096
+
+// sameEntries checks that to holds exactly the entries of snap, but for a
+// copy's marker, reading to a page at a time.
+func sameEntries(ctx context.Context, snap Snapshot, to Engine) error {
+	own := func(t Table, k []byte) bool { return t == TableMeta && bytes.Equal(k, metaCopyMarker) }
+	for _, t := range Tables {
+		var page [][2][]byte
+		var from []byte
+		pos, done := 0, false
+		next := func() ([]byte, []byte, bool, error) {
+			if pos == len(page) && !done {
+				page, pos = page[:0], 0
+				err := to.Read(ctx, func(ts Snapshot) error {
+					return ts.Scan(t, nil, ScanOptions{From: from}, func(k, v []byte) error {
+						if own(t, k) {
+							return nil
+						}
+						page = append(page, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+						if len(page) == comparePage {
+							return ErrStop
+						}
+						return nil
+					})
+				})
+				if err != nil {
+					return nil, nil, false, err
+				}
+				done = len(page) < comparePage
+				if len(page) > 0 {
+					from = append(bytes.Clone(page[len(page)-1][0]), 0)
+				}
+			}
+			if pos == len(page) {
+				return nil, nil, false, nil
+			}
+			e := page[pos]
+			pos++
+			return e[0], e[1], true, nil
+		}
+		err := snap.Scan(t, nil, ScanOptions{}, func(k, v []byte) error {
+			if own(t, k) {
+				return nil
+			}
+			ck, cv, ok, err := next()
+			switch {
+			case err != nil:
+				return err
+			case !ok || !bytes.Equal(ck, k):
+				return fmt.Errorf("the copy lacks the entry %s %x of the source", t, k)
+			case !bytes.Equal(cv, v):
+				return fmt.Errorf("the copy's entry %s %x is not the source's", t, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if ck, _, ok, err := next(); err != nil {
+			return err
+		} else if ok {
+			return fmt.Errorf("the copy holds an entry the source does not: %s %x", t, ck)
+		}
+	}
+	return nil
 }
