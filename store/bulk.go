@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -47,7 +48,7 @@ func (s *Store) bulkLimits() (ops, bytes, apps int) {
 // The keys' text is generated and then forgotten, so nobody can use them:
 // this is for demonstrations and load tests that need keys to exist, not
 // for keys a service will hold. Those are made with CreateKey.
-func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error) {
+func (s *Store) CreateApps(ctx context.Context, actor Actor, specs []AppSpec) (created int, err error) {
 	if err := s.mayWrite(&actor); err != nil {
 		return 0, err
 	}
@@ -55,7 +56,7 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 	limit := maxApps // narrowed while finding the spec a change failed on
 	for created < len(specs) {
 		if opsFor(specs[created:created+1]) > maxOps || bulkBytesFor(specs[created:created+1]) > maxBytes {
-			if err := s.createLargeApp(actor, specs[created], maxOps, maxBytes); err != nil {
+			if err := s.createLargeApp(ctx, actor, specs[created], maxOps, maxBytes); err != nil {
 				return created, err
 			}
 			created++
@@ -70,7 +71,7 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 			ops, bytes = ops+opsFor(next)-1, bytes+bulkBytesFor(next)
 			n++
 		}
-		err := s.createChunk(actor, specs[created:created+n])
+		err := s.createChunk(ctx, actor, specs[created:created+n])
 		switch {
 		case err == nil:
 			created += n
@@ -88,9 +89,9 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 }
 
 // createChunk creates a few apps and their keys in one change.
-func (s *Store) createChunk(actor Actor, chunk []AppSpec) error {
+func (s *Store) createChunk(ctx context.Context, actor Actor, chunk []AppSpec) error {
 	ops := opsFor(chunk)
-	return s.change(actor, func(t *txn) error {
+	return s.change(ctx, actor, func(t *txn) error {
 		if cap(t.b.Ops) < 2*ops { // a key writes its app's record and the head again: Compact keeps one
 			t.b.Ops = make([]Op, 0, 2*ops)
 		}
@@ -121,7 +122,7 @@ func (s *Store) createChunk(actor Actor, chunk []AppSpec) error {
 // app with its first keys, then the rest a group at a time. The key names
 // are checked first, so only a failure to write can stop it half way; the
 // app is then deleted again.
-func (s *Store) createLargeApp(actor Actor, spec AppSpec, maxOps, maxBytes int) error {
+func (s *Store) createLargeApp(ctx context.Context, actor Actor, spec AppSpec, maxOps, maxBytes int) error {
 	seen := make(map[string]bool, len(spec.Keys))
 	for _, kn := range spec.Keys {
 		clean, err := CleanName(kn)
@@ -136,7 +137,7 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec, maxOps, maxBytes int) 
 	per := max(1, min((maxOps-5)/5, (maxBytes-bulkAppBytes)/bulkKeyBytes))
 	first := spec.Keys[:min(per, len(spec.Keys))]
 	var id uint64
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		app, err := t.createApp(spec.Name, spec.Scopes)
 		if err != nil {
 			return err
@@ -155,7 +156,7 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec, maxOps, maxBytes int) 
 	for rest := spec.Keys[len(first):]; len(rest) > 0; {
 		group := rest[:min(per, len(rest))]
 		rest = rest[len(group):]
-		err = s.change(actor, func(t *txn) error {
+		err = s.change(ctx, actor, func(t *txn) error {
 			app, err := t.app(id)
 			if err != nil {
 				return err
@@ -168,7 +169,7 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec, maxOps, maxBytes int) 
 			return nil
 		})
 		if err != nil {
-			if derr := s.DeleteApp(actor, id); derr != nil && !errors.Is(derr, ErrNotFound) {
+			if derr := s.DeleteApp(ctx, actor, id); derr != nil && !errors.Is(derr, ErrNotFound) {
 				return fmt.Errorf("%w (app %d was left with some of its keys: %v)", err, id, derr)
 			}
 			return err

@@ -22,7 +22,7 @@ func TestSameEntriesFindsADifference(t *testing.T) {
 	for i := range 50 {
 		specs = append(specs, AppSpec{Name: fmt.Sprintf("App %d", i), Scopes: scopes.Full(), Keys: seqNames(100)})
 	}
-	if _, err := s.CreateApps(Actor{Name: "Ada", Role: Admin}, specs); err != nil {
+	if _, err := s.CreateApps(ctx, Actor{Name: "Ada", Role: Admin}, specs); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

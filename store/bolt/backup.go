@@ -70,7 +70,7 @@ func backupFile(ctx context.Context, eng store.Engine, path string) (err error) 
 	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err = CheckFile(tmp); err != nil {
+	if err = CheckFile(ctx, tmp); err != nil {
 		var de *store.DamageError
 		if src, ok := eng.(*Engine); ok && errors.As(err, &de) {
 			// The copy is the file's own bytes: the file is damaged.
@@ -161,12 +161,12 @@ func syncDir(dir string) {
 // It reads the records once, as they are, holding one at a time: its
 // memory does not grow with the file. A file of an older schema is read
 // through a store, which migrates it in memory first.
-func CheckFile(path string, opts ...store.CheckOption) error {
+func CheckFile(ctx context.Context, path string, opts ...store.CheckOption) error {
 	e, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
-	_, err = store.CheckEngine(context.Background(), path, e, opts...)
+	_, err = store.CheckEngine(ctx, path, e, opts...)
 	if cerr := e.Close(); err == nil {
 		err = cerr
 	}
@@ -177,7 +177,7 @@ func CheckFile(path string, opts ...store.CheckOption) error {
 	if err != nil {
 		return err
 	}
-	return errors.Join(s.CheckRecords(opts...), s.Close())
+	return errors.Join(s.CheckRecords(ctx, opts...), s.Close())
 }
 
 // Hot backups: a folder of timestamped, checked copies that a long-running

@@ -49,7 +49,7 @@ func BenchmarkCreateApps(b *testing.B) {
 		}
 		rec.all = nil // the schema's own change
 		start := time.Now()
-		if _, err := st.CreateApps(admin, specs); err != nil {
+		if _, err := st.CreateApps(context.Background(), admin, specs); err != nil {
 			b.Fatal(err)
 		}
 		bulk += time.Since(start)

@@ -62,7 +62,7 @@ func BenchmarkStreaming(b *testing.B) {
 			}
 		}, false},
 		{"check", func() {
-			if err := CheckFile(path); err != nil {
+			if err := CheckFile(ctx, path); err != nil {
 				b.Fatal(err)
 			}
 		}, false},
@@ -137,7 +137,7 @@ func streamFile(b *testing.B) string {
 			specs = append(specs, store.AppSpec{Name: fmt.Sprintf("App %d", i), Scopes: scopes.NewSet(scopes.ModelDeploy),
 				Keys: seqNames(10)})
 		}
-		if _, err := st.CreateApps(admin, specs); err != nil {
+		if _, err := st.CreateApps(context.Background(), admin, specs); err != nil {
 			b.Fatal(err)
 		}
 	}

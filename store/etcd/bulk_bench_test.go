@@ -55,7 +55,7 @@ func BenchmarkCreateApps(b *testing.B) {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		if _, err := st.CreateApps(store.Actor{Name: "Ada", Role: store.Admin}, specs); err != nil {
+		if _, err := st.CreateApps(ctx, store.Actor{Name: "Ada", Role: store.Admin}, specs); err != nil {
 			b.Fatal(err)
 		}
 		bulk += time.Since(start)

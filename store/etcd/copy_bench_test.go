@@ -38,7 +38,7 @@ func BenchmarkCopy(b *testing.B) {
 	for i := range specs {
 		specs[i] = store.AppSpec{Name: fmt.Sprintf("App %d", i), Scopes: scopes.NewSet(scopes.ModelDeploy), Keys: seqKeyNames(10)}
 	}
-	if _, err := st.CreateApps(store.Actor{Name: "Ada", Role: store.Admin}, specs); err != nil {
+	if _, err := st.CreateApps(context.Background(), store.Actor{Name: "Ada", Role: store.Admin}, specs); err != nil {
 		b.Fatal(err)
 	}
 	var entries []clientv3.Op
