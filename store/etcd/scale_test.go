@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"apiscopes/scopes"
 	"apiscopes/store"
 	"apiscopes/store/bolt"
@@ -29,6 +31,13 @@ type scaleData struct {
 	bytes  int64 // what the copy added to the cluster's database, all members alike
 }
 
+// built keeps the databases made so far: the benchmarks of one run share
+// them. scaleFiles are removed when the run ends (TestMain).
+var (
+	built      = map[int]*scaleData{}
+	scaleFiles []string
+)
+
 func scaleKeys(b *testing.B) int {
 	b.Helper()
 	v := os.Getenv(scaleEnv)
@@ -46,12 +55,19 @@ func scaleKeys(b *testing.B) int {
 // it into the cluster as `apiscopes migrate` does.
 func buildScale(b *testing.B, keys int) *scaleData {
 	b.Helper()
+	if d := built[keys]; d != nil {
+		return d
+	}
 	dir := os.Getenv(scaleEnv + "_DIR")
 	if dir == "" {
-		dir = b.TempDir()
+		var err error
+		if dir, err = os.MkdirTemp("", "apiscopes-scale-"); err != nil {
+			b.Fatal(err)
+		}
+		scaleFiles = append(scaleFiles, dir)
 	}
 	d := &scaleData{path: filepath.Join(dir, fmt.Sprintf("scale-%d.db", keys)), prefix: newPrefix(b), keys: keys}
-	b.Cleanup(func() { os.Remove(d.path) })
+	scaleFiles = append(scaleFiles, d.path)
 	st, err := bolt.OpenStore(d.path, bolt.Options{NoSync: true}, store.WithMaintenance(0))
 	if err != nil {
 		b.Fatal(err)
@@ -92,6 +108,7 @@ func buildScale(b *testing.B, keys int) *scaleData {
 	to.Close()
 	d.bytes = clusterBytes(b) - before
 	b.Logf("copied to the cluster in %v, %d bytes (%d a key)", time.Since(start).Round(time.Second), d.bytes, d.bytes/int64(keys))
+	built[keys] = d
 	return d
 }
 
@@ -179,4 +196,86 @@ func BenchmarkStartAtScale(b *testing.B) {
 	b.ReportMetric(floor.Seconds()/n, "floor-s")
 	b.ReportMetric(float64(replica)/float64(floor), "x-floor")
 	b.ReportMetric(float64(d.bytes)/float64(keys), "etcd-B/key")
+}
+
+// BenchmarkReloadAtScale measures the reload of a replica whose change
+// stream fell behind compaction, on a large database: the replica is cut
+// off from every member, the cluster takes a change and compacts it away,
+// and the replica is let back. reload-s is from then until its store has
+// read a new snapshot (its feed says so), against the time the same
+// replica took to start (start-s, the baseline: a reload reads what a
+// start reads, without the start's check); reloads counts the reloads it
+// made by the time it confirmed itself current again (the goal: one).
+//
+// APISCOPES_ETCD_SCALE=100000 go test ./store/etcd -run '^$' -bench ReloadAtScale -benchtime 1x -timeout 1h
+func BenchmarkReloadAtScale(b *testing.B) {
+	keys := scaleKeys(b)
+	d := buildScale(b, keys)
+	var proxies []*proxy
+	var eps []string
+	for _, m := range cluster.members {
+		p := newProxy(b, m.endpoint())
+		proxies = append(proxies, p)
+		eps = append(eps, p.addr())
+	}
+	cli := rawClient(b)
+	var startT, reloadT time.Duration
+	reloads := 0
+	for b.Loop() {
+		start := time.Now()
+		e, err := Open(Config{Endpoints: eps, Prefix: d.prefix})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rst, err := store.New(e, store.WithName(e.Name()), store.WithMaintenance(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		startT += time.Since(start)
+		sub := rst.Subscribe()
+		for _, p := range proxies {
+			p.sever()
+		}
+		// Two revisions the replica misses, the first compacted away.
+		var resp *clientv3.PutResponse
+		for range 2 {
+			if resp, err = cli.Put(context.Background(), d.prefix+"bench-gap", time.Now().String()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := cli.Compact(context.Background(), resp.Header.Revision); err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range proxies {
+			p.restore()
+		}
+		start = time.Now()
+		n := 0
+		for n == 0 {
+			select {
+			case up := <-sub.C:
+				if up.Resync {
+					n++
+				}
+			case <-time.After(5 * time.Minute):
+				b.Fatal("the replica never reloaded")
+			}
+		}
+		reloadT += time.Since(start)
+		for !e.Current(5*time.Second) || e.Through() < uint64(resp.Header.Revision) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		for len(sub.C) > 0 {
+			if up := <-sub.C; up.Resync {
+				n++
+			}
+		}
+		reloads += n
+		sub.Close()
+		rst.Close()
+	}
+	b.ReportMetric(startT.Seconds()/float64(b.N), "start-s")
+	b.ReportMetric(reloadT.Seconds()/float64(b.N), "reload-s")
+	b.ReportMetric(float64(reloadT)/float64(startT), "x-start")
+	b.ReportMetric(float64(reloads)/float64(b.N), "reloads")
 }
