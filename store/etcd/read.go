@@ -311,32 +311,53 @@ func (s *snapshot) missed(t store.Table) error {
 	if n != readAhead || rev == 0 || !s.e.mayReadWhole(t) {
 		return nil
 	}
-	ctx, cancel := s.e.request(s.ctx)
-	defer cancel()
 	var kvs []*mvccpb.KeyValue
 	size := 0
 	start, end := s.e.base(t), prefixEnd(s.e.base(t))
-	for page := int64(maxPage); ; {
-		resp, err := s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev), clientv3.WithSerializable()))
-		if errors.Is(err, rpctypes.ErrFutureRev) {
-			resp, err = s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev)))
-		}
-		if err != nil {
-			return s.e.readError(err)
-		}
-		r := resp.Get()
-		for _, kv := range r.Kvs {
+	// Streamed, as a scan is: a table read a page at a time makes the
+	// member walk the rest of it for each page, and a large one takes
+	// longer than one request to find too large.
+	done, err := s.scanStream(start, end, func(page []*mvccpb.KeyValue, _ bool) error {
+		for _, kv := range page {
 			size += len(kv.Key) + len(kv.Value)
 		}
 		if size > maxSeen {
-			s.e.tooLarge(t)
-			return nil
+			return errTooLarge
 		}
-		kvs = append(kvs, r.Kvs...)
-		if !r.More || len(r.Kvs) == 0 {
-			break
+		kvs = append(kvs, page...)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.e.tooLarge(t)
+		return nil
+	case err != nil:
+		return err
+	case !done:
+		ctx, cancel := s.e.request(s.ctx)
+		defer cancel()
+		for page := int64(maxPage); ; {
+			resp, err := s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev), clientv3.WithSerializable()))
+			if errors.Is(err, rpctypes.ErrFutureRev) {
+				resp, err = s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev)))
+			}
+			if err != nil {
+				return s.e.readError(err)
+			}
+			r := resp.Get()
+			for _, kv := range r.Kvs {
+				size += len(kv.Key) + len(kv.Value)
+			}
+			if size > maxSeen {
+				s.e.tooLarge(t)
+				return nil
+			}
+			kvs = append(kvs, r.Kvs...)
+			if !r.More || len(r.Kvs) == 0 {
+				break
+			}
+			start = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
 		}
-		start = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
 	}
 	s.mu.Lock()
 	if s.tables == nil {
@@ -346,6 +367,10 @@ func (s *snapshot) missed(t store.Table) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// errTooLarge ends the reading of a table whole once it is found larger
+// than a snapshot keeps.
+var errTooLarge = errors.New("too large to read whole")
 
 // largeFor is how long a table found too large to read whole is read a
 // record at a time instead.

@@ -68,6 +68,7 @@ func buildScale(b *testing.B, keys int) *scaleData {
 	}
 	d := &scaleData{path: filepath.Join(dir, fmt.Sprintf("scale-%d.db", keys)), prefix: newPrefix(b), keys: keys}
 	scaleFiles = append(scaleFiles, d.path)
+	os.Remove(d.path) // left by a run cut short
 	st, err := bolt.OpenStore(d.path, bolt.Options{NoSync: true}, store.WithMaintenance(0))
 	if err != nil {
 		b.Fatal(err)
@@ -101,11 +102,12 @@ func buildScale(b *testing.B, keys int) *scaleData {
 		b.Fatal(err)
 	}
 	to := openEngine(b, d.prefix, func(c *Config) { c.MaxStaleness = -1 })
-	if _, err := store.Copy(context.Background(), from, to, nil); err != nil {
-		b.Fatal(err)
-	}
+	_, err = store.Copy(context.Background(), from, to, nil)
 	from.Close()
 	to.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
 	d.bytes = clusterBytes(b) - before
 	b.Logf("copied to the cluster in %v, %d bytes (%d a key)", time.Since(start).Round(time.Second), d.bytes, d.bytes/int64(keys))
 	built[keys] = d
