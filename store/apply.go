@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"math/rand/v2"
 	"sort"
@@ -104,7 +105,8 @@ func (s *Store) reload() {
 		s.reloadTimer = nil
 	}
 	s.reloadMu.Unlock()
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	// The stream's own work: no caller waits for it.
+	err := s.eng.Read(context.Background(), func(snap Snapshot) error {
 		if v, err := snap.Get(TableMeta, metaSchema); err == nil {
 			s.noteSchema(v)
 		}

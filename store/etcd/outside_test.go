@@ -197,11 +197,11 @@ func benchOutside(b *testing.B, bin string, load bool) {
 
 	// The database: one app with one key.
 	st, _ := openStore(b, prefix)
-	app, err := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(context.Background(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		b.Fatal(err)
 	}
-	key, _, err := st.CreateKey(admin, app.ID, "prod")
+	key, _, err := st.CreateKey(context.Background(), admin, app.ID, "prod")
 	if err != nil {
 		b.Fatal(err)
 	}

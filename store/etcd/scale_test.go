@@ -67,11 +67,14 @@ func buildScale(b *testing.B, keys int) *scaleData {
 		scaleFiles = append(scaleFiles, dir)
 	}
 	d := &scaleData{path: filepath.Join(dir, fmt.Sprintf("scale-%d.db", keys)), prefix: newPrefix(b), keys: keys}
-	scaleFiles = append(scaleFiles, d.path)
-	os.Remove(d.path) // left by a run cut short
 	st, err := bolt.OpenStore(d.path, bolt.Options{NoSync: true}, store.WithMaintenance(0))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if apps, n := st.Size(); apps != 0 && (apps != keys/10 || n != keys) {
+		b.Fatalf("%s holds %d apps and %d keys, not a database of %d keys: remove it", d.path, apps, n, keys)
+	} else if apps != 0 {
+		keys = 0 // made by an earlier run, kept in APISCOPES_ETCD_SCALE_DIR
 	}
 	const perApp = 10
 	names := make([]string, perApp)
@@ -81,11 +84,14 @@ func buildScale(b *testing.B, keys int) *scaleData {
 	start := time.Now()
 	for made := 0; made < keys/perApp; {
 		n := min(1000, keys/perApp-made)
+		if made == 0 && keys > 0 {
+			scaleFiles = append(scaleFiles, d.path) // made here: removed at the end of the run
+		}
 		specs := make([]store.AppSpec, n)
 		for i := range specs {
 			specs[i] = store.AppSpec{Name: fmt.Sprintf("App %07d", made+i+1), Scopes: scopes.NewSet(scopes.ModelDeploy), Keys: names}
 		}
-		if _, err := st.CreateApps(admin, specs); err != nil {
+		if _, err := st.CreateApps(context.Background(), admin, specs); err != nil {
 			b.Fatal(err)
 		}
 		made += n
@@ -93,7 +99,8 @@ func buildScale(b *testing.B, keys int) *scaleData {
 	if err := st.Close(); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("file of %d keys in %v", keys, time.Since(start).Round(time.Second))
+	b.Logf("file of %d keys in %v", d.keys, time.Since(start).Round(time.Second))
+	keys = d.keys
 
 	before := clusterBytes(b)
 	start = time.Now()
