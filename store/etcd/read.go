@@ -510,8 +510,9 @@ func (s *snapshot) scanOn(start, end string, visit func([]*mvccpb.KeyValue, bool
 // visited, if the member cannot stream (an etcd before 3.7): the caller
 // reads pages.
 //
-// The stream is bounded by the request timeout between two chunks, not as
-// a whole: a table of a million records takes longer than one request.
+// The stream is bounded by the request timeout while it waits for the
+// member's next chunk, not as a whole, nor while visit works: a table of a
+// million records takes longer than one request.
 func (s *snapshot) scanStream(start, end string, visit func([]*mvccpb.KeyValue, bool) error) (done bool, err error) {
 	s.mu.Lock()
 	rev := s.rev
@@ -534,17 +535,21 @@ func (s *snapshot) scanStream(start, end string, visit func([]*mvccpb.KeyValue, 
 			if err = r.Err(); err != nil {
 				break
 			}
-			stall.Reset(s.e.cfg.RequestTimeout)
 			if len(r.Kvs) == 0 {
 				continue
 			}
 			visited = true
+			// The caller's time with a chunk is its own (the store's
+			// check reads other records for each): the member is waited
+			// for, not it.
+			stall.Stop()
 			if err = visit(r.Kvs, false); err != nil {
 				cancel()
 				for range ch {
 				}
 				return true, err
 			}
+			stall.Reset(s.e.cfg.RequestTimeout)
 			start = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
 		}
 		switch {
