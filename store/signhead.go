@@ -86,12 +86,19 @@ func (s *Store) SignHead(ctx context.Context, key ed25519.PrivateKey) (SignedHea
 func (s *Store) KeepHeads(ctx context.Context, every time.Duration, key ed25519.PrivateKey, leads func() bool,
 	report func(SignedHead, error)) {
 	once := func() {
+		var h SignedHead
+		var err error
 		if key != nil && (leads == nil || leads()) {
-			report(s.SignHead(ctx, key))
+			h, err = s.SignHead(ctx, key)
+		} else {
+			var head AuditHead
+			head, err = s.Head(ctx)
+			h = SignedHead{Seq: head.Seq, Hash: head.Hash, State: head.State, At: s.clock.now().UTC()}
+		}
+		if ctx.Err() != nil { // ended while it read: nothing to report
 			return
 		}
-		h, err := s.Head(ctx)
-		report(SignedHead{Seq: h.Seq, Hash: h.Hash, State: h.State, At: s.clock.now().UTC()}, err)
+		report(h, err)
 	}
 	once()
 	t := time.NewTicker(every)
