@@ -16,7 +16,7 @@ import (
 // long a call takes, keys and the screen keep answering, and the page shows
 // that it is waiting.
 type Store interface {
-	FirstApps(n int) ([]store.App, error)
+	AppPage(q store.AppQuery) (store.AppPage, error)
 	App(id uint64) (store.App, error)
 	NextAppName() (string, error)
 	CreateApp(actor store.Actor, name string, set scopes.Set) (store.App, error)
@@ -28,7 +28,7 @@ type Store interface {
 	RollKey(actor store.Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey store.Key, err error)
 	DeleteKey(actor store.Actor, keyID uint64) error
 
-	EachEvent(fn func(store.Event) error) error
+	Events(q store.EventQuery) (store.EventPage, error)
 	AppUsage(appID uint64) (store.AppUsage, error)
 	Usage() ([]store.AppUsage, error)
 	UsageSince() (time.Time, error)

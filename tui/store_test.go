@@ -90,11 +90,11 @@ func (s *testStore) reset() {
 }
 
 // The reads that load what a page shows.
-var loads = []string{"FirstApps", "Keys", "EachEvent"}
+var loads = []string{"AppPage", "Keys", "Events"}
 
-func (s *testStore) FirstApps(n int) ([]store.App, error) {
-	s.call("FirstApps")
-	return s.Store.FirstApps(n)
+func (s *testStore) AppPage(q store.AppQuery) (store.AppPage, error) {
+	s.call("AppPage")
+	return s.Store.AppPage(q)
 }
 
 func (s *testStore) NextAppName() (string, error) {
@@ -149,9 +149,9 @@ func (s *testStore) DeleteKey(a store.Actor, keyID uint64) error {
 	return s.Store.DeleteKey(a, keyID)
 }
 
-func (s *testStore) EachEvent(fn func(store.Event) error) error {
-	s.call("EachEvent")
-	return s.Store.EachEvent(fn)
+func (s *testStore) Events(q store.EventQuery) (store.EventPage, error) {
+	s.call("Events")
+	return s.Store.Events(q)
 }
 
 // startOn starts a console on a wrapped store.
@@ -410,7 +410,7 @@ func TestOwnChangesAreNotReadAgain(t *testing.T) {
 	if n := ts.count("Keys"); n != 1 {
 		t.Errorf("read the keys %d times for one change elsewhere", n)
 	}
-	if n := ts.count("FirstApps", "EachEvent"); n != 0 {
+	if n := ts.count("AppPage", "Events"); n != 0 {
 		t.Errorf("read the apps or the log %d times for one change elsewhere", n)
 	}
 }
@@ -429,7 +429,7 @@ func TestResyncReloads(t *testing.T) {
 	ct.tm.Send(updateMsg{store.Update{Resync: true}})
 	ct.screen()
 	ct.waitFor("Create an App")
-	if ts.count("FirstApps") != 1 || ts.count("EachEvent") != 1 {
+	if ts.count("AppPage") != 1 || ts.count("Events") != 1 {
 		t.Errorf("a resync read %v", ts.calls)
 	}
 }

@@ -83,6 +83,7 @@ var suite = []struct {
 }{
 	{"Engine", engineCases},
 	{"Apps", appCases},
+	{"Pages", pageCases},
 	{"Names", nameCases},
 	{"Keys", keyCases},
 	{"Lifecycle", lifecycleCases},
