@@ -255,6 +255,7 @@ func BenchmarkScale(b *testing.B) {
 			for _, m := range ms {
 				press(m, "/")
 				press(m, "7")
+				press(m, char)
 			}
 			compare(b, func(side int) {
 				press(ms[side], "backspace")
