@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -193,9 +194,12 @@ func (ix *index) ensureOrder() {
 }
 
 // AppPage reads one page of the app list (see AppQuery).
-func (s *Store) AppPage(q AppQuery) (AppPage, error) {
+func (s *Store) AppPage(ctx context.Context, q AppQuery) (AppPage, error) {
 	if !s.IsOpen() {
 		return AppPage{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return AppPage{}, err
 	}
 	if q.Limit <= 0 {
 		q.Limit = DefaultAppPage
@@ -274,9 +278,12 @@ func (s *Store) AppPage(q AppQuery) (AppPage, error) {
 }
 
 // AppCount is how many apps there are.
-func (s *Store) AppCount() (int, error) {
+func (s *Store) AppCount(ctx context.Context) (int, error) {
 	if !s.IsOpen() {
 		return 0, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	s.ix.mu.Lock()
 	defer s.ix.mu.Unlock()
@@ -312,12 +319,12 @@ type EventPage struct {
 
 // Events reads one page of the audit trail (see EventQuery). It reads only
 // the events it examines, from one snapshot, on any engine.
-func (s *Store) Events(q EventQuery) (EventPage, error) {
+func (s *Store) Events(ctx context.Context, q EventQuery) (EventPage, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultEventPage
 	}
 	var page EventPage
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		page = EventPage{Next: q.Before}
 		var from []byte
 		if q.Before > 0 {

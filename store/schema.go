@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,8 +15,9 @@ var ErrNewerSchema = errors.New("the database was written by a newer apiscopes")
 // prepare makes the engine's database one this store can use: it creates
 // the schema in an empty one, migrates an older one, and checks it.
 func (s *Store) prepare(o options) error {
+	ctx := context.Background() // opening the database: New has no caller's context
 	var schema []byte
-	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
 		schema, err = snap.Get(TableMeta, metaSchema)
 		return err
 	})
@@ -30,7 +32,7 @@ func (s *Store) prepare(o options) error {
 		b.Require(TableMeta, metaSchema, nil)
 		b.Put(TableMeta, metaSchema, []byte(Schema))
 		b.Put(TableMeta, metaUsageSince, []byte(s.clock.now().UTC().Format(time.RFC3339)))
-		if _, err := s.eng.Commit(ctxBG, &b); errors.Is(err, ErrStale) {
+		if _, err := s.eng.Commit(ctx, &b); errors.Is(err, ErrStale) {
 			return s.prepare(o) // another replica made it first: take what it made
 		} else if err != nil {
 			return s.writeError(err)
@@ -52,7 +54,7 @@ func (s *Store) prepare(o options) error {
 	default:
 		return s.schemaError(schema)
 	}
-	return s.eng.Read(ctxBG, func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
+	return s.eng.Read(ctx, func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
 }
 
 // keepsState reports whether a database of this schema keeps a state
@@ -96,9 +98,10 @@ func (s *Store) schemaError(schema []byte) error {
 // a read-only store migrates a copy in memory and leaves the database as it
 // is, so an old file can be read by any later version without a writer.
 func (s *Store) migrate(o options, from string) error {
+	ctx := context.Background()
 	var b *Batch
 	var all *Batch
-	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
 		if b, err = migration(snap, from, s.clock.now()); err != nil {
 			return err
 		}
@@ -113,7 +116,7 @@ func (s *Store) migrate(o options, from string) error {
 	if s.readOnly {
 		mem := NewMemory()
 		for _, batch := range []*Batch{all, b} {
-			if _, err := mem.Commit(ctxBG, batch); err != nil {
+			if _, err := mem.Commit(ctx, batch); err != nil {
 				return err
 			}
 		}
@@ -125,7 +128,7 @@ func (s *Store) migrate(o options, from string) error {
 			return fmt.Errorf("%s: keep a copy before upgrading its schema: %w (nothing was changed)", s.name, err)
 		}
 	}
-	if _, err := s.eng.Commit(ctxBG, b); errors.Is(err, ErrStale) {
+	if _, err := s.eng.Commit(ctx, b); errors.Is(err, ErrStale) {
 		return s.prepare(o) // another replica changed it first (an upgrade, or a change of the old schema)
 	} else if err != nil {
 		return s.writeError(err)

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -118,8 +119,8 @@ func storeQuery(text string) string {
 }
 
 // firstApps reads the first page of apps.
-func firstApps(st Store) (*appIndex, error) {
-	p, err := st.AppPage(store.AppQuery{Limit: firstPage})
+func firstApps(ctx context.Context, st Store) (*appIndex, error) {
+	p, err := st.AppPage(ctx, store.AppQuery{Limit: firstPage})
 	if err != nil {
 		return &appIndex{complete: true}, err
 	}
@@ -128,11 +129,11 @@ func firstApps(st Store) (*appIndex, error) {
 
 // appsFrom reads the first page of apps from the app named name on (or
 // the first page, if there is none such), for a list that opens on it.
-func appsFrom(st Store, name string) (*appIndex, error) {
+func appsFrom(ctx context.Context, st Store, name string) (*appIndex, error) {
 	at := store.AppCursor{Folded: store.FoldName(name)} // just before the app of that name
-	p, err := st.AppPage(store.AppQuery{After: at, Limit: firstPage})
+	p, err := st.AppPage(ctx, store.AppQuery{After: at, Limit: firstPage})
 	if err != nil || len(p.Apps) == 0 || store.FoldName(p.Apps[0].Name) != at.Folded {
-		return firstApps(st)
+		return firstApps(ctx, st)
 	}
 	return newAppIndex("", at, p), nil
 }
@@ -152,11 +153,11 @@ func (c *common) reloadAt(query string, at store.AppCursor, last bool) tea.Cmd {
 	x := c.apps
 	x.gen++
 	x.reading, x.held = true, nil
-	st, gen := c.store, x.gen
+	st, gen, ctx := c.store, x.gen, c.ctx
 	return c.read(func() tea.Msg {
-		p, err := st.AppPage(store.AppQuery{After: at, Backward: last, Filter: query, Limit: firstPage, Examine: filterExamine})
+		p, err := st.AppPage(ctx, store.AppQuery{After: at, Backward: last, Filter: query, Limit: firstPage, Examine: filterExamine})
 		if last && err == nil && len(p.Apps) == 0 && p.More { // a filter found nothing in the last apps it examined
-			p, err = st.AppPage(store.AppQuery{Filter: query, Limit: firstPage, Examine: filterExamine})
+			p, err = st.AppPage(ctx, store.AppQuery{Filter: query, Limit: firstPage, Examine: filterExamine})
 			last = false
 		}
 		return appsLoadedMsg{gen: gen, fresh: true, before: last, query: query, at: at, page: p, err: err}
@@ -169,13 +170,13 @@ func (c *common) reloadAround(query string, id uint64) tea.Cmd {
 	x := c.apps
 	x.gen++
 	x.reading, x.held = true, nil
-	st, gen := c.store, x.gen
+	st, gen, ctx := c.store, x.gen, c.ctx
 	return c.read(func() tea.Msg {
 		var at store.AppCursor
-		if a, err := st.App(id); err == nil {
+		if a, err := st.App(ctx, id); err == nil {
 			at = store.AppCursor{Folded: store.FoldName(a.Name), ID: a.ID - 1} // just before it
 		}
-		p, err := st.AppPage(store.AppQuery{After: at, Filter: query, Limit: firstPage, Examine: filterExamine})
+		p, err := st.AppPage(ctx, store.AppQuery{After: at, Filter: query, Limit: firstPage, Examine: filterExamine})
 		return appsLoadedMsg{gen: gen, fresh: true, query: query, at: at, page: p, err: err}
 	})
 }
@@ -192,9 +193,9 @@ func (c *common) readMore(before bool) tea.Cmd {
 	if before {
 		q.After, q.Backward = x.prev, true
 	}
-	st, gen := c.store, x.gen
+	st, gen, ctx := c.store, x.gen, c.ctx
 	return c.read(func() tea.Msg {
-		p, err := st.AppPage(q)
+		p, err := st.AppPage(ctx, q)
 		return appsLoadedMsg{gen: gen, before: before, query: q.Filter, page: p, err: err}
 	})
 }

@@ -86,7 +86,7 @@ func (a *auditLog) load(fresh bool) tea.Cmd {
 	if fresh {
 		a.gen++
 	}
-	st, loc, gen, query := a.c.store, a.c.loc, a.gen, a.query
+	st, loc, gen, query, ctx := a.c.store, a.c.loc, a.gen, a.query, a.c.ctx
 	q := store.EventQuery{Limit: auditFirst}
 	if !fresh {
 		q.Before = a.next
@@ -96,7 +96,7 @@ func (a *auditLog) load(fresh bool) tea.Cmd {
 		q.Examine = auditExamine
 	}
 	return a.c.read(func() tea.Msg {
-		p, err := st.Events(q)
+		p, err := st.Events(ctx, q)
 		if err != nil {
 			return auditLoadedMsg{gen: gen, fresh: fresh, err: err}
 		}

@@ -96,7 +96,7 @@ func build(b *testing.B, path string, n int) {
 		for i := range specs {
 			specs[i] = store.AppSpec{Name: fmt.Sprintf("Payments service %06d", from+i), Scopes: sets[(from+i)%2], Keys: keys}
 		}
-		if _, err := st.CreateApps(testAdmin, specs); err != nil {
+		if _, err := st.CreateApps(b.Context(), testAdmin, specs); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -28,10 +28,10 @@ func pagedApps(t *testing.T, e *env) []store.App {
 	for i := range 30 {
 		specs = append(specs, store.AppSpec{Name: fmt.Sprintf("App %02d", 29-i), Scopes: sets[i%2]})
 	}
-	if _, err := e.st.CreateApps(Admin, specs); err != nil {
+	if _, err := e.st.CreateApps(t.Context(), Admin, specs); err != nil {
 		t.Fatal(err)
 	}
-	all, err := e.st.Apps()
+	all, err := e.st.Apps(t.Context())
 	if err != nil || len(all) != 30 {
 		t.Fatalf("Apps() = %d apps, %v", len(all), err)
 	}
@@ -45,7 +45,7 @@ func readAll(t *testing.T, st *store.Store, q store.AppQuery, want []store.App) 
 	t.Helper()
 	var got []store.App
 	for range 100 {
-		p, err := st.AppPage(q)
+		p, err := st.AppPage(t.Context(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func readAll(t *testing.T, st *store.Store, q store.AppQuery, want []store.App) 
 
 // AppPage reads the list order a page at a time, and AppCount counts it.
 func testAppPagesForward(t *testing.T, e *env) {
-	if p, err := e.st.AppPage(store.AppQuery{}); err != nil || len(p.Apps) != 0 || p.More || p.Total != 0 {
+	if p, err := e.st.AppPage(t.Context(), store.AppQuery{}); err != nil || len(p.Apps) != 0 || p.More || p.Total != 0 {
 		t.Errorf("AppPage of a new store = %+v, %v", p, err)
 	}
 	all := pagedApps(t, e)
@@ -92,20 +92,20 @@ func testAppPagesForward(t *testing.T, e *env) {
 			t.Errorf("pages of %d = %q, want %q", limit, names(got), names(all))
 		}
 	}
-	p, err := e.st.AppPage(store.AppQuery{After: store.CursorOf(all[9]), Limit: 5})
+	p, err := e.st.AppPage(t.Context(), store.AppQuery{After: store.CursorOf(all[9]), Limit: 5})
 	if err != nil || !slices.EqualFunc(p.Apps, all[10:15], appsEqual) || p.Offset != 10 || !p.More ||
 		p.Next != store.CursorOf(all[14]) {
 		t.Errorf("the page after %q = %q at %d (more %v), %v", all[9].Name, names(p.Apps), p.Offset, p.More, err)
 	}
-	if n, err := e.st.AppCount(); n != 30 || err != nil {
+	if n, err := e.st.AppCount(t.Context()); n != 30 || err != nil {
 		t.Errorf("AppCount = %d, %v", n, err)
 	}
 	// A cursor of an app that no longer exists still marks its place.
 	gone := all[12]
-	if err := e.st.DeleteApp(Admin, gone.ID); err != nil {
+	if err := e.st.DeleteApp(t.Context(), Admin, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	p, err = e.st.AppPage(store.AppQuery{After: store.CursorOf(gone), Limit: 2})
+	p, err = e.st.AppPage(t.Context(), store.AppQuery{After: store.CursorOf(gone), Limit: 2})
 	if err != nil || !slices.EqualFunc(p.Apps, all[13:15], appsEqual) || p.Offset != 12 {
 		t.Errorf("the page after deleted %q = %q at %d, %v", gone.Name, names(p.Apps), p.Offset, err)
 	}
@@ -120,11 +120,11 @@ func testAppPagesBackward(t *testing.T, e *env) {
 			t.Errorf("pages of %d backwards = %q, want %q", limit, names(got), names(all))
 		}
 	}
-	p, err := e.st.AppPage(store.AppQuery{Backward: true, Limit: 4})
+	p, err := e.st.AppPage(t.Context(), store.AppQuery{Backward: true, Limit: 4})
 	if err != nil || !slices.EqualFunc(p.Apps, all[26:], appsEqual) || p.Offset != 26 || !p.More {
 		t.Errorf("the last page = %q at %d, %v", names(p.Apps), p.Offset, err)
 	}
-	p, err = e.st.AppPage(store.AppQuery{After: store.CursorOf(all[3]), Backward: true, Limit: 10})
+	p, err = e.st.AppPage(t.Context(), store.AppQuery{After: store.CursorOf(all[3]), Backward: true, Limit: 10})
 	if err != nil || !slices.EqualFunc(p.Apps, all[:3], appsEqual) || p.Offset != 0 || p.More {
 		t.Errorf("the page before %q = %q at %d (more %v), %v", all[3].Name, names(p.Apps), p.Offset, p.More, err)
 	}
@@ -135,10 +135,10 @@ func testAppPagesBackward(t *testing.T, e *env) {
 func testAppPagesFiltered(t *testing.T, e *env) {
 	all := pagedApps(t, e)
 	bo := store.Actor{Name: "Bo Lindqvist", Role: store.Admin}
-	if _, err := e.st.CreateApp(bo, "Zulu", scopes.NewSet(scopes.ModelDeploy)); err != nil {
+	if _, err := e.st.CreateApp(t.Context(), bo, "Zulu", scopes.NewSet(scopes.ModelDeploy)); err != nil {
 		t.Fatal(err)
 	}
-	all, _ = e.st.Apps()
+	all, _ = e.st.Apps(t.Context())
 	pick := func(keep func(store.App) bool) []store.App {
 		var out []store.App
 		for _, a := range all {
@@ -174,7 +174,7 @@ func testAppPagesFiltered(t *testing.T, e *env) {
 			}
 		}
 	}
-	p, err := e.st.AppPage(store.AppQuery{Filter: "nothing like it", Examine: 5})
+	p, err := e.st.AppPage(t.Context(), store.AppQuery{Filter: "nothing like it", Examine: 5})
 	if err != nil || len(p.Apps) != 0 || !p.More || p.Next != store.CursorOf(all[4]) {
 		t.Errorf("a bounded page that finds nothing = %+v, %v; want to go on after %q", p, err, all[4].Name)
 	}
@@ -191,7 +191,7 @@ func testAppPagesFollowChanges(t *testing.T, e *env) {
 	all := pagedApps(t, e)
 	first := func() []string {
 		t.Helper()
-		p, err := e.st.AppPage(store.AppQuery{Limit: 1000})
+		p, err := e.st.AppPage(t.Context(), store.AppQuery{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,11 +201,11 @@ func testAppPagesFollowChanges(t *testing.T, e *env) {
 		return names(p.Apps)
 	}
 	first()
-	e.app("Aardvark", scopes.NewSet(scopes.ModelDeploy))
-	if _, err := e.st.SaveApp(Admin, all[0], "Zebra", all[0].Scopes); err != nil {
+	e.app(t.Context(), "Aardvark", scopes.NewSet(scopes.ModelDeploy))
+	if _, err := e.st.SaveApp(t.Context(), Admin, all[0], "Zebra", all[0].Scopes); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.DeleteApp(Admin, all[1].ID); err != nil {
+	if err := e.st.DeleteApp(t.Context(), Admin, all[1].ID); err != nil {
 		t.Fatal(err)
 	}
 	want := append([]string{"Aardvark"}, names(all[2:])...)
@@ -217,14 +217,14 @@ func testAppPagesFollowChanges(t *testing.T, e *env) {
 	for i := range 100 {
 		specs = append(specs, store.AppSpec{Name: fmt.Sprintf("Bulk %03d", 99-i), Scopes: scopes.NewSet(scopes.ModelDeploy)})
 	}
-	if _, err := e.st.CreateApps(Admin, specs); err != nil {
+	if _, err := e.st.CreateApps(t.Context(), Admin, specs); err != nil {
 		t.Fatal(err)
 	}
-	apps, _ := e.st.Apps()
+	apps, _ := e.st.Apps(t.Context())
 	if got := first(); !slices.Equal(got, names(apps)) {
 		t.Errorf("after a bulk load: %q, want %q", got, names(apps))
 	}
-	if n, _ := e.st.AppCount(); n != len(apps) {
+	if n, _ := e.st.AppCount(t.Context()); n != len(apps) {
 		t.Errorf("AppCount = %d, want %d", n, len(apps))
 	}
 }
@@ -232,13 +232,13 @@ func testAppPagesFollowChanges(t *testing.T, e *env) {
 // Events reads the trail newest first, a page at a time, with a filter
 // bounded by how many events it looks at.
 func testEventPages(t *testing.T, e *env) {
-	if p, err := e.st.Events(store.EventQuery{}); err != nil || len(p.Events) != 0 || p.More {
+	if p, err := e.st.Events(t.Context(), store.EventQuery{}); err != nil || len(p.Events) != 0 || p.More {
 		t.Errorf("Events of a new store = %+v, %v", p, err)
 	}
 	pagedApps(t, e)
-	app := e.app("Keyed", scopes.NewSet(scopes.ModelDeploy))
-	e.key(app.ID, "ci")
-	all, err := e.st.Audit()
+	app := e.app(t.Context(), "Keyed", scopes.NewSet(scopes.ModelDeploy))
+	e.key(t.Context(), app.ID, "ci")
+	all, err := e.st.Audit(t.Context())
 	if err != nil || len(all) < 32 {
 		t.Fatalf("Audit() = %d events, %v", len(all), err)
 	}
@@ -252,7 +252,7 @@ func testEventPages(t *testing.T, e *env) {
 	read := func(q store.EventQuery) []store.Event {
 		var got []store.Event
 		for range 100 {
-			p, err := e.st.Events(q)
+			p, err := e.st.Events(t.Context(), q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +273,7 @@ func testEventPages(t *testing.T, e *env) {
 			t.Errorf("pages of %d = %v, want %v", limit, seqs(got), seqs(all))
 		}
 	}
-	p, err := e.st.Events(store.EventQuery{Before: all[3].Seq, Limit: 2})
+	p, err := e.st.Events(t.Context(), store.EventQuery{Before: all[3].Seq, Limit: 2})
 	if err != nil || !slices.Equal(seqs(p.Events), seqs(all[4:6])) || !p.More || p.Next != all[5].Seq {
 		t.Errorf("the page before %d = %v (next %d), %v", all[3].Seq, seqs(p.Events), p.Next, err)
 	}
@@ -281,7 +281,7 @@ func testEventPages(t *testing.T, e *env) {
 	if got := read(store.EventQuery{Match: keyed, Limit: 3, Examine: 4}); len(got) != 1 || got[0].Action != store.ActionKeyCreate {
 		t.Errorf("the key's creation, found 4 events at a time: %v", seqs(got))
 	}
-	p, err = e.st.Events(store.EventQuery{Match: func(store.Event) bool { return false }, Examine: 4})
+	p, err = e.st.Events(t.Context(), store.EventQuery{Match: func(store.Event) bool { return false }, Examine: 4})
 	if err != nil || len(p.Events) != 0 || !p.More || p.Next != all[3].Seq {
 		t.Errorf("a bounded page that finds nothing = %+v, %v", p, err)
 	}
