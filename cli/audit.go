@@ -104,9 +104,15 @@ func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify boo
 	write := inv.eventWriter(w, asJSON)
 	var n int64
 	print := func() error {
-		return db.reading(func(c *local.Conn) (err error) {
+		return db.readingDirect(false, func(c *local.Conn) (err error) {
 			// The process holding the file streams its trail.
 			if n, err = c.Audit(write); err != nil {
+				return err
+			}
+			return w.Flush()
+		}, func(eng store.Engine) error {
+			err := store.EachEventOf(cmd.Context(), eng, func(ev store.Event) error { n++; return write(ev) })
+			if err != nil {
 				return err
 			}
 			return w.Flush()
@@ -206,7 +212,7 @@ func cell(text string, width int) string {
 // extend want, a head saved earlier (--expect).
 func (inv *invocation) verifyAudit(ctx context.Context, db database, name string, want *store.AuditHead) error {
 	var head store.AuditHead
-	err := db.reading(func(c *local.Conn) (err error) {
+	err := db.readingDirect(false, func(c *local.Conn) (err error) {
 		if want != nil { // the holder walks the chain, but knows no saved head: check a copy
 			return onHeldCopy(ctx, c, func(st *store.Store) (err error) {
 				head, err = verifyTrail(ctx, st, want)
@@ -214,6 +220,13 @@ func (inv *invocation) verifyAudit(ctx context.Context, db database, name string
 			})
 		}
 		_, _, head, err = c.Check() // the holder's whole check walks the chain too
+		return err
+	}, func(eng store.Engine) (err error) {
+		if want != nil {
+			head, err = store.VerifyAuditExtendsOf(ctx, eng, *want)
+		} else {
+			head, err = store.VerifyAuditOf(ctx, eng)
+		}
 		return err
 	}, func(st *store.Store) (err error) {
 		head, err = verifyTrail(ctx, st, want)

@@ -66,13 +66,28 @@ func (inv *invocation) backup(ctx context.Context, cmd *cobra.Command, db databa
 		}
 	}
 	var size int64
-	err = db.reading(func(c *local.Conn) (err error) {
+	err = db.readingDirect(true, func(c *local.Conn) (err error) {
 		if out == "-" {
 			_, err = c.Backup(interruptible{ctx, stdout})
 			return err
 		}
 		size, err = backupFromHolder(ctx, c, path, out)
 		return err
+	}, func(eng store.Engine) error {
+		if err := store.ReadsDirectly(ctx, eng); err != nil {
+			return err
+		}
+		if out == "-" {
+			_, err := bolt.WriteEngineBackup(eng, interruptible{ctx, stdout})
+			return err
+		}
+		if err := bolt.BackupEngineFile(ctx, eng, out); err != nil {
+			return err
+		}
+		if fi, err := os.Stat(out); err == nil {
+			size = fi.Size()
+		}
+		return nil
 	}, func(st *store.Store) error {
 		if out == "-" {
 			_, err := bolt.WriteBackup(st, interruptible{ctx, stdout})

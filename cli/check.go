@@ -90,12 +90,26 @@ func (inv *invocation) check(cmd *cobra.Command, db database, keys []ed25519.Pub
 		}
 		return err
 	}
-	err = db.reading(func(c *local.Conn) (err error) {
+	err = db.readingDirect(true, func(c *local.Conn) (err error) {
 		if len(keys) > 0 { // the holder checks without the keys: check a copy it sends
 			return onHeldCopy(cmd.Context(), c, func(st *store.Store) error { return run(st, st.CheckRecords) })
 		}
 		_, apps, head, err = c.Check()
 		return err
+	}, func(eng store.Engine) error {
+		// Opening the file checked its pages; a cluster's members are
+		// compared after its records.
+		in, err := store.CheckEngine(cmd.Context(), path, eng, store.WithAuditKeys(keys...))
+		if err != nil {
+			return err
+		}
+		apps, head, signed, anySigned = in.Apps, in.Head, in.Signed, in.AnySigned
+		if c, ok := eng.(store.Checker); ok && db.cluster() {
+			if err := c.CheckMedium(); err != nil && !errors.As(err, &unchecked) {
+				return err
+			}
+		}
+		return nil
 	}, func(st *store.Store) error {
 		check := st.Check
 		if !db.cluster() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"apiscopes/server/local"
 	"apiscopes/store"
+	"apiscopes/store/bolt"
 	"apiscopes/store/etcd"
 )
 
@@ -156,6 +158,62 @@ func (d database) reading(holder func(*local.Conn) error, fn func(*store.Store) 
 		return open()
 	}
 	return local.Reach(path, holder, open)
+}
+
+// readingDirect runs a command that reads the database's records once,
+// through direct on the bare engine (no verify index, no change stream),
+// so that its memory does not grow with the database. A database the
+// records of which are not read as they are (store.ErrNotDirect: an older
+// schema, or not an apiscopes database) goes to fn on a store opened
+// read-only instead, which reads it or says what it is. The process
+// holding a file answers through holder, as reading says.
+//
+// With pages false a file's pages are not checked as it opens (bbolt's
+// check keeps a note of every page: memory that grows with the file): for
+// a command that proves what it reads itself, as the audit trail's chain
+// does. A damaged page it meets is still an error, not a crash.
+func (d database) readingDirect(pages bool, holder func(*local.Conn) error, direct func(store.Engine) error, fn func(*store.Store) error) error {
+	viaEngine := func() error {
+		if !pages {
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true)) // a fault on the mapped file: a panic, which the engine reports
+		}
+		var eng store.Engine
+		if d.cluster() {
+			cfg := d.config(0)
+			cfg.MaxStaleness = -1
+			e, err := etcd.Open(cfg)
+			if err != nil {
+				return err
+			}
+			eng = e
+		} else {
+			path, err := dbPath(d.path)
+			if err != nil {
+				return err
+			}
+			e, err := bolt.Open(path, bolt.Options{ReadOnly: true, Timeout: time.Nanosecond, SkipPageCheck: !pages})
+			if err != nil {
+				return err
+			}
+			eng = e
+		}
+		err := direct(eng)
+		if cerr := eng.Close(); err == nil {
+			err = cerr
+		}
+		if errors.Is(err, store.ErrNotDirect) {
+			return d.reading(nil, fn)
+		}
+		return err
+	}
+	if d.cluster() || holder == nil {
+		return viaEngine()
+	}
+	path, err := dbPath(d.path)
+	if err != nil {
+		return err
+	}
+	return local.Reach(path, holder, viaEngine)
 }
 
 // missing reports a database file that is not there, as a read command

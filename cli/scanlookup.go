@@ -64,7 +64,12 @@ func keyLookup(db database) (look func(key string) string, done func()) {
 // or not granted) from an expired or unknown one.
 var anyScope = scopes.All()[0].ID
 
-// cached turns a lookup into a description, once per key.
+// maxLookedUp bounds the keys cached keeps the description of: a scan's
+// memory does not grow with the keys it finds.
+const maxLookedUp = 4096
+
+// cached turns a lookup into a description, once per key (of the last
+// few thousand).
 func cached(lookup func(key string) (store.Decision, error)) func(string) string {
 	seen := map[string]string{}
 	return func(key string) string {
@@ -75,6 +80,9 @@ func cached(lookup func(key string) (store.Decision, error)) func(string) string
 		s := describeFound(d)
 		if err != nil {
 			s = "not looked up: " + cleanText(err.Error())
+		}
+		if len(seen) >= maxLookedUp {
+			clear(seen) // a tree full of keys: look them up again rather than hold them all
 		}
 		seen[key] = s
 		return s

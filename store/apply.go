@@ -19,7 +19,11 @@ func (s *Store) apply(cs ChangeSet) {
 	}
 	u := s.ix.begin()
 	digestsGone := map[[sha256.Size]byte]bool{}
+	nEvents := 0
 	for _, c := range cs.Changes {
+		if c.Table == TableAudit && c.Value != nil {
+			nEvents++
+		}
 		if c.Table == TableDigests && c.Value == nil && len(c.Key) == sha256.Size {
 			digestsGone[[sha256.Size]byte(c.Key)] = true
 		}
@@ -30,8 +34,8 @@ func (s *Store) apply(cs ChangeSet) {
 			s.noteSchema(c.Value)
 		}
 	}
-	var events []Event
-	for _, c := range cs.Changes { // apps first: their keys point at them
+	events := make([]Event, 0, nEvents) // a bulk load brings thousands
+	for _, c := range cs.Changes {      // apps first: their keys point at them
 		if c.Table == TableApps && c.Value != nil {
 			var rec appRecord
 			if decode(c.Value, &rec) == nil {
@@ -64,7 +68,7 @@ func (s *Store) apply(cs ChangeSet) {
 			}
 		}
 	}
-	var updates []Update
+	updates := make([]Update, 0, len(events))
 	if len(events) > 0 {
 		sort.Slice(events, func(i, j int) bool { return events[i].Seq < events[j].Seq })
 	}

@@ -107,19 +107,22 @@ var ErrStop = errors.New("stop")
 // it with that error. fn runs inside a snapshot: it must not call back into
 // the store to write.
 func (s *Store) EachEvent(ctx context.Context, fn func(Event) error) error {
-	err := s.eng.Read(ctx, func(snap Snapshot) error {
-		return snap.Scan(TableAudit, nil, ScanOptions{Reverse: true}, func(_, v []byte) error {
-			var ev Event
-			if err := decode(v, &ev); err != nil {
-				return err
-			}
-			return fn(ev)
-		})
-	})
+	err := s.eng.Read(ctx, func(snap Snapshot) error { return eachEvent(snap, fn) })
 	if errors.Is(err, ErrStop) {
 		return nil
 	}
 	return err
+}
+
+// eachEvent calls fn for every event of a snapshot, newest first.
+func eachEvent(snap Snapshot, fn func(Event) error) error {
+	return snap.Scan(TableAudit, nil, ScanOptions{Reverse: true}, func(_, v []byte) error {
+		var ev Event
+		if err := decode(v, &ev); err != nil {
+			return err
+		}
+		return fn(ev)
+	})
 }
 
 // ReadEvents calls fn with the audit events of eng's database from

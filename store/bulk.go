@@ -17,14 +17,28 @@ type AppSpec struct {
 	Keys   []string
 }
 
-// bulkBatch is how many apps one change of a bulk load creates: with their
-// keys and audit records, a change stays within every engine's limits on
-// one change (etcd: 128 operations, 1.5 MiB).
+// bulkBatch is how many apps one change of a bulk load creates on an
+// engine held to etcd's limits on one change (128 operations, 1.5 MiB):
+// with their keys and audit records, such a change stays within them.
 const bulkBatch = 8
 
+// bulkLimits is how large one change of a bulk load may be on this
+// store's engine: in operations, in bytes (as bulkBytesFor estimates
+// them) and in apps.
+func (s *Store) bulkLimits() (ops, bytes, apps int) {
+	if l, ok := s.eng.(BatchLimiter); ok {
+		if ops, bytes = l.BatchLimits(); ops > maxBulkOps {
+			return ops, bytes, ops / 5
+		}
+	}
+	return maxBulkOps, maxBulkBytes, bulkBatch
+}
+
 // CreateApps creates many apps and their keys through the same rules and
-// audit records as CreateApp and CreateKey, a few apps to a change: loading
-// ten thousand apps takes seconds, not minutes of commits. It returns how
+// audit records as CreateApp and CreateKey, many apps to a change: the
+// events are those of the same apps and keys made one by one, in the same
+// order, but a file commits once for thousands of them, and a cluster once
+// for as many as its limits on one transaction let through. It returns how
 // many apps it created: on an error, the apps of specs[:created] exist and
 // none after them, so a caller can resume with specs[created:] (the failing
 // spec first). An app with more keys than one change holds is made in
@@ -38,33 +52,37 @@ func (s *Store) CreateApps(ctx context.Context, actor Actor, specs []AppSpec) (c
 	if err := s.mayWrite(&actor); err != nil {
 		return 0, err
 	}
+	maxOps, maxBytes, maxApps := s.bulkLimits()
+	limit := maxApps // narrowed while finding the spec a change failed on
 	for created < len(specs) {
-		n := 1
-		for n < len(specs)-created && n < bulkBatch && opsFor(specs[created:created+n+1]) <= maxBulkOps {
-			n++
-		}
-		if n == 1 && opsFor(specs[created:created+1]) > maxBulkOps {
-			if err := s.createLargeApp(ctx, actor, specs[created]); err != nil {
+		if opsFor(specs[created:created+1]) > maxOps || bulkBytesFor(specs[created:created+1]) > maxBytes {
+			if err := s.createLargeApp(ctx, actor, specs[created], maxOps, maxBytes); err != nil {
 				return created, err
 			}
 			created++
 			continue
 		}
+		n, ops, bytes := 1, opsFor(specs[created:created+1]), bulkBytesFor(specs[created:created+1])
+		for n < len(specs)-created && n < limit {
+			next := specs[created+n : created+n+1]
+			if ops+opsFor(next)-1 > maxOps || bytes+bulkBytesFor(next) > maxBytes {
+				break
+			}
+			ops, bytes = ops+opsFor(next)-1, bytes+bulkBytesFor(next)
+			n++
+		}
 		err := s.createChunk(ctx, actor, specs[created:created+n])
 		switch {
 		case err == nil:
 			created += n
+			limit = maxApps
 		case n == 1:
 			return created, err
 		default:
-			// One spec of the chunk is at fault: make the apps before it
-			// one at a time, so that the count points at it.
-			for _, spec := range specs[created : created+n] {
-				if err := s.createChunk(ctx, actor, []AppSpec{spec}); err != nil {
-					return created, err
-				}
-				created++
-			}
+			// One spec of the chunk is at fault, and the chunk wrote
+			// nothing: halve the changes until the apps before it are
+			// made and the count points at it.
+			limit = n / 2
 		}
 	}
 	return created, nil
@@ -72,7 +90,11 @@ func (s *Store) CreateApps(ctx context.Context, actor Actor, specs []AppSpec) (c
 
 // createChunk creates a few apps and their keys in one change.
 func (s *Store) createChunk(ctx context.Context, actor Actor, chunk []AppSpec) error {
+	ops := opsFor(chunk)
 	return s.change(ctx, actor, func(t *txn) error {
+		if cap(t.b.Ops) < 2*ops { // a key writes its app's record and the head again: Compact keeps one
+			t.b.Ops = make([]Op, 0, 2*ops)
+		}
 		pol, err := t.policy()
 		if err != nil {
 			return err
@@ -100,7 +122,7 @@ func (s *Store) createChunk(ctx context.Context, actor Actor, chunk []AppSpec) e
 // app with its first keys, then the rest a group at a time. The key names
 // are checked first, so only a failure to write can stop it half way; the
 // app is then deleted again.
-func (s *Store) createLargeApp(ctx context.Context, actor Actor, spec AppSpec) error {
+func (s *Store) createLargeApp(ctx context.Context, actor Actor, spec AppSpec, maxOps, maxBytes int) error {
 	seen := make(map[string]bool, len(spec.Keys))
 	for _, kn := range spec.Keys {
 		clean, err := CleanName(kn)
@@ -112,7 +134,7 @@ func (s *Store) createLargeApp(ctx context.Context, actor Actor, spec AppSpec) e
 		}
 		seen[FoldName(clean)] = true
 	}
-	per := (maxBulkOps - 5) / 5
+	per := max(1, min((maxOps-5)/5, (maxBytes-bulkAppBytes)/bulkKeyBytes))
 	first := spec.Keys[:min(per, len(spec.Keys))]
 	var id uint64
 	err := s.change(ctx, actor, func(t *txn) error {
@@ -156,8 +178,33 @@ func (s *Store) createLargeApp(ctx context.Context, actor Actor, spec AppSpec) e
 	return nil
 }
 
-// maxBulkOps is the most operations one bulk change may hold.
-const maxBulkOps = 120
+// maxBulkOps is the most operations one bulk change may hold on an engine
+// held to etcd's limits, and maxBulkBytes the most bytes.
+const (
+	maxBulkOps   = 120
+	maxBulkBytes = 1 << 20
+)
+
+// A bulk load's records as bulkBytesFor estimates them, generously: an
+// app's record, name entry and audit event; a key's record, digest entry
+// and audit event with its marks.
+const (
+	bulkAppBytes = 2048
+	bulkKeyBytes = 1536
+)
+
+// bulkBytesFor estimates the bytes of keys and values creating specs
+// writes, names apart (counted as they are).
+func bulkBytesFor(specs []AppSpec) int {
+	n := 0
+	for _, sp := range specs {
+		n += bulkAppBytes + 2*len(sp.Name) + len(sp.Keys)*bulkKeyBytes
+		for _, k := range sp.Keys {
+			n += 2 * len(k)
+		}
+	}
+	return n
+}
 
 // opsFor counts the operations of creating specs: the state hash's lanes;
 // per app its record, name, counter, audit record and head; per key its

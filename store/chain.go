@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -47,36 +48,96 @@ import (
 // elsewhere (signhead.go).
 
 // Canonical is the encoding of an event that its hash covers.
-func Canonical(ev Event) []byte {
-	var b []byte
-	v := reflect.ValueOf(ev)
+func Canonical(ev Event) []byte { return appendCanonical(nil, &ev) }
+
+// appendCanonical appends Canonical(*ev) to b. It reads the fields in
+// place and formats numbers, names and times without allocating, as a walk
+// of the whole trail does it for every event.
+func appendCanonical(b []byte, ev *Event) []byte {
+	v := reflect.ValueOf(ev).Elem()
+	var scratch [64]byte
 	for _, f := range eventFields {
-		text, ok := canonicalValue(v.Field(f.index))
-		if !ok {
+		fv := v.Field(f.index)
+		var text []byte
+		switch {
+		case fv.Type() == timeType:
+			t := fv.Addr().Interface().(*time.Time)
+			if t.IsZero() {
+				continue
+			}
+			text = t.UTC().AppendFormat(scratch[:0], time.RFC3339Nano)
+		case fv.IsZero():
+			continue
+		case fv.Kind() == reflect.String:
+			b = appendField(b, f.name, fv.String())
+			continue
+		case fv.CanUint():
+			text = strconv.AppendUint(scratch[:0], fv.Uint(), 10)
+		case fv.CanInt():
+			text = strconv.AppendInt(scratch[:0], fv.Int(), 10)
+		case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+			n := fv.Len()
+			size := max(n-1, 0)
+			for i := range n {
+				size += len(fv.Index(i).String())
+			}
+			b = append(b, f.name...)
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(size), 10)
+			b = append(b, ' ')
+			for i := range n {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, fv.Index(i).String()...)
+			}
+			b = append(b, '\n')
+			continue
+		default:
+			t, ok := canonicalValue(fv)
+			if !ok {
+				continue
+			}
+			b = appendField(b, f.name, t)
 			continue
 		}
-		b = append(b, f.name...)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, int64(len(text)), 10)
-		b = append(b, ' ')
-		b = append(b, text...)
-		b = append(b, '\n')
+		b = appendField(b, f.name, string(text))
 	}
 	return b
 }
 
+// appendField appends one line of the canonical encoding.
+func appendField(b []byte, name, text string) []byte {
+	b = append(b, name...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(text)), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	return append(b, '\n')
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
 // ChainHash is the hash of ev following an event whose hash is prev (hex;
 // "" for the first event).
-func ChainHash(prev string, ev Event) string {
-	var p [sha256.Size]byte
+func ChainHash(prev string, ev Event) string { return chainHash(prev, &ev) }
+
+func chainHash(prev string, ev *Event) string {
+	buf := canonicalBufs.Get().(*[]byte)
+	defer canonicalBufs.Put(buf)
+	b := (*buf)[:0]
+	b = append(b, make([]byte, sha256.Size)...)
 	if prev != "" {
-		hex.Decode(p[:], []byte(prev))
+		hex.Decode(b[:sha256.Size], []byte(prev))
 	}
-	h := sha256.New()
-	h.Write(p[:])
-	h.Write(Canonical(ev))
-	return hex.EncodeToString(h.Sum(nil))
+	b = appendCanonical(b, ev)
+	*buf = b
+	d := sha256.Sum256(b)
+	return hex.EncodeToString(d[:])
 }
+
+// canonicalBufs are the buffers chainHash encodes events into.
+var canonicalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 type eventField struct {
 	index int
@@ -217,36 +278,59 @@ func verifyChain(snap Snapshot) (AuditHead, error) {
 		}
 	}
 	head := stored.public()
-	var prev string
-	var want uint64 = 1
-	var broken error
+	var w chainWalk
 	err = snap.Scan(TableAudit, nil, ScanOptions{}, func(k, v []byte) error {
 		var ev Event
-		if err := decode(v, &ev); err != nil {
-			broken = &ChainError{Seq: want, Reason: "its record cannot be read"}
+		if !w.next(k, &ev, decode(v, &ev)) {
 			return ErrStop
 		}
-		switch {
-		case len(k) != 8 || btoi(k) != want || ev.Seq != want:
-			broken = &ChainError{Seq: want, Reason: fmt.Sprintf("the trail goes on with event %d: events were removed or renumbered", ev.Seq)}
-		case ev.Hash != ChainHash(prev, ev):
-			broken = &ChainError{Seq: want, Reason: "its hash does not follow from its content and the event before: it was altered, or an event before it was removed or inserted"}
-		}
-		if broken != nil {
-			return ErrStop
-		}
-		prev = ev.Hash
-		want++
 		return nil
 	})
 	if err != nil {
 		return head, err
 	}
-	if broken != nil {
-		return head, broken
+	return head, w.end(stored)
+}
+
+// chainWalk checks the audit trail's chain an event at a time, oldest
+// first, so that a walk over the trail for another reason checks it too.
+type chainWalk struct {
+	prev   string
+	seen   uint64 // events that followed
+	broken error
+}
+
+// next takes the event stored under k, decoded into ev (or not, with
+// decodeErr), and reports whether the chain holds so far.
+func (w *chainWalk) next(k []byte, ev *Event, decodeErr error) bool {
+	if w.broken != nil {
+		return false
 	}
-	if last := want - 1; last != stored.Seq || prev != stored.Hash {
-		return head, &ChainError{Seq: last + 1, Reason: fmt.Sprintf("the trail ends at event %d but its head says event %d: events were removed from the end, or the head was changed", last, stored.Seq)}
+	want := w.seen + 1
+	switch {
+	case decodeErr != nil:
+		w.broken = &ChainError{Seq: want, Reason: "its record cannot be read"}
+	case len(k) != 8 || btoi(k) != want || ev.Seq != want:
+		w.broken = &ChainError{Seq: want, Reason: fmt.Sprintf("the trail goes on with event %d: events were removed or renumbered", ev.Seq)}
+	case ev.Hash != chainHash(w.prev, ev):
+		w.broken = &ChainError{Seq: want, Reason: "its hash does not follow from its content and the event before: it was altered, or an event before it was removed or inserted"}
 	}
-	return head, nil
+	if w.broken != nil {
+		return false
+	}
+	w.prev = ev.Hash
+	w.seen++
+	return true
+}
+
+// end is the walk's verdict once every event was taken, against the head
+// as stored.
+func (w *chainWalk) end(stored auditHead) error {
+	if w.broken != nil {
+		return w.broken
+	}
+	if last := w.seen; last != stored.Seq || w.prev != stored.Hash {
+		return &ChainError{Seq: last + 1, Reason: fmt.Sprintf("the trail ends at event %d but its head says event %d: events were removed from the end, or the head was changed", last, stored.Seq)}
+	}
+	return nil
 }

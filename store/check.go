@@ -110,14 +110,27 @@ type checker struct {
 	problems []string
 	appSeq   uint64
 	keySeq   uint64
-	// keyDigests is each sound key record's digest, by the key's place
-	// (app id ‖ key id): the digests step compares entries against it
-	// instead of decoding every key record a second time.
-	keyDigests map[[16]byte][32]byte
-	state      StateHash // of the app and key records, as read (full only)
+	// indexed counts the key records whose digest entry points back at
+	// them. The digests step counts the entries that point at a key at
+	// all: as many, and no entry points at a key of another digest. The
+	// check so holds no record of every key, only a bit per key id.
+	indexed int
+	// live has a bit for each key id of a sound key record with its own
+	// digest entry (an eighth of a byte a key id: 125 KB a million), so
+	// that the digests step tells entries that point at a key without
+	// reading it; nil where the key counter is too large to keep one.
+	live     []uint64
+	appCount int       // app records read
+	head     AuditHead // the head the audit trail's chain proves
+	state    StateHash // of the app and key records, as read (full only)
 }
 
 var errTooMany = errors.New("too many problems")
+
+// maxLiveBits bounds the key ids the check keeps a bit for: 32 MB of bits.
+// Above it (a counter no database reaches, or a damaged one), each digest
+// entry's key is looked up instead.
+const maxLiveBits = 1 << 28
 
 func (c *checker) addf(format string, a ...any) error {
 	c.problems = append(c.problems, fmt.Sprintf(format, a...))
@@ -165,6 +178,7 @@ func (c *checker) meta() (err error) {
 // has a name index entry, and counts exactly the keys under its prefix.
 func (c *checker) apps() error {
 	return c.snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
+		c.appCount++
 		if c.full {
 			c.state.Add(TableApps, k, v)
 		}
@@ -223,6 +237,9 @@ func (c *checker) names() error {
 // keys: each record decodes, sits under its app and id below the key
 // counter, belongs to an existing app and has its digest entry.
 func (c *checker) keys() error {
+	if c.keySeq < maxLiveBits {
+		c.live = make([]uint64, c.keySeq/64+1)
+	}
 	return c.snap.Scan(TableKeys, nil, ScanOptions{}, func(k, v []byte) error {
 		if c.full {
 			c.state.Add(TableKeys, k, v)
@@ -254,10 +271,10 @@ func (c *checker) keys() error {
 		if !bytes.Equal(at, k) {
 			return c.addf("key %d has no entry in the digest index", rec.ID)
 		}
-		if c.keyDigests == nil {
-			c.keyDigests = map[[16]byte][32]byte{}
+		c.indexed++
+		if c.live != nil {
+			c.live[rec.ID/64] |= 1 << (rec.ID % 64)
 		}
-		c.keyDigests[[16]byte(k)] = [32]byte(rec.Digest)
 		return nil
 	})
 }
@@ -265,19 +282,49 @@ func (c *checker) keys() error {
 // digests: each entry names a key by app and id; where that key exists it
 // has this digest. An entry whose key is gone is left from an app's
 // deletion, to be swept: it is never taken for a key.
+//
+// The keys step found each key's own entry; the entries that point at a
+// key id it found are counted here, and only when there are more of them
+// than keys with their own entry are they read again, with their keys, to
+// name the stray ones. (A key id is one key's: an entry naming it under
+// another app counts, and is then found to point at no key.)
 func (c *checker) digests() error {
-	return c.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+	pointing := 0
+	err := c.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
 		if len(v) != 16 || len(k) != 32 {
 			return c.addf("digest index entry %x is malformed", k)
 		}
-		if d, ok := c.keyDigests[[16]byte(v)]; ok {
-			if d != [32]byte(k) {
-				return c.addf("digest index entry %x points at key %d, which has another digest", k, btoi(v[8:]))
+		if c.live != nil {
+			if id := btoi(v[8:]); id <= c.keySeq && c.live[id/64]&(1<<(id%64)) != 0 {
+				pointing++
 			}
 			return nil
 		}
-		// No sound key record there: gone (swept later), or damaged (keys
-		// reported it).
+		rec, err := c.snap.Get(TableKeys, v)
+		if err != nil || rec == nil {
+			return err
+		}
+		pointing++
+		return nil
+	})
+	if err != nil || pointing == c.indexed {
+		return err
+	}
+	return c.snap.Scan(TableDigests, nil, ScanOptions{}, func(k, v []byte) error {
+		if len(v) != 16 || len(k) != 32 {
+			return nil // reported above
+		}
+		raw, err := c.snap.Get(TableKeys, v)
+		if err != nil || raw == nil {
+			return err
+		}
+		var rec keyRecord
+		if decode(raw, &rec) != nil {
+			return nil // reported by keys
+		}
+		if !bytes.Equal(rec.Digest, k) {
+			return c.addf("digest index entry %x points at key %d, which has another digest", k, btoi(v[8:]))
+		}
 		return nil
 	})
 }
@@ -332,7 +379,11 @@ func (c *checker) audit() error {
 		}
 	}
 	want := uint64(1)
+	var chain chainWalk // the chain, in the same pass: each event is read once
 	err = c.snap.Scan(TableAudit, nil, ScanOptions{}, func(k, v []byte) error {
+		var ev Event
+		decodeErr := decode(v, &ev)
+		chain.next(k, &ev, decodeErr)
 		if len(k) != 8 {
 			return c.addf("audit entry %x is malformed", k)
 		}
@@ -341,9 +392,8 @@ func (c *checker) audit() error {
 			return c.addf("audit trail jumps from %d to %d: events are missing", want-1, seq)
 		}
 		want++
-		var ev Event
-		if err := decode(v, &ev); err != nil {
-			return c.addf("audit event %d: %v", seq, err)
+		if decodeErr != nil {
+			return c.addf("audit event %d: %v", seq, decodeErr)
 		}
 		if ev.Seq != seq {
 			return c.addf("audit event %d is stored under %d", ev.Seq, seq)
@@ -356,7 +406,8 @@ func (c *checker) audit() error {
 	if last := want - 1; last != head.Seq {
 		return c.addf("audit trail ends at %d but its head is %d: events are missing", last, head.Seq)
 	}
-	if _, err := verifyChain(c.snap); err != nil {
+	c.head = head.public()
+	if err := chain.end(head); err != nil {
 		return c.addf("%v", err)
 	}
 	return nil

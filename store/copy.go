@@ -2,9 +2,11 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -28,6 +30,23 @@ const (
 	copyBatchOps   = 100
 	copyBatchBytes = 1 << 20
 )
+
+// copyWindow is how many batches a copy into an engine held to etcd's
+// limits has in flight at once: each is a round trip and a sync of the
+// cluster, which take turns better than one after another.
+const copyWindow = 8
+
+// copyLimits sizes a copy's batches for its target: an engine that takes
+// larger changes (a file) gets fewer, larger ones, one at a time, as its
+// commits take turns anyway; a cluster gets etcd's size, several at once.
+func copyLimits(to Engine) (ops, bytes, window int) {
+	if l, ok := to.(BatchLimiter); ok {
+		if ops, bytes := l.BatchLimits(); ops > copyBatchOps {
+			return ops - 1, bytes, 1 // the marker is one more
+		}
+	}
+	return copyBatchOps, copyBatchBytes, copyWindow
+}
 
 // CopyReport says what a copy did.
 type CopyReport struct {
@@ -103,23 +122,57 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 			t, k, _ := bytes.Cut(marker[8:], []byte{0})
 			mt, mk = Table(t), k
 		}
+		maxOps, maxBytes, window := copyLimits(to)
+		var (
+			inflight sync.WaitGroup
+			slots    = make(chan struct{}, window)
+			mu       sync.Mutex // guards failed, rep.Entries and progress
+			failed   error
+			sent     int
+		)
+		commit := func(b *Batch, entries int) {
+			defer func() { <-slots; inflight.Done() }()
+			_, err := to.Commit(ctx, b)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = cmp.Or(failed, err)
+				return
+			}
+			rep.Entries += entries
+			if progress != nil {
+				progress(rep.Entries)
+			}
+		}
 		b := &Batch{}
 		size := 0
+		// flush sends a batch. Batches go window at a time, as their
+		// entries never overlap; every window-th waits for all before it
+		// and carries the marker, so a copy cut short resumes after
+		// entries that are all written.
 		flush := func(last []byte) error {
 			if len(b.Ops) == 0 {
 				return nil
 			}
-			b.Put(TableMeta, metaCopyMarker, append(itob(head.Seq), last...))
-			if _, err := to.Commit(ctx, b); err != nil {
+			entries := len(b.Ops)
+			if sent%window == 0 {
+				inflight.Wait()
+				b.Put(TableMeta, metaCopyMarker, append(itob(head.Seq), last...))
+			}
+			mu.Lock()
+			err := failed
+			mu.Unlock()
+			if err != nil {
 				return err
 			}
-			rep.Entries += len(b.Ops) - 1
-			if progress != nil {
-				progress(rep.Entries)
-			}
+			sent++
+			slots <- struct{}{}
+			inflight.Add(1)
+			go commit(b, entries)
 			b, size = &Batch{}, 0
 			return nil
 		}
+		defer inflight.Wait()
 		for _, t := range Tables {
 			err := snap.Scan(t, nil, ScanOptions{}, func(k, v []byte) error {
 				if err := ctx.Err(); err != nil {
@@ -134,7 +187,7 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 				}
 				b.Put(t, bytes.Clone(k), bytes.Clone(v))
 				size += len(k) + len(v)
-				if len(b.Ops) >= copyBatchOps || size >= copyBatchBytes {
+				if len(b.Ops) >= maxOps || size >= maxBytes {
 					return flush(at)
 				}
 				return nil
@@ -146,15 +199,33 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 		if err := flush(nil); err != nil {
 			return err
 		}
+		inflight.Wait()
+		if failed != nil {
+			return failed
+		}
 		last := &Batch{}
 		last.Require(TableMeta, metaSchema, nil)
 		last.Delete(TableMeta, metaCopyMarker)
 		last.Put(TableMeta, metaSchema, []byte(Schema))
-		_, err := to.Commit(ctx, last)
-		return err
+		if _, err := to.Commit(ctx, last); err != nil {
+			return err
+		}
+		if _, local := to.(BatchLimiter); local {
+			return nil // the copy is checked below, where its reads are local
+		}
+		// A cluster answers each record the check looks up with a round
+		// trip: the source is checked instead, and the copy read back a
+		// page at a time and compared with it, entry by entry.
+		if err := checkAll("the source", snap, checkOptions{}); err != nil {
+			return err
+		}
+		return sameEntries(ctx, snap, to)
 	})
 	if err != nil {
 		return rep, err
+	}
+	if _, local := to.(BatchLimiter); !local {
+		return rep, nil
 	}
 	return rep, to.Read(ctx, func(snap Snapshot) error {
 		if err := checkAll("the copy", snap, checkOptions{}); err != nil {
@@ -210,4 +281,72 @@ func tableOrder(t Table) int {
 		}
 	}
 	return len(Tables)
+}
+
+// comparePage is how many entries of the copy sameEntries reads at a time.
+const comparePage = 4096
+
+// sameEntries checks that to holds exactly the entries of snap, but for a
+// copy's marker, reading to a page at a time.
+func sameEntries(ctx context.Context, snap Snapshot, to Engine) error {
+	own := func(t Table, k []byte) bool { return t == TableMeta && bytes.Equal(k, metaCopyMarker) }
+	for _, t := range Tables {
+		var page [][2][]byte
+		var from []byte
+		pos, done := 0, false
+		next := func() ([]byte, []byte, bool, error) {
+			if pos == len(page) && !done {
+				page, pos = page[:0], 0
+				err := to.Read(ctx, func(ts Snapshot) error {
+					return ts.Scan(t, nil, ScanOptions{From: from}, func(k, v []byte) error {
+						if own(t, k) {
+							return nil
+						}
+						page = append(page, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+						if len(page) == comparePage {
+							return ErrStop
+						}
+						return nil
+					})
+				})
+				if err != nil {
+					return nil, nil, false, err
+				}
+				done = len(page) < comparePage
+				if len(page) > 0 {
+					from = append(bytes.Clone(page[len(page)-1][0]), 0)
+				}
+			}
+			if pos == len(page) {
+				return nil, nil, false, nil
+			}
+			e := page[pos]
+			pos++
+			return e[0], e[1], true, nil
+		}
+		err := snap.Scan(t, nil, ScanOptions{}, func(k, v []byte) error {
+			if own(t, k) {
+				return nil
+			}
+			ck, cv, ok, err := next()
+			switch {
+			case err != nil:
+				return err
+			case !ok || !bytes.Equal(ck, k):
+				return fmt.Errorf("the copy lacks the entry %s %x of the source", t, k)
+			case !bytes.Equal(cv, v):
+				return fmt.Errorf("the copy's entry %s %x is not the source's", t, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if ck, _, ok, err := next(); err != nil {
+			return err
+		} else if ok {
+			return fmt.Errorf("the copy holds an entry the source does not: %s %x", t, ck)
+		}
+	}
+	return nil
 }

@@ -41,6 +41,17 @@ type Engine interface {
 	Close() error
 }
 
+// BatchLimiter is an engine whose one change may hold more than etcd's
+// default limits on a transaction (128 operations, 1.5 MiB), which the
+// store keeps to for any engine that does not say otherwise. A bulk load
+// sizes its changes by it: a file commits (and syncs) once for thousands
+// of records where a cluster needs a transaction for every hundred.
+type BatchLimiter interface {
+	// BatchLimits is the most operations, and the most bytes of keys and
+	// values, one change should hold.
+	BatchLimits() (ops, bytes int)
+}
+
 // Table names one keyspace of records. Keys within a table are ordered
 // bytewise.
 type Table string

@@ -65,31 +65,36 @@ func (e *ExtendError) Is(target error) bool { return target == ErrDamaged }
 // head saved earlier: it fails with a *ChainError if the chain breaks, and
 // with an *ExtendError unless the trail holds want's event with want's
 // hash. A trail that holds it, with any events after, extends it.
-func (s *Store) VerifyAuditExtends(ctx context.Context, want AuditHead) (AuditHead, error) {
-	var head AuditHead
-	var err error
-	var found string
+func (s *Store) VerifyAuditExtends(ctx context.Context, want AuditHead) (head AuditHead, err error) {
 	readErr := s.eng.Read(ctx, func(snap Snapshot) error {
-		if head, err = verifyChain(snap); err != nil || want.Seq == 0 {
-			return nil
-		}
-		v, rerr := snap.Get(TableAudit, itob(want.Seq))
-		if rerr != nil || v == nil {
-			return rerr
-		}
-		var ev Event
-		if rerr := decode(v, &ev); rerr != nil {
-			return rerr
-		}
-		found = ev.Hash
+		head, err = verifyExtends(snap, want)
 		return nil
 	})
-	switch {
-	case readErr != nil:
+	if readErr != nil {
 		return head, readErr
-	case err != nil:
+	}
+	return head, err
+}
+
+// verifyExtends checks a snapshot's chain, and that it holds want.
+func verifyExtends(snap Snapshot, want AuditHead) (AuditHead, error) {
+	head, err := verifyChain(snap)
+	if err != nil || want.Seq == 0 {
 		return head, err
-	case want.Seq != 0 && found != want.Hash:
+	}
+	v, err := snap.Get(TableAudit, itob(want.Seq))
+	if err != nil {
+		return head, err
+	}
+	var found string
+	if v != nil {
+		var ev Event
+		if err := decode(v, &ev); err != nil {
+			return head, err
+		}
+		found = ev.Hash
+	}
+	if found != want.Hash {
 		return head, &ExtendError{Want: want, Found: found, Head: head}
 	}
 	return head, nil

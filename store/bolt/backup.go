@@ -33,16 +33,23 @@ func BackupFile(st *store.Store, path string) error {
 // beside path, is removed on every failure; those that a killed backup
 // left are removed by the next backup into the same folder.
 func BackupFileContext(ctx context.Context, st *store.Store, path string) error {
-	if err := refuseSelf(st, path); err != nil {
+	return BackupEngineFile(ctx, st.Engine(), path)
+}
+
+// BackupEngineFile is BackupFileContext on an engine no store is open on:
+// a command copying a database no process holds needs none of what a
+// store loads as it opens.
+func BackupEngineFile(ctx context.Context, eng store.Engine, path string) error {
+	if err := refuseSelf(eng, path); err != nil {
 		return err
 	}
-	if err := backupFile(ctx, st, path); err != nil {
+	if err := backupFile(ctx, eng, path); err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return nil
 }
 
-func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
+func backupFile(ctx context.Context, eng store.Engine, path string) (err error) {
 	f, err := createBackupTemp(filepath.Dir(path))
 	if err != nil {
 		return err
@@ -54,7 +61,7 @@ func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err = WriteBackup(st, ctxWriter{ctx, f}); err != nil {
+	if _, err = WriteEngineBackup(eng, ctxWriter{ctx, f}); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // bbolt's copy error keeps only its text
 		}
@@ -64,6 +71,11 @@ func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
 		return err
 	}
 	if err = CheckFile(ctx, tmp); err != nil {
+		var de *store.DamageError
+		if src, ok := eng.(*Engine); ok && errors.As(err, &de) {
+			// The copy is the file's own bytes: the file is damaged.
+			return &store.DamageError{Path: src.path, Problems: de.Problems}
+		}
 		return fmt.Errorf("the copy failed its check: %w", err)
 	}
 	if err = ctx.Err(); err != nil {
@@ -84,7 +96,12 @@ func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
 // A store on another engine (a cluster) is copied at one revision into a
 // new file first (store.Copy), which is then written to w.
 func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
-	if e, ok := st.Engine().(*Engine); ok {
+	return WriteEngineBackup(st.Engine(), w)
+}
+
+// WriteEngineBackup is WriteBackup of an engine no store is open on.
+func WriteEngineBackup(eng store.Engine, w io.Writer) (int64, error) {
+	if e, ok := eng.(*Engine); ok {
 		return e.WriteBackup(w)
 	}
 	dir, err := os.MkdirTemp("", ".apiscopes-backup-")
@@ -97,7 +114,7 @@ func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, err = store.Copy(context.Background(), st.Engine(), e, nil)
+	_, err = store.Copy(context.Background(), eng, e, nil)
 	if cerr := e.Close(); err == nil {
 		err = cerr
 	}
@@ -113,8 +130,8 @@ func WriteBackup(st *store.Store, w io.Writer) (int64, error) {
 }
 
 // refuseSelf refuses path if it is the database file itself.
-func refuseSelf(st *store.Store, path string) error {
-	e, ok := st.Engine().(*Engine)
+func refuseSelf(eng store.Engine, path string) error {
+	e, ok := eng.(*Engine)
 	if !ok {
 		return nil
 	}
@@ -140,7 +157,22 @@ func syncDir(dir string) {
 // end to end, as Check does (opening it checked its pages): use it on a
 // backup before relying on it. It fails with ErrNotDatabase, ErrDamaged, or
 // ErrLocked if a process holds the file for writing.
+//
+// It reads the records once, as they are, holding one at a time: its
+// memory does not grow with the file. A file of an older schema is read
+// through a store, which migrates it in memory first.
 func CheckFile(ctx context.Context, path string, opts ...store.CheckOption) error {
+	e, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	_, err = store.CheckEngine(ctx, path, e, opts...)
+	if cerr := e.Close(); err == nil {
+		err = cerr
+	}
+	if !errors.Is(err, store.ErrNotDirect) {
+		return err
+	}
 	s, err := OpenStore(path, Options{ReadOnly: true}, store.ReadOnly())
 	if err != nil {
 		return err

@@ -377,6 +377,9 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 			if err != nil {
 				return err
 			}
+			if appended(op.Table) {
+				bk.FillPercent = appendedFill
+			}
 			switch op.Kind {
 			case store.OpPut:
 				if err := bk.Put(op.Key, op.Value); err != nil {
@@ -430,6 +433,27 @@ func (e *Engine) Commit(_ context.Context, b *store.Batch) (uint64, error) {
 	}
 	return cs.Revision, nil
 }
+
+// BatchLimits implements store.BatchLimiter: a file takes changes far
+// larger than a cluster's transaction, so that a commit's two syncs are
+// paid once for thousands of records. Not much larger: a change rewrites
+// every page it touches, and the pages it frees are reused only by the
+// changes after it, so one that touched most of a table's pages (new
+// keys' digests land all over theirs) would grow the file by that table.
+func (e *Engine) BatchLimits() (ops, bytes int) { return 10_000, 4 << 20 }
+
+// appended reports whether new records of t mostly go after every record
+// it holds: ids from a counter, in order. bbolt splits a page it filled
+// at half its size, for records that land anywhere; records that land at
+// the end would leave every page they fill half empty, which a change of
+// thousands of them (a bulk load) does to all of its pages.
+func appended(t store.Table) bool {
+	return t == store.TableAudit || t == store.TableApps || t == store.TableKeys || t == store.TableSigned
+}
+
+// appendedFill is how full a page of an appended table is filled before it
+// is split.
+const appendedFill = 0.9
 
 // Follow implements store.Engine. Only this process writes the file while
 // it holds it, so every change set is one of its own commits, delivered
