@@ -245,7 +245,8 @@ func (s *Store) AppPage(ctx context.Context, q AppQuery) (AppPage, error) {
 			}
 		}
 		if len(page.Apps) > 0 {
-			page.Offset = slices.IndexFunc(keys[start:], func(c AppCursor) bool { return c == CursorOf(page.Apps[0]) }) + start
+			first := CursorOf(page.Apps[0])
+			page.Offset = slices.Index(keys[start:], first) + start
 		}
 		if i > start {
 			page.Next = keys[i-1]
@@ -266,7 +267,8 @@ func (s *Store) AppPage(ctx context.Context, q AppQuery) (AppPage, error) {
 	slices.Reverse(page.Apps)
 	page.Offset = i + 1
 	if len(page.Apps) > 0 {
-		page.Offset = slices.IndexFunc(keys[i+1:], func(c AppCursor) bool { return c == CursorOf(page.Apps[0]) }) + i + 1
+		first := CursorOf(page.Apps[0])
+		page.Offset = slices.Index(keys[i+1:], first) + i + 1
 	}
 	if i+1 < start {
 		page.Next = keys[i+1]
