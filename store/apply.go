@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"math/rand/v2"
 	"sort"
 	"time"
 )
@@ -94,7 +95,20 @@ func (s *Store) apply(cs ChangeSet) {
 
 // reload replaces the index with a fresh snapshot's, after the change
 // stream lost changes, and tells every subscriber to reload too.
+//
+// A reload that fails (the cluster busy, or compacting the snapshot away
+// while it is read) is tried again, once at a time, after a back-off that
+// doubles from reloadRetry up to reloadRetryMax, jittered, so that
+// replicas that fell behind together do not read the whole database from
+// the cluster together, again and again. A reload the stream asks for
+// meanwhile takes the pending retry's place.
 func (s *Store) reload() {
+	s.reloadMu.Lock()
+	if s.reloadTimer != nil {
+		s.reloadTimer.Stop()
+		s.reloadTimer = nil
+	}
+	s.reloadMu.Unlock()
 	// The stream's own work: no caller waits for it.
 	err := s.eng.Read(context.Background(), func(snap Snapshot) error {
 		if v, err := snap.Get(TableMeta, metaSchema); err == nil {
@@ -105,24 +119,42 @@ func (s *Store) reload() {
 		defer func() { u.commit(snap.Revision()) }()
 		return u.loadFrom(snap)
 	})
+	s.reloadMu.Lock()
 	if err != nil && s.IsOpen() {
 		// The index may hold part of the snapshot: read it whole again
 		// shortly. Change sets meanwhile apply on top, and those the next
 		// reload reads are skipped as already applied.
-		time.AfterFunc(reloadRetry, func() {
-			if s.IsOpen() {
+		wait := reloadRetry << min(s.reloadFails, 5)
+		wait = min(wait, reloadRetryMax)
+		wait = wait/2 + rand.N(wait/2+1)
+		s.reloadFails++
+		s.log.Warn("reload after a gap in the change stream failed; trying again", "in", wait, "err", err)
+		var t *time.Timer
+		t = time.AfterFunc(wait, func() {
+			s.reloadMu.Lock()
+			mine := s.reloadTimer == t
+			s.reloadMu.Unlock()
+			if mine && s.IsOpen() {
 				s.reload()
 			}
 		})
+		s.reloadTimer = t
+	} else if err == nil {
+		s.reloadFails = 0
 	}
+	s.reloadMu.Unlock()
 	s.appliedM.Lock()
 	s.applied.Broadcast()
 	s.appliedM.Unlock()
 	s.feed.resync()
 }
 
-// reloadRetry is how soon a reload that failed is tried again.
-const reloadRetry = time.Second
+// reloadRetry is how soon a reload that failed is first tried again, and
+// reloadRetryMax the longest it waits.
+const (
+	reloadRetry    = time.Second
+	reloadRetryMax = 30 * time.Second
+)
 
 // applied is the last revision the index applied.
 func (ix *index) applied() uint64 {

@@ -44,6 +44,10 @@ type Store struct {
 
 	writeErrors atomic.Uint64 // writes the file system refused, for metrics
 
+	reloadMu    sync.Mutex  // guards the two below (apply.go's reload)
+	reloadTimer *time.Timer // the retry of a reload that failed, pending
+	reloadFails int         // reloads failed in a row
+
 	stop      chan struct{} // closed by Close: ends the maintenance loop
 	stopped   chan struct{} // closed by the maintenance loop when it ends
 	closeOnce sync.Once

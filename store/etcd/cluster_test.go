@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	for _, f := range scaleFiles {
+		os.RemoveAll(f)
+	}
 	cluster.stop()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -2,6 +2,9 @@ package etcd
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,31 +71,42 @@ const (
 	maxBackoff = time.Second
 )
 
+// jittered is d give or take a quarter, so that replicas that fail
+// together do not try again together.
+func jittered(d time.Duration) time.Duration {
+	return d - d/4 + rand.N(d/2+1)
+}
+
 func (f *follower) run(ctx context.Context, after uint64) {
 	defer close(f.done)
 	next := int64(after) + 1
 	wait := minBackoff
+	var w *openWatch // a watch resync opened, to go on with
 	for ctx.Err() == nil {
 		from := next
 		var compacted bool
-		m := f.e.member()
-		next, compacted = f.watch(ctx, m, next)
+		if w == nil {
+			w = f.open(ctx, f.e.member(), next, false)
+		}
+		m := w.m
+		next, compacted = f.watch(ctx, w, next)
+		w = nil
 		if ctx.Err() != nil {
 			return
 		}
 		if compacted {
-			rev, ok := f.resync(ctx)
-			if !ok {
+			var ok bool
+			if w, next, ok = f.resync(ctx); !ok {
 				return
 			}
-			next = rev + 1
+			wait = minBackoff
 			continue
 		}
 		if next > from {
 			wait = minBackoff // it made progress: resume at once
 		}
 		select {
-		case <-time.After(wait):
+		case <-time.After(jittered(wait)):
 		case <-m.moved: // on the new member at once
 			wait = minBackoff
 			continue
@@ -103,13 +117,18 @@ func (f *follower) run(ctx context.Context, after uint64) {
 	}
 }
 
-// watch delivers change sets from revision from, watching through the
-// member m, until the watch ends or the stream moves off m. It
-// returns the revision to resume from, and whether the cluster had
-// compacted the revisions in between away.
-func (f *follower) watch(ctx context.Context, m *streamMember, from int64) (next int64, compacted bool) {
+// openWatch is a watch on the prefix through one member, ended by cancel
+// or when the stream moves off the member.
+type openWatch struct {
+	m      *streamMember
+	ch     clientv3.WatchChan
+	cancel context.CancelFunc
+}
+
+// open starts a watch on the prefix from revision from, through m; with
+// created, its first answer says that the member has it in place.
+func (f *follower) open(ctx context.Context, m *streamMember, from int64, created bool) *openWatch {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
 	go func() { // a silent member never ends the watch: the move does
 		select {
 		case <-m.moved:
@@ -117,9 +136,21 @@ func (f *follower) watch(ctx context.Context, m *streamMember, from int64) (next
 		case <-wctx.Done():
 		}
 	}()
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify()}
+	if created {
+		opts = append(opts, clientv3.WithCreatedNotify())
+	}
+	return &openWatch{m: m, ch: m.cli.Watch(wctx, f.e.prefix, opts...), cancel: cancel}
+}
+
+// watch delivers change sets from revision from, from the watch w, until
+// it ends or the stream moves off its member; it ends w. It returns the
+// revision to resume from, and whether the cluster had compacted the
+// revisions in between away.
+func (f *follower) watch(ctx context.Context, w *openWatch, from int64) (next int64, compacted bool) {
+	defer w.cancel()
 	next = from
-	w := m.cli.Watch(wctx, f.e.prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
-	for resp := range w {
+	for resp := range w.ch {
 		if resp.CompactRevision != 0 {
 			return next, true
 		}
@@ -138,9 +169,11 @@ func (f *follower) watch(ctx context.Context, m *streamMember, from int64) (next
 			for n < len(evs) && evs[n].Kv.ModRevision == rev {
 				n++
 			}
-			f.deliver(rev, evs[:n])
+			if rev >= next { // a watch resync opened may repeat what the reload read
+				f.deliver(rev, evs[:n])
+				next = rev + 1
+			}
 			evs = evs[n:]
-			next = rev + 1
 		}
 	}
 	return next, false
@@ -166,25 +199,68 @@ func (f *follower) deliver(rev int64, evs []*clientv3.Event) {
 }
 
 // resync tells the follower to read a new snapshot, after the cluster
-// compacted away changes it had not had. The revision is read first, so
-// the snapshot the follower reads is at or after it: a change after it is
-// delivered by the resumed watch.
-func (f *follower) resync(ctx context.Context) (rev int64, ok bool) {
+// compacted away changes it had not had, and returns the watch to go on
+// with and the revision it starts at.
+//
+// The watch is opened, and in place on the member, before the follower is
+// told: the member keeps every change after the revision for it, however
+// long the follower takes to read its snapshot (a million keys take
+// seconds) and however often the cluster compacts meanwhile. Opened after
+// the reload instead, a watch would find the reload's revision compacted
+// whenever the reload took longer than the cluster keeps history, and the
+// follower would reload again, and again: one fall behind costs one
+// reload. The revision is read first, so the snapshot the follower reads
+// is at or after it; changes the snapshot already holds come again
+// through the watch and are passed over by their revision (the store's
+// index skips what it has, see store.ChangeSet).
+//
+// Failures are tried again after a back-off that doubles up to a second,
+// jittered, so that replicas that fell behind together do not ask the
+// cluster together.
+func (f *follower) resync(ctx context.Context) (w *openWatch, next int64, ok bool) {
 	for wait := minBackoff; ; wait = min(2*wait, maxBackoff) {
 		rctx, cancel := f.e.request(ctx)
 		rev, err := f.e.currentRevision(rctx)
+		if err == nil {
+			w = f.open(ctx, f.e.member(), rev+1, true)
+			err = w.created(rctx)
+		}
 		cancel()
 		if err == nil {
 			f.apply(store.ChangeSet{Revision: uint64(rev), Resync: true})
 			f.applied.Store(uint64(rev))
 			f.advance(uint64(rev))
-			return rev, true
+			return w, rev + 1, true
+		}
+		if w != nil {
+			w.cancel()
 		}
 		select {
-		case <-time.After(wait):
+		case <-time.After(jittered(wait)):
 		case <-ctx.Done():
-			return 0, false
+			return nil, 0, false
 		}
+	}
+}
+
+// created waits for the watch's first answer, which says the member has
+// it in place.
+func (w *openWatch) created(ctx context.Context) error {
+	select {
+	case resp, ok := <-w.ch:
+		switch {
+		case !ok:
+			return errors.New("the watch ended before it started")
+		case resp.CompactRevision != 0:
+			return fmt.Errorf("the watch's revision was compacted (at %d)", resp.CompactRevision)
+		case resp.Err() != nil:
+			return resp.Err()
+		case !resp.Created:
+			return errors.New("the watch answered before it said it started")
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -311,32 +311,53 @@ func (s *snapshot) missed(t store.Table) error {
 	if n != readAhead || rev == 0 || !s.e.mayReadWhole(t) {
 		return nil
 	}
-	ctx, cancel := s.e.request(s.ctx)
-	defer cancel()
 	var kvs []*mvccpb.KeyValue
 	size := 0
 	start, end := s.e.base(t), prefixEnd(s.e.base(t))
-	for page := int64(maxPage); ; {
-		resp, err := s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev), clientv3.WithSerializable()))
-		if errors.Is(err, rpctypes.ErrFutureRev) {
-			resp, err = s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev)))
-		}
-		if err != nil {
-			return s.e.readError(err)
-		}
-		r := resp.Get()
-		for _, kv := range r.Kvs {
+	// Streamed, as a scan is: a table read a page at a time makes the
+	// member walk the rest of it for each page, and a large one takes
+	// longer than one request to find too large.
+	done, err := s.scanStream(start, end, func(page []*mvccpb.KeyValue, _ bool) error {
+		for _, kv := range page {
 			size += len(kv.Key) + len(kv.Value)
 		}
 		if size > maxSeen {
-			s.e.tooLarge(t)
-			return nil
+			return errTooLarge
 		}
-		kvs = append(kvs, r.Kvs...)
-		if !r.More || len(r.Kvs) == 0 {
-			break
+		kvs = append(kvs, page...)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errTooLarge):
+		s.e.tooLarge(t)
+		return nil
+	case err != nil:
+		return err
+	case !done:
+		ctx, cancel := s.e.request(s.ctx)
+		defer cancel()
+		for page := int64(maxPage); ; {
+			resp, err := s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev), clientv3.WithSerializable()))
+			if errors.Is(err, rpctypes.ErrFutureRev) {
+				resp, err = s.e.cli.Do(ctx, request{key: start, end: end, limit: page}.op(clientv3.WithRev(rev)))
+			}
+			if err != nil {
+				return s.e.readError(err)
+			}
+			r := resp.Get()
+			for _, kv := range r.Kvs {
+				size += len(kv.Key) + len(kv.Value)
+			}
+			if size > maxSeen {
+				s.e.tooLarge(t)
+				return nil
+			}
+			kvs = append(kvs, r.Kvs...)
+			if !r.More || len(r.Kvs) == 0 {
+				break
+			}
+			start = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
 		}
-		start = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
 	}
 	s.mu.Lock()
 	if s.tables == nil {
@@ -346,6 +367,10 @@ func (s *snapshot) missed(t store.Table) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// errTooLarge ends the reading of a table whole once it is found larger
+// than a snapshot keeps.
+var errTooLarge = errors.New("too large to read whole")
 
 // largeFor is how long a table found too large to read whole is read a
 // record at a time instead.
@@ -448,8 +473,12 @@ func (s *snapshot) Scan(t store.Table, prefix []byte, o store.ScanOptions, fn fu
 	return err
 }
 
-// scanOn visits [start, end) in key order, a page at a time.
+// scanOn visits [start, end) in key order: a first small page (most scans
+// stop early, and a small range ends there), then the rest as one stream
+// at the snapshot's revision (see scanStream). A cluster that cannot
+// stream is read a page at a time.
 func (s *snapshot) scanOn(start, end string, visit func([]*mvccpb.KeyValue, bool) error) error {
+	streamed := false
 	for page := int64(firstPage); ; page = min(page*4, maxPage) {
 		resp, err := s.get(request{key: start, end: end, limit: page})
 		if err != nil {
@@ -462,6 +491,83 @@ func (s *snapshot) scanOn(start, end string, visit func([]*mvccpb.KeyValue, bool
 			return nil
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		if !streamed {
+			streamed = true
+			done, err := s.scanStream(start, end, visit)
+			if done || err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// scanStream visits [start, end) in key order at the snapshot's revision
+// through etcd's range stream: the member sends the records in chunks of
+// about a request's size, each read once. Reading a large table a page at
+// a time instead costs the member a walk of the rest of the range for
+// every page (a range with a limit counts what it leaves out), which grows
+// with the square of the table. done is false, with no error and nothing
+// visited, if the member cannot stream (an etcd before 3.7): the caller
+// reads pages.
+//
+// The stream is bounded by the request timeout while it waits for the
+// member's next chunk, not as a whole, nor while visit works: a table of a
+// million records takes longer than one request.
+func (s *snapshot) scanStream(start, end string, visit func([]*mvccpb.KeyValue, bool) error) (done bool, err error) {
+	s.mu.Lock()
+	rev := s.rev
+	s.mu.Unlock()
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	stall := time.AfterFunc(s.e.cfg.RequestTimeout, cancel)
+	defer stall.Stop()
+	opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithSerializable()}
+	for try := 0; ; try++ {
+		ch, err := s.e.cli.GetStream(ctx, start, opts...)
+		if err != nil {
+			if status.Code(err) == codes.Unimplemented {
+				return false, nil
+			}
+			return true, s.e.readError(err)
+		}
+		visited := false
+		for r := range ch {
+			if err = r.Err(); err != nil {
+				break
+			}
+			if len(r.Kvs) == 0 {
+				continue
+			}
+			visited = true
+			// The caller's time with a chunk is its own (the store's
+			// check reads other records for each): the member is waited
+			// for, not it.
+			stall.Stop()
+			if err = visit(r.Kvs, false); err != nil {
+				cancel()
+				for range ch {
+				}
+				return true, err
+			}
+			stall.Reset(s.e.cfg.RequestTimeout)
+			start = string(r.Kvs[len(r.Kvs)-1].Key) + "\x00"
+		}
+		switch {
+		case err == nil:
+			return true, nil
+		case status.Code(err) == codes.Unimplemented && !visited:
+			return false, nil
+		case errors.Is(err, rpctypes.ErrFutureRev) && try < memberTries:
+			// A member that has not applied the revision yet: the next
+			// try goes to another, the last to the leader's view.
+			if try == memberTries-1 {
+				opts = opts[:2]
+			}
+			continue
+		case ctx.Err() != nil && s.ctx.Err() == nil:
+			return true, s.e.readError(context.DeadlineExceeded)
+		}
+		return true, s.e.readError(err)
 	}
 }
 

@@ -258,3 +258,80 @@ func TestStalledMemberIsLeft(t *testing.T) {
 		t.Errorf("the bound became %v", e.cfg.MaxStaleness)
 	}
 }
+
+// TestResyncOnceWhileCompacting: a follower that fell behind compaction
+// reloads once. Its reload takes as long as it takes (here: until the test
+// lets it end), while the cluster takes changes and compacts them away
+// again; the follower is then given those changes, in order, and not told
+// to reload a second time.
+func TestResyncOnceWhileCompacting(t *testing.T) {
+	prefix := newPrefix(t)
+	cli := rawClient(t)
+	ctx := ctxT(t)
+	put := func(k string) int64 {
+		t.Helper()
+		resp, err := cli.Put(ctx, prefix+string(store.TableMeta)+"/"+k, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Revision
+	}
+	first := put("a")
+	put("b")
+	compactAt := put("b2") // keeps b2 alone: the follower wants b on
+	if _, err := cli.Compact(ctx, compactAt); err != nil {
+		t.Fatal(err)
+	}
+
+	e := openEngine(t, prefix, func(c *Config) { c.MaxStaleness = -1 })
+	reloading := make(chan struct{})
+	release := make(chan struct{})
+	sets := make(chan store.ChangeSet, 16)
+	stop, err := e.Follow(uint64(first), func(cs store.ChangeSet) {
+		if cs.Resync && len(sets) == 0 {
+			select {
+			case <-reloading:
+			default:
+				close(reloading)
+				<-release // the reload of a large database
+			}
+		}
+		sets <- cs
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	select {
+	case <-reloading:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the follower was not told to reload")
+	}
+	c := put("c")
+	d := put("d")
+	if _, err := cli.Compact(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+
+	want := []int64{c, d}
+	var got []store.ChangeSet
+	for len(got) < 1+len(want) {
+		select {
+		case cs := <-sets:
+			got = append(got, cs)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("after the reload, the follower was given %+v; want a resync, then revisions %v", got, want)
+		}
+	}
+	if !got[0].Resync {
+		t.Fatalf("first given %+v, not a resync", got[0])
+	}
+	for i, rev := range want {
+		cs := got[1+i]
+		if cs.Resync || int64(cs.Revision) != rev || len(cs.Changes) != 1 {
+			t.Fatalf("after the reload, given %+v; want the change of revision %d (a second reload is a storm)", cs, rev)
+		}
+	}
+}
