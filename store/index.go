@@ -32,6 +32,7 @@ type index struct {
 	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
 	mirror  map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
 	state   indexState                   // the state hash (statefollow.go)
+	order   appOrder                     // the apps in list order, for paged reads (apppage.go)
 	rev     uint64                       // the last revision applied
 }
 
@@ -213,6 +214,7 @@ func (u *update) reset() {
 	u.ix.orphans = map[[sha256.Size]byte]uint64{}
 	u.ix.names = map[uint64]map[string]int{}
 	u.ix.mirror = map[string][]byte{}
+	u.ix.order.invalidate()
 	for _, slot := range u.ix.slots {
 		slot.app.Store(nil)
 	}
@@ -242,11 +244,15 @@ func (u *update) putApp(app App) {
 		u.ix.slots[app.ID] = slot
 	}
 	a := app
+	u.ix.order.put(u.ix.rev, slot.app.Load(), &a)
 	slot.app.Store(&a)
 }
 
 func (u *update) dropApp(id uint64) {
 	if slot, ok := u.ix.slots[id]; ok {
+		if a := slot.app.Load(); a != nil {
+			u.ix.order.drop(u.ix.rev, a)
+		}
 		slot.app.Store(nil)
 		delete(u.ix.slots, id)
 	}

@@ -24,6 +24,8 @@ type appList struct {
 	err   error
 
 	want     string // an app to select once it is known, by name (the demo's first)
+	wantID   uint64 // an app to select once a page read from it comes
+	landing  string // where the cursor goes once a page read for Home or End comes: "home" or "end"
 	deleting uint64 // the app being deleted, while the store works on it
 
 	usage listUsage // what the filter's unused: word needs
@@ -72,7 +74,7 @@ func (l *appList) frame() pageFrame {
 // the selected row, or the filter).
 func (l *appList) focused() string {
 	switch {
-	case len(l.idx.apps) == 0:
+	case l.idx.none():
 		return partCreate
 	case l.list.editing:
 		return "filter"
@@ -102,7 +104,7 @@ func (l *appList) setIndex(idx *appIndex) tea.Cmd {
 		}
 	}
 	l.selectApp(id)
-	if len(idx.apps) == 0 {
+	if idx.none() {
 		l.focus.focus(partCreate)
 	}
 	return cmd
@@ -110,11 +112,16 @@ func (l *appList) setIndex(idx *appIndex) tea.Cmd {
 
 // show is the list coming back on screen, with app id (if not zero)
 // selected and the focus on the rows.
-func (l *appList) show(id uint64) {
+func (l *appList) show(id uint64) tea.Cmd {
 	l.selectApp(id)
-	if len(l.idx.apps) > 0 {
+	if !l.idx.none() {
 		l.focus.focus(partList)
 	}
+	if id != 0 && l.idx.find(id) < 0 && !l.idx.answers(l.idx.query) {
+		l.wantID = id // beyond the apps read: read from it on
+		return l.c.reloadAround(l.idx.query, id)
+	}
+	return nil
 }
 
 // selectApp moves the cursor to the app with this id when it is shown.
@@ -144,8 +151,7 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 	case appsChangedMsg:
 		return l.setIndex(l.c.apps)
 	case appsLoadedMsg:
-		l.err = msg.err
-		return l.setIndex(l.c.apps)
+		return l.loaded(msg)
 	case appDeletedMsg:
 		if msg.app.ID != l.deleting {
 			return nil
@@ -159,13 +165,20 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 	if msg, ok := msg.(usageLoadedMsg); ok {
 		return l.usageLoaded(msg)
 	}
+	if km, isKey := msg.(tea.KeyPressMsg); isKey {
+		if cmd, ok := l.jump(km); ok {
+			l.focus.focus(partList)
+			l.want = ""
+			return cmd
+		}
+	}
 	if cmd, ok := l.list.update(msg); ok {
 		if km, isKey := msg.(tea.KeyPressMsg); isKey && !l.list.editing && key.Matches(km, l.c.keys.Up, l.c.keys.Down,
 			l.c.keys.PageUp, l.c.keys.PageDown, l.c.keys.Home, l.c.keys.End) {
 			l.focus.focus(partList)
 			l.want = ""
 		}
-		return cmd
+		return tea.Batch(cmd, l.wantMore())
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
@@ -177,10 +190,10 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 		return l.create()
 	case key.Matches(km, k.Audit):
 		return l.c.post(showAuditMsg{})
-	case len(l.idx.apps) > 0 && l.focus.move(km, k):
+	case !l.idx.none() && l.focus.move(km, k):
 	case key.Matches(km, k.Enter):
 		switch {
-		case l.focus.is(partCreate) || len(l.idx.apps) == 0:
+		case l.focus.is(partCreate) || l.idx.none():
 			return l.create()
 		case l.focus.is(partDelete):
 			return l.confirmDelete()
@@ -192,6 +205,87 @@ func (l *appList) Update(msg tea.Msg) tea.Cmd {
 		return l.confirmDelete()
 	}
 	return nil
+}
+
+// wantMore reads the next page of apps when the rows that pass the filter
+// end within two screens of the cursor and more may follow: as the list
+// scrolls, and while a filter has found less than that.
+func (l *appList) wantMore() tea.Cmd {
+	x := l.idx
+	if x != l.c.apps || x.reading || !l.list.rows.done() {
+		return nil
+	}
+	if !x.complete && l.list.rows.len() <= l.list.cursor+2*l.list.height {
+		return l.c.readMore(false)
+	}
+	if !x.first && l.list.cursor < 2*l.list.height {
+		return l.c.readMore(true)
+	}
+	return nil
+}
+
+// jump answers Home and End when the list does not hold the start or the
+// end of the apps: it reads them afresh, and the cursor goes there.
+func (l *appList) jump(km tea.KeyPressMsg) (tea.Cmd, bool) {
+	k := l.c.keys
+	switch {
+	case l.list.editing:
+	case key.Matches(km, k.Home) && !l.idx.first:
+		l.landing = "home"
+		return l.c.reloadAt(l.idx.query, store.AppCursor{}, false), true
+	case key.Matches(km, k.End) && !l.idx.complete:
+		l.landing = "end"
+		return l.c.reloadAt(l.idx.query, store.AppCursor{}, true), true
+	}
+	return nil, false
+}
+
+// loaded shows a page of apps read for the list, keeping the rows in view
+// where they were when it came before them.
+func (l *appList) loaded(msg appsLoadedMsg) tea.Cmd {
+	if msg.fresh || msg.err != nil {
+		l.err = msg.err
+	}
+	var top uint64
+	if !msg.fresh && l.list.offset < l.list.rows.len() {
+		if i := l.list.rows.at(l.list.offset); i < len(l.idx.apps) {
+			top = l.idx.apps[i].ID
+		}
+	}
+	cmd := l.setIndex(l.c.apps)
+	if i := l.idx.find(top); top != 0 && i >= 0 {
+		for n := range l.list.rows.len() {
+			if l.list.rows.at(n) == i {
+				l.list.offset = n
+				break
+			}
+		}
+		l.list.scroll()
+	}
+	if msg.fresh && l.wantID != 0 {
+		l.selectApp(l.wantID)
+		l.wantID = 0
+	}
+	if msg.fresh && l.landing != "" {
+		if l.landing == "end" {
+			l.list.cursor = l.list.rows.len() - 1
+		} else {
+			l.list.cursor = 0
+		}
+		l.landing = ""
+		l.list.clamp()
+	}
+	return tea.Batch(cmd, l.wantMore())
+}
+
+// matchCount says how many apps pass the filter, or how far the search has
+// got while the apps read so far do not answer it.
+func (l *appList) matchCount() string {
+	total := l.idx.count()
+	if !l.list.rows.done() || !l.idx.complete {
+		return fmt.Sprintf("searching… %s found", thousands(l.list.rows.len()))
+	}
+	return fmt.Sprintf("%s of %s %s", thousands(l.list.rows.len()), thousands(total), plural(total, "apps"))
 }
 
 // click answers the mouse: Create, the selected app's Edit and Delete, or
@@ -319,7 +413,7 @@ func (l *appList) draw() drawing {
 	s, w := l.c.styles, l.c.width
 	var d drawing
 	title := s.Title.Render("API Scopes")
-	if len(l.idx.apps) > 0 {
+	if !l.idx.none() {
 		line, areas := s.buttonRow(w-lipgloss.Width(title), l.focused(),
 			button{id: partCreate, label: "Create an App", disabled: !l.c.canWrite()})
 		if !l.c.canWrite() {
@@ -341,12 +435,12 @@ func (l *appList) draw() drawing {
 		d.add(wrapStyled(s.Error, describe(l.err), w)...)
 		return d
 	}
-	if len(l.idx.apps) == 0 {
+	if l.idx.none() {
 		d.embed(l.emptyView(l.c.height - d.height()))
 		return d
 	}
 	if l.list.filtering() {
-		d.addArea("filter", l.list.filterLine(w, l.list.matchCount(l.idx.complete, "first", "apps")))
+		d.addArea("filter", l.list.filterLine(w, l.matchCount()))
 	}
 	head := s.TableHead.Render("  " + tableRow(l.cols, l.widths, colTitles(l.cols)))
 	d.embed(l.list.view(head, func(i int, cursor bool) string {
@@ -472,7 +566,7 @@ func (l *appList) ShortHelp() []key.Binding {
 	if l.list.editing {
 		return []key.Binding{with(k.Enter, "apply filter"), unusedWord, with(k.Back, "clear filter")}
 	}
-	if len(l.idx.apps) == 0 {
+	if l.idx.none() {
 		if !l.c.canWrite() {
 			return []key.Binding{k.Audit, k.Quit}
 		}
@@ -509,7 +603,7 @@ func (l *appList) busy() string {
 	switch {
 	case l.deleting != 0:
 		return "Deleting the app…"
-	case !l.idx.complete:
+	case l.idx.reading:
 		return "Loading apps…"
 	}
 	return ""

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -12,21 +13,29 @@ import (
 	"apiscopes/store"
 )
 
-// auditFirst is how many events the Audit Log reads before its first frame;
-// a longer trail loads in the background.
-const auditFirst = 256
+// auditFirst is how many events the Audit Log reads at a time: its first
+// page before its first frame, the next, older one as the cursor comes near
+// the end of what it holds. A filter the events it holds cannot answer
+// reads the store's filtered pages, auditExamine events at most a read.
+const (
+	auditFirst   = 256
+	auditExamine = 4096
+)
 
 // auditLog is the Audit Log page under Security & Control: every change,
 // newest first, with who made it, when, what it did to which app or key,
 // and the scopes it added and removed. It is the same list as the app list
 // (list), with its own rows and pane; the change feed adds new events at
-// the top.
+// the top. It holds the events from the newest to as far as it was read.
 type auditLog struct {
 	c        *common
 	events   []store.Event
 	texts    []store.EventText
 	list     list
-	complete bool
+	complete bool   // no older event passing query is left to read
+	next     uint64 // where the next, older page starts
+	query    string // the filter the events were read with ("": every event)
+	gen      int    // bumped by every read that replaces the events
 	err      error
 
 	loaded  bool           // the first read has answered
@@ -40,20 +49,23 @@ type auditLog struct {
 	widths []int
 }
 
-// auditLoadedMsg brings the newest events, or all of them, read in the
-// background.
+// auditLoadedMsg brings a page of events: the first of a new read (fresh),
+// or the next, older one.
 type auditLoadedMsg struct {
-	events   []store.Event
-	texts    []store.EventText
-	loc      *time.Location // the zone of the texts' times
-	complete bool
-	err      error
+	gen   int
+	fresh bool
+	query string
+	page  store.EventPage
+	texts []store.EventText
+	loc   *time.Location // the zone of the texts' times
+	err   error
 }
 
 // newAuditLog opens the log and starts reading its newest events.
 func newAuditLog(c *common) (*auditLog, tea.Cmd) {
 	a := &auditLog{c: c, list: newList(c, "who, what, when, app, key or scope")}
-	return a, a.load(auditFirst)
+	a.list.query = a.setQuery
+	return a, a.load(true)
 }
 
 func (a *auditLog) frame() pageFrame {
@@ -67,25 +79,50 @@ func (a *auditLog) frame() pageFrame {
 	return f
 }
 
-// load reads the newest n events (every event if n < 0).
-func (a *auditLog) load(n int) tea.Cmd {
+// load reads a page of events passing the filter: the newest (fresh,
+// replacing what the log holds), or the next older ones.
+func (a *auditLog) load(fresh bool) tea.Cmd {
 	a.loading++
-	st, loc := a.c.store, a.c.loc
-	ctx := a.c.ctx
+	if fresh {
+		a.gen++
+	}
+	st, loc, gen, query, ctx := a.c.store, a.c.loc, a.gen, a.query, a.c.ctx
+	q := store.EventQuery{Limit: auditFirst}
+	if !fresh {
+		q.Before = a.next
+	}
+	if query != "" {
+		q.Match = func(ev store.Event) bool { return strings.Contains(eventHaystack(ev, ev.DescribeIn(loc), loc), query) }
+		q.Examine = auditExamine
+	}
 	return a.c.read(func() tea.Msg {
-		var evs []store.Event
-		err := st.EachEvent(ctx, func(ev store.Event) error {
-			if n >= 0 && len(evs) == n {
-				return store.ErrStop
-			}
-			evs = append(evs, ev)
-			return nil
-		})
+		p, err := st.Events(ctx, q)
 		if err != nil {
-			return auditLoadedMsg{err: err}
+			return auditLoadedMsg{gen: gen, fresh: fresh, err: err}
 		}
-		return auditLoadedMsg{events: evs, texts: describeEvents(evs, loc), loc: loc, complete: n < 0 || len(evs) < n}
+		return auditLoadedMsg{gen: gen, fresh: fresh, query: query, page: p, texts: describeEvents(p.Events, loc), loc: loc}
 	})
+}
+
+// setQuery reads the events that pass the filter's text afresh, when those
+// the log holds do not answer it.
+func (a *auditLog) setQuery(text string) (string, tea.Cmd) {
+	q := strings.ToLower(strings.TrimSpace(text))
+	if q == a.query || a.complete && strings.Contains(q, a.query) {
+		return text, nil
+	}
+	a.query = q
+	return text, a.load(true)
+}
+
+// wantMore reads the next, older page when the rows that pass the filter
+// end within two screens of the cursor.
+func (a *auditLog) wantMore() tea.Cmd {
+	if !a.loaded || a.complete || a.loading > 0 || a.err != nil || !a.list.rows.done() ||
+		a.list.rows.len() > a.list.cursor+2*a.list.height {
+		return nil
+	}
+	return a.load(false)
 }
 
 // describeEvents puts events into words, their times in loc.
@@ -105,11 +142,11 @@ func (a *auditLog) rezone() tea.Cmd {
 	return a.set(a.events, describeEvents(a.events, a.c.loc))
 }
 
-// haystack is what the filter searches in an event: what the table and the
-// pane show of it, as they show it (the time in the console's zone), and
-// the scopes' ids besides their names.
-func (a *auditLog) haystack(ev store.Event, t store.EventText) string {
-	return strings.ToLower(strings.Join([]string{a.c.dateTime(ev.At), t.Who, clean(ev.Origin), t.What, t.Target, t.Change,
+// eventHaystack is what the filter searches in an event: what the table
+// and the pane show of it, as they show it (the time in the console's zone,
+// loc), and the scopes' ids besides their names.
+func eventHaystack(ev store.Event, t store.EventText, loc *time.Location) string {
+	return strings.ToLower(strings.Join([]string{store.FormatTime(ev.At, loc), t.Who, clean(ev.Origin), t.What, t.Target, t.Change,
 		t.ScopesBefore, t.ScopesAfter, strings.Join(ev.ScopesBefore, " "), strings.Join(ev.ScopesAfter, " "),
 		clean(ev.NameBefore), clean(ev.KeyHint), clean(ev.NewKeyHint)}, "\x00"))
 }
@@ -122,7 +159,7 @@ func (a *auditLog) set(evs []store.Event, texts []store.EventText) tea.Cmd {
 	}
 	hay := make([]string, len(evs))
 	for i := range evs {
-		hay[i] = a.haystack(evs[i], texts[i])
+		hay[i] = eventHaystack(evs[i], texts[i], a.c.loc)
 	}
 	a.events, a.texts = evs, texts
 	cmd := a.list.setRows(hay)
@@ -154,14 +191,14 @@ func (a *auditLog) Update(msg tea.Msg) tea.Cmd {
 		return a.add(msg.up.Event)
 	case resyncMsg:
 		a.held = nil
-		return a.load(auditFirst)
+		return a.load(true)
 	}
 	if km, ok := msg.(tea.KeyPressMsg); ok && !a.loaded {
 		a.typedAhead = append(a.typedAhead, km)
 		return nil
 	}
 	if cmd, ok := a.list.update(msg); ok {
-		return cmd
+		return tea.Batch(cmd, a.wantMore())
 	}
 	km, ok := msg.(tea.KeyPressMsg)
 	if ok && key.Matches(km, a.c.keys.Back, a.c.keys.Scopes) {
@@ -183,23 +220,30 @@ func (a *auditLog) click(id string) tea.Cmd {
 }
 
 // loadedMsg shows what a read found, with the events that arrived while it
-// was in flight, and reads the rest of a long trail in the background.
+// was in flight. A page of a read replaced since is dropped.
 func (a *auditLog) loadedMsg(msg auditLoadedMsg) tea.Cmd {
 	a.loading--
+	if msg.gen != a.gen || !msg.fresh && !a.loaded {
+		return a.wantMore()
+	}
 	a.loaded = true
 	if msg.err != nil {
 		a.err, a.complete, a.typedAhead = msg.err, true, nil
 		return nil
 	}
-	a.err, a.complete = nil, msg.complete
+	a.err, a.complete, a.next = nil, !msg.page.More, msg.page.Next
 	held := a.held
 	if a.loading == 0 {
 		a.held = nil
 	}
 	if msg.loc != a.c.loc { // the zone changed while the events were read
-		msg.texts = describeEvents(msg.events, a.c.loc)
+		msg.texts = describeEvents(msg.page.Events, a.c.loc)
 	}
-	cmds := []tea.Cmd{a.set(msg.events, msg.texts)}
+	evs, texts := msg.page.Events, msg.texts
+	if !msg.fresh {
+		evs, texts = slices.Concat(a.events, evs), slices.Concat(a.texts, texts)
+	}
+	cmds := []tea.Cmd{a.set(evs, texts)}
 	for _, up := range held {
 		cmds = append(cmds, a.add(up.Event))
 	}
@@ -209,10 +253,7 @@ func (a *auditLog) loadedMsg(msg auditLoadedMsg) tea.Cmd {
 		a.c.post(km)
 	}
 	a.typedAhead = nil
-	if !a.complete && a.loading == 0 {
-		cmds = append(cmds, a.load(-1))
-	}
-	return tea.Batch(cmds...)
+	return tea.Batch(append(cmds, a.wantMore())...)
 }
 
 // add shows a new event at the top, unless it is there already.
@@ -220,7 +261,11 @@ func (a *auditLog) add(ev store.Event) tea.Cmd {
 	if !a.loaded || len(a.events) > 0 && ev.Seq <= a.events[0].Seq {
 		return nil
 	}
-	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat([]store.EventText{ev.DescribeIn(a.c.loc)}, a.texts))
+	t := ev.DescribeIn(a.c.loc)
+	if a.query != "" && !strings.Contains(eventHaystack(ev, t, a.c.loc), a.query) {
+		return nil // not one the events were read for
+	}
+	return a.set(slices.Concat([]store.Event{ev}, a.events), slices.Concat([]store.EventText{t}, a.texts))
 }
 
 // The log's columns: when, who and what always show; who, which app or
@@ -275,7 +320,7 @@ func (a *auditLog) draw() drawing {
 		return d
 	}
 	if a.list.filtering() {
-		d.addArea("filter", a.list.filterLine(w, a.list.matchCount(a.complete, "latest", "events")))
+		d.addArea("filter", a.list.filterLine(w, a.matchCount()))
 	}
 	head := s.TableHead.Render("  " + tableRow(auditColumns, a.widths, colTitles(auditColumns)))
 	d.embed(a.list.view(head, func(i int, cursor bool) string {
@@ -346,6 +391,19 @@ func (a *auditLog) detailLines(w, room int) []string {
 		lines = append(lines, lists...)
 	}
 	return lines
+}
+
+// matchCount says how many events pass the filter, or how far the search
+// has got while the events read so far do not answer it.
+func (a *auditLog) matchCount() string {
+	if !a.list.rows.done() || !a.complete {
+		return fmt.Sprintf("searching… %s found", thousands(a.list.rows.len()))
+	}
+	if a.query == "" { // the log holds the whole trail
+		total := len(a.events)
+		return fmt.Sprintf("%s of %s %s", thousands(a.list.rows.len()), thousands(total), plural(total, "events"))
+	}
+	return fmt.Sprintf("%s %s", thousands(a.list.rows.len()), plural(a.list.rows.len(), "events"))
 }
 
 func (a *auditLog) busy() string {

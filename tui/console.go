@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -194,8 +195,9 @@ func New(o Options) *Model {
 	m.checkReadOnly()
 	var err error
 	c.apps, err = firstApps(c.ctx, o.Store)
-	if !c.apps.complete {
-		m.initCmd = c.loadApps()
+	if o.Demo != nil && o.Demo.Select != "" && err == nil && !c.apps.answers("") &&
+		!slices.ContainsFunc(c.apps.apps, func(a store.App) bool { return store.FoldName(a.Name) == store.FoldName(o.Demo.Select) }) {
+		c.apps, err = appsFrom(c.ctx, o.Store, o.Demo.Select) // the story's app is further down
 	}
 	want := ""
 	if o.Demo != nil {
@@ -312,8 +314,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.apply(msg.up)
 
 	case showListMsg:
-		m.list.show(msg.selectID)
-		return m.show(m.list)
+		return tea.Batch(m.list.show(msg.selectID), m.show(m.list))
 	case showAuditMsg:
 		var cmd tea.Cmd
 		if m.audit == nil {
@@ -404,9 +405,7 @@ func (m *Model) done(d doneMsg) tea.Cmd {
 	var cmds []tea.Cmd
 	switch msg := d.msg.(type) {
 	case appsLoadedMsg:
-		if msg.err == nil {
-			m.c.apps = msg.idx.replay(m.c.apps)
-		}
+		m.c.loaded(msg)
 	case appCreatedMsg:
 		if msg.err == nil || errors.Is(msg.err, store.ErrPending) { // made, with a grant waiting
 			m.c.apps.put(msg.app)
@@ -450,7 +449,7 @@ func (m *Model) done(d doneMsg) tea.Cmd {
 func (m *Model) apply(up store.Update) tea.Cmd {
 	if up.Resync {
 		m.checkReadOnly()
-		return tea.Batch(m.c.loadApps(), m.c.loadPolicy(), m.broadcast(resyncMsg{}))
+		return tea.Batch(m.c.reload(m.c.apps.query), m.c.loadPolicy(), m.broadcast(resyncMsg{}))
 	}
 	var cmds []tea.Cmd
 	if m.c.apps.apply(up) {

@@ -17,7 +17,7 @@ import (
 // long a call takes, keys and the screen keep answering, and the page shows
 // that it is waiting.
 type Store interface {
-	FirstApps(ctx context.Context, n int) ([]store.App, error)
+	AppPage(ctx context.Context, q store.AppQuery) (store.AppPage, error)
 	App(ctx context.Context, id uint64) (store.App, error)
 	NextAppName(ctx context.Context) (string, error)
 	CreateApp(ctx context.Context, actor store.Actor, name string, set scopes.Set) (store.App, error)
@@ -29,7 +29,7 @@ type Store interface {
 	RollKey(ctx context.Context, actor store.Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey store.Key, err error)
 	DeleteKey(ctx context.Context, actor store.Actor, keyID uint64) error
 
-	EachEvent(ctx context.Context, fn func(store.Event) error) error
+	Events(ctx context.Context, q store.EventQuery) (store.EventPage, error)
 	AppUsage(ctx context.Context, appID uint64) (store.AppUsage, error)
 	Usage(ctx context.Context) ([]store.AppUsage, error)
 	UsageSince(ctx context.Context) (time.Time, error)

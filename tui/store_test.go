@@ -91,11 +91,11 @@ func (s *testStore) reset() {
 }
 
 // The reads that load what a page shows.
-var loads = []string{"FirstApps", "Keys", "EachEvent"}
+var loads = []string{"AppPage", "Keys", "Events"}
 
-func (s *testStore) FirstApps(ctx context.Context, n int) ([]store.App, error) {
-	s.call("FirstApps")
-	return s.Store.FirstApps(ctx, n)
+func (s *testStore) AppPage(ctx context.Context, q store.AppQuery) (store.AppPage, error) {
+	s.call("AppPage")
+	return s.Store.AppPage(ctx, q)
 }
 
 func (s *testStore) NextAppName(ctx context.Context) (string, error) {
@@ -150,9 +150,9 @@ func (s *testStore) DeleteKey(ctx context.Context, a store.Actor, keyID uint64) 
 	return s.Store.DeleteKey(ctx, a, keyID)
 }
 
-func (s *testStore) EachEvent(ctx context.Context, fn func(store.Event) error) error {
-	s.call("EachEvent")
-	return s.Store.EachEvent(ctx, fn)
+func (s *testStore) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
+	s.call("Events")
+	return s.Store.Events(ctx, q)
 }
 
 // startOn starts a console on a wrapped store.
@@ -411,7 +411,7 @@ func TestOwnChangesAreNotReadAgain(t *testing.T) {
 	if n := ts.count("Keys"); n != 1 {
 		t.Errorf("read the keys %d times for one change elsewhere", n)
 	}
-	if n := ts.count("FirstApps", "EachEvent"); n != 0 {
+	if n := ts.count("AppPage", "Events"); n != 0 {
 		t.Errorf("read the apps or the log %d times for one change elsewhere", n)
 	}
 }
@@ -430,7 +430,7 @@ func TestResyncReloads(t *testing.T) {
 	ct.tm.Send(updateMsg{store.Update{Resync: true}})
 	ct.screen()
 	ct.waitFor("Create an App")
-	if ts.count("FirstApps") != 1 || ts.count("EachEvent") != 1 {
+	if ts.count("AppPage") != 1 || ts.count("Events") != 1 {
 		t.Errorf("a resync read %v", ts.calls)
 	}
 }

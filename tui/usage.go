@@ -321,6 +321,16 @@ func (l *appList) setQuery(filter string) (string, tea.Cmd) {
 	if days != 0 && strings.TrimSpace(text) == "" {
 		text = "\x00" // in every app's text: the word alone keeps every app it lets through
 	}
+	if q := storeQuery(text); q != l.c.apps.query && !l.c.apps.answers(q) {
+		// The apps read so far do not hold every app that passes: read
+		// them, from the top, or, clearing the filter, from the app
+		// selected on, which stays selected.
+		at := store.AppCursor{}
+		if a, ok := l.selected(); ok && q == "" {
+			at, l.wantID = store.AppCursor{Folded: store.FoldName(a.Name), ID: a.ID - 1}, a.ID
+		}
+		cmds = append(cmds, l.c.reloadAt(q, at, false))
+	}
 	return text, tea.Batch(cmds...)
 }
 

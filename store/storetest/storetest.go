@@ -85,6 +85,7 @@ var suite = []struct {
 }{
 	{"Engine", engineCases},
 	{"Apps", appCases},
+	{"Pages", pageCases},
 	{"Names", nameCases},
 	{"Keys", keyCases},
 	{"Lifecycle", lifecycleCases},
