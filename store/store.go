@@ -46,6 +46,10 @@ type Store struct {
 
 	writeErrors atomic.Uint64 // writes the file system refused, for metrics
 
+	checked    chan struct{} // closed once the check at open has ended (opencheck.go)
+	checkErr   error         // how it ended, set before checked closes
+	checkEnded chan struct{} // closed when a check in the background has returned
+
 	stop      chan struct{} // closed by Close: ends the maintenance loop
 	stopped   chan struct{} // closed by the maintenance loop when it ends
 	closeOnce sync.Once
@@ -66,7 +70,8 @@ type options struct {
 	leads    func() bool
 	log      *slog.Logger
 
-	waitUpgrade bool // WaitForUpgrade
+	waitUpgrade bool      // WaitForUpgrade
+	check       OpenCheck // WithOpenCheck
 }
 
 // WithLogger gives the store a logger for what it does by itself and so
@@ -123,9 +128,11 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{eng: eng, name: o.name, clock: newClock(o.now), rand: &lockedReader{r: o.rand},
-		readOnly: o.readOnly, ix: newIndex(), stop: make(chan struct{}), stopped: make(chan struct{}), log: o.log}
+		readOnly: o.readOnly, ix: newIndex(), stop: make(chan struct{}), stopped: make(chan struct{}), log: o.log,
+		checked: make(chan struct{}), checkEnded: make(chan struct{})}
 	s.applied.L = &s.appliedM
-	if err := s.prepare(o); err != nil {
+	later, err := s.prepare(o)
+	if err != nil {
 		s.clock.stop()
 		eng.Close()
 		return nil, err
@@ -149,10 +156,19 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 		o.maintain = 0 // a read-only store writes nothing, not even last-used times
 	} else if s.leads = o.leads; s.leads != nil {
 		// a replica: the elected one sweeps, from its maintenance loop
-	} else if err := s.sweepAll(); err != nil { // rolled keys whose grace ended while no process held the file
-		close(s.stopped) // no maintenance runs yet: Close must not wait for it
-		s.Close()
-		return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
+	}
+	if later {
+		go s.checkBehind(true) // then the sweep, if the check passed
+	} else {
+		close(s.checkEnded)
+		s.endCheck(nil)
+		if !s.readOnly && s.leads == nil {
+			if err := s.sweepAll(); err != nil { // rolled keys whose grace ended while no process held the file
+				close(s.stopped) // no maintenance runs yet: Close must not wait for it
+				s.Close()
+				return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
+			}
+		}
 	}
 	if c, ok := s.eng.(Confirmer); ok && o.maxStale > 0 {
 		s.watchFreshness(c, o.maxStale)
@@ -198,8 +214,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.stopped
+		<-s.checkEnded // a check in the background gives way (a file's page check ends first)
 		var flushErr error
-		if !s.readOnly && s.writable() {
+		if !s.readOnly && s.writable() && s.checkPassed() {
 			flushErr = s.flushUsage(true)
 		}
 		if s.unfollow != nil {
@@ -241,7 +258,7 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // The store runs it every WithMaintenance interval; with the interval at
 // zero, the caller runs it when it likes. A read-only store does nothing.
 func (s *Store) Maintain() error {
-	if s.readOnly || !s.writable() {
+	if s.readOnly || !s.writable() || !s.checkPassed() { // nothing is written before the check passed
 		return nil
 	}
 	return errors.Join(s.flushUsage(false), s.housekeep())

@@ -66,6 +66,9 @@ func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
 	if s.readOnly {
 		return &WriteError{Path: s.name, Err: errReadOnly}
 	}
+	if err := s.awaitCheck(); err != nil { // nothing is written to a database not shown sound
+		return err
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	ctx := context.Background()
