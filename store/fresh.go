@@ -39,9 +39,9 @@ type gate struct {
 
 // The reasons the gate is shut, as bits of gate.shut.
 const (
-	gateStale uint32 = 1 << iota // not confirmed current within the bound
-	gateNewer                    // the database's schema moved past this build's
-	gateDamaged                  // the check at open found the database damaged (opencheck.go)
+	gateStale   uint32 = 1 << iota // not confirmed current within the bound
+	gateNewer                      // the database's schema moved past this build's
+	gateDamaged                    // the check at open found the database damaged (opencheck.go)
 )
 
 // reason is the Decision's reason while the gate is shut with bits g.

@@ -97,6 +97,10 @@ func (s *Store) awaitCheck() error {
 		select {
 		case <-s.checked:
 		case <-s.stop:
+			if !s.readOnly && s.writable() {
+				<-s.checked // Close waits for the check, to write the last-used times once it has passed
+				break
+			}
 			return &WriteError{Path: s.name, Err: errCheckStopped}
 		}
 	}
@@ -128,9 +132,9 @@ func (s *Store) endCheck(err error) {
 func (s *Store) checkBehind(medium bool) {
 	defer close(s.checkEnded)
 	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
-		return checkSnapshot(s.name, stoppable{snap, s.stop})
+		return checkSnapshot(s.name, stoppable{snap, s.abandon})
 	})
-	if s.closing() {
+	if s.abandoned() {
 		err = errCheckStopped
 	}
 	if c, ok := s.eng.(Checker); ok && err == nil && medium {
@@ -155,6 +159,17 @@ func (s *Store) checkBehind(medium bool) {
 
 // closing reports whether Close has begun.
 func (s *Store) closing() bool { return !s.IsOpen() }
+
+// abandoned reports whether Close gave up the check (a read-only store:
+// it has nothing to write once the check passed).
+func (s *Store) abandoned() bool {
+	select {
+	case <-s.abandon:
+		return true
+	default:
+		return false
+	}
+}
 
 // stoppable is a snapshot whose scans end once stop is closed: a check
 // in the background gives way to the store's Close.

@@ -49,6 +49,7 @@ type Store struct {
 	checked    chan struct{} // closed once the check at open has ended (opencheck.go)
 	checkErr   error         // how it ended, set before checked closes
 	checkEnded chan struct{} // closed when a check in the background has returned
+	abandon    chan struct{} // closed by Close to end a check whose passing it does not need
 
 	stop      chan struct{} // closed by Close: ends the maintenance loop
 	stopped   chan struct{} // closed by the maintenance loop when it ends
@@ -129,7 +130,7 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	}
 	s := &Store{eng: eng, name: o.name, clock: newClock(o.now), rand: &lockedReader{r: o.rand},
 		readOnly: o.readOnly, ix: newIndex(), stop: make(chan struct{}), stopped: make(chan struct{}), log: o.log,
-		checked: make(chan struct{}), checkEnded: make(chan struct{})}
+		checked: make(chan struct{}), checkEnded: make(chan struct{}), abandon: make(chan struct{})}
 	s.applied.L = &s.appliedM
 	later, err := s.prepare(o)
 	if err != nil {
@@ -143,6 +144,9 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	if err := s.eng.Read(ctxBG, s.ix.load); err != nil {
 		s.clock.stop()
 		s.eng.Close()
+		if errors.Is(err, errDamagedRecord) { // the load decodes every app and key
+			return nil, &DamageError{Path: s.name, Problems: []string{"loading apps and keys: " + err.Error()}}
+		}
 		return nil, fmt.Errorf("%s: read apps and keys: %w", s.name, err)
 	}
 	unfollow, err := s.eng.Follow(s.ix.rev, s.apply)
@@ -214,7 +218,13 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.stopped
-		<-s.checkEnded // a check in the background gives way (a file's page check ends first)
+		if s.readOnly || !s.writable() {
+			close(s.abandon) // nothing to write: the check in the background gives way
+		}
+		// A writer waits for its check, to write the last-used times it
+		// holds once the file is shown sound (at a million keys, up to a
+		// minute after opening).
+		<-s.checkEnded
 		var flushErr error
 		if !s.readOnly && s.writable() && s.checkPassed() {
 			flushErr = s.flushUsage(true)
