@@ -154,9 +154,11 @@ func (ix *index) renote(digest *[sha256.Size]byte, now int64) {
 	}
 }
 
-// load fills an empty index from a snapshot.
+// load fills an empty index from a snapshot: its tables are built once,
+// at their size (fresh), not as an overlay merged into a base.
 func (ix *index) load(snap Snapshot) error {
 	u := ix.begin()
+	u.fresh = true
 	defer func() { u.commit(snap.Revision()) }()
 	return u.loadFrom(snap)
 }
@@ -170,17 +172,25 @@ func (u *update) loadFrom(snap Snapshot) error {
 		return err
 	}
 	u.loadState(snap)
+	keys := 0 // as the apps count them: the maps are made at their size
 	err = snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {
 			return err
 		}
+		keys += max(rec.Keys, 0)
 		u.putApp(rec.app())
 		u.mirrorPut(TableApps, k, v)
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if len(u.ix.byID) == 0 && len(u.changed) == 0 {
+		keys = min(keys, 1<<26) // a count from the file, however large, only sizes maps
+		u.changed = make(map[[sha256.Size]byte]keySlot, keys)
+		u.ix.byID = make(map[uint64]*keyInfo, keys)
+		u.ix.names = make(map[uint64]uint32, keys)
 	}
 	err = snap.Scan(TableKeys, nil, ScanOptions{}, func(_, v []byte) error {
 		var rec keyRecord
