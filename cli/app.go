@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -47,7 +48,7 @@ created each and when (UTC). --json writes an array of apps (docs/automation.md 
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return inv.onDatabase(cmd, &db, reads, func(st *store.Store, _ store.Actor) error {
-				apps, err := st.Apps()
+				apps, err := st.Apps(cmd.Context())
 				if err != nil {
 					return refused(err)
 				}
@@ -91,15 +92,15 @@ lack of it, its keys (never their text), and who created and last changed it.
 		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return inv.onDatabase(cmd, &db, reads, func(st *store.Store, _ store.Actor) error {
-				app, err := findApp(st, args[0])
+				app, err := findApp(cmd.Context(), st, args[0])
 				if err != nil {
 					return err
 				}
-				keys, err := st.Keys(app.ID)
+				keys, err := st.Keys(cmd.Context(), app.ID)
 				if err != nil {
 					return refused(err)
 				}
-				use, err := st.AppUsage(app.ID)
+				use, err := st.AppUsage(cmd.Context(), app.ID)
 				if err != nil {
 					return refused(err)
 				}
@@ -191,7 +192,7 @@ made with its other scopes and the grant waits as a request (exit 4, its id prin
 				return usagef(cmd, "which scopes? pass --scope ID (one or more of %s)", strings.Join(scopes.IDs(), ", "))
 			}
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				app, err := st.CreateApp(actor, args[0], set)
+				app, err := st.CreateApp(cmd.Context(), actor, args[0], set)
 				var pe *store.PendingError
 				if errors.As(err, &pe) {
 					if !asJSON {
@@ -201,10 +202,10 @@ made with its other scopes and the grant waits as a request (exit 4, its id prin
 				}
 				existed := false
 				if errors.Is(err, store.ErrNameTaken) && ifAbsent {
-					if app, err = st.AppNamed(args[0]); err != nil {
+					if app, err = st.AppNamed(cmd.Context(), args[0]); err != nil {
 						return refused(err)
 					}
-					waiting, grant, err := pendingGrants(st, app.ID)
+					waiting, grant, err := pendingGrants(cmd.Context(), st, app.ID)
 					if err != nil {
 						return refused(err)
 					}
@@ -259,11 +260,11 @@ func (inv *invocation) appRename() *cobra.Command {
 		Args: argsBetween(2, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				app, err := findApp(st, args[0])
+				app, err := findApp(cmd.Context(), st, args[0])
 				if err != nil {
 					return err
 				}
-				saved, err := st.SaveApp(actor, app, args[1], app.Scopes)
+				saved, err := st.SaveApp(cmd.Context(), actor, app, args[1], app.Scopes)
 				var pe *store.PendingError
 				if errors.As(err, &pe) {
 					fmt.Fprintf(inv.stdout, "Renamed app id:%d from %q to %q\n", app.ID, store.SafeText(app.Name), store.SafeText(saved.Name))
@@ -330,7 +331,7 @@ keys of the app outlive is refused, naming them.
 				return usagef(cmd, "%s is both added and removed", strings.Join((plus&minus).Strings(), ", "))
 			}
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				app, err := findApp(st, args[0])
+				app, err := findApp(cmd.Context(), st, args[0])
 				if err != nil {
 					return err
 				}
@@ -342,11 +343,11 @@ keys of the app outlive is refused, naming them.
 					fmt.Fprintf(inv.stdout, "App %q (id:%d) already has %s: nothing changed\n", store.SafeText(app.Name), app.ID, scopeIDs(app))
 					return nil
 				}
-				keys, err := st.Keys(app.ID)
+				keys, err := st.Keys(cmd.Context(), app.ID)
 				if err != nil {
 					return refused(err)
 				}
-				pol, err := st.Policy()
+				pol, err := st.Policy(cmd.Context())
 				if err != nil {
 					return refused(err)
 				}
@@ -366,7 +367,7 @@ keys of the app outlive is refused, naming them.
 						return err
 					}
 				}
-				saved, err := st.SaveApp(actor, app, app.Name, next)
+				saved, err := st.SaveApp(cmd.Context(), actor, app, app.Name, next)
 				var pe *store.PendingError
 				if err != nil && !errors.As(err, &pe) {
 					return refused(err)
@@ -409,7 +410,7 @@ It asks first (or needs --yes), naming how many keys go with it.
 		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				app, err := findApp(st, args[0])
+				app, err := findApp(cmd.Context(), st, args[0])
 				if err != nil {
 					return err
 				}
@@ -417,7 +418,7 @@ It asks first (or needs --yes), naming how many keys go with it.
 					store.SafeText(app.Name), app.ID, plural(app.Keys, "key"))); err != nil {
 					return err
 				}
-				if err := st.DeleteApp(actor, app.ID); err != nil {
+				if err := st.DeleteApp(cmd.Context(), actor, app.ID); err != nil {
 					return refused(err)
 				}
 				fmt.Fprintf(inv.stdout, "Deleted app %q (id:%d) and %s\n", store.SafeText(app.Name), app.ID, plural(app.Keys, "key"))
@@ -432,19 +433,19 @@ It asks first (or needs --yes), naming how many keys go with it.
 
 // findApp is the app an argument names: id:N, or its name. An unknown
 // name is refused with the apps whose names hold it, by id and name.
-func findApp(st *store.Store, arg string) (store.App, error) {
+func findApp(ctx context.Context, st *store.Store, arg string) (store.App, error) {
 	if n, ok := strings.CutPrefix(arg, "id:"); ok {
 		var id uint64
 		if _, err := fmt.Sscan(n, &id); err != nil || fmt.Sprint(id) != n {
 			return store.App{}, failf(ExitUsage, "%q: an app's id is id: and a number, e.g. id:12", arg)
 		}
-		app, err := st.App(id)
+		app, err := st.App(ctx, id)
 		if err != nil {
 			return store.App{}, refused(err)
 		}
 		return app, nil
 	}
-	app, err := st.AppNamed(arg)
+	app, err := st.AppNamed(ctx, arg)
 	if err == nil {
 		return app, nil
 	}
@@ -452,15 +453,15 @@ func findApp(st *store.Store, arg string) (store.App, error) {
 		return app, refused(err)
 	}
 	msg := fmt.Sprintf("no app is named %q", store.SafeText(arg))
-	if near := similarApps(st, arg, 5); len(near) > 0 {
+	if near := similarApps(ctx, st, arg, 5); len(near) > 0 {
 		msg += "; did you mean " + strings.Join(near, ", ")
 	}
 	return app, failf(ExitRefused, "%s", msg)
 }
 
 // similarApps names (by id and name) up to n apps whose names hold s.
-func similarApps(st *store.Store, s string, n int) []string {
-	apps, err := st.Apps()
+func similarApps(ctx context.Context, st *store.Store, s string, n int) []string {
+	apps, err := st.Apps(ctx)
 	if err != nil {
 		return nil
 	}
@@ -531,10 +532,10 @@ func writeImpact(w interface{ Write([]byte) (int, error) }, app store.App, im st
 
 // pendingGrants is an app's open requests for grants, and what they
 // would grant it.
-func pendingGrants(st *store.Store, appID uint64) ([]store.Approval, scopes.Set, error) {
+func pendingGrants(ctx context.Context, st *store.Store, appID uint64) ([]store.Approval, scopes.Set, error) {
 	var out []store.Approval
 	var grant scopes.Set
-	reqs, err := st.Approvals()
+	reqs, err := st.Approvals(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -242,7 +243,7 @@ func (s step) rename() bool { return s.want != nil && s.have != nil && s.want.na
 // apply plans the changes that make st's apps those of want, prints the
 // plan, asks where something goes, and makes them one app at a time.
 func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Actor, want []wantedApp, o applyOptions) error {
-	plan, unchanged, err := planApply(st, want, o.prune)
+	plan, unchanged, err := planApply(cmd.Context(), st, want, o.prune)
 	if err != nil {
 		return err
 	}
@@ -274,11 +275,11 @@ func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Ac
 		var err error
 		switch {
 		case s.have == nil:
-			_, err = st.CreateApp(actor, s.want.name, s.want.scopes)
+			_, err = st.CreateApp(cmd.Context(), actor, s.want.name, s.want.scopes)
 		case s.want == nil:
-			err = st.DeleteApp(actor, s.have.ID)
+			err = st.DeleteApp(cmd.Context(), actor, s.have.ID)
 		default:
-			_, err = st.SaveApp(actor, *s.have, s.want.name, s.want.scopes)
+			_, err = st.SaveApp(cmd.Context(), actor, *s.have, s.want.name, s.want.scopes)
 		}
 		// A grant the key policy has wait for a second admin: the rest of
 		// the app's change is made, and apply goes on; run again, it asks
@@ -304,8 +305,8 @@ func (inv *invocation) apply(cmd *cobra.Command, st *store.Store, actor store.Ac
 
 // planApply compares the file with the database: the changes to make, and
 // how many apps already match.
-func planApply(st *store.Store, want []wantedApp, prune bool) (plan []step, unchanged int, err error) {
-	apps, err := st.Apps()
+func planApply(ctx context.Context, st *store.Store, want []wantedApp, prune bool) (plan []step, unchanged int, err error) {
+	apps, err := st.Apps(ctx)
 	if err != nil {
 		return nil, 0, refused(err)
 	}
@@ -341,7 +342,7 @@ func planApply(st *store.Store, want []wantedApp, prune bool) (plan []step, unch
 		}
 		s := step{want: wa, have: have}
 		if have.Scopes != wa.scopes {
-			keys, err := st.Keys(have.ID)
+			keys, err := st.Keys(ctx, have.ID)
 			if err != nil {
 				return nil, 0, refused(err)
 			}
@@ -354,7 +355,7 @@ func planApply(st *store.Store, want []wantedApp, prune bool) (plan []step, unch
 			if listed[apps[i].ID] {
 				continue
 			}
-			keys, err := st.Keys(apps[i].ID)
+			keys, err := st.Keys(ctx, apps[i].ID)
 			if err != nil {
 				return nil, 0, refused(err)
 			}

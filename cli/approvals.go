@@ -53,7 +53,7 @@ who asked and when, until when it waits, and whether it can still be approved
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return inv.onDatabase(cmd, &db, reads, func(st *store.Store, _ store.Actor) error {
-				list, err := st.Approvals()
+				list, err := st.Approvals(cmd.Context())
 				if err != nil {
 					return refused(err)
 				}
@@ -116,12 +116,12 @@ the app outlive it.`
 				return usagef(cmd, "give the request's number, as approvals list shows it")
 			}
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				a, err := st.Approval(id)
+				a, err := st.Approval(cmd.Context(), id)
 				if err != nil {
 					return refused(err)
 				}
 				if !approve {
-					done, err := st.Reject(actor, id)
+					done, err := st.Reject(cmd.Context(), actor, id)
 					if err != nil {
 						return refused(err)
 					}
@@ -137,11 +137,11 @@ the app outlive it.`
 				mine := store.FoldName(a.RequestedBy) == store.FoldName(actor.Name) || actor.Key != "" && actor.Key == a.RequestedKey
 				if a.Stale == "" && !a.Expired(st.Now()) && actor.Key != "" && !mine {
 					if a.Kind == store.ApprovalGrant {
-						app, err := st.App(a.AppID)
+						app, err := st.App(cmd.Context(), a.AppID)
 						if err != nil {
 							return refused(err)
 						}
-						keys, err := st.Keys(app.ID)
+						keys, err := st.Keys(cmd.Context(), app.ID)
 						if err != nil {
 							return refused(err)
 						}
@@ -152,7 +152,7 @@ the app outlive it.`
 						return err
 					}
 				}
-				done, err := st.Approve(actor, id)
+				done, err := st.Approve(cmd.Context(), actor, id)
 				if err != nil {
 					return refused(err)
 				}

@@ -111,7 +111,7 @@ func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify boo
 			}
 			return w.Flush()
 		}, func(st *store.Store) error {
-			err := st.EachEvent(func(ev store.Event) error { n++; return write(ev) })
+			err := st.EachEvent(cmd.Context(), func(ev store.Event) error { n++; return write(ev) })
 			if err != nil {
 				return err
 			}
@@ -135,7 +135,7 @@ func (inv *invocation) audit(cmd *cobra.Command, db database, asJSON, verify boo
 // auditOf prints the log of a session's store.
 func (inv *invocation) auditOf(cmd *cobra.Command, st *store.Store, asJSON, verify bool, want *store.AuditHead) error {
 	if verify {
-		head, err := verifyTrail(st, want)
+		head, err := verifyTrail(cmd.Context(), st, want)
 		if err != nil {
 			return fail(ExitRefused, err)
 		}
@@ -144,7 +144,7 @@ func (inv *invocation) auditOf(cmd *cobra.Command, st *store.Store, asJSON, veri
 	}
 	w := bufio.NewWriter(inv.stdout)
 	write := inv.eventWriter(w, asJSON)
-	if err := st.EachEvent(write); err != nil {
+	if err := st.EachEvent(cmd.Context(), write); err != nil {
 		return fail(ExitRefused, err)
 	}
 	return w.Flush()
@@ -209,14 +209,14 @@ func (inv *invocation) verifyAudit(ctx context.Context, db database, name string
 	err := db.reading(func(c *local.Conn) (err error) {
 		if want != nil { // the holder walks the chain, but knows no saved head: check a copy
 			return onHeldCopy(ctx, c, func(st *store.Store) (err error) {
-				head, err = verifyTrail(st, want)
+				head, err = verifyTrail(ctx, st, want)
 				return err
 			})
 		}
 		_, _, head, err = c.Check() // the holder's whole check walks the chain too
 		return err
 	}, func(st *store.Store) (err error) {
-		head, err = verifyTrail(st, want)
+		head, err = verifyTrail(ctx, st, want)
 		return err
 	})
 	if err != nil {
@@ -227,11 +227,11 @@ func (inv *invocation) verifyAudit(ctx context.Context, db database, name string
 }
 
 // verifyTrail walks st's chain, against want when there is one.
-func verifyTrail(st *store.Store, want *store.AuditHead) (store.AuditHead, error) {
+func verifyTrail(ctx context.Context, st *store.Store, want *store.AuditHead) (store.AuditHead, error) {
 	if want != nil {
-		return st.VerifyAuditExtends(*want)
+		return st.VerifyAuditExtends(ctx, *want)
 	}
-	return st.VerifyAudit()
+	return st.VerifyAudit(ctx)
 }
 
 // intact says that the trail of name holds, up to head, and extends want;

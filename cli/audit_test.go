@@ -26,15 +26,15 @@ func auditDB(t *testing.T) (string, string) {
 	}
 	defer st.Close()
 	admin := store.Actor{Name: "amara", Role: store.Admin, Origin: "test"}
-	app, err := st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
+	app, err := st.CreateApp(t.Context(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, _, err := st.CreateKey(admin, app.ID, "reports-prod")
+	text, _, err := st.CreateKey(t.Context(), admin, app.ID, "reports-prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SaveApp(admin, app, app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := st.SaveApp(t.Context(), admin, app, app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	return path, text
@@ -144,8 +144,8 @@ func TestAuditVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, _ := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
-	st.CreateKey(admin, app.ID, "prod")
+	app, _ := st.CreateApp(t.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	st.CreateKey(t.Context(), admin, app.ID, "prod")
 	st.Close()
 	code, out, errs := runCmd(t, "audit", "--verify", "--db", path)
 	if code != 0 || !strings.Contains(out, "is intact: event 2, sha256 ") {

@@ -135,7 +135,7 @@ func backupFromHolder(ctx context.Context, c *local.Conn, db, out string) (size 
 	if err = f.Close(); err != nil {
 		return 0, err
 	}
-	if err = bolt.CheckFile(tmp); err != nil {
+	if err = bolt.CheckFile(ctx, tmp); err != nil {
 		return 0, fmt.Errorf("the copy failed its check: %w", err)
 	}
 	if err = os.Rename(tmp, out); err != nil {

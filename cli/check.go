@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -75,17 +76,17 @@ func (inv *invocation) check(cmd *cobra.Command, db database, keys []ed25519.Pub
 	var signed store.SignedHead
 	var anySigned bool
 	var unchecked *store.UncheckedError
-	run := func(st *store.Store, check func(...store.CheckOption) error) error {
-		if err := check(store.WithAuditKeys(keys...)); err != nil && !errors.As(err, &unchecked) {
+	run := func(st *store.Store, check func(context.Context, ...store.CheckOption) error) error {
+		if err := check(cmd.Context(), store.WithAuditKeys(keys...)); err != nil && !errors.As(err, &unchecked) {
 			return err
 		}
-		all, err := st.Apps()
+		all, err := st.Apps(cmd.Context())
 		apps = len(all)
 		if err == nil {
-			head, err = st.VerifyAudit()
+			head, err = st.VerifyAudit(cmd.Context())
 		}
 		if err == nil {
-			signed, anySigned, err = st.NewestSignedHead()
+			signed, anySigned, err = st.NewestSignedHead(cmd.Context())
 		}
 		return err
 	}

@@ -28,11 +28,11 @@ func TestServeReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := st.CreateApp(testAdmin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(t.Context(), testAdmin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateKey(testAdmin, app.ID, "ci")
+	key, _, err := st.CreateKey(t.Context(), testAdmin, app.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}

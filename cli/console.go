@@ -89,7 +89,7 @@ func (inv *invocation) console(ctx context.Context, db database) error {
 // or until ctx ends (SIGTERM, or a ctrl+c sent from outside): the terminal
 // is restored and the database closed cleanly either way.
 func (inv *invocation) runConsole(ctx context.Context, st *store.Store) error {
-	m := tui.New(tui.Options{Store: st, Actor: localActor(), Term: inv.getenv("TERM")})
+	m := tui.New(tui.Options{Context: ctx, Store: st, Actor: localActor(), Term: inv.getenv("TERM")})
 	defer m.Close()
 	_, err := tea.NewProgram(m, tea.WithInput(inv.stdin), tea.WithOutput(inv.stdout), tea.WithContext(ctx)).Run()
 	if err != nil && !(errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil) {

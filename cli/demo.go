@@ -128,8 +128,8 @@ func (inv *invocation) demo(ctx context.Context, extra int) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stop()
-	err := withDemoStore(demoConfig{now: time.Now, extra: extra, status: inv.stderr}, func(st *store.Store) error {
-		m := tui.New(tui.Options{Store: st, Actor: localActor(), Demo: &demoStory, Term: inv.getenv("TERM")})
+	err := withDemoStore(ctx, demoConfig{now: time.Now, extra: extra, status: inv.stderr}, func(st *store.Store) error {
+		m := tui.New(tui.Options{Context: ctx, Store: st, Actor: localActor(), Demo: &demoStory, Term: inv.getenv("TERM")})
 		defer m.Close()
 		_, err := tea.NewProgram(m, tea.WithInput(inv.stdin), tea.WithOutput(inv.stdout), tea.WithContext(ctx)).Run()
 		if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
@@ -154,7 +154,7 @@ type demoConfig struct {
 // withDemoStore makes a temporary folder with a demo database, seeded with
 // the bank story (and extra synthetic apps, if asked) under a spinner,
 // runs use on it, and removes the folder whatever use returns.
-func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
+func withDemoStore(ctx context.Context, cfg demoConfig, use func(*store.Store) error) (err error) {
 	now, extra := cfg.now, cfg.extra
 	dir, err := os.MkdirTemp("", "apiscopes-demo-")
 	if err != nil {
@@ -183,10 +183,10 @@ func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
 	err = progress(cfg.status, label, func() error {
 		// The bulk apps first, dated before the story, so the audit log's
 		// times rise with its sequence and the story is what is newest.
-		if err := seedScale(st, clock, now(), extra); err != nil {
+		if err := seedScale(ctx, st, clock, now(), extra); err != nil {
 			return fmt.Errorf("add %d demo apps: %w", extra, err)
 		}
-		if err := seedDemo(st, clock, now()); err != nil {
+		if err := seedDemo(ctx, st, clock, now()); err != nil {
 			return fmt.Errorf("seed the demo: %w", err)
 		}
 		return nil
@@ -202,7 +202,7 @@ func withDemoStore(cfg demoConfig, use func(*store.Store) error) (err error) {
 // admins would have: apps created, renamed and re-scoped, keys created,
 // rolled, left to expire and deleted, and used by services at different
 // times. The audit log tells the same story.
-func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
+func seedDemo(ctx context.Context, st *store.Store, clock *demoClock, now time.Time) error {
 	wf := scopes.NewSet(scopes.WorkflowDeploy, scopes.WorkflowUndeploy, scopes.WorkflowImport, scopes.WorkflowExport)
 	md := scopes.NewSet(scopes.ModelDeploy, scopes.ModelUndeploy, scopes.ModelImport, scopes.ModelExport)
 	gr := scopes.NewSet(scopes.GuardrailDeploy, scopes.GuardrailUndeploy)
@@ -214,12 +214,12 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 	var oldAgency, staging store.Key
 	texts := map[string]string{} // the keys' text, kept only to check them below
 	issue := func(actor store.Actor, appID uint64, name string, o store.KeyOptions) error {
-		text, _, err := st.CreateKeyWith(actor, appID, name, o)
+		text, _, err := st.CreateKeyWith(ctx, actor, appID, name, o)
 		texts[name] = text
 		return err
 	}
 	issueInto := func(actor store.Actor, appID uint64, name string, into *store.Key) (err error) {
-		texts[name], *into, err = st.CreateKey(actor, appID, name)
+		texts[name], *into, err = st.CreateKey(ctx, actor, appID, name)
 		return err
 	}
 	// used stands for a service checking a key, ago before now: the key list
@@ -232,31 +232,31 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 	steps := []func() error{
 		func() (err error) {
 			day(121, 9)
-			risk, err = st.CreateApp(demoAmara, "Risk Reporting", wf|md)
+			risk, err = st.CreateApp(ctx, demoAmara, "Risk Reporting", wf|md)
 			return err
 		},
 		func() error { day(121, 10); return issue(demoAmara, risk.ID, "reports-prod", store.KeyOptions{}) },
 		func() (err error) {
 			day(104, 14)
-			_, err = st.SaveApp(demoAmara, risk, "Risk & Compliance", risk.Scopes)
+			_, err = st.SaveApp(ctx, demoAmara, risk, "Risk & Compliance", risk.Scopes)
 			return err
 		},
 		func() (err error) {
 			day(92, 11)
-			support, err = st.CreateApp(demoPriya, "Customer Support", gr)
+			support, err = st.CreateApp(ctx, demoPriya, "Customer Support", gr)
 			return err
 		},
 		func() error { day(92, 11); return issue(demoPriya, support.ID, "support-bot", store.KeyOptions{}) },
 		func() (err error) {
 			day(75, 16)
-			sandbox, err = st.CreateApp(demoJonas, "Fraud Sandbox", scopes.NewSet(scopes.ModelImport, scopes.ModelDeploy))
+			sandbox, err = st.CreateApp(ctx, demoJonas, "Fraud Sandbox", scopes.NewSet(scopes.ModelImport, scopes.ModelDeploy))
 			return err
 		},
 		func() error { day(75, 16); return issue(demoJonas, sandbox.ID, "notebook", store.KeyOptions{}) },
 		func() error { day(61, 10); return issue(demoJonas, risk.ID, "audit-trail-batch", store.KeyOptions{}) },
 		func() (err error) {
 			day(47, 9)
-			marketing, err = st.CreateApp(demoJonas, "Marketing",
+			marketing, err = st.CreateApp(ctx, demoJonas, "Marketing",
 				scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport, scopes.ModelDeploy))
 			return err
 		},
@@ -265,27 +265,27 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 			return issue(demoJonas, marketing.ID, "campaign-analytics", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour})
 		},
 		func() error { day(40, 15); return issueInto(demoJonas, marketing.ID, "old-agency", &oldAgency) },
-		func() error { day(36, 17); return st.DeleteApp(demoAmara, sandbox.ID) },
+		func() error { day(36, 17); return st.DeleteApp(ctx, demoAmara, sandbox.ID) },
 		func() error { day(30, 13); return issueInto(demoAmara, risk.ID, "reports-staging", &staging) },
-		func() error { day(21, 8); return st.DeleteKey(demoAmara, staging.ID) },
+		func() error { day(21, 8); return st.DeleteKey(ctx, demoAmara, staging.ID) },
 		func() error {
 			day(14, 12)
 			return issue(demoPriya, support.ID, "chat-monitor", store.KeyOptions{ExpiresIn: 90 * 24 * time.Hour})
 		},
 		func() (err error) {
 			day(10, 10) // Marketing only exports: deploying models is Risk's job
-			_, err = st.SaveApp(demoAmara, marketing, marketing.Name, scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport))
+			_, err = st.SaveApp(ctx, demoAmara, marketing, marketing.Name, scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport))
 			return err
 		},
-		func() error { day(5, 9); return st.DeleteKey(demoJonas, oldAgency.ID) },
+		func() error { day(5, 9); return st.DeleteKey(ctx, demoJonas, oldAgency.ID) },
 		func() error { day(2, 16); return issue(demoAmara, risk.ID, "quarterly-close", store.KeyOptions{}) },
 		func() error { // reports-prod is replaced, the old key kept for a week while services move over
 			day(1, 11)
-			keys, err := st.Keys(risk.ID)
+			keys, err := st.Keys(ctx, risk.ID)
 			if err != nil || len(keys) == 0 {
 				return err
 			}
-			texts["reports-prod (rolled)"], _, _, err = st.RollKey(demoAmara, keys[0].ID, 7*24*time.Hour)
+			texts["reports-prod (rolled)"], _, _, err = st.RollKey(ctx, demoAmara, keys[0].ID, 7*24*time.Hour)
 			return err
 		},
 		func() error { return used("reports-prod", 26*time.Hour) },
@@ -305,7 +305,7 @@ func seedDemo(st *store.Store, clock *demoClock, now time.Time) error {
 
 // seedScale adds n synthetic apps of up to five keys each in a few commits, so
 // the demo can show the console with as many apps as a large bank has.
-func seedScale(st *store.Store, clock *demoClock, now time.Time, n int) error {
+func seedScale(ctx context.Context, st *store.Store, clock *demoClock, now time.Time, n int) error {
 	if n == 0 {
 		return nil
 	}
@@ -331,7 +331,7 @@ func seedScale(st *store.Store, clock *demoClock, now time.Time, n int) error {
 	const chunk = 2000
 	for len(specs) > 0 {
 		n := min(chunk, len(specs))
-		if _, err := st.CreateApps(demoJonas, specs[:n]); err != nil {
+		if _, err := st.CreateApps(ctx, demoJonas, specs[:n]); err != nil {
 			return err
 		}
 		specs = specs[n:]

@@ -20,8 +20,8 @@ var demoNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 // and creators, and a history with a rename, a scope change and deletions.
 func TestDemoTellsTheBankStory(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
-	err := withDemoStore(demoConfig{now: func() time.Time { return demoNow }, status: io.Discard}, func(st *store.Store) error {
-		apps, err := st.Apps()
+	err := withDemoStore(t.Context(), demoConfig{now: func() time.Time { return demoNow }, status: io.Discard}, func(st *store.Store) error {
+		apps, err := st.Apps(t.Context())
 		if err != nil {
 			return err
 		}
@@ -35,7 +35,7 @@ func TestDemoTellsTheBankStory(t *testing.T) {
 		}
 		days, creators := map[string]bool{}, map[string]bool{}
 		for _, a := range apps {
-			keys, err := st.Keys(a.ID)
+			keys, err := st.Keys(t.Context(), a.ID)
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ func TestDemoTellsTheBankStory(t *testing.T) {
 		if len(days) < 5 || len(creators) < 3 {
 			t.Errorf("keys from %d days by %d people; want several of each", len(days), len(creators))
 		}
-		evs, err := st.Audit()
+		evs, err := st.Audit(t.Context())
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func TestDemoTellsTheBankStory(t *testing.T) {
 			t.Errorf("the audit log misses part of the story: %v renamed=%v rescoped=%v", seen, renamed, rescoped)
 		}
 		// What the visitor does now happens now, not in the story's past.
-		app, err := st.CreateApp(localActor(), "Visitor's app", apps[0].Scopes)
+		app, err := st.CreateApp(t.Context(), localActor(), "Visitor's app", apps[0].Scopes)
 		if err != nil {
 			return err
 		}
@@ -89,12 +89,12 @@ func TestDemoFolderIsRemoved(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	boom := errors.New("boom")
 	var dir string
-	err := withDemoStore(demoConfig{now: time.Now, extra: 20, status: io.Discard}, func(st *store.Store) error {
+	err := withDemoStore(t.Context(), demoConfig{now: time.Now, extra: 20, status: io.Discard}, func(st *store.Store) error {
 		dir = filepath.Dir(st.Name())
 		if !strings.HasPrefix(dir, tmp) {
 			t.Errorf("demo folder %s is not in the temporary folder %s", dir, tmp)
 		}
-		if apps, _ := st.Apps(); len(apps) != 23 {
+		if apps, _ := st.Apps(t.Context()); len(apps) != 23 {
 			t.Errorf("--apps 20 gave %d apps, want 23", len(apps))
 		}
 		return boom

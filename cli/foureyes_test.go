@@ -35,7 +35,7 @@ func TestFourEyesOverSSH(t *testing.T) {
 		return out, errs
 	}
 	run(ada, ExitOK, "app create Support --scope model:export")
-	text, k, err := st.CreateKey(store.Actor{Name: "Ada", Role: store.Admin, Origin: "test"}, 1, "bot")
+	text, k, err := st.CreateKey(t.Context(), store.Actor{Name: "Ada", Role: store.Admin, Origin: "test"}, 1, "bot")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestFourEyesOverSSH(t *testing.T) {
 		if d, _ := st.Verify(text, scopes.GuardrailDeploy); d.Allowed {
 			t.Fatalf("%s: the grant is in force", step)
 		}
-		if p, _ := st.Policy(); p.Approval.IsEmpty() {
+		if p, _ := st.Policy(t.Context()); p.Approval.IsEmpty() {
 			t.Fatalf("%s: four eyes is off", step)
 		}
 	}
@@ -70,7 +70,7 @@ func TestFourEyesOverSSH(t *testing.T) {
 	}
 	refused("after Ada and Vic tried to approve")
 	// A local user on the server's machine asks nothing of four eyes.
-	if _, err := st.Approve(localActor(), 2); err == nil {
+	if _, err := st.Approve(t.Context(), localActor(), 2); err == nil {
 		t.Fatal("a local user approved")
 	}
 
@@ -83,10 +83,10 @@ func TestFourEyesOverSSH(t *testing.T) {
 		t.Errorf("after Bo's approval: %v", d)
 	}
 	run(bo, ExitOK, "approvals reject 1")
-	if p, _ := st.Policy(); p.Approval != scopes.NewSet(scopes.GuardrailDeploy) {
+	if p, _ := st.Policy(t.Context()); p.Approval != scopes.NewSet(scopes.GuardrailDeploy) {
 		t.Errorf("the policy after the rejection: %+v", p)
 	}
-	events, _ := st.Audit()
+	events, _ := st.Audit(t.Context())
 	var approved store.Event
 	for _, ev := range events {
 		if ev.Action == store.ActionApprovalApprove {

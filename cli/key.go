@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -56,11 +57,11 @@ array of keys.
 		Args: argsBetween(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return inv.onDatabase(cmd, &db, reads, func(st *store.Store, _ store.Actor) error {
-				app, err := findApp(st, args[0])
+				app, err := findApp(cmd.Context(), st, args[0])
 				if err != nil {
 					return err
 				}
-				keys, err := st.Keys(app.ID)
+				keys, err := st.Keys(cmd.Context(), app.ID)
 				if err != nil {
 					return refused(err)
 				}
@@ -146,7 +147,7 @@ func (o *keyOut) prepare(inv *invocation, cmd *cobra.Command) (cleanup func(), e
 // the JSON that holds it once, on the caller's stdout or in the --out file.
 // If it does not arrive, the key is deleted at once (audited as such): a
 // key nobody received never stays valid.
-func (inv *invocation) handOut(st *store.Store, actor store.Actor, text string, k store.Key, app string, rolled *store.Key, asJSON bool) error {
+func (inv *invocation) handOut(ctx context.Context, st *store.Store, actor store.Actor, text string, k store.Key, app string, rolled *store.Key, asJSON bool) error {
 	out, err := newKeyOutput(text, k, app, rolled, st.Now(), asJSON)
 	if err == nil {
 		err = inv.deliver(out)
@@ -154,7 +155,7 @@ func (inv *invocation) handOut(st *store.Store, actor store.Actor, text string, 
 	if err == nil {
 		return nil
 	}
-	if derr := st.DiscardKey(actor, k.ID); derr != nil {
+	if derr := st.DiscardKey(ctx, actor, k.ID); derr != nil {
 		return failf(ExitUsage, "the key %s could not be delivered (%v), and deleting it failed: %v; delete it now: apiscopes key delete id:%d",
 			k.Hint, err, derr, k.ID)
 	}
@@ -247,15 +248,15 @@ key.
 			}
 			defer cleanup()
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				app, err := findApp(st, args[0])
+				app, err := findApp(cmd.Context(), st, args[0])
 				if err != nil {
 					return err
 				}
-				text, k, err := st.CreateKeyWith(actor, app.ID, name, opts)
+				text, k, err := st.CreateKeyWith(cmd.Context(), actor, app.ID, name, opts)
 				if err != nil {
 					return refused(err)
 				}
-				if err := inv.handOut(st, actor, text, k, app.Name, nil, out.asJSON); err != nil {
+				if err := inv.handOut(cmd.Context(), st, actor, text, k, app.Name, nil, out.asJSON); err != nil {
 					return err
 				}
 				fmt.Fprintf(inv.stderr, "Created API key %q (id:%d, %s) for app %q%s%s. It is shown once: keep it safe.\n",
@@ -353,19 +354,19 @@ passes its lifetime on. A leaked key: roll it with --grace now, naming it by its
 			}
 			defer cleanup()
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				old, err := ref.find(inv, st)
+				old, err := ref.find(cmd.Context(), inv, st)
 				if err != nil {
 					return err
 				}
-				app, err := st.App(old.AppID)
+				app, err := st.App(cmd.Context(), old.AppID)
 				if err != nil {
 					return refused(err)
 				}
-				text, k, rolled, err := st.RollKey(actor, old.ID, g)
+				text, k, rolled, err := st.RollKey(cmd.Context(), actor, old.ID, g)
 				if err != nil {
 					return refused(err)
 				}
-				if err := inv.handOut(st, actor, text, k, app.Name, &rolled, out.asJSON); err != nil {
+				if err := inv.handOut(cmd.Context(), st, actor, text, k, app.Name, &rolled, out.asJSON); err != nil {
 					return err
 				}
 				gone := "was deleted at once"
@@ -418,11 +419,11 @@ first (or needs --yes). Keys are never edited: to replace one, roll it.
 				return err
 			}
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				k, err := ref.find(inv, st)
+				k, err := ref.find(cmd.Context(), inv, st)
 				if err != nil {
 					return err
 				}
-				app, err := st.App(k.AppID)
+				app, err := st.App(cmd.Context(), k.AppID)
 				if err != nil {
 					return refused(err)
 				}
@@ -431,7 +432,7 @@ first (or needs --yes). Keys are never edited: to replace one, roll it.
 					store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name))); err != nil {
 					return err
 				}
-				if err := st.DeleteKey(actor, k.ID); err != nil {
+				if err := st.DeleteKey(cmd.Context(), actor, k.ID); err != nil {
 					return refused(err)
 				}
 				fmt.Fprintf(inv.stdout, "Deleted API key %q (id:%d, %s) of app %q\n", store.SafeText(k.Name), k.ID, k.Hint, store.SafeText(app.Name))

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -106,25 +107,25 @@ func (r *keyRef) readText(inv *invocation) error {
 const maxTextInput = 1 << 20
 
 // find is the key r names in st.
-func (r *keyRef) find(inv *invocation, st *store.Store) (store.Key, error) {
+func (r *keyRef) find(ctx context.Context, inv *invocation, st *store.Store) (store.Key, error) {
 	switch {
 	case r.sum != nil:
-		return keyByDigest(st, *r.sum)
+		return keyByDigest(ctx, st, *r.sum)
 	case r.digest != "":
 		b, err := hex.DecodeString(r.digest)
 		if err != nil || len(b) != 32 {
 			return store.Key{}, failf(ExitUsage, "--digest: 64 hexadecimal digits")
 		}
-		return keyByDigest(st, [32]byte(b))
+		return keyByDigest(ctx, st, [32]byte(b))
 	case len(r.args) == 2:
-		app, err := findApp(st, r.args[0])
+		app, err := findApp(ctx, st, r.args[0])
 		if err != nil {
 			return store.Key{}, err
 		}
-		k, err := st.KeyNamed(app.ID, r.args[1])
+		k, err := st.KeyNamed(ctx, app.ID, r.args[1])
 		if errors.Is(err, store.ErrNotFound) {
 			return k, failf(ExitRefused, "app %q has no key named %q%s", store.SafeText(app.Name), store.SafeText(r.args[1]),
-				keyCandidates(st, app.ID))
+				keyCandidates(ctx, st, app.ID))
 		}
 		return k, refusedIf(err)
 	}
@@ -134,26 +135,26 @@ func (r *keyRef) find(inv *invocation, st *store.Store) (store.Key, error) {
 		if _, err := fmt.Sscan(n, &id); err != nil || fmt.Sprint(id) != n {
 			return store.Key{}, failf(ExitUsage, "%q: a key's id is id: and a number, e.g. id:42", arg)
 		}
-		k, err := st.Key(id)
+		k, err := st.Key(ctx, id)
 		return k, refusedIf(err)
 	}
 	if hint, ok := hintOf(arg); ok {
-		return r.byHint(inv, st, hint)
+		return r.byHint(ctx, inv, st, hint)
 	}
 	return store.Key{}, failf(ExitUsage, "%q is not a key: give APP NAME (two words), id:N, or --text - with the key on stdin", store.SafeText(arg))
 }
 
-func keyByDigest(st *store.Store, sum [32]byte) (store.Key, error) {
-	k, err := st.KeyByDigest(sum)
+func keyByDigest(ctx context.Context, st *store.Store, sum [32]byte) (store.Key, error) {
+	k, err := st.KeyByDigest(ctx, sum)
 	return k, refusedIf(err)
 }
 
 // byHint finds the one key with a hint, for a person at a terminal only.
-func (r *keyRef) byHint(inv *invocation, st *store.Store, hint string) (store.Key, error) {
+func (r *keyRef) byHint(ctx context.Context, inv *invocation, st *store.Store, hint string) (store.Key, error) {
 	if !inv.isTerminal() {
 		return store.Key{}, failf(ExitUsage, "%s is a hint, not a key's name: scripts name a key by APP NAME, id:N or --text -", hint)
 	}
-	keys, err := st.KeysWithHint(hint)
+	keys, err := st.KeysWithHint(ctx, hint)
 	if err != nil {
 		return store.Key{}, refused(err)
 	}
@@ -165,7 +166,7 @@ func (r *keyRef) byHint(inv *invocation, st *store.Store, hint string) (store.Ke
 	}
 	var c []string
 	for _, k := range keys {
-		c = append(c, keyLabel(st, k))
+		c = append(c, keyLabel(ctx, st, k))
 	}
 	return store.Key{}, failf(ExitRefused, "%d keys have the hint %s: name one by id: %s", len(keys), hint, strings.Join(c, ", "))
 }
@@ -195,17 +196,17 @@ func isBase62(s string) bool {
 
 // keyLabel names a key for a list of candidates: by id, app and name, and
 // its hint beside them, never alone.
-func keyLabel(st *store.Store, k store.Key) string {
+func keyLabel(ctx context.Context, st *store.Store, k store.Key) string {
 	app := fmt.Sprintf("app %d", k.AppID)
-	if a, err := st.App(k.AppID); err == nil {
+	if a, err := st.App(ctx, k.AppID); err == nil {
 		app = fmt.Sprintf("%q", store.SafeText(a.Name))
 	}
 	return fmt.Sprintf("id:%d %s/%q (%s)", k.ID, app, store.SafeText(k.Name), k.Hint)
 }
 
 // keyCandidates lists an app's keys, for a name that matched none.
-func keyCandidates(st *store.Store, appID uint64) string {
-	keys, err := st.Keys(appID)
+func keyCandidates(ctx context.Context, st *store.Store, appID uint64) string {
+	keys, err := st.Keys(ctx, appID)
 	if err != nil || len(keys) == 0 {
 		return ": it has no keys"
 	}

@@ -128,7 +128,7 @@ func TestLocalCommandsWhileAConsoleHolds(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "checked") {
 			t.Errorf("backup = %d, %q, %q", code, out, errs)
 		}
-		if err := bolt.CheckFile(copy); err != nil {
+		if err := bolt.CheckFile(t.Context(), copy); err != nil {
 			t.Errorf("the backup: %v", err)
 		}
 		code, out, errs = runCmd(t, "check", path)
@@ -155,7 +155,7 @@ func TestLocalCommandsWhileAConsoleHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	keys, _ := st.Keys(1)
+	keys, _ := st.Keys(t.Context(), 1)
 	if len(keys) != 1 || keys[0].LastUsedAt.IsZero() {
 		t.Errorf("the checks the console answered were not noted as uses: %+v", keys)
 	}
@@ -399,18 +399,18 @@ func benchDatabase(b *testing.B, path string, apps, keys int) (string, []string)
 	}
 	for len(specs) > 0 {
 		n := min(2000, len(specs))
-		if _, err := st.CreateApps(testAdmin, specs[:n]); err != nil {
+		if _, err := st.CreateApps(b.Context(), testAdmin, specs[:n]); err != nil {
 			b.Fatal(err)
 		}
 		specs = specs[n:]
 	}
-	app, err := st.CreateApp(testAdmin, "Known", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(b.Context(), testAdmin, "Known", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		b.Fatal(err)
 	}
 	var texts []string
 	for i := range 5 {
-		text, _, err := st.CreateKey(testAdmin, app.ID, "known-"+string(rune('a'+i)))
+		text, _, err := st.CreateKey(b.Context(), testAdmin, app.ID, "known-"+string(rune('a'+i)))
 		if err != nil {
 			b.Fatal(err)
 		}

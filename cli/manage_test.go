@@ -44,11 +44,11 @@ func holdDB(t *testing.T, path string) *local.Holder {
 // once no process holds it.
 func keysAndEvents(t *testing.T, st *store.Store) ([]store.Key, []store.Event) {
 	t.Helper()
-	keys, err := st.Keys(1)
+	keys, err := st.Keys(t.Context(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := st.Audit()
+	events, err := st.Audit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestFollowAudit(t *testing.T) {
 					// A console may open the file while it is followed.
 					h := holdDB(t, path)
 					defer h.Close()
-					if _, err := h.Store().CreateApp(testAdmin, name, scopes.NewSet(scopes.ModelExport)); err != nil {
+					if _, err := h.Store().CreateApp(t.Context(), testAdmin, name, scopes.NewSet(scopes.ModelExport)); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -160,7 +160,7 @@ func TestFollowAudit(t *testing.T) {
 					return Run(ctx, append(args, "--db", path), nil, out, io.Discard)
 				},
 				change: func(t *testing.T, name string) {
-					if _, err := h.Store().CreateApp(testAdmin, name, scopes.NewSet(scopes.ModelExport)); err != nil {
+					if _, err := h.Store().CreateApp(t.Context(), testAdmin, name, scopes.NewSet(scopes.ModelExport)); err != nil {
 						t.Fatal(err)
 					}
 				},
@@ -173,7 +173,7 @@ func TestFollowAudit(t *testing.T) {
 					return Serve(ctx, Session{Store: h.Store(), Actor: testAdmin, Remote: true, Stdout: out, Stderr: io.Discard}, args)
 				},
 				change: func(t *testing.T, name string) {
-					if _, err := h.Store().CreateApp(testAdmin, name, scopes.NewSet(scopes.ModelExport)); err != nil {
+					if _, err := h.Store().CreateApp(t.Context(), testAdmin, name, scopes.NewSet(scopes.ModelExport)); err != nil {
 						t.Fatal(err)
 					}
 				},

@@ -137,7 +137,7 @@ func (p *picConsole) picture(name, title, want string) {
 func TestPictures(t *testing.T) {
 	now := func() time.Time { return demoNow }
 	cfg := demoConfig{now: now, status: os.Stderr, random: rand.NewChaCha8([32]byte{42})}
-	err := withDemoStore(cfg, func(st *store.Store) error {
+	err := withDemoStore(t.Context(), cfg, func(st *store.Store) error {
 		start := func() *picConsole {
 			p := &picConsole{t: t, pending: make(chan tea.Msg, 64), m: tui.New(tui.Options{Store: st, Location: time.UTC, Demo: &demoStory,
 				Actor: store.Actor{Name: "you", Role: store.Admin, Origin: "demo"}})}

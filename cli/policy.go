@@ -53,18 +53,18 @@ wait. --json writes it all as one object.
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return inv.onDatabase(cmd, &db, reads, func(st *store.Store, _ store.Actor) error {
-				p, err := st.Policy()
+				p, err := st.Policy(cmd.Context())
 				if err != nil {
 					return refused(err)
 				}
-				beyond, err := st.KeysBeyondPolicy()
+				beyond, err := st.KeysBeyondPolicy(cmd.Context())
 				if err != nil {
 					return refused(err)
 				}
 				if asJSON {
 					return writeJSON(inv.stdout, newPolicyJSON(p, beyond, st.Now()))
 				}
-				waiting, err := st.Approvals()
+				waiting, err := st.Approvals(cmd.Context())
 				if err != nil {
 					return refused(err)
 				}
@@ -179,7 +179,7 @@ shorter lifetime keep working and are listed by policy show.
 				return err
 			}
 			return inv.onDatabase(cmd, &db, changes, func(st *store.Store, actor store.Actor) error {
-				cur, err := st.Policy()
+				cur, err := st.Policy(cmd.Context())
 				if err != nil {
 					return refused(err)
 				}
@@ -188,7 +188,7 @@ shorter lifetime keep working and are listed by policy show.
 					fmt.Fprintln(inv.stdout, "The key policy says so already: nothing changed.")
 					return nil
 				}
-				now, err := st.SetPolicy(actor, cur, next)
+				now, err := st.SetPolicy(cmd.Context(), actor, cur, next)
 				var pe *store.PendingError
 				if err != nil && !errors.As(err, &pe) {
 					return refused(err)
@@ -203,13 +203,13 @@ shorter lifetime keep working and are listed by policy show.
 					return inv.waiting(pe, asJSON, nil)
 				}
 				if asJSON {
-					beyond, err := st.KeysBeyondPolicy()
+					beyond, err := st.KeysBeyondPolicy(cmd.Context())
 					if err != nil {
 						return refused(err)
 					}
 					return writeJSON(inv.stdout, newPolicyJSON(now, beyond, st.Now()))
 				}
-				if beyond, err := st.KeysBeyondPolicy(); err == nil && len(beyond) > 0 {
+				if beyond, err := st.KeysBeyondPolicy(cmd.Context()); err == nil && len(beyond) > 0 {
 					verbs := "outlive it and keep"
 					if len(beyond) == 1 {
 						verbs = "outlives it and keeps"

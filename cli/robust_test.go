@@ -29,11 +29,11 @@ func makeDatabase(t *testing.T, path string) {
 	}
 	defer st.Close()
 	for _, name := range []string{"Risk & Compliance", "Customer Support", "Marketing"} {
-		app, err := st.CreateApp(testAdmin, name, scopes.Full())
+		app, err := st.CreateApp(t.Context(), testAdmin, name, scopes.Full())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := st.CreateKey(testAdmin, app.ID, "prod"); err != nil {
+		if _, _, err := st.CreateKey(t.Context(), testAdmin, app.ID, "prod"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,7 +108,7 @@ func TestSecondProcessIsToldTheDatabaseIsHeld(t *testing.T) {
 					}
 				})
 			}
-			if _, err := st.CreateApp(testAdmin, "still here", scopes.Full()); err != nil {
+			if _, err := st.CreateApp(t.Context(), testAdmin, "still here", scopes.Full()); err != nil {
 				t.Errorf("the process holding the database: %v", err)
 			}
 		})
@@ -288,7 +288,7 @@ func TestBackupCommand(t *testing.T) {
 	}
 	streamed := filepath.Join(dir, "streamed.db")
 	writeTestFile(t, streamed, buf.Bytes())
-	if err := bolt.CheckFile(streamed); err != nil {
+	if err := bolt.CheckFile(t.Context(), streamed); err != nil {
 		t.Errorf("the streamed backup: %v", err)
 	}
 

@@ -39,15 +39,15 @@ func TestScanFindsAKeyWithoutPrintingIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, err := st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
+	app, err := st.CreateApp(t.Context(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, _, err := st.CreateKey(admin, app.ID, "prod")
+	live, _, err := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	expiring, k2, err := st.CreateKeyWith(admin, app.ID, "short", store.KeyOptions{ExpiresIn: time.Hour})
+	expiring, k2, err := st.CreateKeyWith(t.Context(), admin, app.ID, "short", store.KeyOptions{ExpiresIn: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -34,12 +35,12 @@ func scanTestKeys(tb testing.TB, n int) (keys []string, db string) {
 	}
 	defer st.Close()
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, err := st.CreateApp(admin, "Scan fixtures", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(context.Background(), admin, "Scan fixtures", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for i := range n {
-		key, _, err := st.CreateKey(admin, app.ID, fmt.Sprint("key-", i))
+		key, _, err := st.CreateKey(context.Background(), admin, app.ID, fmt.Sprint("key-", i))
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -96,7 +96,7 @@ func TestServe(t *testing.T) {
 		t.Fatalf("the database is still held: %v", err)
 	}
 	defer st.Close()
-	keys, _ := st.Keys(1)
+	keys, _ := st.Keys(ctx, 1)
 	if len(keys) != 1 || keys[0].LastUsedAt.IsZero() {
 		t.Errorf("the key's last use was not written at shutdown: %+v", keys)
 	}
@@ -181,11 +181,11 @@ func TestServeKeepsHotBackupsAndStopsCleanly(t *testing.T) {
 		t.Fatalf("backups: %v %v", files, err)
 	}
 	for _, f := range files {
-		if err := bolt.CheckFile(f); err != nil {
+		if err := bolt.CheckFile(t.Context(), f); err != nil {
 			t.Errorf("backup %s: %v", f, err)
 		}
 	}
-	if err := bolt.CheckFile(filepath.Join(dir, "a.db")); err != nil {
+	if err := bolt.CheckFile(t.Context(), filepath.Join(dir, "a.db")); err != nil {
 		t.Errorf("the database after shutdown: %v", err)
 	}
 }

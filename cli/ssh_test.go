@@ -185,7 +185,7 @@ func TestCommandsOverSSH(t *testing.T) {
 	if code != 0 || store.CheckKey(strings.TrimSpace(out)) != nil || !strings.Contains(errs, `Rolled API key "ci"`) {
 		t.Errorf("the command= line = %d, %q, %q", code, out, errs)
 	}
-	if _, err := st.AppNamed("Risk & Compliance"); err != nil {
+	if _, err := st.AppNamed(t.Context(), "Risk & Compliance"); err != nil {
 		t.Errorf("the client's own command ran: %v", err)
 	}
 	if got := head(); got == before {

@@ -65,7 +65,7 @@ func TestAuditVerifyExpect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateApp(store.Actor{Name: "amara", Role: store.Admin}, "Later", scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := st.CreateApp(t.Context(), store.Actor{Name: "amara", Role: store.Admin}, "Later", scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -149,7 +149,7 @@ func TestCheckSignedHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SignHead(auditKey); err != nil {
+	if _, err := st.SignHead(t.Context(), auditKey); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

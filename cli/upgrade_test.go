@@ -36,11 +36,11 @@ func TestRollingUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := st.CreateApp(testAdmin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(t.Context(), testAdmin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateKey(testAdmin, app.ID, "ci")
+	key, _, err := st.CreateKey(t.Context(), testAdmin, app.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestRollingUpgrade(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "from schema 3 to 4") || !strings.Contains(out, backup) {
 		t.Fatalf("upgrade: %d %s%s", code, out, errs)
 	}
-	if err := bolt.CheckFile(backup); err != nil {
+	if err := bolt.CheckFile(ctx, backup); err != nil {
 		t.Errorf("the copy: %v", err)
 	}
 	logged("the database was upgraded to this version's schema")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -55,7 +56,7 @@ Exit status: 0 done, 2 on an error.`,
 				}
 			}
 			return inv.onDatabase(cmd, &db, reads, func(st *store.Store, _ store.Actor) error {
-				return inv.usageReport(st, window, unusedFor, asJSON)
+				return inv.usageReport(cmd.Context(), st, window, unusedFor, asJSON)
 			})
 		},
 	}
@@ -66,15 +67,15 @@ Exit status: 0 done, 2 on an error.`,
 }
 
 // usageReport prints st's usage report.
-func (inv *invocation) usageReport(st *store.Store, window time.Duration, unusedFor string, asJSON bool) error {
+func (inv *invocation) usageReport(ctx context.Context, st *store.Store, window time.Duration, unusedFor string, asJSON bool) error {
 	stdout := inv.stdout
-	since, err := st.UsageSince()
+	since, err := st.UsageSince(ctx)
 	if err == nil && since.IsZero() {
 		since = st.Now()
 	}
 	var apps []store.AppUsage
 	if err == nil {
-		apps, err = st.Usage()
+		apps, err = st.Usage(ctx)
 	}
 	if err != nil {
 		return fail(ExitUsage, err)

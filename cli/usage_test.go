@@ -22,9 +22,9 @@ func TestUsageCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, _ := st.CreateApp(admin, "Risk & Compliance",
+	app, _ := st.CreateApp(t.Context(), admin, "Risk & Compliance",
 		scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport, scopes.WorkflowDeploy, scopes.WorkflowExport))
-	key, _, _ := st.CreateKey(admin, app.ID, "prod")
+	key, _, _ := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	st.Verify(key, scopes.ModelDeploy)
 	st.Verify(key, scopes.WorkflowDeploy)
 	st.Verify(key, scopes.GuardrailDeploy)

@@ -24,11 +24,11 @@ func seededDB(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	app, err := st.CreateApp(testAdmin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(t.Context(), testAdmin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateKey(testAdmin, app.ID, "ci")
+	key, _, err := st.CreateKey(t.Context(), testAdmin, app.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func (s *SSH) command(sess ssh.Session, o *openSession, args []string) {
 	}
 	defer s.leave(o)
 	if ok, skipped := s.logins.record(o.fp); ok {
-		s.recordSession(store.ActionSessionLogin, o, "", skipped)
+		s.recordSession(sess.Context(), store.ActionSessionLogin, o, "", skipped)
 	}
 	s.cfg.Log.Info("command", "user", o.person, "role", o.entry.Role, "remote", o.remote.String(), "command", commandName(args))
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -25,7 +26,7 @@ func keyCost(tb testing.TB, keys int) (perKey uint64) {
 		specs[i] = store.AppSpec{Name: fmt.Sprintf("Service %06d", i), Scopes: scopes.NewSet(scopes.ModelDeploy, scopes.WorkflowExport),
 			Keys: []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"}}
 	}
-	if _, err := st.CreateApps(store.Actor{Name: "Loader", Role: store.Admin}, specs); err != nil {
+	if _, err := st.CreateApps(context.Background(), store.Actor{Name: "Loader", Role: store.Admin}, specs); err != nil {
 		tb.Fatal(err)
 	}
 	st.Close()

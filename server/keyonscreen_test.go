@@ -136,11 +136,11 @@ func TestSmallTerminalOverSSH(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.awaitOpen(1)
-	apps, err := ts.st.Apps()
+	apps, err := ts.st.Apps(t.Context())
 	if err != nil || len(apps) != 1 {
 		t.Fatalf("apps = %v, %v", apps, err)
 	}
-	if keys, err := ts.st.Keys(apps[0].ID); err != nil || len(keys) != 1 {
+	if keys, err := ts.st.Keys(t.Context(), apps[0].ID); err != nil || len(keys) != 1 {
 		t.Fatalf("keys = %v, %v", keys, err)
 	}
 }

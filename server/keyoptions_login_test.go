@@ -86,7 +86,7 @@ func TestLoginsAreAuditedAtABoundedRate(t *testing.T) {
 	clock.add(time.Minute)
 	ts.open(alice).waitFor("API Scopes")
 
-	events, _ := ts.st.Audit()
+	events, _ := ts.st.Audit(t.Context())
 	var logins []store.Event
 	for _, ev := range events {
 		if ev.Action == store.ActionSessionLogin {

@@ -93,11 +93,11 @@ func TestThirtyTwoSessionsAtTheCapStayWithinTheLimit(t *testing.T) {
 	})
 	seedApps(t, ts.st, 300)
 	actor := store.Actor{Name: "Loader", Role: store.Admin}
-	app, err := ts.st.CreateApp(actor, "Checked all along", scopes.NewSet(scopes.ModelDeploy))
+	app, err := ts.st.CreateApp(t.Context(), actor, "Checked all along", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := ts.st.CreateKey(actor, app.ID, "prod")
+	key, _, err := ts.st.CreateKey(t.Context(), actor, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"time"
@@ -69,7 +70,7 @@ func (s *SSH) enforce() {
 		case err != nil:
 			if o.revoke(err.Error()) {
 				s.cfg.Log.Warn("session ended: access revoked", "user", o.person, "remote", o.remote.String(), "why", err)
-				s.recordSession(store.ActionSessionRevoked, o, err.Error(), 0)
+				s.recordSession(context.Background(), store.ActionSessionRevoked, o, err.Error(), 0)
 			}
 		case role != store.Admin:
 			if o.demote() {
@@ -95,10 +96,10 @@ func (s *SSH) standing(o *openSession) (store.Role, error) {
 // recordSession writes a session event to the audit trail. A failure is
 // logged, not passed on: logins and revocations go ahead whatever the disk
 // says.
-func (s *SSH) recordSession(action store.Action, o *openSession, reason string, unrecorded int) {
+func (s *SSH) recordSession(ctx context.Context, action store.Action, o *openSession, reason string, unrecorded int) {
 	info := store.SessionInfo{User: o.person, Role: o.entry.Role, Remote: o.remote.String(), Key: o.fp,
 		Reason: reason, Unrecorded: unrecorded}
-	if err := s.st.RecordSession(action, info); err != nil {
+	if err := s.st.RecordSession(ctx, action, info); err != nil {
 		s.cfg.Log.Error("audit", "action", action, "user", o.person, "err", err)
 	}
 }

@@ -37,7 +37,7 @@ func TestRevokedAdminSessionEnds(t *testing.T) {
 	b.createApp("Still here") // Bob's session is untouched
 	ts.awaitLog("session ended: access revoked")
 
-	events, _ := ts.st.Audit()
+	events, _ := ts.st.Audit(t.Context())
 	var revoked, logins int
 	for _, ev := range events {
 		switch ev.Action {
@@ -73,7 +73,7 @@ func TestRevokedSessionCannotWriteBeforeItEnds(t *testing.T) {
 	a.waitFor("Untitled app")
 	a.keys("Payments", "\t", " ", "\x13")
 	a.waitFor("may no longer make changes")
-	if apps, _ := ts.st.Apps(); len(apps) != 0 {
+	if apps, _ := ts.st.Apps(t.Context()); len(apps) != 0 {
 		t.Fatalf("a revoked admin created %+v", apps)
 	}
 }
@@ -101,7 +101,7 @@ func TestDemotedSessionBecomesReadOnly(t *testing.T) {
 	a.waitFor("Alice (viewer)")
 	a.keys("n")
 	a.waitFor("viewers can't create apps")
-	if apps, _ := ts.st.Apps(); len(apps) != 0 {
+	if apps, _ := ts.st.Apps(t.Context()); len(apps) != 0 {
 		t.Fatalf("a demoted admin created %+v", apps)
 	}
 	ts.awaitLog("session made read-only: now a viewer")
@@ -129,7 +129,7 @@ func TestUnusableAllowListKeepsTheLastGoodOne(t *testing.T) {
 	a.keys("\t", "\r", "y", "n") // Done (yes, without a key), back to the list, and a new app
 	a.keys("Billing", "\t", " ", "\x13")
 	for i := 0; ; i++ { // the screen redraws only what changed: ask the store
-		if apps, _ := ts.st.Apps(); len(apps) == 2 {
+		if apps, _ := ts.st.Apps(t.Context()); len(apps) == 2 {
 			break
 		}
 		if i == 500 {

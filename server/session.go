@@ -62,7 +62,7 @@ func (s *SSH) session(ssh.Handler) ssh.Handler {
 
 		s.cfg.Log.Info("connect", "user", o.person, "role", entry.Role, "remote", o.remote.String(), "key", o.fp, "open", s.openCount())
 		if ok, skipped := s.logins.record(o.fp); ok {
-			s.recordSession(store.ActionSessionLogin, o, "", skipped)
+			s.recordSession(sess.Context(), store.ActionSessionLogin, o, "", skipped)
 		}
 		ended := s.console(sess, o, windows)
 		s.cfg.Log.Info("disconnect", "user", o.person, "remote", o.remote.String(), "duration", time.Since(o.since).Round(time.Second), "open", s.openCount()-1)
@@ -117,7 +117,7 @@ func (s *SSH) console(sess ssh.Session, o *openSession, windows <-chan ssh.Windo
 		role, size, _, _ := o.state()
 		actor := store.Actor{Name: o.person, Role: role, Origin: origin, Key: o.fp,
 			Standing: func() (store.Role, error) { return s.standing(o) }}
-		m := tui.New(tui.Options{Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard(), Term: pty.Term})
+		m := tui.New(tui.Options{Context: ctx, Store: s.st, Actor: actor, Clipboard: tui.TerminalClipboard(), Term: pty.Term})
 		over := make(chan struct{})
 		p := tea.NewProgram(newRepainting(m, s.cfg.repaintQuiet), append(opts, tea.WithInput(input.reader(over)),
 			tea.WithWindowSize(size.Width, size.Height), tea.WithFilter(s.filter(idle)))...)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -171,7 +172,7 @@ func seedApps(t testing.TB, st *store.Store, n int) {
 			Scopes: scopes.NewSet(scopes.ModelDeploy, scopes.WorkflowExport, scopes.GuardrailDeploy),
 			Keys:   []string{"prod", "staging", "ci"}}
 	}
-	if _, err := st.CreateApps(store.Actor{Name: "Loader", Role: store.Admin}, specs); err != nil {
+	if _, err := st.CreateApps(context.Background(), store.Actor{Name: "Loader", Role: store.Admin}, specs); err != nil {
 		t.Fatal(err)
 	}
 }

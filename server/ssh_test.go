@@ -227,11 +227,11 @@ func TestAdminChangeShowsInAnotherSession(t *testing.T) {
 	a.createApp("Payments")
 	b.waitFor("Payments") // without a keystroke in b
 
-	apps, err := ts.st.Apps()
+	apps, err := ts.st.Apps(t.Context())
 	if err != nil || len(apps) != 1 || apps[0].CreatedBy != "Alice" {
 		t.Fatalf("store: %+v, %v", apps, err)
 	}
-	events, _ := ts.st.Audit()
+	events, _ := ts.st.Audit(t.Context())
 	if o := events[0].Origin; !strings.HasPrefix(o, "ssh 127.0.0.1:") || !strings.Contains(o, gossh.FingerprintSHA256(alice.signer.PublicKey())) {
 		t.Errorf("audit origin = %q, want the remote address and key fingerprint", o)
 	}
@@ -305,11 +305,11 @@ func TestViewerCannotCreate(t *testing.T) {
 	v.waitFor("Victor (viewer)")
 	v.keys("n")
 	v.waitFor("viewers can't create apps")
-	if apps, _ := ts.st.Apps(); len(apps) != 0 {
+	if apps, _ := ts.st.Apps(t.Context()); len(apps) != 0 {
 		t.Fatalf("a viewer created %+v", apps)
 	}
 	// And the store refuses a viewer even when asked directly.
-	if _, err := ts.st.CreateApp(store.Actor{Name: "Victor", Role: store.Viewer}, "x", scopes.NewSet(scopes.ModelDeploy)); !errors.Is(err, store.ErrPermission) {
+	if _, err := ts.st.CreateApp(t.Context(), store.Actor{Name: "Victor", Role: store.Viewer}, "x", scopes.NewSet(scopes.ModelDeploy)); !errors.Is(err, store.ErrPermission) {
 		t.Fatalf("store let a viewer write: %v", err)
 	}
 }

@@ -17,21 +17,21 @@ func TestActorIsCleanedOnWrite(t *testing.T) {
 	s := newTestStore(t)
 	mallory := Actor{Name: "  mallory\x1b]52;c;ZXZpbA==\x07\u202e\x9b  ", Role: Admin,
 		Origin: "ssh 10.0.0.1\x1b]0;pwned\x07 " + strings.Repeat("x", 500)}
-	app, err := s.CreateApp(mallory, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := s.CreateApp(t.Context(), mallory, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := s.CreateKey(mallory, app.ID, "prod")
+	_, key, err := s.CreateKey(t.Context(), mallory, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := s.RollKey(mallory, key.ID, time.Hour); err != nil {
+	if _, _, _, err := s.RollKey(t.Context(), mallory, key.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SaveApp(mallory, app, app.Name, scopes.Full()); err != nil {
+	if _, err := s.SaveApp(t.Context(), mallory, app, app.Name, scopes.Full()); err != nil {
 		t.Fatal(err)
 	}
-	apps, err := s.Apps()
+	apps, err := s.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestActorIsCleanedOnWrite(t *testing.T) {
 		t.Errorf("Created by %q", got)
 	}
 	var texts []string
-	if err := s.EachEvent(func(ev Event) error {
+	if err := s.EachEvent(t.Context(), func(ev Event) error {
 		texts = append(texts, ev.Actor, ev.Origin)
 		return nil
 	}); err != nil {
@@ -53,7 +53,7 @@ func TestActorIsCleanedOnWrite(t *testing.T) {
 			t.Errorf("the audit trail holds %q", text)
 		}
 	}
-	keys, err := s.Keys(app.ID)
+	keys, err := s.Keys(t.Context(), app.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestActorIsCleanedOnWrite(t *testing.T) {
 		}
 	}
 	// Only spaces is no name at all.
-	if _, err := s.CreateApp(Actor{Name: " \t ", Role: Admin}, "Other", scopes.Full()); err == nil {
+	if _, err := s.CreateApp(t.Context(), Actor{Name: " \t ", Role: Admin}, "Other", scopes.Full()); err == nil {
 		t.Error("an actor without a name wrote")
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"sort"
 	"time"
@@ -90,7 +91,8 @@ func (s *Store) apply(cs ChangeSet) {
 // reload replaces the index with a fresh snapshot's, after the change
 // stream lost changes, and tells every subscriber to reload too.
 func (s *Store) reload() {
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	// The stream's own work: no caller waits for it.
+	err := s.eng.Read(context.Background(), func(snap Snapshot) error {
 		if v, err := snap.Get(TableMeta, metaSchema); err == nil {
 			s.noteSchema(v)
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -152,9 +153,9 @@ func (e *PendingError) IDs() []uint64 {
 
 // Approvals lists the requests waiting, oldest first, each marked Stale
 // when it can no longer be approved.
-func (s *Store) Approvals() ([]Approval, error) {
+func (s *Store) Approvals(ctx context.Context) ([]Approval, error) {
 	var out []Approval
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		out = out[:0]
 		t := &txn{snap: snap}
 		recs, err := t.approvals()
@@ -174,9 +175,9 @@ func (s *Store) Approvals() ([]Approval, error) {
 }
 
 // Approval returns one request waiting.
-func (s *Store) Approval(id uint64) (Approval, error) {
+func (s *Store) Approval(ctx context.Context, id uint64) (Approval, error) {
 	var a Approval
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		t := &txn{snap: snap}
 		r, err := t.approval(id)
 		if err != nil {
@@ -407,9 +408,9 @@ func sameAdmin(actor Actor, r approvalRecord) bool {
 // (ErrApprovalExpired) and one whose app or policy changed since it was
 // made (ErrApprovalStale); a grant that would leave keys outliving the
 // policy's maximum lifetime is refused as Save refuses it (ErrLifetime).
-func (s *Store) Approve(actor Actor, id uint64) (Approval, error) {
+func (s *Store) Approve(ctx context.Context, actor Actor, id uint64) (Approval, error) {
 	var a Approval
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		if t.actor.Key == "" {
 			return fmt.Errorf("%w: %s is a local user, who may request and reject but not approve (whoever can "+
 				"write the database file could approve alone): approve over SSH, as an admin of the allow-list",
@@ -511,9 +512,9 @@ func (t *txn) keyList(appID uint64) []Key {
 
 // Reject closes a request without doing what it asks: any admin may,
 // local users and the one who asked included (withdrawing it).
-func (s *Store) Reject(actor Actor, id uint64) (Approval, error) {
+func (s *Store) Reject(ctx context.Context, actor Actor, id uint64) (Approval, error) {
 	var a Approval
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		r, err := t.approval(id)
 		if err != nil {
 			return err
@@ -526,10 +527,10 @@ func (s *Store) Reject(actor Actor, id uint64) (Approval, error) {
 
 // expireApprovals closes the requests whose window has passed, each with
 // an approval.expire event by the store: the housekeeping's part.
-func (s *Store) expireApprovals() error {
+func (s *Store) expireApprovals(ctx context.Context) error {
 	now := s.clock.now()
 	var due []uint64
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		due = due[:0]
 		recs, err := (&txn{snap: snap}).approvals()
 		for _, r := range recs {
@@ -545,7 +546,7 @@ func (s *Store) expireApprovals() error {
 	for len(due) > 0 {
 		batch := due[:min(len(due), sweepKeys)]
 		due = due[len(batch):]
-		err := s.commitRule(approvalClock, func(t *txn) error {
+		err := s.commitRule(ctx, approvalClock, func(t *txn) error {
 			for _, id := range batch {
 				r, err := t.approval(id)
 				if errors.Is(err, ErrNotFound) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -18,10 +19,10 @@ import (
 // is made with the others, and the error is a *PendingError holding the
 // app and the request. An app whose every scope would wait is refused
 // (ErrApprovalNeedsScope).
-func (s *Store) CreateApp(actor Actor, name string, set scopes.Set) (App, error) {
+func (s *Store) CreateApp(ctx context.Context, actor Actor, name string, set scopes.Set) (App, error) {
 	var rec appRecord
 	var pending []Approval
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		pol, err := t.policy()
 		if err != nil {
 			return err
@@ -96,8 +97,8 @@ func (t *txn) createApp(name string, set scopes.Set) (appRecord, error) {
 }
 
 // NextAppName is the name CreateApp gives an app created without one now.
-func (s *Store) NextAppName() (name string, err error) {
-	err = s.eng.Read(ctxBG, func(snap Snapshot) error {
+func (s *Store) NextAppName(ctx context.Context) (name string, err error) {
+	err = s.eng.Read(ctx, func(snap Snapshot) error {
 		name, err = (&txn{snap: snap}).nextDefaultName()
 		return err
 	})
@@ -135,10 +136,10 @@ func (t *txn) nextDefaultName() (string, error) {
 // request), and a scope gained whose maximum key lifetime some of the
 // app's keys outlive refuses the whole save (a *LifetimeError naming
 // them).
-func (s *Store) SaveApp(actor Actor, base App, name string, set scopes.Set) (App, error) {
+func (s *Store) SaveApp(ctx context.Context, actor Actor, base App, name string, set scopes.Set) (App, error) {
 	var rec appRecord
 	var pending []Approval
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		var err error
 		pending = nil
 		if rec, err = t.app(base.ID); err != nil {
@@ -233,8 +234,8 @@ func (t *txn) keysFit(app appRecord, before, after scopes.Set, pol Policy) error
 // stop working at once. The keys go in one range removal, however many
 // there are; their digest index entries are swept afterwards, and are never
 // taken for a key meanwhile.
-func (s *Store) DeleteApp(actor Actor, id uint64) error {
-	return s.change(actor, func(t *txn) error {
+func (s *Store) DeleteApp(ctx context.Context, actor Actor, id uint64) error {
+	return s.change(ctx, actor, func(t *txn) error {
 		rec, err := t.app(id)
 		if err != nil {
 			return err
@@ -253,9 +254,9 @@ func (s *Store) DeleteApp(actor Actor, id uint64) error {
 }
 
 // App returns one app.
-func (s *Store) App(id uint64) (App, error) {
+func (s *Store) App(ctx context.Context, id uint64) (App, error) {
 	var rec appRecord
-	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
 		rec, err = (&txn{snap: snap}).app(id)
 		return err
 	})
@@ -266,15 +267,15 @@ func (s *Store) App(id uint64) (App, error) {
 }
 
 // Apps returns every app in list order (ByName).
-func (s *Store) Apps() ([]App, error) { return s.FirstApps(-1) }
+func (s *Store) Apps(ctx context.Context) ([]App, error) { return s.FirstApps(ctx, -1) }
 
 // FirstApps returns at most n apps (every app if n < 0) from the start of
 // the list order: by name, case-insensitively. It reads only those apps, so
 // a screen can show its first page at once however many apps there are,
 // and load the rest in the background.
-func (s *Store) FirstApps(n int) ([]App, error) {
+func (s *Store) FirstApps(ctx context.Context, n int) ([]App, error) {
 	var out []App
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		out = out[:0]
 		t := &txn{snap: snap}
 		return snap.Scan(TableNames, nil, ScanOptions{}, func(k, v []byte) error {

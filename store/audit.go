@@ -89,9 +89,9 @@ type Event struct {
 }
 
 // Audit returns the audit trail, newest first.
-func (s *Store) Audit() ([]Event, error) {
+func (s *Store) Audit(ctx context.Context) ([]Event, error) {
 	var out []Event
-	err := s.EachEvent(func(ev Event) error {
+	err := s.EachEvent(ctx, func(ev Event) error {
 		out = append(out, ev)
 		return nil
 	})
@@ -106,8 +106,8 @@ var ErrStop = errors.New("stop")
 // fn returning ErrStop ends the walk with a nil error; any other error ends
 // it with that error. fn runs inside a snapshot: it must not call back into
 // the store to write.
-func (s *Store) EachEvent(fn func(Event) error) error {
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+func (s *Store) EachEvent(ctx context.Context, fn func(Event) error) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		return snap.Scan(TableAudit, nil, ScanOptions{Reverse: true}, func(_, v []byte) error {
 			var ev Event
 			if err := decode(v, &ev); err != nil {

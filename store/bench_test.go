@@ -71,14 +71,14 @@ func storeWithListedKeys(tb testing.TB, n int, allow []string) (*Store, []string
 		specs = append(specs, AppSpec{Name: fmt.Sprintf("App %d", i), Scopes: scopes.NewSet(scopes.ModelDeploy),
 			Keys: seqNames(100)})
 	}
-	if _, err := s.CreateApps(benchAdmin, specs); err != nil {
+	if _, err := s.CreateApps(tb.Context(), benchAdmin, specs); err != nil {
 		tb.Fatal(err)
 	}
 	s.unfollow() // hand the engine to a new store, as a restart would
 	s.clock.stop()
 	if len(allow) > 0 {
 		b := &Batch{}
-		err := eng.Read(ctxBG, func(snap Snapshot) error {
+		err := eng.Read(tb.Context(), func(snap Snapshot) error {
 			return snap.Scan(TableKeys, nil, ScanOptions{}, func(k, v []byte) error {
 				var rec keyRecord
 				if err := decode(v, &rec); err != nil {
@@ -90,7 +90,7 @@ func storeWithListedKeys(tb testing.TB, n int, allow []string) (*Store, []string
 			})
 		})
 		if err == nil {
-			_, err = eng.Commit(ctxBG, b)
+			_, err = eng.Commit(tb.Context(), b)
 		}
 		if err != nil {
 			tb.Fatal(err)
@@ -298,10 +298,10 @@ func BenchmarkFeed(b *testing.B) {
 	for i := range apps {
 		specs = append(specs, AppSpec{Name: fmt.Sprintf("App %05d", i), Scopes: scopes.NewSet(scopes.ModelDeploy)})
 	}
-	if _, err := s.CreateApps(benchAdmin, specs); err != nil {
+	if _, err := s.CreateApps(b.Context(), benchAdmin, specs); err != nil {
 		b.Fatal(err)
 	}
-	list, _ := s.Apps()
+	list, _ := s.Apps(b.Context())
 	subs := make([]*Subscription, sessions)
 	lists := make([][]App, sessions)
 	for i := range subs {
@@ -310,7 +310,7 @@ func BenchmarkFeed(b *testing.B) {
 	}
 	// A real change, and the update it makes.
 	target := list[apps/3]
-	if _, err := s.SaveApp(benchAdmin, target, target.Name, scopes.Full()); err != nil {
+	if _, err := s.SaveApp(b.Context(), benchAdmin, target, target.Name, scopes.Full()); err != nil {
 		b.Fatal(err)
 	}
 	var up Update
@@ -331,7 +331,7 @@ func BenchmarkFeed(b *testing.B) {
 	}
 	reread := func() {
 		for range sessions {
-			if _, err := s.App(target.ID); err != nil {
+			if _, err := s.App(b.Context(), target.ID); err != nil {
 				b.Fatal(err)
 			}
 		}

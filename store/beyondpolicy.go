@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"time"
 
@@ -23,8 +24,8 @@ type BeyondPolicy struct {
 // KeysBeyondPolicy lists the keys that work now and outlive the policy's
 // maximum lifetime for their app, by app name and key id. It reads the
 // policy and the verify index, not every key record.
-func (s *Store) KeysBeyondPolicy() ([]BeyondPolicy, error) {
-	pol, err := s.Policy()
+func (s *Store) KeysBeyondPolicy(ctx context.Context) ([]BeyondPolicy, error) {
+	pol, err := s.Policy(ctx)
 	if err != nil || pol.DefaultMaxLifetime == 0 && len(pol.MaxLifetime) == 0 {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,7 +34,7 @@ const bulkBatch = 8
 // The keys' text is generated and then forgotten, so nobody can use them:
 // this is for demonstrations and load tests that need keys to exist, not
 // for keys a service will hold. Those are made with CreateKey.
-func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error) {
+func (s *Store) CreateApps(ctx context.Context, actor Actor, specs []AppSpec) (created int, err error) {
 	if err := s.mayWrite(&actor); err != nil {
 		return 0, err
 	}
@@ -43,13 +44,13 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 			n++
 		}
 		if n == 1 && opsFor(specs[created:created+1]) > maxBulkOps {
-			if err := s.createLargeApp(actor, specs[created]); err != nil {
+			if err := s.createLargeApp(ctx, actor, specs[created]); err != nil {
 				return created, err
 			}
 			created++
 			continue
 		}
-		err := s.createChunk(actor, specs[created:created+n])
+		err := s.createChunk(ctx, actor, specs[created:created+n])
 		switch {
 		case err == nil:
 			created += n
@@ -59,7 +60,7 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 			// One spec of the chunk is at fault: make the apps before it
 			// one at a time, so that the count points at it.
 			for _, spec := range specs[created : created+n] {
-				if err := s.createChunk(actor, []AppSpec{spec}); err != nil {
+				if err := s.createChunk(ctx, actor, []AppSpec{spec}); err != nil {
 					return created, err
 				}
 				created++
@@ -70,8 +71,8 @@ func (s *Store) CreateApps(actor Actor, specs []AppSpec) (created int, err error
 }
 
 // createChunk creates a few apps and their keys in one change.
-func (s *Store) createChunk(actor Actor, chunk []AppSpec) error {
-	return s.change(actor, func(t *txn) error {
+func (s *Store) createChunk(ctx context.Context, actor Actor, chunk []AppSpec) error {
+	return s.change(ctx, actor, func(t *txn) error {
 		pol, err := t.policy()
 		if err != nil {
 			return err
@@ -99,7 +100,7 @@ func (s *Store) createChunk(actor Actor, chunk []AppSpec) error {
 // app with its first keys, then the rest a group at a time. The key names
 // are checked first, so only a failure to write can stop it half way; the
 // app is then deleted again.
-func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
+func (s *Store) createLargeApp(ctx context.Context, actor Actor, spec AppSpec) error {
 	seen := make(map[string]bool, len(spec.Keys))
 	for _, kn := range spec.Keys {
 		clean, err := CleanName(kn)
@@ -114,7 +115,7 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
 	per := (maxBulkOps - 5) / 5
 	first := spec.Keys[:min(per, len(spec.Keys))]
 	var id uint64
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		app, err := t.createApp(spec.Name, spec.Scopes)
 		if err != nil {
 			return err
@@ -133,7 +134,7 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
 	for rest := spec.Keys[len(first):]; len(rest) > 0; {
 		group := rest[:min(per, len(rest))]
 		rest = rest[len(group):]
-		err = s.change(actor, func(t *txn) error {
+		err = s.change(ctx, actor, func(t *txn) error {
 			app, err := t.app(id)
 			if err != nil {
 				return err
@@ -146,7 +147,7 @@ func (s *Store) createLargeApp(actor Actor, spec AppSpec) error {
 			return nil
 		})
 		if err != nil {
-			if derr := s.DeleteApp(actor, id); derr != nil && !errors.Is(derr, ErrNotFound) {
+			if derr := s.DeleteApp(ctx, actor, id); derr != nil && !errors.Is(derr, ErrNotFound) {
 				return fmt.Errorf("%w (app %d was left with some of its keys: %v)", err, id, derr)
 			}
 			return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -158,9 +159,9 @@ func (h AuditHead) String() string {
 
 // Head reads the audit head as it is kept, without walking the trail: for
 // a metric or a log line. VerifyAudit proves it.
-func (s *Store) Head() (AuditHead, error) {
+func (s *Store) Head(ctx context.Context) (AuditHead, error) {
 	var head auditHead
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		v, err := snap.Get(TableMeta, metaAuditHead)
 		if err != nil || v == nil {
 			return err
@@ -190,10 +191,10 @@ func (e *ChainError) Is(target error) bool { return target == ErrDamaged }
 // every event's hash against its predecessor's and the head against the
 // newest event. It returns the head, and a *ChainError naming the first
 // event altered, removed or inserted.
-func (s *Store) VerifyAudit() (AuditHead, error) {
+func (s *Store) VerifyAudit(ctx context.Context) (AuditHead, error) {
 	var head AuditHead
 	var err error
-	readErr := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	readErr := s.eng.Read(ctx, func(snap Snapshot) error {
 		head, err = verifyChain(snap)
 		return nil
 	})

@@ -23,20 +23,20 @@ func chainFixture(t *testing.T, eng store.Engine) *store.Store {
 		t.Fatal(err)
 	}
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, err := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(t.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(admin, app.ID, "prod"); err != nil {
+	if _, _, err := st.CreateKey(t.Context(), admin, app.ID, "prod"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SaveApp(admin, app, "Risk & Compliance", app.Scopes.With(scopes.ModelExport)); err != nil {
+	if _, err := st.SaveApp(t.Context(), admin, app, "Risk & Compliance", app.Scopes.With(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(admin, app.ID, "staging"); err != nil {
+	if _, _, err := st.CreateKey(t.Context(), admin, app.ID, "staging"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteApp(admin, app.ID); err != nil {
+	if err := st.DeleteApp(t.Context(), admin, app.ID); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -126,17 +126,17 @@ func TestAuditChainCatchesTampering(t *testing.T) {
 			eng := store.NewMemory()
 			st := chainFixture(t, eng)
 			defer st.Close()
-			head, err := st.VerifyAudit()
+			head, err := st.VerifyAudit(t.Context())
 			if err != nil || head.Seq != 5 || len(head.Hash) != 64 {
 				t.Fatalf("before tampering: %v, %v", head, err)
 			}
 			tc.tamper(t, eng)
-			_, err = st.VerifyAudit()
+			_, err = st.VerifyAudit(t.Context())
 			var ce *store.ChainError
 			if !errors.As(err, &ce) || ce.Seq != tc.seq || !strings.Contains(ce.Reason, tc.reason) {
 				t.Fatalf("VerifyAudit: %v; want the chain broken at event %d (%s)", err, tc.seq, tc.reason)
 			}
-			if err := st.Check(); !errors.Is(err, store.ErrDamaged) {
+			if err := st.Check(t.Context()); !errors.Is(err, store.ErrDamaged) {
 				t.Fatalf("Check: %v, want ErrDamaged", err)
 			}
 		})

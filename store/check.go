@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -48,8 +49,8 @@ func (e *UncheckedError) Error() string { return e.What + " was not checked: " +
 // hole and its hash chain holds, the apps and keys are the state the trail
 // commits to, and every signed head is in the trail). It reads every
 // record; a nil result means the database is sound.
-func (s *Store) Check(opts ...CheckOption) error {
-	if err := s.CheckRecords(opts...); err != nil {
+func (s *Store) Check(ctx context.Context, opts ...CheckOption) error {
+	if err := s.CheckRecords(ctx, opts...); err != nil {
 		return err
 	}
 	if c, ok := s.eng.(Checker); ok {
@@ -60,12 +61,12 @@ func (s *Store) Check(opts ...CheckOption) error {
 
 // CheckRecords is Check without the engine's check of its medium, for a
 // caller that has just had it run (opening a file checks its pages).
-func (s *Store) CheckRecords(opts ...CheckOption) error {
+func (s *Store) CheckRecords(ctx context.Context, opts ...CheckOption) error {
 	var o checkOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return s.eng.Read(ctxBG, func(snap Snapshot) error { return checkAll(s.name, snap, o) })
+	return s.eng.Read(ctx, func(snap Snapshot) error { return checkAll(s.name, snap, o) })
 }
 
 // CheckOption configures Check.

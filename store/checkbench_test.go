@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -31,7 +32,7 @@ func BenchmarkCheckStateHash(b *testing.B) {
 		}
 		specs = append(specs, spec)
 	}
-	if _, err := st.CreateApps(store.Actor{Name: "Ada", Role: store.Admin}, specs); err != nil {
+	if _, err := st.CreateApps(b.Context(), store.Actor{Name: "Ada", Role: store.Admin}, specs); err != nil {
 		b.Fatal(err)
 	}
 	var full, without time.Duration
@@ -39,9 +40,9 @@ func BenchmarkCheckStateHash(b *testing.B) {
 		start := time.Now()
 		check := st.CheckOnOpen
 		if all {
-			check = func() error { return st.CheckRecords() }
+			check = func(ctx context.Context) error { return st.CheckRecords(ctx) }
 		}
-		if err := check(); err != nil {
+		if err := check(b.Context()); err != nil {
 			b.Fatal(err)
 		}
 		if all {

@@ -47,11 +47,11 @@ func TestCopyResumesAndChecks(t *testing.T) {
 	for i := range 60 {
 		specs = append(specs, store.AppSpec{Name: fmt.Sprintf("app %02d", i), Scopes: scopes.NewSet(scopes.ModelDeploy), Keys: []string{"a", "b"}})
 	}
-	if _, err := st.CreateApps(admin, specs); err != nil {
+	if _, err := st.CreateApps(t.Context(), admin, specs); err != nil {
 		t.Fatal(err)
 	}
-	app, _ := st.CreateApp(admin, "live", scopes.NewSet(scopes.ModelExport))
-	key, _, _ := st.CreateKey(admin, app.ID, "prod")
+	app, _ := st.CreateApp(t.Context(), admin, "live", scopes.NewSet(scopes.ModelExport))
+	key, _, _ := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	st.Verify(key, scopes.ModelExport) // a use, written at Close... the copy takes the source as it is
 
 	dst := store.NewMemory()
@@ -74,10 +74,10 @@ func TestCopyResumesAndChecks(t *testing.T) {
 	if d, _ := cp.Verify(key, scopes.ModelExport); !d.Allowed {
 		t.Fatalf("the copy refuses a live key: %+v", d)
 	}
-	if err := cp.Check(); err != nil {
+	if err := cp.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if head, err := cp.VerifyAudit(); err != nil || head.Seq != 182 {
+	if head, err := cp.VerifyAudit(t.Context()); err != nil || head.Seq != 182 {
 		t.Fatalf("audit chain of the copy: %v %v", head, err)
 	}
 	if _, err := store.Copy(context.Background(), src, dst, nil); !errors.Is(err, store.ErrTargetInUse) {

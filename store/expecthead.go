@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -64,11 +65,11 @@ func (e *ExtendError) Is(target error) bool { return target == ErrDamaged }
 // head saved earlier: it fails with a *ChainError if the chain breaks, and
 // with an *ExtendError unless the trail holds want's event with want's
 // hash. A trail that holds it, with any events after, extends it.
-func (s *Store) VerifyAuditExtends(want AuditHead) (AuditHead, error) {
+func (s *Store) VerifyAuditExtends(ctx context.Context, want AuditHead) (AuditHead, error) {
 	var head AuditHead
 	var err error
 	var found string
-	readErr := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	readErr := s.eng.Read(ctx, func(snap Snapshot) error {
 		if head, err = verifyChain(snap); err != nil || want.Seq == 0 {
 			return nil
 		}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"strings"
@@ -13,9 +14,9 @@ import (
 
 // AppNamed returns the app with this name, compared as names are kept
 // unique: case-insensitively (FoldName).
-func (s *Store) AppNamed(name string) (App, error) {
+func (s *Store) AppNamed(ctx context.Context, name string) (App, error) {
 	var rec appRecord
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		t := &txn{snap: snap}
 		id, err := t.appNamed(FoldName(strings.TrimSpace(name)))
 		if err != nil {
@@ -34,9 +35,9 @@ func (s *Store) AppNamed(name string) (App, error) {
 }
 
 // Key returns one key by its id, whichever app it belongs to.
-func (s *Store) Key(id uint64) (Key, error) {
+func (s *Store) Key(ctx context.Context, id uint64) (Key, error) {
 	var rec keyRecord
-	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
 		rec, err = (&txn{s: s, snap: snap}).keyByID(id)
 		return err
 	})
@@ -48,8 +49,8 @@ func (s *Store) Key(id uint64) (Key, error) {
 
 // KeyNamed returns the key of an app with this name (case-insensitively,
 // as key names are unique within their app).
-func (s *Store) KeyNamed(appID uint64, name string) (Key, error) {
-	keys, err := s.Keys(appID)
+func (s *Store) KeyNamed(ctx context.Context, appID uint64, name string) (Key, error) {
+	keys, err := s.Keys(ctx, appID)
 	if err != nil {
 		return Key{}, err
 	}
@@ -70,9 +71,9 @@ func KeyDigest(key string) [sha256.Size]byte { return keyDigest(key) }
 // KeyByDigest returns the key whose text has this digest: the exact way to
 // name a leaked key found in a file. A key whose rolled grace has passed is
 // not found, as Verify would not find it.
-func (s *Store) KeyByDigest(digest [sha256.Size]byte) (Key, error) {
+func (s *Store) KeyByDigest(ctx context.Context, digest [sha256.Size]byte) (Key, error) {
 	var rec keyRecord
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		v, err := snap.Get(TableDigests, digest[:])
 		if err != nil {
 			return err
@@ -102,10 +103,10 @@ func (s *Store) KeyByDigest(digest [sha256.Size]byte) (Key, error) {
 // KeysWithHint returns every key whose hint is hint ("aps_…W1Jm"), across
 // all apps. Four characters collide among many keys: a caller names a key
 // by its hint only where exactly one has it, and a person confirms it.
-func (s *Store) KeysWithHint(hint string) ([]Key, error) {
+func (s *Store) KeysWithHint(ctx context.Context, hint string) ([]Key, error) {
 	var out []Key
 	now := s.clock.now()
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		out = out[:0]
 		return snap.Scan(TableKeys, nil, ScanOptions{}, func(_, v []byte) error {
 			var rec keyRecord

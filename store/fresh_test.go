@@ -29,8 +29,8 @@ func TestFailsClosedWhenNotCurrent(t *testing.T) {
 	}
 	defer st.Close()
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, _ := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
-	key, _, _ := st.CreateKey(admin, app.ID, "prod")
+	app, _ := st.CreateApp(t.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	key, _, _ := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	if d, _ := st.Verify(key, scopes.ModelDeploy); d.Reason != store.Unavailable || d.Allowed || st.Ready() {
 		t.Fatalf("before the first confirmation: %+v, ready %v", d, st.Ready())
 	}

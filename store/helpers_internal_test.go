@@ -24,7 +24,7 @@ func newTestStore(t testing.TB) *Store {
 
 func mustCreateApp(t testing.TB, s *Store, name string, set scopes.Set) App {
 	t.Helper()
-	app, err := s.CreateApp(admin, name, set)
+	app, err := s.CreateApp(t.Context(), admin, name, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func mustCreateApp(t testing.TB, s *Store, name string, set scopes.Set) App {
 
 func mustCreateKey(t testing.TB, s *Store, appID uint64, name string) (string, Key) {
 	t.Helper()
-	text, k, err := s.CreateKey(admin, appID, name)
+	text, k, err := s.CreateKey(t.Context(), admin, appID, name)
 	if err != nil {
 		t.Fatal(err)
 	}

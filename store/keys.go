@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"time"
@@ -22,15 +23,15 @@ type KeyOptions struct {
 // CreateKey generates a new API key for an app that never expires. The key
 // text is returned once and never stored: the caller shows it, then forgets
 // it. Key names follow the app name rules and are unique within their app.
-func (s *Store) CreateKey(actor Actor, appID uint64, name string) (string, Key, error) {
-	return s.CreateKeyWith(actor, appID, name, KeyOptions{})
+func (s *Store) CreateKey(ctx context.Context, actor Actor, appID uint64, name string) (string, Key, error) {
+	return s.CreateKeyWith(ctx, actor, appID, name, KeyOptions{})
 }
 
 // CreateKeyWith is CreateKey with options, such as an expiry.
-func (s *Store) CreateKeyWith(actor Actor, appID uint64, name string, o KeyOptions) (string, Key, error) {
+func (s *Store) CreateKeyWith(ctx context.Context, actor Actor, appID uint64, name string, o KeyOptions) (string, Key, error) {
 	var text string
 	var rec keyRecord
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		app, err := t.app(appID)
 		if err != nil {
 			return err
@@ -184,19 +185,19 @@ func (t *txn) insertKey(app *appRecord, name string, expires time.Time, allow []
 
 // DeleteKey removes a key; it stops working at once. Keys cannot be edited:
 // to replace one, roll it (RollKey) or delete it and create another.
-func (s *Store) DeleteKey(actor Actor, keyID uint64) error {
-	return s.deleteKey(actor, keyID, ActionKeyDelete)
+func (s *Store) DeleteKey(ctx context.Context, actor Actor, keyID uint64) error {
+	return s.deleteKey(ctx, actor, keyID, ActionKeyDelete)
 }
 
 // DiscardKey deletes a key just made whose text could not be handed to
 // whoever asked for it (their output closed, a write failed): a key nobody
 // received must not stay valid. The audit trail says why it went.
-func (s *Store) DiscardKey(actor Actor, keyID uint64) error {
-	return s.deleteKey(actor, keyID, ActionKeyUndelivered)
+func (s *Store) DiscardKey(ctx context.Context, actor Actor, keyID uint64) error {
+	return s.deleteKey(ctx, actor, keyID, ActionKeyUndelivered)
 }
 
-func (s *Store) deleteKey(actor Actor, keyID uint64, action Action) error {
-	return s.change(actor, func(t *txn) error {
+func (s *Store) deleteKey(ctx context.Context, actor Actor, keyID uint64, action Action) error {
+	return s.change(ctx, actor, func(t *txn) error {
 		rec, err := t.keyByID(keyID)
 		if err != nil {
 			return err
@@ -232,10 +233,10 @@ func (t *txn) removeKey(rec keyRecord) (appRecord, error) {
 // use this process knows of, which may be newer than the database's. A
 // rolled key whose deletion is due is left out: it is refused as if
 // deleted, and the next sweep removes it.
-func (s *Store) Keys(appID uint64) ([]Key, error) {
+func (s *Store) Keys(ctx context.Context, appID uint64) ([]Key, error) {
 	var out []Key
 	now := s.clock.now()
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		out = out[:0]
 		if _, err := (&txn{snap: snap}).app(appID); err != nil {
 			return err

@@ -58,13 +58,13 @@ func TestKeyTable(t *testing.T) {
 // keysIn creates n keys in a new app of s, returning their texts and ids.
 func keysIn(t *testing.T, s *Store, name string, n int) ([]string, []uint64) {
 	t.Helper()
-	app, err := s.CreateApp(benchAdmin, name, scopes.NewSet(scopes.ModelDeploy))
+	app, err := s.CreateApp(t.Context(), benchAdmin, name, scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
 	texts, ids := make([]string, n), make([]uint64, n)
 	for i := range n {
-		text, key, err := s.CreateKey(benchAdmin, app.ID, name+" key "+string(rune('A'+i%26))+string(rune('a'+i/26)))
+		text, key, err := s.CreateKey(t.Context(), benchAdmin, app.ID, name+" key "+string(rune('A'+i%26))+string(rune('a'+i/26)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,11 +83,11 @@ func TestIndexOverlayAndMerges(t *testing.T) {
 	defer s.Close()
 	texts, ids := keysIn(t, s, "Risk", 300) // mergeAt(0) is 64: at least four merges
 	for i := 0; i < len(ids); i += 3 {
-		if err := s.DeleteKey(benchAdmin, ids[i]); err != nil {
+		if err := s.DeleteKey(t.Context(), benchAdmin, ids[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rolled, _, _, err := s.RollKey(benchAdmin, ids[1], time.Hour)
+	rolled, _, _, err := s.RollKey(t.Context(), benchAdmin, ids[1], time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +126,11 @@ func TestUsesSurviveRebuilds(t *testing.T) {
 		specs = append(specs, AppSpec{Name: fmt.Sprintf("Checked %d", i), Scopes: scopes.NewSet(scopes.ModelDeploy),
 			Keys: seqNames(100)})
 	}
-	if _, err := s.CreateApps(benchAdmin, specs); err != nil {
+	if _, err := s.CreateApps(t.Context(), benchAdmin, specs); err != nil {
 		t.Fatal(err)
 	}
 	texts := rec.keys(t)
-	churn, err := s.CreateApp(benchAdmin, "Churn", scopes.NewSet(scopes.ModelDeploy))
+	churn, err := s.CreateApp(t.Context(), benchAdmin, "Churn", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,9 +146,9 @@ func TestUsesSurviveRebuilds(t *testing.T) {
 				return
 			default:
 			}
-			_, key, err := s.CreateKey(benchAdmin, churn.ID, fmt.Sprintf("churn %d", i))
+			_, key, err := s.CreateKey(t.Context(), benchAdmin, churn.ID, fmt.Sprintf("churn %d", i))
 			if err == nil && i%2 == 1 {
-				err = s.DeleteKey(benchAdmin, key.ID)
+				err = s.DeleteKey(t.Context(), benchAdmin, key.ID)
 			}
 			if err != nil {
 				t.Error(err)
@@ -200,7 +200,7 @@ func TestLateNoteReachesTheNewState(t *testing.T) {
 	if r == nil {
 		t.Fatal("the key is not in the index")
 	}
-	if err := s.DeleteKey(benchAdmin, ids[0]); err != nil { // rebuilds the overlay, which holds all three
+	if err := s.DeleteKey(t.Context(), benchAdmin, ids[0]); err != nil { // rebuilds the overlay, which holds all three
 		t.Fatal(err)
 	}
 	if s.ix.cur.Load() == st || s.ix.cur.Load().lookup(&digest) == r {

@@ -31,11 +31,11 @@ func TestMaintenanceFailuresAreLogged(t *testing.T) {
 	}
 	defer st.Close()
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, err := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(t.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateKey(admin, app.ID, "ci")
+	key, _, err := st.CreateKey(t.Context(), admin, app.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,22 +120,22 @@ func TestMirrorSavesTheRead(t *testing.T) {
 func TestMirrorBehindTheStream(t *testing.T) {
 	a, lag, b := twoReplicas(t)
 	app := mustCreateApp(t, a, "Risk", scopes.Full())
-	waitFor(t, func() bool { _, err := b.App(app.ID); return err == nil })
+	waitFor(t, func() bool { _, err := b.App(t.Context(), app.ID); return err == nil })
 
 	lag.hold()
-	renamed, err := b.SaveApp(admin, app, "Risk & Compliance", app.Scopes)
+	renamed, err := b.SaveApp(t.Context(), admin, app, "Risk & Compliance", app.Scopes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := b.CreateApp(admin, "Other", scopes.Full())
+	other, err := b.CreateApp(t.Context(), admin, "Other", scopes.Full())
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 2)
 	committed := lag.commits.Load()
-	go func() { _, _, err := a.CreateKey(admin, app.ID, "ci"); done <- err }()
+	go func() { _, _, err := a.CreateKey(t.Context(), admin, app.ID, "ci"); done <- err }()
 	waitFor(t, func() bool { return lag.stale.Load() == 1 }) // the mirror's attempt, refused
-	go func() { _, _, err := a.CreateKey(admin, other.ID, "ci"); done <- err }()
+	go func() { _, _, err := a.CreateKey(t.Context(), admin, other.ID, "ci"); done <- err }()
 	// The first commits on a real snapshot and waits for the stream to
 	// bring its change back, which is held; the second waits its turn.
 	waitFor(t, func() bool { return lag.commits.Load() == committed+1 })
@@ -145,17 +145,17 @@ func TestMirrorBehindTheStream(t *testing.T) {
 			t.Fatalf("CreateKey behind the stream: %v", err)
 		}
 	}
-	got, err := a.App(app.ID)
+	got, err := a.App(t.Context(), app.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Name != renamed.Name || got.Keys != 1 {
 		t.Errorf("app after a key made behind the stream: %q with %d keys; want %q with 1", got.Name, got.Keys, renamed.Name)
 	}
-	if got, err := a.App(other.ID); err != nil || got.Keys != 1 {
+	if got, err := a.App(t.Context(), other.ID); err != nil || got.Keys != 1 {
 		t.Errorf("the app made elsewhere: %+v, %v; want 1 key", got, err)
 	}
-	if err := a.Check(); err != nil {
+	if err := a.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }

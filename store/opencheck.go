@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -88,14 +89,17 @@ func (s *Store) checkPassed() bool {
 }
 
 // awaitCheck waits for the check to end before a change: nil once it
-// passed; the damage it found; or, when the store closes first, a
+// passed; the damage it found; the context's error if the caller goes
+// away first (nothing is written); or, when the store closes first, a
 // WriteError.
-func (s *Store) awaitCheck() error {
+func (s *Store) awaitCheck(ctx context.Context) error {
 	select {
 	case <-s.checked:
 	default:
 		select {
 		case <-s.checked:
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-s.stop:
 			if !s.readOnly && s.writable() {
 				<-s.checked // Close waits for the check, to write the last-used times once it has passed
@@ -131,7 +135,7 @@ func (s *Store) endCheck(err error) {
 // keys whose grace ended while no process held it).
 func (s *Store) checkBehind(medium bool) {
 	defer close(s.checkEnded)
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(context.Background(), func(snap Snapshot) error {
 		return checkSnapshot(s.name, stoppable{snap, s.abandon})
 	})
 	if s.abandoned() {
@@ -152,7 +156,7 @@ func (s *Store) checkBehind(medium bool) {
 	if err != nil || s.readOnly || s.leads != nil || !s.writable() {
 		return
 	}
-	if err := s.sweepAll(); err != nil && !s.closing() {
+	if err := s.sweepAll(context.Background()); err != nil && !s.closing() {
 		s.log.Warn("deleting rolled keys at open failed; it is tried again", "db", s.name, "err", err)
 	}
 }

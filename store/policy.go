@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -332,9 +333,9 @@ func (e *LifetimeError) Error() string {
 func (e *LifetimeError) Is(target error) bool { return target == ErrLifetime }
 
 // Policy reads the key policy.
-func (s *Store) Policy() (Policy, error) {
+func (s *Store) Policy(ctx context.Context) (Policy, error) {
 	var p Policy
-	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
 		p, err = (&txn{snap: snap}).policy()
 		return err
 	})
@@ -372,13 +373,13 @@ func (t *txn) writePolicy(p Policy, rev uint64) (Policy, error) {
 // approval, and the error is then a *PendingError naming it. A policy
 // changed since base is refused (ErrPolicyConflict). It returns the policy
 // now in force.
-func (s *Store) SetPolicy(actor Actor, base, next Policy) (Policy, error) {
+func (s *Store) SetPolicy(ctx context.Context, actor Actor, base, next Policy) (Policy, error) {
 	if err := next.validate(); err != nil {
 		return Policy{}, err
 	}
 	var now Policy
 	var pending []Approval
-	err := s.change(actor, func(t *txn) error {
+	err := s.change(ctx, actor, func(t *txn) error {
 		pending = nil
 		cur, err := t.policy()
 		if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -23,12 +24,12 @@ const MaxGrace = 30 * 24 * time.Hour
 // its creation as the old one did, but never longer than the key policy's
 // maximum lifetime for the app (a key that never expired gets that
 // lifetime). The new key keeps the old one's address list.
-func (s *Store) RollKey(actor Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey Key, err error) {
+func (s *Store) RollKey(ctx context.Context, actor Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey Key, err error) {
 	if grace < 0 || grace > MaxGrace {
 		return "", Key{}, Key{}, ErrGrace
 	}
 	var old, rec keyRecord
-	err = s.change(actor, func(t *txn) error {
+	err = s.change(ctx, actor, func(t *txn) error {
 		var err error
 		if old, err = t.keyByID(keyID); err != nil {
 			return err
@@ -106,13 +107,13 @@ func (t *txn) rolledName(appID uint64, name string) (string, error) {
 // removes digest entries left behind by deleted apps, a bounded batch to a
 // change, until none is left; and closes the approval requests whose
 // window has passed (approvals.go).
-func (s *Store) sweep() error {
+func (s *Store) sweep(ctx context.Context) error {
 	now := s.clock.now()
 	due := s.ix.dueForDeletion(now)
 	for len(due) > 0 {
 		batch := due[:min(len(due), sweepKeys)]
 		due = due[len(batch):]
-		err := s.commitRule(Actor{}, func(t *txn) error {
+		err := s.commitRule(ctx, Actor{}, func(t *txn) error {
 			for _, id := range batch {
 				rec, err := t.keyByID(id)
 				if errors.Is(err, ErrNotFound) {
@@ -143,7 +144,7 @@ func (s *Store) sweep() error {
 			return err
 		}
 	}
-	return errors.Join(s.sweepOrphans(), s.expireApprovals())
+	return errors.Join(s.sweepOrphans(ctx), s.expireApprovals(ctx))
 }
 
 // maxSweepOps keeps a housekeeping change well within the smallest limit an
@@ -162,19 +163,19 @@ const systemName = "apiscopes"
 // sweepAll is the sweep at open: the rolled keys that fell due while no
 // process held the database, and every digest entry whose key is gone (the
 // index found them as it loaded).
-func (s *Store) sweepAll() error { return s.sweep() }
+func (s *Store) sweepAll(ctx context.Context) error { return s.sweep(ctx) }
 
 // sweepOrphans removes the digest entries and usage notes of keys removed
 // with their app (in one range removal), a bounded batch to a change, until
 // none is left. Each removal requires the key to still be absent, so it
 // never races a writer; nothing is audited, as nothing a user sees changes.
-func (s *Store) sweepOrphans() error {
+func (s *Store) sweepOrphans(ctx context.Context) error {
 	for {
 		orphans := s.ix.takeOrphans(maxSweepOps / 3)
 		if len(orphans) == 0 {
 			return nil
 		}
-		err := s.commitRule(Actor{}, func(t *txn) error {
+		err := s.commitRule(ctx, Actor{}, func(t *txn) error {
 			for d, id := range orphans {
 				v, err := t.snap.Get(TableDigests, d[:])
 				if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,9 +23,9 @@ func (s *Store) prepare(o options) (later bool, err error) {
 	}
 	switch {
 	case settled || o.check == CheckFirst:
-		return false, s.eng.Read(ctxBG, func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
+		return false, s.eng.Read(context.Background(), func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
 	case o.check == CheckTail:
-		return false, s.eng.Read(ctxBG, func(snap Snapshot) error { return checkTail(s.name, snap) })
+		return false, s.eng.Read(context.Background(), func(snap Snapshot) error { return checkTail(s.name, snap) })
 	}
 	return true, nil
 }
@@ -35,7 +36,7 @@ func (s *Store) prepare(o options) (later bool, err error) {
 // changed).
 func (s *Store) settle(o options) (changed bool, err error) {
 	var schema []byte
-	err = s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err = s.eng.Read(context.Background(), func(snap Snapshot) (err error) {
 		schema, err = snap.Get(TableMeta, metaSchema)
 		return err
 	})
@@ -50,7 +51,7 @@ func (s *Store) settle(o options) (changed bool, err error) {
 		b.Require(TableMeta, metaSchema, nil)
 		b.Put(TableMeta, metaSchema, []byte(Schema))
 		b.Put(TableMeta, metaUsageSince, []byte(s.clock.now().UTC().Format(time.RFC3339)))
-		if _, err := s.eng.Commit(ctxBG, &b); errors.Is(err, ErrStale) {
+		if _, err := s.eng.Commit(context.Background(), &b); errors.Is(err, ErrStale) {
 			return s.settle(o) // another replica made it first: take what it made
 		} else if err != nil {
 			return false, s.writeError(err)
@@ -128,9 +129,10 @@ func (s *Store) migrate(o options, from string) error {
 			}
 		}
 	}
+	ctx := context.Background() // opening the database: New has no caller's context
 	var b *Batch
 	var all *Batch
-	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
 		if b, err = migration(snap, from, s.clock.now()); err != nil {
 			return err
 		}
@@ -145,7 +147,7 @@ func (s *Store) migrate(o options, from string) error {
 	if s.readOnly {
 		mem := NewMemory()
 		for _, batch := range []*Batch{all, b} {
-			if _, err := mem.Commit(ctxBG, batch); err != nil {
+			if _, err := mem.Commit(ctx, batch); err != nil {
 				return err
 			}
 		}
@@ -157,7 +159,7 @@ func (s *Store) migrate(o options, from string) error {
 			return fmt.Errorf("%s: keep a copy before upgrading its schema: %w (nothing was changed)", s.name, err)
 		}
 	}
-	if _, err := s.eng.Commit(ctxBG, b); errors.Is(err, ErrStale) {
+	if _, err := s.eng.Commit(context.Background(), b); errors.Is(err, ErrStale) {
 		_, err := s.settle(o) // another replica changed it first (an upgrade, or a change of the old schema)
 		return err
 	} else if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -113,9 +114,9 @@ func (u AppUsage) Unused(since time.Time) []scopes.ID {
 
 // UsageSince is when this database began tracking per-scope use: a scope
 // unused since then was never used as far as anyone can tell.
-func (s *Store) UsageSince() (time.Time, error) {
+func (s *Store) UsageSince(ctx context.Context) (time.Time, error) {
 	var v []byte
-	err := s.eng.Read(ctxBG, func(snap Snapshot) (err error) {
+	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
 		v, err = snap.Get(TableMeta, metaUsageSince)
 		return err
 	})
@@ -131,8 +132,8 @@ func (s *Store) UsageSince() (time.Time, error) {
 
 // Usage reports every app's use of its scopes, in list order: what this
 // process knows, merged with what every process wrote.
-func (s *Store) Usage() ([]AppUsage, error) {
-	apps, err := s.Apps()
+func (s *Store) Usage(ctx context.Context) ([]AppUsage, error) {
+	apps, err := s.Apps(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +145,8 @@ func (s *Store) Usage() ([]AppUsage, error) {
 }
 
 // AppUsage reports one app's use of its scopes.
-func (s *Store) AppUsage(appID uint64) (AppUsage, error) {
-	a, err := s.App(appID)
+func (s *Store) AppUsage(ctx context.Context, appID uint64) (AppUsage, error) {
+	a, err := s.App(ctx, appID)
 	if err != nil {
 		return AppUsage{}, err
 	}
@@ -177,7 +178,7 @@ func (s *Store) usageOf(a App) AppUsage {
 // every app when all is set (at Close), else of apps last written at least
 // usageEvery ago. Each entry requires the value it read, so two processes
 // adding denials never lose one another's.
-func (s *Store) flushScopeUse(all bool) error {
+func (s *Store) flushScopeUse(ctx context.Context, all bool) error {
 	type pending struct {
 		appID uint64
 		i     int
@@ -206,7 +207,7 @@ func (s *Store) flushScopeUse(all bool) error {
 	for len(todo) > 0 {
 		chunk := todo[:min(len(todo), maxSweepOps/2)]
 		todo = todo[len(chunk):]
-		err := s.commitRule(Actor{}, func(t *txn) error {
+		err := s.commitRule(ctx, Actor{}, func(t *txn) error {
 			for _, p := range chunk {
 				app, err := t.snap.Get(TableApps, itob(p.appID))
 				if err != nil {

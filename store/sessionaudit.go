@@ -1,6 +1,9 @@
 package store
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Session events: the server records who logged in and whose session it
 // ended, so the audit trail shows who could act, not only what they did.
@@ -32,11 +35,11 @@ type SessionInfo struct {
 
 // RecordSession appends a session event to the audit trail, by
 // SystemActor. It changes nothing else.
-func (s *Store) RecordSession(action Action, info SessionInfo) error {
+func (s *Store) RecordSession(ctx context.Context, action Action, info SessionInfo) error {
 	if action != ActionSessionLogin && action != ActionSessionRevoked {
 		return fmt.Errorf("RecordSession: %q is not a session event", action)
 	}
-	return s.commitRule(SystemActor, func(t *txn) error {
+	return s.commitRule(ctx, SystemActor, func(t *txn) error {
 		return t.record(Event{Action: action, Session: &info})
 	})
 }

@@ -11,16 +11,16 @@ import (
 func TestRecordSession(t *testing.T) {
 	s := newTestStore(t)
 	login := SessionInfo{User: "Alice", Role: Admin, Remote: "192.0.2.7:50000", Key: "SHA256:abc", Unrecorded: 2}
-	if err := s.RecordSession(ActionSessionLogin, login); err != nil {
+	if err := s.RecordSession(t.Context(), ActionSessionLogin, login); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordSession(ActionSessionRevoked, SessionInfo{User: "Alice", Role: Admin, Reason: "key removed"}); err != nil {
+	if err := s.RecordSession(t.Context(), ActionSessionRevoked, SessionInfo{User: "Alice", Role: Admin, Reason: "key removed"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordSession(ActionAppCreate, login); err == nil {
+	if err := s.RecordSession(t.Context(), ActionAppCreate, login); err == nil {
 		t.Fatal("RecordSession wrote an app event")
 	}
-	events, err := s.Audit()
+	events, err := s.Audit(t.Context())
 	if err != nil || len(events) != 2 {
 		t.Fatalf("%d events, %v", len(events), err)
 	}
@@ -37,7 +37,7 @@ func TestRecordSession(t *testing.T) {
 	if events[0].Action != ActionSessionRevoked || events[0].Session.Reason != "key removed" {
 		t.Fatalf("revoked event %+v", events[0])
 	}
-	if err := s.Check(); err != nil {
+	if err := s.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -56,13 +56,13 @@ func KeyFingerprint(pub ed25519.PublicKey) string {
 // head in the database, under the head's number (a head signed again
 // replaces its earlier signature). It is the store's own work, recorded in
 // no event: serve calls it every hour.
-func (s *Store) SignHead(key ed25519.PrivateKey) (SignedHead, error) {
+func (s *Store) SignHead(ctx context.Context, key ed25519.PrivateKey) (SignedHead, error) {
 	pub, ok := key.Public().(ed25519.PublicKey)
 	if !ok || len(key) != ed25519.PrivateKeySize {
 		return SignedHead{}, fmt.Errorf("%w: not an ed25519 private key", ErrSigningKey)
 	}
 	var sh SignedHead
-	err := s.commitRule(Actor{}, func(t *txn) error {
+	err := s.commitRule(ctx, Actor{}, func(t *txn) error {
 		if err := t.loadHead(); err != nil {
 			return err
 		}
@@ -86,12 +86,19 @@ func (s *Store) SignHead(key ed25519.PrivateKey) (SignedHead, error) {
 func (s *Store) KeepHeads(ctx context.Context, every time.Duration, key ed25519.PrivateKey, leads func() bool,
 	report func(SignedHead, error)) {
 	once := func() {
+		var h SignedHead
+		var err error
 		if key != nil && (leads == nil || leads()) {
-			report(s.SignHead(key))
+			h, err = s.SignHead(ctx, key)
+		} else {
+			var head AuditHead
+			head, err = s.Head(ctx)
+			h = SignedHead{Seq: head.Seq, Hash: head.Hash, State: head.State, At: s.clock.now().UTC()}
+		}
+		if ctx.Err() != nil { // ended while it read: nothing to report
 			return
 		}
-		h, err := s.Head()
-		report(SignedHead{Seq: h.Seq, Hash: h.Hash, State: h.State, At: s.clock.now().UTC()}, err)
+		report(h, err)
 	}
 	once()
 	t := time.NewTicker(every)
@@ -108,10 +115,10 @@ func (s *Store) KeepHeads(ctx context.Context, every time.Duration, key ed25519.
 
 // NewestSignedHead is the signed head of the highest event number, and
 // false if no head was signed.
-func (s *Store) NewestSignedHead() (SignedHead, bool, error) {
+func (s *Store) NewestSignedHead(ctx context.Context) (SignedHead, bool, error) {
 	var sh SignedHead
 	found := false
-	err := s.eng.Read(ctxBG, func(snap Snapshot) error {
+	err := s.eng.Read(ctx, func(snap Snapshot) error {
 		return snap.Scan(TableSigned, nil, ScanOptions{Reverse: true}, func(_, v []byte) error {
 			found = true
 			if err := decode(v, &sh); err != nil {

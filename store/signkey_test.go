@@ -196,7 +196,7 @@ func TestKeepHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.CreateApp(Actor{Name: "Ada", Role: Admin}, "Risk", 1); err != nil {
+	if _, err := st.CreateApp(t.Context(), Actor{Name: "Ada", Role: Admin}, "Risk", 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []ed25519.PrivateKey{nil, testSigningKey} {
@@ -232,7 +232,7 @@ func TestKeepHeads(t *testing.T) {
 			t.Fatal("KeepHeads went on after its context ended")
 		}
 	}
-	if sh, ok, err := st.NewestSignedHead(); err != nil || !ok || !sh.Verify(testSigningKey.Public().(ed25519.PublicKey)) {
+	if sh, ok, err := st.NewestSignedHead(t.Context()); err != nil || !ok || !sh.Verify(testSigningKey.Public().(ed25519.PublicKey)) {
 		t.Errorf("NewestSignedHead = %+v, %v, %v", sh, ok, err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // head as it is: changes at the head then read nothing to find it.
 func requireIndexState(t *testing.T, s *Store, step string) {
 	t.Helper()
-	head, err := s.Head()
+	head, err := s.Head(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +44,17 @@ func TestIndexFollowsTheStateHash(t *testing.T) {
 	requireIndexState(t, a, "another's key")
 	other := mustCreateApp(t, a, "Other", scopes.Full())
 	mustCreateKey(t, a, other.ID, "k")
-	if err := b.DeleteApp(admin, other.ID); err != nil {
+	if err := b.DeleteApp(t.Context(), admin, other.ID); err != nil {
 		t.Fatal(err)
 	}
 	requireIndexState(t, a, "an app removed with its keys")
-	if err := a.RecordSession(ActionSessionLogin, SessionInfo{User: "Ada"}); err != nil {
+	if err := a.RecordSession(t.Context(), ActionSessionLogin, SessionInfo{User: "Ada"}); err != nil {
 		t.Fatal(err)
 	}
 	requireIndexState(t, b, "an event that changed no record")
 	b.unfollow()
 	b.clock.stop()
-	if err := a.CheckRecords(); err != nil {
+	if err := a.CheckRecords(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	a.unfollow()
@@ -79,16 +79,16 @@ func TestStateCheckpoints(t *testing.T) {
 	for i := range checkpointEvery + 40 {
 		specs = append(specs, AppSpec{Name: fmt.Sprintf("App %d", i), Scopes: scopes.Full()})
 	}
-	if _, err := s.CreateApps(admin, specs); err != nil {
+	if _, err := s.CreateApps(t.Context(), admin, specs); err != nil {
 		t.Fatal(err)
 	}
 	var cp []byte
-	s.eng.Read(ctxBG, func(snap Snapshot) (err error) { cp, err = snap.Get(TableMeta, metaState); return err })
+	s.eng.Read(t.Context(), func(snap Snapshot) (err error) { cp, err = snap.Get(TableMeta, metaState); return err })
 	if _, seq, err := parseCheckpoint(cp); err != nil || seq != checkpointEvery {
 		t.Fatalf("the checkpoint is at event %d (%v), want %d", seq, err, checkpointEvery)
 	}
 	requireIndexState(t, s, "past a checkpoint")
-	if err := s.CheckRecords(); err != nil {
+	if err := s.CheckRecords(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	s.unfollow()

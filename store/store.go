@@ -18,8 +18,6 @@ import (
 	"time"
 )
 
-var ctxBG = context.Background()
-
 // Store is an open database. It is safe for concurrent use.
 type Store struct {
 	eng      Engine
@@ -141,7 +139,7 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	if s.eng != eng { // a read-only look at an older schema, migrated in memory
 		eng.Close()
 	}
-	if err := s.eng.Read(ctxBG, s.ix.load); err != nil {
+	if err := s.eng.Read(context.Background(), s.ix.load); err != nil {
 		s.clock.stop()
 		s.eng.Close()
 		if errors.Is(err, errDamagedRecord) { // the load decodes every app and key
@@ -167,7 +165,7 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 		close(s.checkEnded)
 		s.endCheck(nil)
 		if !s.readOnly && s.leads == nil {
-			if err := s.sweepAll(); err != nil { // rolled keys whose grace ended while no process held the file
+			if err := s.sweepAll(context.Background()); err != nil { // rolled keys whose grace ended while no process held the file
 				close(s.stopped) // no maintenance runs yet: Close must not wait for it
 				s.Close()
 				return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
@@ -227,7 +225,7 @@ func (s *Store) Close() error {
 		<-s.checkEnded
 		var flushErr error
 		if !s.readOnly && s.writable() && s.checkPassed() {
-			flushErr = s.flushUsage(true)
+			flushErr = s.flushUsage(context.Background(), true)
 		}
 		if s.unfollow != nil {
 			s.unfollow()
@@ -267,11 +265,11 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // behind by deleted apps, each job in changes small enough for any engine.
 // The store runs it every WithMaintenance interval; with the interval at
 // zero, the caller runs it when it likes. A read-only store does nothing.
-func (s *Store) Maintain() error {
+func (s *Store) Maintain(ctx context.Context) error {
 	if s.readOnly || !s.writable() || !s.checkPassed() { // nothing is written before the check passed
 		return nil
 	}
-	return errors.Join(s.flushUsage(false), s.housekeep())
+	return errors.Join(s.flushUsage(ctx, false), s.housekeep(ctx))
 }
 
 // maintain runs until Close, every interval doing Maintain's work. A
@@ -290,7 +288,7 @@ func (s *Store) maintain(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if err := s.Maintain(); err != nil {
+			if err := s.Maintain(context.Background()); err != nil {
 				s.log.Warn("maintenance failed; it is tried again", "db", s.name, "err", err, "next", every)
 			}
 		}
@@ -299,17 +297,17 @@ func (s *Store) maintain(every time.Duration) {
 
 // housekeep deletes rolled keys past their grace and sweeps, if this store
 // does the housekeeping; a replica newly elected first goes over everything.
-func (s *Store) housekeep() error {
+func (s *Store) housekeep(ctx context.Context) error {
 	switch {
 	case s.leads == nil:
-		return s.sweep()
+		return s.sweep(ctx)
 	case !s.leads():
 		s.swept = false
 		return nil
 	case !s.swept:
-		err := s.sweepAll()
+		err := s.sweepAll(ctx)
 		s.swept = err == nil
 		return err
 	}
-	return s.sweep()
+	return s.sweep(ctx)
 }

@@ -47,11 +47,11 @@ type txn struct {
 // change runs rule as one atomic, audited change by actor, again on a
 // fresh snapshot whenever another writer got there first. The change is in
 // this store's index and feed when change returns.
-func (s *Store) change(actor Actor, rule func(*txn) error) error {
+func (s *Store) change(ctx context.Context, actor Actor, rule func(*txn) error) error {
 	if err := s.mayWrite(&actor); err != nil { // cleans the actor's name too
 		return err
 	}
-	return s.commitRule(actor, rule)
+	return s.commitRule(ctx, actor, rule)
 }
 
 // commitRule is change without the permission check, for the store's own
@@ -62,16 +62,25 @@ func (s *Store) change(actor Actor, rule func(*txn) error) error {
 // at once wait for each other instead of outrunning each other's snapshots
 // until one gives up. Every audited change compares and swaps the audit
 // head anyway, so they could not commit side by side.
-func (s *Store) commitRule(actor Actor, rule func(*txn) error) error {
+//
+// A caller that has gone away before the change starts (its context ended
+// while it waited its turn) gets the context's error and nothing is
+// written; once started, a change finishes or fails on the engine's own
+// timeouts whatever the caller does, so no commit is left with an outcome
+// nobody knows.
+func (s *Store) commitRule(ctx context.Context, actor Actor, rule func(*txn) error) error {
 	if s.readOnly {
 		return &WriteError{Path: s.name, Err: errReadOnly}
 	}
-	if err := s.awaitCheck(); err != nil { // nothing is written to a database not shown sound
+	if err := s.awaitCheck(ctx); err != nil { // nothing is written to a database not shown sound
 		return err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	ctx := context.Background()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	for attempt := 1; ; attempt++ {
 		at := s.clock.now().UTC()
 		t := s.onMirror(actor, rule, at, attempt)

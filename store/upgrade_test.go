@@ -79,14 +79,14 @@ func TestUpgradeOvertakenByAnOldWriter(t *testing.T) {
 	if !eng.done {
 		t.Fatal("the old writer did not overtake the upgrade")
 	}
-	head, err := st.VerifyAudit()
+	head, err := st.VerifyAudit(t.Context())
 	if err != nil || head.Seq != 2 || head.State == "" {
 		t.Fatalf("head %+v, %v", head, err)
 	}
-	if err := st.CheckRecords(); err != nil {
+	if err := st.CheckRecords(t.Context()); err != nil {
 		t.Fatalf("the upgrade left out the old writer's app: %v", err)
 	}
-	if apps, _ := st.Apps(); len(apps) != 2 {
+	if apps, _ := st.Apps(t.Context()); len(apps) != 2 {
 		t.Errorf("%d apps", len(apps))
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -39,7 +40,7 @@ func noteMax(used *atomic.Int64, t int64) {
 // the key's digest entry is there (a deleted key's use is dropped, and one
 // of a key deleted with its app goes when its entry is swept), so no note
 // outlives its key.
-func (s *Store) flushUsage(all bool) error {
+func (s *Store) flushUsage(ctx context.Context, all bool) error {
 	s.usageMu.Lock()
 	defer s.usageMu.Unlock()
 	type pending struct {
@@ -62,7 +63,7 @@ func (s *Store) flushUsage(all bool) error {
 	for len(todo) > 0 {
 		chunk := todo[:min(len(todo), maxSweepOps)]
 		todo = todo[len(chunk):]
-		err := s.commitRule(Actor{}, func(t *txn) error {
+		err := s.commitRule(ctx, Actor{}, func(t *txn) error {
 			for _, p := range chunk {
 				v, err := t.snap.Get(TableDigests, p.digest[:])
 				if err != nil {
@@ -93,5 +94,5 @@ func (s *Store) flushUsage(all bool) error {
 		s.ix.mu.Unlock()
 		s.usageWrites.Add(int64(len(chunk)))
 	}
-	return s.flushScopeUse(all)
+	return s.flushScopeUse(ctx, all)
 }

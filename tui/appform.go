@@ -69,8 +69,9 @@ func newAppForm(c *common) (*appForm, tea.Cmd) {
 	f.refocus()
 	f.focus.focus(fTitle)
 	st := c.store
+	ctx := c.ctx
 	next := c.read(func() tea.Msg {
-		name, err := st.NextAppName()
+		name, err := st.NextAppName(ctx)
 		if err != nil {
 			return nil
 		}
@@ -568,13 +569,14 @@ func (f *appForm) submit() tea.Cmd {
 		return f.syncTitle()
 	}
 	st, actor, name, set := f.c.store, f.c.actor, f.name(), f.checks.set
+	ctx := f.c.ctx
 	if !f.editing {
 		if !f.touched {
 			name = "" // the next free "Untitled app", as the store picks it now
 		}
 		f.saving = true
 		return f.c.write(func() tea.Msg {
-			app, err := st.CreateApp(actor, name, set)
+			app, err := st.CreateApp(ctx, actor, name, set)
 			return appCreatedMsg{app: app, err: err}
 		})
 	}
@@ -640,9 +642,10 @@ func (f *appForm) save() tea.Cmd {
 		name = f.app.Name // as stored, even if another tool put controls in it: SaveApp keeps it
 	}
 	st, actor, base, set := f.c.store, f.c.actor, f.app, f.checks.set
+	ctx := f.c.ctx
 	f.saving = true
 	return f.c.write(func() tea.Msg {
-		app, err := st.SaveApp(actor, base, name, set)
+		app, err := st.SaveApp(ctx, actor, base, name, set)
 		return appSavedMsg{app: app, err: err}
 	})
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -47,8 +48,8 @@ func haystack(a store.App) string {
 }
 
 // firstApps reads the first page of apps.
-func firstApps(st Store) (*appIndex, error) {
-	apps, err := st.FirstApps(firstPage + 1)
+func firstApps(ctx context.Context, st Store) (*appIndex, error) {
+	apps, err := st.FirstApps(ctx, firstPage+1)
 	if err != nil {
 		return &appIndex{complete: true}, err
 	}
@@ -62,8 +63,9 @@ func firstApps(st Store) (*appIndex, error) {
 func (c *common) loadApps() tea.Cmd {
 	c.apps.loading, c.apps.held = true, nil
 	st := c.store
+	ctx := c.ctx
 	return c.read(func() tea.Msg {
-		apps, err := st.FirstApps(-1)
+		apps, err := st.FirstApps(ctx, -1)
 		if err != nil {
 			return appsLoadedMsg{err: err}
 		}

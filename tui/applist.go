@@ -260,7 +260,8 @@ func (l *appList) confirmDelete() tea.Cmd {
 		onYes: func() tea.Cmd {
 			l.deleting = a.ID
 			st, actor := c.store, c.actor
-			return c.write(func() tea.Msg { return appDeletedMsg{app: a, err: st.DeleteApp(actor, a.ID)} })
+			ctx := c.ctx
+			return c.write(func() tea.Msg { return appDeletedMsg{app: a, err: st.DeleteApp(ctx, actor, a.ID)} })
 		},
 	})})
 }

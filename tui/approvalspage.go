@@ -52,8 +52,9 @@ func newApprovalsPage(c *common) (*approvalsPage, tea.Cmd) {
 func (p *approvalsPage) load() tea.Cmd {
 	p.loading++
 	st := p.c.store
+	ctx := p.c.ctx
 	return p.c.read(func() tea.Msg {
-		list, err := st.Approvals()
+		list, err := st.Approvals(ctx)
 		return approvalsLoadedMsg{list: list, err: err}
 	})
 }
@@ -194,12 +195,13 @@ func (p *approvalsPage) loadKeysOfSelected() tea.Cmd {
 		return nil
 	}
 	st, id := p.c.store, a.AppID
+	ctx := p.c.ctx
 	return p.c.read(func() tea.Msg {
-		app, err := st.App(id)
+		app, err := st.App(ctx, id)
 		if err != nil {
 			return grantAppMsg{id: id, grantApp: grantApp{err: err}}
 		}
-		keys, err := st.Keys(id)
+		keys, err := st.Keys(ctx, id)
 		return grantAppMsg{id: id, grantApp: grantApp{app: app, keys: keys, err: err}}
 	})
 }
@@ -260,13 +262,14 @@ func (p *approvalsPage) decide(a store.Approval, approve bool) tea.Cmd {
 	p.busy = true
 	p.refocus()
 	st, actor := p.c.store, p.c.actor
+	ctx := p.c.ctx
 	return p.c.write(func() tea.Msg {
 		var done store.Approval
 		var err error
 		if approve {
-			done, err = st.Approve(actor, a.ID)
+			done, err = st.Approve(ctx, actor, a.ID)
 		} else {
-			done, err = st.Reject(actor, a.ID)
+			done, err = st.Reject(ctx, actor, a.ID)
 		}
 		return approvalDecidedMsg{approve: approve, a: done, err: err}
 	})

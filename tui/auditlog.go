@@ -71,9 +71,10 @@ func (a *auditLog) frame() pageFrame {
 func (a *auditLog) load(n int) tea.Cmd {
 	a.loading++
 	st, loc := a.c.store, a.c.loc
+	ctx := a.c.ctx
 	return a.c.read(func() tea.Msg {
 		var evs []store.Event
-		err := st.EachEvent(func(ev store.Event) error {
+		err := st.EachEvent(ctx, func(ev store.Event) error {
 			if n >= 0 && len(evs) == n {
 				return store.ErrStop
 			}

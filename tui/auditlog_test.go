@@ -14,21 +14,21 @@ func seedHistory(t *testing.T, ct *consoleTest) {
 	t.Helper()
 	st := ct.st
 	apps := requireApps(t, st, 3) // Customer Support, Marketing, Risk & Compliance
-	renamed, err := st.SaveApp(testAdmin, apps[1], "Marketing & Growth", apps[1].Scopes)
+	renamed, err := st.SaveApp(t.Context(), testAdmin, apps[1], "Marketing & Growth", apps[1].Scopes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SaveApp(testAdmin, renamed, renamed.Name, scopes.NewSet(scopes.WorkflowExport)); err != nil {
+	if _, err := st.SaveApp(t.Context(), testAdmin, renamed, renamed.Name, scopes.NewSet(scopes.WorkflowExport)); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := st.Keys(apps[2].ID)
+	keys, err := st.Keys(t.Context(), apps[2].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteKey(testAdmin, keys[0].ID); err != nil {
+	if err := st.DeleteKey(t.Context(), testAdmin, keys[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteApp(testAdmin, apps[0].ID); err != nil {
+	if err := st.DeleteApp(t.Context(), testAdmin, apps[0].ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -83,7 +83,7 @@ func TestAuditLogLive(t *testing.T) {
 	ct.waitFor("created app · Marketing")
 	bob := testAdmin
 	bob.Name = "bob"
-	if _, err := st.CreateApp(bob, "Treasury", scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := st.CreateApp(t.Context(), bob, "Treasury", scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	s := ct.waitFor("Treasury")

@@ -22,17 +22,17 @@ func seedLongNames(t *testing.T, st *store.Store) {
 func seedLongApp(t *testing.T, st *store.Store) {
 	t.Helper()
 	amara := store.Actor{Name: "amara.okafor-compliance", Role: store.Admin}
-	app, err := st.CreateApp(amara, "Quarterly Regulatory Reporting", scopes.NewSet(scopes.ModelExport, scopes.WorkflowExport))
+	app, err := st.CreateApp(t.Context(), amara, "Quarterly Regulatory Reporting", scopes.NewSet(scopes.ModelExport, scopes.WorkflowExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(amara, app.ID, "regulator-batch-exporter-eu-west"); err != nil {
+	if _, _, err := st.CreateKey(t.Context(), amara, app.ID, "regulator-batch-exporter-eu-west"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKeyWith(amara, app.ID, "quarterly-close", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour}); err != nil {
+	if _, _, err := st.CreateKeyWith(t.Context(), amara, app.ID, "quarterly-close", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if app, err = st.SaveApp(amara, app, "Quarterly Regulatory Reporting EU", scopes.NewSet(scopes.ModelExport, scopes.ModelDeploy)); err != nil {
+	if app, err = st.SaveApp(t.Context(), amara, app, "Quarterly Regulatory Reporting EU", scopes.NewSet(scopes.ModelExport, scopes.ModelDeploy)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -109,7 +109,7 @@ func TestWideAuditLogSharesTheRoom(t *testing.T) {
 	st := newTestStore(t)
 	seedBank(t, st)
 	support := requireApps(t, st, 3)[0]
-	if _, err := st.SaveApp(testAdmin, support, "Customer Support and Complaints", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport)); err != nil {
+	if _, err := st.SaveApp(t.Context(), testAdmin, support, "Customer Support and Complaints", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 200, 40)

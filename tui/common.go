@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,6 +15,7 @@ import (
 // common is what every page and dialog shares: the store and who is acting,
 // styles, keys and the size of the content area.
 type common struct {
+	ctx    context.Context // the console's lifetime: its store calls end with it
 	store  Store
 	actor  store.Actor
 	styles *Styles

@@ -23,14 +23,14 @@ func testSaveAfterSomeoneElseSaved(t *testing.T, w, h int, name func(string) str
 	ct.press("down", "e", "tab", "space") // Marketing: tick Deploy workflow, not saved yet
 	ct.waitFor("[x] Deploy workflow")
 
-	apps, _ := st.Apps()
+	apps, _ := st.Apps(t.Context())
 	marketing := apps[1]
-	if _, err := st.SaveApp(bob, marketing, "Marketing & Growth", marketing.Scopes.With(scopes.GuardrailDeploy)); err != nil {
+	if _, err := st.SaveApp(t.Context(), bob, marketing, "Marketing & Growth", marketing.Scopes.With(scopes.GuardrailDeploy)); err != nil {
 		t.Fatal(err)
 	}
 	ct.press("ctrl+s")
 	ct.golden(name("save-conflict"), "Someone else changed this app")
-	if got, _ := st.App(marketing.ID); got.Name != "Marketing & Growth" || got.Scopes.Allows(scopes.WorkflowDeploy) {
+	if got, _ := st.App(t.Context(), marketing.ID); got.Name != "Marketing & Growth" || got.Scopes.Allows(scopes.WorkflowDeploy) {
 		t.Fatalf("the second save overwrote the first: %+v", got)
 	}
 	ct.press("y") // Reload
@@ -50,8 +50,8 @@ func TestEditWindowFollowsOtherSessions(t *testing.T) {
 	ct := startConsole(t, st, testAdmin, 80, 24)
 	ct.press("down", "e")
 	ct.waitFor("Marketing")
-	apps, _ := st.Apps()
-	if _, err := st.SaveApp(store.Actor{Name: "bob", Role: store.Admin}, apps[1], apps[1].Name, scopes.NewSet(scopes.GuardrailUndeploy)); err != nil {
+	apps, _ := st.Apps(t.Context())
+	if _, err := st.SaveApp(t.Context(), store.Actor{Name: "bob", Role: store.Admin}, apps[1], apps[1].Name, scopes.NewSet(scopes.GuardrailUndeploy)); err != nil {
 		t.Fatal(err)
 	}
 	ct.waitFor("[x] Undeploy Guardrails")
@@ -69,7 +69,7 @@ func TestLiveRenameUnderTheCursor(t *testing.T) {
 		ct.press("down", "e", "shift+tab") // Marketing's title, focused, untouched
 		ct.waitFor("enter to scopes")
 		marketing := requireApps(t, st, 3)[1]
-		if _, err := st.SaveApp(bob, marketing, "Marketing A", marketing.Scopes); err != nil {
+		if _, err := st.SaveApp(t.Context(), bob, marketing, "Marketing A", marketing.Scopes); err != nil {
 			t.Fatal(err)
 		}
 		ct.waitFor("Marketing A")
@@ -77,7 +77,7 @@ func TestLiveRenameUnderTheCursor(t *testing.T) {
 		ct.golden(name("renamed-under-cursor"), "Marketing A B")
 		ct.press("ctrl+s")
 		ct.waitFor(`App "Marketing A B" updated.`)
-		if got, _ := st.App(marketing.ID); got.Name != "Marketing A B" {
+		if got, _ := st.App(t.Context(), marketing.ID); got.Name != "Marketing A B" {
 			t.Errorf("saved %q, want %q", got.Name, "Marketing A B")
 		}
 	})
@@ -97,7 +97,7 @@ func TestDiscardAfterConflictComparesWithWhatIsStored(t *testing.T) {
 		ct.press("tab", "tab", "space") // and tick Deploy workflow
 		ct.waitFor("[x] Deploy workflow")
 		support := requireApps(t, st, 3)[0]
-		if _, err := st.SaveApp(bob, support, "Customer Care", support.Scopes.With(scopes.ModelDeploy)); err != nil {
+		if _, err := st.SaveApp(t.Context(), bob, support, "Customer Care", support.Scopes.With(scopes.ModelDeploy)); err != nil {
 			t.Fatal(err)
 		}
 		ct.press("ctrl+s")

@@ -5,6 +5,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -24,8 +25,11 @@ import (
 
 // Options configure a console.
 type Options struct {
-	Store Store       // usually a *store.Store
-	Actor store.Actor // who acts: the "Created by" of what they create
+	Store Store // usually a *store.Store
+	// Context ends the console's store calls when it is done: the SSH
+	// session's, or the program's. Background if nil.
+	Context context.Context
+	Actor   store.Actor // who acts: the "Created by" of what they create
 
 	Clipboard Clipboard // where Copy and Close copies; SystemClipboard if nil
 	// Location is the zone every time on screen is shown in, and a date
@@ -173,20 +177,23 @@ func New(o Options) *Model {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &common{store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	c := &common{ctx: o.Context, store: o.Store, actor: o.Actor, styles: NewStyles(true), keys: DefaultKeyMap(), loc: o.Location,
 		now: o.Now, termW: 80, termH: 24}
 	m := &Model{c: c, copy: o.Clipboard, toastD: o.ToastDuration, help: help.New(), demo: o.Demo, zoneFixed: zoneFixed,
 		mono: monochrome(o.Term), termFixed: o.Term != ""}
 	m.resize(80, 24)
 	m.restyle(true)
 	m.sub = o.Store.Subscribe()
-	c.policy, _ = o.Store.Policy() // unreadable: no policy shown; the pages that need it read it again
-	if list, err := o.Store.Approvals(); err == nil {
+	c.policy, _ = o.Store.Policy(c.ctx) // unreadable: no policy shown; the pages that need it read it again
+	if list, err := o.Store.Approvals(c.ctx); err == nil {
 		c.waiting = len(list)
 	}
 	m.checkReadOnly()
 	var err error
-	c.apps, err = firstApps(o.Store)
+	c.apps, err = firstApps(c.ctx, o.Store)
 	if !c.apps.complete {
 		m.initCmd = c.loadApps()
 	}

@@ -15,23 +15,23 @@ import (
 func makeRoom(t *testing.T, st *store.Store, actor store.Actor) {
 	t.Helper()
 	for i := range 20 {
-		app, err := st.CreateApp(actor, fmt.Sprintf("scratch %d", i), scopes.Full())
+		app, err := st.CreateApp(t.Context(), actor, fmt.Sprintf("scratch %d", i), scopes.Full())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for k := range 10 {
-			if _, _, err := st.CreateKey(actor, app.ID, fmt.Sprintf("scratch key %d", k)); err != nil {
+			if _, _, err := st.CreateKey(t.Context(), actor, app.ID, fmt.Sprintf("scratch key %d", k)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range apps {
 		if strings.HasPrefix(a.Name, "scratch ") {
-			if err := st.DeleteApp(actor, a.ID); err != nil {
+			if err := st.DeleteApp(t.Context(), actor, a.ID); err != nil {
 				t.Fatal(err)
 			}
 		}

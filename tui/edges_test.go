@@ -80,7 +80,7 @@ func TestFirstAndLastInEveryList(t *testing.T) {
 // TestFilterCountsInTheSingular: one app is "1 app", not "1 apps".
 func TestFilterCountsInTheSingular(t *testing.T) {
 	st := newTestStore(t)
-	if _, err := st.CreateApp(testAdmin, "Payments", scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := st.CreateApp(t.Context(), testAdmin, "Payments", scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 80, 24)

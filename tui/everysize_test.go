@@ -70,7 +70,7 @@ func TestDemoSelectsTheStorysApp(t *testing.T) {
 	for i := range specs {
 		specs[i] = store.AppSpec{Name: fmt.Sprintf("Cards service %05d", i), Scopes: scopes.NewSet(scopes.ModelExport)}
 	}
-	if _, err := st.CreateApps(testAdmin, specs); err != nil {
+	if _, err := st.CreateApps(t.Context(), testAdmin, specs); err != nil {
 		t.Fatal(err)
 	}
 	seedBank(t, st)
@@ -125,7 +125,7 @@ func TestAuditLogShowsWhatChanged(t *testing.T) {
 	st := newTestStore(t)
 	seedBank(t, st)
 	support := requireApps(t, st, 3)[0]
-	if _, err := st.SaveApp(testAdmin, support, support.Name, scopes.NewSet(scopes.ModelDeploy)); err != nil {
+	if _, err := st.SaveApp(t.Context(), testAdmin, support, support.Name, scopes.NewSet(scopes.ModelDeploy)); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 80, 24)
@@ -193,11 +193,11 @@ func TestKeyTable(t *testing.T) {
 	seedBank(t, st)
 	app := requireApps(t, st, 3)[2]
 	long := store.Actor{Name: "amara.okafor-longname", Role: store.Admin}
-	if _, _, err := st.CreateKey(long, app.ID, "audit-trail-batch-exporter"); err != nil {
+	if _, _, err := st.CreateKey(t.Context(), long, app.ID, "audit-trail-batch-exporter"); err != nil {
 		t.Fatal(err)
 	}
 	keys := requireKeys(t, st, app.ID, 3)
-	if _, _, _, err := st.RollKey(testAdmin, keys[2].ID, 24*time.Hour); err != nil {
+	if _, _, _, err := st.RollKey(t.Context(), testAdmin, keys[2].ID, 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 64, 18)
@@ -350,7 +350,7 @@ func TestToastStaysWithItsPage(t *testing.T) {
 // way from its start, keeping the page's own name.
 func TestBreadcrumbKeepsWhereYouAre(t *testing.T) {
 	st := newTestStore(t)
-	if _, err := st.CreateApp(testAdmin, "Payments reconciliation", scopes.Full()); err != nil {
+	if _, err := st.CreateApp(t.Context(), testAdmin, "Payments reconciliation", scopes.Full()); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 64, 18)
@@ -406,7 +406,7 @@ func TestDoneWithoutAKeyAsks(t *testing.T) {
 func TestClickOnAppNamedLikeAButton(t *testing.T) {
 	st := newTestStore(t)
 	seedBank(t, st)
-	if _, err := st.CreateApp(testAdmin, "[ Delete ]", scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := st.CreateApp(t.Context(), testAdmin, "[ Delete ]", scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 80, 24)

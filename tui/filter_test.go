@@ -86,7 +86,7 @@ func TestManyApps(t *testing.T) {
 	for i := range specs {
 		specs[i] = store.AppSpec{Name: fmt.Sprintf("Service %04d", i), Scopes: scopes.NewSet(scopes.ModelExport)}
 	}
-	if _, err := st.CreateApps(testAdmin, specs); err != nil {
+	if _, err := st.CreateApps(t.Context(), testAdmin, specs); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 80, 24)

@@ -113,7 +113,7 @@ func testSeedFlow(t *testing.T, w, h int, name func(string) string) {
 	}
 	ct.press("space")
 	golden("10-edit-changed", "[ ] Export Model")
-	if got, _ := st.App(app.ID); got.Name != app.Name || got.Scopes != wantScopes {
+	if got, _ := st.App(t.Context(), app.ID); got.Name != app.Name || got.Scopes != wantScopes {
 		t.Fatalf("the edit was saved before Save: %+v", got)
 	}
 
@@ -131,7 +131,7 @@ func testSeedFlow(t *testing.T, w, h int, name func(string) string) {
 	// 11. Save → success message, the list shows the change.
 	ct.press("ctrl+s")
 	golden("14-saved", `App "Risk & Compliance EU" updated.`)
-	got, err := st.App(app.ID)
+	got, err := st.App(t.Context(), app.ID)
 	if err != nil || got.Name != "Risk & Compliance EU" || got.Scopes != wantScopes.Without(scopes.ModelExport) {
 		t.Fatalf("saved app = %+v, %v", got, err)
 	}
@@ -145,7 +145,7 @@ func testSeedFlow(t *testing.T, w, h int, name func(string) string) {
 	requireApps(t, st, 0)
 
 	// Every change is in the audit trail, in order, with no key text.
-	events, err := st.Audit()
+	events, err := st.Audit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func testSeedFlow(t *testing.T, w, h int, name func(string) string) {
 
 func requireApps(t *testing.T, st *store.Store, n int) []store.App {
 	t.Helper()
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil || len(apps) != n {
 		t.Fatalf("store has %d apps (%v), want %d", len(apps), err, n)
 	}
@@ -172,7 +172,7 @@ func requireApps(t *testing.T, st *store.Store, n int) []store.App {
 
 func requireKeys(t *testing.T, st *store.Store, appID uint64, n int) []store.Key {
 	t.Helper()
-	keys, err := st.Keys(appID)
+	keys, err := st.Keys(t.Context(), appID)
 	if err != nil || len(keys) != n {
 		t.Fatalf("app %d has %d keys (%v), want %d", appID, len(keys), err, n)
 	}

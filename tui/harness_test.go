@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"image"
@@ -411,7 +412,7 @@ func (ct *consoleTest) settled() shot {
 // of every change in the store so far, and whatever it started for them.
 func (ct *consoleTest) caughtUp() shot {
 	ct.t.Helper()
-	events, err := ct.st.Audit()
+	events, err := ct.st.Audit(context.Background())
 	if err != nil {
 		ct.t.Fatal(err)
 	}

@@ -41,11 +41,11 @@ func handMadeDatabase(t *testing.T) *store.Store {
 	st := newFileStore(t)
 	var ids []uint64
 	for i := range hostile {
-		app, err := st.CreateApp(testAdmin, fmt.Sprintf("placeholder %d", i), scopes.Full())
+		app, err := st.CreateApp(t.Context(), testAdmin, fmt.Sprintf("placeholder %d", i), scopes.Full())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := st.CreateKey(testAdmin, app.ID, "key"); err != nil {
+		if _, _, err := st.CreateKey(t.Context(), testAdmin, app.ID, "key"); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, app.ID)
@@ -210,18 +210,18 @@ func TestHostileNamesAreRefusedOnInput(t *testing.T) {
 		}
 		ct.press("ctrl+c")
 	}
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range apps {
 		requireNoControls(t, "stored app name", a.Name)
-		keys, _ := st.Keys(a.ID)
+		keys, _ := st.Keys(t.Context(), a.ID)
 		for _, k := range keys {
 			requireNoControls(t, "stored key name", k.Name)
 		}
 	}
-	events, _ := st.Audit()
+	events, _ := st.Audit(t.Context())
 	for _, ev := range events {
 		requireNoControls(t, "audit", ev.AppName+ev.KeyName)
 	}
@@ -279,7 +279,7 @@ func drawable(r rune) bool {
 // scopes changes the scopes only, leaving the name for the admin to fix.
 func TestHostileNameKeptWhenOnlyScopesChange(t *testing.T) {
 	st := handMadeDatabase(t)
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestHostileNameKeptWhenOnlyScopesChange(t *testing.T) {
 	ct.waitFor("Save scope changes?") // its key loses a scope: the console asks first
 	ct.press("y")
 	ct.waitFor("updated.")
-	got, err := st.App(first.ID)
+	got, err := st.App(t.Context(), first.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -350,8 +350,9 @@ func (d *keyDialog) generate() tea.Cmd {
 	d.date.Blur()
 	d.from.Blur()
 	st, actor, appID, name := d.c.store, d.c.actor, d.app.ID, d.name.Value()
+	ctx := d.c.ctx
 	return d.c.write(func() tea.Msg {
-		text, k, err := st.CreateKeyWith(actor, appID, name, opts)
+		text, k, err := st.CreateKeyWith(ctx, actor, appID, name, opts)
 		return keyCreatedMsg{appID: appID, text: text, key: k, err: err}
 	})
 }

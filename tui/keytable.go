@@ -335,7 +335,8 @@ func (a *keyActions) confirmDelete(appName string) tea.Cmd {
 		onYes: func() tea.Cmd {
 			a.deleting = k.ID
 			st, actor := c.store, c.actor
-			return c.write(func() tea.Msg { return keyDeletedMsg{key: k, err: st.DeleteKey(actor, k.ID)} })
+			ctx := c.ctx
+			return c.write(func() tea.Msg { return keyDeletedMsg{key: k, err: st.DeleteKey(ctx, actor, k.ID)} })
 		},
 	})})
 }

@@ -82,13 +82,13 @@ func TestKeyTableLifecycle(t *testing.T) {
 		app := riskApp(t, st)
 		keys := requireKeys(t, st, app.ID, 2)
 		// reports-prod is rolled with a day's grace; its new key is used once.
-		text, _, _, err := st.RollKey(testAdmin, keys[0].ID, 24*time.Hour)
+		text, _, _, err := st.RollKey(t.Context(), testAdmin, keys[0].ID, 24*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		requireDecision(t, st, text, scopes.ModelDeploy, store.Allowed)
 		// A key that expired before the console's clock.
-		if _, _, err := st.CreateKeyWith(testAdmin, app.ID, "trial", store.KeyOptions{ExpiresIn: 5 * time.Minute}); err != nil {
+		if _, _, err := st.CreateKeyWith(t.Context(), testAdmin, app.ID, "trial", store.KeyOptions{ExpiresIn: 5 * time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 		ct := startConsole(t, st, testAdmin, w, h)
@@ -156,7 +156,7 @@ func TestRollKey(t *testing.T) {
 		if got := ct.copiedKeys(); len(got) != 1 || got[0] != shown {
 			t.Errorf("copied %q", got)
 		}
-		events, _ := st.Audit()
+		events, _ := st.Audit(t.Context())
 		if events[0].Action != store.ActionKeyRoll || events[0].KeyID != old.ID || events[0].Actor != "alice" {
 			t.Errorf("audit = %+v", events[0])
 		}
@@ -184,13 +184,13 @@ func TestScopeImpactPreview(t *testing.T) {
 		}
 		ct.press("enter") // Keep editing has the focus
 		ct.waitFor("[x] Deploy Guardrails")
-		if got, _ := st.App(app.ID); got.Scopes != app.Scopes {
+		if got, _ := st.App(t.Context(), app.ID); got.Scopes != app.Scopes {
 			t.Fatal("saved before the confirmation")
 		}
 		ct.press("ctrl+s", "tab", "enter")
 		ct.waitFor(`App "Risk & Compliance" updated.`)
 		want := app.Scopes.Without(scopes.WorkflowDeploy).With(scopes.GuardrailDeploy)
-		if got, _ := st.App(app.ID); got.Scopes != want {
+		if got, _ := st.App(t.Context(), app.ID); got.Scopes != want {
 			t.Errorf("scopes = %v, want %v", got.Scopes, want)
 		}
 

@@ -23,7 +23,7 @@ var (
 func seedPolicy(t *testing.T, st *store.Store) {
 	t.Helper()
 	seedBank(t, st)
-	_, err := st.SetPolicy(testAdmin, store.Policy{}, store.Policy{DefaultMaxLifetime: 365 * day,
+	_, err := st.SetPolicy(t.Context(), testAdmin, store.Policy{}, store.Policy{DefaultMaxLifetime: 365 * day,
 		MaxLifetime: map[scopes.ID]time.Duration{scopes.ModelDeploy: 30 * day}, Approval: scopes.NewSet(scopes.GuardrailDeploy)})
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +33,11 @@ func seedPolicy(t *testing.T, st *store.Store) {
 // askForGuardrails has ada ask for guardrail:deploy on Marketing.
 func askForGuardrails(t *testing.T, st *store.Store) store.Approval {
 	t.Helper()
-	app, err := st.AppNamed("Marketing")
+	app, err := st.AppNamed(t.Context(), "Marketing")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.SaveApp(adaSSH, app, app.Name, app.Scopes.With(scopes.GuardrailDeploy))
+	_, err = st.SaveApp(t.Context(), adaSSH, app, app.Name, app.Scopes.With(scopes.GuardrailDeploy))
 	pe, ok := err.(*store.PendingError)
 	if !ok {
 		t.Fatalf("the grant did not wait: %v", err)
@@ -78,10 +78,10 @@ func TestKeyPolicyPage(t *testing.T) {
 		ct.press("esc")
 		ct.press("ctrl+s")
 		ct.golden(name("relax-requested"), "Relaxing waits for another admin: request 1.")
-		if p, _ := st.Policy(); p.Approval != scopes.NewSet(scopes.GuardrailDeploy) {
+		if p, _ := st.Policy(t.Context()); p.Approval != scopes.NewSet(scopes.GuardrailDeploy) {
 			t.Errorf("relaxing took effect without a second admin: %+v", p)
 		}
-		if list, _ := st.Approvals(); len(list) != 1 || list[0].Kind != store.ApprovalPolicy || list[0].RequestedBy != "alice" {
+		if list, _ := st.Approvals(t.Context()); len(list) != 1 || list[0].Kind != store.ApprovalPolicy || list[0].RequestedBy != "alice" {
 			t.Errorf("requests: %+v", list)
 		}
 	})
@@ -101,7 +101,7 @@ func TestKeyPolicyPageForViewers(t *testing.T) {
 		}
 		ct.press("down", "space", "right", "ctrl+s")
 		ct.waitFor("Every key")
-		if p, _ := st.Policy(); p.Revision != 1 {
+		if p, _ := st.Policy(t.Context()); p.Revision != 1 {
 			t.Errorf("a viewer changed the policy: %+v", p)
 		}
 		ct.walkFocus(name("viewer"))
@@ -150,7 +150,7 @@ func TestApprovalsPage(t *testing.T) {
 		ct.golden(name("confirm"), "Approve request 1?")
 		ct.press("y")
 		ct.golden(name("approved"), "Approved request 1 of ada")
-		if app, _ := st.AppNamed("Marketing"); !app.Scopes.Allows(scopes.GuardrailDeploy) || app.UpdatedBy != "bo" {
+		if app, _ := st.AppNamed(t.Context(), "Marketing"); !app.Scopes.Allows(scopes.GuardrailDeploy) || app.UpdatedBy != "bo" {
 			t.Errorf("after the approval: %+v", app)
 		}
 		if a.ID != 1 {
@@ -158,12 +158,12 @@ func TestApprovalsPage(t *testing.T) {
 		}
 
 		// A stale request: Approve is disabled, the pane says what changed.
-		app, _ := st.AppNamed("Risk & Compliance")
-		if _, err := st.SaveApp(adaSSH, app, app.Name, app.Scopes.With(scopes.GuardrailDeploy)); err == nil {
+		app, _ := st.AppNamed(t.Context(), "Risk & Compliance")
+		if _, err := st.SaveApp(t.Context(), adaSSH, app, app.Name, app.Scopes.With(scopes.GuardrailDeploy)); err == nil {
 			t.Fatal("no request")
 		}
-		app, _ = st.AppNamed("Risk & Compliance")
-		if _, err := st.SaveApp(adaSSH, app, "Risk & Compliance EU", app.Scopes); err != nil {
+		app, _ = st.AppNamed(t.Context(), "Risk & Compliance")
+		if _, err := st.SaveApp(t.Context(), adaSSH, app, "Risk & Compliance EU", app.Scopes); err != nil {
 			t.Fatal(err)
 		}
 		s = ct.golden(name("stale"), "the app was renamed since, by ada")
@@ -204,7 +204,7 @@ func TestKeyDialogUnderThePolicy(t *testing.T) {
 		}
 		ct.press("enter")
 		s = ct.golden(name("allow-shown"), "Works only from 10.0.0.0/8")
-		keys, _ := st.Keys(must(st.AppNamed("Risk & Compliance")).ID)
+		keys, _ := st.Keys(t.Context(), must(st.AppNamed(t.Context(), "Risk & Compliance")).ID)
 		var made store.Key
 		for _, k := range keys {
 			if k.Name == "office" {
@@ -246,7 +246,7 @@ func TestSaveWithASensitiveScope(t *testing.T) {
 		}
 		ct.press("y")
 		ct.golden(name("saved"), "Saved; Deploy Guardrails waits for approval: request 1.")
-		if app, _ := st.AppNamed("Marketing"); app.Scopes.Allows(scopes.GuardrailDeploy) {
+		if app, _ := st.AppNamed(t.Context(), "Marketing"); app.Scopes.Allows(scopes.GuardrailDeploy) {
 			t.Error("the grant is in force without a second admin")
 		}
 

@@ -86,8 +86,9 @@ func (p *policyPage) refocus() {
 func (p *policyPage) loadBeyond() tea.Cmd {
 	p.loading++
 	st := p.c.store
+	ctx := p.c.ctx
 	return p.c.read(func() tea.Msg {
-		keys, err := st.KeysBeyondPolicy()
+		keys, err := st.KeysBeyondPolicy(ctx)
 		return beyondLoadedMsg{keys: keys, err: err}
 	})
 }
@@ -300,8 +301,9 @@ func (p *policyPage) save() tea.Cmd {
 	p.saving, p.err = true, ""
 	p.refocus()
 	st, actor, base, next := p.c.store, p.c.actor, p.base, clonePolicy(p.edit)
+	ctx := p.c.ctx
 	return p.c.write(func() tea.Msg {
-		now, err := st.SetPolicy(actor, base, next)
+		now, err := st.SetPolicy(ctx, actor, base, next)
 		return policySavedMsg{policy: now, err: err}
 	})
 }

@@ -64,7 +64,7 @@ func twoReplicasEditOneApp(t *testing.T, engine func() store.Engine) {
 	cb.waitFor(`App "Marketing" updated.`)
 	ca.press("ctrl+s")
 	ca.waitFor("Someone else changed this app")
-	apps, _ := a.Apps()
+	apps, _ := a.Apps(t.Context())
 	if m := apps[1]; !m.Scopes.Allows(scopes.GuardrailDeploy) || m.Scopes.Allows(scopes.WorkflowDeploy) {
 		t.Fatalf("the second save overwrote the first: %v", m.Scopes)
 	}

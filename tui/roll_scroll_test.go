@@ -12,11 +12,11 @@ import (
 // whole dialog.
 func TestRollDialogScrollsToItsWarning(t *testing.T) {
 	st := newTestStore(t)
-	app, err := st.CreateApp(testAdmin, "Quarterly Regulatory Reporting EU", scopes.NewSet(scopes.ModelExport))
+	app, err := st.CreateApp(t.Context(), testAdmin, "Quarterly Regulatory Reporting EU", scopes.NewSet(scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CreateKey(testAdmin, app.ID, "regulator-batch-exporter-eu-west-primary-for-the-quarterly-close"); err != nil {
+	if _, _, err := st.CreateKey(t.Context(), testAdmin, app.ID, "regulator-batch-exporter-eu-west-primary-for-the-quarterly-close"); err != nil {
 		t.Fatal(err)
 	}
 	ct := startConsole(t, st, testAdmin, 64, 18)

@@ -130,8 +130,9 @@ func (d *rollDialog) click(id string) tea.Cmd {
 func (d *rollDialog) roll() tea.Cmd {
 	d.rolling, d.err = true, ""
 	st, actor, appID, oldID, grace := d.c.store, d.c.actor, d.app.ID, d.old.ID, graceChoices[d.grace].grace
+	ctx := d.c.ctx
 	return d.c.write(func() tea.Msg {
-		text, newKey, oldKey, err := st.RollKey(actor, oldID, grace)
+		text, newKey, oldKey, err := st.RollKey(ctx, actor, oldID, grace)
 		return keyRolledMsg{appID: appID, text: text, newKey: newKey, oldKey: oldKey, err: err}
 	})
 }

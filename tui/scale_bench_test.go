@@ -42,7 +42,7 @@ func scaleStore(b *testing.B, n int) *store.Store {
 		}
 		specs[i] = store.AppSpec{Name: fmt.Sprintf("Payments service %05d", i), Scopes: sets[i%2], Keys: keys}
 	}
-	if _, err := st.CreateApps(testAdmin, specs); err != nil {
+	if _, err := st.CreateApps(b.Context(), testAdmin, specs); err != nil {
 		b.Fatal(err)
 	}
 	return st

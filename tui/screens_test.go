@@ -22,12 +22,12 @@ func seedBank(t *testing.T, st *store.Store) {
 		{"Customer Support", scopes.NewSet(scopes.GuardrailDeploy, scopes.GuardrailUndeploy), []string{"support-bot"}},
 		{"Marketing", scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport), nil},
 	} {
-		app, err := st.CreateApp(testAdmin, a.name, a.set)
+		app, err := st.CreateApp(t.Context(), testAdmin, a.name, a.set)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, k := range a.keys {
-			if _, _, err := st.CreateKey(testAdmin, app.ID, k); err != nil {
+			if _, _, err := st.CreateKey(t.Context(), testAdmin, app.ID, k); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -16,30 +17,30 @@ import (
 // long a call takes, keys and the screen keep answering, and the page shows
 // that it is waiting.
 type Store interface {
-	FirstApps(n int) ([]store.App, error)
-	App(id uint64) (store.App, error)
-	NextAppName() (string, error)
-	CreateApp(actor store.Actor, name string, set scopes.Set) (store.App, error)
-	SaveApp(actor store.Actor, base store.App, name string, set scopes.Set) (store.App, error)
-	DeleteApp(actor store.Actor, id uint64) error
+	FirstApps(ctx context.Context, n int) ([]store.App, error)
+	App(ctx context.Context, id uint64) (store.App, error)
+	NextAppName(ctx context.Context) (string, error)
+	CreateApp(ctx context.Context, actor store.Actor, name string, set scopes.Set) (store.App, error)
+	SaveApp(ctx context.Context, actor store.Actor, base store.App, name string, set scopes.Set) (store.App, error)
+	DeleteApp(ctx context.Context, actor store.Actor, id uint64) error
 
-	Keys(appID uint64) ([]store.Key, error)
-	CreateKeyWith(actor store.Actor, appID uint64, name string, o store.KeyOptions) (string, store.Key, error)
-	RollKey(actor store.Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey store.Key, err error)
-	DeleteKey(actor store.Actor, keyID uint64) error
+	Keys(ctx context.Context, appID uint64) ([]store.Key, error)
+	CreateKeyWith(ctx context.Context, actor store.Actor, appID uint64, name string, o store.KeyOptions) (string, store.Key, error)
+	RollKey(ctx context.Context, actor store.Actor, keyID uint64, grace time.Duration) (text string, newKey, oldKey store.Key, err error)
+	DeleteKey(ctx context.Context, actor store.Actor, keyID uint64) error
 
-	EachEvent(fn func(store.Event) error) error
-	AppUsage(appID uint64) (store.AppUsage, error)
-	Usage() ([]store.AppUsage, error)
-	UsageSince() (time.Time, error)
+	EachEvent(ctx context.Context, fn func(store.Event) error) error
+	AppUsage(ctx context.Context, appID uint64) (store.AppUsage, error)
+	Usage(ctx context.Context) ([]store.AppUsage, error)
+	UsageSince(ctx context.Context) (time.Time, error)
 	Subscribe() *store.Subscription
 
-	Policy() (store.Policy, error)
-	SetPolicy(actor store.Actor, base, next store.Policy) (store.Policy, error)
-	KeysBeyondPolicy() ([]store.BeyondPolicy, error)
-	Approvals() ([]store.Approval, error)
-	Approve(actor store.Actor, id uint64) (store.Approval, error)
-	Reject(actor store.Actor, id uint64) (store.Approval, error)
+	Policy(ctx context.Context) (store.Policy, error)
+	SetPolicy(ctx context.Context, actor store.Actor, base, next store.Policy) (store.Policy, error)
+	KeysBeyondPolicy(ctx context.Context) ([]store.BeyondPolicy, error)
+	Approvals(ctx context.Context) ([]store.Approval, error)
+	Approve(ctx context.Context, actor store.Actor, id uint64) (store.Approval, error)
+	Reject(ctx context.Context, actor store.Actor, id uint64) (store.Approval, error)
 
 	// Outdated and Behind say why the database takes no change from this
 	// console: moved past its schema, or not yet upgraded to it.
@@ -139,12 +140,13 @@ type (
 // loadPolicy reads the key policy and how many requests wait.
 func (c *common) loadPolicy() tea.Cmd {
 	st := c.store
+	ctx := c.ctx
 	return c.read(func() tea.Msg {
-		p, err := st.Policy()
+		p, err := st.Policy(ctx)
 		if err != nil {
 			return policyLoadedMsg{err: err}
 		}
-		list, err := st.Approvals()
+		list, err := st.Approvals(ctx)
 		return policyLoadedMsg{policy: p, waiting: len(list), err: err}
 	})
 }
@@ -204,8 +206,9 @@ func waitForUpdate(sub *store.Subscription) tea.Cmd {
 // loadKeys reads an app's keys.
 func (c *common) loadKeys(appID uint64) tea.Cmd {
 	st := c.store
+	ctx := c.ctx
 	return c.read(func() tea.Msg {
-		keys, err := st.Keys(appID)
+		keys, err := st.Keys(ctx, appID)
 		return keysLoadedMsg{appID: appID, keys: keys, err: err}
 	})
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -92,66 +93,66 @@ func (s *testStore) reset() {
 // The reads that load what a page shows.
 var loads = []string{"FirstApps", "Keys", "EachEvent"}
 
-func (s *testStore) FirstApps(n int) ([]store.App, error) {
+func (s *testStore) FirstApps(ctx context.Context, n int) ([]store.App, error) {
 	s.call("FirstApps")
-	return s.Store.FirstApps(n)
+	return s.Store.FirstApps(ctx, n)
 }
 
-func (s *testStore) NextAppName() (string, error) {
+func (s *testStore) NextAppName(ctx context.Context) (string, error) {
 	s.call("NextAppName")
-	return s.Store.NextAppName()
+	return s.Store.NextAppName(ctx)
 }
 
-func (s *testStore) CreateApp(a store.Actor, name string, set scopes.Set) (store.App, error) {
+func (s *testStore) CreateApp(ctx context.Context, a store.Actor, name string, set scopes.Set) (store.App, error) {
 	if err := s.change("CreateApp"); err != nil {
 		return store.App{}, err
 	}
-	return s.Store.CreateApp(a, name, set)
+	return s.Store.CreateApp(ctx, a, name, set)
 }
 
-func (s *testStore) SaveApp(a store.Actor, base store.App, name string, set scopes.Set) (store.App, error) {
+func (s *testStore) SaveApp(ctx context.Context, a store.Actor, base store.App, name string, set scopes.Set) (store.App, error) {
 	if err := s.change("SaveApp"); err != nil {
 		return store.App{}, err
 	}
-	return s.Store.SaveApp(a, base, name, set)
+	return s.Store.SaveApp(ctx, a, base, name, set)
 }
 
-func (s *testStore) DeleteApp(a store.Actor, id uint64) error {
+func (s *testStore) DeleteApp(ctx context.Context, a store.Actor, id uint64) error {
 	if err := s.change("DeleteApp"); err != nil {
 		return err
 	}
-	return s.Store.DeleteApp(a, id)
+	return s.Store.DeleteApp(ctx, a, id)
 }
 
-func (s *testStore) Keys(appID uint64) ([]store.Key, error) {
+func (s *testStore) Keys(ctx context.Context, appID uint64) ([]store.Key, error) {
 	s.call("Keys")
-	return s.Store.Keys(appID)
+	return s.Store.Keys(ctx, appID)
 }
 
-func (s *testStore) CreateKeyWith(a store.Actor, appID uint64, name string, o store.KeyOptions) (string, store.Key, error) {
+func (s *testStore) CreateKeyWith(ctx context.Context, a store.Actor, appID uint64, name string, o store.KeyOptions) (string, store.Key, error) {
 	if err := s.change("CreateKeyWith"); err != nil {
 		return "", store.Key{}, err
 	}
-	return s.Store.CreateKeyWith(a, appID, name, o)
+	return s.Store.CreateKeyWith(ctx, a, appID, name, o)
 }
 
-func (s *testStore) RollKey(a store.Actor, keyID uint64, grace time.Duration) (string, store.Key, store.Key, error) {
+func (s *testStore) RollKey(ctx context.Context, a store.Actor, keyID uint64, grace time.Duration) (string, store.Key, store.Key, error) {
 	if err := s.change("RollKey"); err != nil {
 		return "", store.Key{}, store.Key{}, err
 	}
-	return s.Store.RollKey(a, keyID, grace)
+	return s.Store.RollKey(ctx, a, keyID, grace)
 }
 
-func (s *testStore) DeleteKey(a store.Actor, keyID uint64) error {
+func (s *testStore) DeleteKey(ctx context.Context, a store.Actor, keyID uint64) error {
 	if err := s.change("DeleteKey"); err != nil {
 		return err
 	}
-	return s.Store.DeleteKey(a, keyID)
+	return s.Store.DeleteKey(ctx, a, keyID)
 }
 
-func (s *testStore) EachEvent(fn func(store.Event) error) error {
+func (s *testStore) EachEvent(ctx context.Context, fn func(store.Event) error) error {
 	s.call("EachEvent")
-	return s.Store.EachEvent(fn)
+	return s.Store.EachEvent(ctx, fn)
 }
 
 // startOn starts a console on a wrapped store.
@@ -390,7 +391,7 @@ func TestOwnChangesAreNotReadAgain(t *testing.T) {
 
 	// Another session: the list and the log follow without reading.
 	bob := store.Actor{Name: "bob", Role: store.Admin}
-	app, err := ts.Store.CreateApp(bob, "Payroll", scopes.NewSet(scopes.ModelExport))
+	app, err := ts.Store.CreateApp(t.Context(), bob, "Payroll", scopes.NewSet(scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +403,7 @@ func TestOwnChangesAreNotReadAgain(t *testing.T) {
 	ct.press("e")
 	ct.waitFor("API Keys")
 	ts.reset()
-	if _, _, err := ts.Store.CreateKey(bob, app.ID, "from-bob"); err != nil {
+	if _, _, err := ts.Store.CreateKey(t.Context(), bob, app.ID, "from-bob"); err != nil {
 		t.Fatal(err)
 	}
 	ct.press("right")

@@ -43,11 +43,12 @@ type usageLoadedMsg struct {
 // loadAppUsage reads an app's use of its scopes.
 func (c *common) loadAppUsage(appID uint64) tea.Cmd {
 	st := c.store
+	ctx := c.ctx
 	return c.read(func() tea.Msg {
-		since, err := st.UsageSince()
+		since, err := st.UsageSince(ctx)
 		var u store.AppUsage
 		if err == nil {
-			u, err = st.AppUsage(appID)
+			u, err = st.AppUsage(ctx, appID)
 		}
 		return appUsageMsg{appID: appID, usage: u, since: since, err: err}
 	})
@@ -56,11 +57,12 @@ func (c *common) loadAppUsage(appID uint64) tea.Cmd {
 // loadUsage reads every app's use of its scopes.
 func (c *common) loadUsage() tea.Cmd {
 	st := c.store
+	ctx := c.ctx
 	return c.read(func() tea.Msg {
-		since, err := st.UsageSince()
+		since, err := st.UsageSince(ctx)
 		var all []store.AppUsage
 		if err == nil {
-			all, err = st.Usage()
+			all, err = st.Usage(ctx)
 		}
 		return usageLoadedMsg{apps: all, since: since, err: err}
 	})

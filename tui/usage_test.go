@@ -39,10 +39,10 @@ func newUsageWorld(t *testing.T, four scopes.Set, used ...scopes.ID) *usageWorld
 	}
 	t.Cleanup(func() { st.Close() })
 	w.st = st
-	if w.app, err = st.CreateApp(testAdmin, "Risk & Compliance", four); err != nil {
+	if w.app, err = st.CreateApp(t.Context(), testAdmin, "Risk & Compliance", four); err != nil {
 		t.Fatal(err)
 	}
-	if w.key, _, err = st.CreateKey(testAdmin, w.app.ID, "reports-prod"); err != nil {
+	if w.key, _, err = st.CreateKey(t.Context(), testAdmin, w.app.ID, "reports-prod"); err != nil {
 		t.Fatal(err)
 	}
 	w.set(consoleNow().Add(-3 * time.Minute))
@@ -117,7 +117,7 @@ func lastEvent(t *testing.T, st *store.Store) store.Event {
 	t.Helper()
 	var last store.Event
 	found := false
-	err := st.EachEvent(func(e store.Event) error {
+	err := st.EachEvent(t.Context(), func(e store.Event) error {
 		if !found {
 			last, found = e, true
 		}
@@ -216,11 +216,11 @@ func TestNarrowViewer(t *testing.T) {
 func TestListFilterUnused(t *testing.T) {
 	w := newUsageWorld(t, scopes.NewSet(scopes.WorkflowDeploy), scopes.WorkflowDeploy)
 	w.set(consoleNow().Add(-100 * day))
-	other, err := w.st.CreateApp(testAdmin, "Marketing", scopes.NewSet(scopes.ModelExport))
+	other, err := w.st.CreateApp(t.Context(), testAdmin, "Marketing", scopes.NewSet(scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, _, err := w.st.CreateKey(testAdmin, other.ID, "campaigns")
+	text, _, err := w.st.CreateKey(t.Context(), testAdmin, other.ID, "campaigns")
 	if err != nil {
 		t.Fatal(err)
 	}

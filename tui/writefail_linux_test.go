@@ -59,7 +59,7 @@ func TestWriteFailureKeepsTheConsoleRunning(t *testing.T) {
 			ct.press("ctrl+s")
 			ct.waitFor(`App "Treasury" created.`)
 			requireApps(t, st, 4)
-			if err := st.Check(); err != nil {
+			if err := st.Check(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		})

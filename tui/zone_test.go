@@ -15,7 +15,7 @@ func seedDeadlines(t *testing.T, st *store.Store) {
 	t.Helper()
 	seedBank(t, st)
 	app := riskApp(t, st)
-	if _, _, err := st.CreateKeyWith(testAdmin, app.ID, "expiring", store.KeyOptions{ExpiresAt: time.Date(2026, 3, 20, 11, 0, 0, 0, time.UTC)}); err != nil {
+	if _, _, err := st.CreateKeyWith(t.Context(), testAdmin, app.ID, "expiring", store.KeyOptions{ExpiresAt: time.Date(2026, 3, 20, 11, 0, 0, 0, time.UTC)}); err != nil {
 		t.Fatal(err)
 	}
 }

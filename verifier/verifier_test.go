@@ -42,10 +42,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f.st = st
-	if f.app, err = st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy)); err != nil {
+	if f.app, err = st.CreateApp(t.Context(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy)); err != nil {
 		t.Fatal(err)
 	}
-	if f.key, _, err = st.CreateKey(admin, f.app.ID, "svc"); err != nil {
+	if f.key, _, err = st.CreateKey(t.Context(), admin, f.app.ID, "svc"); err != nil {
 		t.Fatal(err)
 	}
 	h := api.Handler(st, nil)
@@ -118,7 +118,7 @@ func TestRequire(t *testing.T) {
 		})
 	}
 
-	if _, err := f.st.SaveApp(admin, f.app, f.app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := f.st.SaveApp(t.Context(), admin, f.app, f.app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	if rec := call(t, deploy, "Authorization", "Bearer "+f.key); rec.Code != 403 {
@@ -127,8 +127,8 @@ func TestRequire(t *testing.T) {
 	if rec := call(t, export, "Authorization", "Bearer "+f.key); rec.Code != 200 {
 		t.Fatalf("the request after the scope was given: %d %s", rec.Code, rec.Body)
 	}
-	keys, _ := f.st.Keys(f.app.ID)
-	if err := f.st.DeleteKey(admin, keys[0].ID); err != nil {
+	keys, _ := f.st.Keys(t.Context(), f.app.ID)
+	if err := f.st.DeleteKey(t.Context(), admin, keys[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	before := f.hits.Load()
@@ -263,7 +263,7 @@ func TestRequirePanicsOnAnUnknownScope(t *testing.T) {
 // with reason address_not_allowed and the service is not called.
 func TestRequireSendsTheClientsAddress(t *testing.T) {
 	f := newFixture(t)
-	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "office", store.KeyOptions{
+	text, _, err := f.st.CreateKeyWith(t.Context(), admin, f.app.ID, "office", store.KeyOptions{
 		AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
 	if err != nil {
 		t.Fatal(err)

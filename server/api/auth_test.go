@@ -72,12 +72,12 @@ func authGet(t *testing.T, url string, header ...string) answer {
 func TestAuthAnswersAsRFC6750(t *testing.T) {
 	f := newFixture(t)
 	url := f.authServer(t) + AuthPath
-	expiring, _, err := f.st.CreateKeyWith(admin, f.app.ID, "short", store.KeyOptions{ExpiresIn: time.Hour})
+	expiring, _, err := f.st.CreateKeyWith(t.Context(), admin, f.app.ID, "short", store.KeyOptions{ExpiresIn: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deleted, dk, _ := f.st.CreateKey(admin, f.app.ID, "gone")
-	if err := f.st.DeleteKey(admin, dk.ID); err != nil {
+	deleted, dk, _ := f.st.CreateKey(t.Context(), admin, f.app.ID, "gone")
+	if err := f.st.DeleteKey(t.Context(), admin, dk.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.advance(2 * time.Hour)
@@ -298,7 +298,7 @@ func TestAuthCountsAsVerify(t *testing.T) {
 			t.Errorf("%s: %v, want %v", reason, got, want)
 		}
 	}
-	use, err := f.st.AppUsage(f.app.ID)
+	use, err := f.st.AppUsage(t.Context(), f.app.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,11 +361,11 @@ func TestAuthNeverEchoes(t *testing.T) {
 func TestAuthHeadersReadBack(t *testing.T) {
 	f := newFixture(t)
 	name := "Ünïcode / & % + \"quotes\" ☕"
-	app, err := f.st.CreateApp(admin, name, scopes.NewSet(scopes.ModelExport))
+	app, err := f.st.CreateApp(t.Context(), admin, name, scopes.NewSet(scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, _ := f.st.CreateKey(admin, app.ID, "k")
+	key, _, _ := f.st.CreateKey(t.Context(), admin, app.ID, "k")
 	a := authGet(t, f.authServer(t)+AuthPath, "X-API-Key", key, "X-Original-Method", "GET", "X-Original-URI", "/reports")
 	if a.status != 200 {
 		t.Fatalf("%d %s", a.status, a.raw)
@@ -383,7 +383,7 @@ func TestAuthHeadersReadBack(t *testing.T) {
 // anyone else sends in those headers is not believed.
 func TestAuthTakesTheClientAddress(t *testing.T) {
 	f := newFixture(t)
-	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "office", store.KeyOptions{
+	text, _, err := f.st.CreateKeyWith(t.Context(), admin, f.app.ID, "office", store.KeyOptions{
 		AllowFrom: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}})
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func BenchmarkHTTPVerify(b *testing.B) {
 	f := newFixture(b)
 	keys := []string{f.key}
 	for i := range 99 {
-		text, _, err := f.st.CreateKey(admin, f.app.ID, fmt.Sprintf("key %d", i))
+		text, _, err := f.st.CreateKey(b.Context(), admin, f.app.ID, fmt.Sprintf("key %d", i))
 		if err != nil {
 			b.Fatal(err)
 		}

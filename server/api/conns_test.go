@@ -233,8 +233,8 @@ func TestDescriptorChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	app, _ := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
-	key, _, err := st.CreateKey(admin, app.ID, "prod")
+	app, _ := st.CreateApp(t.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	key, _, err := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}

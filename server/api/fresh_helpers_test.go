@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,11 +31,11 @@ func unconfirmedStore(t testing.TB) (st *store.Store, key string, current *atomi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	app, err := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
+	app, err := st.CreateApp(context.Background(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if key, _, err = st.CreateKey(admin, app.ID, "prod"); err != nil {
+	if key, _, err = st.CreateKey(context.Background(), admin, app.ID, "prod"); err != nil {
 		t.Fatal(err)
 	}
 	return st, key, current

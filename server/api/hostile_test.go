@@ -65,8 +65,8 @@ func TestHostileStoredTextIsEscaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, _ := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
-	key, _, err := st.CreateKey(admin, app.ID, "prod")
+	app, _ := st.CreateApp(t.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	key, _, err := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}

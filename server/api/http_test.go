@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -77,11 +78,11 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f.st = st
-	if f.app, err = st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport)); err != nil {
+	if f.app, err = st.CreateApp(context.Background(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	var k store.Key
-	if f.key, k, err = st.CreateKey(admin, f.app.ID, "reports-prod"); err != nil {
+	if f.key, k, err = st.CreateKey(context.Background(), admin, f.app.ID, "reports-prod"); err != nil {
 		t.Fatal(err)
 	}
 	f.keyID = k.ID
@@ -180,12 +181,12 @@ func TestVerifyDenials(t *testing.T) {
 		{"bad checksum", nil, string(bad), "model:deploy", "bad_checksum"},
 		{"unknown key", nil, unissued, "model:deploy", "unknown_key"},
 		{"re-scoped", func() {
-			if _, err := f.st.SaveApp(admin, f.app, f.app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
+			if _, err := f.st.SaveApp(t.Context(), admin, f.app, f.app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 				t.Fatal(err)
 			}
 		}, f.key, "model:deploy", "scope_not_granted"},
 		{"key deleted", func() {
-			if err := f.st.DeleteKey(admin, f.keyID); err != nil {
+			if err := f.st.DeleteKey(t.Context(), admin, f.keyID); err != nil {
 				t.Fatal(err)
 			}
 		}, f.key, "model:export", "unknown_key"},
@@ -213,8 +214,8 @@ func issuedElsewhere(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	app, _ := st.CreateApp(admin, "Other", scopes.Full())
-	text, _, err := st.CreateKey(admin, app.ID, "k")
+	app, _ := st.CreateApp(t.Context(), admin, "Other", scopes.Full())
+	text, _, err := st.CreateKey(t.Context(), admin, app.ID, "k")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +224,7 @@ func issuedElsewhere(t *testing.T) string {
 
 func TestVerifyExpiredAndAppDeleted(t *testing.T) {
 	f := newFixture(t)
-	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "week", store.KeyOptions{ExpiresAt: f.clock.now().Add(7 * 24 * time.Hour)})
+	text, _, err := f.st.CreateKeyWith(t.Context(), admin, f.app.ID, "week", store.KeyOptions{ExpiresAt: f.clock.now().Add(7 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestVerifyExpiredAndAppDeleted(t *testing.T) {
 	if a := f.post(t, body(text, "model:deploy"), ""); a.status != http.StatusForbidden || a.body["reason"] != "expired" {
 		t.Fatalf("after expiry: %d %s", a.status, a.raw)
 	}
-	if err := f.st.DeleteApp(admin, f.app.ID); err != nil {
+	if err := f.st.DeleteApp(t.Context(), admin, f.app.ID); err != nil {
 		t.Fatal(err)
 	}
 	if a := f.post(t, body(f.key, "model:deploy"), ""); a.status != http.StatusForbidden || a.body["reason"] != "unknown_key" {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -96,7 +97,7 @@ func NewMetrics(st *store.Store) *Metrics {
 			Name: "apiscopes_keys_beyond_policy",
 			Help: "Keys that work and outlive the key policy's maximum lifetime for their app: made before the policy, never cut.",
 		}, func() float64 {
-			beyond, err := st.KeysBeyondPolicy()
+			beyond, err := st.KeysBeyondPolicy(context.Background()) // a scrape has no context of its own
 			if err != nil {
 				return 0
 			}

@@ -154,13 +154,13 @@ func TestKeysBeyondPolicyMetric(t *testing.T) {
 	if g := gauge(); g != 0 {
 		t.Fatalf("before a policy: %v", g)
 	}
-	if _, err := f.st.SetPolicy(admin, store.Policy{}, store.Policy{DefaultMaxLifetime: 90 * 24 * time.Hour}); err != nil {
+	if _, err := f.st.SetPolicy(t.Context(), admin, store.Policy{}, store.Policy{DefaultMaxLifetime: 90 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if g := gauge(); g != 1 {
 		t.Errorf("with the policy: %v, want the one never-expiring key", g)
 	}
-	if _, _, _, err := f.st.RollKey(admin, f.keyID, 0); err != nil {
+	if _, _, _, err := f.st.RollKey(t.Context(), admin, f.keyID, 0); err != nil {
 		t.Fatal(err)
 	}
 	if g := gauge(); g != 0 {

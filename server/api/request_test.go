@@ -77,7 +77,7 @@ func TestStrictJSON(t *testing.T) {
 // the scope do not count them.
 func TestVerifyFromAnAddress(t *testing.T) {
 	f := newFixture(t)
-	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "office", store.KeyOptions{
+	text, _, err := f.st.CreateKeyWith(t.Context(), admin, f.app.ID, "office", store.KeyOptions{
 		AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::/32")}})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestVerifyFromAnAddress(t *testing.T) {
 	if counts["allowed"] != 3 || counts["scope_not_granted"] != 1 || counts["address_not_allowed"] != 2 || counts["address_unknown"] != 1 {
 		t.Errorf("decisions by reason: %v", counts)
 	}
-	use, err := f.st.AppUsage(f.app.ID)
+	use, err := f.st.AppUsage(t.Context(), f.app.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

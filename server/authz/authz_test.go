@@ -99,10 +99,10 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f.st = st
-	if f.app, err = st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport)); err != nil {
+	if f.app, err = st.CreateApp(context.Background(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
-	if f.key, _, err = st.CreateKey(admin, f.app.ID, "envoy"); err != nil {
+	if f.key, _, err = st.CreateKey(context.Background(), admin, f.app.ID, "envoy"); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Routes == nil {
@@ -444,7 +444,7 @@ func scrape(t testing.TB, m *api.Metrics, st *store.Store) map[string]float64 {
 // UNAVAILABLE upgrade_required, never OK.
 func TestCheckTakesTheSourceAddress(t *testing.T) {
 	f := newFixture(t, Config{})
-	text, _, err := f.st.CreateKeyWith(admin, f.app.ID, "office", store.KeyOptions{
+	text, _, err := f.st.CreateKeyWith(t.Context(), admin, f.app.ID, "office", store.KeyOptions{
 		AllowFrom: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}})
 	if err != nil {
 		t.Fatal(err)

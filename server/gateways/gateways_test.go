@@ -94,7 +94,7 @@ func TestCaddy(t *testing.T) {
 		if r.status != 200 || r.seen.Header["X-Apiscopes-Scope"] != nil {
 			t.Errorf("%d %s", r.status, store.RedactKeys(r.body))
 		}
-		if _, err := w.st.SaveApp(admin, w.app, w.app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
+		if _, err := w.st.SaveApp(t.Context(), admin, w.app, w.app.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 			t.Fatal(err)
 		}
 		if r := send(t, gw.addr, "DELETE", "/models/7", "Authorization", "Bearer "+w.key, "X-Apiscopes-Scope", "model:export"); r.status != 403 {
@@ -200,18 +200,18 @@ func exercise(t *testing.T, w *world, gw *gateway) {
 	})
 	t.Run("the next request after a change", func(t *testing.T) {
 		var err error
-		if w.app, err = w.st.SaveApp(admin, w.app, w.app.Name, scopes.NewSet(scopes.ModelExport, scopes.ModelDeploy)); err != nil {
+		if w.app, err = w.st.SaveApp(t.Context(), admin, w.app, w.app.Name, scopes.NewSet(scopes.ModelExport, scopes.ModelDeploy)); err != nil {
 			t.Fatal(err)
 		}
 		noHit(t, func() { check(t, send(t, gw.addr, "GET", "/workflows", bearer...), 403) })
 		check(t, send(t, gw.addr, "GET", "/reports", bearer...), 200)
-		keys, _ := w.st.Keys(w.app.ID)
-		if err := w.st.DeleteKey(admin, keys[0].ID); err != nil {
+		keys, _ := w.st.Keys(t.Context(), w.app.ID)
+		if err := w.st.DeleteKey(t.Context(), admin, keys[0].ID); err != nil {
 			t.Fatal(err)
 		}
 		noHit(t, func() { check(t, send(t, gw.addr, "GET", "/reports", bearer...), 401) })
 		var text string
-		text, _, err = w.st.CreateKey(admin, w.app.ID, "next")
+		text, _, err = w.st.CreateKey(t.Context(), admin, w.app.ID, "next")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package gateways
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -125,16 +126,16 @@ func newWorld(t testing.TB) *world {
 	}
 	t.Cleanup(func() { st.Close() })
 	w.st = st
-	if w.app, err = st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport, scopes.ModelDeploy)); err != nil {
+	if w.app, err = st.CreateApp(context.Background(), admin, "Risk & Compliance", scopes.NewSet(scopes.WorkflowExport, scopes.ModelExport, scopes.ModelDeploy)); err != nil {
 		t.Fatal(err)
 	}
-	if w.key, _, err = st.CreateKey(admin, w.app.ID, "gateway"); err != nil {
+	if w.key, _, err = st.CreateKey(context.Background(), admin, w.app.ID, "gateway"); err != nil {
 		t.Fatal(err)
 	}
 	other, _ := store.New(store.NewMemory(), store.WithMaintenance(0))
 	defer other.Close()
-	oa, _ := other.CreateApp(admin, "Elsewhere", scopes.NewSet(scopes.ModelExport))
-	w.unknown, _, _ = other.CreateKey(admin, oa.ID, "elsewhere")
+	oa, _ := other.CreateApp(context.Background(), admin, "Elsewhere", scopes.NewSet(scopes.ModelExport))
+	w.unknown, _, _ = other.CreateKey(context.Background(), admin, oa.ID, "elsewhere")
 
 	m, err := routes.Parse("routes.yaml", []byte(docBlock(t, "routes")))
 	if err != nil {

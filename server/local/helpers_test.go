@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"hash/crc32"
 	"io"
 	"math/big"
@@ -30,11 +31,11 @@ func seeded(t testing.TB, path string) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	app, err := st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(context.Background(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateKey(admin, app.ID, "ci")
+	key, _, err := st.CreateKey(context.Background(), admin, app.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -306,7 +306,7 @@ func (h *Holder) answer(c *net.UnixConn, release func()) {
 		}
 		switch req.Op {
 		case "audit":
-			auditTo(out, st)
+			auditTo(h.ctx, out, st)
 		case "backup":
 			n, err := bolt.WriteBackup(st, out)
 			if err != nil {
@@ -315,7 +315,7 @@ func (h *Holder) answer(c *net.UnixConn, release func()) {
 			}
 			out.result(result{Count: n})
 		case "check":
-			h.check(out, st)
+			h.check(h.ctx, out, st)
 		}
 	default:
 		out.fail(fmt.Errorf("unknown request %q", req.Op))
@@ -389,9 +389,9 @@ func (h *Holder) openFailed() error {
 	return fmt.Errorf("the apiscopes process holding the database could not open it: %w", h.openErr)
 }
 
-func auditTo(out frames, st *store.Store) {
+func auditTo(ctx context.Context, out frames, st *store.Store) {
 	var n int64
-	err := st.EachEvent(func(ev store.Event) error {
+	err := st.EachEvent(ctx, func(ev store.Event) error {
 		n++
 		return out.write(frameEvent, mustJSON(ev))
 	})
@@ -404,7 +404,7 @@ func auditTo(out frames, st *store.Store) {
 
 // check runs the store's whole check, which takes a while on a large
 // database, telling the command meanwhile that the answer is coming.
-func (h *Holder) check(out frames, st *store.Store) {
+func (h *Holder) check(ctx context.Context, out frames, st *store.Store) {
 	type outcome struct {
 		apps int
 		head store.AuditHead
@@ -412,14 +412,14 @@ func (h *Holder) check(out frames, st *store.Store) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		err := st.Check()
+		err := st.Check(ctx)
 		var apps []store.App
 		var head store.AuditHead
 		if err == nil {
-			apps, err = st.Apps()
+			apps, err = st.Apps(ctx)
 		}
 		if err == nil {
-			head, err = st.VerifyAudit()
+			head, err = st.VerifyAudit(ctx)
 		}
 		done <- outcome{len(apps), head, err}
 	}()

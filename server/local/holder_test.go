@@ -53,7 +53,7 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	if err != nil || !d.Allowed || d.App().Name != "Risk & Compliance" || d.Key().Name != "ci" {
 		t.Fatalf("Verify = %+v, %v", d, err)
 	}
-	keys, _ := h.Store().Keys(d.App().ID)
+	keys, _ := h.Store().Keys(t.Context(), d.App().ID)
 	if len(keys) != 1 || !keys[0].LastUsedAt.Equal(at) {
 		t.Errorf("the check through the socket was not noted as a use: %+v", keys)
 	}
@@ -62,8 +62,8 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	}
 
 	// A change in the console changes the next answer.
-	app, _ := h.Store().App(d.App().ID)
-	if _, err := h.Store().SaveApp(admin, app, app.Name, scopes.NewSet(scopes.GuardrailDeploy)); err != nil {
+	app, _ := h.Store().App(t.Context(), d.App().ID)
+	if _, err := h.Store().SaveApp(t.Context(), admin, app, app.Name, scopes.NewSet(scopes.GuardrailDeploy)); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := ask(path, key, scopes.GuardrailDeploy, t0); err != nil || !d.Allowed {
@@ -74,7 +74,7 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	var events []store.Event
 	n, err := c.Audit(func(ev store.Event) error { events = append(events, ev); return nil })
 	c.Close()
-	want, _ := h.Store().Audit()
+	want, _ := h.Store().Audit(t.Context())
 	if err != nil || n != int64(len(want)) || !reflect.DeepEqual(events, want) {
 		t.Errorf("Audit = %d events, %v; want %d", n, err, len(want))
 	}
@@ -88,7 +88,7 @@ func TestHolderAnswersEveryCommand(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "copy.db")
 	os.WriteFile(out, copy.Bytes(), 0o600)
-	if err := bolt.CheckFile(out); err != nil {
+	if err := bolt.CheckFile(t.Context(), out); err != nil {
 		t.Errorf("the streamed copy: %v", err)
 	}
 
@@ -210,7 +210,7 @@ func TestHolderStillOpening(t *testing.T) {
 	}
 	h := <-opened
 	defer h.Close()
-	keys, _ := h.Store().Keys(1)
+	keys, _ := h.Store().Keys(t.Context(), 1)
 	if len(keys) != 1 || !keys[0].LastUsedAt.IsZero() {
 		t.Errorf("a check answered from the file was noted as a use: %+v", keys)
 	}

@@ -354,7 +354,7 @@ func TestFileSystemWithoutSockets(t *testing.T) {
 	if _, err := h.Listening(); !errors.Is(err, ErrNoSocket) || !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Fatalf("Listening = %v", err)
 	}
-	if _, err := h.Store().CreateApp(admin, "Works", scopes.Full()); err != nil {
+	if _, err := h.Store().CreateApp(t.Context(), admin, "Works", scopes.Full()); err != nil {
 		t.Fatal(err)
 	}
 	refusedFast(t, path, key, "does not answer local commands")

@@ -63,7 +63,7 @@ func backupFile(ctx context.Context, st *store.Store, path string) (err error) {
 	if err = f.Sync(); err != nil {
 		return err
 	}
-	if err = CheckFile(tmp); err != nil {
+	if err = CheckFile(ctx, tmp); err != nil {
 		return fmt.Errorf("the copy failed its check: %w", err)
 	}
 	if err = ctx.Err(); err != nil {
@@ -140,12 +140,12 @@ func syncDir(dir string) {
 // end to end, as Check does (opening it checked its pages): use it on a
 // backup before relying on it. It fails with ErrNotDatabase, ErrDamaged, or
 // ErrLocked if a process holds the file for writing.
-func CheckFile(path string, opts ...store.CheckOption) error {
+func CheckFile(ctx context.Context, path string, opts ...store.CheckOption) error {
 	s, err := OpenStore(path, Options{ReadOnly: true}, store.ReadOnly())
 	if err != nil {
 		return err
 	}
-	return errors.Join(s.CheckRecords(opts...), s.Close())
+	return errors.Join(s.CheckRecords(ctx, opts...), s.Close())
 }
 
 // Hot backups: a folder of timestamped, checked copies that a long-running

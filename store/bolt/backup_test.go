@@ -28,7 +28,7 @@ func TestBackupFileIsACheckedPrivateCopy(t *testing.T) {
 	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("backup file: %v, %v; want mode 0600", fi, err)
 	}
-	if err := CheckFile(out); err != nil {
+	if err := CheckFile(t.Context(), out); err != nil {
 		t.Fatalf("CheckFile(backup) = %v", err)
 	}
 	want := read(t, st)
@@ -48,7 +48,7 @@ func TestBackupFileIsACheckedPrivateCopy(t *testing.T) {
 	// A read-only store refuses changes with a write error, and the file
 	// stays as it was.
 	before, _ := os.ReadFile(out)
-	if _, err := b.CreateApp(admin, "x", scopes.Full()); !errors.Is(err, store.ErrWriteFailed) {
+	if _, err := b.CreateApp(t.Context(), admin, "x", scopes.Full()); !errors.Is(err, store.ErrWriteFailed) {
 		t.Errorf("CreateApp on a read-only store = %v, want ErrWriteFailed", err)
 	}
 	b.Close()
@@ -102,12 +102,12 @@ func TestHotBackupsWhileWriting(t *testing.T) {
 	for w := range 3 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil && i < 200; i++ {
-				app, err := st.CreateApp(admin, fmt.Sprintf("w%d app %d", w, i), scopes.Full())
+				app, err := st.CreateApp(t.Context(), admin, fmt.Sprintf("w%d app %d", w, i), scopes.Full())
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if _, _, err := st.CreateKey(admin, app.ID, "k"); err != nil {
+				if _, _, err := st.CreateKey(t.Context(), admin, app.ID, "k"); err != nil {
 					t.Error(err)
 					return
 				}
@@ -125,7 +125,7 @@ func TestHotBackupsWhileWriting(t *testing.T) {
 	stop()
 	wg.Wait()
 	for _, p := range paths {
-		if err := CheckFile(p); err != nil { // the store's invariants too: a key without its app would fail
+		if err := CheckFile(ctx, p); err != nil { // the store's invariants too: a key without its app would fail
 			t.Errorf("hot backup %s: %v", filepath.Base(p), err)
 		}
 	}
@@ -238,9 +238,9 @@ func TestRestoreFromBackup(t *testing.T) {
 	want := read(t, st)
 
 	// Life goes on: a new key, a deleted app, then the file is lost.
-	apps, _ := st.Apps()
+	apps, _ := st.Apps(t.Context())
 	newer, _ := mustKey(t, st, apps[0].ID, "after the backup")
-	if err := st.DeleteApp(admin, apps[1].ID); err != nil {
+	if err := st.DeleteApp(t.Context(), admin, apps[1].ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
@@ -248,7 +248,7 @@ func TestRestoreFromBackup(t *testing.T) {
 	}
 	writeFile(t, path, []byte("the disk ate it"))
 
-	if err := CheckFile(backup); err != nil {
+	if err := CheckFile(t.Context(), backup); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(backup)
@@ -273,10 +273,10 @@ func TestRestoreFromBackup(t *testing.T) {
 	if d, _ := st.Verify(newer, scopes.WorkflowDeploy); d.Reason != store.UnknownKey {
 		t.Errorf("a key made after the backup is %v after the restore", d.Reason)
 	}
-	if _, err := st.CreateApp(admin, "after the restore", scopes.Full()); err != nil {
+	if _, err := st.CreateApp(t.Context(), admin, "after the restore", scopes.Full()); err != nil {
 		t.Errorf("the restored database refuses a change: %v", err)
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -320,7 +320,7 @@ func TestBackupOfADamagedFileIsRefused(t *testing.T) {
 	}
 	f.Close()
 
-	if err := st.Check(); !errors.Is(err, store.ErrDamaged) {
+	if err := st.Check(t.Context()); !errors.Is(err, store.ErrDamaged) {
 		t.Errorf("Check of a file damaged under the store = %v, want ErrDamaged", err)
 	}
 	out := filepath.Join(t.TempDir(), "copy.db")

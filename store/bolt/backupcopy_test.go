@@ -19,13 +19,13 @@ func TestBackupOfAnotherEngine(t *testing.T) {
 	}
 	defer st.Close()
 	admin := store.Actor{Name: "amara", Role: store.Admin}
-	app, _ := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
-	key, _, _ := st.CreateKey(admin, app.ID, "prod")
+	app, _ := st.CreateApp(t.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	key, _, _ := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	path := filepath.Join(t.TempDir(), "backup.db")
 	if err := bolt.BackupFile(st, path); err != nil {
 		t.Fatal(err)
 	}
-	if err := bolt.CheckFile(path); err != nil {
+	if err := bolt.CheckFile(t.Context(), path); err != nil {
 		t.Fatal(err)
 	}
 	b, err := bolt.OpenStore(path, bolt.Options{ReadOnly: true}, store.ReadOnly())

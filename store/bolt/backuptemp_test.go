@@ -108,7 +108,7 @@ func TestBackupTemporaryFiles(t *testing.T) {
 	if b, _ := os.ReadFile(outside); string(b) != "keep me" {
 		t.Error("the file behind a link changed")
 	}
-	if err := CheckFile(out); err != nil {
+	if err := CheckFile(t.Context(), out); err != nil {
 		t.Errorf("the backup: %v", err)
 	}
 }

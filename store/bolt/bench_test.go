@@ -49,7 +49,7 @@ func BenchmarkCreateKey(b *testing.B) {
 			base()
 			blockStart = time.Now()
 		}
-		if _, _, err := st.CreateKey(admin, app.ID, fmt.Sprintf("key %d", n)); err != nil {
+		if _, _, err := st.CreateKey(b.Context(), admin, app.ID, fmt.Sprintf("key %d", n)); err != nil {
 			b.Fatal(err)
 		}
 		n++
@@ -70,14 +70,14 @@ func BenchmarkCheck(b *testing.B) {
 	for a := range 20 {
 		specs = append(specs, store.AppSpec{Name: fmt.Sprintf("App %d", a), Scopes: scopes.Full(), Keys: seqNames(100)})
 	}
-	if _, err := st.CreateApps(admin, specs); err != nil {
+	if _, err := st.CreateApps(b.Context(), admin, specs); err != nil {
 		b.Fatal(err)
 	}
 	db := st.Engine().(*Engine).db
 	n := 0
 	start := time.Now()
 	for b.Loop() {
-		if err := st.Check(); err != nil {
+		if err := st.Check(b.Context()); err != nil {
 			b.Fatal(err)
 		}
 		n++

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -162,13 +163,13 @@ func crashChild(path string, seed uint64) {
 		b, _ := json.Marshal(a)
 		os.Stdout.Write(append(append([]byte("ack "), b...), '\n')) // one write: a whole line or nothing
 	}
-	apps, err := st.Apps()
+	apps, err := st.Apps(context.Background())
 	if err != nil {
 		fail(err)
 	}
 	keys := map[uint64][]store.Key{}
 	for _, a := range apps {
-		if keys[a.ID], err = st.Keys(a.ID); err != nil {
+		if keys[a.ID], err = st.Keys(context.Background(), a.ID); err != nil {
 			fail(err)
 		}
 	}
@@ -177,7 +178,7 @@ func crashChild(path string, seed uint64) {
 		name := fmt.Sprintf("app %d-%d", seed, i)
 		switch op := rng.IntN(12); {
 		case len(apps) < 3 || op == 0:
-			a, err := st.CreateApp(admin, name, randomSet(rng, 0))
+			a, err := st.CreateApp(context.Background(), admin, name, randomSet(rng, 0))
 			if err != nil {
 				fail(err)
 			}
@@ -185,7 +186,7 @@ func crashChild(path string, seed uint64) {
 			ack(crashAck{Op: store.ActionAppCreate, App: a.ID, Name: a.Name, Scopes: a.Scopes.Strings()})
 		case op <= 3:
 			a := apps[pickApp()]
-			text, k, err := st.CreateKey(admin, a.ID, fmt.Sprintf("key %d-%d", seed, i))
+			text, k, err := st.CreateKey(context.Background(), admin, a.ID, fmt.Sprintf("key %d-%d", seed, i))
 			if err != nil {
 				fail(err)
 			}
@@ -198,7 +199,7 @@ func crashChild(path string, seed uint64) {
 			}
 			j := rng.IntN(len(keys[a.ID]))
 			k := keys[a.ID][j]
-			if err := st.DeleteKey(admin, k.ID); err != nil {
+			if err := st.DeleteKey(context.Background(), admin, k.ID); err != nil {
 				fail(err)
 			}
 			keys[a.ID] = slices.Delete(keys[a.ID], j, j+1)
@@ -210,7 +211,7 @@ func crashChild(path string, seed uint64) {
 				continue
 			}
 			grace := time.Duration(rng.IntN(2)) * time.Hour
-			text, nk, old, err := st.RollKey(admin, keys[a.ID][j].ID, grace)
+			text, nk, old, err := st.RollKey(context.Background(), admin, keys[a.ID][j].ID, grace)
 			if err != nil {
 				fail(err)
 			}
@@ -224,7 +225,7 @@ func crashChild(path string, seed uint64) {
 		case op == 8 && len(apps) > 6:
 			j := pickApp()
 			a := apps[j]
-			if err := st.DeleteApp(admin, a.ID); err != nil {
+			if err := st.DeleteApp(context.Background(), admin, a.ID); err != nil {
 				fail(err)
 			}
 			apps = slices.Delete(apps, j, j+1)
@@ -232,7 +233,7 @@ func crashChild(path string, seed uint64) {
 			ack(crashAck{Op: store.ActionAppDelete, App: a.ID})
 		case op <= 10:
 			a := &apps[pickApp()]
-			got, err := st.SaveApp(admin, *a, a.Name, randomSet(rng, a.Scopes))
+			got, err := st.SaveApp(context.Background(), admin, *a, a.Name, randomSet(rng, a.Scopes))
 			if err != nil {
 				fail(err)
 			}
@@ -240,7 +241,7 @@ func crashChild(path string, seed uint64) {
 			ack(crashAck{Op: store.ActionAppUpdate, App: a.ID, Name: got.Name, Scopes: got.Scopes.Strings()})
 		default:
 			a := &apps[pickApp()]
-			got, err := st.SaveApp(admin, *a, "renamed "+name, a.Scopes)
+			got, err := st.SaveApp(context.Background(), admin, *a, "renamed "+name, a.Scopes)
 			if err != nil {
 				fail(err)
 			}
@@ -351,7 +352,7 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 	}
 	defer st.Close() // opening checked every page and the store's invariants
 
-	events, err := st.Audit()
+	events, err := st.Audit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +372,7 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 		}
 	}
 
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ func (m *crashModel) verify(t *testing.T, path string, kill int) {
 		if a.Name != want.name || !slices.Equal(a.Scopes.Strings(), want.scopes) {
 			t.Errorf("app %d is %q %v, want %q %v", a.ID, a.Name, a.Scopes.Strings(), want.name, want.scopes)
 		}
-		keys, err := st.Keys(a.ID)
+		keys, err := st.Keys(t.Context(), a.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -41,7 +42,7 @@ func fileOf(st *store.Store) string { return st.Engine().(*Engine).Path() }
 
 func mustApp(t testing.TB, st *store.Store, name string, set scopes.Set) store.App {
 	t.Helper()
-	app, err := st.CreateApp(admin, name, set)
+	app, err := st.CreateApp(context.Background(), admin, name, set)
 	if err != nil {
 		t.Fatalf("CreateApp(%q): %v", name, err)
 	}
@@ -50,7 +51,7 @@ func mustApp(t testing.TB, st *store.Store, name string, set scopes.Set) store.A
 
 func mustKey(t testing.TB, st *store.Store, appID uint64, name string) (string, store.Key) {
 	t.Helper()
-	text, key, err := st.CreateKey(admin, appID, name)
+	text, key, err := st.CreateKey(context.Background(), admin, appID, name)
 	if err != nil {
 		t.Fatalf("CreateKey(%d, %q): %v", appID, name, err)
 	}
@@ -104,20 +105,20 @@ type view struct {
 
 func read(t testing.TB, st *store.Store) view {
 	t.Helper()
-	apps, err := st.Apps()
+	apps, err := st.Apps(context.Background())
 	if err != nil {
 		t.Fatalf("Apps: %v", err)
 	}
 	v := view{apps: apps, keys: map[uint64][]store.Key{}}
 	for _, a := range apps {
-		if v.keys[a.ID], err = st.Keys(a.ID); err != nil {
+		if v.keys[a.ID], err = st.Keys(context.Background(), a.ID); err != nil {
 			t.Fatalf("Keys(%d): %v", a.ID, err)
 		}
 		for i := range v.keys[a.ID] {
 			v.keys[a.ID][i].LastUsedAt = v.keys[a.ID][i].LastUsedAt.UTC()
 		}
 	}
-	if v.audit, err = st.Audit(); err != nil {
+	if v.audit, err = st.Audit(context.Background()); err != nil {
 		t.Fatalf("Audit: %v", err)
 	}
 	return v

@@ -77,7 +77,7 @@ func TestOpenLocked(t *testing.T) {
 	if elapsed > 1500*time.Millisecond {
 		t.Errorf("the second open gave up after %v, want within 1.5s", elapsed)
 	}
-	if _, err := st.CreateApp(admin, "", scopes.Full()); err != nil {
+	if _, err := st.CreateApp(t.Context(), admin, "", scopes.Full()); err != nil {
 		t.Errorf("the holder of the lock: %v", err)
 	}
 	// A shorter timeout is honoured, and a closed database opens at once.
@@ -159,15 +159,15 @@ func freeAPageInUse(t *testing.T, path string, toSweep bool) {
 		t.Fatal(err)
 	}
 	seedStore(t, st)
-	apps, _ := st.Apps()
+	apps, _ := st.Apps(t.Context())
 	for _, a := range apps[1:] { // free some pages
 		if toSweep { // leaving digest entries to sweep at the next open
-			st.DeleteApp(admin, a.ID)
+			st.DeleteApp(t.Context(), admin, a.ID)
 			continue
 		}
-		keys, _ := st.Keys(a.ID)
+		keys, _ := st.Keys(t.Context(), a.ID)
 		for _, k := range keys {
-			st.DeleteKey(admin, k.ID)
+			st.DeleteKey(t.Context(), admin, k.ID)
 		}
 	}
 	st.Close()
@@ -277,7 +277,7 @@ func TestOpenRefusesWhatIsNotASoundDatabase(t *testing.T) {
 					}
 					return err
 				}},
-				{"CheckFile", func() error { return CheckFile(path) }},
+				{"CheckFile", func() error { return CheckFile(t.Context(), path) }},
 			} {
 				err := how.open()
 				if err == nil {
@@ -310,10 +310,10 @@ func TestCheckRunsThePageCheck(t *testing.T) {
 		t.Fatalf("with the page check skipped: %v", err)
 	}
 	defer st.Close()
-	if _, err := st.Apps(); err != nil {
+	if _, err := st.Apps(t.Context()); err != nil {
 		t.Fatalf("the records read badly: %v", err)
 	}
-	err = st.Check()
+	err = st.Check(t.Context())
 	if !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "bbolt: ") || !strings.Contains(err.Error(), path) {
 		t.Errorf("Check = %v, want bbolt's page check to find the damage", err)
 	}

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -58,10 +59,10 @@ func TestCheckBehindFindsDamageAndWritesNothing(t *testing.T) {
 	if st.Ready() {
 		t.Error("a store whose file is damaged says it is ready")
 	}
-	if _, err := st.CreateApp(admin, "Another", scopes.Full()); !errors.Is(err, store.ErrDamaged) {
+	if _, err := st.CreateApp(context.Background(), admin, "Another", scopes.Full()); !errors.Is(err, store.ErrDamaged) {
 		t.Errorf("CreateApp on a damaged file = %v, want ErrDamaged", err)
 	}
-	if err := st.Maintain(); err != nil {
+	if err := st.Maintain(context.Background()); err != nil {
 		t.Errorf("Maintain = %v", err)
 	}
 	st.Close()
@@ -91,7 +92,7 @@ func TestCheckBehindPassesThenWrites(t *testing.T) {
 	if d, _ := st.Verify(text, scopes.ModelDeploy); !d.Allowed {
 		t.Errorf("Verify = %s, want allowed from the index", d.Reason)
 	}
-	if _, err := st.CreateApp(admin, "Another", scopes.Full()); err != nil { // waits for the check
+	if _, err := st.CreateApp(context.Background(), admin, "Another", scopes.Full()); err != nil { // waits for the check
 		t.Fatalf("CreateApp after the check: %v", err)
 	}
 	if st.Checking() || st.Damaged() != nil || !st.Ready() {

@@ -32,23 +32,23 @@ func TestNoKeyTextAnywhereAtRest(t *testing.T) {
 			texts = append(texts, text)
 		}
 	}
-	apps, _ := st.Apps()
-	keys, _ := st.Keys(apps[0].ID)
-	if err := st.DeleteKey(admin, keys[1].ID); err != nil {
+	apps, _ := st.Apps(t.Context())
+	keys, _ := st.Keys(t.Context(), apps[0].ID)
+	if err := st.DeleteKey(t.Context(), admin, keys[1].ID); err != nil {
 		t.Fatal(err)
 	}
 	for i, grace := range map[int]time.Duration{0: 0, 2: time.Hour} {
-		text, _, _, err := st.RollKey(admin, keys[i].ID, grace)
+		text, _, _, err := st.RollKey(t.Context(), admin, keys[i].ID, grace)
 		if err != nil {
 			t.Fatal(err)
 		}
 		texts = append(texts, text)
 		st.Verify(text, scopes.ModelDeploy) // a use to note
 	}
-	if err := st.DeleteApp(admin, apps[1].ID); err != nil {
+	if err := st.DeleteApp(t.Context(), admin, apps[1].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateApps(admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"a", "b"}}}); err != nil {
+	if _, err := st.CreateApps(t.Context(), admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"a", "b"}}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -64,7 +64,7 @@ func TestNoKeyTextAnywhereAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := st.Audit()
+	events, err := st.Audit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,14 +164,14 @@ func TestSchema1ReadOnlyLeavesTheFileAsItIs(t *testing.T) {
 	v := read(t, ro)
 	checkFixtureView(t, v)
 	checkFixtureAnswers(t, answers(t, ro))
-	if err := ro.Check(); err != nil {
+	if err := ro.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
 	}
-	if _, err := ro.CreateApp(admin, "x", scopes.Full()); !errors.Is(err, store.ErrWriteFailed) {
+	if _, err := ro.CreateApp(t.Context(), admin, "x", scopes.Full()); !errors.Is(err, store.ErrWriteFailed) {
 		t.Errorf("a change through a reader = %v", err)
 	}
 	ro.Close()
-	if err := CheckFile(path); err != nil {
+	if err := CheckFile(t.Context(), path); err != nil {
 		t.Errorf("CheckFile: %v", err)
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
@@ -205,7 +205,7 @@ func TestSchema1Migration(t *testing.T) {
 		t.Errorf("after the migration the keys answer\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantAnswers, "\n"))
 	}
 	checkFixtureAnswers(t, answers(t, st))
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// No id is handed out twice: app 3 and key 4 were deleted, not forgotten.
@@ -214,18 +214,18 @@ func TestSchema1Migration(t *testing.T) {
 	if app.ID != 4 || key.ID != 6 {
 		t.Errorf("after the migration the next app is %d and key %d, want 4 and 6", app.ID, key.ID)
 	}
-	events, _ := st.Audit()
+	events, _ := st.Audit(t.Context())
 	if len(events) != 12 || events[0].Seq != 12 || events[1].Seq != 11 {
 		t.Errorf("the audit trail goes on with %d events, newest %d", len(events), events[0].Seq)
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
 
 	// The copy is the schema 1 file as it was, checked; the next open
 	// keeps no other.
-	if err := CheckFile(copies[0]); err != nil {
+	if err := CheckFile(t.Context(), copies[0]); err != nil {
 		t.Errorf("the kept copy: %v", err)
 	}
 	if fi, err := os.Stat(copies[0]); err != nil || fi.Mode().Perm() != 0o600 {
@@ -381,7 +381,7 @@ func TestSchema1RolledKeyDueAtMigration(t *testing.T) {
 	path := copyFixture(t)
 	later := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
 	st := openFixture(t, path, false, later)
-	events, _ := st.Audit()
+	events, _ := st.Audit(t.Context())
 	if ev := events[0]; ev.Seq != 11 || ev.Action != store.ActionKeyDelete || ev.KeyID != 3 || !ev.Scheduled || ev.Actor != "amara" {
 		t.Errorf("the newest event = %+v", ev)
 	}
@@ -392,7 +392,7 @@ func TestSchema1RolledKeyDueAtMigration(t *testing.T) {
 			t.Errorf("key %d: %s, want %s", i+1, d.Reason, want)
 		}
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }

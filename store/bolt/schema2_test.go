@@ -119,14 +119,14 @@ func TestSchema2ReadOnlyLeavesTheFileAsItIs(t *testing.T) {
 	ro := openFixture(t, path, true, fixtureNow)
 	checkFixture2View(t, read(t, ro))
 	checkFixture2Answers(t, ro)
-	if err := ro.Check(); err != nil {
+	if err := ro.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
 	}
-	if head, err := ro.Head(); err != nil || head.Seq != 11 || head.State != "" {
+	if head, err := ro.Head(t.Context()); err != nil || head.Seq != 11 || head.State != "" {
 		t.Errorf("Head = %+v, %v; want event 11 and no state", head, err)
 	}
 	ro.Close()
-	if err := CheckFile(path); err != nil {
+	if err := CheckFile(t.Context(), path); err != nil {
 		t.Errorf("CheckFile: %v", err)
 	}
 	d, err := VerifyFile(path, fixture2Keys()[0], scopes.ModelDeploy, netip.Addr{}, fixtureNow)
@@ -149,7 +149,7 @@ func TestSchema2Migration(t *testing.T) {
 	path := copyFixture2(t)
 	ro := openFixture(t, path, true, fixtureNow)
 	wantView := read(t, ro)
-	wantHead, err := ro.VerifyAudit()
+	wantHead, err := ro.VerifyAudit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +164,11 @@ func TestSchema2Migration(t *testing.T) {
 		t.Errorf("after the upgrade:\n%s\nwant\n%s", got, wantView)
 	}
 	checkFixture2Answers(t, st)
-	head, err := st.VerifyAudit()
+	head, err := st.VerifyAudit(t.Context())
 	if err != nil || head.Seq != wantHead.Seq || head.Hash != wantHead.Hash || len(head.State) != 64 {
 		t.Fatalf("after the upgrade the head is %+v, %v; want the trail as it was, %s, and a state", head, err, wantHead)
 	}
-	if _, err := st.VerifyAuditExtends(wantHead); err != nil {
+	if _, err := st.VerifyAuditExtends(t.Context(), wantHead); err != nil {
 		t.Errorf("the upgraded trail does not extend the head saved before: %v", err)
 	}
 	var state store.StateHash
@@ -179,16 +179,16 @@ func TestSchema2Migration(t *testing.T) {
 	if err != nil || state.Sum() != head.State {
 		t.Errorf("the head commits to state %s; the apps and keys are %s", head.State, state.Sum())
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	app := mustApp(t, st, "New", scopes.NewSet(scopes.ModelDeploy))
 	mustKey(t, st, app.ID, "new")
-	events, _ := st.Audit()
+	events, _ := st.Audit(t.Context())
 	if len(events) != 13 || events[0].State == "" || len(events[0].Records) != 2 || events[2].State != "" {
 		t.Errorf("the trail goes on with %d events, the newest %+v", len(events), events[0])
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -201,7 +201,7 @@ func TestSchema2Migration(t *testing.T) {
 
 	// The copy is the schema 2 file as it was, checked; the next open
 	// keeps no other.
-	if err := CheckFile(copies[0]); err != nil {
+	if err := CheckFile(t.Context(), copies[0]); err != nil {
 		t.Errorf("the kept copy: %v", err)
 	}
 	if fi, err := os.Stat(copies[0]); err != nil || fi.Mode().Perm() != 0o600 {
@@ -274,7 +274,7 @@ func TestSchema2TamperingAfterTheUpgrade(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = CheckFile(p)
+			err = CheckFile(t.Context(), p)
 			if !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), tt.says) {
 				t.Fatalf("CheckFile = %v\nwant damage that says %q", err, tt.says)
 			}

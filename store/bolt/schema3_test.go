@@ -110,17 +110,17 @@ func TestSchema3ReadOnlyLeavesTheFileAsItIs(t *testing.T) {
 	ro := openFixture(t, path, true, fixture3Now)
 	checkFixture3View(t, read(t, ro))
 	checkFixture3Answers(t, ro)
-	if err := ro.Check(); err != nil {
+	if err := ro.Check(t.Context()); err != nil {
 		t.Errorf("Check: %v", err)
 	}
-	if p, err := ro.Policy(); err != nil || !p.IsZero() {
+	if p, err := ro.Policy(t.Context()); err != nil || !p.IsZero() {
 		t.Errorf("Policy = %+v, %v; want none", p, err)
 	}
-	if a, err := ro.Approvals(); err != nil || len(a) != 0 {
+	if a, err := ro.Approvals(t.Context()); err != nil || len(a) != 0 {
 		t.Errorf("Approvals = %+v, %v", a, err)
 	}
 	ro.Close()
-	if err := CheckFile(path); err != nil {
+	if err := CheckFile(t.Context(), path); err != nil {
 		t.Errorf("CheckFile: %v", err)
 	}
 	d, err := VerifyFile(path, fixture3Keys()[0], scopes.ModelDeploy, netip.MustParseAddr("192.0.2.1"), fixture3Now)
@@ -143,7 +143,7 @@ func TestSchema3Migration(t *testing.T) {
 	path := copyFixture3(t)
 	ro := openFixture(t, path, true, fixture3Now)
 	wantView := read(t, ro)
-	wantHead, err := ro.VerifyAudit()
+	wantHead, err := ro.VerifyAudit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +158,11 @@ func TestSchema3Migration(t *testing.T) {
 		t.Errorf("after the upgrade:\n%s\nwant\n%s", got, wantView)
 	}
 	checkFixture3Answers(t, st)
-	head, err := st.VerifyAudit()
+	head, err := st.VerifyAudit(t.Context())
 	if err != nil || head != wantHead {
 		t.Fatalf("after the upgrade the head is %+v, %v; want %+v as it was", head, err, wantHead)
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	var state store.StateHash
@@ -175,19 +175,19 @@ func TestSchema3Migration(t *testing.T) {
 	}
 	// What schema 4 adds works on the upgraded file, and check follows it.
 	ada := store.Actor{Name: "ada", Role: store.Admin, Origin: "local"}
-	pol, err := st.SetPolicy(ada, store.Policy{}, store.Policy{Approval: scopes.NewSet(scopes.GuardrailUndeploy)})
+	pol, err := st.SetPolicy(t.Context(), ada, store.Policy{}, store.Policy{Approval: scopes.NewSet(scopes.GuardrailUndeploy)})
 	if err != nil || pol.Approval != scopes.NewSet(scopes.GuardrailUndeploy) {
 		t.Fatalf("SetPolicy = %+v, %v", pol, err)
 	}
-	support, _ := st.AppNamed("Customer Support")
-	if _, err := st.SaveApp(ada, support, support.Name, support.Scopes.With(scopes.GuardrailUndeploy)); !errors.Is(err, store.ErrPending) {
+	support, _ := st.AppNamed(t.Context(), "Customer Support")
+	if _, err := st.SaveApp(t.Context(), ada, support, support.Name, support.Scopes.With(scopes.GuardrailUndeploy)); !errors.Is(err, store.ErrPending) {
 		t.Fatalf("a sensitive grant after the upgrade: %v", err)
 	}
-	text, _, err := st.CreateKeyWith(ada, support.ID, "office", store.KeyOptions{AllowFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	text, _, err := st.CreateKeyWith(t.Context(), ada, support.ID, "office", store.KeyOptions{AllowFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -206,7 +206,7 @@ func TestSchema3Migration(t *testing.T) {
 
 	// The copy is the schema 3 file as it was, checked; the next open
 	// keeps no other.
-	if err := CheckFile(copies[0]); err != nil {
+	if err := CheckFile(t.Context(), copies[0]); err != nil {
 		t.Errorf("the kept copy: %v", err)
 	}
 	if fi, err := os.Stat(copies[0]); err != nil || fi.Mode().Perm() != 0o600 {

@@ -24,14 +24,14 @@ func TestScopeUsage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	since, err := st.UsageSince()
+	since, err := st.UsageSince(t.Context())
 	if err != nil || !since.Equal(now) {
 		t.Fatalf("UsageSince %v, %v", since, err)
 	}
 	admin := store.Actor{Name: "amara", Role: store.Admin}
 	four := scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport, scopes.WorkflowDeploy, scopes.WorkflowExport)
-	app, _ := st.CreateApp(admin, "Risk", four)
-	text, key, _ := st.CreateKey(admin, app.ID, "prod")
+	app, _ := st.CreateApp(t.Context(), admin, "Risk", four)
+	text, key, _ := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	now = now.Add(time.Hour)
 	st.Verify(text, scopes.ModelDeploy)
 	now = now.Add(time.Minute)
@@ -39,12 +39,12 @@ func TestScopeUsage(t *testing.T) {
 	st.Verify(text, scopes.GuardrailDeploy)
 	st.Verify(text, scopes.GuardrailDeploy)
 	st.Verify("aps_"+text[4:10]+"x"+text[11:], scopes.ModelExport) // not a key it knows
-	if err := st.DeleteKey(admin, key.ID); err != nil {
+	if err := st.DeleteKey(t.Context(), admin, key.ID); err != nil {
 		t.Fatal(err)
 	}
 	check := func(st *store.Store) {
 		t.Helper()
-		u, err := st.AppUsage(app.ID)
+		u, err := st.AppUsage(t.Context(), app.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -58,11 +59,11 @@ func seeded(t testing.TB, path string) string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	app, err := st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(context.Background(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := st.CreateKey(admin, app.ID, "ci")
+	key, _, err := st.CreateKey(context.Background(), admin, app.ID, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,22 +81,22 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	risk, err := st.CreateApp(admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
+	risk, err := st.CreateApp(t.Context(), admin, "Risk & Compliance", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	support, err := st.CreateApp(admin, "Customer Support", scopes.NewSet(scopes.GuardrailDeploy))
+	support, err := st.CreateApp(t.Context(), admin, "Customer Support", scopes.NewSet(scopes.GuardrailDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sandbox, err := st.CreateApp(admin, "Sandbox", scopes.Full())
+	sandbox, err := st.CreateApp(t.Context(), admin, "Sandbox", scopes.Full())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var keys []string
 	key := func(app store.App, name string, o store.KeyOptions) store.Key {
 		t.Helper()
-		text, k, err := st.CreateKeyWith(admin, app.ID, name, o)
+		text, k, err := st.CreateKeyWith(t.Context(), admin, app.ID, name, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,23 +112,23 @@ func TestPointLookupAgreesWithVerify(t *testing.T) {
 	key(sandbox, "notebook", store.KeyOptions{})                           // its app deleted
 	key(sandbox, "lab", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour})  // its app deleted
 	key(risk, "office", store.KeyOptions{AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
-	if _, err := st.SaveApp(admin, risk, "Risk", scopes.NewSet(scopes.ModelExport, scopes.WorkflowDeploy)); err != nil {
+	if _, err := st.SaveApp(t.Context(), admin, risk, "Risk", scopes.NewSet(scopes.ModelExport, scopes.WorkflowDeploy)); err != nil {
 		t.Fatal(err)
 	}
 	for _, roll := range []struct {
 		id    uint64
 		grace time.Duration
 	}{{rolledAtOnce.ID, time.Hour}, {rolledSlowly.ID, 30 * 24 * time.Hour}} {
-		text, _, _, err := st.RollKey(admin, roll.id, roll.grace)
+		text, _, _, err := st.RollKey(t.Context(), admin, roll.id, roll.grace)
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys = append(keys, text)
 	}
-	if err := st.DeleteKey(admin, deleted.ID); err != nil {
+	if err := st.DeleteKey(t.Context(), admin, deleted.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteApp(admin, sandbox.ID); err != nil {
+	if err := st.DeleteApp(t.Context(), admin, sandbox.ID); err != nil {
 		t.Fatal(err)
 	}
 	bad := []byte(keys[0])
@@ -263,7 +264,7 @@ func TestPointLookupReadsOneKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateApp(admin, "Marketing", scopes.Full()); err != nil {
+	if _, err := st.CreateApp(t.Context(), admin, "Marketing", scopes.Full()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -272,7 +273,7 @@ func TestPointLookupReadsOneKey(t *testing.T) {
 	if err != nil || d.Reason != store.Allowed {
 		t.Fatalf("VerifyFile = %+v, %v; want allowed", d, err)
 	}
-	if err := CheckFile(path); !errors.Is(err, store.ErrDamaged) {
+	if err := CheckFile(t.Context(), path); !errors.Is(err, store.ErrDamaged) {
 		t.Fatalf("the whole check passed a damaged file: %v", err)
 	}
 }
@@ -421,16 +422,16 @@ func lookupDatabase(b *testing.B, path string, apps int) (string, string) {
 	}
 	for len(specs) > 0 {
 		n := min(2000, len(specs))
-		if _, err := st.CreateApps(admin, specs[:n]); err != nil {
+		if _, err := st.CreateApps(b.Context(), admin, specs[:n]); err != nil {
 			b.Fatal(err)
 		}
 		specs = specs[n:]
 	}
-	app, err := st.CreateApp(admin, "Known", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(b.Context(), admin, "Known", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		b.Fatal(err)
 	}
-	key, _, err := st.CreateKey(admin, app.ID, "known")
+	key, _, err := st.CreateKey(b.Context(), admin, app.ID, "known")
 	if err != nil {
 		b.Fatal(err)
 	}

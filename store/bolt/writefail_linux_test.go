@@ -21,28 +21,28 @@ import (
 func makeRoom(t *testing.T, st *store.Store) {
 	t.Helper()
 	for i := range 20 {
-		app, err := st.CreateApp(admin, fmt.Sprintf("scratch %d", i), scopes.Full())
+		app, err := st.CreateApp(t.Context(), admin, fmt.Sprintf("scratch %d", i), scopes.Full())
 		if err != nil {
 			t.Fatal(err)
 		}
 		for k := range 10 {
-			if _, _, err := st.CreateKey(admin, app.ID, fmt.Sprintf("scratch key %d", k)); err != nil {
+			if _, _, err := st.CreateKey(t.Context(), admin, app.ID, fmt.Sprintf("scratch key %d", k)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range apps {
 		if strings.HasPrefix(a.Name, "scratch ") {
-			if err := st.DeleteApp(admin, a.ID); err != nil {
+			if err := st.DeleteApp(t.Context(), admin, a.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if err := st.Maintain(); err != nil { // sweep what the deletions left
+	if err := st.Maintain(t.Context()); err != nil { // sweep what the deletions left
 		t.Fatal(err)
 	}
 }
@@ -80,21 +80,21 @@ func TestWriteFailureLeavesNothingHalfWritten(t *testing.T) {
 				name string
 				do   func() error
 			}{
-				{"create app", func() error { _, err := st.CreateApp(admin, "Support", scopes.Full()); return err }},
-				{"rename", func() error { _, err := st.SaveApp(admin, app, "Credit risk", app.Scopes); return err }},
+				{"create app", func() error { _, err := st.CreateApp(t.Context(), admin, "Support", scopes.Full()); return err }},
+				{"rename", func() error { _, err := st.SaveApp(t.Context(), admin, app, "Credit risk", app.Scopes); return err }},
 				{"re-scope", func() error {
-					cur, err := st.App(app.ID)
+					cur, err := st.App(t.Context(), app.ID)
 					if err == nil {
-						_, err = st.SaveApp(admin, cur, cur.Name, scopes.Full())
+						_, err = st.SaveApp(t.Context(), admin, cur, cur.Name, scopes.Full())
 					}
 					return err
 				}},
-				{"create key", func() error { _, _, err := st.CreateKey(admin, app.ID, "ci"); return err }},
-				{"roll key", func() error { _, _, _, err := st.RollKey(admin, other.ID, time.Hour); return err }},
-				{"delete key", func() error { return st.DeleteKey(admin, key.ID) }},
-				{"delete app", func() error { return st.DeleteApp(admin, app.ID) }},
+				{"create key", func() error { _, _, err := st.CreateKey(t.Context(), admin, app.ID, "ci"); return err }},
+				{"roll key", func() error { _, _, _, err := st.RollKey(t.Context(), admin, other.ID, time.Hour); return err }},
+				{"delete key", func() error { return st.DeleteKey(t.Context(), admin, key.ID) }},
+				{"delete app", func() error { return st.DeleteApp(t.Context(), admin, app.ID) }},
 				{"bulk load", func() error {
-					_, err := st.CreateApps(admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"k"}}})
+					_, err := st.CreateApps(t.Context(), admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"k"}}})
 					return err
 				}},
 			}
@@ -120,7 +120,7 @@ func TestWriteFailureLeavesNothingHalfWritten(t *testing.T) {
 			if after, _ := os.ReadFile(fileOf(st)); !bytes.Equal(file, after) {
 				t.Error("the failed changes reached the file")
 			}
-			if err := st.Check(); err != nil {
+			if err := st.Check(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range changes {
@@ -128,7 +128,7 @@ func TestWriteFailureLeavesNothingHalfWritten(t *testing.T) {
 					t.Errorf("%s after the disk recovered: %v", c.name, err)
 				}
 			}
-			if err := st.Check(); err != nil {
+			if err := st.Check(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -141,12 +141,12 @@ func TestWriteErrorsAreCounted(t *testing.T) {
 	s := newStore(t)
 	mustApp(t, s, "Risk", scopes.Full()) // the file has room for the next change
 	restore := storetest.FailWrites(t, fileOf(s), "/dev/full", os.O_WRONLY)
-	_, err := s.CreateApp(admin, "Other", scopes.Full())
+	_, err := s.CreateApp(t.Context(), admin, "Other", scopes.Full())
 	restore()
 	if !errors.Is(err, store.ErrWriteFailed) || s.WriteErrors() != 1 {
 		t.Errorf("a refused write: %v; %d counted", err, s.WriteErrors())
 	}
-	if _, err := s.CreateApp(admin, "Bad\x1b", scopes.Full()); err == nil || s.WriteErrors() != 1 {
+	if _, err := s.CreateApp(t.Context(), admin, "Bad\x1b", scopes.Full()); err == nil || s.WriteErrors() != 1 {
 		t.Errorf("a refused name counted as a write error: %v, %d", err, s.WriteErrors())
 	}
 }

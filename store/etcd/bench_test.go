@@ -143,10 +143,10 @@ func benchCreateKey(b *testing.B, anyMember, sameTxn bool) {
 		if n%32 == 0 { // keep apps small: a new key's name is checked against its app's keys
 			b.StopTimer()
 			var err error
-			if app, err = st.CreateApp(admin, fmt.Sprintf("app %d", n), scopes.Full()); err != nil {
+			if app, err = st.CreateApp(ctx, admin, fmt.Sprintf("app %d", n), scopes.Full()); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := st.CreateKey(admin, app.ID, fmt.Sprintf("key %d first", n)); err != nil {
+			if _, _, err := st.CreateKey(ctx, admin, app.ID, fmt.Sprintf("key %d first", n)); err != nil {
 				b.Fatal(err) // a CreateKey's batch for the first replay
 			}
 			b.StartTimer()
@@ -155,7 +155,7 @@ func benchCreateKey(b *testing.B, anyMember, sameTxn bool) {
 			baselines()
 		}
 		start := time.Now()
-		if _, _, err := st.CreateKey(admin, app.ID, fmt.Sprintf("key %d", n)); err != nil {
+		if _, _, err := st.CreateKey(ctx, admin, app.ID, fmt.Sprintf("key %d", n)); err != nil {
 			b.Fatal(err)
 		}
 		keys += time.Since(start)
@@ -198,7 +198,7 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		specs = append(specs, spec)
 	}
-	if _, err := st.CreateApps(admin, specs); err != nil {
+	if _, err := st.CreateApps(b.Context(), admin, specs); err != nil {
 		b.Fatal(err)
 	}
 	keys := rec.keys()

@@ -637,11 +637,11 @@ func TestReadAnyMember(t *testing.T) {
 	}
 	defer st.Close()
 	for i := range 5 {
-		app, err := st.CreateApp(admin, fmt.Sprintf("app %d", i), scopes.Full())
+		app, err := st.CreateApp(t.Context(), admin, fmt.Sprintf("app %d", i), scopes.Full())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := st.App(app.ID); err != nil || got.Name != app.Name {
+		if got, err := st.App(t.Context(), app.ID); err != nil || got.Name != app.Name {
 			t.Fatalf("the app just made: %+v, %v", got, err)
 		}
 	}

@@ -19,11 +19,11 @@ func BenchmarkPropagation(b *testing.B) {
 	prefix := newPrefix(b)
 	a, _ := openStore(b, prefix)
 	r, _ := openStore(b, prefix)
-	app, err := a.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	app, err := a.CreateApp(b.Context(), admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		b.Fatal(err)
 	}
-	text, _, err := a.CreateKey(admin, app.ID, "prod")
+	text, _, err := a.CreateKey(b.Context(), admin, app.ID, "prod")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func BenchmarkPropagation(b *testing.B) {
 			next, want = scopes.NewSet(scopes.ModelDeploy), store.Allowed
 		}
 		start := time.Now()
-		if app, err = a.SaveApp(admin, app, app.Name, next); err != nil {
+		if app, err = a.SaveApp(b.Context(), admin, app, app.Name, next); err != nil {
 			b.Fatal(err)
 		}
 		for {

@@ -181,11 +181,11 @@ func TestTLSAndAuth(t *testing.T) {
 			t.Fatalf("open with TLS and a user: %v", err)
 		}
 		defer st.Close()
-		app, err := st.CreateApp(admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
+		app, err := st.CreateApp(ctx, admin, "Risk", scopes.NewSet(scopes.ModelDeploy))
 		if err != nil {
 			t.Fatal(err)
 		}
-		text, _, err := st.CreateKey(admin, app.ID, "ci")
+		text, _, err := st.CreateKey(ctx, admin, app.ID, "ci")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,8 +204,8 @@ func TestTLSAndAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st2.Close()
-		app, _ = st.App(app.ID)
-		if _, err := st.SaveApp(admin, app, "Risk & Compliance", app.Scopes); err != nil {
+		app, _ = st.App(ctx, app.ID)
+		if _, err := st.SaveApp(ctx, admin, app, "Risk & Compliance", app.Scopes); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 10*time.Second, "the second replica to see the rename", func() bool {
@@ -225,7 +225,7 @@ func TestTLSAndAuth(t *testing.T) {
 		}
 		defer st.Close()
 		var unchecked *store.UncheckedError
-		if err := st.Check(); !errors.As(err, &unchecked) || !strings.Contains(err.Error(), "root user") {
+		if err := st.Check(ctx); !errors.As(err, &unchecked) || !strings.Contains(err.Error(), "root user") {
 			t.Errorf("check as a user: %v; want what it could not check", err)
 		}
 		asRoot, err := OpenStore(withCfg(good, func(c *Config) { c.Username, c.Password = "root", "root-secret" }),
@@ -234,7 +234,7 @@ func TestTLSAndAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer asRoot.Close()
-		if err := asRoot.Check(); err != nil {
+		if err := asRoot.Check(ctx); err != nil {
 			t.Errorf("check as root: %v", err)
 		}
 	})

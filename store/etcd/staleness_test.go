@@ -29,11 +29,11 @@ func TestCurrent(t *testing.T) {
 	writer, _ := openStore(t, prefix)
 
 	eventually(t, 10*time.Second, "the replica to be current", func() bool { return e.Current(bound) })
-	app, err := writer.CreateApp(admin, "Search", scopes.NewSet(scopes.ModelDeploy))
+	app, err := writer.CreateApp(t.Context(), admin, "Search", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, key, err := writer.CreateKey(admin, app.ID, "prod")
+	text, key, err := writer.CreateKey(t.Context(), admin, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestCurrent(t *testing.T) {
 		p.cut()
 	}
 	cutAt := time.Now()
-	if err := writer.DeleteKey(admin, key.ID); err != nil {
+	if err := writer.DeleteKey(t.Context(), admin, key.ID); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, bound+time.Second, "the replica cut off to stop being current", func() bool { return !e.Current(bound) })
@@ -116,11 +116,11 @@ func TestResyncAfterCompaction(t *testing.T) {
 	prefix := newPrefix(t)
 	replica, _ := openStore(t, prefix, func(c *Config) { c.Endpoints = eps })
 	writer, _ := openStore(t, prefix)
-	app, err := writer.CreateApp(admin, "Search", scopes.NewSet(scopes.ModelDeploy))
+	app, err := writer.CreateApp(t.Context(), admin, "Search", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, key, err := writer.CreateKey(admin, app.ID, "old")
+	old, key, err := writer.CreateKey(t.Context(), admin, app.ID, "old")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,10 +133,10 @@ func TestResyncAfterCompaction(t *testing.T) {
 	for _, p := range proxies {
 		p.sever()
 	}
-	if err := writer.DeleteKey(admin, key.ID); err != nil {
+	if err := writer.DeleteKey(t.Context(), admin, key.ID); err != nil {
 		t.Fatal(err)
 	}
-	added, _, err := writer.CreateKey(admin, app.ID, "new")
+	added, _, err := writer.CreateKey(t.Context(), admin, app.ID, "new")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestResyncAfterCompaction(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the feed did not tell its subscriber to reload")
 	}
-	if err := replica.Check(); err != nil {
+	if err := replica.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -191,11 +191,11 @@ func TestStalledMemberIsLeft(t *testing.T) {
 	t.Cleanup(func() { replica.Close() })
 	writer, _ := openStore(t, prefix)
 
-	app, err := writer.CreateApp(admin, "Search", scopes.NewSet(scopes.ModelDeploy))
+	app, err := writer.CreateApp(t.Context(), admin, "Search", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, key, err := writer.CreateKey(admin, app.ID, "prod")
+	text, key, err := writer.CreateKey(t.Context(), admin, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestStalledMemberIsLeft(t *testing.T) {
 	deleted := make(chan struct{})
 	go func() {
 		defer close(deleted)
-		if err := writer.DeleteKey(admin, key.ID); err != nil {
+		if err := writer.DeleteKey(t.Context(), admin, key.ID); err != nil {
 			t.Error(err)
 		}
 	}()

@@ -39,16 +39,16 @@ func verify(t testing.TB, st *store.Store, text string, scope scopes.ID) store.D
 func TestStore(t *testing.T) {
 	prefix := newPrefix(t)
 	st, _ := openStore(t, prefix)
-	app, err := st.CreateApp(admin, "Billing", scopes.NewSet(scopes.ModelDeploy))
+	app, err := st.CreateApp(t.Context(), admin, "Billing", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CreateApp(admin, "billing", scopes.Full()); !errors.Is(err, store.ErrNameTaken) {
+	if _, err := st.CreateApp(t.Context(), admin, "billing", scopes.Full()); !errors.Is(err, store.ErrNameTaken) {
 		t.Fatalf("a second app of the same name: %v", err)
 	}
 	sub := st.Subscribe()
 	defer sub.Close()
-	text, key, err := st.CreateKey(admin, app.ID, "prod")
+	text, key, err := st.CreateKey(t.Context(), admin, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestStore(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the feed did not tell of the new key")
 	}
-	newText, _, _, err := st.RollKey(admin, key.ID, 0)
+	newText, _, _, err := st.RollKey(t.Context(), admin, key.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +77,10 @@ func TestStore(t *testing.T) {
 	if d := verify(t, st, newText, scopes.ModelDeploy); !d.Allowed {
 		t.Fatalf("its new key: %v", d)
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	events, err := st.Audit()
+	events, err := st.Audit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestStore(t *testing.T) {
 	if d := verify(t, st2, newText, scopes.ModelDeploy); !d.Allowed {
 		t.Fatalf("after a reopen: %v", d)
 	}
-	apps, err := st2.Apps()
+	apps, err := st2.Apps(t.Context())
 	if err != nil || len(apps) != 1 || apps[0].Name != "Billing" {
 		t.Fatalf("apps after a reopen: %+v, %v", apps, err)
 	}
@@ -115,23 +115,23 @@ func TestDeleteBigApp(t *testing.T) {
 	for i := range 500 {
 		names = append(names, fmt.Sprintf("key %03d", i))
 	}
-	n, err := st.CreateApps(admin, []store.AppSpec{{Name: "Big", Scopes: scopes.Full(), Keys: names}})
+	n, err := st.CreateApps(t.Context(), admin, []store.AppSpec{{Name: "Big", Scopes: scopes.Full(), Keys: names}})
 	if err != nil || n != 1 {
 		t.Fatalf("create an app of 500 keys: %d, %v", n, err)
 	}
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil || len(apps) != 1 {
 		t.Fatalf("apps: %+v, %v", apps, err)
 	}
-	text, _, err := st.CreateKey(admin, apps[0].ID, "one more")
+	text, _, err := st.CreateKey(t.Context(), admin, apps[0].ID, "one more")
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := st.Keys(apps[0].ID)
+	keys, err := st.Keys(t.Context(), apps[0].ID)
 	if err != nil || len(keys) != 501 {
 		t.Fatalf("%d keys, %v; want 501", len(keys), err)
 	}
-	if err := st.DeleteApp(admin, apps[0].ID); err != nil {
+	if err := st.DeleteApp(t.Context(), admin, apps[0].ID); err != nil {
 		t.Fatalf("delete the app: %v", err)
 	}
 	if d := verify(t, st, text, scopes.ModelDeploy); d.Reason != store.UnknownKey {
@@ -140,7 +140,7 @@ func TestDeleteBigApp(t *testing.T) {
 	if got := scan(t, e, store.TableKeys, "", store.ScanOptions{}); len(got) != 0 {
 		t.Fatalf("%d key records left", len(got))
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// Opening the store again sweeps the digests the app left.
@@ -149,7 +149,7 @@ func TestDeleteBigApp(t *testing.T) {
 	if got := scan(t, e, store.TableDigests, "", store.ScanOptions{}); len(got) != 0 {
 		t.Fatalf("%d digests left after the sweep", len(got))
 	}
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -163,11 +163,11 @@ func TestTwoStores(t *testing.T) {
 	subB := b.Subscribe()
 	defer subB.Close()
 
-	app, err := a.CreateApp(admin, "Search", scopes.NewSet(scopes.ModelDeploy))
+	app, err := a.CreateApp(t.Context(), admin, "Search", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, key, err := a.CreateKey(admin, app.ID, "prod")
+	text, key, err := a.CreateKey(t.Context(), admin, app.ID, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +186,11 @@ func TestTwoStores(t *testing.T) {
 	}
 
 	// B changes the app's scopes; A sees it.
-	got, err := b.App(app.ID)
+	got, err := b.App(t.Context(), app.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.SaveApp(admin, got, got.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := b.SaveApp(t.Context(), admin, got, got.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "replica A to apply B's change of scopes", func() bool {
@@ -198,7 +198,7 @@ func TestTwoStores(t *testing.T) {
 	})
 
 	// A deletes the key; B refuses it.
-	if err := a.DeleteKey(admin, key.ID); err != nil {
+	if err := a.DeleteKey(t.Context(), admin, key.ID); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "replica B to refuse the key deleted on A", func() bool {
@@ -211,7 +211,7 @@ func TestTwoStores(t *testing.T) {
 	for i, st := range []*store.Store{a, b} {
 		wg.Go(func() {
 			for j := range 10 {
-				if _, err := st.CreateApp(admin, fmt.Sprintf("app %d-%d", i, j), scopes.Full()); err != nil {
+				if _, err := st.CreateApp(t.Context(), admin, fmt.Sprintf("app %d-%d", i, j), scopes.Full()); err != nil {
 					t.Errorf("replica %d: %v", i, err)
 				}
 			}
@@ -219,7 +219,7 @@ func TestTwoStores(t *testing.T) {
 	}
 	wg.Wait()
 	for _, st := range []*store.Store{a, b} {
-		events, err := st.Audit()
+		events, err := st.Audit(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +231,7 @@ func TestTwoStores(t *testing.T) {
 				t.Fatalf("audit sequence has a hole or a repeat at %d: %d", i, ev.Seq)
 			}
 		}
-		if err := st.Check(); err != nil {
+		if err := st.Check(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -242,14 +242,14 @@ func TestTwoStores(t *testing.T) {
 func TestNewerSchema(t *testing.T) {
 	prefix := newPrefix(t)
 	st, e := openStore(t, prefix)
-	if _, err := st.CreateApp(admin, "Before", scopes.Full()); err != nil {
+	if _, err := st.CreateApp(t.Context(), admin, "Before", scopes.Full()); err != nil {
 		t.Fatal(err)
 	}
 	b := put(store.TableMeta, "schema", "apiscopes/99")
 	b.Require(store.TableMeta, []byte("schema"), []byte(store.Schema))
 	commit(t, e, b) // as a newer apiscopes migrating the database would
 
-	_, err := st.CreateApp(admin, "After", scopes.Full())
+	_, err := st.CreateApp(t.Context(), admin, "After", scopes.Full())
 	if err == nil {
 		t.Fatal("a store wrote to a database of a newer schema")
 	}
@@ -257,7 +257,7 @@ func TestNewerSchema(t *testing.T) {
 		t.Fatalf("write to a newer schema: %v", err)
 	}
 	t.Logf("write to a newer schema: %v", err)
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil || len(apps) != 1 {
 		t.Fatalf("apps: %+v, %v", apps, err)
 	}
@@ -293,7 +293,7 @@ func TestMemberStopped(t *testing.T) {
 				default:
 				}
 				name := fmt.Sprintf("app %d-%04d", i, j)
-				_, err := st.CreateApp(admin, name, scopes.Full())
+				_, err := st.CreateApp(t.Context(), admin, name, scopes.Full())
 				mu.Lock()
 				switch {
 				case err == nil:
@@ -335,7 +335,7 @@ func TestMemberStopped(t *testing.T) {
 	}
 
 	for _, st := range []*store.Store{a, b} {
-		apps, err := st.Apps()
+		apps, err := st.Apps(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,7 +348,7 @@ func TestMemberStopped(t *testing.T) {
 				t.Fatalf("acknowledged app %q is missing", name)
 			}
 		}
-		if err := st.Check(); err != nil {
+		if err := st.Check(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -363,7 +363,7 @@ func TestOtherPrefixes(t *testing.T) {
 		commit(t, other, put(store.TableMeta, "x", fmt.Sprint(i)))
 		done := make(chan error, 1)
 		go func() {
-			_, err := st.CreateApp(admin, fmt.Sprintf("app %d", i), scopes.Full())
+			_, err := st.CreateApp(t.Context(), admin, fmt.Sprintf("app %d", i), scopes.Full())
 			done <- err
 		}()
 		select {

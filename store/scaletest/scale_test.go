@@ -2,6 +2,7 @@ package scaletest
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -85,7 +86,7 @@ func database(tb testing.TB, n int) string {
 		for j := i; j < i+chunk && j < n/keysPerApp; j++ {
 			specs = append(specs, store.AppSpec{Name: fmt.Sprintf("app %07d", j), Scopes: scopes.Full(), Keys: names})
 		}
-		if _, err := st.CreateApps(admin, specs); err != nil {
+		if _, err := st.CreateApps(context.Background(), admin, specs); err != nil {
 			st.Close()
 			tb.Fatal(err)
 		}
@@ -265,7 +266,7 @@ func BenchmarkScaleServeStart(b *testing.B) {
 // as the console opens it, and the first page of apps read.
 func BenchmarkScaleConsoleStart(b *testing.B) {
 	startUp(b, func(tb testing.TB, h *local.Holder) {
-		apps, err := h.Store().FirstApps(consolePage)
+		apps, err := h.Store().FirstApps(context.Background(), consolePage)
 		if err != nil || len(apps) != consolePage {
 			tb.Fatalf("FirstApps = %d apps, %v", len(apps), err)
 		}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,13 +30,13 @@ var appCases = []testCase{
 func testCreateApp(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.WorkflowDeploy, scopes.ModelExport)
 	at := e.next()
-	app := e.app("Payments", set)
+	app := e.app(t.Context(), "Payments", set)
 	want := store.App{ID: 1, Name: "Payments", Scopes: set, CreatedBy: "Ada", CreatedAt: at,
 		UpdatedBy: "Ada", UpdatedAt: at, Revision: 1}
 	if !appsEqual(app, want) {
 		t.Errorf("CreateApp = %+v\nwant %+v", app, want)
 	}
-	got, err := e.st.App(app.ID)
+	got, err := e.st.App(t.Context(), app.ID)
 	if err != nil || !appsEqual(got, want) {
 		t.Errorf("App(%d) = %+v, %v\nwant %+v", app.ID, got, err, want)
 	}
@@ -43,7 +44,7 @@ func testCreateApp(t *testing.T, e *env) {
 		t.Errorf("CreatedAt is in %v, want UTC", got.CreatedAt.Location())
 	}
 	at = e.next()
-	if second := e.app("Risk", scopes.Full()); second.ID != 2 || !second.CreatedAt.Equal(at) {
+	if second := e.app(t.Context(), "Risk", scopes.Full()); second.ID != 2 || !second.CreatedAt.Equal(at) {
 		t.Errorf("second app: id %d at %v, want 2 at %v", second.ID, second.CreatedAt, at)
 	}
 }
@@ -52,8 +53,8 @@ func testAppTimesInUTC(t *testing.T, e *env) {
 	zone := time.FixedZone("UTC+5", 5*3600)
 	at := time.Date(2025, 1, 2, 15, 4, 5, 0, zone)
 	e.reopen(store.WithClock(func() time.Time { return at }))
-	app := e.app("Risk", scopes.Full())
-	for _, got := range []store.App{app, must(e.st.App(app.ID))} {
+	app := e.app(t.Context(), "Risk", scopes.Full())
+	for _, got := range []store.App{app, must(e.st.App(t.Context(), app.ID))} {
 		if got.CreatedAt.Location() != time.UTC || !got.CreatedAt.Equal(at) {
 			t.Errorf("CreatedAt = %v, want %v in UTC", got.CreatedAt, at.UTC())
 		}
@@ -68,14 +69,14 @@ func must[T any](v T, err error) T {
 }
 
 func testAppsByName(t *testing.T, e *env) {
-	if apps, err := e.st.Apps(); err != nil || len(apps) != 0 {
+	if apps, err := e.st.Apps(t.Context()); err != nil || len(apps) != 0 {
 		t.Errorf("Apps() of a new store = %v, %v", apps, err)
 	}
 	set := scopes.NewSet(scopes.ModelDeploy)
 	for _, n := range []string{"risk", "Zeta", "alpha", "Beta", "Ärger", "beta 2"} {
-		e.app(n, set)
+		e.app(t.Context(), n, set)
 	}
-	apps, err := e.st.Apps()
+	apps, err := e.st.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +96,12 @@ func testFirstApps(t *testing.T, e *env) {
 	for i := range 30 {
 		specs = append(specs, store.AppSpec{Name: fmt.Sprintf("App %02d", 29-i), Scopes: scopes.NewSet(scopes.ModelExport)})
 	}
-	if _, err := e.st.CreateApps(Admin, specs); err != nil {
+	if _, err := e.st.CreateApps(t.Context(), Admin, specs); err != nil {
 		t.Fatal(err)
 	}
-	all, _ := e.st.Apps()
+	all, _ := e.st.Apps(t.Context())
 	for _, n := range []int{0, 1, 10, 30, 40, -1} {
-		got, err := e.st.FirstApps(n)
+		got, err := e.st.FirstApps(t.Context(), n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,12 +118,12 @@ func testFirstApps(t *testing.T, e *env) {
 // SaveApp is the one way to change an app: name and scopes together, from
 // the app as the editor read it.
 func testSaveApp(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	next := scopes.NewSet(scopes.ModelDeploy, scopes.GuardrailDeploy)
 	bo := store.Actor{Name: "Bo", Role: store.Admin}
 
 	at := e.next()
-	got, err := e.st.SaveApp(bo, app, "  Risk team ", next)
+	got, err := e.st.SaveApp(t.Context(), bo, app, "  Risk team ", next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,15 +132,15 @@ func testSaveApp(t *testing.T, e *env) {
 	if !appsEqual(got, want) {
 		t.Errorf("SaveApp = %+v\nwant %+v", got, want)
 	}
-	if stored, _ := e.st.App(app.ID); !appsEqual(stored, want) {
+	if stored, _ := e.st.App(t.Context(), app.ID); !appsEqual(stored, want) {
 		t.Errorf("App after SaveApp = %+v", stored)
 	}
 	// A rename alone, then scopes alone.
-	got, err = e.st.SaveApp(Admin, got, "Credit risk", got.Scopes)
+	got, err = e.st.SaveApp(t.Context(), Admin, got, "Credit risk", got.Scopes)
 	if err != nil || got.Name != "Credit risk" || got.Scopes != next || got.Revision != 3 || got.UpdatedBy != "Ada" {
 		t.Errorf("rename = %+v, %v", got, err)
 	}
-	got, err = e.st.SaveApp(Admin, got, got.Name, scopes.Full())
+	got, err = e.st.SaveApp(t.Context(), Admin, got, got.Name, scopes.Full())
 	if err != nil || got.Name != "Credit risk" || got.Scopes != scopes.Full() || got.Revision != 4 {
 		t.Errorf("re-scope = %+v, %v", got, err)
 	}
@@ -147,10 +148,10 @@ func testSaveApp(t *testing.T, e *env) {
 
 func testSaveNoChange(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport)
-	app := e.app("Risk", set)
+	app := e.app(t.Context(), "Risk", set)
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, name := range []string{"Risk", " Risk ", "Risk\t"} {
-		got, err := e.st.SaveApp(Admin, app, name, set)
+		got, err := e.st.SaveApp(t.Context(), Admin, app, name, set)
 		if err != nil || !appsEqual(got, app) {
 			t.Errorf("SaveApp(%q, same scopes) = %+v, %v; want the app unchanged", name, got, err)
 		}
@@ -159,15 +160,21 @@ func testSaveNoChange(t *testing.T, e *env) {
 }
 
 func testNoScopes(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	before, batches := readState(t, e.st), e.eng.Batches()
 	refused := map[string]func() error{
-		"CreateApp with no scopes":          func() error { _, err := e.st.CreateApp(Admin, "Other", 0); return err },
-		"CreateApp with an unknown scope":   func() error { _, err := e.st.CreateApp(Admin, "Other", scopes.NewSet("workflow:delete")); return err },
-		"SaveApp with no scopes":            func() error { _, err := e.st.SaveApp(Admin, app, "Risk", 0); return err },
-		"SaveApp renaming with no scopes":   func() error { _, err := e.st.SaveApp(Admin, app, "Renamed", 0); return err },
-		"CreateApps with an app of none":    func() error { _, err := e.st.CreateApps(Admin, []store.AppSpec{{Name: "Other"}}); return err },
-		"CreateApp with bits beyond scopes": func() error { _, err := e.st.CreateApp(Admin, "Other", ^scopes.Full()); return err },
+		"CreateApp with no scopes": func() error { _, err := e.st.CreateApp(t.Context(), Admin, "Other", 0); return err },
+		"CreateApp with an unknown scope": func() error {
+			_, err := e.st.CreateApp(t.Context(), Admin, "Other", scopes.NewSet("workflow:delete"))
+			return err
+		},
+		"SaveApp with no scopes":          func() error { _, err := e.st.SaveApp(t.Context(), Admin, app, "Risk", 0); return err },
+		"SaveApp renaming with no scopes": func() error { _, err := e.st.SaveApp(t.Context(), Admin, app, "Renamed", 0); return err },
+		"CreateApps with an app of none": func() error {
+			_, err := e.st.CreateApps(t.Context(), Admin, []store.AppSpec{{Name: "Other"}})
+			return err
+		},
+		"CreateApp with bits beyond scopes": func() error { _, err := e.st.CreateApp(t.Context(), Admin, "Other", ^scopes.Full()); return err },
 	}
 	for what, do := range refused {
 		if err := do(); !errors.Is(err, store.ErrNoScopes) {
@@ -178,20 +185,20 @@ func testNoScopes(t *testing.T, e *env) {
 }
 
 func testAppNotFound(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.Full())
-	_, key := e.key(app.ID, "k")
-	if err := e.st.DeleteApp(Admin, app.ID); err != nil {
+	app := e.app(t.Context(), "Risk", scopes.Full())
+	_, key := e.key(t.Context(), app.ID, "k")
+	if err := e.st.DeleteApp(t.Context(), Admin, app.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []uint64{app.ID, 0, 99} {
 		gone := app
 		gone.ID = id
 		checks := map[string]error{}
-		_, checks["App"] = e.st.App(id)
-		_, checks["Keys"] = e.st.Keys(id)
-		_, checks["SaveApp"] = e.st.SaveApp(Admin, gone, "x", scopes.Full())
-		checks["DeleteApp"] = e.st.DeleteApp(Admin, id)
-		_, _, checks["CreateKey"] = e.st.CreateKey(Admin, id, "x")
+		_, checks["App"] = e.st.App(t.Context(), id)
+		_, checks["Keys"] = e.st.Keys(t.Context(), id)
+		_, checks["SaveApp"] = e.st.SaveApp(t.Context(), Admin, gone, "x", scopes.Full())
+		checks["DeleteApp"] = e.st.DeleteApp(t.Context(), Admin, id)
+		_, _, checks["CreateKey"] = e.st.CreateKey(t.Context(), Admin, id, "x")
 		for name, err := range checks {
 			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s(%d) = %v, want ErrNotFound", name, id, err)
@@ -199,10 +206,10 @@ func testAppNotFound(t *testing.T, e *env) {
 		}
 	}
 	for _, id := range []uint64{key.ID, 42} {
-		if err := e.st.DeleteKey(Admin, id); !errors.Is(err, store.ErrNotFound) {
+		if err := e.st.DeleteKey(t.Context(), Admin, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("DeleteKey(%d) = %v, want ErrNotFound", id, err)
 		}
-		if _, _, _, err := e.st.RollKey(Admin, id, 0); !errors.Is(err, store.ErrNotFound) {
+		if _, _, _, err := e.st.RollKey(t.Context(), Admin, id, 0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("RollKey(%d) = %v, want ErrNotFound", id, err)
 		}
 	}
@@ -210,54 +217,54 @@ func testAppNotFound(t *testing.T, e *env) {
 
 func testDeleteApp(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.ModelDeploy)
-	doomed := e.app("Doomed", set)
-	kept := e.app("Kept", set)
+	doomed := e.app(t.Context(), "Doomed", set)
+	kept := e.app(t.Context(), "Kept", set)
 	var doomedKeys []string
 	var doomedIDs []uint64
 	for _, n := range []string{"a", "b", "c"} {
-		text, k := e.key(doomed.ID, n)
+		text, k := e.key(t.Context(), doomed.ID, n)
 		doomedKeys = append(doomedKeys, text)
 		doomedIDs = append(doomedIDs, k.ID)
 	}
-	keptText, keptKey := e.key(kept.ID, "a")
+	keptText, keptKey := e.key(t.Context(), kept.ID, "a")
 
-	if err := e.st.DeleteApp(Admin, doomed.ID); err != nil {
+	if err := e.st.DeleteApp(t.Context(), Admin, doomed.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.App(doomed.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.st.App(t.Context(), doomed.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("App after DeleteApp: %v", err)
 	}
-	if _, err := e.st.Keys(doomed.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.st.Keys(t.Context(), doomed.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Keys of a deleted app: %v, want ErrNotFound", err)
 	}
 	for i, text := range doomedKeys {
 		requireReason(t, e.st, fmt.Sprintf("key %d of the deleted app", i), text, scopes.ModelDeploy, store.UnknownKey)
 	}
 	for _, id := range doomedIDs {
-		if err := e.st.DeleteKey(Admin, id); !errors.Is(err, store.ErrNotFound) {
+		if err := e.st.DeleteKey(t.Context(), Admin, id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("DeleteKey(%d) of a deleted app = %v, want ErrNotFound", id, err)
 		}
 	}
-	keys, err := e.st.Keys(kept.ID)
+	keys, err := e.st.Keys(t.Context(), kept.ID)
 	if err != nil || len(keys) != 1 || !keysEqual(keys[0], keptKey) {
 		t.Errorf("Keys of the other app = %v, %v", keys, err)
 	}
 	requireReason(t, e.st, "the other app's key", keptText, scopes.ModelDeploy, store.Allowed)
-	if app, _ := e.st.App(kept.ID); app.Keys != 1 {
+	if app, _ := e.st.App(t.Context(), kept.ID); app.Keys != 1 {
 		t.Errorf("the other app has Keys = %d", app.Keys)
 	}
-	if _, err := e.st.CreateApp(Admin, "doomed", set); err != nil {
+	if _, err := e.st.CreateApp(t.Context(), Admin, "doomed", set); err != nil {
 		t.Errorf("the name of a deleted app is still taken: %v", err)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
 
 func testReopen(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	text, key := e.key(app.ID, "ci")
-	app, _ = e.st.App(app.ID)
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	text, key := e.key(t.Context(), app.ID, "ci")
+	app, _ = e.st.App(t.Context(), app.ID)
 	before := readState(t, e.st)
 	e.reopen()
 	if after := readState(t, e.st); !after.equal(before) {
@@ -268,7 +275,7 @@ func testReopen(t *testing.T, e *env) {
 		t.Errorf("after reopening the decision names %+v %+v", d.App(), d.Key())
 	}
 	// Ids go on from where they were.
-	if next := e.app("Other", scopes.Full()); next.ID != app.ID+1 {
+	if next := e.app(t.Context(), "Other", scopes.Full()); next.ID != app.ID+1 {
 		t.Errorf("after reopening the next app has id %d, want %d", next.ID, app.ID+1)
 	}
 }
@@ -281,7 +288,7 @@ var nameCases = []testCase{
 
 func testCreateNameRules(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.ModelDeploy)
-	if app := e.app("  Risk  ", set); app.Name != "Risk" {
+	if app := e.app(t.Context(), "  Risk  ", set); app.Name != "Risk" {
 		t.Errorf("created app name = %q, want trimmed %q", app.Name, "Risk")
 	}
 	bad := []struct {
@@ -296,54 +303,54 @@ func testCreateNameRules(t *testing.T, e *env) {
 	}
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, b := range bad {
-		_, err := e.st.CreateApp(Admin, b.name, set)
+		_, err := e.st.CreateApp(t.Context(), Admin, b.name, set)
 		var ne *store.NameError
 		if !errors.Is(err, b.err) || !errors.As(err, &ne) {
 			t.Errorf("CreateApp(%q) = %v, want a NameError for %v", b.name, err, b.err)
 		}
 	}
 	e.unchanged(t, "refused names", before, batches)
-	if app := e.app(strings.Repeat("é", 64), set); app.Name != strings.Repeat("é", 64) {
+	if app := e.app(t.Context(), strings.Repeat("é", 64), set); app.Name != strings.Repeat("é", 64) {
 		t.Errorf("a 64-character name became %q", app.Name)
 	}
 }
 
 func testRenameRules(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.ModelDeploy)
-	mkt := e.app("Marketing", set)
-	risk := e.app("Risk", set)
+	mkt := e.app(t.Context(), "Marketing", set)
+	risk := e.app(t.Context(), "Risk", set)
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, name := range []string{"MARKETING", "marketing", " Marketing "} {
-		if _, err := e.st.SaveApp(Admin, risk, name, set); !errors.Is(err, store.ErrNameTaken) {
+		if _, err := e.st.SaveApp(t.Context(), Admin, risk, name, set); !errors.Is(err, store.ErrNameTaken) {
 			t.Errorf("SaveApp(risk, %q) = %v, want ErrNameTaken", name, err)
 		}
 	}
 	for _, name := range []string{"", "  ", "a\u202Eb", strings.Repeat("é", 65)} {
-		if _, err := e.st.SaveApp(Admin, risk, name, set); err == nil {
+		if _, err := e.st.SaveApp(t.Context(), Admin, risk, name, set); err == nil {
 			t.Errorf("SaveApp(risk, %q) succeeded", name)
 		}
 	}
 	e.unchanged(t, "refused renames", before, batches)
 
 	// An app may take its own name in another case.
-	got, err := e.st.SaveApp(Admin, mkt, "MARKETING", set)
+	got, err := e.st.SaveApp(t.Context(), Admin, mkt, "MARKETING", set)
 	if err != nil || got.Name != "MARKETING" {
 		t.Fatalf("SaveApp(marketing, MARKETING) = %+v, %v", got, err)
 	}
-	if _, err := e.st.CreateApp(Admin, "marketing", set); !errors.Is(err, store.ErrNameTaken) {
+	if _, err := e.st.CreateApp(t.Context(), Admin, "marketing", set); !errors.Is(err, store.ErrNameTaken) {
 		t.Errorf("after a case-only rename, the name is no longer reserved: %v", err)
 	}
 	// After a real rename the old name is free and the new one taken.
-	if _, err := e.st.SaveApp(Admin, got, "Growth", set); err != nil {
+	if _, err := e.st.SaveApp(t.Context(), Admin, got, "Growth", set); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.CreateApp(Admin, "Marketing", set); err != nil {
+	if _, err := e.st.CreateApp(t.Context(), Admin, "Marketing", set); err != nil {
 		t.Errorf("the old name of a renamed app is still taken: %v", err)
 	}
-	if _, err := e.st.CreateApp(Admin, "growth", set); !errors.Is(err, store.ErrNameTaken) {
+	if _, err := e.st.CreateApp(t.Context(), Admin, "growth", set); !errors.Is(err, store.ErrNameTaken) {
 		t.Errorf("the new name of a renamed app is not reserved: %v", err)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -352,28 +359,28 @@ func testDefaultNames(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.WorkflowDeploy)
 	var ids []uint64
 	for _, want := range []string{"Untitled app", "Untitled app 2", "Untitled app 3"} {
-		next, err := e.st.NextAppName()
+		next, err := e.st.NextAppName(t.Context())
 		if err != nil || next != want {
 			t.Errorf("NextAppName() = %q, %v; want %q", next, err, want)
 		}
-		app := e.app("", set)
+		app := e.app(t.Context(), "", set)
 		if app.Name != want {
 			t.Errorf("CreateApp(\"\") named the app %q, want %q", app.Name, want)
 		}
 		ids = append(ids, app.ID)
 	}
-	if err := e.st.DeleteApp(Admin, ids[0]); err != nil {
+	if err := e.st.DeleteApp(t.Context(), Admin, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if next, _ := e.st.NextAppName(); next != store.DefaultAppName {
+	if next, _ := e.st.NextAppName(t.Context()); next != store.DefaultAppName {
 		t.Errorf("after deleting the first, NextAppName() = %q, want %q", next, store.DefaultAppName)
 	}
-	if app := e.app("", set); app.Name != store.DefaultAppName {
+	if app := e.app(t.Context(), "", set); app.Name != store.DefaultAppName {
 		t.Errorf("after deleting the first, CreateApp(\"\") named the app %q", app.Name)
 	}
 	// A chosen name that matches a default is skipped, whatever its case.
-	e.app("UNTITLED APP 4", set)
-	if next, _ := e.st.NextAppName(); next != "Untitled app 5" {
+	e.app(t.Context(), "UNTITLED APP 4", set)
+	if next, _ := e.st.NextAppName(t.Context()); next != "Untitled app 5" {
 		t.Errorf("NextAppName() = %q, want %q", next, "Untitled app 5")
 	}
 }
@@ -387,25 +394,25 @@ var conflictCases = []testCase{
 func testSaveConflict(t *testing.T, e *env) {
 	alice := store.Actor{Name: "alice", Role: store.Admin}
 	bob := store.Actor{Name: "bob", Role: store.Admin}
-	base, err := e.st.CreateApp(alice, "Risk", scopes.NewSet(scopes.ModelDeploy))
+	base, err := e.st.CreateApp(t.Context(), alice, "Risk", scopes.NewSet(scopes.ModelDeploy))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Keys made, rolled or deleted meanwhile are not a conflict: keys are
 	// not part of the edit.
-	_, k, err := e.st.CreateKey(bob, base.ID, "k")
+	_, k, err := e.st.CreateKey(t.Context(), bob, base.ID, "k")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := e.st.RollKey(bob, k.ID, time.Hour); err != nil {
+	if _, _, _, err := e.st.RollKey(t.Context(), bob, k.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := e.st.SaveApp(alice, base, "Risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
+	saved, err := e.st.SaveApp(t.Context(), alice, base, "Risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
 	if err != nil {
 		t.Fatalf("save after key changes: %v", err)
 	}
 	// bob renames and re-scopes; alice's later save from the old base is refused.
-	if _, err := e.st.SaveApp(bob, saved, "Risk EU", scopes.NewSet(scopes.WorkflowDeploy)); err != nil {
+	if _, err := e.st.SaveApp(t.Context(), bob, saved, "Risk EU", scopes.NewSet(scopes.WorkflowDeploy)); err != nil {
 		t.Fatal(err)
 	}
 	before, batches := readState(t, e.st), e.eng.Batches()
@@ -413,7 +420,7 @@ func testSaveConflict(t *testing.T, e *env) {
 		name string
 		set  scopes.Set
 	}{{"Risk (alice)", saved.Scopes}, {"Risk", scopes.Full()}, {saved.Name, saved.Scopes}} {
-		_, err = e.st.SaveApp(alice, saved, try.name, try.set)
+		_, err = e.st.SaveApp(t.Context(), alice, saved, try.name, try.set)
 		var ce *store.ConflictError
 		if !errors.Is(err, store.ErrConflict) || !errors.As(err, &ce) {
 			t.Fatalf("SaveApp(%q) from a stale base = %v, want a conflict", try.name, err)
@@ -430,8 +437,8 @@ func testSaveConflict(t *testing.T, e *env) {
 	}
 	e.unchanged(t, "refused saves", before, batches)
 	// From the current app, the same save goes through.
-	cur, _ := e.st.App(base.ID)
-	if got, err := e.st.SaveApp(alice, cur, "Risk (alice)", cur.Scopes); err != nil || got.Name != "Risk (alice)" {
+	cur, _ := e.st.App(t.Context(), base.ID)
+	if got, err := e.st.SaveApp(t.Context(), alice, cur, "Risk (alice)", cur.Scopes); err != nil || got.Name != "Risk (alice)" {
 		t.Errorf("save from the current app = %+v, %v", got, err)
 	}
 }
@@ -465,10 +472,10 @@ func testConflictWhat(t *testing.T, e *env) {
 func testChangesSignals(t *testing.T, e *env) {
 	ch, stop := e.st.Changes()
 	defer stop()
-	if _, err := e.st.CreateApp(Viewer, "x", scopes.NewSet(scopes.ModelDeploy)); err == nil {
+	if _, err := e.st.CreateApp(t.Context(), Viewer, "x", scopes.NewSet(scopes.ModelDeploy)); err == nil {
 		t.Fatal("a viewer wrote")
 	}
-	if _, err := e.st.CreateApp(Admin, "\x1b[2J", scopes.NewSet(scopes.ModelDeploy)); err == nil {
+	if _, err := e.st.CreateApp(t.Context(), Admin, "\x1b[2J", scopes.NewSet(scopes.ModelDeploy)); err == nil {
 		t.Fatal("a hostile name was written")
 	}
 	select {
@@ -476,7 +483,7 @@ func testChangesSignals(t *testing.T, e *env) {
 		t.Fatal("a refused change was signalled")
 	default:
 	}
-	if _, err := e.st.CreateApp(Admin, "x", scopes.NewSet(scopes.ModelDeploy)); err != nil {
+	if _, err := e.st.CreateApp(t.Context(), Admin, "x", scopes.NewSet(scopes.ModelDeploy)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -495,27 +502,30 @@ type write struct {
 	do   func(store.Actor) error
 }
 
-func writes(e *env, app store.App, key store.Key, name string) []write {
+func writes(ctx context.Context, e *env, app store.App, key store.Key, name string) []write {
 	set := scopes.NewSet(scopes.ModelDeploy)
 	st := e.st
 	return []write{
-		{"CreateApp", func(a store.Actor) error { _, err := st.CreateApp(a, name, set); return err }},
-		{"SaveApp", func(a store.Actor) error { _, err := st.SaveApp(a, app, name, scopes.Full()); return err }},
-		{"CreateKey", func(a store.Actor) error { _, _, err := st.CreateKey(a, app.ID, name); return err }},
+		{"CreateApp", func(a store.Actor) error { _, err := st.CreateApp(ctx, a, name, set); return err }},
+		{"SaveApp", func(a store.Actor) error {
+			_, err := st.SaveApp(ctx, a, app, name, scopes.Full())
+			return err
+		}},
+		{"CreateKey", func(a store.Actor) error { _, _, err := st.CreateKey(ctx, a, app.ID, name); return err }},
 		{"CreateKeyWith", func(a store.Actor) error {
-			_, _, err := st.CreateKeyWith(a, app.ID, name, store.KeyOptions{ExpiresIn: time.Hour})
+			_, _, err := st.CreateKeyWith(ctx, a, app.ID, name, store.KeyOptions{ExpiresIn: time.Hour})
 			return err
 		}},
 		{"CreateApps app", func(a store.Actor) error {
-			_, err := st.CreateApps(a, []store.AppSpec{{Name: name, Scopes: set, Keys: []string{"fine"}}})
+			_, err := st.CreateApps(ctx, a, []store.AppSpec{{Name: name, Scopes: set, Keys: []string{"fine"}}})
 			return err
 		}},
 		{"CreateApps key", func(a store.Actor) error {
-			_, err := st.CreateApps(a, []store.AppSpec{{Name: "Fine", Scopes: set, Keys: []string{"fine", name}}})
+			_, err := st.CreateApps(ctx, a, []store.AppSpec{{Name: "Fine", Scopes: set, Keys: []string{"fine", name}}})
 			return err
 		}},
 		{"CreateApps large app's key", func(a store.Actor) error {
-			_, err := st.CreateApps(a, []store.AppSpec{{Name: "Fine", Scopes: set, Keys: append(seq(60, "k%d"), name)}})
+			_, err := st.CreateApps(ctx, a, []store.AppSpec{{Name: "Fine", Scopes: set, Keys: append(seq(60, "k%d"), name)}})
 			return err
 		}},
 	}
@@ -529,16 +539,16 @@ var roleCases = []testCase{
 // a refusal writes nothing.
 func testPermission(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.ModelDeploy)
-	app := e.app("Risk", set)
-	_, key := e.key(app.ID, "ci")
-	_, other := e.key(app.ID, "cd")
-	all := append(writes(e, app, key, "New"),
-		write{"CreateApp default name", func(a store.Actor) error { _, err := e.st.CreateApp(a, "", set); return err }},
-		write{"DeleteApp", func(a store.Actor) error { return e.st.DeleteApp(a, app.ID) }},
-		write{"DeleteKey", func(a store.Actor) error { return e.st.DeleteKey(a, key.ID) }},
-		write{"RollKey now", func(a store.Actor) error { _, _, _, err := e.st.RollKey(a, key.ID, 0); return err }},
+	app := e.app(t.Context(), "Risk", set)
+	_, key := e.key(t.Context(), app.ID, "ci")
+	_, other := e.key(t.Context(), app.ID, "cd")
+	all := append(writes(t.Context(), e, app, key, "New"),
+		write{"CreateApp default name", func(a store.Actor) error { _, err := e.st.CreateApp(t.Context(), a, "", set); return err }},
+		write{"DeleteApp", func(a store.Actor) error { return e.st.DeleteApp(t.Context(), a, app.ID) }},
+		write{"DeleteKey", func(a store.Actor) error { return e.st.DeleteKey(t.Context(), a, key.ID) }},
+		write{"RollKey now", func(a store.Actor) error { _, _, _, err := e.st.RollKey(t.Context(), a, key.ID, 0); return err }},
 		write{"RollKey with grace", func(a store.Actor) error {
-			_, _, _, err := e.st.RollKey(a, other.ID, time.Hour)
+			_, _, _, err := e.st.RollKey(t.Context(), a, other.ID, time.Hour)
 			return err
 		}},
 	)
@@ -583,7 +593,7 @@ func eventJSON(t *testing.T, ev store.Event) string {
 }
 
 func testAuditTrail(t *testing.T, e *env) {
-	if events, err := e.st.Audit(); err != nil || len(events) != 0 {
+	if events, err := e.st.Audit(t.Context()); err != nil || len(events) != 0 {
 		t.Errorf("Audit() of a new store = %v, %v", events, err)
 	}
 	before := scopes.NewSet(scopes.ModelDeploy)
@@ -592,43 +602,43 @@ func testAuditTrail(t *testing.T, e *env) {
 
 	var texts []string
 	start := e.next()
-	app := e.app("Risk", before)   // 1
-	text, k := e.key(app.ID, "ci") // 2
+	app := e.app(t.Context(), "Risk", before)   // 1
+	text, k := e.key(t.Context(), app.ID, "ci") // 2
 	texts = append(texts, text)
-	app, _ = e.st.App(app.ID)
-	app, err := e.st.SaveApp(bo, app, "Risk team", after) // 3
+	app, _ = e.st.App(t.Context(), app.ID)
+	app, err := e.st.SaveApp(t.Context(), bo, app, "Risk team", after) // 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app, err = e.st.SaveApp(bo, app, "Risk team", after); err != nil { // no change: no event
+	if app, err = e.st.SaveApp(t.Context(), bo, app, "Risk team", after); err != nil { // no change: no event
 		t.Fatal(err)
 	}
-	if app, err = e.st.SaveApp(Admin, app, "Credit risk", after); err != nil { // 4
+	if app, err = e.st.SaveApp(t.Context(), Admin, app, "Credit risk", after); err != nil { // 4
 		t.Fatal(err)
 	}
-	if app, err = e.st.SaveApp(Admin, app, "Credit risk", before); err != nil { // 5
+	if app, err = e.st.SaveApp(t.Context(), Admin, app, "Credit risk", before); err != nil { // 5
 		t.Fatal(err)
 	}
-	text, k2 := e.key(app.ID, "cron") // 6
+	text, k2 := e.key(t.Context(), app.ID, "cron") // 6
 	texts = append(texts, text)
-	text, rolled, _, err := e.st.RollKey(bo, k2.ID, time.Hour) // 7
+	text, rolled, _, err := e.st.RollKey(t.Context(), bo, k2.ID, time.Hour) // 7
 	if err != nil {
 		t.Fatal(err)
 	}
 	texts = append(texts, text)
-	if err := e.st.DeleteKey(Admin, k.ID); err != nil { // 8
+	if err := e.st.DeleteKey(t.Context(), Admin, k.ID); err != nil { // 8
 		t.Fatal(err)
 	}
-	if err := e.st.DeleteApp(Admin, app.ID); err != nil { // 9
+	if err := e.st.DeleteApp(t.Context(), Admin, app.ID); err != nil { // 9
 		t.Fatal(err)
 	}
 	// Refused changes leave no trace.
-	e.st.CreateApp(Viewer, "x", before)
-	e.st.CreateApp(Admin, "x", 0)
-	e.st.CreateApp(Admin, "\x1b[2J", before)
-	e.st.DeleteApp(Admin, app.ID)
+	e.st.CreateApp(t.Context(), Viewer, "x", before)
+	e.st.CreateApp(t.Context(), Admin, "x", 0)
+	e.st.CreateApp(t.Context(), Admin, "\x1b[2J", before)
+	e.st.DeleteApp(t.Context(), Admin, app.ID)
 
-	events, err := e.st.Audit()
+	events, err := e.st.Audit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -687,17 +697,17 @@ func testAuditTrail(t *testing.T, e *env) {
 	if !events[0].At.Equal(start) {
 		t.Errorf("first event at %v, want %v from the store's clock", events[0].At, start)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
 
 func testAuditDeleteWithoutKeys(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.Full())
-	if err := e.st.DeleteApp(Admin, app.ID); err != nil {
+	app := e.app(t.Context(), "Risk", scopes.Full())
+	if err := e.st.DeleteApp(t.Context(), Admin, app.ID); err != nil {
 		t.Fatal(err)
 	}
-	events, _ := e.st.Audit()
+	events, _ := e.st.Audit(t.Context())
 	if len(events) != 2 || events[0].Action != store.ActionAppDelete || events[0].KeysGone != 0 {
 		t.Fatalf("events = %+v", events)
 	}
@@ -709,10 +719,10 @@ func testAuditDeleteWithoutKeys(t *testing.T, e *env) {
 // EachEvent walks newest first and stops on ErrStop without an error.
 func testEachEvent(t *testing.T, e *env) {
 	for i := range 5 {
-		e.app(fmt.Sprintf("App %d", i), scopes.NewSet(scopes.ModelExport))
+		e.app(t.Context(), fmt.Sprintf("App %d", i), scopes.NewSet(scopes.ModelExport))
 	}
 	var seqs []uint64
-	err := e.st.EachEvent(func(ev store.Event) error {
+	err := e.st.EachEvent(t.Context(), func(ev store.Event) error {
 		if len(seqs) == 3 {
 			return store.ErrStop
 		}
@@ -722,7 +732,7 @@ func testEachEvent(t *testing.T, e *env) {
 	if err != nil || !slices.Equal(seqs, []uint64{5, 4, 3}) {
 		t.Errorf("EachEvent = %v, %v", seqs, err)
 	}
-	if err := e.st.EachEvent(func(store.Event) error { return errBoom }); !errors.Is(err, errBoom) {
+	if err := e.st.EachEvent(t.Context(), func(store.Event) error { return errBoom }); !errors.Is(err, errBoom) {
 		t.Errorf("EachEvent's own error = %v", err)
 	}
 }
@@ -767,11 +777,11 @@ func testHostileNames(t *testing.T, e *env) {
 		"Nul\x00byte",                   // NUL
 		"\uFEFFBom",                     // byte order mark
 	}
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	_, key := e.key(app.ID, "k")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	_, key := e.key(t.Context(), app.ID, "k")
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, name := range hostile {
-		for _, w := range writes(e, app, key, name) {
+		for _, w := range writes(t.Context(), e, app, key, name) {
 			if err := w.do(Admin); !errors.Is(err, store.ErrNameInvalid) {
 				t.Errorf("%s(%q) = %v, want ErrNameInvalid", w.name, name, err)
 			}

@@ -26,11 +26,11 @@ func testCreateApps(t *testing.T, e *env) {
 		{Name: "Payments", Scopes: scopes.NewSet(scopes.WorkflowDeploy), Keys: []string{"a", "b"}},
 		{Name: "lending", Scopes: scopes.NewSet(scopes.ModelExport)},
 	}
-	n, err := e.st.CreateApps(Admin, specs)
+	n, err := e.st.CreateApps(t.Context(), Admin, specs)
 	if err != nil || n != 2 {
 		t.Fatalf("CreateApps = %d, %v", n, err)
 	}
-	apps, err := e.st.Apps()
+	apps, err := e.st.Apps(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +38,11 @@ func testCreateApps(t *testing.T, e *env) {
 		apps[1].Scopes != specs[0].Scopes || apps[1].Revision != 3 {
 		t.Fatalf("apps = %+v", apps)
 	}
-	keys, _ := e.st.Keys(apps[1].ID)
+	keys, _ := e.st.Keys(t.Context(), apps[1].ID)
 	if len(keys) != 2 || keys[0].Name != "a" || keys[1].Name != "b" || keys[0].Hint == "" || keys[0].CreatedBy != Admin.Name {
 		t.Fatalf("keys = %+v", keys)
 	}
-	evs, _ := e.st.Audit()
+	evs, _ := e.st.Audit(t.Context())
 	var actions []store.Action
 	for _, ev := range evs {
 		actions = append(actions, ev.Action)
@@ -54,7 +54,7 @@ func testCreateApps(t *testing.T, e *env) {
 	if evs[1].KeyHint != keys[1].Hint || evs[1].AppID != apps[1].ID {
 		t.Errorf("key.create event = %+v", evs[1])
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -63,7 +63,7 @@ func testCreateApps(t *testing.T, e *env) {
 // load writes nothing.
 func testCreateAppsRules(t *testing.T, e *env) {
 	set := scopes.NewSet(scopes.ModelExport)
-	e.app("Payments", set)
+	e.app(t.Context(), "Payments", set)
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, bad := range []struct {
 		name  string
@@ -80,25 +80,25 @@ func testCreateAppsRules(t *testing.T, e *env) {
 		{"a long key name", []store.AppSpec{{Name: "New", Scopes: set, Keys: []string{strings.Repeat("k", 65)}}}, store.ErrNameTooLong},
 		{"an empty key name", []store.AppSpec{{Name: "New", Scopes: set, Keys: []string{" "}}}, store.ErrNameEmpty},
 	} {
-		if n, err := e.st.CreateApps(Admin, bad.specs); !errors.Is(err, bad.err) || n != 0 {
+		if n, err := e.st.CreateApps(t.Context(), Admin, bad.specs); !errors.Is(err, bad.err) || n != 0 {
 			t.Errorf("%s: CreateApps = %d, %v; want 0, %v", bad.name, n, err, bad.err)
 		}
 	}
-	if n, err := e.st.CreateApps(Viewer, []store.AppSpec{{Name: "New", Scopes: set}}); !errors.Is(err, store.ErrPermission) || n != 0 {
+	if n, err := e.st.CreateApps(t.Context(), Viewer, []store.AppSpec{{Name: "New", Scopes: set}}); !errors.Is(err, store.ErrPermission) || n != 0 {
 		t.Errorf("a viewer's bulk load = %d, %v", n, err)
 	}
 	e.unchanged(t, "refused bulk loads", before, batches)
 	// Within one load too, a name is taken once made.
-	n, err := e.st.CreateApps(Admin, []store.AppSpec{{Name: "New", Scopes: set}, {Name: " new ", Scopes: set}})
+	n, err := e.st.CreateApps(t.Context(), Admin, []store.AppSpec{{Name: "New", Scopes: set}, {Name: " new ", Scopes: set}})
 	if !errors.Is(err, store.ErrNameTaken) || n != 1 {
 		t.Errorf("one name twice = %d, %v; want 1 and ErrNameTaken", n, err)
 	}
 	// Default names are the first free ones, as CreateApp's are.
-	n, err = e.st.CreateApps(Admin, []store.AppSpec{{Scopes: set}, {Scopes: set}, {Name: "Untitled app 4", Scopes: set}, {Scopes: set}})
+	n, err = e.st.CreateApps(t.Context(), Admin, []store.AppSpec{{Scopes: set}, {Scopes: set}, {Name: "Untitled app 4", Scopes: set}, {Scopes: set}})
 	if err != nil || n != 4 {
 		t.Fatalf("CreateApps of unnamed apps = %d, %v", n, err)
 	}
-	apps, _ := e.st.Apps()
+	apps, _ := e.st.Apps(t.Context())
 	if got := names(apps); !slices.Equal(got, []string{"New", "Payments", "Untitled app", "Untitled app 2", "Untitled app 3", "Untitled app 4"}) {
 		t.Errorf("apps = %q", got)
 	}
@@ -113,12 +113,12 @@ func testCreateAppsResumable(t *testing.T, e *env) {
 	}
 	for _, bad := range []int{13, 0, 3} {
 		specs[bad].Name = "\x1b[2JApp"
-		done, _ := e.st.Apps()
-		n, err := e.st.CreateApps(Admin, specs[len(done):])
+		done, _ := e.st.Apps(t.Context())
+		n, err := e.st.CreateApps(t.Context(), Admin, specs[len(done):])
 		if !errors.Is(err, store.ErrNameInvalid) || len(done)+n != bad {
 			t.Fatalf("CreateApps with spec %d bad = %d, %v; want %d", bad, len(done)+n, err, bad-len(done))
 		}
-		apps, _ := e.st.Apps()
+		apps, _ := e.st.Apps(t.Context())
 		if got := names(apps); !slices.Equal(got, seq(bad, "App %02d")) {
 			t.Fatalf("after a failure at spec %d the apps are %q", bad, got)
 		}
@@ -127,21 +127,21 @@ func testCreateAppsResumable(t *testing.T, e *env) {
 			continue
 		}
 		// Resume: the rest are made.
-		n, err = e.st.CreateApps(Admin, specs[n:])
+		n, err = e.st.CreateApps(t.Context(), Admin, specs[n:])
 		if err != nil || n != 7 {
 			t.Fatalf("resuming = %d, %v", n, err)
 		}
-		apps, _ = e.st.Apps()
+		apps, _ = e.st.Apps(t.Context())
 		if got := names(apps); !slices.Equal(got, seq(20, "App %02d")) {
 			t.Fatalf("after resuming the apps are %q", got)
 		}
 		for _, a := range apps {
-			if err := e.st.DeleteApp(Admin, a.ID); err != nil {
+			if err := e.st.DeleteApp(t.Context(), Admin, a.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	events, _ := e.st.Audit()
+	events, _ := e.st.Audit(t.Context())
 	creates := 0
 	for _, ev := range events {
 		if ev.Action == store.ActionAppCreate {
@@ -151,7 +151,7 @@ func testCreateAppsResumable(t *testing.T, e *env) {
 	if creates != 20+3 {
 		t.Errorf("%d app.create events, want one for each app made", creates)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -162,11 +162,11 @@ func largeApp(t *testing.T, e *env, name string, n int) (store.App, []string) {
 	t.Helper()
 	rec := NewRecorder(Random(byte(n)))
 	e.reopen(store.WithRandom(rec))
-	created, err := e.st.CreateApps(Admin, []store.AppSpec{{Name: name, Scopes: scopes.Full(), Keys: seq(n, "key %03d")}})
+	created, err := e.st.CreateApps(t.Context(), Admin, []store.AppSpec{{Name: name, Scopes: scopes.Full(), Keys: seq(n, "key %03d")}})
 	if err != nil || created != 1 {
 		t.Fatalf("CreateApps of an app with %d keys = %d, %v", n, created, err)
 	}
-	apps, _ := e.st.Apps()
+	apps, _ := e.st.Apps(t.Context())
 	i := slices.IndexFunc(apps, func(a store.App) bool { return a.Name == name })
 	texts := rec.Keys()
 	if len(texts) != n {
@@ -180,7 +180,7 @@ func largeApp(t *testing.T, e *env, name string, n int) (store.App, []string) {
 func testCreateLargeApp(t *testing.T, e *env) {
 	before, batches := readState(t, e.st), e.eng.Batches()
 	specs := []store.AppSpec{{Name: "Big", Scopes: scopes.Full(), Keys: append(seq(400, "key %03d"), "KEY 007")}}
-	if n, err := e.st.CreateApps(Admin, specs); !errors.Is(err, store.ErrNameTaken) || n != 0 {
+	if n, err := e.st.CreateApps(t.Context(), Admin, specs); !errors.Is(err, store.ErrNameTaken) || n != 0 {
 		t.Errorf("a large app with a key name twice = %d, %v", n, err)
 	}
 	e.unchanged(t, "a refused large app", before, batches)
@@ -189,7 +189,7 @@ func testCreateLargeApp(t *testing.T, e *env) {
 	if app.Keys != 500 {
 		t.Errorf("the app counts %d keys", app.Keys)
 	}
-	keys, err := e.st.Keys(app.ID)
+	keys, err := e.st.Keys(t.Context(), app.ID)
 	if err != nil || len(keys) != 500 || keys[0].Name != "key 000" || keys[499].Name != "key 499" {
 		t.Fatalf("Keys = %d keys, %v", len(keys), err)
 	}
@@ -198,14 +198,14 @@ func testCreateLargeApp(t *testing.T, e *env) {
 			t.Fatalf("key %d: %v", i, d)
 		}
 	}
-	events, _ := e.st.Audit()
+	events, _ := e.st.Audit(t.Context())
 	if len(events) != 501 {
 		t.Errorf("%d audit events for an app and 500 keys", len(events))
 	}
 	if n := e.eng.MaxOpsSeen(); n > MaxOps {
 		t.Errorf("a change of %d operations", n)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -217,14 +217,14 @@ func testCreateLargeApp(t *testing.T, e *env) {
 func testDeleteLargeApp(t *testing.T, e *env) {
 	for _, sweep := range []string{"maintenance", "reopen"} {
 		app, texts := largeApp(t, e, "Big "+sweep, 500)
-		kept := e.app("Kept "+sweep, scopes.Full())
-		keptText, _ := e.key(kept.ID, "k")
+		kept := e.app(t.Context(), "Kept "+sweep, scopes.Full())
+		keptText, _ := e.key(t.Context(), kept.ID, "k")
 		for _, text := range texts[:200] {
 			requireReason(t, e.st, "used", text, scopes.ModelDeploy, store.Allowed)
 		}
-		e.st.Maintain() // their use is written: notes to sweep too
+		e.st.Maintain(t.Context()) // their use is written: notes to sweep too
 		batches := e.eng.Batches()
-		if err := e.st.DeleteApp(Admin, app.ID); err != nil {
+		if err := e.st.DeleteApp(t.Context(), Admin, app.ID); err != nil {
 			t.Fatal(err)
 		}
 		if n := e.eng.Batches() - batches; n != 1 {
@@ -235,14 +235,14 @@ func testDeleteLargeApp(t *testing.T, e *env) {
 				t.Fatalf("key %d of the deleted app: %v", i, d)
 			}
 		}
-		if _, err := e.st.Keys(app.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := e.st.Keys(t.Context(), app.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Keys of the deleted app: %v", err)
 		}
-		if err := e.st.Check(); err != nil {
+		if err := e.st.Check(t.Context()); err != nil {
 			t.Errorf("with digest entries still to sweep: %v", err)
 		}
 		if sweep == "maintenance" {
-			if err := e.st.Maintain(); err != nil {
+			if err := e.st.Maintain(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 		} else {
@@ -258,13 +258,13 @@ func testDeleteLargeApp(t *testing.T, e *env) {
 				sweep, digests, notes)
 		}
 		requireReason(t, e.st, "the other app's key", keptText, scopes.ModelDeploy, store.Allowed)
-		if err := e.st.Check(); err != nil {
+		if err := e.st.Check(t.Context()); err != nil {
 			t.Error(err)
 		}
-		if err := e.st.DeleteApp(Admin, kept.ID); err != nil {
+		if err := e.st.DeleteApp(t.Context(), Admin, kept.ID); err != nil {
 			t.Fatal(err)
 		}
-		e.st.Maintain()
+		e.st.Maintain(t.Context())
 	}
 	if n := e.eng.MaxOpsSeen(); n > MaxOps {
 		t.Errorf("a change of %d operations", n)

@@ -77,26 +77,26 @@ func tamperCut(t *testing.T, eng store.Engine) *store.Batch {
 // testTamper makes five audited changes, tampers with the trail through
 // the engine, and wants the chain broken at event seq for the reason given.
 func testTamper(t *testing.T, e *env, tamper func(*testing.T, store.Engine) *store.Batch, seq uint64, reason string) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	e.key(app.ID, "prod")
-	if _, err := e.st.SaveApp(Admin, app, "Risk & Compliance", app.Scopes.With(scopes.ModelExport)); err != nil {
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	e.key(t.Context(), app.ID, "prod")
+	if _, err := e.st.SaveApp(t.Context(), Admin, app, "Risk & Compliance", app.Scopes.With(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
-	e.key(app.ID, "staging")
-	if err := e.st.DeleteApp(Admin, app.ID); err != nil {
+	e.key(t.Context(), app.ID, "staging")
+	if err := e.st.DeleteApp(t.Context(), Admin, app.ID); err != nil {
 		t.Fatal(err)
 	}
-	head, err := e.st.VerifyAudit()
+	head, err := e.st.VerifyAudit(t.Context())
 	if err != nil || head.Seq != 5 || len(head.Hash) != 64 {
 		t.Fatalf("before tampering: %v, %v", head, err)
 	}
 	commit(t, e.st.Engine(), tamper(t, e.st.Engine()))
-	_, err = e.st.VerifyAudit()
+	_, err = e.st.VerifyAudit(t.Context())
 	var ce *store.ChainError
 	if !errors.As(err, &ce) || ce.Seq != seq || !strings.Contains(ce.Reason, reason) {
 		t.Fatalf("VerifyAudit: %v; want the chain broken at event %d (%s)", err, seq, reason)
 	}
-	if err := e.st.Check(); !errors.Is(err, store.ErrDamaged) {
+	if err := e.st.Check(t.Context()); !errors.Is(err, store.ErrDamaged) {
 		t.Fatalf("Check: %v, want ErrDamaged", err)
 	}
 }

@@ -42,7 +42,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 			pick := func() (store.App, bool) {
 				if len(seen) == 0 || rng.IntN(10) == 0 {
 					var err error
-					if seen, err = st.Apps(); err != nil {
+					if seen, err = st.Apps(t.Context()); err != nil {
 						fail("Apps", err)
 					}
 				}
@@ -56,7 +56,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 				if !ok {
 					return store.Key{}, false
 				}
-				keys, err := st.Keys(app.ID)
+				keys, err := st.Keys(t.Context(), app.ID)
 				if err != nil && !errors.Is(err, store.ErrNotFound) {
 					fail("Keys", err)
 				}
@@ -79,7 +79,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 					if rng.IntN(3) == 0 {
 						name = fmt.Sprintf("Shared %d", rng.IntN(5))
 					}
-					_, err := st.CreateApp(actor, name, randomSet(rng, 0))
+					_, err := st.CreateApp(t.Context(), actor, name, randomSet(rng, 0))
 					switch {
 					case err == nil:
 						writes.Add(1)
@@ -91,7 +91,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 					if !ok {
 						continue
 					}
-					text, _, err := st.CreateKey(actor, app.ID, fmt.Sprintf("key %d-%d", w, i))
+					text, _, err := st.CreateKey(t.Context(), actor, app.ID, fmt.Sprintf("key %d-%d", w, i))
 					switch {
 					case err == nil:
 						made(text, app.ID)
@@ -103,7 +103,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 					if !ok {
 						continue
 					}
-					text, nk, _, err := st.RollKey(actor, k.ID, time.Duration(rng.IntN(2))*time.Hour)
+					text, nk, _, err := st.RollKey(t.Context(), actor, k.ID, time.Duration(rng.IntN(2))*time.Hour)
 					switch {
 					case err == nil:
 						made(text, nk.AppID)
@@ -115,7 +115,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 					if !ok {
 						continue
 					}
-					switch err := st.DeleteKey(actor, k.ID); {
+					switch err := st.DeleteKey(t.Context(), actor, k.ID); {
 					case err == nil:
 						writes.Add(1)
 					case !errors.Is(err, store.ErrNotFound):
@@ -126,7 +126,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 					if !ok {
 						continue
 					}
-					switch err := st.DeleteApp(actor, app.ID); {
+					switch err := st.DeleteApp(t.Context(), actor, app.ID); {
 					case err == nil:
 						writes.Add(1)
 					case !errors.Is(err, store.ErrNotFound):
@@ -137,7 +137,7 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 					if !ok {
 						continue
 					}
-					_, err := st.SaveApp(actor, app, fmt.Sprintf("edited %d-%d", w, i), randomSet(rng, app.Scopes))
+					_, err := st.SaveApp(t.Context(), actor, app, fmt.Sprintf("edited %d-%d", w, i), randomSet(rng, app.Scopes))
 					switch {
 					case err == nil:
 						writes.Add(1)
@@ -158,22 +158,22 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 						t.Errorf("admin %d: Verify of a key it created = %v", w, d)
 					}
 				case op < 16: // a viewer in the crowd is refused every change
-					if _, err := st.CreateApp(store.Actor{Name: "viewer", Role: store.Viewer}, "never", scopes.Full()); !errors.Is(err, store.ErrPermission) {
+					if _, err := st.CreateApp(t.Context(), store.Actor{Name: "viewer", Role: store.Viewer}, "never", scopes.Full()); !errors.Is(err, store.ErrPermission) {
 						t.Errorf("viewer CreateApp = %v", err)
 					}
 				case op < 17: // the store's own work: due deletions, last-used times
-					if err := st.Maintain(); err != nil {
+					if err := st.Maintain(t.Context()); err != nil {
 						fail("Maintain", err)
 					}
 				case op < 19:
 					if app, ok := pick(); ok {
-						if _, err := st.Keys(app.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+						if _, err := st.Keys(t.Context(), app.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 							fail("Keys", err)
 						}
 					}
 				default: // read the newest page of the trail, as the console does
 					n := 0
-					err := st.EachEvent(func(store.Event) error {
+					err := st.EachEvent(t.Context(), func(store.Event) error {
 						if n++; n == 50 {
 							return store.ErrStop
 						}
@@ -195,10 +195,10 @@ func admins(t *testing.T, stores []*store.Store, n, ops int) (int64, map[string]
 // state says.
 func afterAdmins(t *testing.T, st *store.Store, writes int64, texts map[string]uint64) {
 	t.Helper()
-	if err := st.Check(); err != nil {
+	if err := st.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	events, err := st.Audit()
+	events, err := st.Audit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,9 +212,9 @@ func afterAdmins(t *testing.T, st *store.Store, writes int64, texts map[string]u
 		t.Errorf("the audit trail has %d events for %d changes (and %d scheduled deletions)", len(events), writes, scheduled)
 	}
 	live := map[uint64]bool{}
-	apps, _ := st.Apps()
+	apps, _ := st.Apps(t.Context())
 	for _, a := range apps {
-		keys, _ := st.Keys(a.ID)
+		keys, _ := st.Keys(t.Context(), a.ID)
 		for _, k := range keys {
 			live[k.ID] = true
 		}
@@ -269,8 +269,8 @@ func testReplicasSee(t *testing.T, e *env) {
 	b := replica(t, e)
 	sub := b.Subscribe()
 	defer sub.Close()
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	text, _ := e.key(app.ID, "ci")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	text, _ := e.key(t.Context(), app.ID, "ci")
 	if up := receive(t, sub); up.Event.Action != store.ActionAppCreate || up.App == nil || up.App.Name != "Risk" {
 		t.Errorf("the other replica's first update = %+v", up)
 	}
@@ -279,11 +279,11 @@ func testReplicasSee(t *testing.T, e *env) {
 		d, _ := b.Verify(text, scopes.ModelDeploy)
 		return d.Allowed
 	})
-	cur, err := b.App(app.ID)
+	cur, err := b.App(t.Context(), app.ID)
 	if err != nil || cur.Keys != 1 {
 		t.Fatalf("the other replica reads %+v, %v", cur, err)
 	}
-	if _, err := b.SaveApp(Admin, cur, "Risk", scopes.NewSet(scopes.ModelExport)); err != nil {
+	if _, err := b.SaveApp(t.Context(), Admin, cur, "Risk", scopes.NewSet(scopes.ModelExport)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the re-scope reaches the first replica", func() bool {
@@ -291,7 +291,7 @@ func testReplicasSee(t *testing.T, e *env) {
 		return d.Reason == store.ScopeNotGranted
 	})
 	// A save from the first replica's old copy is a conflict there too.
-	if _, err := e.st.SaveApp(Admin, app, "Risk", scopes.Full()); !errors.Is(err, store.ErrConflict) {
+	if _, err := e.st.SaveApp(t.Context(), Admin, app, "Risk", scopes.Full()); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("a save from a copy the other replica changed = %v", err)
 	}
 }
@@ -309,20 +309,20 @@ func testLaggingReplica(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close(); eng.Verify(t) })
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	_, k1 := e.key(app.ID, "one")
-	_, k2 := e.key(app.ID, "two")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	_, k1 := e.key(t.Context(), app.ID, "one")
+	_, k2 := e.key(t.Context(), app.ID, "two")
 	if d, _ := b.Verify(KeyText(make([]byte, 32)), scopes.ModelDeploy); d.Reason != store.UnknownKey {
 		t.Fatal(d)
 	}
-	if err := b.DeleteKey(Admin, k1.ID); err != nil {
+	if err := b.DeleteKey(t.Context(), Admin, k1.ID); err != nil {
 		t.Fatalf("deleting a key this replica has not heard of: %v", err)
 	}
 	lag.deliver.Lock()
 	lag.held = true // deaf again
 	lag.deliver.Unlock()
-	_, k3 := e.key(app.ID, "three")
-	text, _, _, err := b.RollKey(Admin, k3.ID, time.Hour)
+	_, k3 := e.key(t.Context(), app.ID, "three")
+	text, _, _, err := b.RollKey(t.Context(), Admin, k3.ID, time.Hour)
 	if err != nil {
 		t.Fatalf("rolling a key this replica has not heard of: %v", err)
 	}
@@ -330,11 +330,11 @@ func testLaggingReplica(t *testing.T, e *env) {
 		d, _ := e.st.Verify(text, scopes.ModelDeploy)
 		return d.Allowed
 	})
-	keys, _ := e.st.Keys(app.ID)
+	keys, _ := e.st.Keys(t.Context(), app.ID)
 	if len(keys) != 3 || keys[0].ID != k2.ID || keys[1].ID != k3.ID || keys[1].DeleteAt.IsZero() {
 		t.Errorf("keys after the other replica's changes = %+v", keys)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -347,11 +347,11 @@ func testReplicaAdmins(t *testing.T, e *env) {
 	// A last change through each replica, heard by the other: the change
 	// stream is ordered, so each has then applied everything before it.
 	for i, pair := range [][2]*store.Store{{e.st, b}, {b, e.st}} {
-		app, err := pair[0].CreateApp(Admin, fmt.Sprintf("last %d", i), scopes.Full())
+		app, err := pair[0].CreateApp(t.Context(), Admin, fmt.Sprintf("last %d", i), scopes.Full())
 		if err != nil {
 			t.Fatal(err)
 		}
-		text, _, err := pair[0].CreateKey(Admin, app.ID, "last")
+		text, _, err := pair[0].CreateKey(t.Context(), Admin, app.ID, "last")
 		if err != nil {
 			t.Fatal(err)
 		}

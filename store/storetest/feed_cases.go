@@ -53,57 +53,57 @@ func testFeedUpdates(t *testing.T, e *env) {
 		}
 		return up
 	}
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	expect(store.ActionAppCreate, func(up store.Update) bool { return up.App != nil && appsEqual(*up.App, app) })
-	_, key := e.key(app.ID, "ci")
+	_, key := e.key(t.Context(), app.ID, "ci")
 	up := expect(store.ActionKeyCreate, func(up store.Update) bool {
 		return up.App != nil && up.App.Keys == 1 && up.App.Revision == 2
 	})
 	if up.Event.KeyID != key.ID || up.Event.KeyHint != key.Hint {
 		t.Errorf("key.create update names key %d %q", up.Event.KeyID, up.Event.KeyHint)
 	}
-	cur, _ := e.st.App(app.ID)
-	saved, err := e.st.SaveApp(Admin, cur, "Risk EU", scopes.Full())
+	cur, _ := e.st.App(t.Context(), app.ID)
+	saved, err := e.st.SaveApp(t.Context(), Admin, cur, "Risk EU", scopes.Full())
 	if err != nil {
 		t.Fatal(err)
 	}
 	expect(store.ActionAppUpdate, func(up store.Update) bool {
 		return up.App != nil && appsEqual(*up.App, saved) && up.Event.NameBefore == "Risk"
 	})
-	_, rolled, _, err := e.st.RollKey(Admin, key.ID, time.Hour)
+	_, rolled, _, err := e.st.RollKey(t.Context(), Admin, key.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	expect(store.ActionKeyRoll, func(up store.Update) bool { return up.App.Keys == 2 && up.Event.NewKeyID == rolled.ID })
 
 	// Refused changes tell nobody anything.
-	e.st.CreateApp(Viewer, "x", scopes.Full())
-	e.st.SaveApp(Admin, cur, "Stale", scopes.Full())
-	e.st.SaveApp(Admin, saved, "Risk EU", scopes.Full())
+	e.st.CreateApp(t.Context(), Viewer, "x", scopes.Full())
+	e.st.SaveApp(t.Context(), Admin, cur, "Stale", scopes.Full())
+	e.st.SaveApp(t.Context(), Admin, saved, "Risk EU", scopes.Full())
 	nothingPending(t, sub, "refused changes")
 
 	// A load tells of each app; a sweep is a change like any other.
-	if _, err := e.st.CreateApps(Admin, []store.AppSpec{{Name: "A", Scopes: scopes.Full()}, {Name: "B", Scopes: scopes.Full()}}); err != nil {
+	if _, err := e.st.CreateApps(t.Context(), Admin, []store.AppSpec{{Name: "A", Scopes: scopes.Full()}, {Name: "B", Scopes: scopes.Full()}}); err != nil {
 		t.Fatal(err)
 	}
 	expect(store.ActionAppCreate, func(up store.Update) bool { return up.App.Name == "A" })
 	expect(store.ActionAppCreate, func(up store.Update) bool { return up.App.Name == "B" })
 	e.clock.Advance(time.Hour)
-	if err := e.st.Maintain(); err != nil {
+	if err := e.st.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	expect(store.ActionKeyDelete, func(up store.Update) bool {
 		return up.Event.Scheduled && up.Event.KeyID == key.ID && up.App.Keys == 1
 	})
-	if err := e.st.DeleteApp(Admin, app.ID); err != nil {
+	if err := e.st.DeleteApp(t.Context(), Admin, app.ID); err != nil {
 		t.Fatal(err)
 	}
 	expect(store.ActionAppDelete, func(up store.Update) bool { return up.App == nil && up.Event.KeysGone == 1 })
 	// A sweep of what an app's deletion left changes nothing anyone sees.
-	e.st.Maintain()
+	e.st.Maintain(t.Context())
 	nothingPending(t, sub, "a sweep of digest entries")
 	// The events are the audit trail's.
-	events, _ := e.st.Audit()
+	events, _ := e.st.Audit(t.Context())
 	if uint64(len(events)) != seq {
 		t.Errorf("%d updates for %d audit events", seq, len(events))
 	}
@@ -121,9 +121,9 @@ func testFeedSlowSubscriber(t *testing.T, e *env) {
 		for i := range 300 {
 			specs = append(specs, store.AppSpec{Name: fmt.Sprintf("App %03d", i), Scopes: scopes.Full()})
 		}
-		_, err := e.st.CreateApps(Admin, specs)
+		_, err := e.st.CreateApps(t.Context(), Admin, specs)
 		for i := 0; err == nil && i < 20; i++ {
-			_, err = e.st.CreateApp(Admin, fmt.Sprintf("One %d", i), scopes.Full())
+			_, err = e.st.CreateApp(t.Context(), Admin, fmt.Sprintf("One %d", i), scopes.Full())
 		}
 		done <- err
 	}()
@@ -156,7 +156,7 @@ func testFeedSlowSubscriber(t *testing.T, e *env) {
 		t.Errorf("the last update held is number %d, want 320", last)
 	}
 	// Having reloaded, it goes on from there.
-	e.app("After", scopes.Full())
+	e.app(t.Context(), "After", scopes.Full())
 	if up := receive(t, slow); up.Resync || up.Seq != 321 || up.App == nil || up.App.Name != "After" {
 		t.Errorf("the next update = %+v", up)
 	}
@@ -169,7 +169,7 @@ func testFeedClose(t *testing.T, e *env) {
 	if _, ok := <-a.C; ok {
 		t.Error("a closed subscription delivered")
 	}
-	e.app("Risk", scopes.Full())
+	e.app(t.Context(), "Risk", scopes.Full())
 	if up := receive(t, b); up.Event.Action != store.ActionAppCreate {
 		t.Errorf("the open subscription got %+v", up)
 	}

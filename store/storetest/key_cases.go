@@ -27,12 +27,12 @@ var keyCases = []testCase{
 }
 
 func testCreateKey(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	if keys, err := e.st.Keys(app.ID); err != nil || len(keys) != 0 {
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	if keys, err := e.st.Keys(t.Context(), app.ID); err != nil || len(keys) != 0 {
 		t.Errorf("Keys of an app without keys = %v, %v", keys, err)
 	}
 	at := e.next()
-	text, key, err := e.st.CreateKey(Admin, app.ID, "  CI pipeline ")
+	text, key, err := e.st.CreateKey(t.Context(), Admin, app.ID, "  CI pipeline ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +50,11 @@ func testCreateKey(t *testing.T, e *env) {
 	if !keysEqual(key, want) {
 		t.Errorf("CreateKey key = %+v\nwant %+v", key, want)
 	}
-	keys, err := e.st.Keys(app.ID)
+	keys, err := e.st.Keys(t.Context(), app.ID)
 	if err != nil || len(keys) != 1 || !keysEqual(keys[0], want) {
 		t.Errorf("Keys = %+v, %v", keys, err)
 	}
-	got, _ := e.st.App(app.ID)
+	got, _ := e.st.App(t.Context(), app.ID)
 	if got.Keys != 1 || got.Revision != 2 {
 		t.Errorf("after CreateKey: app Keys = %d, Revision = %d; want 1, 2", got.Keys, got.Revision)
 	}
@@ -66,29 +66,29 @@ func testCreateKey(t *testing.T, e *env) {
 func testKeyDeterministic(t *testing.T, e *env) {
 	rec := NewRecorder(Random(7))
 	e.reopen(store.WithRandom(rec))
-	app := e.app("Risk", scopes.Full())
-	text, _ := e.key(app.ID, "ci")
+	app := e.app(t.Context(), "Risk", scopes.Full())
+	text, _ := e.key(t.Context(), app.ID, "ci")
 	if drawn := rec.Keys(); len(drawn) != 1 || drawn[0] != text {
 		t.Errorf("the store made %q from its random source, which gave %q", text, drawn)
 	}
 	other := newEnv(t, e.h)
 	other.reopen(store.WithRandom(Random(7)))
-	app2 := other.app("Other", scopes.Full())
-	if again, _ := other.key(app2.ID, "cd"); again != text {
+	app2 := other.app(t.Context(), "Other", scopes.Full())
+	if again, _ := other.key(t.Context(), app2.ID, "cd"); again != text {
 		t.Error("the same random source gave another key")
 	}
 }
 
 func testKeysOldestFirst(t *testing.T, e *env) {
-	a := e.app("A", scopes.Full())
-	b := e.app("B", scopes.Full())
+	a := e.app(t.Context(), "A", scopes.Full())
+	b := e.app(t.Context(), "B", scopes.Full())
 	// Interleave the apps so key ids of one app are not contiguous.
 	for _, n := range []string{"one", "two", "three"} {
-		e.key(a.ID, n)
-		e.key(b.ID, n)
+		e.key(t.Context(), a.ID, n)
+		e.key(t.Context(), b.ID, n)
 	}
 	for _, app := range []store.App{a, b} {
-		keys, err := e.st.Keys(app.ID)
+		keys, err := e.st.Keys(t.Context(), app.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,10 +109,10 @@ func testKeysOldestFirst(t *testing.T, e *env) {
 }
 
 func testKeyNames(t *testing.T, e *env) {
-	a := e.app("A", scopes.Full())
-	b := e.app("B", scopes.Full())
-	e.key(a.ID, "Deploy bot")
-	e.key(b.ID, "Deploy bot") // the same name in another app is fine
+	a := e.app(t.Context(), "A", scopes.Full())
+	b := e.app(t.Context(), "B", scopes.Full())
+	e.key(t.Context(), a.ID, "Deploy bot")
+	e.key(t.Context(), b.ID, "Deploy bot") // the same name in another app is fine
 	bad := []struct {
 		name string
 		err  error
@@ -128,60 +128,60 @@ func testKeyNames(t *testing.T, e *env) {
 	}
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, tt := range bad {
-		if _, _, err := e.st.CreateKey(Admin, a.ID, tt.name); !errors.Is(err, tt.err) {
+		if _, _, err := e.st.CreateKey(t.Context(), Admin, a.ID, tt.name); !errors.Is(err, tt.err) {
 			t.Errorf("CreateKey(%q) = %v, want %v", tt.name, err, tt.err)
 		}
 	}
 	e.unchanged(t, "refused key names", before, batches)
 	// Once deleted, a key's name can be used again.
-	keys, _ := e.st.Keys(a.ID)
-	if err := e.st.DeleteKey(Admin, keys[0].ID); err != nil {
+	keys, _ := e.st.Keys(t.Context(), a.ID)
+	if err := e.st.DeleteKey(t.Context(), Admin, keys[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.st.CreateKey(Admin, a.ID, "deploy BOT"); err != nil {
+	if _, _, err := e.st.CreateKey(t.Context(), Admin, a.ID, "deploy BOT"); err != nil {
 		t.Errorf("reusing a deleted key's name: %v", err)
 	}
 }
 
 func testDeleteKey(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.Full())
-	text1, k1 := e.key(app.ID, "one")
-	text2, k2 := e.key(app.ID, "two")
-	if got, _ := e.st.App(app.ID); got.Keys != 2 || got.Revision != 3 {
+	app := e.app(t.Context(), "Risk", scopes.Full())
+	text1, k1 := e.key(t.Context(), app.ID, "one")
+	text2, k2 := e.key(t.Context(), app.ID, "two")
+	if got, _ := e.st.App(t.Context(), app.ID); got.Keys != 2 || got.Revision != 3 {
 		t.Fatalf("app Keys = %d, Revision = %d; want 2, 3", got.Keys, got.Revision)
 	}
-	if err := e.st.DeleteKey(Admin, k1.ID); err != nil {
+	if err := e.st.DeleteKey(t.Context(), Admin, k1.ID); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := e.st.App(app.ID)
+	got, _ := e.st.App(t.Context(), app.ID)
 	if got.Keys != 1 || got.Revision != 4 {
 		t.Errorf("after DeleteKey: app Keys = %d, Revision = %d; want 1, 4", got.Keys, got.Revision)
 	}
-	keys, _ := e.st.Keys(app.ID)
+	keys, _ := e.st.Keys(t.Context(), app.ID)
 	if len(keys) != 1 || !keysEqual(keys[0], k2) {
 		t.Errorf("Keys after DeleteKey = %+v", keys)
 	}
 	requireReason(t, e.st, "deleted key", text1, scopes.ModelDeploy, store.UnknownKey)
 	requireReason(t, e.st, "the other key", text2, scopes.ModelDeploy, store.Allowed)
-	if err := e.st.DeleteKey(Admin, k1.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := e.st.DeleteKey(t.Context(), Admin, k1.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleting a key twice: %v, want ErrNotFound", err)
 	}
-	if got, _ := e.st.App(app.ID); got.Keys != 1 {
+	if got, _ := e.st.App(t.Context(), app.ID); got.Keys != 1 {
 		t.Errorf("a failed DeleteKey changed Keys to %d", got.Keys)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
 
 func testKeyRandomFailure(t *testing.T, e *env) {
 	e.reopen(store.WithRandom(strings.NewReader("short")))
-	app := e.app("Risk", scopes.Full())
+	app := e.app(t.Context(), "Risk", scopes.Full())
 	before, batches := readState(t, e.st), e.eng.Batches()
-	if text, _, err := e.st.CreateKey(Admin, app.ID, "ci"); err == nil || text != "" {
+	if text, _, err := e.st.CreateKey(t.Context(), Admin, app.ID, "ci"); err == nil || text != "" {
 		t.Errorf("CreateKey with a failing random source = %q, %v; want an error", text, err)
 	}
-	if _, err := e.st.CreateApps(Admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"k"}}}); err == nil {
+	if _, err := e.st.CreateApps(t.Context(), Admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"k"}}}); err == nil {
 		t.Error("CreateApps with a failing random source succeeded")
 	}
 	e.unchanged(t, "failed key generation", before, batches)
@@ -194,12 +194,12 @@ func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // A random source that repeats itself must not make two keys one.
 func testKeyRandomRepeats(t *testing.T, e *env) {
 	e.reopen(store.WithRandom(zeroReader{}))
-	app := e.app("Risk", scopes.Full())
-	e.key(app.ID, "first")
-	other := e.app("Other", scopes.Full())
+	app := e.app(t.Context(), "Risk", scopes.Full())
+	e.key(t.Context(), app.ID, "first")
+	other := e.app(t.Context(), "Other", scopes.Full())
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, id := range []uint64{app.ID, other.ID} {
-		_, _, err := e.st.CreateKey(Admin, id, "second")
+		_, _, err := e.st.CreateKey(t.Context(), Admin, id, "second")
 		if err == nil {
 			t.Fatal("CreateKey accepted a key equal to an existing one")
 		}
@@ -212,7 +212,7 @@ func testKeyRandomRepeats(t *testing.T, e *env) {
 	// Two keys of one change, equal to each other but to no stored key.
 	e.reopen(store.WithRandom(sameReader{7}))
 	before, batches = readState(t, e.st), e.eng.Batches()
-	if _, err := e.st.CreateApps(Admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"a", "b"}}}); err == nil {
+	if _, err := e.st.CreateApps(t.Context(), Admin, []store.AppSpec{{Name: "Bulk", Scopes: scopes.Full(), Keys: []string{"a", "b"}}}); err == nil {
 		t.Error("CreateApps made two keys of one text")
 	}
 	e.unchanged(t, "two equal keys in one change", before, batches)
@@ -252,14 +252,14 @@ func (o *overlapReader) Read(p []byte) (int, error) {
 func testKeysConcurrent(t *testing.T, e *env) {
 	random := &overlapReader{r: Random(5)}
 	e.reopen(store.WithRandom(random))
-	app := e.app("Risk", scopes.Full())
+	app := e.app(t.Context(), "Risk", scopes.Full())
 	const workers, each = 4, 5
 	texts := make(chan string, workers*each)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				text, _, err := e.st.CreateKey(Admin, app.ID, fmt.Sprintf("key %d.%d", w, i))
+				text, _, err := e.st.CreateKey(t.Context(), Admin, app.ID, fmt.Sprintf("key %d.%d", w, i))
 				if err != nil {
 					t.Error(err)
 				}
@@ -280,7 +280,7 @@ func testKeysConcurrent(t *testing.T, e *env) {
 	if n := random.overlaps.Load(); n != 0 {
 		t.Errorf("%d reads of the random source overlapped another read", n)
 	}
-	if got, _ := e.st.App(app.ID); got.Keys != workers*each {
+	if got, _ := e.st.App(t.Context(), app.ID); got.Keys != workers*each {
 		t.Errorf("app Keys = %d, want %d", got.Keys, workers*each)
 	}
 }
@@ -300,26 +300,26 @@ var lifecycleCases = []testCase{
 // Every change an admin can make flips the decision on the very next check.
 func testDecisionFlips(t *testing.T, e *env) {
 	st := e.st
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	t.Run("re-scope", func(t *testing.T) {
-		text, _ := e.key(app.ID, "scoped")
+		text, _ := e.key(t.Context(), app.ID, "scoped")
 		requireReason(t, st, "before", text, scopes.ModelDeploy, store.Allowed)
-		cur, _ := st.App(app.ID)
-		if _, err := st.SaveApp(Admin, cur, cur.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
+		cur, _ := st.App(t.Context(), app.ID)
+		if _, err := st.SaveApp(t.Context(), Admin, cur, cur.Name, scopes.NewSet(scopes.ModelExport)); err != nil {
 			t.Fatal(err)
 		}
 		requireReason(t, st, "after", text, scopes.ModelDeploy, store.ScopeNotGranted)
 		requireReason(t, st, "after", text, scopes.ModelExport, store.Allowed)
-		cur, _ = st.App(app.ID)
-		if _, err := st.SaveApp(Admin, cur, cur.Name, scopes.NewSet(scopes.ModelDeploy)); err != nil {
+		cur, _ = st.App(t.Context(), app.ID)
+		if _, err := st.SaveApp(t.Context(), Admin, cur, cur.Name, scopes.NewSet(scopes.ModelDeploy)); err != nil {
 			t.Fatal(err)
 		}
 		requireReason(t, st, "back", text, scopes.ModelDeploy, store.Allowed)
 	})
 	t.Run("rename keeps the decision", func(t *testing.T) {
-		text, _ := e.key(app.ID, "renamed")
-		cur, _ := st.App(app.ID)
-		if _, err := st.SaveApp(Admin, cur, "Credit", cur.Scopes); err != nil {
+		text, _ := e.key(t.Context(), app.ID, "renamed")
+		cur, _ := st.App(t.Context(), app.ID)
+		if _, err := st.SaveApp(t.Context(), Admin, cur, "Credit", cur.Scopes); err != nil {
 			t.Fatal(err)
 		}
 		if d := requireReason(t, st, "after", text, scopes.ModelDeploy, store.Allowed); d.App().Name != "Credit" {
@@ -327,16 +327,16 @@ func testDecisionFlips(t *testing.T, e *env) {
 		}
 	})
 	t.Run("key deleted", func(t *testing.T) {
-		text, key := e.key(app.ID, "deleted")
+		text, key := e.key(t.Context(), app.ID, "deleted")
 		requireReason(t, st, "before", text, scopes.ModelDeploy, store.Allowed)
-		if err := st.DeleteKey(Admin, key.ID); err != nil {
+		if err := st.DeleteKey(t.Context(), Admin, key.ID); err != nil {
 			t.Fatal(err)
 		}
 		requireReason(t, st, "after", text, scopes.ModelDeploy, store.UnknownKey)
 	})
 	t.Run("key rolled now", func(t *testing.T) {
-		text, key := e.key(app.ID, "rolled")
-		newText, _, _, err := st.RollKey(Admin, key.ID, 0)
+		text, key := e.key(t.Context(), app.ID, "rolled")
+		newText, _, _, err := st.RollKey(t.Context(), Admin, key.ID, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +345,7 @@ func testDecisionFlips(t *testing.T, e *env) {
 	})
 	t.Run("expiry passed", func(t *testing.T) {
 		expires := e.clock.Peek().Add(time.Hour)
-		text, key, err := st.CreateKeyWith(Admin, app.ID, "expiring", store.KeyOptions{ExpiresAt: expires})
+		text, key, err := st.CreateKeyWith(t.Context(), Admin, app.ID, "expiring", store.KeyOptions{ExpiresAt: expires})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func testDecisionFlips(t *testing.T, e *env) {
 			t.Errorf("String() = %q", msg)
 		}
 		// Expired keys stay listed, marked by their expiry, until deleted.
-		keys, _ := st.Keys(app.ID)
+		keys, _ := st.Keys(t.Context(), app.ID)
 		found := false
 		for _, k := range keys {
 			if k.ID == key.ID {
@@ -376,8 +376,8 @@ func testDecisionFlips(t *testing.T, e *env) {
 		}
 	})
 	t.Run("app deleted", func(t *testing.T) {
-		text, _ := e.key(app.ID, "last")
-		if err := st.DeleteApp(Admin, app.ID); err != nil {
+		text, _ := e.key(t.Context(), app.ID, "last")
+		if err := st.DeleteApp(t.Context(), Admin, app.ID); err != nil {
 			t.Fatal(err)
 		}
 		requireReason(t, st, "after", text, scopes.ModelDeploy, store.UnknownKey)
@@ -385,24 +385,24 @@ func testDecisionFlips(t *testing.T, e *env) {
 }
 
 func testKeyExpiry(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, o := range []store.KeyOptions{{ExpiresAt: e.clock.Peek().Add(-time.Hour)}, {ExpiresAt: e.clock.Peek()}, {ExpiresIn: -time.Hour}} {
-		if _, _, err := e.st.CreateKeyWith(Admin, app.ID, "old", o); !errors.Is(err, store.ErrExpiryPast) {
+		if _, _, err := e.st.CreateKeyWith(t.Context(), Admin, app.ID, "old", o); !errors.Is(err, store.ErrExpiryPast) {
 			t.Errorf("expiry %+v: err = %v, want ErrExpiryPast", o, err)
 		}
 	}
 	e.unchanged(t, "refused expiries", before, batches)
 	zone := time.FixedZone("UTC-7", -7*3600)
 	month := e.clock.Peek().Add(30 * 24 * time.Hour).In(zone)
-	_, key, err := e.st.CreateKeyWith(Admin, app.ID, "month", store.KeyOptions{ExpiresAt: month})
+	_, key, err := e.st.CreateKeyWith(t.Context(), Admin, app.ID, "month", store.KeyOptions{ExpiresAt: month})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !key.ExpiresAt.Equal(month) || key.ExpiresAt.Location() != time.UTC {
 		t.Errorf("ExpiresAt = %v, want %v in UTC", key.ExpiresAt, month)
 	}
-	_, week, err := e.st.CreateKeyWith(Admin, app.ID, "week", store.KeyOptions{ExpiresIn: 7 * 24 * time.Hour})
+	_, week, err := e.st.CreateKeyWith(t.Context(), Admin, app.ID, "week", store.KeyOptions{ExpiresIn: 7 * 24 * time.Hour})
 	if err != nil || !week.ExpiresAt.Equal(week.CreatedAt.Add(7*24*time.Hour)) {
 		t.Errorf("ExpiresIn: %+v, %v", week, err)
 	}
@@ -410,11 +410,11 @@ func testKeyExpiry(t *testing.T, e *env) {
 		t.Errorf("a week's key is %v at creation and %v an hour before its end", week.State(week.CreatedAt),
 			week.State(week.ExpiresAt.Add(-time.Hour)))
 	}
-	ev, _ := e.st.Audit()
+	ev, _ := e.st.Audit(t.Context())
 	if ev[1].Action != store.ActionKeyCreate || !ev[1].ExpiresAt.Equal(key.ExpiresAt) {
 		t.Errorf("audit of the month's key = %+v", ev[1])
 	}
-	keys, _ := e.st.Keys(app.ID)
+	keys, _ := e.st.Keys(t.Context(), app.ID)
 	if len(keys) != 2 || !keys[0].ExpiresAt.Equal(key.ExpiresAt) {
 		t.Errorf("Keys = %+v", keys)
 	}
@@ -424,14 +424,14 @@ func testKeyExpiry(t *testing.T, e *env) {
 // minute per key (on the store's own schedule, Maintain), and all of them
 // at Close.
 func testLastUsed(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	text, key := e.key(app.ID, "ci")
-	other, _ := e.key(app.ID, "other")
-	unused, _ := e.key(app.ID, "unused")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	text, key := e.key(t.Context(), app.ID, "ci")
+	other, _ := e.key(t.Context(), app.ID, "other")
+	unused, _ := e.key(t.Context(), app.ID, "unused")
 	_ = unused
 	lastUsed := func(i int) time.Time {
 		t.Helper()
-		keys, err := e.st.Keys(app.ID)
+		keys, err := e.st.Keys(t.Context(), app.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -451,7 +451,7 @@ func testLastUsed(t *testing.T, e *env) {
 	if n := e.eng.Batches() - batches; n != 0 {
 		t.Fatalf("100 checks committed %d changes", n)
 	}
-	if err := e.st.Maintain(); err != nil {
+	if err := e.st.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.eng.KeyUses(); n != 1 {
@@ -460,7 +460,7 @@ func testLastUsed(t *testing.T, e *env) {
 	// Within the minute: used again, not written again.
 	e.clock.Advance(20 * time.Second)
 	requireReason(t, e.st, "use", text, scopes.ModelDeploy, store.Allowed)
-	e.st.Maintain()
+	e.st.Maintain(t.Context())
 	if n := e.eng.KeyUses(); n != 1 {
 		t.Fatalf("a flush within a minute wrote again (%d)", n)
 	}
@@ -469,7 +469,7 @@ func testLastUsed(t *testing.T, e *env) {
 	requireReason(t, e.st, "unknown", KeyText(make([]byte, 32)), scopes.ModelDeploy, store.UnknownKey)
 	// A minute after the last write: written.
 	e.clock.Advance(time.Minute)
-	e.st.Maintain()
+	e.st.Maintain(t.Context())
 	if n := e.eng.KeyUses(); n != 3 {
 		t.Fatalf("after a minute: %d notes of use, want 3", n)
 	}
@@ -487,12 +487,12 @@ func testLastUsed(t *testing.T, e *env) {
 	}
 	// A key deleted before its use is written leaves no note behind.
 	requireReason(t, e.st, "use", other, scopes.ModelDeploy, store.Allowed)
-	keys, _ := e.st.Keys(app.ID)
-	if err := e.st.DeleteKey(Admin, keys[1].ID); err != nil {
+	keys, _ := e.st.Keys(t.Context(), app.ID)
+	if err := e.st.DeleteKey(t.Context(), Admin, keys[1].ID); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Hour)
-	e.st.Maintain()
+	e.st.Maintain(t.Context())
 	e.reopen()
 	var notes []uint64
 	e.st.Engine().Read(ctx, func(snap store.Snapshot) error {
@@ -515,10 +515,10 @@ func beUint64(b []byte) uint64 {
 }
 
 func testRollKey(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	oldText, old := e.key(app.ID, "ci")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	oldText, old := e.key(t.Context(), app.ID, "ci")
 	rollAt := e.next()
-	newText, rolled, oldNow, err := e.st.RollKey(Admin, old.ID, 24*time.Hour)
+	newText, rolled, oldNow, err := e.st.RollKey(t.Context(), Admin, old.ID, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +529,7 @@ func testRollKey(t *testing.T, e *env) {
 	if oldNow.ID != old.ID || !oldNow.DeleteAt.Equal(rollAt.Add(24*time.Hour)) || oldNow.State(rollAt) != store.KeyScheduled {
 		t.Errorf("old key as it now is = %+v", oldNow)
 	}
-	keys, _ := e.st.Keys(app.ID)
+	keys, _ := e.st.Keys(t.Context(), app.ID)
 	if len(keys) != 2 || keys[0].ID != old.ID || keys[0].Name != "ci" || keys[0].Hint != old.Hint ||
 		keys[0].AppID != app.ID || !keys[0].DeleteAt.Equal(oldNow.DeleteAt) {
 		t.Fatalf("after roll Keys = %+v", keys)
@@ -537,10 +537,10 @@ func testRollKey(t *testing.T, e *env) {
 	// Both work during the grace period.
 	requireReason(t, e.st, "grace", oldText, scopes.ModelDeploy, store.Allowed)
 	requireReason(t, e.st, "grace", newText, scopes.ModelDeploy, store.Allowed)
-	if _, _, _, err := e.st.RollKey(Admin, old.ID, time.Hour); !errors.Is(err, store.ErrKeyRolled) {
+	if _, _, _, err := e.st.RollKey(t.Context(), Admin, old.ID, time.Hour); !errors.Is(err, store.ErrKeyRolled) {
 		t.Errorf("second roll of the same key: %v, want ErrKeyRolled", err)
 	}
-	ev, _ := e.st.Audit()
+	ev, _ := e.st.Audit(t.Context())
 	if ev[0].Action != store.ActionKeyRoll || ev[0].KeyID != old.ID || ev[0].NewKeyID != rolled.ID ||
 		!ev[0].DeleteAt.Equal(rollAt.Add(24*time.Hour)) || ev[0].Actor != Admin.Name {
 		t.Errorf("roll audit = %+v", ev[0])
@@ -550,41 +550,41 @@ func testRollKey(t *testing.T, e *env) {
 	e.clock.Advance(24 * time.Hour)
 	requireReason(t, e.st, "due", oldText, scopes.ModelDeploy, store.UnknownKey)
 	requireReason(t, e.st, "due", newText, scopes.ModelDeploy, store.Allowed)
-	if keys, _ := e.st.Keys(app.ID); len(keys) != 1 || keys[0].ID != rolled.ID {
+	if keys, _ := e.st.Keys(t.Context(), app.ID); len(keys) != 1 || keys[0].ID != rolled.ID {
 		t.Errorf("due key still listed: %+v", keys)
 	}
 	// The sweep removes it, audited in the name of the admin who rolled it.
-	if err := e.st.Maintain(); err != nil {
+	if err := e.st.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := e.st.App(app.ID); got.Keys != 1 {
+	if got, _ := e.st.App(t.Context(), app.ID); got.Keys != 1 {
 		t.Errorf("app counts %d keys after the sweep", got.Keys)
 	}
-	ev, _ = e.st.Audit()
+	ev, _ = e.st.Audit(t.Context())
 	if ev[0].Action != store.ActionKeyDelete || ev[0].KeyID != old.ID || !ev[0].Scheduled || ev[0].Actor != Admin.Name ||
 		ev[0].Origin != "scheduled by a roll" {
 		t.Errorf("sweep audit = %+v", ev[0])
 	}
 	// Nothing left to do: a second sweep writes nothing.
 	batches := e.eng.Batches()
-	e.st.Maintain()
+	e.st.Maintain(t.Context())
 	if e.eng.Batches() != batches {
 		t.Error("a second sweep wrote something")
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
 
 func testRollKeyNow(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	expires := e.clock.Peek().Add(90 * 24 * time.Hour)
-	oldText, old, err := e.st.CreateKeyWith(Admin, app.ID, "ci", store.KeyOptions{ExpiresAt: expires})
+	oldText, old, err := e.st.CreateKeyWith(t.Context(), Admin, app.ID, "ci", store.KeyOptions{ExpiresAt: expires})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(10 * 24 * time.Hour)
-	newText, rolled, _, err := e.st.RollKey(Admin, old.ID, 0)
+	newText, rolled, _, err := e.st.RollKey(t.Context(), Admin, old.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,35 +594,35 @@ func testRollKeyNow(t *testing.T, e *env) {
 	}
 	requireReason(t, e.st, "now", oldText, scopes.ModelDeploy, store.UnknownKey)
 	requireReason(t, e.st, "now", newText, scopes.ModelDeploy, store.Allowed)
-	if got, _ := e.st.App(app.ID); got.Keys != 1 {
+	if got, _ := e.st.App(t.Context(), app.ID); got.Keys != 1 {
 		t.Errorf("app counts %d keys", got.Keys)
 	}
 	before, batches := readState(t, e.st), e.eng.Batches()
 	for _, g := range []time.Duration{-time.Second, store.MaxGrace + time.Second} {
-		if _, _, _, err := e.st.RollKey(Admin, rolled.ID, g); !errors.Is(err, store.ErrGrace) {
+		if _, _, _, err := e.st.RollKey(t.Context(), Admin, rolled.ID, g); !errors.Is(err, store.ErrGrace) {
 			t.Errorf("grace %v: %v, want ErrGrace", g, err)
 		}
 	}
 	e.unchanged(t, "refused rolls", before, batches)
-	if _, _, _, err := e.st.RollKey(Admin, rolled.ID, store.MaxGrace); err != nil {
+	if _, _, _, err := e.st.RollKey(t.Context(), Admin, rolled.ID, store.MaxGrace); err != nil {
 		t.Errorf("the longest grace: %v", err)
 	}
 }
 
 func testRolledNames(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	long := strings.Repeat("k", store.MaxNameLen)
-	_, k1 := e.key(app.ID, long)
-	_, r1, _, err := e.st.RollKey(Admin, k1.ID, time.Hour)
+	_, k1 := e.key(t.Context(), app.ID, long)
+	_, r1, _, err := e.st.RollKey(t.Context(), Admin, k1.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r1.Name != strings.Repeat("k", store.MaxNameLen-9)+" (rolled)" {
 		t.Errorf("rolled name %q", r1.Name)
 	}
-	_, k2 := e.key(app.ID, "ci")
-	e.key(app.ID, "CI (ROLLED)")
-	if _, r2, _, _ := e.st.RollKey(Admin, k2.ID, time.Hour); r2.Name != "ci (rolled 2)" {
+	_, k2 := e.key(t.Context(), app.ID, "ci")
+	e.key(t.Context(), app.ID, "CI (ROLLED)")
+	if _, r2, _, _ := e.st.RollKey(t.Context(), Admin, k2.ID, time.Hour); r2.Name != "ci (rolled 2)" {
 		t.Errorf("rolled name %q, want ci (rolled 2)", r2.Name)
 	}
 }
@@ -630,23 +630,23 @@ func testRolledNames(t *testing.T, e *env) {
 // A deletion that fell due while no process had the database open happens
 // when it is next opened.
 func testRolledKeyDeletedAtOpen(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	oldText, old := e.key(app.ID, "ci")
-	if _, _, _, err := e.st.RollKey(Admin, old.ID, time.Hour); err != nil {
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	oldText, old := e.key(t.Context(), app.ID, "ci")
+	if _, _, _, err := e.st.RollKey(t.Context(), Admin, old.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	e.st.Close()
 	e.clock.Advance(2 * time.Hour)
 	e.reopen()
-	if got, _ := e.st.App(app.ID); got.Keys != 1 {
+	if got, _ := e.st.App(t.Context(), app.ID); got.Keys != 1 {
 		t.Errorf("after reopening the app counts %d keys", got.Keys)
 	}
-	ev, _ := e.st.Audit()
+	ev, _ := e.st.Audit(t.Context())
 	if ev[0].Action != store.ActionKeyDelete || ev[0].KeyID != old.ID || !ev[0].Scheduled {
 		t.Errorf("audit = %+v", ev[0])
 	}
 	requireReason(t, e.st, "after the sweep", oldText, scopes.ModelDeploy, store.UnknownKey)
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -654,14 +654,14 @@ func testRolledKeyDeletedAtOpen(t *testing.T, e *env) {
 // The background loop does the sweep on its own.
 func testMaintenanceLoop(t *testing.T, e *env) {
 	e.reopen(store.WithMaintenance(5 * time.Millisecond))
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	_, old := e.key(app.ID, "ci")
-	if _, _, _, err := e.st.RollKey(Admin, old.ID, time.Hour); err != nil {
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	_, old := e.key(t.Context(), app.ID, "ci")
+	if _, _, _, err := e.st.RollKey(t.Context(), Admin, old.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Hour)
 	eventually(t, "the maintenance loop deleted the rolled key", func() bool {
-		got, _ := e.st.App(app.ID)
+		got, _ := e.st.App(t.Context(), app.ID)
 		return got.Keys == 1
 	})
 }
@@ -671,8 +671,8 @@ func testMaintenanceLoop(t *testing.T, e *env) {
 // while it exists.
 func testVerifyBesideWrites(t *testing.T, e *env) {
 	e.reopen(store.WithMaintenance(time.Millisecond))
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	stable, _ := e.key(app.ID, "stable")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	stable, _ := e.key(t.Context(), app.ID, "stable")
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 2 {
@@ -691,19 +691,19 @@ func testVerifyBesideWrites(t *testing.T, e *env) {
 		})
 	}
 	for i := range 30 {
-		text, k := e.key(app.ID, fmt.Sprintf("k%d", i))
+		text, k := e.key(t.Context(), app.ID, fmt.Sprintf("k%d", i))
 		requireReason(t, e.st, "new key", text, scopes.ModelDeploy, store.Allowed)
 		switch i % 3 {
 		case 0:
-			if _, _, _, err := e.st.RollKey(Admin, k.ID, 0); err != nil {
+			if _, _, _, err := e.st.RollKey(t.Context(), Admin, k.ID, 0); err != nil {
 				t.Fatal(err)
 			}
 		case 1:
-			if err := e.st.DeleteKey(Admin, k.ID); err != nil {
+			if err := e.st.DeleteKey(t.Context(), Admin, k.ID); err != nil {
 				t.Fatal(err)
 			}
 		default:
-			if _, _, _, err := e.st.RollKey(Admin, k.ID, time.Second); err != nil {
+			if _, _, _, err := e.st.RollKey(t.Context(), Admin, k.ID, time.Second); err != nil {
 				t.Fatal(err)
 			}
 			e.clock.Advance(2 * time.Second)
@@ -720,13 +720,13 @@ var verifyCases = []testCase{
 }
 
 func testVerifyReasons(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
-	text, key := e.key(app.ID, "ci")
-	expiring, expiringKey, err := e.st.CreateKeyWith(Admin, app.ID, "soon", store.KeyOptions{ExpiresIn: time.Minute})
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy, scopes.ModelExport))
+	text, key := e.key(t.Context(), app.ID, "ci")
+	expiring, expiringKey, err := e.st.CreateKeyWith(t.Context(), Admin, app.ID, "soon", store.KeyOptions{ExpiresIn: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	listed, listedKey, err := e.st.CreateKeyWith(Admin, app.ID, "office", store.KeyOptions{
+	listed, listedKey, err := e.st.CreateKeyWith(t.Context(), Admin, app.ID, "office", store.KeyOptions{
 		AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::/32")}})
 	if err != nil {
 		t.Fatal(err)
@@ -820,9 +820,9 @@ func boolIndex(b bool) int {
 // Scopes belong to the app: changing them changes what every key of the app
 // may do, on the very next check, both ways.
 func testVerifyFollowsAppScopes(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	k1, _ := e.key(app.ID, "one")
-	k2, _ := e.key(app.ID, "two")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	k1, _ := e.key(t.Context(), app.ID, "one")
+	k2, _ := e.key(t.Context(), app.ID, "two")
 	check := func(step string, scope scopes.ID, want store.Reason) {
 		t.Helper()
 		for _, k := range []string{k1, k2} {
@@ -831,8 +831,8 @@ func testVerifyFollowsAppScopes(t *testing.T, e *env) {
 	}
 	save := func(name string, set scopes.Set) {
 		t.Helper()
-		cur, _ := e.st.App(app.ID)
-		if _, err := e.st.SaveApp(Admin, cur, name, set); err != nil {
+		cur, _ := e.st.App(t.Context(), app.ID)
+		if _, err := e.st.SaveApp(t.Context(), Admin, cur, name, set); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -850,8 +850,8 @@ func testVerifyFollowsAppScopes(t *testing.T, e *env) {
 	if d, _ := e.st.Verify(k1, scopes.ModelDeploy); d.App().Name != "Credit risk" {
 		t.Errorf("the decision's app name = %q after a rename", d.App().Name)
 	}
-	keys, _ := e.st.Keys(app.ID)
-	if err := e.st.DeleteKey(Admin, keys[0].ID); err != nil {
+	keys, _ := e.st.Keys(t.Context(), app.ID)
+	if err := e.st.DeleteKey(t.Context(), Admin, keys[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	requireReason(t, e.st, "deleted", k1, scopes.ModelDeploy, store.UnknownKey)

@@ -51,8 +51,8 @@ func rawGet(t *testing.T, eng store.Engine, tb store.Table, key []byte) []byte {
 // record) and is not ready: a replica of the older version during a
 // rolling upgrade fails closed.
 func testNewerSchemaUnderneath(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	text, key := e.key(app.ID, "ci")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	text, key := e.key(t.Context(), app.ID, "ci")
 	if !e.st.Ready() || e.st.Outdated() != nil {
 		t.Fatalf("before the upgrade: ready %v, outdated %v", e.st.Ready(), e.st.Outdated())
 	}
@@ -82,10 +82,10 @@ func testNewerSchemaUnderneath(t *testing.T, e *env) {
 		t.Errorf("VerifyFrom = %v, found %v", d, d.Found())
 	}
 	before, batches := readState(t, e.st), e.eng.Batches()
-	for _, w := range append(writes(e, app, key, "New"),
-		write{"DeleteApp", func(a store.Actor) error { return e.st.DeleteApp(a, app.ID) }},
-		write{"DeleteKey", func(a store.Actor) error { return e.st.DeleteKey(a, key.ID) }},
-		write{"RollKey", func(a store.Actor) error { _, _, _, err := e.st.RollKey(a, key.ID, time.Hour); return err }},
+	for _, w := range append(writes(t.Context(), e, app, key, "New"),
+		write{"DeleteApp", func(a store.Actor) error { return e.st.DeleteApp(t.Context(), a, app.ID) }},
+		write{"DeleteKey", func(a store.Actor) error { return e.st.DeleteKey(t.Context(), a, key.ID) }},
+		write{"RollKey", func(a store.Actor) error { _, _, _, err := e.st.RollKey(t.Context(), a, key.ID, time.Hour); return err }},
 	) {
 		err := w.do(Admin)
 		if !errors.Is(err, store.ErrNewerSchema) || !strings.Contains(err.Error(), newerSchema) {
@@ -97,7 +97,7 @@ func testNewerSchemaUnderneath(t *testing.T, e *env) {
 }
 
 func testNewerSchemaAtOpen(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	commit(t, e.st.Engine(), put(store.TableMeta, "schema", newerSchema))
 	e.st.Close()
 	for _, opts := range [][]store.Option{nil, {store.ReadOnly()}} {
@@ -167,8 +167,8 @@ func testForeignSchema(t *testing.T, e *env) {
 // retired, never grants it, and keeps it when the app is saved.
 func testRetiredScopes(t *testing.T, e *env) {
 	const retired = "workflow:retire-me"
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	text, _ := e.key(app.ID, "ci")
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	text, _ := e.key(t.Context(), app.ID, "ci")
 	raw := rawGet(t, e.st.Engine(), store.TableApps, itob(app.ID))
 	var rec map[string]any
 	if err := json.Unmarshal(raw, &rec); err != nil {
@@ -180,20 +180,20 @@ func testRetiredScopes(t *testing.T, e *env) {
 	Reseal(t, e.st.Engine()) // as the version that wrote it keeps the state hash
 	e.reopen()
 
-	got, err := e.st.App(app.ID)
+	got, err := e.st.App(t.Context(), app.ID)
 	if err != nil {
 		t.Fatalf("an app with a retired scope: %v", err)
 	}
 	if got.Scopes != scopes.NewSet(scopes.ModelDeploy) || !slices.Equal(got.Retired, []string{retired}) {
 		t.Errorf("App = scopes %v, retired %q", got.Scopes, got.Retired)
 	}
-	if apps, _ := e.st.Apps(); len(apps) != 1 || !slices.Equal(apps[0].Retired, []string{retired}) {
+	if apps, _ := e.st.Apps(t.Context()); len(apps) != 1 || !slices.Equal(apps[0].Retired, []string{retired}) {
 		t.Errorf("Apps = %+v", apps)
 	}
 	requireReason(t, e.st, "the retired scope", text, retired, store.UnknownScope)
 	requireReason(t, e.st, "a known scope", text, scopes.ModelDeploy, store.Allowed)
 
-	saved, err := e.st.SaveApp(Admin, got, "Risk EU", scopes.NewSet(scopes.ModelExport))
+	saved, err := e.st.SaveApp(t.Context(), Admin, got, "Risk EU", scopes.NewSet(scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +210,10 @@ func testRetiredScopes(t *testing.T, e *env) {
 	requireReason(t, e.st, "after saving", text, scopes.ModelExport, store.Allowed)
 	requireReason(t, e.st, "after saving", text, scopes.ModelDeploy, store.ScopeNotGranted)
 	// A save that changes nothing known leaves it be, and so does a rename.
-	if again, err := e.st.SaveApp(Admin, saved, "Risk EU", saved.Scopes); err != nil || again.Revision != saved.Revision {
+	if again, err := e.st.SaveApp(t.Context(), Admin, saved, "Risk EU", saved.Scopes); err != nil || again.Revision != saved.Revision {
 		t.Errorf("a save without change = %+v, %v", again, err)
 	}
-	if err := e.st.Check(); err != nil {
+	if err := e.st.Check(t.Context()); err != nil {
 		t.Error(err)
 	}
 }
@@ -229,33 +229,33 @@ var atRestCases = []testCase{
 func testNoKeyTextAtRest(t *testing.T, e *env) {
 	var texts []string
 	for i, name := range []string{"Payments", "Risk", "Support"} {
-		app := e.app(name, scopes.Full())
+		app := e.app(t.Context(), name, scopes.Full())
 		for k := range 3 {
-			text, _ := e.key(app.ID, string(rune('A'+i))+string(rune('0'+k)))
+			text, _ := e.key(t.Context(), app.ID, string(rune('A'+i))+string(rune('0'+k)))
 			texts = append(texts, text)
 		}
 	}
-	if _, _, err := e.st.CreateKeyWith(Admin, 1, "expiring", store.KeyOptions{ExpiresIn: time.Hour}); err != nil {
+	if _, _, err := e.st.CreateKeyWith(t.Context(), Admin, 1, "expiring", store.KeyOptions{ExpiresIn: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	apps, _ := e.st.Apps()
-	keys, _ := e.st.Keys(apps[0].ID)
-	if err := e.st.DeleteKey(Admin, keys[1].ID); err != nil {
+	apps, _ := e.st.Apps(t.Context())
+	keys, _ := e.st.Keys(t.Context(), apps[0].ID)
+	if err := e.st.DeleteKey(t.Context(), Admin, keys[1].ID); err != nil {
 		t.Fatal(err)
 	}
 	for i, grace := range map[int]time.Duration{0: 0, 2: time.Hour} {
-		text, _, _, err := e.st.RollKey(Admin, keys[i].ID, grace)
+		text, _, _, err := e.st.RollKey(t.Context(), Admin, keys[i].ID, grace)
 		if err != nil {
 			t.Fatal(err)
 		}
 		texts = append(texts, text)
 		requireReason(t, e.st, "use", text, scopes.ModelDeploy, store.Allowed)
 	}
-	if err := e.st.DeleteApp(Admin, apps[1].ID); err != nil {
+	if err := e.st.DeleteApp(t.Context(), Admin, apps[1].ID); err != nil {
 		t.Fatal(err)
 	}
-	e.st.Maintain()
-	events, _ := e.st.Audit()
+	e.st.Maintain(t.Context())
+	events, _ := e.st.Audit(t.Context())
 	export, _ := json.MarshalIndent(events, "", "  ")
 
 	look := func(where string, data []byte) {
@@ -346,17 +346,17 @@ func testCheckFindsDamage(t *testing.T, e *env) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, e.h)
-			app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-			text, key := e.key(app.ID, "ci")
-			e.key(app.ID, "cd")
-			e.app("Other", scopes.Full())
-			if err := e.st.Check(); err != nil {
+			app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+			text, key := e.key(t.Context(), app.ID, "ci")
+			e.key(t.Context(), app.ID, "cd")
+			e.app(t.Context(), "Other", scopes.Full())
+			if err := e.st.Check(t.Context()); err != nil {
 				t.Fatalf("before the damage: %v", err)
 			}
 			var b store.Batch
 			tt.damage(&b, app, key, text)
 			commit(t, e.st.Engine(), &b)
-			err := e.st.Check()
+			err := e.st.Check(t.Context())
 			var de *store.DamageError
 			if !errors.Is(err, store.ErrDamaged) || !errors.As(err, &de) || !strings.Contains(err.Error(), tt.says) ||
 				!strings.Contains(err.Error(), e.st.Name()) {
@@ -412,9 +412,9 @@ func downgrade(t *testing.T, eng store.Engine) {
 // A database of schema 2 is read as it is by a reader, and upgraded by a
 // writer: its state hash computed once, the trail left as it was.
 func testUpgradeFromSchema2(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	text, _ := e.key(app.ID, "ci")
-	e.app("Support", scopes.NewSet(scopes.GuardrailDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	text, _ := e.key(t.Context(), app.ID, "ci")
+	e.app(t.Context(), "Support", scopes.NewSet(scopes.GuardrailDeploy))
 	downgrade(t, e.st.Engine())
 	e.st.Close()
 
@@ -422,11 +422,11 @@ func testUpgradeFromSchema2(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatalf("a reader of schema 2: %v", err)
 	}
-	old, err := ro.VerifyAudit()
+	old, err := ro.VerifyAudit(t.Context())
 	if err != nil || old.Seq != 3 || old.State != "" {
 		t.Fatalf("a reader of schema 2 sees the head %+v, %v", old, err)
 	}
-	if err := ro.Check(); err != nil {
+	if err := ro.Check(t.Context()); err != nil {
 		t.Fatalf("a reader's check of schema 2: %v", err)
 	}
 	requireReason(t, ro, "a reader of schema 2", text, scopes.ModelDeploy, store.Allowed)
@@ -439,14 +439,14 @@ func testUpgradeFromSchema2(t *testing.T, e *env) {
 	}
 
 	st := e.reopen()
-	head, err := st.VerifyAuditExtends(old)
+	head, err := st.VerifyAuditExtends(t.Context(), old)
 	if err != nil || head.Seq != old.Seq || head.Hash != old.Hash || len(head.State) != 64 {
 		t.Fatalf("after the upgrade the head is %+v, %v; want %s with a state", head, err, old)
 	}
 	requireReason(t, st, "after the upgrade", text, scopes.ModelDeploy, store.Allowed)
-	if err := st.CheckRecords(); err != nil {
+	if err := st.CheckRecords(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	e.key(app.ID, "cd")
+	e.key(t.Context(), app.ID, "cd")
 	requireStateKept(t, st, "the first change after the upgrade")
 }

@@ -35,7 +35,7 @@ func testCheckpointReplayed(t *testing.T, e *env) {
 	for i := range 300 {
 		specs = append(specs, store.AppSpec{Name: fmt.Sprintf("App %d", i), Scopes: scopes.NewSet(scopes.ModelDeploy)})
 	}
-	if _, err := e.st.CreateApps(Admin, specs); err != nil {
+	if _, err := e.st.CreateApps(t.Context(), Admin, specs); err != nil {
 		t.Fatal(err)
 	}
 	if cp := rawGet(t, e.st.Engine(), store.TableMeta, []byte("audit.state")); len(cp) < 8 || btoi(cp[:8]) == 0 {
@@ -44,11 +44,11 @@ func testCheckpointReplayed(t *testing.T, e *env) {
 	requireStateKept(t, e.st, "300 apps")
 	st := e.reopen()
 	requireStateKept(t, st, "reopened")
-	app, err := st.AppNamed("App 7")
+	app, err := st.AppNamed(t.Context(), "App 7")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.key(app.ID, "after")
+	e.key(t.Context(), app.ID, "after")
 	requireStateKept(t, st, "a key after reopening")
 }
 
@@ -56,8 +56,8 @@ func testCheckpointReplayed(t *testing.T, e *env) {
 // Check, and no change is made on it: the state it would commit to is not
 // the trail's.
 func testDamagedCheckpoint(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	if err := e.st.DeleteApp(Admin, app.ID); err != nil { // a range removal writes a checkpoint
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	if err := e.st.DeleteApp(t.Context(), Admin, app.ID); err != nil { // a range removal writes a checkpoint
 		t.Fatal(err)
 	}
 	cp := rawGet(t, e.st.Engine(), store.TableMeta, []byte("audit.state"))
@@ -66,12 +66,12 @@ func testDamagedCheckpoint(t *testing.T, e *env) {
 	}
 	cp[len(cp)-1]++
 	commit(t, e.st.Engine(), put(store.TableMeta, "audit.state", string(cp)))
-	if err := e.st.Check(); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "checkpoint") {
+	if err := e.st.Check(t.Context()); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "checkpoint") {
 		t.Fatalf("Check = %v, want the checkpoint named", err)
 	}
 	st := e.reopen()
 	markForeign(st.Engine())
-	if _, err := st.CreateApp(Admin, "Next", scopes.NewSet(scopes.ModelDeploy)); !errors.Is(err, store.ErrDamaged) {
+	if _, err := st.CreateApp(t.Context(), Admin, "Next", scopes.NewSet(scopes.ModelDeploy)); !errors.Is(err, store.ErrDamaged) {
 		t.Fatalf("a change on a damaged checkpoint = %v, want ErrDamaged", err)
 	}
 }
@@ -97,11 +97,11 @@ func requireStateKept(t *testing.T, st *store.Store, step string) {
 	if err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
-	head, err := st.Head()
+	head, err := st.Head(t.Context())
 	if err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
-	events, err := st.Audit()
+	events, err := st.Audit(t.Context())
 	if err != nil || len(events) == 0 {
 		t.Fatalf("%s: %d events, %v", step, len(events), err)
 	}
@@ -109,64 +109,64 @@ func requireStateKept(t *testing.T, st *store.Store, step string) {
 		t.Fatalf("%s: the head (event %d) commits to state %.12s, its event %d to %.12s; the records are %.12s",
 			step, head.Seq, head.State, events[0].Seq, events[0].State, state.Sum())
 	}
-	if err := st.CheckRecords(); err != nil {
+	if err := st.CheckRecords(t.Context()); err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
 }
 
 // Every kind of change, alone and in bulk, keeps the state hash.
 func testStateKept(t *testing.T, e *env) {
-	app := e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
+	app := e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
 	requireStateKept(t, e.st, "CreateApp")
-	_, key := e.key(app.ID, "ci")
+	_, key := e.key(t.Context(), app.ID, "ci")
 	requireStateKept(t, e.st, "CreateKey")
-	if _, _, err := e.st.CreateKeyWith(Admin, app.ID, "month", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour}); err != nil {
+	if _, _, err := e.st.CreateKeyWith(t.Context(), Admin, app.ID, "month", store.KeyOptions{ExpiresIn: 30 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	requireStateKept(t, e.st, "CreateKeyWith")
-	app, err := e.st.SaveApp(Admin, app, "Risk EU", app.Scopes.With(scopes.ModelExport))
+	app, err := e.st.SaveApp(t.Context(), Admin, app, "Risk EU", app.Scopes.With(scopes.ModelExport))
 	if err != nil {
 		t.Fatal(err)
 	}
 	requireStateKept(t, e.st, "SaveApp")
-	_, rolled, _, err := e.st.RollKey(Admin, key.ID, time.Hour)
+	_, rolled, _, err := e.st.RollKey(t.Context(), Admin, key.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	requireStateKept(t, e.st, "RollKey with a grace period")
-	if _, _, _, err := e.st.RollKey(Admin, rolled.ID, 0); err != nil {
+	if _, _, _, err := e.st.RollKey(t.Context(), Admin, rolled.ID, 0); err != nil {
 		t.Fatal(err)
 	}
 	requireStateKept(t, e.st, "RollKey at once")
-	_, doomed := e.key(app.ID, "doomed")
-	if err := e.st.DeleteKey(Admin, doomed.ID); err != nil {
+	_, doomed := e.key(t.Context(), app.ID, "doomed")
+	if err := e.st.DeleteKey(t.Context(), Admin, doomed.ID); err != nil {
 		t.Fatal(err)
 	}
 	requireStateKept(t, e.st, "DeleteKey")
 	large := store.AppSpec{Name: "Large", Scopes: scopes.Full(), Keys: seq(60, "key %d")}
 	specs := []store.AppSpec{{Name: "Bulk 1", Scopes: scopes.Full(), Keys: seq(3, "k%d")}, {Name: "Bulk 2", Scopes: scopes.Full()}, large}
-	if n, err := e.st.CreateApps(Admin, specs); err != nil || n != len(specs) {
+	if n, err := e.st.CreateApps(t.Context(), Admin, specs); err != nil || n != len(specs) {
 		t.Fatalf("CreateApps = %d, %v", n, err)
 	}
 	requireStateKept(t, e.st, "CreateApps")
-	apps, _ := e.st.Apps()
+	apps, _ := e.st.Apps(t.Context())
 	for _, a := range apps {
 		if a.Name == "Large" {
-			if err := e.st.DeleteApp(Admin, a.ID); err != nil {
+			if err := e.st.DeleteApp(t.Context(), Admin, a.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	requireStateKept(t, e.st, "DeleteApp with its keys")
-	if err := e.st.RecordSession(store.ActionSessionLogin, store.SessionInfo{User: "Ada", Role: store.Admin}); err != nil {
+	if err := e.st.RecordSession(t.Context(), store.ActionSessionLogin, store.SessionInfo{User: "Ada", Role: store.Admin}); err != nil {
 		t.Fatal(err)
 	}
 	requireStateKept(t, e.st, "RecordSession")
 	e.clock.Advance(2 * time.Hour)
-	if err := e.st.Maintain(); err != nil {
+	if err := e.st.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if events, _ := e.st.Audit(); !events[0].Scheduled {
+	if events, _ := e.st.Audit(t.Context()); !events[0].Scheduled {
 		t.Fatalf("the sweep deleted no rolled key: newest event %+v", events[0])
 	}
 	requireStateKept(t, e.st, "a rolled key's scheduled deletion")
@@ -193,10 +193,10 @@ type stateFixture struct {
 
 func newStateFixture(t *testing.T, e *env) *stateFixture {
 	f := &stateFixture{eng: e.st.Engine()}
-	f.risk = e.app("Risk", scopes.NewSet(scopes.ModelDeploy))
-	_, f.ci = e.key(f.risk.ID, "ci")
-	f.support = e.app("Support", scopes.NewSet(scopes.GuardrailDeploy))
-	e.key(f.support.ID, "bot")
+	f.risk = e.app(t.Context(), "Risk", scopes.NewSet(scopes.ModelDeploy))
+	_, f.ci = e.key(t.Context(), f.risk.ID, "ci")
+	f.support = e.app(t.Context(), "Support", scopes.NewSet(scopes.GuardrailDeploy))
+	e.key(t.Context(), f.support.ID, "bot")
 	f.attacker = KeyText([]byte("an attacker's thirty-two bytes!!"))
 	return f
 }
@@ -308,10 +308,10 @@ func testSilentChangesNamed(t *testing.T, e *env) {
 			e := newEnv(t, e.h)
 			f := newStateFixture(t, e)
 			commit(t, f.eng, tt.batch(t, f))
-			if _, err := e.st.VerifyAudit(); err != nil {
+			if _, err := e.st.VerifyAudit(t.Context()); err != nil {
 				t.Fatalf("the chain alone: %v", err)
 			}
-			err := e.st.Check()
+			err := e.st.Check(t.Context())
 			if !errors.Is(err, store.ErrDamaged) {
 				t.Fatalf("Check = %v, want damage", err)
 			}
@@ -388,7 +388,7 @@ func testResealCaughtBySavedHead(t *testing.T, e *env) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, e.h)
 			f := newStateFixture(t, e)
-			saved, err := e.st.VerifyAudit()
+			saved, err := e.st.VerifyAudit(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -398,10 +398,10 @@ func testResealCaughtBySavedHead(t *testing.T, e *env) {
 			}
 			commit(t, f.eng, tt.batch(t, f))
 			Reseal(t, f.eng)
-			if err := e.st.Check(); err != nil {
+			if err := e.st.Check(t.Context()); err != nil {
 				t.Fatalf("the resealed database fails Check: the forgery is not the one a capable forger makes: %v", err)
 			}
-			_, err = e.st.VerifyAuditExtends(kept)
+			_, err = e.st.VerifyAuditExtends(t.Context(), kept)
 			var xe *store.ExtendError
 			if !errors.As(err, &xe) || !errors.Is(err, store.ErrDamaged) || xe.Want != kept {
 				t.Fatalf("VerifyAuditExtends(%s) = %v, want an ExtendError", kept, err)
@@ -425,11 +425,11 @@ func testResealCaughtBySignedHead(t *testing.T, e *env) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, e.h)
 			f := newStateFixture(t, e)
-			signed, err := e.st.SignHead(signingKey)
+			signed, err := e.st.SignHead(t.Context(), signingKey)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.st.Check(store.WithAuditKeys(pub)); err != nil {
+			if err := e.st.Check(t.Context(), store.WithAuditKeys(pub)); err != nil {
 				t.Fatalf("a sound database with its head signed: %v", err)
 			}
 			commit(t, f.eng, tt.batch(t, f))
@@ -439,7 +439,7 @@ func testResealCaughtBySignedHead(t *testing.T, e *env) {
 
 			// The forger signs the forged head with a key of their own, in
 			// place of the head signed before.
-			head, err := e.st.Head()
+			head, err := e.st.Head(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -453,7 +453,7 @@ func testResealCaughtBySignedHead(t *testing.T, e *env) {
 			raw, _ := json.Marshal(forged)
 			b.Put(store.TableSigned, itob(forged.Seq), raw)
 			commit(t, f.eng, b)
-			if err := e.st.Check(); err != nil {
+			if err := e.st.Check(t.Context()); err != nil {
 				t.Fatalf("without the public key a forged signature passes for what it is, a signature: %v", err)
 			}
 			requireDamage(t, e.st, "signed by the forger", "not by a key given", []ed25519.PublicKey{pub})
@@ -475,7 +475,7 @@ func testResealCaughtBySignedHead(t *testing.T, e *env) {
 
 func requireDamage(t *testing.T, st *store.Store, step, says string, keys []ed25519.PublicKey) {
 	t.Helper()
-	err := st.Check(store.WithAuditKeys(keys...))
+	err := st.Check(t.Context(), store.WithAuditKeys(keys...))
 	if !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), says) {
 		t.Fatalf("%s: Check with %d public keys = %v\nwant damage that says %q", step, len(keys), err, says)
 	}
@@ -484,37 +484,37 @@ func requireDamage(t *testing.T, st *store.Store, step, says string, keys []ed25
 // A trail that goes on after a saved head, or a signed one, extends it:
 // only a trail rewritten at or before it fails.
 func testSavedHeadExtended(t *testing.T, e *env) {
-	if _, err := e.st.VerifyAuditExtends(store.AuditHead{}); err != nil {
+	if _, err := e.st.VerifyAuditExtends(t.Context(), store.AuditHead{}); err != nil {
 		t.Fatalf("an empty trail against the empty head: %v", err)
 	}
 	f := newStateFixture(t, e)
-	saved, err := e.st.VerifyAudit()
+	saved, err := e.st.VerifyAudit(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.SignHead(signingKey); err != nil {
+	if _, err := e.st.SignHead(t.Context(), signingKey); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.DeleteApp(Admin, f.support.ID); err != nil {
+	if err := e.st.DeleteApp(t.Context(), Admin, f.support.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.SignHead(signingKey); err != nil {
+	if _, err := e.st.SignHead(t.Context(), signingKey); err != nil {
 		t.Fatal(err)
 	}
-	head, err := e.st.VerifyAuditExtends(saved)
+	head, err := e.st.VerifyAuditExtends(t.Context(), saved)
 	if err != nil || head.Seq != saved.Seq+1 {
 		t.Fatalf("VerifyAuditExtends(%s) = %s, %v; want the head one event on", saved, head, err)
 	}
-	if err := e.st.Check(store.WithAuditKeys(signingKey.Public().(ed25519.PublicKey))); err != nil {
+	if err := e.st.Check(t.Context(), store.WithAuditKeys(signingKey.Public().(ed25519.PublicKey))); err != nil {
 		t.Fatalf("two signed heads, a change between: %v", err)
 	}
-	newest, ok, err := e.st.NewestSignedHead()
+	newest, ok, err := e.st.NewestSignedHead(t.Context())
 	if err != nil || !ok || newest.Seq != head.Seq || newest.Hash != head.Hash || newest.State != head.State {
 		t.Fatalf("NewestSignedHead = %+v, %v, %v; want the head %s", newest, ok, err, head)
 	}
 	ahead := store.AuditHead{Seq: head.Seq + 1, Hash: head.Hash}
 	var xe *store.ExtendError
-	if _, err := e.st.VerifyAuditExtends(ahead); !errors.As(err, &xe) || xe.Found != "" ||
+	if _, err := e.st.VerifyAuditExtends(t.Context(), ahead); !errors.As(err, &xe) || xe.Found != "" ||
 		!strings.Contains(err.Error(), "events were removed") {
 		t.Fatalf("a head beyond the trail's: %v", err)
 	}

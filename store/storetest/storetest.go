@@ -19,6 +19,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -226,7 +227,7 @@ func (e *env) store(opts ...store.Option) (*store.Store, *Limited) {
 		e.t.Fatalf("open a store: %v", err)
 	}
 	e.t.Cleanup(func() {
-		e.checkAtEnd(st, eng)
+		e.checkAtEnd(context.Background(), st, eng) // the test's context has ended by now
 		st.Close()
 		eng.Verify(e.t)
 	})
@@ -237,12 +238,12 @@ func (e *env) store(opts ...store.Option) (*store.Store, *Limited) {
 // the test itself changed the database behind the store's back: whatever
 // a case did through the store's rules, the records still hold together
 // and are the state the audit trail commits to.
-func (e *env) checkAtEnd(st *store.Store, eng *Limited) {
+func (e *env) checkAtEnd(ctx context.Context, st *store.Store, eng *Limited) {
 	e.t.Helper()
 	if eng.Foreign() || !st.IsOpen() || e.t.Failed() {
 		return
 	}
-	if err := st.CheckRecords(); err != nil && !errors.Is(err, store.ErrClosed) && !errors.Is(err, store.ErrNewerSchema) {
+	if err := st.CheckRecords(ctx); err != nil && !errors.Is(err, store.ErrClosed) && !errors.Is(err, store.ErrNewerSchema) {
 		e.t.Errorf("at the end of the test: %v", err)
 	}
 }
@@ -266,18 +267,18 @@ func (e *env) raw() store.Engine {
 	return eng
 }
 
-func (e *env) app(name string, set scopes.Set) store.App {
+func (e *env) app(ctx context.Context, name string, set scopes.Set) store.App {
 	e.t.Helper()
-	app, err := e.st.CreateApp(Admin, name, set)
+	app, err := e.st.CreateApp(ctx, Admin, name, set)
 	if err != nil {
 		e.t.Fatalf("CreateApp(%q, %v): %v", name, set, err)
 	}
 	return app
 }
 
-func (e *env) key(appID uint64, name string) (string, store.Key) {
+func (e *env) key(ctx context.Context, appID uint64, name string) (string, store.Key) {
 	e.t.Helper()
-	text, key, err := e.st.CreateKey(Admin, appID, name)
+	text, key, err := e.st.CreateKey(ctx, Admin, appID, name)
 	if err != nil {
 		e.t.Fatalf("CreateKey(%d, %q): %v", appID, name, err)
 	}
@@ -296,17 +297,17 @@ type state struct {
 
 func readState(t *testing.T, st *store.Store) state {
 	t.Helper()
-	apps, err := st.Apps()
+	apps, err := st.Apps(t.Context())
 	if err != nil {
 		t.Fatalf("Apps: %v", err)
 	}
 	s := state{apps: apps, keys: map[uint64][]store.Key{}}
 	for _, a := range apps {
-		if s.keys[a.ID], err = st.Keys(a.ID); err != nil {
+		if s.keys[a.ID], err = st.Keys(t.Context(), a.ID); err != nil {
 			t.Fatalf("Keys(%d): %v", a.ID, err)
 		}
 	}
-	if s.audit, err = st.Audit(); err != nil {
+	if s.audit, err = st.Audit(t.Context()); err != nil {
 		t.Fatalf("Audit: %v", err)
 	}
 	return s
