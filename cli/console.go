@@ -116,7 +116,9 @@ func (inv *invocation) openHolder(path string, opts ...store.Option) (*local.Hol
 	if err != nil {
 		return nil, err
 	}
-	h, err := local.OpenStore(path, local.Options{ReaderWait: readerWait, Run: runForHolder}, opts...)
+	// The index first, the check behind it: the console shows the list and
+	// serve answers at once; changes wait for the check (store.CheckBehind).
+	h, err := local.OpenStore(path, local.Options{ReaderWait: readerWait, Run: runForHolder, Check: store.CheckBehind}, opts...)
 	if err == nil {
 		inv.warnIfWasOpen(path, h)
 	}

@@ -87,15 +87,24 @@ func (inv *invocation) onDatabase(cmd *cobra.Command, db *database, a access, fn
 // read, for writing for a change (made private first, with a warning).
 // It does not wait for a file another process holds: that fails at once
 // with store.ErrLocked, for local.Reach to ask the holder instead.
+//
+// Either way the file is checked as far as the command builds on it
+// (store.CheckTail): the counters, the audit head and the trail since the
+// newest checkpoint of the state hash, and every app and key record as
+// the index loads. Not its pages, nor the whole trail: at a million keys
+// that would cost every command a minute. serve and the console check the
+// whole file behind their index, and `apiscopes check` does on demand.
 func (inv *invocation) openFile(path string, a access) (*store.Store, func(), error) {
 	if a == reads {
-		st, err := openForReading(path)
+		st, err := bolt.OpenStore(path, bolt.Options{ReadOnly: true, Timeout: time.Nanosecond, SkipPageCheck: true},
+			store.ReadOnly(), store.WithOpenCheck(store.CheckTail))
 		if err != nil {
 			return nil, nil, err
 		}
 		return st, func() { st.Close() }, nil
 	}
-	h, err := local.OpenStore(path, local.Options{Timeout: time.Nanosecond, ReaderWait: readerWait, Run: runForHolder})
+	h, err := local.OpenStore(path, local.Options{Timeout: time.Nanosecond, ReaderWait: readerWait, Run: runForHolder,
+		Check: store.CheckTail})
 	if err != nil {
 		return nil, nil, err
 	}

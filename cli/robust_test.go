@@ -212,8 +212,15 @@ func TestForeignOrDamagedDatabaseIsRefusedUntouched(t *testing.T) {
 			}
 			// The console first, in this process: a refused file must not stay
 			// locked, or backup and check would then say it is in use.
+			// It loads the index and then checks the file behind it: damage
+			// the load does not meet is found by that check, after which the
+			// console writes nothing.
 			st, code, msg := openStore(path, io.Discard) // what the console runs once it has a terminal
 			if st != nil {
+				<-st.Store().Checked()
+				if err := st.Store().Damaged(); err != nil {
+					code, msg = ExitRefused, "apiscopes: "+err.Error()
+				}
 				st.Close()
 			}
 			check("console", code, msg)

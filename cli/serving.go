@@ -163,8 +163,29 @@ func (s *serving) start() error {
 	}
 	s.startBackups()
 	s.keepHeads()
+	s.reportCheck()
 	s.log.Info("serving", "db", s.st.Name())
 	return nil
+}
+
+// reportCheck logs how the database's check, which runs behind the loaded
+// index, ends: until it has passed nothing is written (changes wait), and
+// damage makes every check answer 503 damaged (the store logs it).
+func (s *serving) reportCheck() {
+	if !s.st.Checking() {
+		return
+	}
+	start := time.Now()
+	s.log.Info("checking the database in the background; changes wait for it", "db", s.st.Name())
+	s.runInBackground(func(ctx context.Context) {
+		select {
+		case <-s.st.Checked():
+			if s.st.Damaged() == nil && s.st.IsOpen() {
+				s.log.Info("database checked", "db", s.st.Name(), "took", time.Since(start).Round(time.Millisecond))
+			}
+		case <-ctx.Done():
+		}
+	})
 }
 
 // serveOn runs serve on ln in the background, reporting a stop that was

@@ -39,12 +39,16 @@ type gate struct {
 
 // The reasons the gate is shut, as bits of gate.shut.
 const (
-	gateStale uint32 = 1 << iota // not confirmed current within the bound
-	gateNewer                    // the database's schema moved past this build's
+	gateStale   uint32 = 1 << iota // not confirmed current within the bound
+	gateNewer                      // the database's schema moved past this build's
+	gateDamaged                    // the check at open found the database damaged (opencheck.go)
 )
 
 // reason is the Decision's reason while the gate is shut with bits g.
 func (g *gate) reason(bits uint32) Reason {
+	if bits&gateDamaged != 0 {
+		return Damaged
+	}
 	if bits&gateNewer != 0 {
 		return UpgradeRequired
 	}
@@ -80,8 +84,9 @@ func (s *Store) watchFreshness(c Confirmer, bound time.Duration) {
 }
 
 // Ready reports whether the store can answer truthfully: it is open, on a
-// cluster confirmed current within its bound, and its database is of a
-// schema it knows.
+// cluster confirmed current within its bound, its database is of a schema
+// it knows, and not found damaged (a check still running in the
+// background does not make it unready: the index answers meanwhile).
 func (s *Store) Ready() bool {
 	return s.IsOpen() && s.gate.shut.Load() == 0
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/sha256"
+	"hash/maphash"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -29,11 +30,12 @@ type index struct {
 	byID    map[uint64]*keyInfo
 	slots   map[uint64]*appSlot
 	orphans map[[sha256.Size]byte]uint64 // digests of keys dropped with their app: key id
-	names   map[uint64]map[string]int    // folded key names of each app: how many keys have each (one)
-	mirror  map[string][]byte            // the meta and apps tables' records, by tkey (mirror.go)
-	state   indexState                   // the state hash (statefollow.go)
-	order   appOrder                     // the apps in list order, for paged reads (apppage.go)
-	rev     uint64                       // the last revision applied
+	names   map[uint64]uint32            // how many keys have each app and folded name, by their hash (nameHash)
+	seed    maphash.Seed
+	mirror  map[string][]byte // the meta and apps tables' records, by tkey (mirror.go)
+	state   indexState        // the state hash (statefollow.go)
+	order   appOrder          // the apps in list order, for paged reads (apppage.go)
+	rev     uint64            // the last revision applied
 }
 
 // ixState is one immutable generation of the digest tables.
@@ -75,9 +77,19 @@ func newKeySlot(k Key, app *appSlot) keySlot {
 type keyInfo struct {
 	digest   [sha256.Size]byte
 	appID    uint64
-	name     string // folded
-	deleteAt time.Time
+	name     uint64 // the hash of its app and folded name (nameHash)
+	deleteAt int64  // unix nanoseconds; 0: not scheduled
 	written
+}
+
+// nameHash is where the index counts a key named folded in app appID.
+// Two names may share one, so a count says only that a name may be taken.
+func (ix *index) nameHash(appID uint64, folded string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(ix.seed)
+	maphash.WriteComparable(&h, appID)
+	h.WriteString(folded)
+	return h.Sum64()
 }
 
 // written is what the database holds of a key's use: the latest use it
@@ -89,8 +101,8 @@ type written struct {
 
 func newIndex() *index {
 	ix := &index{byID: map[uint64]*keyInfo{}, slots: map[uint64]*appSlot{}, orphans: map[[sha256.Size]byte]uint64{},
-		names: map[uint64]map[string]int{}, mirror: map[string][]byte{},
-		mult: rand.Uint64() | 1}
+		names: map[uint64]uint32{}, mirror: map[string][]byte{},
+		mult: rand.Uint64() | 1, seed: maphash.MakeSeed()}
 	ix.cur.Store(&ixState{base: newKeyTable(0, ix.mult), over: newKeyTable(0, ix.mult)})
 	return ix
 }
@@ -143,9 +155,11 @@ func (ix *index) renote(digest *[sha256.Size]byte, now int64) {
 	}
 }
 
-// load fills an empty index from a snapshot.
+// load fills an empty index from a snapshot: its tables are built once,
+// at their size (fresh), not as an overlay merged into a base.
 func (ix *index) load(snap Snapshot) error {
 	u := ix.begin()
+	u.fresh = true
 	defer func() { u.commit(snap.Revision()) }()
 	return u.loadFrom(snap)
 }
@@ -159,17 +173,25 @@ func (u *update) loadFrom(snap Snapshot) error {
 		return err
 	}
 	u.loadState(snap)
+	keys := 0 // as the apps count them: the maps are made at their size
 	err = snap.Scan(TableApps, nil, ScanOptions{}, func(k, v []byte) error {
 		var rec appRecord
 		if err := decode(v, &rec); err != nil {
 			return err
 		}
+		keys += max(rec.Keys, 0)
 		u.putApp(rec.app())
 		u.mirrorPut(TableApps, k, v)
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if len(u.ix.byID) == 0 && len(u.changed) == 0 {
+		keys = min(keys, 1<<26) // a count from the file, however large, only sizes maps
+		u.changed = make(map[[sha256.Size]byte]keySlot, keys)
+		u.ix.byID = make(map[uint64]*keyInfo, keys)
+		u.ix.names = make(map[uint64]uint32, keys)
 	}
 	err = snap.Scan(TableKeys, nil, ScanOptions{}, func(_, v []byte) error {
 		var rec keyRecord
@@ -212,7 +234,7 @@ func (u *update) reset() {
 	}
 	u.ix.byID = map[uint64]*keyInfo{}
 	u.ix.orphans = map[[sha256.Size]byte]uint64{}
-	u.ix.names = map[uint64]map[string]int{}
+	u.ix.names = map[uint64]uint32{}
 	u.ix.mirror = map[string][]byte{}
 	u.ix.order.invalidate()
 	for _, slot := range u.ix.slots {
@@ -271,18 +293,19 @@ func (u *update) putKey(rec keyRecord) {
 	} else {
 		w = u.kept[rec.ID]
 	}
-	folded := FoldName(rec.Name)
+	name := u.ix.nameHash(rec.AppID, FoldName(rec.Name))
 	if !known {
-		if u.ix.names[rec.AppID] == nil {
-			u.ix.names[rec.AppID] = map[string]int{}
-		}
-		u.ix.names[rec.AppID][folded]++
+		u.ix.names[name]++
 	}
 	var digest [sha256.Size]byte
 	copy(digest[:], rec.Digest)
 	k := rec.key()
 	u.changed[digest] = newKeySlot(k, slot)
-	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, name: folded, deleteAt: k.DeleteAt, written: w}
+	var deleteAt int64
+	if !k.DeleteAt.IsZero() {
+		deleteAt = k.DeleteAt.UnixNano()
+	}
+	u.ix.byID[rec.ID] = &keyInfo{digest: digest, appID: rec.AppID, name: name, deleteAt: deleteAt, written: w}
 	delete(u.ix.orphans, digest)
 }
 
@@ -292,13 +315,8 @@ func (u *update) dropKey(id uint64, orphan bool) {
 		return
 	}
 	delete(u.ix.byID, id)
-	if names := u.ix.names[old.appID]; names != nil {
-		if names[old.name]--; names[old.name] <= 0 {
-			delete(names, old.name)
-		}
-		if len(names) == 0 {
-			delete(u.ix.names, old.appID)
-		}
+	if u.ix.names[old.name]--; u.ix.names[old.name] == 0 {
+		delete(u.ix.names, old.name)
 	}
 	u.changed[old.digest] = keySlot{app: removedKey}
 	if orphan {
@@ -399,15 +417,17 @@ func (ix *index) hasKey(id uint64) bool {
 }
 
 // keyNamed reports whether app appID has a key of this folded name, if the
-// index shows revision rev: ok is false when it shows another, and the
-// caller reads its snapshot instead.
+// index shows revision rev: ok is false when it shows another, or when the
+// name may be taken (the index counts names by a hash, which two names may
+// share), and the caller reads its snapshot instead.
 func (ix *index) keyNamed(appID uint64, folded string, rev uint64) (taken, ok bool) {
+	h := ix.nameHash(appID, folded)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.rev != rev {
+	if ix.rev != rev || ix.names[h] > 0 {
 		return false, false
 	}
-	return ix.names[appID][folded] > 0, true
+	return false, true
 }
 
 // lastUsed is the latest use of key id known in memory, which may be newer
@@ -427,8 +447,9 @@ func (ix *index) dueForDeletion(now time.Time) []uint64 {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	var due []uint64
+	at := now.UnixNano()
 	for id, k := range ix.byID {
-		if !k.deleteAt.IsZero() && !now.Before(k.deleteAt) {
+		if k.deleteAt != 0 && k.deleteAt <= at {
 			due = append(due, id)
 		}
 	}

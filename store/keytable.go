@@ -18,10 +18,9 @@ import (
 // picks where each lands, so where the runs of full records lie differs
 // from process to process.
 type keyTable struct {
-	recs  []keyRec
-	shift uint   // 64 - log2(len(recs))
-	mult  uint64 // odd
-	used  int    // full records, removals included
+	recs []keyRec
+	mult uint64 // odd
+	used int    // full records, removals included
 }
 
 // keyRec is one record of 64 bytes: a digest, the key's latest use, its
@@ -45,18 +44,26 @@ var removedKey = &appSlot{}
 // row) from where its digest lands.
 const maxLoadNum, maxLoadDen = 4, 5
 
-// newKeyTable makes an empty table with room for n records.
+// newKeyTable makes an empty table with room for n records. It has
+// exactly as many records as that takes, not the next power of two: at a
+// million keys a power of two would hold up to 1.6 times the records.
 func newKeyTable(n int, mult uint64) *keyTable {
-	size := 8
-	for size*maxLoadNum/maxLoadDen < n {
-		size *= 2
-	}
-	return &keyTable{recs: make([]keyRec, size), shift: uint(64 - bits.TrailingZeros(uint(size))), mult: mult}
+	return &keyTable{recs: make([]keyRec, max(8, n*maxLoadDen/maxLoadNum+1)), mult: mult}
 }
 
-// home is where the probe for digest d starts.
+// home is where the probe for digest d starts: the digest's first word,
+// scrambled, scaled to the table's length (a multiply, not a division).
 func (t *keyTable) home(d *[sha256.Size]byte) uint64 {
-	return (binary.LittleEndian.Uint64(d[:8]) * t.mult) >> t.shift
+	hi, _ := bits.Mul64(binary.LittleEndian.Uint64(d[:8])*t.mult, uint64(len(t.recs)))
+	return hi
+}
+
+// next is the record after i, wrapping at the table's end.
+func (t *keyTable) next(i uint64) uint64 {
+	if i++; i == uint64(len(t.recs)) {
+		return 0
+	}
+	return i
 }
 
 // find is the record of digest d, or nil.
@@ -64,8 +71,7 @@ func (t *keyTable) find(d *[sha256.Size]byte) *keyRec {
 	if t.used == 0 {
 		return nil
 	}
-	mask := uint64(len(t.recs) - 1)
-	for i := t.home(d); ; i = (i + 1) & mask {
+	for i := t.home(d); ; i = t.next(i) {
 		r := &t.recs[i]
 		if r.app == nil {
 			return nil
@@ -88,8 +94,7 @@ func sameDigest(a, b *[sha256.Size]byte) bool {
 // app must not be nil. It never grows the table: newKeyTable's n bounds
 // how many digests it may hold.
 func (t *keyTable) put(d [sha256.Size]byte, slot keySlot, used int64) {
-	mask := uint64(len(t.recs) - 1)
-	for i := t.home(&d); ; i = (i + 1) & mask {
+	for i := t.home(&d); ; i = t.next(i) {
 		r := &t.recs[i]
 		if r.app == nil {
 			t.used++

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -155,9 +156,12 @@ func keyKey(appID, keyID uint64) []byte { return append(itob(appID), itob(keyID)
 
 // decode unmarshals a record (json copies the data out, so the record
 // outlives the snapshot it came from).
+// errDamagedRecord is a record that does not decode.
+var errDamagedRecord = errors.New("damaged record")
+
 func decode(v []byte, into any) error {
 	if err := json.Unmarshal(v, into); err != nil {
-		return fmt.Errorf("damaged record: %w", err)
+		return fmt.Errorf("%w: %w", errDamagedRecord, err)
 	}
 	return nil
 }

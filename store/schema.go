@@ -13,30 +13,50 @@ import (
 var ErrNewerSchema = errors.New("the database was written by a newer apiscopes")
 
 // prepare makes the engine's database one this store can use: it creates
-// the schema in an empty one, migrates an older one, and checks it.
-func (s *Store) prepare(o options) error {
-	ctx := context.Background() // opening the database: New has no caller's context
+// the schema in an empty one, migrates an older one, and checks it, as
+// much as o.check says (opencheck.go). later says the whole check is left
+// for the background, once the index is loaded.
+func (s *Store) prepare(o options) (later bool, err error) {
+	settled, err := s.settle(o)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case settled || o.check == CheckFirst:
+		return false, s.eng.Read(context.Background(), func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
+	case o.check == CheckTail:
+		return false, s.eng.Read(context.Background(), func(snap Snapshot) error { return checkTail(s.name, snap) })
+	}
+	return true, nil
+}
+
+// settle creates the schema in an empty database or migrates an older
+// one; changed says it did either, after which the database is checked in
+// full at once (a new one is small; an older one was checked before it
+// changed).
+func (s *Store) settle(o options) (changed bool, err error) {
 	var schema []byte
-	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
+	err = s.eng.Read(context.Background(), func(snap Snapshot) (err error) {
 		schema, err = snap.Get(TableMeta, metaSchema)
 		return err
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	switch v := string(schema); {
 	case schema == nil && s.readOnly:
-		return fmt.Errorf("%s: %w: it holds no data at all; %s", s.name, ErrNotDatabase, HollowAdvice)
+		return false, fmt.Errorf("%s: %w: it holds no data at all; %s", s.name, ErrNotDatabase, HollowAdvice)
 	case schema == nil:
 		var b Batch
 		b.Require(TableMeta, metaSchema, nil)
 		b.Put(TableMeta, metaSchema, []byte(Schema))
 		b.Put(TableMeta, metaUsageSince, []byte(s.clock.now().UTC().Format(time.RFC3339)))
-		if _, err := s.eng.Commit(ctx, &b); errors.Is(err, ErrStale) {
-			return s.prepare(o) // another replica made it first: take what it made
+		if _, err := s.eng.Commit(context.Background(), &b); errors.Is(err, ErrStale) {
+			return s.settle(o) // another replica made it first: take what it made
 		} else if err != nil {
-			return s.writeError(err)
+			return false, s.writeError(err)
 		}
+		return true, nil
 	case (v == SchemaV2 || v == SchemaV3) && s.readOnly:
 		// Read as it is: schema 4 keeps the same records and more (schema
 		// 3 a state hash a reader of schema 2 has nothing to check against
@@ -48,13 +68,14 @@ func (s *Store) prepare(o options) error {
 		s.gate.behind.Store(&v)
 	case v == SchemaV1, v == SchemaV2, v == SchemaV3:
 		if err := s.migrate(o, v); err != nil {
-			return err
+			return false, err
 		}
+		return true, nil
 	case v == Schema:
 	default:
-		return s.schemaError(schema)
+		return false, s.schemaError(schema)
 	}
-	return s.eng.Read(ctx, func(snap Snapshot) error { return checkSnapshot(s.name, snap) })
+	return false, nil
 }
 
 // keepsState reports whether a database of this schema keeps a state
@@ -98,7 +119,17 @@ func (s *Store) schemaError(schema []byte) error {
 // a read-only store migrates a copy in memory and leaves the database as it
 // is, so an old file can be read by any later version without a writer.
 func (s *Store) migrate(o options, from string) error {
-	ctx := context.Background()
+	if c, ok := s.eng.(Checker); ok && o.check != CheckFirst && !s.readOnly {
+		// Opened to check later, but this change cannot wait: the file's
+		// pages are checked first (with CheckFirst, its opener did).
+		if err := c.CheckMedium(); err != nil {
+			var unchecked *UncheckedError
+			if !errors.As(err, &unchecked) {
+				return err
+			}
+		}
+	}
+	ctx := context.Background() // opening the database: New has no caller's context
 	var b *Batch
 	var all *Batch
 	err := s.eng.Read(ctx, func(snap Snapshot) (err error) {
@@ -128,8 +159,9 @@ func (s *Store) migrate(o options, from string) error {
 			return fmt.Errorf("%s: keep a copy before upgrading its schema: %w (nothing was changed)", s.name, err)
 		}
 	}
-	if _, err := s.eng.Commit(ctx, b); errors.Is(err, ErrStale) {
-		return s.prepare(o) // another replica changed it first (an upgrade, or a change of the old schema)
+	if _, err := s.eng.Commit(context.Background(), b); errors.Is(err, ErrStale) {
+		_, err := s.settle(o) // another replica changed it first (an upgrade, or a change of the old schema)
+		return err
 	} else if err != nil {
 		return s.writeError(err)
 	}

@@ -48,6 +48,11 @@ type Store struct {
 	reloadTimer *time.Timer // the retry of a reload that failed, pending
 	reloadFails int         // reloads failed in a row
 
+	checked    chan struct{} // closed once the check at open has ended (opencheck.go)
+	checkErr   error         // how it ended, set before checked closes
+	checkEnded chan struct{} // closed when a check in the background has returned
+	abandon    chan struct{} // closed by Close to end a check whose passing it does not need
+
 	stop      chan struct{} // closed by Close: ends the maintenance loop
 	stopped   chan struct{} // closed by the maintenance loop when it ends
 	closeOnce sync.Once
@@ -68,7 +73,8 @@ type options struct {
 	leads    func() bool
 	log      *slog.Logger
 
-	waitUpgrade bool // WaitForUpgrade
+	waitUpgrade bool      // WaitForUpgrade
+	check       OpenCheck // WithOpenCheck
 }
 
 // WithLogger gives the store a logger for what it does by itself and so
@@ -125,9 +131,11 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 		o.log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{eng: eng, name: o.name, clock: newClock(o.now), rand: &lockedReader{r: o.rand},
-		readOnly: o.readOnly, ix: newIndex(), stop: make(chan struct{}), stopped: make(chan struct{}), log: o.log}
+		readOnly: o.readOnly, ix: newIndex(), stop: make(chan struct{}), stopped: make(chan struct{}), log: o.log,
+		checked: make(chan struct{}), checkEnded: make(chan struct{}), abandon: make(chan struct{})}
 	s.applied.L = &s.appliedM
-	if err := s.prepare(o); err != nil {
+	later, err := s.prepare(o)
+	if err != nil {
 		s.clock.stop()
 		eng.Close()
 		return nil, err
@@ -138,6 +146,9 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 	if err := s.eng.Read(context.Background(), s.ix.load); err != nil {
 		s.clock.stop()
 		s.eng.Close()
+		if errors.Is(err, errDamagedRecord) { // the load decodes every app and key
+			return nil, &DamageError{Path: s.name, Problems: []string{"loading apps and keys: " + err.Error()}}
+		}
 		return nil, fmt.Errorf("%s: read apps and keys: %w", s.name, err)
 	}
 	unfollow, err := s.eng.Follow(s.ix.rev, s.apply)
@@ -151,10 +162,19 @@ func New(eng Engine, opts ...Option) (*Store, error) {
 		o.maintain = 0 // a read-only store writes nothing, not even last-used times
 	} else if s.leads = o.leads; s.leads != nil {
 		// a replica: the elected one sweeps, from its maintenance loop
-	} else if err := s.sweepAll(context.Background()); err != nil { // rolled keys whose grace ended while no process held the file
-		close(s.stopped) // no maintenance runs yet: Close must not wait for it
-		s.Close()
-		return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
+	}
+	if later {
+		go s.checkBehind(true) // then the sweep, if the check passed
+	} else {
+		close(s.checkEnded)
+		s.endCheck(nil)
+		if !s.readOnly && s.leads == nil {
+			if err := s.sweepAll(context.Background()); err != nil { // rolled keys whose grace ended while no process held the file
+				close(s.stopped) // no maintenance runs yet: Close must not wait for it
+				s.Close()
+				return nil, fmt.Errorf("%s: delete rolled keys: %w", s.name, err)
+			}
+		}
 	}
 	if c, ok := s.eng.(Confirmer); ok && o.maxStale > 0 {
 		s.watchFreshness(c, o.maxStale)
@@ -200,8 +220,15 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
 		<-s.stopped
+		if s.readOnly || !s.writable() {
+			close(s.abandon) // nothing to write: the check in the background gives way
+		}
+		// A writer waits for its check, to write the last-used times it
+		// holds once the file is shown sound (at a million keys, up to a
+		// minute after opening).
+		<-s.checkEnded
 		var flushErr error
-		if !s.readOnly && s.writable() {
+		if !s.readOnly && s.writable() && s.checkPassed() {
 			flushErr = s.flushUsage(context.Background(), true)
 		}
 		if s.unfollow != nil {
@@ -243,7 +270,7 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 // The store runs it every WithMaintenance interval; with the interval at
 // zero, the caller runs it when it likes. A read-only store does nothing.
 func (s *Store) Maintain(ctx context.Context) error {
-	if s.readOnly || !s.writable() {
+	if s.readOnly || !s.writable() || !s.checkPassed() { // nothing is written before the check passed
 		return nil
 	}
 	return errors.Join(s.flushUsage(ctx, false), s.housekeep(ctx))

@@ -72,6 +72,9 @@ func (s *Store) commitRule(ctx context.Context, actor Actor, rule func(*txn) err
 	if s.readOnly {
 		return &WriteError{Path: s.name, Err: errReadOnly}
 	}
+	if err := s.awaitCheck(ctx); err != nil { // nothing is written to a database not shown sound
+		return err
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := ctx.Err(); err != nil {

@@ -34,16 +34,20 @@ const (
 	// to a schema past this build's: it no longer understands every record,
 	// so it fails closed until it is upgraded (schemagate.go).
 	UpgradeRequired Reason = "upgrade_required"
+	// Damaged is every check of a store whose check at open (done after
+	// the index loaded, opencheck.go) found its database damaged: it
+	// fails closed, and writes nothing, until the file is restored.
+	Damaged Reason = "damaged"
 )
 
 // Reasons lists every reason, allowed first, for documentation and tests.
 var Reasons = []Reason{Allowed, Malformed, BadChecksum, UnknownKey, Expired, ScopeNotGranted, UnknownScope, Unavailable,
-	AddressNotAllowed, AddressUnknown, UpgradeRequired}
+	AddressNotAllowed, AddressUnknown, UpgradeRequired, Damaged}
 
 // Failed reports whether a reason says the store could not decide (it
-// cannot confirm its copy is current, or its database moved past its
-// schema): HTTP 503, gRPC UNAVAILABLE, exit status 2.
-func (r Reason) Failed() bool { return r == Unavailable || r == UpgradeRequired }
+// cannot confirm its copy is current, its database moved past its
+// schema, or was found damaged): HTTP 503, gRPC UNAVAILABLE, exit status 2.
+func (r Reason) Failed() bool { return r == Unavailable || r == UpgradeRequired || r == Damaged }
 
 // Decision is the answer to "may this key use this scope?". When the key
 // was found it names the key and its app (Found, App, Key): it shares them
@@ -140,6 +144,8 @@ func (d Decision) String() string {
 	case UpgradeRequired:
 		return "denied: the database was upgraded to a newer schema than this server knows; it answers no check " +
 			"until it is upgraded: ask an upgraded replica"
+	case Damaged:
+		return "denied: the database was found damaged; this server answers no check until it is restored from a backup"
 	}
 	return "denied: " + string(d.Reason)
 }

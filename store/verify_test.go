@@ -41,13 +41,13 @@ func TestReasonValues(t *testing.T) {
 	for _, r := range Reasons {
 		seen[r] = true
 	}
-	if len(Reasons) != 11 || len(seen) != 11 || Reasons[0] != Allowed {
+	if len(Reasons) != 12 || len(seen) != 12 || Reasons[0] != Allowed {
 		t.Errorf("Reasons = %v", Reasons)
 	}
 	for r, want := range map[Reason]string{Allowed: "allowed", Malformed: "malformed", BadChecksum: "bad_checksum",
 		UnknownKey: "unknown_key", UnknownScope: "unknown_scope", ScopeNotGranted: "scope_not_granted", Expired: "expired",
 		Unavailable: "unavailable", AddressNotAllowed: "address_not_allowed", AddressUnknown: "address_unknown",
-		UpgradeRequired: "upgrade_required"} {
+		UpgradeRequired: "upgrade_required", Damaged: "damaged"} {
 		if string(r) != want {
 			t.Errorf("Reason %q, want %q", r, want)
 		}

@@ -273,6 +273,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // busy is what the console waits for, for the spinner.
 func (m *Model) busy() string {
+	if m.c.writes > 0 && checking(m.c.store) {
+		return "Checking the database before the first change…"
+	}
 	if d, ok := m.dialog.(busyDialog); ok {
 		if b := d.busy(); b != "" {
 			return b
@@ -466,6 +469,8 @@ func (m *Model) apply(up store.Update) tea.Cmd {
 // it waits for its upgrade to it. The console then reads and says why.
 func (m *Model) checkReadOnly() {
 	switch {
+	case damaged(m.c.store) != nil:
+		m.c.readOnly, m.c.readOnlyWhy = "the database is damaged: restore a backup (docs/operations.md)", "the database is damaged"
 	case m.c.store.Outdated() != nil:
 		m.c.readOnly, m.c.readOnlyWhy = "the database was upgraded by a newer apiscopes: upgrade this one", "upgrade apiscopes"
 	case m.c.store.Behind() != nil:

@@ -50,6 +50,28 @@ type Store interface {
 
 var _ Store = (*store.Store)(nil)
 
+// openCheck is a store that checks its database behind its index
+// (store.CheckBehind): a change waits for the check, and a database it
+// found damaged takes none.
+type openCheck interface {
+	Checking() bool
+	Damaged() error
+}
+
+// checking reports whether st's check is still running, so a change waits.
+func checking(st Store) bool {
+	c, ok := st.(openCheck)
+	return ok && c.Checking()
+}
+
+// damaged is the damage st's check found, if any.
+func damaged(st Store) error {
+	if c, ok := st.(openCheck); ok {
+		return c.Damaged()
+	}
+	return nil
+}
+
 // The answers of store calls. Each goes to the dialog and to the page (see
 // Model.update): whoever asked shows the outcome, and a page shows the
 // change a dialog made.

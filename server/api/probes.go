@@ -11,7 +11,8 @@ import (
 // while the server can answer truthfully, its store open, and 503 from the
 // moment the store starts to close; /healthz is the same as /readyz. Both
 // answer JSON, {"status": "ok"} or {"status": "unavailable", …}; a replica
-// whose database moved past its schema {"status": "upgrade_required", …}.
+// whose database moved past its schema {"status": "upgrade_required", …};
+// one whose database its check found damaged {"status": "damaged", …}.
 func Probes(st *store.Store) (live, ready http.HandlerFunc) {
 	live = func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, probeBody{Status: "ok"})
@@ -20,6 +21,11 @@ func Probes(st *store.Store) (live, ready http.HandlerFunc) {
 		if st == nil || !st.IsOpen() {
 			writeJSON(w, http.StatusServiceUnavailable, probeBody{Status: "unavailable",
 				Error: "the database is closed: this server is stopping"})
+			return
+		}
+		if err := st.Damaged(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, probeBody{Status: "damaged",
+				Error: "the database was found damaged: restore it from a backup (see docs/operations.md)"})
 			return
 		}
 		if err := st.Outdated(); err != nil {

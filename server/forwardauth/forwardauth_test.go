@@ -106,6 +106,7 @@ func TestClassify(t *testing.T) {
 		store.UnknownKey: InvalidToken, store.Expired: InvalidToken, store.ScopeNotGranted: InsufficientScope,
 		store.UnknownScope: NoScope, store.Unavailable: Unavailable,
 		store.AddressNotAllowed: Forbidden, store.AddressUnknown: Forbidden, store.UpgradeRequired: Unavailable,
+		store.Damaged: Unavailable,
 	}
 	for _, r := range store.Reasons {
 		d := store.Decision{Reason: r, Allowed: r == store.Allowed}

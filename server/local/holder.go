@@ -32,6 +32,13 @@ type Options struct {
 	// Run runs a command line another process sent (see Call) and returns
 	// its exit status; nil: the holder answers no command lines.
 	Run func(ctx context.Context, c Call) int
+	// Check is how much of the file is checked, and when
+	// (store.WithOpenCheck): with store.CheckFirst, the default, the
+	// file's pages and then its records before OpenStore returns; with
+	// store.CheckBehind, both in the background once the index is loaded,
+	// changes waiting for them; with store.CheckTail, what a change builds
+	// on.
+	Check store.OpenCheck
 }
 
 // Holder is a database opened for writing, answering local commands on the
@@ -84,11 +91,13 @@ func OpenStore(path string, o Options, opts ...store.Option) (*Holder, error) {
 		e.Close()
 		return nil, err
 	}
-	if err := e.CheckMedium(); err != nil {
-		return fail(err)
+	if o.Check == store.CheckFirst {
+		if err := e.CheckMedium(); err != nil {
+			return fail(err)
+		}
 	}
 	beforeStore()
-	opts = append([]store.Option{store.WithName(path), store.WithMigrationBackup(e.KeepCopy)}, opts...)
+	opts = append([]store.Option{store.WithName(path), store.WithMigrationBackup(e.KeepCopy), store.WithOpenCheck(o.Check)}, opts...)
 	st, err := store.New(e, opts...)
 	if err != nil {
 		return fail(err)
