@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -214,20 +213,6 @@ func (l *list) filterLine(width int, count string) string {
 	s := l.c.styles
 	l.filter.SetWidth(max(8, min(40, width-len("Filter ")-lipgloss.Width(count)-3)))
 	return s.Hint.Render("Filter ") + l.filter.View() + "  " + s.Hint.Render(count)
-}
-
-// matchCount says how many rows pass the filter, or how far the search has
-// got while it is still running. complete is false while only the first
-// rows are known; noun names the rows ("apps", "events"): "0 of 1 app".
-func (l *list) matchCount(complete bool, first, noun string) string {
-	total := len(l.rows.hay)
-	switch {
-	case !l.rows.done():
-		return fmt.Sprintf("searching… %s found", thousands(l.rows.len()))
-	case !complete:
-		return fmt.Sprintf("%s of the %s %s %s", thousands(l.rows.len()), first, thousands(total), plural(total, noun))
-	}
-	return fmt.Sprintf("%s of %s %s", thousands(l.rows.len()), thousands(total), plural(total, noun))
 }
 
 // plural is noun ("apps") for n of them: "app" for one.
