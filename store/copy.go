@@ -147,15 +147,17 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 		b := &Batch{}
 		size := 0
 		// flush sends a batch. Batches go window at a time, as their
-		// entries never overlap; every window-th waits for all before it
-		// and carries the marker, so a copy cut short resumes after
-		// entries that are all written.
+		// entries never overlap; every window-th waits for all before it,
+		// carries the marker and is written before any after it is sent,
+		// so a copy cut short resumes after entries that are all written,
+		// and a target that holds entries always holds a marker.
 		flush := func(last []byte) error {
 			if len(b.Ops) == 0 {
 				return nil
 			}
 			entries := len(b.Ops)
-			if sent%window == 0 {
+			marks := sent%window == 0
+			if marks {
 				inflight.Wait()
 				b.Put(TableMeta, metaCopyMarker, append(itob(head.Seq), last...))
 			}
@@ -168,7 +170,11 @@ func Copy(ctx context.Context, from, to Engine, progress func(n int)) (CopyRepor
 			sent++
 			slots <- struct{}{}
 			inflight.Add(1)
-			go commit(b, entries)
+			if marks {
+				commit(b, entries)
+			} else {
+				go commit(b, entries)
+			}
 			b, size = &Batch{}, 0
 			return nil
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
 
 	"apiscopes/scopes"
@@ -15,7 +16,8 @@ import (
 // network that drops mid-copy does.
 type failAfter struct {
 	store.Engine
-	n int
+	mu sync.Mutex // a copy commits batches side by side
+	n  int
 }
 
 var errCut = errors.New("connection lost")
@@ -26,10 +28,13 @@ type noClose struct{ store.Engine }
 func (noClose) Close() error { return nil }
 
 func (f *failAfter) Commit(ctx context.Context, b *store.Batch) (uint64, error) {
+	f.mu.Lock()
 	if f.n == 0 {
+		f.mu.Unlock()
 		return 0, errCut
 	}
 	f.n--
+	f.mu.Unlock()
 	return f.Engine.Commit(ctx, b)
 }
 
@@ -56,7 +61,7 @@ func TestCopyResumesAndChecks(t *testing.T) {
 	st.Verify(key, scopes.ModelExport, netip.Addr{}) // a use, written at Close... the copy takes the source as it is
 
 	dst := store.NewMemory()
-	_, err = store.Copy(context.Background(), src, &failAfter{dst, 3}, nil)
+	_, err = store.Copy(context.Background(), src, &failAfter{Engine: dst, n: 3}, nil)
 	if !errors.Is(err, errCut) {
 		t.Fatalf("cut copy: %v", err)
 	}
