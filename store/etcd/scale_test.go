@@ -189,7 +189,10 @@ func BenchmarkStartAtScale(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for !e.Current(5 * time.Second) {
+		for deadline := time.Now().Add(5 * time.Minute); !e.Current(5 * time.Second); {
+			if time.Now().After(deadline) {
+				b.Fatal("the replica never became current")
+			}
 			time.Sleep(time.Millisecond)
 		}
 		replica += time.Since(start)
@@ -271,7 +274,10 @@ func BenchmarkReloadAtScale(b *testing.B) {
 			}
 		}
 		reloadT += time.Since(start)
-		for !e.Current(5*time.Second) || e.Through() < uint64(resp.Header.Revision) {
+		for deadline := time.Now().Add(5 * time.Minute); !e.Current(5*time.Second) || e.Through() < uint64(resp.Header.Revision); {
+			if time.Now().After(deadline) {
+				b.Fatal("the replica never caught up after its reload")
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 		for len(sub.C) > 0 {
