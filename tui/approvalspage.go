@@ -360,21 +360,22 @@ func (p *approvalsPage) paneLines(w int) []string {
 		return nil
 	}
 	s := p.c.styles
-	label := func(l string) string { return s.Hint.Render(pad(l, 8)) }
+	const labelW = 6 // as the impact's Gain, Lose and Keys below, so the labels line up
+	label := func(l string) string { return s.Hint.Render(pad(l, labelW)) }
 	who := clean(a.RequestedBy)
 	if a.RequestedOrigin != "" {
 		who += " · " + clean(a.RequestedOrigin)
 	}
 	lines := []string{s.TabRule.Render(strings.Repeat("─", w)),
 		s.Title.Render(truncate(fmt.Sprintf("Request %d · %s", a.ID, a.Describe()), w)),
-		label("Asked") + truncate(who+" · "+p.c.dateTime(a.RequestedAt), w-8),
-		label("Waits") + truncate("until "+p.c.dateTime(a.ExpiresAt), w-8)}
+		label("Asked") + truncate(who+" · "+p.c.dateTime(a.RequestedAt), w-labelW),
+		label("Waits") + truncate("until "+p.c.dateTime(a.ExpiresAt), w-labelW)}
 	if a.Stale != "" {
-		lines = append(lines, label("Stale")+s.Caution.Render(truncate(a.Stale, w-8)))
+		lines = append(lines, label("Stale")+s.Caution.Render(truncate(a.Stale, w-labelW)))
 	}
 	if p.c.canWrite() && p.c.actor.Key == "" {
 		// Why a local user never approves, said where it matters.
-		for _, l := range wrap("Approvals come over SSH: whoever can write the database file could approve alone.", w-8) {
+		for _, l := range wrap("Approvals come over SSH: whoever can write the database file could approve alone.", w-labelW) {
 			lines = append(lines, label("")+s.Hint.Render(l))
 		}
 	}
