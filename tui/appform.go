@@ -800,11 +800,7 @@ func (f *appForm) keysView() drawing {
 	if reason := "viewers cannot change keys"; !f.c.canWrite() && lipgloss.Width(line)+2+len(reason) <= w {
 		line += "  " + s.Hint.Render(reason)
 	}
-	for _, a := range areas {
-		a.y = d.height()
-		d.areas = append(d.areas, a)
-	}
-	d.add(line)
+	d.addRow(line, areas)
 	return d
 }
 

@@ -435,12 +435,7 @@ func (p *approvalsPage) drawButtons(d *drawing, w int) {
 	if why != "" {
 		line, areas = s.withReason(w, truncate(why, max(10, w-28)), line, areas)
 	}
-	y := d.height()
-	for _, ar := range areas {
-		ar.y = y
-		d.areas = append(d.areas, ar)
-	}
-	d.add(line)
+	d.addRow(line, areas)
 }
 
 func (p *approvalsPage) ShortHelp() []key.Binding {

@@ -92,7 +92,12 @@ type button struct {
 // buttons appends a row of buttons, right-aligned within width (0: left),
 // the one whose id is focus highlighted.
 func (d *drawing) buttons(s *Styles, width int, focus string, btns ...button) {
-	line, areas := s.buttonRow(width, focus, btns...)
+	d.addRow(s.buttonRow(width, focus, btns...))
+}
+
+// addRow appends a line of buttons whose places buttonRow gave, on the
+// drawing's next line.
+func (d *drawing) addRow(line string, areas []area) {
 	y := len(d.lines)
 	for _, a := range areas {
 		a.y = y

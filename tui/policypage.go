@@ -513,12 +513,7 @@ func (p *policyPage) drawButtons(d *drawing, w int) {
 	case !p.dirty():
 		line, areas = s.withReason(w, "no change to save", line, areas)
 	}
-	y := d.height()
-	for _, a := range areas {
-		a.y = y
-		d.areas = append(d.areas, a)
-	}
-	d.add(line)
+	d.addRow(line, areas)
 }
 
 func (p *policyPage) ShortHelp() []key.Binding {
